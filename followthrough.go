@@ -1,0 +1,229 @@
+// Package followthrough holds the domain of the service: postmortems, their action items, item
+// statuses, ticket references, and the Tracker interface that the GitHub and Jira connectors
+// implement. It imports nothing of the service's own, so every other package can depend on it.
+package followthrough
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Status is an action item's status, the same in every tracker.
+type Status string
+
+// The item statuses of the contract.
+const (
+	StatusOpen       Status = "open"
+	StatusInProgress Status = "in_progress"
+	StatusDone       Status = "done"
+	StatusWontDo     Status = "wont_do"
+)
+
+// Valid reports whether s is one of the four item statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusOpen, StatusInProgress, StatusDone, StatusWontDo:
+		return true
+	}
+	return false
+}
+
+// Finished reports whether s counts as finished in a postmortem's completion.
+func (s Status) Finished() bool { return s == StatusDone || s == StatusWontDo }
+
+// State is a postmortem's state.
+type State string
+
+// The postmortem states of the contract.
+const (
+	StateTracking  State = "tracking"
+	StateReopened  State = "reopened"
+	StateCompleted State = "completed"
+)
+
+// SyncState says whether an item's ticket exists and is in step with it.
+type SyncState string
+
+// The sync states of the contract.
+const (
+	SyncPending SyncState = "pending"
+	SyncLinked  SyncState = "linked"
+	SyncFailed  SyncState = "failed"
+)
+
+// StallReason says why an unfinished item stalled.
+type StallReason string
+
+// The stall reasons of the contract; the empty reason means not stalled.
+const (
+	StallNone     StallReason = ""
+	StallOverdue  StallReason = "overdue"
+	StallInactive StallReason = "inactive"
+)
+
+// TrackerKind names a tracker.
+type TrackerKind string
+
+// The trackers followthrough writes to.
+const (
+	GitHub TrackerKind = "github"
+	Jira   TrackerKind = "jira"
+)
+
+// Priorities, highest first. An item without one is P2.
+var Priorities = []string{"P0", "P1", "P2", "P3"}
+
+// DefaultPriority is the priority of an item that names none.
+const DefaultPriority = "P2"
+
+// Target says where an item's ticket lives: a GitHub repository or a Jira project.
+type Target struct {
+	Kind      TrackerKind `json:"kind"`
+	Repo      string      `json:"repo,omitempty"`       // GitHub "owner/name"
+	Project   string      `json:"project,omitempty"`    // Jira project key
+	IssueType string      `json:"issue_type,omitempty"` // Jira issue type, default Task
+}
+
+// Scope is the repository or project of a target: the unit that reconciliation lists.
+func (t Target) Scope() string {
+	if t.Kind == GitHub {
+		return t.Repo
+	}
+	return t.Project
+}
+
+// TicketRef identifies one ticket in one tracker.
+type TicketRef struct {
+	Kind TrackerKind `json:"kind"`
+	Key  string      `json:"key"` // GitHub "owner/repo#N", Jira "PROJ-N"
+	URL  string      `json:"url"`
+}
+
+// Ticket is what a tracker says about one ticket.
+type Ticket struct {
+	Ref       TicketRef
+	Title     string
+	Status    Status
+	Labels    []string
+	Assignee  string // the tracker's login or accountId, empty when unassigned
+	Marker    string // the followthrough marker found in the body, if any
+	CreatedAt time.Time
+	UpdatedAt time.Time // the tracker's own updated time
+}
+
+// NewTicket is everything a connector needs to open the ticket of one action item.
+type NewTicket struct {
+	Target   Target
+	Marker   string // "followthrough:<postmortem id>/<item id>", written by the connector its own way
+	Title    string
+	Body     string // description and postmortem summary, without the marker
+	Labels   []string
+	Owner    string // the owner's email; the connector maps it through `people`
+	Priority string // P0..P3
+	Due      string // YYYY-MM-DD or empty
+	// Postmortem is linked from the ticket (Jira adds a remote link).
+	PostmortemID    string
+	PostmortemTitle string
+	PostmortemURL   string
+}
+
+// TicketUpdate carries the fields a revision may change. Empty fields are left alone, except
+// Due when ClearDue is set.
+type TicketUpdate struct {
+	Title    string
+	Body     string
+	Marker   string
+	Owner    string
+	Due      string
+	ClearDue bool
+}
+
+// ChangeQuery asks a tracker for the tickets of one repository or project that changed.
+type ChangeQuery struct {
+	Target Target
+	Since  time.Time // the newest tracker updated time already known; zero: everything
+}
+
+// Tracker is one issue tracker as followthrough uses it. The GitHub and Jira connectors
+// implement it; sync/ talks to trackers only through it. Errors are classified once, by the
+// connector: see TrackerError.
+type Tracker interface {
+	Kind() TrackerKind
+	// Create opens a ticket and returns it. It makes exactly one content-creating call for the
+	// ticket itself (Jira adds its remote link after).
+	Create(ctx context.Context, t NewTicket) (Ticket, error)
+	// Get returns the ticket by key. A deleted ticket is ErrTicketNotFound.
+	Get(ctx context.Context, key string) (Ticket, error)
+	// Update changes title, body, due date or assignee.
+	Update(ctx context.Context, key string, u TicketUpdate) (Ticket, error)
+	// SetStatus moves the ticket to the status, as the contract's status table says.
+	SetStatus(ctx context.Context, key string, s Status) (Ticket, error)
+	// Comment adds a comment.
+	Comment(ctx context.Context, key, body string) error
+	// AddLabel and RemoveLabel change one label; removing an absent label is not an error.
+	AddLabel(ctx context.Context, key, label string) error
+	RemoveLabel(ctx context.Context, key, label string) error
+	// FindByMarker looks for the ticket carrying the marker in the target's repository or
+	// project; found is false when there is none. Used after a create whose outcome is unknown.
+	FindByMarker(ctx context.Context, target Target, marker string) (t Ticket, found bool, err error)
+	// ListChanged returns the tickets carrying the postmortem label in the query's scope that
+	// changed at or after Since (newest first), reading no further than needed.
+	ListChanged(ctx context.Context, q ChangeQuery) ([]Ticket, error)
+}
+
+// ErrTicketNotFound is returned (wrapped) when a ticket does not exist or was deleted.
+var ErrTicketNotFound = errors.New("ticket not found")
+
+// TrackerError is a failed tracker call, classified: Retryable errors may succeed later (network,
+// 5xx, 429, secondary limits); the others are final and Message says why in words.
+type TrackerError struct {
+	Tracker    TrackerKind
+	Op         string // create, get, update, set_status, comment, label, find, list
+	Ticket     string // key or target, for the message
+	StatusCode int    // 0 for network errors
+	Retryable  bool
+	RetryAfter time.Duration // the server's Retry-After or rate-limit reset, when it gave one
+	Message    string
+	Err        error
+}
+
+func (e *TrackerError) Error() string {
+	where := string(e.Tracker) + " " + e.Op
+	if e.Ticket != "" {
+		where += " " + e.Ticket
+	}
+	if e.StatusCode != 0 {
+		return fmt.Sprintf("%s: %d: %s", where, e.StatusCode, e.Message)
+	}
+	return fmt.Sprintf("%s: %s", where, e.Message)
+}
+
+func (e *TrackerError) Unwrap() error { return e.Err }
+
+// Retryable reports whether err may succeed if tried again, and after how long the server asked
+// us to wait (zero when it did not say).
+func Retryable(err error) (bool, time.Duration) {
+	var te *TrackerError
+	if errors.As(err, &te) {
+		return te.Retryable, te.RetryAfter
+	}
+	return false, 0
+}
+
+// Marker is the text that finds an item's ticket again.
+func Marker(postmortemID, itemID string) string {
+	return "followthrough:" + postmortemID + "/" + itemID
+}
+
+// TicketEvent is what a tracker webhook or a reconcile says happened to a ticket.
+type TicketEvent struct {
+	Ref       TicketRef
+	Status    Status // empty when the event does not carry a status
+	Deleted   bool
+	Activity  bool   // people did something: status change, comment, assignment, edit
+	Actor     string // the tracker login or accountId of who acted
+	UpdatedAt time.Time
+	Marker    string
+}
