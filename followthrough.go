@@ -151,6 +151,9 @@ type ChangeQuery struct {
 // connector: see TrackerError.
 type Tracker interface {
 	Kind() TrackerKind
+	// Self is the identity followthrough acts as in the tracker (GitHub login or "<slug>[bot]",
+	// Jira accountId or username), so that its own changes are not taken for people's activity.
+	Self(ctx context.Context) (string, error)
 	// Create opens a ticket and returns it. It makes exactly one content-creating call for the
 	// ticket itself (Jira adds its remote link after).
 	Create(ctx context.Context, t NewTicket) (Ticket, error)
