@@ -53,7 +53,8 @@ type Jira struct {
 	APIToken      Secret            `yaml:"api_token"` // Cloud, with email
 	PAT           Secret            `yaml:"pat"`       // Data Center
 	WebhookSecret Secret            `yaml:"webhook_secret"`
-	Statuses      map[string]string `yaml:"statuses"` // Jira status name -> item status
+	Statuses      map[string]string `yaml:"statuses"`   // Jira status name -> item status
+	SearchLag     time.Duration     `yaml:"search_lag"` // default 30s: how long search may lag behind a create
 }
 
 // Deployment values.
@@ -115,6 +116,9 @@ type Notify struct {
 type StatusPage struct {
 	Public *bool `yaml:"public"` // default true
 }
+
+// IsPublic reports whether the status pages are served without a bearer token. Unset means true.
+func (s StatusPage) IsPublic() bool { return s.Public == nil || *s.Public }
 
 // Secret is a string that never prints itself. Its value comes from the file, the environment
 // (${VAR}) or a <key>_file.

@@ -1,0 +1,307 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Item statuses that jira.statuses may map to.
+var itemStatuses = []string{"open", "in_progress", "done", "wont_do"}
+
+// Events are the outbound events a notify receiver may subscribe to.
+var Events = []string{"postmortem.reopened", "postmortem.resumed", "postmortem.completed", "item.status_changed"}
+
+var repoRE = regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$`)
+
+// Validate checks a configuration built in code (Parse calls it for files) and fills in what is
+// derived from other settings: jira.deployment from the URL, a route's issue_type, the trailing
+// slash of github.api_url and the lack of one on jira.url. Its error is Problems.
+func (c *Config) Validate() error {
+	return c.validate(nil).err()
+}
+
+// RequireIntakeAuth returns a problem when the API would be open: neither intake.tokens nor
+// intake.secret is set. `serve` without --dev refuses to start then.
+func (c *Config) RequireIntakeAuth() error {
+	if len(c.Intake.Tokens) > 0 || c.Intake.Secret != "" {
+		return nil
+	}
+	return Problems{{File: c.File, Path: "intake", Msg: "set tokens or secret: the API is never open outside --dev"}}
+}
+
+// validator collects problems, with the line of each path when the file told it.
+type validator struct {
+	c     *Config
+	lines map[string]int
+	probs Problems
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.probs = append(v.probs, Problem{File: v.c.File, Path: path, Line: v.lines[path], Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *Config) validate(lines map[string]int) Problems {
+	v := &validator{c: c, lines: lines}
+	v.listen()
+	if c.Database == "" {
+		v.add("database", "required")
+	}
+	if c.PublicURL != "" {
+		v.httpURL("public_url", c.PublicURL)
+	}
+	v.intake()
+	if c.GitHub != nil {
+		v.github(c.GitHub)
+	}
+	if c.Jira != nil {
+		v.jira(c.Jira)
+	}
+	v.routes()
+	v.people()
+	if c.Reconcile.Every <= 0 {
+		v.add("reconcile.every", "must be positive")
+	}
+	v.stall()
+	v.notify()
+	return v.probs
+}
+
+func (v *validator) listen() {
+	_, port, err := net.SplitHostPort(v.c.Listen)
+	if err != nil {
+		v.add("listen", "must be host:port such as :8080 or 127.0.0.1:8080, got %q", v.c.Listen)
+		return
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		v.add("listen", "port must be a number from 0 to 65535, got %q", port)
+	}
+}
+
+// httpURL checks that s is an absolute http or https URL.
+func (v *validator) httpURL(path, s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(path, "must be an absolute http(s) URL, got %q", s)
+		return false
+	}
+	return true
+}
+
+func (v *validator) webhookSecret(path string, s Secret) {
+	if _, err := s.WebhookKey(); err != nil {
+		v.add(path, "%v", err)
+	}
+}
+
+func (v *validator) intake() {
+	in := v.c.Intake
+	if in.Secret != "" {
+		v.webhookSecret("intake.secret", in.Secret)
+	}
+	for i, t := range in.Tokens {
+		if t == "" {
+			v.add(indexPath("intake.tokens", i), "empty token")
+		}
+	}
+}
+
+func (v *validator) github(g *GitHub) {
+	if g.APIURL == "" {
+		g.APIURL = DefaultGitHubAPIURL
+	}
+	if v.httpURL("github.api_url", g.APIURL) && !strings.HasSuffix(g.APIURL, "/") {
+		g.APIURL += "/"
+	}
+	switch {
+	case g.Token == "" && g.App == nil:
+		v.add("github", "needs token or app")
+	case g.Token != "" && g.App != nil:
+		v.add("github", "give token or app, not both")
+	case g.App != nil:
+		a := g.App
+		if a.AppID <= 0 {
+			v.add("github.app.app_id", "required")
+		}
+		if a.InstallationID <= 0 {
+			v.add("github.app.installation_id", "required")
+		}
+		if a.PrivateKey == "" {
+			v.add("github.app.private_key", "required")
+		} else if _, err := parseRSAKey([]byte(a.PrivateKey)); err != nil {
+			v.add("github.app.private_key", "not an RSA private key in PEM form: %v", err)
+		}
+	}
+	if g.WritesPerHour <= 0 {
+		v.add("github.writes_per_hour", "must be positive")
+	}
+}
+
+func (v *validator) jira(j *Jira) {
+	if j.URL == "" {
+		v.add("jira.url", "required")
+	} else if v.httpURL("jira.url", j.URL) {
+		j.URL = strings.TrimRight(j.URL, "/")
+		if j.Deployment == "" {
+			j.Deployment = JiraDataCenter
+			if u, _ := url.Parse(j.URL); strings.HasSuffix(strings.ToLower(u.Hostname()), ".atlassian.net") {
+				j.Deployment = JiraCloud
+			}
+		}
+	}
+	switch j.Deployment {
+	case JiraCloud:
+		if j.Email == "" {
+			v.add("jira.email", "required for a cloud deployment")
+		}
+		if j.APIToken == "" {
+			v.add("jira.api_token", "required for a cloud deployment")
+		}
+		if j.PAT != "" {
+			v.add("jira.pat", "only for a datacenter deployment (cloud uses email and api_token)")
+		}
+	case JiraDataCenter:
+		if j.PAT == "" {
+			v.add("jira.pat", "required for a datacenter deployment")
+		}
+		if j.APIToken != "" {
+			v.add("jira.api_token", "only for a cloud deployment (datacenter uses pat)")
+		}
+	case "":
+		// No URL to derive it from; that problem is already reported.
+	default:
+		v.add("jira.deployment", "must be cloud or datacenter, got %q", j.Deployment)
+	}
+	names := make([]string, 0, len(j.Statuses))
+	for name := range j.Statuses {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if s := j.Statuses[name]; !slices.Contains(itemStatuses, s) {
+			v.add(keyPath("jira.statuses", name), "must be open, in_progress, done or wont_do, got %q", s)
+		}
+	}
+}
+
+func (v *validator) routes() {
+	catchAll := -1
+	for i := range v.c.Routes {
+		r := &v.c.Routes[i]
+		p := indexPath("routes", i)
+		if catchAll >= 0 {
+			v.add(p, "never used: routes[%d] before it matches everything", catchAll)
+		} else if r.When == (RouteWhen{}) {
+			catchAll = i
+		}
+		to := &r.To
+		switch to.Kind {
+		case "":
+			v.add(p+".to.kind", "required (github or jira)")
+		case "github":
+			if v.c.GitHub == nil {
+				v.add(p+".to.kind", "github is not configured")
+			}
+			if to.Repo == "" {
+				v.add(p+".to.repo", "required for a github route")
+			} else if !repoRE.MatchString(to.Repo) {
+				v.add(p+".to.repo", "must be owner/name, got %q", to.Repo)
+			}
+			if to.Project != "" {
+				v.add(p+".to.project", "only for a jira route")
+			}
+			if to.IssueType != "" {
+				v.add(p+".to.issue_type", "only for a jira route")
+			}
+		case "jira":
+			if v.c.Jira == nil {
+				v.add(p+".to.kind", "jira is not configured")
+			}
+			if to.Project == "" {
+				v.add(p+".to.project", "required for a jira route")
+			}
+			if to.IssueType == "" {
+				to.IssueType = DefaultIssueType
+			}
+			if to.Repo != "" {
+				v.add(p+".to.repo", "only for a github route")
+			}
+		default:
+			v.add(p+".to.kind", "must be github or jira, got %q", to.Kind)
+		}
+	}
+}
+
+func (v *validator) people() {
+	seen := map[string]int{}
+	for i, p := range v.c.People {
+		path := indexPath("people", i) + ".email"
+		switch {
+		case p.Email == "":
+			v.add(path, "required")
+		case !strings.Contains(p.Email, "@"):
+			v.add(path, "not an email address: %q", p.Email)
+		default:
+			k := strings.ToLower(p.Email)
+			if j, dup := seen[k]; dup {
+				v.add(path, "same as people[%d].email", j)
+			} else {
+				seen[k] = i
+			}
+		}
+	}
+}
+
+func (v *validator) stall() {
+	s := v.c.Stall
+	if s.ScanEvery <= 0 {
+		v.add("stall.scan_every", "must be positive")
+	}
+	for _, m := range []struct {
+		name string
+		m    map[string]time.Duration
+	}{{"stall.inactive_after", s.InactiveAfter}, {"stall.default_due", s.DefaultDue}} {
+		keys := make([]string, 0, len(m.m))
+		for k := range m.m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			p := keyPath(m.name, k)
+			if !slices.Contains(Priorities, k) {
+				v.add(p, "unknown priority (use P0, P1, P2 or P3)")
+			} else if m.m[k] <= 0 {
+				v.add(p, "must be positive")
+			}
+		}
+	}
+}
+
+func (v *validator) notify() {
+	for i, n := range v.c.Notify {
+		p := indexPath("notify", i)
+		if n.URL == "" {
+			v.add(p+".url", "required")
+		} else {
+			v.httpURL(p+".url", n.URL)
+		}
+		if n.Secret == "" {
+			v.add(p+".secret", "required (whsec_ followed by base64)")
+		} else {
+			v.webhookSecret(p+".secret", n.Secret)
+		}
+		if len(n.Events) == 0 {
+			v.add(p+".events", "required: one or more of %s", strings.Join(Events, ", "))
+		}
+		for j, e := range n.Events {
+			if !slices.Contains(Events, e) {
+				v.add(indexPath(p+".events", j), "unknown event %q (use %s)", e, strings.Join(Events, ", "))
+			}
+		}
+	}
+}
