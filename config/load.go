@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,9 @@ func Parse(file string, data []byte) (*Config, error) {
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		d.decode(root.Content[0], reflect.ValueOf(c).Elem(), "")
 	}
-	d.probs = append(d.probs, c.validate(d.lines)...)
+	d.probs = append(d.probs, c.validate(d.lines, d.failed)...)
+	// Problems come in the order of the file, whichever step found them.
+	slices.SortStableFunc(d.probs, func(a, b Problem) int { return a.Line - b.Line })
 	if len(d.probs) > 0 {
 		return nil, d.probs
 	}
@@ -60,10 +63,11 @@ func Parse(file string, data []byte) (*Config, error) {
 // path: strict keys, ${ENV} expansion, <secret>_file, days in durations, defaults kept for
 // anything not given.
 type decoder struct {
-	file  string
-	dir   string
-	lines map[string]int // key path -> line, for validation problems
-	probs Problems
+	file   string
+	dir    string
+	lines  map[string]int // key path -> line, for validation problems
+	failed []string       // paths whose value could not be decoded
+	probs  Problems
 }
 
 func (d *decoder) problem(n *yaml.Node, path, format string, args ...any) {
@@ -72,6 +76,7 @@ func (d *decoder) problem(n *yaml.Node, path, format string, args ...any) {
 		line = n.Line
 	}
 	d.probs = append(d.probs, Problem{File: d.file, Path: path, Line: line, Msg: fmt.Sprintf(format, args...)})
+	d.failed = append(d.failed, path)
 }
 
 var (
@@ -279,12 +284,16 @@ func (d *decoder) readSecretFile(n *yaml.Node, v reflect.Value, path string) {
 		n = n.Alias
 	}
 	d.lines[path] = n.Line
+	// The secret itself is unknown when its file cannot be read.
+	secretPath := strings.TrimSuffix(path, fileSuffix)
 	name, ok := d.scalar(n, path, "a file name")
 	if !ok {
+		d.failed = append(d.failed, secretPath)
 		return
 	}
 	if name == "" {
 		d.problem(n, path, "empty file name")
+		d.failed = append(d.failed, secretPath)
 		return
 	}
 	if !filepath.IsAbs(name) {
@@ -297,6 +306,7 @@ func (d *decoder) readSecretFile(n *yaml.Node, v reflect.Value, path string) {
 			err = pe.Err
 		}
 		d.problem(n, path, "cannot read %s: %v", name, err)
+		d.failed = append(d.failed, secretPath)
 		return
 	}
 	if v.Type() == secretType {

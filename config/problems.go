@@ -28,7 +28,7 @@ func (p Problem) String() string {
 	return b.String()
 }
 
-// Problems is every problem found in a configuration, in the order of the file. Load, Parse and
+// Problems is every problem found in a configuration, in the order of the file (by line). Load, Parse and
 // Validate return it as their error so that all of them can be reported at once.
 type Problems []Problem
 

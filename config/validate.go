@@ -23,7 +23,7 @@ var repoRE = regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$`)
 // derived from other settings: jira.deployment from the URL, a route's issue_type, the trailing
 // slash of github.api_url and the lack of one on jira.url. Its error is Problems.
 func (c *Config) Validate() error {
-	return c.validate(nil).err()
+	return c.validate(nil, nil).err()
 }
 
 // RequireIntakeAuth returns a problem when the API would be open: neither intake.tokens nor
@@ -37,17 +37,44 @@ func (c *Config) RequireIntakeAuth() error {
 
 // validator collects problems, with the line of each path when the file told it.
 type validator struct {
-	c     *Config
-	lines map[string]int
-	probs Problems
+	c      *Config
+	lines  map[string]int
+	failed []string // paths whose value could not be decoded
+	probs  Problems
 }
 
 func (v *validator) add(path, format string, args ...any) {
-	v.probs = append(v.probs, Problem{File: v.c.File, Path: path, Line: v.lines[path], Msg: fmt.Sprintf(format, args...)})
+	for _, f := range v.failed {
+		// A value that could not be read is unknown, so judging it, its section or its parts
+		// would only repeat that problem in other words.
+		if related(f, path) || related(path, f) {
+			return
+		}
+	}
+	v.probs = append(v.probs, Problem{File: v.c.File, Path: path, Line: v.line(path), Msg: fmt.Sprintf(format, args...)})
 }
 
-func (c *Config) validate(lines map[string]int) Problems {
-	v := &validator{c: c, lines: lines}
+// line is the line of path, or of the nearest enclosing key that the file gave.
+func (v *validator) line(path string) int {
+	for path != "" {
+		if l, ok := v.lines[path]; ok {
+			return l
+		}
+		path = path[:max(0, strings.LastIndexAny(path, ".["))]
+	}
+	return 0
+}
+
+// related reports whether path a is b or inside it.
+func related(a, b string) bool {
+	if b == "" || a == b {
+		return true
+	}
+	return strings.HasPrefix(a, b) && (a[len(b)] == '.' || a[len(b)] == '[')
+}
+
+func (c *Config) validate(lines map[string]int, failed []string) Problems {
+	v := &validator{c: c, lines: lines, failed: failed}
 	v.listen()
 	if c.Database == "" {
 		v.add("database", "required")
