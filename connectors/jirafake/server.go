@@ -967,7 +967,7 @@ func (s *Server) addRemoteLink(w http.ResponseWriter, r *http.Request, is *issue
 
 func (s *Server) updateIssue(w http.ResponseWriter, r *http.Request, is *issue) {
 	var body struct {
-		Fields map[string]json.RawMessage            `json:"fields"`
+		Fields map[string]json.RawMessage              `json:"fields"`
 		Update map[string][]map[string]json.RawMessage `json:"update"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
