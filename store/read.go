@@ -1,0 +1,239 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+)
+
+// querier is what reads need: the read pool, or a write transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// ListFilter selects and pages postmortems. Limit is already bounded by the caller.
+type ListFilter struct {
+	State    string
+	Team     string
+	Severity string
+	Limit    int
+	Cursor   string
+}
+
+// Postmortem returns one postmortem with its items, as the API shows it.
+func (s *Store) Postmortem(ctx context.Context, id string) (ft.PostmortemView, error) {
+	return postmortemView(ctx, s.readDB, id)
+}
+
+// PostmortemTx is Postmortem inside a write transaction, for events that carry the view.
+func PostmortemTx(ctx context.Context, tx *Tx, id string) (ft.PostmortemView, error) {
+	return postmortemView(ctx, tx.tx, id)
+}
+
+const postmortemColumns = `id, title, url, severity, team, signed_off_at, accepted_at, sort_at, state,
+	reopened_count, COALESCE(own_kind, ''), COALESCE(own_key, ''), revision`
+
+func scanPostmortem(row interface{ Scan(...any) error }) (ft.PostmortemView, string, error) {
+	var pm ft.PostmortemView
+	var signedOff sql.NullString
+	var accepted, sortAt, ownKind, ownKey string
+	err := row.Scan(&pm.ID, &pm.Title, &pm.URL, &pm.Severity, &pm.Team, &signedOff, &accepted, &sortAt,
+		&pm.State, &pm.ReopenedCount, &ownKind, &ownKey, &pm.Revision)
+	if err != nil {
+		return pm, "", err
+	}
+	if signedOff.Valid {
+		t := parseTime(signedOff.String)
+		pm.SignedOffAt = &t
+	}
+	pm.AcceptedAt = parseTime(accepted)
+	if ownKind != "" {
+		pm.Tracker = &ft.TicketRef{Kind: ft.TrackerKind(ownKind), Key: ownKey}
+	}
+	return pm, sortAt, nil
+}
+
+func postmortemView(ctx context.Context, q querier, id string) (ft.PostmortemView, error) {
+	pm, _, err := scanPostmortem(q.QueryRowContext(ctx, `SELECT `+postmortemColumns+` FROM postmortems WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return pm, fmt.Errorf("postmortem %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return pm, fmt.Errorf("read postmortem %s: %w", id, err)
+	}
+	if err := fillItems(ctx, q, &pm); err != nil {
+		return pm, fmt.Errorf("read postmortem %s: %w", id, err)
+	}
+	return pm, nil
+}
+
+const itemColumns = `i.item_id, i.title, i.description, i.owner, i.priority, i.due, i.labels, i.status,
+	i.stalled_reason, i.sync, i.last_error, i.removed, i.target_kind, i.target_scope, i.target_issue_type,
+	i.last_activity_at, i.created_at, t.kind, t.key, t.url`
+
+func scanItem(rows *sql.Rows) (ft.ItemView, error) {
+	var it ft.ItemView
+	var due, stalled, lastError, activity, tKind, tKey, tURL sql.NullString
+	var labels, kind, scope, issueType, created string
+	err := rows.Scan(&it.ID, &it.Title, &it.Description, &it.Owner, &it.Priority, &due, &labels, &it.Status,
+		&stalled, &it.Sync, &lastError, &it.Removed, &kind, &scope, &issueType, &activity, &created,
+		&tKind, &tKey, &tURL)
+	if err != nil {
+		return it, err
+	}
+	if due.Valid {
+		it.Due = &due.String
+	}
+	_ = json.Unmarshal([]byte(labels), &it.Labels)
+	if stalled.Valid && !it.Status.Finished() {
+		reason := ft.StallReason(stalled.String)
+		it.Stalled, it.StalledReason = true, &reason
+	}
+	if lastError.Valid {
+		it.LastError = &lastError.String
+	}
+	it.Target = targetFromColumns(kind, scope, issueType)
+	if activity.Valid {
+		t := parseTime(activity.String)
+		it.LastActivity = &t
+	}
+	it.CreatedAt = parseTime(created)
+	if tKey.Valid {
+		it.Ticket = &ft.TicketRef{Kind: ft.TrackerKind(tKind.String), Key: tKey.String, URL: tURL.String}
+	}
+	return it, nil
+}
+
+func fillItems(ctx context.Context, q querier, pm *ft.PostmortemView) error {
+	rows, err := q.QueryContext(ctx, `SELECT `+itemColumns+` FROM items i
+		LEFT JOIN tickets t ON t.postmortem_id = i.postmortem_id AND t.item_id = i.item_id AND t.current = 1
+		WHERE i.postmortem_id = ? ORDER BY i.removed, i.position, i.item_id`, pm.ID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	pm.Items = []ft.ItemView{}
+	done := 0
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return err
+		}
+		if it.Status.Finished() {
+			done++
+		}
+		pm.Items = append(pm.Items, it)
+	}
+	pm.Completion = ft.NewCompletion(done, len(pm.Items))
+	return rows.Err()
+}
+
+// ListPostmortems returns a page of postmortems, newest sign-off first, and the cursor of the
+// next page ("" on the last page).
+func (s *Store) ListPostmortems(ctx context.Context, f ListFilter) ([]ft.PostmortemView, string, error) {
+	where := []string{"1 = 1"}
+	var args []any
+	if f.State != "" {
+		where, args = append(where, "state = ?"), append(args, f.State)
+	}
+	if f.Team != "" {
+		where, args = append(where, "team = ?"), append(args, f.Team)
+	}
+	if f.Severity != "" {
+		where, args = append(where, "severity = ?"), append(args, f.Severity)
+	}
+	if f.Cursor != "" {
+		sortAt, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		where = append(where, "(sort_at < ? OR (sort_at = ? AND id < ?))")
+		args = append(args, sortAt, sortAt, id)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	args = append(args, limit+1)
+	rows, err := s.readDB.QueryContext(ctx, `SELECT `+postmortemColumns+` FROM postmortems WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY sort_at DESC, id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list postmortems: %w", err)
+	}
+	var pms []ft.PostmortemView
+	var sortKeys []string
+	for rows.Next() {
+		pm, sortAt, err := scanPostmortem(rows)
+		if err != nil {
+			rows.Close()
+			return nil, "", fmt.Errorf("list postmortems: %w", err)
+		}
+		pms, sortKeys = append(pms, pm), append(sortKeys, sortAt)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list postmortems: %w", err)
+	}
+	next := ""
+	if len(pms) > limit {
+		pms = pms[:limit]
+		next = encodeCursor(sortKeys[limit-1], pms[limit-1].ID)
+	}
+	for i := range pms {
+		if err := fillItems(ctx, s.readDB, &pms[i]); err != nil {
+			return nil, "", fmt.Errorf("list postmortems: %w", err)
+		}
+	}
+	if pms == nil {
+		pms = []ft.PostmortemView{}
+	}
+	return pms, next, nil
+}
+
+func encodeCursor(sortAt, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(sortAt + "|" + id))
+}
+
+func decodeCursor(c string) (sortAt, id string, err error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", "", ErrBadCursor
+	}
+	sortAt, id, ok := strings.Cut(string(b), "|")
+	if !ok || id == "" {
+		return "", "", ErrBadCursor
+	}
+	if _, err := time.Parse(timeFormat, sortAt); err != nil {
+		return "", "", ErrBadCursor
+	}
+	return sortAt, id, nil
+}
+
+// History returns an item's status changes, oldest first.
+func (s *Store) History(ctx context.Context, pmID, itemID string) ([]ft.HistoryEntry, error) {
+	rows, err := s.readDB.QueryContext(ctx, `SELECT from_status, to_status, source, actor, at FROM status_history
+		WHERE postmortem_id = ? AND item_id = ? ORDER BY id`, pmID, itemID)
+	if err != nil {
+		return nil, fmt.Errorf("read history of %s/%s: %w", pmID, itemID, err)
+	}
+	defer rows.Close()
+	var out []ft.HistoryEntry
+	for rows.Next() {
+		var h ft.HistoryEntry
+		var at string
+		if err := rows.Scan(&h.From, &h.To, &h.Source, &h.Actor, &at); err != nil {
+			return nil, err
+		}
+		h.At = parseTime(at)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,275 @@
+// Package store keeps followthrough's state in one SQLite file: postmortems and their revisions,
+// action items, tickets, status history, the outbox of tracker work, and webhook deliveries.
+//
+// All writes go through one writer goroutine that groups the transactions waiting at the same
+// time into one SQLite transaction (each in its own savepoint), so that concurrent requests share
+// one fsync instead of paying one each. synchronous=FULL makes every acknowledged write survive a
+// power cut.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/followthrough/followthrough/migrations"
+)
+
+// ErrNotFound is returned (wrapped) for an unknown postmortem, item or ticket.
+var ErrNotFound = errors.New("not found")
+
+// ErrBadCursor is returned for a list cursor that this store did not write.
+var ErrBadCursor = errors.New("bad cursor")
+
+// ErrConflict is returned (wrapped) when a change does not fit the current state.
+var ErrConflict = errors.New("conflict")
+
+// timeFormat is fixed-width so that times compare correctly as text in SQL.
+const timeFormat = "2006-01-02T15:04:05.000000000Z"
+
+// maxBatch bounds how many waiting transactions share one commit.
+const maxBatch = 256
+
+// Store is the SQLite database. It is safe for concurrent use.
+type Store struct {
+	writeDB *sql.DB // one connection: SQLite has one writer
+	readDB  *sql.DB
+	logger  *slog.Logger
+	writes  chan *writeRequest
+	done    chan struct{}
+	closed  atomic.Bool
+
+	transactions atomic.Int64
+	commits      atomic.Int64
+}
+
+// Tx is one logical transaction inside a group commit. Its statements run in a savepoint: if the
+// function returns an error, only its own changes are rolled back.
+type Tx struct {
+	tx *sql.Tx
+}
+
+func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, query, args...)
+}
+
+func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, query, args...)
+}
+
+func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+type writeRequest struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	done chan error
+}
+
+// Open opens (creating if needed) the database file with WAL, foreign keys, synchronous=FULL and
+// a busy timeout on every connection. It does not migrate: call Migrate.
+func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("open database: no path")
+	}
+	pragmas := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "synchronous(FULL)", "busy_timeout(10000)"} {
+		pragmas.Add("_pragma", p)
+	}
+	dsn := "file:" + path + "?" + pragmas.Encode()
+	writeDB, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	writeDB.SetMaxOpenConns(1)
+	writeDB.SetMaxIdleConns(1)
+	writeDB.SetConnMaxLifetime(0)
+	writeDB.SetConnMaxIdleTime(0)
+	if err := writeDB.PingContext(ctx); err != nil {
+		writeDB.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	readDB, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		writeDB.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	readDB.SetMaxOpenConns(4)
+	s := &Store{
+		writeDB: writeDB,
+		readDB:  readDB,
+		logger:  logger,
+		writes:  make(chan *writeRequest, maxBatch),
+		done:    make(chan struct{}),
+	}
+	go s.writer()
+	return s, nil
+}
+
+// Migrate applies the embedded migrations that the database does not have yet.
+func (s *Store) Migrate(ctx context.Context) error {
+	provider, err := goose.NewProvider(goose.DialectSQLite3, s.writeDB, migrations.FS)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range results {
+		s.logger.Info("migration applied", slog.String("migration", r.Source.Path), slog.Duration("duration", r.Duration))
+	}
+	return nil
+}
+
+// Close finishes the writes already queued and closes the database.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	close(s.writes)
+	<-s.done
+	return errors.Join(s.readDB.Close(), s.writeDB.Close())
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.readDB.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// WriteStats says how many logical transactions were committed in how many SQLite commits.
+func (s *Store) WriteStats() (transactions, commits int64) {
+	return s.transactions.Load(), s.commits.Load()
+}
+
+// Write runs fn in a transaction and returns once it is durably committed (or failed). fn may
+// share its commit with other writers; it must not keep the Tx.
+func (s *Store) Write(ctx context.Context, fn func(*Tx) error) (err error) {
+	if s.closed.Load() {
+		return errors.New("database closed")
+	}
+	req := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	defer func() {
+		// Close may race with a late writer; the send on a closed channel is the only panic here.
+		if recover() != nil {
+			err = errors.New("database closed")
+		}
+	}()
+	select {
+	case s.writes <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, wait for the outcome even if ctx ends: the work may already be committed.
+	return <-req.done
+}
+
+func (s *Store) writer() {
+	defer close(s.done)
+	for first := range s.writes {
+		batch := []*writeRequest{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case req, ok := <-s.writes:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, req)
+			default:
+				break drain
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+func (s *Store) commitBatch(batch []*writeRequest) {
+	ctx := context.Background()
+	results := make([]error, len(batch))
+	tx, err := s.writeDB.BeginTx(ctx, nil)
+	if err != nil {
+		for _, req := range batch {
+			req.done <- fmt.Errorf("begin transaction: %w", err)
+		}
+		return
+	}
+	t := &Tx{tx: tx}
+	applied := 0
+	for i, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		results[i] = s.runInSavepoint(t, req.fn)
+		if results[i] == nil {
+			applied++
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		for _, req := range batch {
+			req.done <- fmt.Errorf("commit: %w", err)
+		}
+		return
+	}
+	s.commits.Add(1)
+	s.transactions.Add(int64(applied))
+	for i, req := range batch {
+		req.done <- results[i]
+	}
+}
+
+func (s *Store) runInSavepoint(t *Tx, fn func(*Tx) error) (err error) {
+	ctx := context.Background()
+	if _, err := t.exec(ctx, "SAVEPOINT w"); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+		if err != nil {
+			if _, rbErr := t.exec(ctx, "ROLLBACK TO w"); rbErr != nil {
+				err = errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
+			}
+		}
+		if _, relErr := t.exec(ctx, "RELEASE w"); relErr != nil && err == nil {
+			err = fmt.Errorf("release savepoint: %w", relErr)
+		}
+	}()
+	return fn(t)
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(timeFormat, s)
+	if err != nil {
+		t, _ = time.Parse(time.RFC3339Nano, s)
+	}
+	return t
+}
+
+func nullTime(t *time.Time) any {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	return formatTime(*t)
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
