@@ -1,0 +1,120 @@
+package github
+
+import (
+	"regexp"
+	"strings"
+)
+
+// The body of a ticket is the text followthrough gives, then (when the owner has no GitHub
+// login) a line saying the issue is unassigned, then the marker in an HTML comment:
+//
+//	<text>
+//
+//	> **Unassigned:** no GitHub login is mapped for bob@acme.com in followthrough's people.
+//
+//	<!-- followthrough:PM-1/AI-1 -->
+
+var (
+	markerRE = regexp.MustCompile(`<!--\s*(followthrough:\S+?)\s*-->`)
+	noteRE   = regexp.MustCompile(`(?m)^> \*\*Unassigned:\*\*.*$`)
+	dueRE    = regexp.MustCompile(`(?mi)^[ \t>*_-]*due(?: date)?[*_]*[ \t]*:.*$`)
+	dateRE   = regexp.MustCompile(`\d{4}-\d{2}-\d{2}`)
+)
+
+// ownerNote is the line saying why an issue is unassigned; "" when the owner has a login.
+func ownerNote(owner, login string) string {
+	if login != "" || owner == "" {
+		return ""
+	}
+	return "> **Unassigned:** no GitHub login is mapped for " + owner + " in followthrough's people."
+}
+
+// composeBody puts text, the due date (only when text has no due line), the unassigned note
+// and the marker together.
+func composeBody(text, due, note, marker string) string {
+	b := text
+	if due != "" && !hasDueLine(b) {
+		b = setDueLine(b, due)
+	}
+	if note != "" {
+		b = joinPara(b, note)
+	}
+	if marker != "" {
+		b = joinPara(b, "<!-- "+marker+" -->")
+	}
+	return b
+}
+
+func joinPara(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "\n\n" + b
+}
+
+// parsedBody is a ticket body taken apart.
+type parsedBody struct {
+	text   string // without note and marker
+	note   string
+	marker string
+	due    string // the date of the due line, if any
+}
+
+// parseBody finds the marker, the unassigned note and the due line in a body.
+func parseBody(body string) parsedBody {
+	var p parsedBody
+	if m := markerRE.FindStringSubmatch(body); m != nil {
+		p.marker = m[1]
+	}
+	text := markerRE.ReplaceAllString(body, "")
+	if n := noteRE.FindString(text); n != "" {
+		p.note = n
+		text = noteRE.ReplaceAllString(text, "")
+	}
+	p.text = strings.TrimRight(collapseBlank(text), " \t\r\n")
+	if line := dueRE.FindString(p.text); line != "" {
+		p.due = dateRE.FindString(line)
+	}
+	return p
+}
+
+// collapseBlank turns the runs of blank lines left by removed parts into one blank line.
+func collapseBlank(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	for strings.Contains(s, "\n\n\n") {
+		s = strings.ReplaceAll(s, "\n\n\n", "\n\n")
+	}
+	return s
+}
+
+// MarkerOf returns the followthrough marker in an issue body, or "".
+func MarkerOf(body string) string { return parseBody(body).marker }
+
+func hasDueLine(text string) bool { return dueRE.MatchString(text) }
+
+// setDueLine writes the due date into the text's due line, or adds a "Due: <date>" line.
+func setDueLine(text, due string) string {
+	loc := dueRE.FindStringIndex(text)
+	if loc == nil {
+		if text == "" {
+			return "Due: " + due
+		}
+		return text + "\n\nDue: " + due
+	}
+	line := text[loc[0]:loc[1]]
+	if dateRE.MatchString(line) {
+		line = dateRE.ReplaceAllLiteralString(line, due)
+	} else {
+		line = "Due: " + due
+	}
+	return text[:loc[0]] + line + text[loc[1]:]
+}
+
+// removeDueLine drops the text's due line.
+func removeDueLine(text string) string {
+	loc := dueRE.FindStringIndex(text)
+	if loc == nil {
+		return text
+	}
+	return strings.TrimRight(collapseBlank(text[:loc[0]]+strings.TrimPrefix(text[loc[1]:], "\n")), " \t\r\n")
+}

@@ -1,0 +1,655 @@
+// Package github is followthrough's GitHub connector: it implements ft.Tracker on GitHub's REST
+// API with go-github, authenticating with a token or as a GitHub App installation, pacing its
+// writes under GitHub's secondary limits, and classifying every failure once into an
+// *ft.TrackerError. ParseWebhook turns GitHub's issues and issue_comment deliveries into
+// ft.TicketEvents.
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	gh "github.com/google/go-github/v60/github"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/config"
+	"github.com/followthrough/followthrough/connectors"
+)
+
+// The labels the connector relies on.
+const (
+	// LabelPostmortem marks every ticket followthrough creates; lists filter on it.
+	LabelPostmortem = "postmortem"
+	// LabelInProgress on an open issue means in_progress.
+	LabelInProgress = "in progress"
+)
+
+// DefaultAPIURL is GitHub.com's API, used when the configuration names none.
+const DefaultAPIURL = "https://api.github.com/"
+
+// findPages bounds how far FindByMarker reads back: the ticket it looks for was created just
+// before, so it is among the newest.
+const findPages = 5
+
+var _ ft.Tracker = (*Tracker)(nil)
+
+// Options carries what the connector takes from its surroundings rather than from config.
+type Options struct {
+	Logger *slog.Logger // nil: slog.Default()
+	// HTTPClient, when set, is the client whose Transport carries the calls (tests). Its
+	// Timeout is kept. Nil: a client with a 30 s timeout over Transport.
+	HTTPClient *http.Client
+	// Transport is the base round tripper under logging and authentication (nil: the
+	// HTTPClient's transport, else http.DefaultTransport).
+	Transport http.RoundTripper
+	// Now is the clock for pacing and Retry-After arithmetic [time.Now].
+	Now func() time.Time
+	// Sleep waits d or until ctx ends, for pacing [a timer]. Tests with a fake clock pass one
+	// that advances the clock.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Tracker is the GitHub connector. It is safe for concurrent use.
+type Tracker struct {
+	client *gh.Client
+	app    *gh.Client // authenticated as the App itself (JWT); nil with token auth
+	logins map[string]string
+	log    *slog.Logger
+	now    func() time.Time
+	pace   *pacer
+
+	selfMu sync.Mutex
+	self   string
+
+	etagMu sync.Mutex
+	etags  map[string]string // list URL -> ETag of its last 200
+}
+
+// New builds the connector from its configuration and the people list (email -> login).
+// With cfg.App set it authenticates as that App's installation, else with cfg.Token.
+func New(cfg *config.GitHub, people []config.Person, opts Options) (*Tracker, error) {
+	if cfg == nil {
+		return nil, errors.New("github: no configuration")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	apiURL := cfg.APIURL
+	if apiURL == "" {
+		apiURL = DefaultAPIURL
+	}
+	base, err := url.Parse(apiURL)
+	if err != nil || base.Scheme == "" || base.Host == "" {
+		return nil, fmt.Errorf("github: api_url %q is not an absolute URL", apiURL)
+	}
+	if !strings.HasSuffix(base.Path, "/") {
+		base.Path += "/"
+	}
+
+	client := opts.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	rt := opts.Transport
+	if rt == nil {
+		rt = client.Transport
+	}
+	logged := &connectors.LoggingTransport{Tracker: ft.GitHub, Logger: logger, Base: rt}
+
+	t := &Tracker{
+		logins: map[string]string{},
+		log:    logger,
+		now:    now,
+		pace:   newPacer(cfg.WriteInterval, cfg.WritesPerHour, now, opts.Sleep),
+		etags:  map[string]string{},
+	}
+	for _, p := range people {
+		if p.Email != "" && p.GitHub != "" {
+			t.logins[strings.ToLower(strings.TrimSpace(p.Email))] = p.GitHub
+		}
+	}
+
+	var auth http.RoundTripper
+	switch {
+	case cfg.App != nil:
+		pemBytes := []byte(cfg.App.PrivateKey.Value())
+		itr, err := ghinstallation.New(logged, cfg.App.AppID, cfg.App.InstallationID, pemBytes)
+		if err != nil {
+			return nil, fmt.Errorf("github: app private key: %w", err)
+		}
+		itr.BaseURL = strings.TrimSuffix(base.String(), "/")
+		auth = itr
+		atr, err := ghinstallation.NewAppsTransport(logged, cfg.App.AppID, pemBytes)
+		if err != nil {
+			return nil, fmt.Errorf("github: app private key: %w", err)
+		}
+		atr.BaseURL = itr.BaseURL
+		appHTTP := *client
+		appHTTP.Transport = atr
+		t.app = gh.NewClient(&appHTTP)
+		t.app.BaseURL = base
+	case cfg.Token.Value() != "":
+		auth = tokenTransport{token: cfg.Token.Value(), base: logged}
+	default:
+		return nil, errors.New("github: neither token nor app is configured")
+	}
+	httpClient := *client
+	httpClient.Transport = auth
+	t.client = gh.NewClient(&httpClient)
+	t.client.BaseURL = base
+	t.client.UserAgent = "followthrough"
+	if t.app != nil {
+		t.app.UserAgent = "followthrough"
+	}
+	return t, nil
+}
+
+// tokenTransport authenticates every call with a personal access or installation token.
+type tokenTransport struct {
+	token string
+	base  http.RoundTripper
+}
+
+func (tt tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+tt.token)
+	return tt.base.RoundTrip(req)
+}
+
+// Kind implements ft.Tracker.
+func (t *Tracker) Kind() ft.TrackerKind { return ft.GitHub }
+
+// Self implements ft.Tracker: the token's login (GET /user), or "<app-slug>[bot]" for an App
+// (GET /app with the App's JWT). The answer is cached.
+func (t *Tracker) Self(ctx context.Context) (string, error) {
+	t.selfMu.Lock()
+	defer t.selfMu.Unlock()
+	if t.self != "" {
+		return t.self, nil
+	}
+	if t.app != nil {
+		app, _, err := t.app.Apps.Get(ctx, "")
+		if err != nil {
+			return "", t.classify("self", "", err)
+		}
+		if app.GetSlug() == "" {
+			return "", &ft.TrackerError{Tracker: ft.GitHub, Op: "self", Message: "GitHub answered GET /app without a slug"}
+		}
+		t.self = app.GetSlug() + "[bot]"
+		return t.self, nil
+	}
+	u, _, err := t.client.Users.Get(ctx, "")
+	if err != nil {
+		return "", t.classify("self", "", err)
+	}
+	if u.GetLogin() == "" {
+		return "", &ft.TrackerError{Tracker: ft.GitHub, Op: "self", Message: "GitHub answered GET /user without a login"}
+	}
+	t.self = u.GetLogin()
+	return t.self, nil
+}
+
+// loginFor maps an owner's email to a GitHub login, case-insensitively; "" when unmapped.
+func (t *Tracker) loginFor(email string) string {
+	return t.logins[strings.ToLower(strings.TrimSpace(email))]
+}
+
+// Create implements ft.Tracker with exactly one POST /repos/{o}/{r}/issues carrying title,
+// body with the marker, labels and assignee.
+func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error) {
+	owner, name, err := splitRepo(nt.Target.Repo)
+	if err != nil {
+		return ft.Ticket{}, finalError("create", nt.Target.Repo, err)
+	}
+	login := t.loginFor(nt.Owner)
+	// The body is the caller's text as given (it carries the due date), the unassigned note
+	// when needed, and the marker.
+	body := composeBody(nt.Body, "", ownerNote(nt.Owner, login), nt.Marker)
+	labels := []string{LabelPostmortem}
+	for _, l := range nt.Labels {
+		if l = strings.TrimSpace(l); l != "" && !containsFold(labels, l) {
+			labels = append(labels, l)
+		}
+	}
+	assignees := []string{}
+	if login != "" {
+		assignees = append(assignees, login)
+	}
+	req := &gh.IssueRequest{Title: gh.String(nt.Title), Body: gh.String(body), Labels: &labels, Assignees: &assignees}
+	if err := t.pace.wait(ctx); err != nil {
+		return ft.Ticket{}, t.classify("create", nt.Target.Repo, err)
+	}
+	is, _, err := t.client.Issues.Create(ctx, owner, name, req)
+	if err != nil {
+		return ft.Ticket{}, t.classify("create", nt.Target.Repo, err)
+	}
+	return toTicket(nt.Target.Repo, is), nil
+}
+
+// Get implements ft.Tracker; a deleted or missing issue is ft.ErrTicketNotFound.
+func (t *Tracker) Get(ctx context.Context, key string) (ft.Ticket, error) {
+	repo, owner, name, num, err := parseKey(key)
+	if err != nil {
+		return ft.Ticket{}, finalError("get", key, err)
+	}
+	is, _, err := t.client.Issues.Get(ctx, owner, name, num)
+	if err != nil {
+		return ft.Ticket{}, t.classify("get", key, err)
+	}
+	return toTicket(repo, is), nil
+}
+
+// Update implements ft.Tracker: title, body (the marker kept), due date (a line in the body,
+// GitHub having no due field) and assignee, in one PATCH after reading the issue.
+func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft.Ticket, error) {
+	repo, owner, name, num, err := parseKey(key)
+	if err != nil {
+		return ft.Ticket{}, finalError("update", key, err)
+	}
+	cur, _, err := t.client.Issues.Get(ctx, owner, name, num)
+	if err != nil {
+		return ft.Ticket{}, t.classify("update", key, err)
+	}
+	old := parseBody(cur.GetBody())
+	base := old.text
+	if u.Body != "" {
+		base = u.Body
+		// A new body without a due line keeps the due date the ticket had.
+		if u.Due == "" && !u.ClearDue && old.due != "" && !hasDueLine(base) {
+			base = setDueLine(base, old.due)
+		}
+	}
+	switch {
+	case u.ClearDue:
+		base = removeDueLine(base)
+	case u.Due != "":
+		base = setDueLine(base, u.Due)
+	}
+	note := old.note
+	req := &gh.IssueRequest{}
+	if u.Owner != "" {
+		login := t.loginFor(u.Owner)
+		note = ownerNote(u.Owner, login)
+		assignees := []string{}
+		if login != "" {
+			assignees = append(assignees, login)
+		}
+		req.Assignees = &assignees
+	}
+	marker := u.Marker
+	if marker == "" {
+		marker = old.marker
+	}
+	if u.Title != "" {
+		req.Title = gh.String(u.Title)
+	}
+	newBody := composeBody(base, "", note, marker)
+	if newBody != cur.GetBody() {
+		req.Body = gh.String(newBody)
+	}
+	if req.Title == nil && req.Body == nil && req.Assignees == nil {
+		return toTicket(repo, cur), nil
+	}
+	if err := t.pace.wait(ctx); err != nil {
+		return ft.Ticket{}, t.classify("update", key, err)
+	}
+	is, _, err := t.client.Issues.Edit(ctx, owner, name, num, req)
+	if err != nil {
+		return ft.Ticket{}, t.classify("update", key, err)
+	}
+	return toTicket(repo, is), nil
+}
+
+// SetStatus implements ft.Tracker as the contract's table says: open reopens and removes the
+// "in progress" label, in_progress opens and adds it, done closes as completed, wont_do closes
+// as not planned. Calls that would change nothing are not made.
+func (t *Tracker) SetStatus(ctx context.Context, key string, s ft.Status) (ft.Ticket, error) {
+	const op = "set_status"
+	if !s.Valid() {
+		return ft.Ticket{}, finalError(op, key, fmt.Errorf("unknown status %q", s))
+	}
+	repo, owner, name, num, err := parseKey(key)
+	if err != nil {
+		return ft.Ticket{}, finalError(op, key, err)
+	}
+	is, _, err := t.client.Issues.Get(ctx, owner, name, num)
+	if err != nil {
+		return ft.Ticket{}, t.classify(op, key, err)
+	}
+	edit := func(req *gh.IssueRequest) error {
+		if err := t.pace.wait(ctx); err != nil {
+			return err
+		}
+		out, _, err := t.client.Issues.Edit(ctx, owner, name, num, req)
+		if err == nil {
+			is = out
+		}
+		return err
+	}
+	closed := is.GetState() == "closed"
+	hasLabel := issueHasLabel(is, LabelInProgress)
+	switch s {
+	case ft.StatusOpen, ft.StatusInProgress:
+		if closed {
+			if err := edit(&gh.IssueRequest{State: gh.String("open")}); err != nil {
+				return ft.Ticket{}, t.classify(op, key, err)
+			}
+		}
+		var labels []*gh.Label
+		switch {
+		case s == ft.StatusOpen && hasLabel:
+			if err := t.pace.wait(ctx); err != nil {
+				return ft.Ticket{}, t.classify(op, key, err)
+			}
+			if _, err := t.client.Issues.RemoveLabelForIssue(ctx, owner, name, num, LabelInProgress); err != nil && !absentLabel(err) {
+				return ft.Ticket{}, t.classify(op, key, err)
+			}
+			labels = withoutLabel(is.Labels, LabelInProgress)
+		case s == ft.StatusInProgress && !hasLabel:
+			if err := t.pace.wait(ctx); err != nil {
+				return ft.Ticket{}, t.classify(op, key, err)
+			}
+			got, _, err := t.client.Issues.AddLabelsToIssue(ctx, owner, name, num, []string{LabelInProgress})
+			if err != nil {
+				return ft.Ticket{}, t.classify(op, key, err)
+			}
+			labels = got
+		default:
+			return toTicket(repo, is), nil
+		}
+		tk := toTicket(repo, is)
+		tk.Labels = labelNames(labels)
+		tk.Status = s
+		// The label call moved updated_at on GitHub's side; it is at least now.
+		if now := t.now().UTC().Truncate(time.Second); now.After(tk.UpdatedAt) {
+			tk.UpdatedAt = now
+		}
+		return tk, nil
+	default:
+		reason := "completed"
+		if s == ft.StatusWontDo {
+			reason = "not_planned"
+		}
+		if mapStatus(is) != s {
+			if err := edit(&gh.IssueRequest{State: gh.String("closed"), StateReason: gh.String(reason)}); err != nil {
+				return ft.Ticket{}, t.classify(op, key, err)
+			}
+		}
+		return toTicket(repo, is), nil
+	}
+}
+
+// Comment implements ft.Tracker.
+func (t *Tracker) Comment(ctx context.Context, key, body string) error {
+	_, owner, name, num, err := parseKey(key)
+	if err != nil {
+		return finalError("comment", key, err)
+	}
+	if err := t.pace.wait(ctx); err != nil {
+		return t.classify("comment", key, err)
+	}
+	_, _, err = t.client.Issues.CreateComment(ctx, owner, name, num, &gh.IssueComment{Body: gh.String(body)})
+	return t.classify("comment", key, err)
+}
+
+// AddLabel implements ft.Tracker.
+func (t *Tracker) AddLabel(ctx context.Context, key, label string) error {
+	_, owner, name, num, err := parseKey(key)
+	if err != nil {
+		return finalError("label", key, err)
+	}
+	if err := t.pace.wait(ctx); err != nil {
+		return t.classify("label", key, err)
+	}
+	_, _, err = t.client.Issues.AddLabelsToIssue(ctx, owner, name, num, []string{label})
+	return t.classify("label", key, err)
+}
+
+// RemoveLabel implements ft.Tracker; GitHub's 404 "Label does not exist" is success.
+func (t *Tracker) RemoveLabel(ctx context.Context, key, label string) error {
+	_, owner, name, num, err := parseKey(key)
+	if err != nil {
+		return finalError("label", key, err)
+	}
+	if err := t.pace.wait(ctx); err != nil {
+		return t.classify("label", key, err)
+	}
+	_, err = t.client.Issues.RemoveLabelForIssue(ctx, owner, name, num, label)
+	if absentLabel(err) {
+		return nil
+	}
+	return t.classify("label", key, err)
+}
+
+// FindByMarker implements ft.Tracker. GitHub's search index lags behind new issues, so it
+// lists the repository's postmortem issues created by Self, newest first, and reads their
+// bodies, at most a few pages back.
+func (t *Tracker) FindByMarker(ctx context.Context, target ft.Target, marker string) (ft.Ticket, bool, error) {
+	owner, name, err := splitRepo(target.Repo)
+	if err != nil {
+		return ft.Ticket{}, false, finalError("find", target.Repo, err)
+	}
+	self, err := t.Self(ctx)
+	if err != nil {
+		return ft.Ticket{}, false, retag(err, "find", target.Repo)
+	}
+	opts := &gh.IssueListByRepoOptions{
+		Labels: []string{LabelPostmortem}, State: "all", Sort: "created", Direction: "desc",
+		Creator: self, ListOptions: gh.ListOptions{PerPage: 100},
+	}
+	for page := 0; page < findPages; page++ {
+		list, resp, err := t.client.Issues.ListByRepo(ctx, owner, name, opts)
+		if err != nil {
+			return ft.Ticket{}, false, t.classify("find", target.Repo, err)
+		}
+		for _, is := range list {
+			if is.IsPullRequest() {
+				continue
+			}
+			if parseBody(is.GetBody()).marker == marker {
+				return toTicket(target.Repo, is), true, nil
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	return ft.Ticket{}, false, nil
+}
+
+// ListChanged implements ft.Tracker. Page one's URL never changes, so it is sent with the
+// ETag of its last 200: GitHub answers 304 (free of rate limit) when nothing changed, and
+// ListChanged returns no tickets. Further pages are read only while they may still hold
+// issues updated at or after q.Since.
+func (t *Tracker) ListChanged(ctx context.Context, q ft.ChangeQuery) ([]ft.Ticket, error) {
+	owner, name, err := splitRepo(q.Target.Repo)
+	if err != nil {
+		return nil, finalError("list", q.Target.Repo, err)
+	}
+	first := fmt.Sprintf("repos/%s/%s/issues?labels=%s&state=all&sort=updated&direction=desc&per_page=100",
+		url.PathEscape(owner), url.PathEscape(name), url.QueryEscape(LabelPostmortem))
+	out := []ft.Ticket{}
+	u := first
+	firstTag := ""
+	for page := 1; ; page++ {
+		req, err := t.client.NewRequest(http.MethodGet, u, nil)
+		if err != nil {
+			return nil, finalError("list", q.Target.Repo, err)
+		}
+		if page == 1 {
+			t.etagMu.Lock()
+			if tag := t.etags[first]; tag != "" {
+				req.Header.Set("If-None-Match", tag)
+			}
+			t.etagMu.Unlock()
+		}
+		var list []*gh.Issue
+		resp, err := t.client.Do(ctx, req, &list)
+		if err != nil {
+			if page == 1 && notModified(err) {
+				return []ft.Ticket{}, nil
+			}
+			return nil, t.classify("list", q.Target.Repo, err)
+		}
+		if page == 1 {
+			firstTag = resp.Header.Get("ETag")
+		}
+		done := false
+		for _, is := range list {
+			if !q.Since.IsZero() && is.GetUpdatedAt().Time.Before(q.Since) {
+				done = true
+				continue
+			}
+			if is.IsPullRequest() {
+				continue
+			}
+			out = append(out, toTicket(q.Target.Repo, is))
+		}
+		if done || resp.NextPage == 0 || len(list) == 0 {
+			// Remembered only once the whole list was read, so that a failure on a later
+			// page does not hide these changes behind a 304 next time.
+			t.rememberETag(first, firstTag)
+			return out, nil
+		}
+		u = fmt.Sprintf("%s&page=%d", first, resp.NextPage)
+	}
+}
+
+func (t *Tracker) rememberETag(u, tag string) {
+	if tag == "" {
+		return
+	}
+	t.etagMu.Lock()
+	defer t.etagMu.Unlock()
+	t.etags[u] = tag
+}
+
+// notModified recognises go-github's error for a 304 answer.
+func notModified(err error) bool {
+	var er *gh.ErrorResponse
+	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotModified
+}
+
+// absentLabel recognises GitHub's 404 for removing a label the issue does not carry.
+func absentLabel(err error) bool {
+	var er *gh.ErrorResponse
+	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound &&
+		strings.Contains(strings.ToLower(er.Message), "label")
+}
+
+// ---- keys, tickets and statuses ----
+
+// splitRepo splits "owner/name".
+func splitRepo(repo string) (owner, name string, err error) {
+	owner, name, ok := strings.Cut(repo, "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("repository %q is not owner/name", repo)
+	}
+	return owner, name, nil
+}
+
+// parseKey splits a ticket key "owner/repo#N".
+func parseKey(key string) (repo, owner, name string, number int, err error) {
+	repo, num, ok := strings.Cut(key, "#")
+	if !ok {
+		return "", "", "", 0, fmt.Errorf("ticket key %q is not owner/repo#number", key)
+	}
+	owner, name, err = splitRepo(repo)
+	if err != nil {
+		return "", "", "", 0, fmt.Errorf("ticket key %q: %w", key, err)
+	}
+	number, err = strconv.Atoi(num)
+	if err != nil || number <= 0 {
+		return "", "", "", 0, fmt.Errorf("ticket key %q has no issue number", key)
+	}
+	return repo, owner, name, number, nil
+}
+
+// Key is the ticket key of issue number n in repository "owner/name".
+func Key(repo string, n int) string { return repo + "#" + strconv.Itoa(n) }
+
+func toTicket(repo string, is *gh.Issue) ft.Ticket {
+	tk := ft.Ticket{
+		Ref:       ft.TicketRef{Kind: ft.GitHub, Key: Key(repo, is.GetNumber()), URL: is.GetHTMLURL()},
+		Title:     is.GetTitle(),
+		Status:    mapStatus(is),
+		Labels:    labelNames(is.Labels),
+		Marker:    parseBody(is.GetBody()).marker,
+		CreatedAt: is.GetCreatedAt().Time,
+		UpdatedAt: is.GetUpdatedAt().Time,
+	}
+	if len(is.Assignees) > 0 {
+		tk.Assignee = is.Assignees[0].GetLogin()
+	} else if is.Assignee != nil {
+		tk.Assignee = is.Assignee.GetLogin()
+	}
+	return tk
+}
+
+// mapStatus maps GitHub's state to an item status: open is open (in_progress with the "in
+// progress" label); closed as completed or with no reason is done; closed as not planned or
+// duplicate is wont_do.
+func mapStatus(is *gh.Issue) ft.Status {
+	if is.GetState() == "closed" {
+		switch is.GetStateReason() {
+		case "not_planned", "duplicate":
+			return ft.StatusWontDo
+		}
+		return ft.StatusDone
+	}
+	if issueHasLabel(is, LabelInProgress) {
+		return ft.StatusInProgress
+	}
+	return ft.StatusOpen
+}
+
+func issueHasLabel(is *gh.Issue, name string) bool {
+	for _, l := range is.Labels {
+		if strings.EqualFold(l.GetName(), name) {
+			return true
+		}
+	}
+	return false
+}
+
+func labelNames(ls []*gh.Label) []string {
+	out := []string{}
+	for _, l := range ls {
+		out = append(out, l.GetName())
+	}
+	return out
+}
+
+func withoutLabel(ls []*gh.Label, name string) []*gh.Label {
+	var out []*gh.Label
+	for _, l := range ls {
+		if !strings.EqualFold(l.GetName(), name) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
