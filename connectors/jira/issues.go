@@ -1,0 +1,491 @@
+package jira
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	ft "github.com/followthrough/followthrough"
+)
+
+// timeFormat is how Jira writes times.
+const timeFormat = "2006-01-02T15:04:05.000-0700"
+
+// jiraTime reads Jira's times ("2006-01-02T15:04:05.000-0700", or RFC 3339); null is zero.
+type jiraTime struct{ time.Time }
+
+func (jt *jiraTime) UnmarshalJSON(b []byte) error {
+	var s string
+	if string(b) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("jira time: %w", err)
+	}
+	if s == "" {
+		return nil
+	}
+	for _, layout := range []string{timeFormat, "2006-01-02T15:04:05-0700", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, s); err == nil {
+			jt.Time = t
+			return nil
+		}
+	}
+	return fmt.Errorf("jira time %q: unknown format", s)
+}
+
+type userJSON struct {
+	AccountID    string `json:"accountId"`
+	Name         string `json:"name"`
+	EmailAddress string `json:"emailAddress"`
+	TimeZone     string `json:"timeZone"`
+}
+
+func (u *userJSON) id(cloud bool) string {
+	if u == nil {
+		return ""
+	}
+	if cloud && u.AccountID != "" {
+		return u.AccountID
+	}
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.AccountID
+}
+
+type statusJSON struct {
+	Name           string `json:"name"`
+	StatusCategory struct {
+		Key string `json:"key"`
+	} `json:"statusCategory"`
+}
+
+type issueJSON struct {
+	ID     string `json:"id"`
+	Key    string `json:"key"`
+	Fields struct {
+		Summary     string          `json:"summary"`
+		Description json.RawMessage `json:"description"` // a string (v2) or a document (v3)
+		Status      *statusJSON     `json:"status"`
+		Resolution  *struct {
+			Name string `json:"name"`
+		} `json:"resolution"`
+		Labels   []string  `json:"labels"`
+		Assignee *userJSON `json:"assignee"`
+		Created  jiraTime  `json:"created"`
+		Updated  jiraTime  `json:"updated"`
+	} `json:"fields"`
+}
+
+// ticketFields are the fields every read asks for.
+const ticketFields = "summary,description,status,resolution,labels,assignee,created,updated"
+
+func (is *issueJSON) status(t *Tracker) ft.Status {
+	if is.Fields.Status == nil {
+		return ""
+	}
+	res := ""
+	if is.Fields.Resolution != nil {
+		res = is.Fields.Resolution.Name
+	}
+	return t.MapStatus(is.Fields.Status.Name, is.Fields.Status.StatusCategory.Key, res)
+}
+
+func (is *issueJSON) ticket(t *Tracker) ft.Ticket {
+	return ft.Ticket{
+		Ref:       t.Ref(is.Key),
+		Title:     is.Fields.Summary,
+		Status:    is.status(t),
+		Labels:    append([]string(nil), is.Fields.Labels...),
+		Assignee:  is.Fields.Assignee.id(t.cloud),
+		Marker:    findMarker(descriptionText(is.Fields.Description)),
+		CreatedAt: is.Fields.Created.Time,
+		UpdatedAt: is.Fields.Updated.Time,
+	}
+}
+
+// descriptionText is the plain text of a description: the string itself (REST v2 and
+// webhooks), or the text of an Atlassian document (REST v3), one line per paragraph or break.
+func descriptionText(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	if raw[0] == '"' {
+		var s string
+		_ = json.Unmarshal(raw, &s)
+		return s
+	}
+	var doc adfNode
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return ""
+	}
+	var b strings.Builder
+	doc.text(&b)
+	return b.String()
+}
+
+type adfNode struct {
+	Type    string    `json:"type"`
+	Text    string    `json:"text"`
+	Content []adfNode `json:"content"`
+}
+
+func (n *adfNode) text(b *strings.Builder) {
+	switch n.Type {
+	case "text":
+		b.WriteString(n.Text)
+	case "hardBreak":
+		b.WriteString("\n")
+	}
+	for i := range n.Content {
+		n.Content[i].text(b)
+	}
+	switch n.Type {
+	case "paragraph", "heading", "codeBlock", "listItem", "blockquote":
+		b.WriteString("\n")
+	}
+}
+
+var markerRE = regexp.MustCompile(`followthrough:[A-Za-z0-9._-]+/[A-Za-z0-9._-]+`)
+
+// findMarker returns the last followthrough marker in a description, or "".
+func findMarker(text string) string {
+	all := markerRE.FindAllString(text, -1)
+	if len(all) == 0 {
+		return ""
+	}
+	return all[len(all)-1]
+}
+
+// PMLabel is the Jira label of a postmortem: "pm-" and the id, lower-cased, every character
+// outside a-z0-9-_. replaced by '-'.
+func PMLabel(postmortemID string) string {
+	var b strings.Builder
+	b.WriteString("pm-")
+	for _, r := range strings.ToLower(postmortemID) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' || r == '_' || r == '.' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	return b.String()
+}
+
+// PostmortemLabel is the label on every ticket followthrough creates.
+const PostmortemLabel = "postmortem"
+
+// cleanLabel makes a label Jira accepts: no whitespace.
+func cleanLabel(l string) string {
+	return strings.Join(strings.Fields(l), "-")
+}
+
+var priorityNames = map[string]string{"P0": "Highest", "P1": "High", "P2": "Medium", "P3": "Low"}
+
+// description is the ticket's description: the body, an optional note, and the marker as the
+// plain last line.
+func description(body, note, marker string) string {
+	var parts []string
+	if b := strings.TrimRight(body, "\n "); b != "" {
+		parts = append(parts, b)
+	}
+	if note != "" {
+		parts = append(parts, note)
+	}
+	if marker != "" {
+		parts = append(parts, marker)
+	}
+	return strings.Join(parts, "\n\n")
+}
+
+// summary makes a title Jira accepts: one line, at most 255 characters.
+func summary(title string) string {
+	s := strings.Join(strings.Fields(title), " ")
+	if utf8.RuneCountInString(s) > 255 {
+		r := []rune(s)
+		s = string(r[:254]) + "…"
+	}
+	return s
+}
+
+// assignee maps an owner's email to a Jira user: from `people`, else on Cloud by a user search
+// (cached). The id is empty when nobody matches; err is only a failed search that may succeed
+// later.
+func (t *Tracker) assignee(ctx context.Context, email string) (id string, err error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if email == "" {
+		return "", nil
+	}
+	if id, ok := t.people[email]; ok {
+		return id, nil
+	}
+	if !t.cloud {
+		return "", nil
+	}
+	t.mu.Lock()
+	id, ok := t.lookedUp[email]
+	t.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	var users []userJSON
+	err = t.call(ctx, "create", email, http.MethodGet, "rest/api/3/user/search?query="+url.QueryEscape(email), nil, &users)
+	if err != nil {
+		if retry, _ := ft.Retryable(err); retry {
+			return "", err
+		}
+		// No permission to browse users, or similar: the ticket goes unassigned.
+		t.log.Warn("jira user search failed", slog.String("error", err.Error()))
+		return "", nil
+	}
+	for _, u := range users {
+		if strings.EqualFold(u.EmailAddress, email) || len(users) == 1 {
+			id = u.AccountID
+			break
+		}
+	}
+	t.mu.Lock()
+	t.lookedUp[email] = id
+	t.mu.Unlock()
+	return id, nil
+}
+
+func (t *Tracker) userRef(id string) map[string]string {
+	if t.cloud {
+		return map[string]string{"accountId": id}
+	}
+	return map[string]string{"name": id}
+}
+
+func unmappedNote(owner string) string {
+	return fmt.Sprintf("Owner %s has no Jira account that followthrough knows of, so this ticket is unassigned.", owner)
+}
+
+// Create implements ft.Tracker: one POST for the issue, then a remote link to the postmortem
+// and a read of the new issue. A failure after the issue exists is logged, not returned, so
+// that the caller never creates the ticket twice.
+func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error) {
+	project := nt.Target.Project
+	if project == "" {
+		return ft.Ticket{}, &ft.TrackerError{Tracker: ft.Jira, Op: "create", Message: "creating a ticket in Jira: the target has no project"}
+	}
+	issueType := nt.Target.IssueType
+	if issueType == "" {
+		issueType = "Task"
+	}
+	account, err := t.assignee(ctx, nt.Owner)
+	if err != nil {
+		return ft.Ticket{}, err
+	}
+	note := ""
+	if account == "" && nt.Owner != "" {
+		note = unmappedNote(nt.Owner)
+	}
+	labels := []string{PostmortemLabel}
+	if nt.PostmortemID != "" {
+		labels = append(labels, PMLabel(nt.PostmortemID))
+	}
+	for _, l := range nt.Labels {
+		if l = cleanLabel(l); l != "" && !contains(labels, l) {
+			labels = append(labels, l)
+		}
+	}
+	fields := map[string]any{
+		"project":     map[string]string{"key": project},
+		"issuetype":   map[string]string{"name": issueType},
+		"summary":     summary(nt.Title),
+		"description": description(nt.Body, note, nt.Marker),
+		"labels":      labels,
+	}
+	prio := nt.Priority
+	if prio == "" {
+		prio = ft.DefaultPriority
+	}
+	if name, ok := priorityNames[prio]; ok {
+		fields["priority"] = map[string]string{"name": name}
+	}
+	if nt.Due != "" {
+		fields["duedate"] = nt.Due
+	}
+	if account != "" {
+		fields["assignee"] = t.userRef(account)
+	}
+	var created struct {
+		ID  string `json:"id"`
+		Key string `json:"key"`
+	}
+	if err := t.call(ctx, "create", project, http.MethodPost, "rest/api/2/issue", map[string]any{"fields": fields}, &created); err != nil {
+		return ft.Ticket{}, err
+	}
+	if nt.PostmortemURL != "" {
+		title := nt.PostmortemTitle
+		if title == "" {
+			title = "Postmortem " + nt.PostmortemID
+		}
+		link := map[string]any{
+			"globalId": "followthrough-postmortem:" + nt.PostmortemURL,
+			"object":   map[string]string{"url": nt.PostmortemURL, "title": title},
+		}
+		if err := t.call(ctx, "create", created.Key, http.MethodPost, "rest/api/2/issue/"+created.Key+"/remotelink", link, nil); err != nil {
+			t.log.Warn("jira remote link to the postmortem failed", slog.String("ticket", created.Key), slog.String("error", err.Error()))
+		}
+	}
+	tk, err := t.Get(ctx, created.Key)
+	if err != nil {
+		t.log.Warn("jira read after create failed", slog.String("ticket", created.Key), slog.String("error", err.Error()))
+		now := t.now()
+		return ft.Ticket{Ref: t.Ref(created.Key), Title: summary(nt.Title), Status: ft.StatusOpen,
+			Labels: labels, Assignee: account, Marker: nt.Marker, CreatedAt: now, UpdatedAt: now}, nil
+	}
+	return tk, nil
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Tracker) getIssue(ctx context.Context, op, key string) (*issueJSON, error) {
+	var is issueJSON
+	err := t.call(ctx, op, key, http.MethodGet, "rest/api/2/issue/"+url.PathEscape(key)+"?fields="+ticketFields, nil, &is)
+	if err != nil {
+		return nil, err
+	}
+	return &is, nil
+}
+
+// Get implements ft.Tracker. A deleted or unknown ticket is an error wrapping
+// ft.ErrTicketNotFound.
+func (t *Tracker) Get(ctx context.Context, key string) (ft.Ticket, error) {
+	is, err := t.getIssue(ctx, "get", key)
+	if err != nil {
+		return ft.Ticket{}, err
+	}
+	return is.ticket(t), nil
+}
+
+// Update implements ft.Tracker. A new body keeps the ticket's marker as its last line; an
+// owner nobody maps to unassigns the ticket (with a note when the body changes too).
+func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft.Ticket, error) {
+	fields := map[string]any{}
+	if u.Title != "" {
+		fields["summary"] = summary(u.Title)
+	}
+	note := ""
+	if u.Owner != "" {
+		account, err := t.assignee(ctx, u.Owner)
+		if err != nil {
+			return ft.Ticket{}, err
+		}
+		if account == "" {
+			fields["assignee"] = nil
+			note = unmappedNote(u.Owner)
+		} else {
+			fields["assignee"] = t.userRef(account)
+		}
+	}
+	if u.Body != "" {
+		marker := u.Marker
+		if marker == "" {
+			is, err := t.getIssue(ctx, "update", key)
+			if err != nil {
+				return ft.Ticket{}, err
+			}
+			marker = findMarker(descriptionText(is.Fields.Description))
+		}
+		fields["description"] = description(u.Body, note, marker)
+	}
+	switch {
+	case u.ClearDue:
+		fields["duedate"] = nil
+	case u.Due != "":
+		fields["duedate"] = u.Due
+	}
+	if len(fields) > 0 {
+		if err := t.call(ctx, "update", key, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(key), map[string]any{"fields": fields}, nil); err != nil {
+			return ft.Ticket{}, err
+		}
+	}
+	is, err := t.getIssue(ctx, "update", key)
+	if err != nil {
+		return ft.Ticket{}, err
+	}
+	return is.ticket(t), nil
+}
+
+// Comment implements ft.Tracker.
+func (t *Tracker) Comment(ctx context.Context, key, body string) error {
+	return t.call(ctx, "comment", key, http.MethodPost, "rest/api/2/issue/"+url.PathEscape(key)+"/comment", map[string]string{"body": body}, nil)
+}
+
+// AddLabel implements ft.Tracker.
+func (t *Tracker) AddLabel(ctx context.Context, key, label string) error {
+	return t.label(ctx, key, "add", label)
+}
+
+// RemoveLabel implements ft.Tracker; removing an absent label is not an error.
+func (t *Tracker) RemoveLabel(ctx context.Context, key, label string) error {
+	return t.label(ctx, key, "remove", label)
+}
+
+func (t *Tracker) label(ctx context.Context, key, verb, label string) error {
+	body := map[string]any{"update": map[string]any{"labels": []map[string]string{{verb: cleanLabel(label)}}}}
+	return t.call(ctx, "label", key, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(key), body, nil)
+}
+
+// Self implements ft.Tracker: the accountId (Cloud) or username (Data Center) of the Jira user
+// followthrough acts as. It is read once and cached, with the user's time zone.
+func (t *Tracker) Self(ctx context.Context) (string, error) {
+	id, _, err := t.myself(ctx)
+	return id, err
+}
+
+func (t *Tracker) myself(ctx context.Context) (string, *time.Location, error) {
+	t.mu.Lock()
+	if t.self != "" {
+		defer t.mu.Unlock()
+		return t.self, t.selfTZ, nil
+	}
+	t.mu.Unlock()
+	var me userJSON
+	if err := t.call(ctx, "self", "", http.MethodGet, "rest/api/2/myself", nil, &me); err != nil {
+		return "", nil, err
+	}
+	id := me.id(t.cloud)
+	if id == "" {
+		return "", nil, &ft.TrackerError{Tracker: ft.Jira, Op: "self", Message: "Jira's answer for the current user has neither accountId nor name"}
+	}
+	loc := time.UTC
+	if me.TimeZone != "" {
+		if l, err := time.LoadLocation(me.TimeZone); err == nil {
+			loc = l
+		} else {
+			t.log.Warn("jira user time zone unknown, using UTC", slog.String("time_zone", me.TimeZone))
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.self, t.selfTZ = id, loc
+	return id, loc, nil
+}
+
+// cachedSelf is Self if it was read already, else "".
+func (t *Tracker) cachedSelf() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.self
+}
