@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -99,6 +100,18 @@ type TicketRef struct {
 	Kind TrackerKind `json:"kind"`
 	Key  string      `json:"key"` // GitHub "owner/repo#N", Jira "PROJ-N"
 	URL  string      `json:"url"`
+}
+
+// Scope is the repository ("owner/repo") or project ("PROJ") that the ticket belongs to.
+func (r TicketRef) Scope() string {
+	if r.Kind == GitHub {
+		scope, _, _ := strings.Cut(r.Key, "#")
+		return scope
+	}
+	if i := strings.LastIndex(r.Key, "-"); i > 0 {
+		return r.Key[:i]
+	}
+	return r.Key
 }
 
 // Ticket is what a tracker says about one ticket.

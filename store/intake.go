@@ -144,8 +144,8 @@ func intake(ctx context.Context, tx *Tx, doc *ft.Document, targets []ft.Target, 
 	return Revised, nil
 }
 
-// itemRow is an item as stored.
-type itemRow struct {
+// ItemRow is an action item as stored.
+type ItemRow struct {
 	PostmortemID string
 	ID           string
 	Position     int
@@ -162,12 +162,12 @@ type itemRow struct {
 	Removed      bool
 }
 
-func newItemRow(doc *ft.Document, item ft.ActionItem, target ft.Target, position int) itemRow {
+func newItemRow(doc *ft.Document, item ft.ActionItem, target ft.Target, position int) ItemRow {
 	labels := item.Labels
 	if labels == nil {
 		labels = []string{}
 	}
-	return itemRow{
+	return ItemRow{
 		PostmortemID: doc.ID, ID: item.ID, Position: position, Title: item.Title,
 		Description: item.Description, Owner: item.Owner, Priority: item.Priority, Due: item.Due,
 		Type: item.Type, Team: item.Team, Labels: labels, Target: target, Status: ft.StatusOpen,
@@ -175,16 +175,16 @@ func newItemRow(doc *ft.Document, item ft.ActionItem, target ft.Target, position
 }
 
 // ticketFieldsEqual reports whether the fields a ticket shows are the same.
-func (r itemRow) ticketFieldsEqual(o itemRow) bool {
+func (r ItemRow) ticketFieldsEqual(o ItemRow) bool {
 	return r.Title == o.Title && r.Description == o.Description && r.Owner == o.Owner &&
 		r.Due == o.Due && r.Priority == o.Priority && slices.Equal(r.Labels, o.Labels)
 }
 
-func (r itemRow) sameTarget(o itemRow) bool {
+func (r ItemRow) sameTarget(o ItemRow) bool {
 	return r.Target.Kind == o.Target.Kind && r.Target.Scope() == o.Target.Scope()
 }
 
-func loadItemRows(ctx context.Context, tx *Tx, pmID string) (map[string]itemRow, error) {
+func loadItemRows(ctx context.Context, tx *Tx, pmID string) (map[string]ItemRow, error) {
 	rows, err := tx.query(ctx, `SELECT item_id, position, title, description, owner, priority,
 		COALESCE(due, ''), type, team, labels, target_kind, target_scope, target_issue_type, status, removed
 		FROM items WHERE postmortem_id = ?`, pmID)
@@ -192,9 +192,9 @@ func loadItemRows(ctx context.Context, tx *Tx, pmID string) (map[string]itemRow,
 		return nil, err
 	}
 	defer rows.Close()
-	items := map[string]itemRow{}
+	items := map[string]ItemRow{}
 	for rows.Next() {
-		r := itemRow{PostmortemID: pmID}
+		r := ItemRow{PostmortemID: pmID}
 		var labels, kind, scope, issueType string
 		if err := rows.Scan(&r.ID, &r.Position, &r.Title, &r.Description, &r.Owner, &r.Priority,
 			&r.Due, &r.Type, &r.Team, &labels, &kind, &scope, &issueType, &r.Status, &r.Removed); err != nil {
@@ -217,7 +217,7 @@ func targetFromColumns(kind, scope, issueType string) ft.Target {
 	return t
 }
 
-func insertItem(ctx context.Context, tx *Tx, r itemRow, now string) error {
+func insertItem(ctx context.Context, tx *Tx, r ItemRow, now string) error {
 	labels, _ := json.Marshal(r.Labels)
 	_, err := tx.exec(ctx, `INSERT INTO items (postmortem_id, item_id, position, title, description, owner,
 		priority, due, type, team, labels, target_kind, target_scope, target_issue_type, created_at, updated_at)
@@ -228,7 +228,7 @@ func insertItem(ctx context.Context, tx *Tx, r itemRow, now string) error {
 }
 
 // reviseItem applies a revision to an item that the postmortem had before.
-func reviseItem(ctx context.Context, tx *Tx, old, row itemRow, now time.Time) error {
+func reviseItem(ctx context.Context, tx *Tx, old, row ItemRow, now time.Time) error {
 	labels, _ := json.Marshal(row.Labels)
 	nowText := formatTime(now)
 	if _, err := tx.exec(ctx, `UPDATE items SET position = ?, title = ?, description = ?, owner = ?,
@@ -271,7 +271,7 @@ func reviseItem(ctx context.Context, tx *Tx, old, row itemRow, now time.Time) er
 }
 
 // removeItem marks an item that a revision dropped: it stays, removed and won't-do.
-func removeItem(ctx context.Context, tx *Tx, old itemRow, now time.Time) error {
+func removeItem(ctx context.Context, tx *Tx, old ItemRow, now time.Time) error {
 	if _, err := tx.exec(ctx, `UPDATE items SET removed = 1, stalled_reason = NULL, updated_at = ?
 		WHERE postmortem_id = ? AND item_id = ?`, formatTime(now), old.PostmortemID, old.ID); err != nil {
 		return err

@@ -1,0 +1,275 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+)
+
+// ReleaseLeases frees every lease: called once at start, when no worker of this database is
+// running (one process owns the file), so a killed process's jobs are taken again at once.
+func (s *Store) ReleaseLeases(ctx context.Context) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE outbox SET lease_owner = NULL, lease_until = NULL
+			WHERE done_at IS NULL AND failed_at IS NULL AND lease_owner IS NOT NULL`)
+		return err
+	})
+}
+
+// ClaimJobs leases up to limit due jobs of one tracker ("" for non-tracker work). A job waits
+// while an earlier unfinished job of the same item (or, for postmortem-wide jobs, the same
+// postmortem) exists, so an item's work runs in the order it was queued.
+func (s *Store) ClaimJobs(ctx context.Context, owner, tracker string, now time.Time, lease time.Duration, limit int) ([]Job, error) {
+	var jobs []Job
+	err := s.Write(ctx, func(tx *Tx) error {
+		jobs = nil
+		nowText := formatTime(now)
+		rows, err := tx.query(ctx, `UPDATE outbox SET lease_owner = ?, lease_until = ?
+			WHERE id IN (
+				SELECT o.id FROM outbox o
+				WHERE o.done_at IS NULL AND o.failed_at IS NULL AND o.tracker = ?
+				  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)
+				  AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.postmortem_id = o.postmortem_id
+				      AND e.item_id = o.item_id AND e.id < o.id AND e.done_at IS NULL AND e.failed_at IS NULL)
+				ORDER BY o.id LIMIT ?)
+			RETURNING id, kind, postmortem_id, item_id, tracker, payload, attempts, in_flight,
+				COALESCE(last_error, ''), created_at`,
+			owner, formatTime(now.Add(lease)), tracker, nowText, nowText, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var j Job
+			var payload, created string
+			if err := rows.Scan(&j.ID, &j.Kind, &j.PostmortemID, &j.ItemID, &j.Tracker, &payload, &j.Attempts,
+				&j.InFlight, &j.LastError, &created); err != nil {
+				return err
+			}
+			j.Payload = json.RawMessage(payload)
+			j.CreatedAt = parseTime(created)
+			jobs = append(jobs, j)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// NextDue says when the earliest unfinished job becomes due; ok is false when there is none.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullString
+	err := s.readDB.QueryRowContext(ctx, `SELECT MIN(COALESCE(MAX(next_attempt_at, COALESCE(lease_until, '')), next_attempt_at))
+		FROM outbox WHERE done_at IS NULL AND failed_at IS NULL`).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, false, err
+	}
+	return parseTime(next.String), true, nil
+}
+
+// MarkInFlight records, durably, that a create is about to be sent: if the outcome is lost, the
+// next attempt looks for the ticket by its marker before creating again.
+func (s *Store) MarkInFlight(ctx context.Context, jobID int64, now time.Time) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE outbox SET in_flight = 1,
+			payload = json_set(payload, '$.in_flight_at', COALESCE(json_extract(payload, '$.in_flight_at'), ?))
+			WHERE id = ?`, formatTime(now), jobID)
+		return err
+	})
+}
+
+// InFlightSince is when the first create of the job was sent (zero when never).
+func (j Job) InFlightSince() time.Time {
+	var p struct {
+		At string `json:"in_flight_at"`
+	}
+	_ = json.Unmarshal(j.Payload, &p)
+	if p.At == "" {
+		return time.Time{}
+	}
+	return parseTime(p.At)
+}
+
+// CompleteJob marks the job done and, in the same transaction, applies fn (may be nil).
+func (s *Store) CompleteJob(ctx context.Context, jobID int64, now time.Time, fn func(*Tx) error) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		if fn != nil {
+			if err := fn(tx); err != nil {
+				return err
+			}
+		}
+		_, err := tx.exec(ctx, `UPDATE outbox SET done_at = ?, lease_owner = NULL, lease_until = NULL, last_error = NULL
+			WHERE id = ?`, formatTime(now), jobID)
+		return err
+	})
+}
+
+// RetryJob records a failed attempt and when to try again.
+func (s *Store) RetryJob(ctx context.Context, jobID int64, attempts int, next time.Time, errText string) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?,
+			lease_owner = NULL, lease_until = NULL WHERE id = ?`, attempts, formatTime(next), errText, jobID)
+		return err
+	})
+}
+
+// FailJob gives the job up; when it concerns an item, the item shows sync: failed with the error.
+func (s *Store) FailJob(ctx context.Context, job Job, attempts int, now time.Time, errText string) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		if _, err := tx.exec(ctx, `UPDATE outbox SET attempts = ?, failed_at = ?, last_error = ?,
+			lease_owner = NULL, lease_until = NULL WHERE id = ?`, attempts, formatTime(now), errText, job.ID); err != nil {
+			return err
+		}
+		if job.ItemID == "" || job.Tracker == "" {
+			return nil
+		}
+		return SetItemSyncFailed(ctx, tx, job.PostmortemID, job.ItemID, errText, now)
+	})
+}
+
+// SetItemSyncFailed shows an item as sync: failed with the error in words.
+func SetItemSyncFailed(ctx context.Context, tx *Tx, pmID, itemID, errText string, now time.Time) error {
+	_, err := tx.exec(ctx, `UPDATE items SET sync = 'failed', last_error = ?, updated_at = ?
+		WHERE postmortem_id = ? AND item_id = ?`, errText, formatTime(now), pmID, itemID)
+	return err
+}
+
+// Item is an item with what the sync worker needs: its fields, target and current ticket.
+type Item struct {
+	ItemRow
+	Sync           ft.SyncState
+	Ticket         *ft.TicketRef
+	TicketCreated  time.Time
+	TicketUpdated  time.Time // the tracker's updated time of the last event applied
+	StalledReason  ft.StallReason
+	LastActivityAt time.Time
+}
+
+// LoadItem reads one item and its current ticket.
+func (s *Store) LoadItem(ctx context.Context, pmID, itemID string) (Item, error) {
+	return loadItem(ctx, s.readDB, pmID, itemID)
+}
+
+// LoadItemTx is LoadItem inside a write transaction.
+func LoadItemTx(ctx context.Context, tx *Tx, pmID, itemID string) (Item, error) {
+	return loadItem(ctx, tx.tx, pmID, itemID)
+}
+
+func loadItem(ctx context.Context, q querier, pmID, itemID string) (Item, error) {
+	it := Item{ItemRow: ItemRow{PostmortemID: pmID}}
+	var labels, kind, scope, issueType string
+	var stalled, activity, tKind, tKey, tURL, tCreated, tUpdated sql.NullString
+	err := q.QueryRowContext(ctx, `SELECT i.item_id, i.position, i.title, i.description, i.owner, i.priority,
+		COALESCE(i.due, ''), i.type, i.team, i.labels, i.target_kind, i.target_scope, i.target_issue_type,
+		i.status, i.removed, i.sync, i.stalled_reason, i.last_activity_at,
+		t.kind, t.key, t.url, t.created_at, t.tracker_updated_at
+		FROM items i LEFT JOIN tickets t ON t.postmortem_id = i.postmortem_id AND t.item_id = i.item_id AND t.current = 1
+		WHERE i.postmortem_id = ? AND i.item_id = ?`, pmID, itemID).Scan(
+		&it.ID, &it.Position, &it.Title, &it.Description, &it.Owner,
+		&it.Priority, &it.Due, &it.Type, &it.Team, &labels, &kind, &scope, &issueType,
+		&it.Status, &it.Removed, &it.Sync, &stalled, &activity, &tKind, &tKey, &tURL, &tCreated, &tUpdated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return it, fmt.Errorf("item %s/%s: %w", pmID, itemID, ErrNotFound)
+	}
+	if err != nil {
+		return it, fmt.Errorf("read item %s/%s: %w", pmID, itemID, err)
+	}
+	_ = json.Unmarshal([]byte(labels), &it.Labels)
+	it.Target = targetFromColumns(kind, scope, issueType)
+	it.StalledReason = ft.StallReason(stalled.String)
+	if activity.Valid {
+		it.LastActivityAt = parseTime(activity.String)
+	}
+	if tKey.Valid {
+		it.Ticket = &ft.TicketRef{Kind: ft.TrackerKind(tKind.String), Key: tKey.String, URL: tURL.String}
+		it.TicketCreated = parseTime(tCreated.String)
+		if tUpdated.Valid {
+			it.TicketUpdated = parseTime(tUpdated.String)
+		}
+	}
+	return it, nil
+}
+
+// LinkTicket makes the ticket the item's current one (an earlier current ticket stops being
+// current) and shows the item as linked. Linking the same ticket again changes nothing. It
+// returns the ticket that was current before, if another.
+func LinkTicket(ctx context.Context, tx *Tx, pmID, itemID string, t ft.Ticket, scope string, now time.Time) (*ft.TicketRef, error) {
+	var previous *ft.TicketRef
+	var oldKind, oldKey, oldURL string
+	err := tx.queryRow(ctx, `SELECT kind, key, url FROM tickets WHERE postmortem_id = ? AND item_id = ? AND current = 1`,
+		pmID, itemID).Scan(&oldKind, &oldKey, &oldURL)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, err
+	case oldKind == string(t.Ref.Kind) && oldKey == t.Ref.Key:
+		return nil, setLinked(ctx, tx, pmID, itemID, now)
+	default:
+		previous = &ft.TicketRef{Kind: ft.TrackerKind(oldKind), Key: oldKey, URL: oldURL}
+		if _, err := tx.exec(ctx, `UPDATE tickets SET current = 0 WHERE postmortem_id = ? AND item_id = ? AND current = 1`,
+			pmID, itemID); err != nil {
+			return nil, err
+		}
+	}
+	created := t.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	// A ticket found again (moved back) becomes current again; it can never belong to another item.
+	res, err := tx.exec(ctx, `UPDATE tickets SET current = 1, deleted_at = NULL
+		WHERE kind = ? AND key = ? AND postmortem_id = ? AND item_id = ?`, string(t.Ref.Kind), t.Ref.Key, pmID, itemID)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := tx.exec(ctx, `INSERT INTO tickets (postmortem_id, item_id, kind, scope, key, url, current, created_at, tracker_updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)`, pmID, itemID, string(t.Ref.Kind), scope, t.Ref.Key, t.Ref.URL,
+			formatTime(created), nullTime(&t.UpdatedAt)); err != nil {
+			return nil, fmt.Errorf("link ticket %s to %s/%s: %w", t.Ref.Key, pmID, itemID, err)
+		}
+	}
+	return previous, setLinked(ctx, tx, pmID, itemID, now)
+}
+
+func setLinked(ctx context.Context, tx *Tx, pmID, itemID string, now time.Time) error {
+	_, err := tx.exec(ctx, `UPDATE items SET sync = 'linked', last_error = NULL, updated_at = ?
+		WHERE postmortem_id = ? AND item_id = ?`, formatTime(now), pmID, itemID)
+	return err
+}
+
+// NoteTicketUpdated remembers the tracker's updated time of a change we made, so that an older
+// event about the ticket is recognised as older.
+func NoteTicketUpdated(ctx context.Context, tx *Tx, ref ft.TicketRef, updated time.Time) error {
+	if updated.IsZero() {
+		return nil
+	}
+	_, err := tx.exec(ctx, `UPDATE tickets SET tracker_updated_at = ?
+		WHERE kind = ? AND key = ? AND (tracker_updated_at IS NULL OR tracker_updated_at < ?)`,
+		formatTime(updated), string(ref.Kind), ref.Key, formatTime(updated))
+	return err
+}
+
+// Enqueue adds outbox work in the caller's transaction.
+func Enqueue(ctx context.Context, tx *Tx, j Job, now time.Time) error {
+	return enqueue(ctx, tx, j, now)
+}
+
+// EnqueueNow adds outbox work in a transaction of its own.
+func (s *Store) EnqueueNow(ctx context.Context, j Job, now time.Time) error {
+	return s.Write(ctx, func(tx *Tx) error { return enqueue(ctx, tx, j, now) })
+}
+
+// JobCounts reports unfinished and failed jobs, for metrics and tests.
+func (s *Store) JobCounts(ctx context.Context) (pending, failed int, err error) {
+	err = s.readDB.QueryRowContext(ctx, `SELECT
+		COUNT(*) FILTER (WHERE done_at IS NULL AND failed_at IS NULL),
+		COUNT(*) FILTER (WHERE failed_at IS NOT NULL) FROM outbox`).Scan(&pending, &failed)
+	return pending, failed, err
+}

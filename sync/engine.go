@@ -1,0 +1,256 @@
+// Package sync is followthrough's engine: the outbox worker that turns queued work into tracker
+// calls exactly once, the processing of inbound tracker events, reconciliation, and stall
+// detection. It talks to trackers only through ft.Tracker and to time only through its Clock.
+package sync
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	gosync "sync"
+	"time"
+
+	"github.com/sethvargo/go-retry"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/config"
+	"github.com/followthrough/followthrough/store"
+)
+
+// Clock is the engine's only source of time, so tests can drive it.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the real time.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Options configures an Engine.
+type Options struct {
+	Store    *store.Store
+	Config   *config.Config
+	Trackers map[ft.TrackerKind]ft.Tracker // the configured trackers only
+	Clock    Clock                         // default SystemClock
+	Logger   *slog.Logger
+	// MaxAttempts before a job is given up and its item shows sync: failed [12].
+	MaxAttempts int
+	// Concurrency is how many calls run at once per tracker [4].
+	Concurrency int
+	// Lease is how long a claimed job is reserved for the worker that claimed it [2m].
+	Lease time.Duration
+	// Poll is the longest the worker sleeps when nothing wakes it [1s].
+	Poll time.Duration
+	// HTTPClient sends outbound notifications [a client with a 10 s timeout].
+	HTTPClient HTTPDoer
+}
+
+// Engine runs the outbox and the periodic work.
+type Engine struct {
+	opts   Options
+	owner  string
+	wakes  map[string]chan struct{} // one per lane
+	logger *slog.Logger
+}
+
+// New returns an engine; Run starts it.
+func New(opts Options) *Engine {
+	if opts.Clock == nil {
+		opts.Clock = SystemClock{}
+	}
+	if opts.MaxAttempts == 0 {
+		opts.MaxAttempts = 12
+	}
+	if opts.Concurrency == 0 {
+		opts.Concurrency = 4
+	}
+	if opts.Lease == 0 {
+		opts.Lease = 2 * time.Minute
+	}
+	if opts.Poll == 0 {
+		opts.Poll = time.Second
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = defaultHTTPClient()
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	e := &Engine{opts: opts, owner: "worker-" + hex.EncodeToString(b), wakes: map[string]chan struct{}{}, logger: opts.Logger}
+	for _, lane := range e.queues() {
+		e.wakes[lane] = make(chan struct{}, 1)
+	}
+	return e
+}
+
+// Wake tells the worker that new work is queued, so it does not wait for its poll.
+func (e *Engine) Wake() {
+	for _, wake := range e.wakes {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run works the outbox until ctx ends, and reconciles and scans for stalls on their intervals.
+// Jobs that a killed process had claimed are taken again at once.
+func (e *Engine) Run(ctx context.Context) error {
+	if err := e.opts.Store.ReleaseLeases(ctx); err != nil {
+		return fmt.Errorf("release leases: %w", err)
+	}
+	var wg gosync.WaitGroup
+	for _, tracker := range e.queues() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.workQueue(ctx, tracker)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.periodic(ctx)
+	}()
+	wg.Wait()
+	return nil
+}
+
+// queues are the outbox's lanes: one per configured tracker and one for everything else.
+func (e *Engine) queues() []string {
+	q := []string{""}
+	for kind := range e.opts.Trackers {
+		q = append(q, string(kind))
+	}
+	return q
+}
+
+func (e *Engine) workQueue(ctx context.Context, tracker string) {
+	for ctx.Err() == nil {
+		n, err := e.runQueue(ctx, tracker)
+		if err != nil && ctx.Err() == nil {
+			e.logger.Error("outbox", slog.String("tracker", tracker), slog.String("error", err.Error()))
+		}
+		if n > 0 {
+			continue
+		}
+		timer := time.NewTimer(e.opts.Poll)
+		select {
+		case <-ctx.Done():
+		case <-e.wakes[tracker]:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// RunDue runs every job that is due now, in every lane, and returns how many ran. Tests use it
+// with a driven clock instead of Run.
+func (e *Engine) RunDue(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		ran := 0
+		for _, tracker := range e.queues() {
+			n, err := e.runQueue(ctx, tracker)
+			if err != nil {
+				return total + ran, err
+			}
+			ran += n
+		}
+		total += ran
+		if ran == 0 {
+			return total, nil
+		}
+	}
+}
+
+// runQueue claims one batch of due jobs of a lane and runs them, at most Concurrency at a time.
+func (e *Engine) runQueue(ctx context.Context, tracker string) (int, error) {
+	jobs, err := e.opts.Store.ClaimJobs(ctx, e.owner, tracker, e.opts.Clock.Now(), e.opts.Lease, e.opts.Concurrency)
+	if err != nil || len(jobs) == 0 {
+		return 0, err
+	}
+	var wg gosync.WaitGroup
+	for _, job := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.runJob(ctx, job)
+		}()
+	}
+	wg.Wait()
+	return len(jobs), nil
+}
+
+// errRetryLater asks for the job to be tried again after a while, without counting a failure.
+type errRetryLater struct {
+	after  time.Duration
+	reason string
+}
+
+func (e errRetryLater) Error() string { return e.reason }
+
+func (e *Engine) runJob(ctx context.Context, job store.Job) {
+	start := e.opts.Clock.Now()
+	err := e.handle(ctx, job)
+	now := e.opts.Clock.Now()
+	log := e.logger.With(slog.Int64("job_id", job.ID), slog.String("job", job.Kind),
+		slog.String("postmortem_id", job.PostmortemID), slog.String("item_id", job.ItemID))
+	if err == nil {
+		log.Info("job done", slog.Duration("duration", now.Sub(start)))
+		return
+	}
+	if ctx.Err() != nil {
+		// Shutting down: the lease is released at the next start.
+		return
+	}
+	var later errRetryLater
+	if errors.As(err, &later) {
+		if rerr := e.opts.Store.RetryJob(ctx, job.ID, job.Attempts, now.Add(later.after), later.reason); rerr != nil {
+			log.Error("job reschedule", slog.String("error", rerr.Error()))
+		}
+		return
+	}
+	attempts := job.Attempts + 1
+	retryable, retryAfter := ft.Retryable(err)
+	if !retryable || attempts >= e.opts.MaxAttempts {
+		log.Warn("job failed", slog.Int("attempts", attempts), slog.String("error", err.Error()))
+		if ferr := e.opts.Store.FailJob(ctx, job, attempts, now, err.Error()); ferr != nil {
+			log.Error("job fail", slog.String("error", ferr.Error()))
+		}
+		return
+	}
+	delay := Backoff(attempts)
+	if retryAfter > delay {
+		delay = retryAfter
+	}
+	log.Warn("job retry", slog.Int("attempts", attempts), slog.Duration("delay", delay), slog.String("error", err.Error()))
+	if rerr := e.opts.Store.RetryJob(ctx, job.ID, attempts, now.Add(delay), err.Error()); rerr != nil {
+		log.Error("job reschedule", slog.String("error", rerr.Error()))
+	}
+}
+
+// Backoff is the delay before retry number attempts (from 1): exponential from 1 s with 20 %
+// jitter, capped at 10 minutes. go-retry computes it; the time is stored so it survives restarts.
+func Backoff(attempts int) time.Duration {
+	b := retry.NewExponential(time.Second)
+	b = retry.WithCappedDuration(10*time.Minute, b)
+	b = retry.WithJitterPercent(20, b)
+	var d time.Duration
+	for range attempts {
+		d, _ = b.Next()
+	}
+	return d
+}
+
+func (e *Engine) tracker(kind ft.TrackerKind) (ft.Tracker, error) {
+	t, ok := e.opts.Trackers[kind]
+	if !ok {
+		return nil, fmt.Errorf("%s is not configured", kind)
+	}
+	return t, nil
+}

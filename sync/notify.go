@@ -1,0 +1,162 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/config"
+	"github.com/followthrough/followthrough/store"
+)
+
+// Outbound event types.
+const (
+	EventReopened      = "postmortem.reopened"
+	EventResumed       = "postmortem.resumed"
+	EventCompleted     = "postmortem.completed"
+	EventStatusChanged = "item.status_changed"
+)
+
+// HTTPDoer sends outbound notifications; *http.Client is one.
+type HTTPDoer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+func defaultHTTPClient() HTTPDoer { return &http.Client{Timeout: 10 * time.Second} }
+
+// StatusChange is data.change of item.status_changed.
+type StatusChange struct {
+	From   ft.Status `json:"from"`
+	To     ft.Status `json:"to"`
+	Source string    `json:"source"`
+}
+
+// eventData is the postmortem as GET shows it, with the item and change for item events.
+type eventData struct {
+	ft.PostmortemView
+	Item   *ft.ItemView  `json:"item,omitempty"`
+	Change *StatusChange `json:"change,omitempty"`
+}
+
+type eventBody struct {
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      eventData `json:"data"`
+}
+
+// notifyPayload is a notify job's payload: everything needed to send the same event again.
+type notifyPayload struct {
+	URL       string          `json:"url"`
+	WebhookID string          `json:"webhook_id"`
+	Body      json.RawMessage `json:"body"`
+}
+
+// QueueEvent queues an outbound event for every notify URL that subscribes to it, in the
+// caller's transaction. The postmortem is read inside the transaction, so the event shows it as
+// the change left it. itemID and change are for item.status_changed only.
+func QueueEvent(ctx context.Context, tx *store.Tx, notify []config.Notify, eventType, pmID, itemID string, change *StatusChange, now time.Time) error {
+	var receivers []string
+	for _, n := range notify {
+		if slices.Contains(n.Events, eventType) {
+			receivers = append(receivers, n.URL)
+		}
+	}
+	if len(receivers) == 0 {
+		return nil
+	}
+	pm, err := store.PostmortemTx(ctx, tx, pmID)
+	if err != nil {
+		return err
+	}
+	body := eventBody{Type: eventType, Timestamp: now.UTC(), Data: eventData{PostmortemView: pm, Change: change}}
+	if itemID != "" {
+		for i := range pm.Items {
+			if pm.Items[i].ID == itemID {
+				body.Data.Item = &pm.Items[i]
+			}
+		}
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	for _, url := range receivers {
+		payload, _ := json.Marshal(notifyPayload{URL: url, WebhookID: newWebhookID(), Body: raw})
+		// ItemID orders the events of one receiver without holding up other work.
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobNotify, PostmortemID: pmID, ItemID: "notify:" + url,
+			Payload: payload}, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func newWebhookID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "msg_" + hex.EncodeToString(b)
+}
+
+// SignWebhook returns the Standard Webhooks signature header value for a delivery.
+func SignWebhook(key []byte, id string, timestamp time.Time, body []byte) string {
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%d.", id, timestamp.Unix())
+	mac.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// deliver POSTs one event to one receiver, signed, with the same webhook-id on every retry.
+func (e *Engine) deliver(ctx context.Context, job store.Job) error {
+	var p notifyPayload
+	if err := json.Unmarshal(job.Payload, &p); err != nil {
+		return fmt.Errorf("notify: bad payload: %w", err)
+	}
+	var secret config.Secret
+	found := false
+	for _, n := range e.opts.Config.Notify {
+		if n.URL == p.URL {
+			secret, found = n.Secret, true
+		}
+	}
+	if !found {
+		// The receiver left the configuration: nothing to send it.
+		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+	}
+	key, err := secret.WebhookKey()
+	if err != nil {
+		return fmt.Errorf("notify %s: %w", p.URL, err)
+	}
+	now := e.opts.Clock.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL, bytes.NewReader(p.Body))
+	if err != nil {
+		return fmt.Errorf("notify %s: %w", p.URL, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("webhook-id", p.WebhookID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set("webhook-signature", SignWebhook(key, p.WebhookID, now, p.Body))
+	resp, err := e.opts.HTTPClient.Do(req)
+	if err != nil {
+		// Receivers are retried whatever went wrong: the event must arrive.
+		return &ft.TrackerError{Op: "notify", Ticket: p.URL, Retryable: true, Message: err.Error(), Err: err}
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return &ft.TrackerError{Op: "notify", Ticket: p.URL, StatusCode: resp.StatusCode, Retryable: true,
+			Message: "receiver answered " + resp.Status}
+	}
+	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+}

@@ -1,0 +1,271 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/store"
+)
+
+// JobCloseMoved closes the ticket an item left behind when it moved to another tracker or
+// repository; its payload is a movedTicket.
+const JobCloseMoved = "close_moved"
+
+type movedTicket struct {
+	Old ft.TicketRef `json:"old"`
+	New ft.TicketRef `json:"new"`
+}
+
+func (e *Engine) handle(ctx context.Context, job store.Job) error {
+	switch job.Kind {
+	case store.JobCreateTicket, store.JobMoveTicket:
+		return e.ensureTicket(ctx, job)
+	case store.JobUpdateTicket:
+		return e.updateTicket(ctx, job)
+	case store.JobCloseRemoved:
+		return e.closeRemoved(ctx, job)
+	case store.JobReopenTicket, store.JobSetStatus:
+		return e.pushStatus(ctx, job)
+	case JobCloseMoved:
+		return e.closeMoved(ctx, job)
+	case store.JobNotify:
+		return e.deliver(ctx, job)
+	case store.JobComment:
+		return e.comment(ctx, job)
+	case store.JobLabel:
+		return e.label(ctx, job)
+	case store.JobOwnTicket:
+		return e.ownTicket(ctx, job)
+	case store.JobProcessWebhook:
+		return e.processWebhook(ctx, job)
+	}
+	return fmt.Errorf("unknown job kind %q", job.Kind)
+}
+
+// ensureTicket gives the item exactly one ticket in its target. A create whose outcome was lost
+// is looked for by its marker before anything is created again.
+func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
+	now := e.opts.Clock.Now()
+	item, err := e.opts.Store.LoadItem(ctx, job.PostmortemID, job.ItemID)
+	if err != nil {
+		return err
+	}
+	target := item.Target
+	if item.Removed || (item.Ticket != nil && item.Ticket.Kind == target.Kind && item.Ticket.Scope() == target.Scope()) {
+		return e.opts.Store.CompleteJob(ctx, job.ID, now, nil)
+	}
+	tr, err := e.tracker(target.Kind)
+	if err != nil {
+		return err
+	}
+	marker := ft.Marker(job.PostmortemID, job.ItemID)
+	if job.InFlight {
+		found, ok, err := tr.FindByMarker(ctx, target, marker)
+		if err != nil {
+			return err
+		}
+		if ok {
+			e.logger.Info("ticket found by marker after an unknown outcome", slog.String("key", found.Ref.Key), slog.String("marker", marker))
+			return e.link(ctx, job, item, found)
+		}
+		// Jira's search lags behind creates: only an absence older than the lag is an absence.
+		if lag := e.searchLag(target.Kind); lag > 0 {
+			if waited := now.Sub(job.InFlightSince()); waited < lag {
+				return errRetryLater{after: lag - waited, reason: "waiting for the tracker's search to show a possibly created ticket"}
+			}
+		}
+	}
+	pm, err := e.opts.Store.Postmortem(ctx, job.PostmortemID)
+	if err != nil {
+		return err
+	}
+	if err := e.opts.Store.MarkInFlight(ctx, job.ID, now); err != nil {
+		return err
+	}
+	created, err := tr.Create(ctx, ft.NewTicket{
+		Target: target, Marker: marker, Title: item.Title, Body: e.ticketBody(pm, item),
+		Labels: item.Labels, Owner: item.Owner, Priority: item.Priority, Due: item.Due,
+		PostmortemID: pm.ID, PostmortemTitle: pm.Title, PostmortemURL: e.postmortemLink(pm),
+	})
+	if err != nil {
+		return err
+	}
+	return e.link(ctx, job, item, created)
+}
+
+func (e *Engine) searchLag(kind ft.TrackerKind) time.Duration {
+	if kind == ft.Jira && e.opts.Config.Jira != nil {
+		return e.opts.Config.Jira.SearchLag
+	}
+	return 0
+}
+
+// link records the ticket as the item's and finishes the job; a ticket the item left behind is
+// queued to be closed, and a ticket whose status differs from the item's is queued to follow.
+func (e *Engine) link(ctx context.Context, job store.Job, item store.Item, t ft.Ticket) error {
+	now := e.opts.Clock.Now()
+	return e.opts.Store.CompleteJob(ctx, job.ID, now, func(tx *store.Tx) error {
+		previous, err := store.LinkTicket(ctx, tx, job.PostmortemID, job.ItemID, t, item.Target.Scope(), now)
+		if err != nil {
+			return err
+		}
+		if previous != nil {
+			payload, _ := json.Marshal(movedTicket{Old: *previous, New: t.Ref})
+			if err := store.Enqueue(ctx, tx, store.Job{Kind: JobCloseMoved, PostmortemID: job.PostmortemID,
+				ItemID: job.ItemID, Tracker: string(previous.Kind), Payload: payload}, now); err != nil {
+				return err
+			}
+		}
+		if t.Status != "" && t.Status != item.Status {
+			return store.Enqueue(ctx, tx, store.Job{Kind: store.JobSetStatus, PostmortemID: job.PostmortemID,
+				ItemID: job.ItemID, Tracker: string(t.Ref.Kind)}, now)
+		}
+		return nil
+	})
+}
+
+func (e *Engine) updateTicket(ctx context.Context, job store.Job) error {
+	item, tr, err := e.itemTicket(ctx, job)
+	if err != nil || tr == nil {
+		return err
+	}
+	pm, err := e.opts.Store.Postmortem(ctx, job.PostmortemID)
+	if err != nil {
+		return err
+	}
+	t, err := tr.Update(ctx, item.Ticket.Key, ft.TicketUpdate{
+		Title: item.Title, Body: e.ticketBody(pm, item), Marker: ft.Marker(job.PostmortemID, job.ItemID),
+		Owner: item.Owner, Due: item.Due, ClearDue: item.Due == "",
+	})
+	if err != nil {
+		return err
+	}
+	return e.finishWithTicket(ctx, job, t)
+}
+
+// closeRemoved closes the ticket of an item that a revision removed, as not planned.
+func (e *Engine) closeRemoved(ctx context.Context, job store.Job) error {
+	item, tr, err := e.itemTicket(ctx, job)
+	if err != nil || tr == nil {
+		return err
+	}
+	if !item.Removed {
+		// It came back before this ran.
+		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+	}
+	t, err := tr.SetStatus(ctx, item.Ticket.Key, ft.StatusWontDo)
+	if err != nil {
+		return err
+	}
+	if err := tr.Comment(ctx, item.Ticket.Key, fmt.Sprintf(
+		"This action item was removed from postmortem %s in a revision, so followthrough closed it as not planned.",
+		job.PostmortemID)); err != nil {
+		return err
+	}
+	return e.finishWithTicket(ctx, job, t)
+}
+
+// pushStatus moves the item's ticket to the item's current status.
+func (e *Engine) pushStatus(ctx context.Context, job store.Job) error {
+	item, tr, err := e.itemTicket(ctx, job)
+	if err != nil || tr == nil {
+		return err
+	}
+	t, err := tr.SetStatus(ctx, item.Ticket.Key, item.Status)
+	if err != nil {
+		return err
+	}
+	return e.finishWithTicket(ctx, job, t)
+}
+
+// closeMoved closes the ticket an item left behind, pointing to its new one.
+func (e *Engine) closeMoved(ctx context.Context, job store.Job) error {
+	var moved movedTicket
+	if err := json.Unmarshal(job.Payload, &moved); err != nil {
+		return fmt.Errorf("close moved ticket: bad payload: %w", err)
+	}
+	tr, err := e.tracker(moved.Old.Kind)
+	if err != nil {
+		return err
+	}
+	t, err := tr.SetStatus(ctx, moved.Old.Key, ft.StatusWontDo)
+	if err != nil {
+		return err
+	}
+	if err := tr.Comment(ctx, moved.Old.Key, fmt.Sprintf(
+		"This action item moved to %s (%s); followthrough closed this ticket as not planned.", moved.New.Key, moved.New.URL)); err != nil {
+		return err
+	}
+	return e.finishWithTicket(ctx, job, t)
+}
+
+// itemTicket loads the job's item and the tracker of its current ticket. With no ticket (or a
+// tracker no longer configured) the job is done and tr is nil.
+func (e *Engine) itemTicket(ctx context.Context, job store.Job) (store.Item, ft.Tracker, error) {
+	item, err := e.opts.Store.LoadItem(ctx, job.PostmortemID, job.ItemID)
+	if err != nil {
+		return item, nil, err
+	}
+	if item.Ticket == nil {
+		// The create job, when it runs, uses the item as it is by then.
+		return item, nil, e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+	}
+	tr, err := e.tracker(item.Ticket.Kind)
+	if err != nil {
+		return item, nil, err
+	}
+	return item, tr, nil
+}
+
+// finishWithTicket completes the job and remembers the ticket's updated time, so the webhook
+// that our own change causes is not taken for news.
+func (e *Engine) finishWithTicket(ctx context.Context, job store.Job, t ft.Ticket) error {
+	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), func(tx *store.Tx) error {
+		return store.NoteTicketUpdated(ctx, tx, t.Ref, t.UpdatedAt)
+	})
+}
+
+// ticketBody is the text every ticket carries under the item's description.
+func (e *Engine) ticketBody(pm ft.PostmortemView, item store.Item) string {
+	var b strings.Builder
+	if item.Description != "" {
+		b.WriteString(item.Description)
+		b.WriteString("\n\n")
+	}
+	fmt.Fprintf(&b, "Action item %s of postmortem %q", item.ID, pm.Title)
+	if link := e.postmortemLink(pm); link != "" {
+		fmt.Fprintf(&b, ": %s", link)
+	}
+	b.WriteString("\n")
+	if pm.Severity != "" {
+		fmt.Fprintf(&b, "Severity: %s\n", pm.Severity)
+	}
+	fmt.Fprintf(&b, "Owner: %s\nPriority: %s\n", item.Owner, item.Priority)
+	if item.Due != "" {
+		fmt.Fprintf(&b, "Due: %s\n", item.Due)
+	}
+	if page := e.statusPageLink(pm.ID); page != "" && page != e.postmortemLink(pm) {
+		fmt.Fprintf(&b, "Status: %s\n", page)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// postmortemLink is the postmortem's own document, else its page on followthrough.
+func (e *Engine) postmortemLink(pm ft.PostmortemView) string {
+	if pm.URL != "" {
+		return pm.URL
+	}
+	return e.statusPageLink(pm.ID)
+}
+
+func (e *Engine) statusPageLink(pmID string) string {
+	if e.opts.Config.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(e.opts.Config.PublicURL, "/") + "/postmortems/" + pmID
+}
