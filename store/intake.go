@@ -46,7 +46,7 @@ func (s *Store) Intake(ctx context.Context, doc *ft.Document, targets []ft.Targe
 	var outcome IntakeOutcome
 	err := s.Write(ctx, func(tx *Tx) error {
 		var err error
-		outcome, err = intake(ctx, tx, doc, targets, now)
+		outcome, err = s.intake(ctx, tx, doc, targets, now)
 		return err
 	})
 	if err != nil {
@@ -55,7 +55,7 @@ func (s *Store) Intake(ctx context.Context, doc *ft.Document, targets []ft.Targe
 	return outcome, nil
 }
 
-func intake(ctx context.Context, tx *Tx, doc *ft.Document, targets []ft.Target, now time.Time) (IntakeOutcome, error) {
+func (s *Store) intake(ctx context.Context, tx *Tx, doc *ft.Document, targets []ft.Target, now time.Time) (IntakeOutcome, error) {
 	hash := doc.Hash()
 	document, err := json.Marshal(doc)
 	if err != nil {
@@ -135,7 +135,7 @@ func intake(ctx context.Context, tx *Tx, doc *ft.Document, targets []ft.Target, 
 			return 0, err
 		}
 	}
-	if _, err := RefreshState(ctx, tx, doc.ID, now); err != nil {
+	if err := s.evaluate(ctx, tx, doc.ID, now); err != nil {
 		return 0, err
 	}
 	if revision == 1 {

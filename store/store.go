@@ -47,6 +47,8 @@ type Store struct {
 	done    chan struct{}
 	closed  atomic.Bool
 
+	evaluator func(ctx context.Context, tx *Tx, pmID string, now time.Time) error
+
 	transactions atomic.Int64
 	commits      atomic.Int64
 }
@@ -129,6 +131,21 @@ func (s *Store) Migrate(ctx context.Context) error {
 		s.logger.Info("migration applied", slog.String("migration", r.Source.Path), slog.Duration("duration", r.Duration))
 	}
 	return nil
+}
+
+// SetEvaluator sets what runs, in the same transaction, after a change to a postmortem's items
+// (the sync engine's state evaluation). Without one, only the state is refreshed. Set it before
+// any write.
+func (s *Store) SetEvaluator(fn func(ctx context.Context, tx *Tx, pmID string, now time.Time) error) {
+	s.evaluator = fn
+}
+
+func (s *Store) evaluate(ctx context.Context, tx *Tx, pmID string, now time.Time) error {
+	if s.evaluator != nil {
+		return s.evaluator(ctx, tx, pmID, now)
+	}
+	_, err := RefreshState(ctx, tx, pmID, now)
+	return err
 }
 
 // Close finishes the writes already queued and closes the database.
