@@ -1,0 +1,204 @@
+package jira
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/config"
+	"github.com/followthrough/followthrough/connectors/jirafake"
+)
+
+// roundTripFunc answers requests in the test, for status classes the fake has no reason to
+// produce.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func answer(status int, header http.Header, body string) roundTripFunc {
+	return func(r *http.Request) (*http.Response, error) {
+		if header == nil {
+			header = http.Header{}
+		}
+		return &http.Response{StatusCode: status, Header: header, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	}
+}
+
+func TestErrorClassification(t *testing.T) {
+	jsonHeader := http.Header{"Content-Type": {"application/json"}}
+	jiraBody := `{"errorMessages":["Issue does not exist or you do not have permission to see it."],"errors":{"summary":"You must specify a summary of the issue.","assignee":"User 'x' does not exist."}}`
+	now := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
+	cases := []struct {
+		name       string
+		rt         roundTripFunc
+		status     int
+		retryable  bool
+		retryAfter time.Duration
+		notFound   bool
+		words      []string
+	}{
+		{"400", answer(400, jsonHeader, jiraBody), 400, false, 0, false,
+			[]string{"PAY-7", "Issue does not exist", "assignee: User 'x' does not exist.", "summary: You must specify"}},
+		{"401", answer(401, nil, "Client must be authenticated"), 401, false, 0, false, []string{"PAY-7", "credentials"}},
+		{"403", answer(403, jsonHeader, `{"errorMessages":["You do not have the permission to see the specified issue."]}`), 403, false, 0, false, []string{"PAY-7", "permission"}},
+		{"404", answer(404, jsonHeader, jiraBody), 404, false, 0, true, []string{"PAY-7", "does not exist"}},
+		{"409", answer(409, jsonHeader, `{"errorMessages":["conflict"]}`), 409, false, 0, false, []string{"PAY-7", "conflict"}},
+		{"410", answer(410, jsonHeader, `{"errorMessages":["The requested API has been removed."]}`), 410, false, 0, false, []string{"removed"}},
+		{"422", answer(422, nil, "<html>nope</html>"), 422, false, 0, false, []string{"<html>nope</html>"}},
+		{"408", answer(408, nil, ""), 408, true, 0, false, nil},
+		{"429 seconds", answer(429, http.Header{"Retry-After": {"7"}}, ""), 429, true, 7 * time.Second, false, []string{"rate limiting"}},
+		{"429 date", answer(429, http.Header{"Retry-After": {now.Add(time.Minute).Format(http.TimeFormat)}}, ""), 429, true, time.Minute, false, nil},
+		{"500", answer(500, jsonHeader, `{"errorMessages":["Internal server error"]}`), 500, true, 0, false, []string{"Internal server error"}},
+		{"502", answer(502, nil, "Bad gateway"), 502, true, 0, false, nil},
+		{"503 retry-after", answer(503, http.Header{"Retry-After": {"30"}}, ""), 503, true, 30 * time.Second, false, nil},
+		{"504", answer(504, nil, ""), 504, true, 0, false, nil},
+		{"network", func(*http.Request) (*http.Response, error) {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+		}, 0, true, 0, false, []string{"no answer", "connection refused"}},
+		{"broken body", answer(200, jsonHeader, `{"id":"1","key":`), 0, true, 0, false, []string{"no answer"}},
+		{"not json", answer(200, jsonHeader, `<html>`), 200, false, 0, false, []string{"could not be read"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tr, err := New(&config.Jira{URL: "https://jira.acme.com", Deployment: "datacenter", PAT: "secret-pat"}, nil,
+				Options{Transport: c.rt, Now: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = tr.Get(context.Background(), "PAY-7")
+			var te *ft.TrackerError
+			if !errors.As(err, &te) {
+				t.Fatalf("err = %v (%T), want a *TrackerError", err, err)
+			}
+			if te.Tracker != ft.Jira || te.Op != "get" || te.Ticket != "PAY-7" || te.StatusCode != c.status ||
+				te.Retryable != c.retryable || te.RetryAfter != c.retryAfter {
+				t.Errorf("got %+v", te)
+			}
+			if retry, after := ft.Retryable(err); retry != c.retryable || after != c.retryAfter {
+				t.Errorf("Retryable = %v, %v", retry, after)
+			}
+			if errors.Is(err, ft.ErrTicketNotFound) != c.notFound {
+				t.Errorf("ErrTicketNotFound = %v", !c.notFound)
+			}
+			for _, w := range c.words {
+				if !strings.Contains(te.Message, w) {
+					t.Errorf("message %q lacks %q", te.Message, w)
+				}
+			}
+			if strings.Contains(te.Error(), "secret-pat") {
+				t.Error("the token leaked into the error")
+			}
+		})
+	}
+}
+
+func TestFaults(t *testing.T) {
+	bothModes(t, func(t *testing.T, mode jirafake.Mode) {
+		e := newEnv(t, mode, nil)
+		ctx := context.Background()
+		tk, err := e.tr.Create(ctx, newTicket("PM-1", "AI-1", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := tk.Ref.Key
+
+		// Fail the next two reads with 503, then succeed.
+		e.fake.FailNext(2, http.StatusServiceUnavailable, http.MethodGet, "/rest/api/2/issue/")
+		for range 2 {
+			_, err := e.tr.Get(ctx, key)
+			var te *ft.TrackerError
+			if !errors.As(err, &te) || !te.Retryable || te.StatusCode != 503 {
+				t.Fatalf("503: %v", err)
+			}
+		}
+		if _, err := e.tr.Get(ctx, key); err != nil {
+			t.Fatalf("after the faults: %v", err)
+		}
+
+		// A fault on another path leaves this one alone.
+		e.fake.FailNext(1, http.StatusInternalServerError, http.MethodPost, "/rest/api/2/issue/"+key+"/comment")
+		if err := e.tr.AddLabel(ctx, key, "x"); err != nil {
+			t.Fatalf("label: %v", err)
+		}
+		if err := e.tr.Comment(ctx, key, "x"); err == nil {
+			t.Fatal("the comment fault did not fire")
+		}
+
+		// 429 with Retry-After.
+		e.fake.RateLimit(1, 9*time.Second)
+		err = e.tr.Comment(ctx, key, "hello")
+		if retry, after := ft.Retryable(err); !retry || after != 9*time.Second {
+			t.Fatalf("429: %v (retry %v after %v)", err, retry, after)
+		}
+
+		// Latency past our deadline: a retryable network error.
+		e.fake.SetLatency(2 * time.Second)
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		_, err = e.tr.Get(short, key)
+		cancel()
+		if retry, _ := ft.Retryable(err); !retry {
+			t.Fatalf("latency: %v", err)
+		}
+		e.fake.ClearFaults()
+		// Latency within the deadline only slows things down.
+		e.fake.AddFault(jirafake.Fault{Latency: 20 * time.Millisecond, Times: 1})
+		if _, err := e.tr.Get(ctx, key); err != nil {
+			t.Fatalf("short latency: %v", err)
+		}
+
+		// A lost response on a comment: the comment is made, we see a retryable error.
+		e.fake.LoseNextResponse(http.MethodPost, "/rest/api/2/issue/"+key+"/comment")
+		err = e.tr.Comment(ctx, key, "lost")
+		if retry, _ := ft.Retryable(err); !retry {
+			t.Fatalf("lost response: %v", err)
+		}
+		is, _ := e.fake.Issue(key)
+		if last := is.Comments[len(is.Comments)-1]; last.Body != "lost" {
+			t.Errorf("the lost comment was not made: %+v", is.Comments)
+		}
+
+		// A 400 from Jira names the ticket and carries Jira's words.
+		err = e.tr.AddLabel(ctx, key, "")
+		var te *ft.TrackerError
+		if !errors.As(err, &te) || te.Retryable || te.StatusCode != 400 || !strings.Contains(te.Message, key) || !strings.Contains(te.Message, "labels: Labels cannot be empty.") {
+			t.Errorf("400: %v", err)
+		}
+	})
+}
+
+func TestBadCredentials(t *testing.T) {
+	bothModes(t, func(t *testing.T, mode jirafake.Mode) {
+		e := newEnv(t, mode, nil)
+		cfg := *e.cfg
+		cfg.APIToken, cfg.PAT = "wrong", "wrong"
+		if mode == jirafake.Cloud {
+			cfg.PAT = ""
+		} else {
+			cfg.APIToken = ""
+		}
+		tr, err := New(&cfg, nil, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = tr.Self(context.Background())
+		var te *ft.TrackerError
+		if !errors.As(err, &te) || te.StatusCode != 401 || te.Retryable || !strings.Contains(te.Message, "credentials") {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+func TestCloudOldSearchIsGone(t *testing.T) {
+	// The reason the connector does not use go-jira's Issue.Search on Cloud.
+	e := newEnv(t, jirafake.Cloud, nil)
+	_, _, err := e.tr.client.Issue.SearchWithContext(context.Background(), `project = "PAY"`, nil)
+	if err == nil || !strings.Contains(err.Error(), "410") {
+		t.Errorf("err = %v, want a 410", err)
+	}
+}
