@@ -202,3 +202,43 @@ func TestCloudOldSearchIsGone(t *testing.T) {
 		t.Errorf("err = %v, want a 410", err)
 	}
 }
+
+func TestCreateAfterTheIssueExists(t *testing.T) {
+	e := newEnv(t, jirafake.Cloud, nil)
+	ctx := context.Background()
+	// The remote link and the read after create fail: the ticket exists, so Create succeeds.
+	e.fake.FailNext(1, http.StatusInternalServerError, http.MethodPost, "/rest/api/2/issue/PAY-1/remotelink")
+	e.fake.FailNext(1, http.StatusServiceUnavailable, http.MethodGet, "/rest/api/2/issue/PAY-1")
+	nt := newTicket("PM-1", "AI-1", "bob@acme.com")
+	tk, err := e.tr.Create(ctx, nt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Ref.Key != "PAY-1" || tk.Marker != nt.Marker || tk.Status != ft.StatusOpen || tk.Assignee != "acc-bob" {
+		t.Errorf("ticket %+v", tk)
+	}
+	if n := len(e.fake.Issues("PAY")); n != 1 {
+		t.Errorf("%d issues", n)
+	}
+}
+
+func TestCreateUserSearchFailures(t *testing.T) {
+	e := newEnv(t, jirafake.Cloud, nil)
+	ctx := context.Background()
+	// A retryable failure of the lookup fails the create before anything is created.
+	e.fake.FailNext(1, http.StatusBadGateway, http.MethodGet, "/rest/api/3/user/search")
+	_, err := e.tr.Create(ctx, newTicket("PM-1", "AI-1", "carol@acme.com"))
+	var te *ft.TrackerError
+	if !errors.As(err, &te) || !te.Retryable || te.Op != "create" || te.Ticket != "PAY" {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(e.fake.Issues("PAY")); n != 0 {
+		t.Fatalf("%d issues", n)
+	}
+	// No permission to browse users: unassigned, with the note.
+	e.fake.FailNext(1, http.StatusForbidden, http.MethodGet, "/rest/api/3/user/search")
+	tk, err := e.tr.Create(ctx, newTicket("PM-1", "AI-1", "carol@acme.com"))
+	if err != nil || tk.Assignee != "" {
+		t.Fatalf("ticket %+v, %v", tk, err)
+	}
+}

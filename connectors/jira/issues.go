@@ -221,7 +221,7 @@ func summary(title string) string {
 // assignee maps an owner's email to a Jira user: from `people`, else on Cloud by a user search
 // (cached). The id is empty when nobody matches; err is only a failed search that may succeed
 // later.
-func (t *Tracker) assignee(ctx context.Context, email string) (id string, err error) {
+func (t *Tracker) assignee(ctx context.Context, op, ticket, email string) (id string, err error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if email == "" {
 		return "", nil
@@ -239,13 +239,13 @@ func (t *Tracker) assignee(ctx context.Context, email string) (id string, err er
 		return id, nil
 	}
 	var users []userJSON
-	err = t.call(ctx, "create", email, http.MethodGet, "rest/api/3/user/search?query="+url.QueryEscape(email), nil, &users)
+	err = t.call(ctx, op, ticket, http.MethodGet, "rest/api/3/user/search?query="+url.QueryEscape(email), nil, &users)
 	if err != nil {
 		if retry, _ := ft.Retryable(err); retry {
 			return "", err
 		}
 		// No permission to browse users, or similar: the ticket goes unassigned.
-		t.log.Warn("jira user search failed", slog.String("error", err.Error()))
+		t.log.Warn("jira user search failed; the ticket goes unassigned", slog.String("error", err.Error()))
 		return "", nil
 	}
 	for _, u := range users {
@@ -283,7 +283,7 @@ func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error
 	if issueType == "" {
 		issueType = "Task"
 	}
-	account, err := t.assignee(ctx, nt.Owner)
+	account, err := t.assignee(ctx, "create", project, nt.Owner)
 	if err != nil {
 		return ft.Ticket{}, err
 	}
@@ -387,7 +387,7 @@ func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft
 	}
 	note := ""
 	if u.Owner != "" {
-		account, err := t.assignee(ctx, u.Owner)
+		account, err := t.assignee(ctx, "update", key, u.Owner)
 		if err != nil {
 			return ft.Ticket{}, err
 		}

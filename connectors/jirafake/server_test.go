@@ -1,0 +1,320 @@
+package jirafake
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type client struct {
+	t    *testing.T
+	s    *Server
+	auth func(*http.Request)
+}
+
+func newClient(t *testing.T, opts Options) *client {
+	s := New(opts)
+	t.Cleanup(s.Close)
+	c := &client{t: t, s: s}
+	if s.Mode() == Cloud {
+		c.auth = func(r *http.Request) { r.SetBasicAuth("bot@example.com", "cloud-token") }
+	} else {
+		c.auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer dc-pat") }
+	}
+	return c
+}
+
+// do makes a request and decodes a JSON answer into out (when not nil).
+func (c *client) do(method, path string, body any, out any) int {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = strings.NewReader(string(b))
+	}
+	req, _ := http.NewRequest(method, c.s.URL()+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if c.auth != nil {
+		c.auth(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		b, _ := io.ReadAll(resp.Body)
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type jiraErr struct {
+	ErrorMessages []string          `json:"errorMessages"`
+	Errors        map[string]string `json:"errors"`
+}
+
+func (c *client) create(project, summary string) string {
+	c.t.Helper()
+	var out struct{ ID, Key, Self string }
+	code := c.do("POST", "/rest/api/2/issue", map[string]any{"fields": map[string]any{
+		"project": map[string]string{"key": project}, "issuetype": map[string]string{"name": "Task"},
+		"summary": summary, "description": "line 1\nline 2\n\nfollowthrough:PM-1/AI-1", "labels": []string{"postmortem", "pm-pm-1"},
+	}}, &out)
+	if code != 201 || out.ID == "" || out.Key == "" || !strings.HasSuffix(out.Self, "/rest/api/2/issue/"+out.ID) {
+		c.t.Fatalf("create: %d %+v", code, out)
+	}
+	return out.Key
+}
+
+func TestAuth(t *testing.T) {
+	for _, mode := range []Mode{Cloud, DataCenter} {
+		c := newClient(t, Options{Mode: mode})
+		if code := c.do("GET", "/rest/api/2/myself", nil, nil); code != 200 {
+			t.Errorf("%s: good credentials: %d", mode, code)
+		}
+		for name, auth := range map[string]func(*http.Request){
+			"none":        func(*http.Request) {},
+			"wrong basic": func(r *http.Request) { r.SetBasicAuth("bot@example.com", "nope") },
+			"wrong kind": func(r *http.Request) {
+				if mode == Cloud {
+					r.Header.Set("Authorization", "Bearer cloud-token")
+				} else {
+					r.SetBasicAuth("bot@example.com", "dc-pat")
+				}
+			},
+		} {
+			c.auth = auth
+			var e jiraErr
+			if code := c.do("GET", "/rest/api/2/myself", nil, &e); code != 401 || len(e.ErrorMessages) == 0 {
+				t.Errorf("%s %s: %d %+v", mode, name, code, e)
+			}
+		}
+	}
+}
+
+func TestIssueShape(t *testing.T) {
+	now := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
+	c := newClient(t, Options{Now: func() time.Time { return now }, Self: User{AccountID: "me", TimeZone: "Europe/Berlin"}})
+	key := c.create("PAY", "First")
+	var is map[string]any
+	if code := c.do("GET", "/rest/api/2/issue/"+key, nil, &is); code != 200 {
+		t.Fatalf("get: %d", code)
+	}
+	f := is["fields"].(map[string]any)
+	st := f["status"].(map[string]any)
+	if st["name"] != "To Do" || st["statusCategory"].(map[string]any)["key"] != "new" || f["resolution"] != nil {
+		t.Errorf("status %v resolution %v", st, f["resolution"])
+	}
+	if f["created"] != "2026-11-23T10:30:00.000+0100" || f["updated"] != "2026-11-23T10:30:00.000+0100" {
+		t.Errorf("times %v %v", f["created"], f["updated"])
+	}
+	if f["description"] != "line 1\nline 2\n\nfollowthrough:PM-1/AI-1" || f["priority"].(map[string]any)["name"] != "Medium" || f["duedate"] != nil {
+		t.Errorf("fields %v", f)
+	}
+	var e jiraErr
+	if code := c.do("GET", "/rest/api/2/issue/PAY-99", nil, &e); code != 404 || len(e.ErrorMessages) != 1 {
+		t.Errorf("missing issue: %d %+v", code, e)
+	}
+	if code := c.do("POST", "/rest/api/2/issue", map[string]any{"fields": map[string]any{
+		"project": map[string]string{"key": "PAY"}, "issuetype": map[string]string{"name": "Nope"},
+		"labels": []string{"two words"}, "duedate": "15/12/2026", "priority": map[string]string{"name": "P1"},
+	}}, &e); code != 400 || len(e.Errors) != 5 {
+		t.Errorf("bad create: %d %+v", code, e)
+	}
+}
+
+func TestTransitionsAndResolutionScreen(t *testing.T) {
+	wf := TwoStepWorkflow()
+	c := newClient(t, Options{Mode: DataCenter, Workflow: &wf})
+	key := c.create("PAY", "x")
+	type list struct {
+		Transitions []struct {
+			ID     string         `json:"id"`
+			To     map[string]any `json:"to"`
+			Fields map[string]any `json:"fields"`
+		} `json:"transitions"`
+	}
+	var l list
+	c.do("GET", "/rest/api/2/issue/"+key+"/transitions", nil, &l)
+	if len(l.Transitions) != 1 || l.Transitions[0].To["name"] != "In Progress" || l.Transitions[0].Fields != nil {
+		t.Fatalf("from To Do: %+v", l)
+	}
+	var e jiraErr
+	if code := c.do("POST", "/rest/api/2/issue/"+key+"/transitions", map[string]any{"transition": map[string]string{"id": "21"}}, &e); code != 400 {
+		t.Errorf("a transition not offered: %d", code)
+	}
+	if code := c.do("POST", "/rest/api/2/issue/"+key+"/transitions", map[string]any{"transition": map[string]string{"id": "11"}}, nil); code != 204 {
+		t.Errorf("start progress: %d", code)
+	}
+	l = list{}
+	c.do("GET", "/rest/api/2/issue/"+key+"/transitions?expand=transitions.fields", nil, &l)
+	var resolve map[string]any
+	for _, tr := range l.Transitions {
+		if tr.ID == "21" {
+			resolve = tr.Fields
+		}
+	}
+	if res, ok := resolve["resolution"].(map[string]any); !ok || res["required"] != true || len(res["allowedValues"].([]any)) == 0 {
+		t.Fatalf("resolve screen: %+v", resolve)
+	}
+	e = jiraErr{}
+	if code := c.do("POST", "/rest/api/2/issue/"+key+"/transitions", map[string]any{"transition": map[string]string{"id": "21"}}, &e); code != 400 || len(e.ErrorMessages) == 0 {
+		t.Errorf("resolve without resolution: %d %+v", code, e)
+	}
+	if code := c.do("POST", "/rest/api/2/issue/"+key+"/transitions", map[string]any{"transition": map[string]string{"id": "21"},
+		"fields": map[string]any{"resolution": map[string]string{"name": "Won't Fix"}}}, nil); code != 204 {
+		t.Errorf("resolve: %d", code)
+	}
+	if is, _ := c.s.Issue(key); is.Status != "Done" || is.Resolution != "Won't Fix" {
+		t.Errorf("issue %+v", is)
+	}
+	// A resolution on a screen without the field is refused, as Jira does.
+	if code := c.do("POST", "/rest/api/2/issue/"+key+"/transitions", map[string]any{"transition": map[string]string{"id": "41"},
+		"fields": map[string]any{"resolution": map[string]string{"name": "Done"}}}, nil); code != 400 {
+		t.Errorf("resolution off screen: %d", code)
+	}
+}
+
+func TestSearch(t *testing.T) {
+	now := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	c := newClient(t, Options{Now: clock, SearchLag: time.Minute, PageSize: 2, Projects: []string{"PAY"}})
+	for i := range 3 {
+		c.create("PAY", "issue")
+		if i == 0 {
+			advance(10 * time.Minute)
+		}
+	}
+	type page struct {
+		Issues []struct {
+			Key    string         `json:"key"`
+			Fields map[string]any `json:"fields"`
+		} `json:"issues"`
+		NextPageToken string `json:"nextPageToken"`
+		IsLast        bool   `json:"isLast"`
+	}
+	q := func(jql string, extra string) string {
+		return "/rest/api/3/search/jql?jql=" + url.QueryEscape(jql) + extra
+	}
+	var p page
+	c.do("GET", q(`project = PAY AND labels = "pm-pm-1"`, "&fields=summary,description"), nil, &p)
+	if len(p.Issues) != 1 || !p.IsLast {
+		t.Fatalf("during the lag: %+v", p)
+	}
+	desc := p.Issues[0].Fields["description"].(map[string]any)
+	if desc["type"] != "doc" {
+		t.Errorf("v3 description is not a document: %v", desc)
+	}
+	advance(time.Minute)
+	p = page{}
+	c.do("GET", q(`project = "PAY" AND labels = "postmortem" ORDER BY updated DESC`, ""), nil, &p)
+	if len(p.Issues) != 2 || p.IsLast || p.NextPageToken == "" || p.Issues[0].Key != "PAY-3" || len(p.Issues[0].Fields) != 0 {
+		t.Fatalf("page 1: %+v", p)
+	}
+	tok := p.NextPageToken
+	p = page{}
+	c.do("GET", q(`project = "PAY" AND labels = "postmortem" ORDER BY updated DESC`, "&nextPageToken="+tok), nil, &p)
+	if len(p.Issues) != 1 || !p.IsLast || p.Issues[0].Key != "PAY-1" {
+		t.Fatalf("page 2: %+v", p)
+	}
+	// updated >= with minute precision, in the user's zone (UTC here).
+	p = page{}
+	c.do("GET", q(`project = PAY AND updated >= "2026/11/23 09:40"`, ""), nil, &p)
+	if len(p.Issues) != 2 {
+		t.Errorf("updated >=: %+v", p)
+	}
+	for _, bad := range []string{`status = Done`, `project = PAY OR labels = x`, `project = PAY ORDER BY priority`, `project = NOPE`, `updated >= "yesterday"`, `project in (PAY)`} {
+		var e jiraErr
+		if code := c.do("GET", q(bad, ""), nil, &e); code != 400 || len(e.ErrorMessages) == 0 {
+			t.Errorf("%s: %d %+v", bad, code, e)
+		}
+	}
+	for _, gone := range []string{"/rest/api/2/search", "/rest/api/3/search"} {
+		if code := c.do("GET", gone+"?jql=project%3DPAY", nil, nil); code != 410 {
+			t.Errorf("%s on Cloud: %d", gone, code)
+		}
+	}
+}
+
+func TestSearchDataCenter(t *testing.T) {
+	c := newClient(t, Options{Mode: DataCenter, PageSize: 2})
+	for range 3 {
+		c.create("OPS", "x")
+	}
+	var p struct {
+		StartAt, MaxResults, Total int
+		Issues                     []struct {
+			Key    string         `json:"key"`
+			Fields map[string]any `json:"fields"`
+		}
+	}
+	c.do("GET", "/rest/api/2/search?jql="+url.QueryEscape(`project = OPS`)+"&startAt=2&maxResults=100", nil, &p)
+	if p.Total != 3 || p.StartAt != 2 || p.MaxResults != 2 || len(p.Issues) != 1 || p.Issues[0].Key != "OPS-1" {
+		t.Errorf("%+v", p)
+	}
+	if p.Issues[0].Fields["description"] != "line 1\nline 2\n\nfollowthrough:PM-1/AI-1" {
+		t.Errorf("v2 description: %v", p.Issues[0].Fields["description"])
+	}
+	if code := c.do("GET", "/rest/api/3/search/jql?jql=x", nil, nil); code != 404 {
+		t.Errorf("search/jql on Data Center: %d", code)
+	}
+}
+
+func TestFaultsAndPeople(t *testing.T) {
+	c := newClient(t, Options{})
+	key := c.create("PAY", "x")
+	c.s.FailNext(2, 502, "GET", "/rest/api/2/issue/")
+	for range 2 {
+		if code := c.do("GET", "/rest/api/2/issue/"+key, nil, nil); code != 502 {
+			t.Errorf("fault: %d", code)
+		}
+	}
+	if code := c.do("GET", "/rest/api/2/issue/"+key, nil, nil); code != 200 {
+		t.Errorf("after the fault: %d", code)
+	}
+	c.s.RateLimit(1, 3*time.Second)
+	req, _ := http.NewRequest("GET", c.s.URL()+"/rest/api/2/myself", nil)
+	c.auth(req)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "3" {
+		t.Errorf("429: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	c.s.LoseNextResponse("POST", "/rest/api/2/issue")
+	req, _ = http.NewRequest("POST", c.s.URL()+"/rest/api/2/issue", strings.NewReader(`{"fields":{"project":{"key":"PAY"},"issuetype":{"name":"Task"},"summary":"lost"}}`))
+	c.auth(req)
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Error("lost response answered")
+	}
+	if n := len(c.s.Issues("PAY")); n != 2 {
+		t.Errorf("%d issues after a lost create", n)
+	}
+	if n := c.s.Calls("POST", "/rest/api/2/issue"); n != 2 {
+		t.Errorf("%d creates counted", n)
+	}
+	if err := c.s.Transition(key, "Nope", ""); err == nil {
+		t.Error("unknown status accepted")
+	}
+	if err := c.s.Delete("PAY-77"); !errors.Is(err, ErrNoIssue) {
+		t.Errorf("delete unknown: %v", err)
+	}
+	// Faults are safe to arm while requests run.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(2)
+		go func() { defer wg.Done(); c.s.FailNext(1, 503, "GET", "/nothing") }()
+		go func() { defer wg.Done(); c.do("GET", "/rest/api/2/issue/"+key, nil, nil) }()
+	}
+	wg.Wait()
+}
