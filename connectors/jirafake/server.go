@@ -230,6 +230,14 @@ func (s *Server) SetSearchLag(d time.Duration) {
 	s.searchLag = d
 }
 
+// AddUser makes a user known to the site (assignee checks, user search), e.g. dev mode's
+// people.
+func (s *Server) AddUser(u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.Users = append(s.opts.Users, u)
+}
+
 // SetWorkflow replaces the workflow. Issues keep their status names.
 func (s *Server) SetWorkflow(w Workflow) {
 	s.mu.Lock()

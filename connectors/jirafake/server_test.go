@@ -318,3 +318,21 @@ func TestFaultsAndPeople(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestAddUser(t *testing.T) {
+	c := newClient(t, Options{Users: []User{{AccountID: "a1", Email: "a@x.com"}}})
+	body := map[string]any{"fields": map[string]any{"project": map[string]string{"key": "PAY"},
+		"issuetype": map[string]string{"name": "Task"}, "summary": "s", "assignee": map[string]string{"accountId": "b2"}}}
+	if code := c.do("POST", "/rest/api/2/issue", body, nil); code != 400 {
+		t.Errorf("unknown assignee: %d", code)
+	}
+	c.s.AddUser(User{AccountID: "b2", Email: "b@x.com"})
+	if code := c.do("POST", "/rest/api/2/issue", body, nil); code != 201 {
+		t.Errorf("added assignee: %d", code)
+	}
+	var found []map[string]any
+	c.do("GET", "/rest/api/3/user/search?query=B%40x.com", nil, &found)
+	if len(found) != 1 || found[0]["accountId"] != "b2" {
+		t.Errorf("user search: %v", found)
+	}
+}
