@@ -1,0 +1,70 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/store"
+)
+
+// List bounds.
+const (
+	defaultListLimit = 50
+	maxListLimit     = 500
+	maxCursorLength  = 512
+)
+
+// getPostmortem is GET /v1/postmortems/{id}.
+func (s *Server) getPostmortem(c echo.Context) error {
+	pm, err := s.store.Postmortem(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, pm)
+}
+
+// listResponse is a page of postmortems; NextCursor is absent on the last page.
+type listResponse struct {
+	Postmortems []ft.PostmortemView `json:"postmortems"`
+	NextCursor  string              `json:"next_cursor,omitempty"`
+}
+
+// listPostmortems is GET /v1/postmortems?state=&team=&severity=&limit=&cursor=, newest
+// sign-off first. A limit above 500 is served as 500 (the page then has a next_cursor), like
+// other APIs' per_page caps; a limit that is not a positive integer is 400.
+func (s *Server) listPostmortems(c echo.Context) error {
+	q := c.QueryParams()
+	f := store.ListFilter{
+		State:    q.Get("state"),
+		Team:     q.Get("team"),
+		Severity: q.Get("severity"),
+		Limit:    defaultListLimit,
+		Cursor:   q.Get("cursor"),
+	}
+	switch ft.State(f.State) {
+	case "", ft.StateTracking, ft.StateReopened, ft.StateCompleted:
+	default:
+		return badRequest("state must be tracking, reopened or completed")
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			return badRequest("limit must be an integer from 1 to %d", maxListLimit)
+		}
+		f.Limit = min(n, maxListLimit)
+	}
+	if len(f.Cursor) > maxCursorLength {
+		return store.ErrBadCursor
+	}
+	pms, next, err := s.store.ListPostmortems(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	if pms == nil {
+		pms = []ft.PostmortemView{}
+	}
+	return c.JSON(http.StatusOK, listResponse{Postmortems: pms, NextCursor: next})
+}
