@@ -2,6 +2,9 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
@@ -9,25 +12,293 @@ import (
 	"github.com/followthrough/followthrough/store"
 )
 
-// Evaluate brings a postmortem's state up to date inside the caller's transaction, after any
-// change to its items (a status change from any side, a revision, a stall scan), and queues what
-// a change of state needs: events to notify URLs and, later, work on the postmortem's own ticket.
+// StalledLabel is the label a stalled item's ticket carries while it is stalled.
+const StalledLabel = "stalled"
+
+// Evaluate brings a postmortem up to date inside the caller's transaction, after any change to
+// its items (a status change from any side, a revision) and on every stall scan: it recomputes
+// each item's stall at now, then the postmortem's state, and queues in the same transaction
+// what the changes need. An item that newly stalls gets one comment on its ticket and the
+// `stalled` label; the label comes off when it is no longer stalled. Entering reopened reopens
+// the postmortem's own ticket with a comment listing the stalled items and sends
+// postmortem.reopened; leaving reopened for tracking sends postmortem.resumed; entering
+// completed sends postmortem.completed and closes the own ticket with a summary comment;
+// leaving completed for tracking reopens the own ticket with a comment. Every piece of work is
+// queued once per episode: the stall's or the state's number is in its dedupe key.
 func Evaluate(ctx context.Context, tx *store.Tx, cfg *config.Config, pmID string, now time.Time) (store.StateChange, error) {
+	facts, err := store.LoadStallFacts(ctx, tx, pmID)
+	if err != nil {
+		return store.StateChange{PostmortemID: pmID}, fmt.Errorf("evaluate %s: %w", pmID, err)
+	}
+	if err := applyStalls(ctx, tx, cfg, &facts, now); err != nil {
+		return store.StateChange{PostmortemID: pmID}, fmt.Errorf("evaluate %s: %w", pmID, err)
+	}
 	change, err := store.RefreshState(ctx, tx, pmID, now)
-	if err != nil || change.From == change.To {
+	if err != nil || !change.Changed() {
 		return change, err
 	}
+	if err := queueStateWork(ctx, tx, cfg, facts, change, now); err != nil {
+		return change, fmt.Errorf("evaluate %s: %w", pmID, err)
+	}
+	return change, nil
+}
+
+// stallInput is the rules' view of one stored item.
+func stallInput(f store.StallFacts, it store.StallItem) StallInput {
+	status := it.Status
+	if it.Removed {
+		status = ft.StatusWontDo
+	}
+	return StallInput{
+		Priority: it.Priority, Status: status, Due: it.Due, SignedOffAt: f.DueFrom(),
+		AcceptedAt: it.CreatedAt, TicketCreated: it.TicketCreated, LastActivity: it.LastActivity,
+	}
+}
+
+// applyStalls stores each item's stall at now and queues the comment and label work of the
+// stalls that begin and end.
+func applyStalls(ctx context.Context, tx *store.Tx, cfg *config.Config, f *store.StallFacts, now time.Time) error {
+	policy := PolicyOf(cfg.Stall)
+	for i := range f.Items {
+		it := &f.Items[i]
+		in := stallInput(*f, *it)
+		reason := StallOf(in, policy, now)
+		st := it.Stall
+		switch {
+		case reason != ft.StallNone && st.Reason == ft.StallNone:
+			st.Episode++
+			st.Since = now
+			st.Label = true
+			c := stallComment{Episode: st.Episode, Reason: reason}
+			if reason == ft.StallOverdue {
+				c.Due, c.DueDefaulted = DueDate(in, policy)
+			} else {
+				c.InactiveSince = InactiveSince(in).UTC()
+			}
+			if err := queueItemJob(ctx, tx, *f, *it, store.JobComment,
+				fmt.Sprintf("stall-comment:%s/%s:%d", f.PostmortemID, it.ID, st.Episode),
+				commentJob{Stall: &c}, now); err != nil {
+				return err
+			}
+			if err := queueItemJob(ctx, tx, *f, *it, store.JobLabel,
+				fmt.Sprintf("stall-label:%s/%s:%d:add", f.PostmortemID, it.ID, st.Episode),
+				labelJob{Label: StalledLabel, Add: true, Episode: st.Episode}, now); err != nil {
+				return err
+			}
+		case reason == ft.StallNone && st.Label:
+			st.Label = false
+			if err := queueItemJob(ctx, tx, *f, *it, store.JobLabel,
+				fmt.Sprintf("stall-label:%s/%s:%d:remove", f.PostmortemID, it.ID, st.Episode),
+				labelJob{Label: StalledLabel, Add: false, Episode: st.Episode}, now); err != nil {
+				return err
+			}
+		}
+		st.Reason = reason
+		if st != it.Stall {
+			if err := store.SetItemStall(ctx, tx, f.PostmortemID, it.ID, st); err != nil {
+				return err
+			}
+			it.Stall = st
+		}
+	}
+	return nil
+}
+
+func queueItemJob(ctx context.Context, tx *store.Tx, f store.StallFacts, it store.StallItem, kind, key string, payload any, now time.Time) error {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	tracker := it.Target.Kind
+	if it.Ticket != nil {
+		tracker = it.Ticket.Kind
+	}
+	return store.Enqueue(ctx, tx, store.Job{Kind: kind, PostmortemID: f.PostmortemID, ItemID: it.ID,
+		Tracker: string(tracker), DedupeKey: key, Payload: raw}, now)
+}
+
+// queueStateWork queues the events and own-ticket work of a change of state.
+func queueStateWork(ctx context.Context, tx *store.Tx, cfg *config.Config, f store.StallFacts, change store.StateChange, now time.Time) error {
 	event := ""
 	switch {
 	case change.To == ft.StateReopened:
 		event = EventReopened
+		episode := fmt.Sprintf("reopened:%d", change.ReopenedCount)
+		if err := queueOwnStatus(ctx, tx, cfg, f, episode, ft.StatusOpen, now); err != nil {
+			return err
+		}
+		if err := queueOwnComment(ctx, tx, cfg, f, episode, reopenedText(cfg, f), now); err != nil {
+			return err
+		}
 	case change.To == ft.StateCompleted:
 		event = EventCompleted
+		episode := fmt.Sprintf("completed:%d", change.CompletedCount)
+		if err := queueOwnComment(ctx, tx, cfg, f, episode, completedText(cfg, f), now); err != nil {
+			return err
+		}
+		if err := queueOwnStatus(ctx, tx, cfg, f, episode, ft.StatusDone, now); err != nil {
+			return err
+		}
 	case change.From == ft.StateReopened && change.To == ft.StateTracking:
 		event = EventResumed
+	case change.From == ft.StateCompleted && change.To == ft.StateTracking:
+		// Not in the contract's list, but a closed ticket for a postmortem with open items
+		// again would say the opposite of the status page.
+		episode := fmt.Sprintf("uncompleted:%d", change.CompletedCount)
+		if err := queueOwnStatus(ctx, tx, cfg, f, episode, ft.StatusOpen, now); err != nil {
+			return err
+		}
+		if err := queueOwnComment(ctx, tx, cfg, f, episode, uncompletedText(cfg, f), now); err != nil {
+			return err
+		}
 	}
 	if event == "" {
-		return change, nil
+		return nil
 	}
-	return change, QueueEvent(ctx, tx, cfg.Notify, event, pmID, "", nil, now)
+	return QueueEvent(ctx, tx, cfg.Notify, event, f.PostmortemID, "", nil, now)
+}
+
+// ownConfigured reports whether the postmortem has an own ticket in a configured tracker: a
+// job for an unconfigured tracker would wait in a lane that no worker reads.
+func ownConfigured(cfg *config.Config, f store.StallFacts) bool {
+	if f.Own == nil {
+		return false
+	}
+	switch f.Own.Kind {
+	case ft.GitHub:
+		return cfg.GitHub != nil
+	case ft.Jira:
+		return cfg.Jira != nil
+	}
+	return false
+}
+
+// Own-ticket jobs carry no item id: they run in order among the postmortem's own work and
+// never mark an item as failed.
+func queueOwnComment(ctx context.Context, tx *store.Tx, cfg *config.Config, f store.StallFacts, episode, body string, now time.Time) error {
+	if !ownConfigured(cfg, f) {
+		return nil
+	}
+	raw, _ := json.Marshal(commentJob{Ticket: f.Own, Body: body})
+	return store.Enqueue(ctx, tx, store.Job{Kind: store.JobComment, PostmortemID: f.PostmortemID,
+		Tracker: string(f.Own.Kind), DedupeKey: "own-comment:" + f.PostmortemID + ":" + episode, Payload: raw}, now)
+}
+
+func queueOwnStatus(ctx context.Context, tx *store.Tx, cfg *config.Config, f store.StallFacts, episode string, status ft.Status, now time.Time) error {
+	if !ownConfigured(cfg, f) {
+		return nil
+	}
+	raw, _ := json.Marshal(ownTicketJob{Ticket: *f.Own, Status: status})
+	return store.Enqueue(ctx, tx, store.Job{Kind: store.JobOwnTicket, PostmortemID: f.PostmortemID,
+		Tracker: string(f.Own.Kind), DedupeKey: "own-status:" + f.PostmortemID + ":" + episode, Payload: raw}, now)
+}
+
+// reopenedText is the comment on the own ticket when the postmortem is reopened.
+func reopenedText(cfg *config.Config, f store.StallFacts) string {
+	policy := PolicyOf(cfg.Stall)
+	var b strings.Builder
+	var stalled []store.StallItem
+	for _, it := range f.Items {
+		if it.Stall.Reason != ft.StallNone {
+			stalled = append(stalled, it)
+		}
+	}
+	fmt.Fprintf(&b, "followthrough reopened postmortem %s: %s stalled.\n\n", f.PostmortemID, countItems(len(stalled), "action item"))
+	for _, it := range stalled {
+		fmt.Fprintf(&b, "- %s %s%s: %s\n", it.ID, it.Title, ticketSuffix(it.Ticket), stallDetail(f, it, policy))
+	}
+	writeStatusLink(&b, cfg, f.PostmortemID)
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// completedText is the summary comment on the own ticket when every item is finished.
+func completedText(cfg *config.Config, f store.StallFacts) string {
+	var b strings.Builder
+	done, wontDo := 0, 0
+	for _, it := range f.Items {
+		if it.Status == ft.StatusDone {
+			done++
+		} else {
+			wontDo++
+		}
+	}
+	fmt.Fprintf(&b, "Every action item of postmortem %s is finished (%d done, %d won't do), so followthrough closed this ticket.\n\n",
+		f.PostmortemID, done, wontDo)
+	for _, it := range f.Items {
+		status := string(it.Status)
+		if it.Removed {
+			status = "removed"
+		}
+		fmt.Fprintf(&b, "- %s %s%s: %s\n", it.ID, it.Title, ticketSuffix(it.Ticket), strings.ReplaceAll(status, "_", " "))
+	}
+	writeStatusLink(&b, cfg, f.PostmortemID)
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// uncompletedText is the comment on the own ticket when a completed postmortem has unfinished
+// items again.
+func uncompletedText(cfg *config.Config, f store.StallFacts) string {
+	var b strings.Builder
+	var open []store.StallItem
+	for _, it := range f.Items {
+		if !it.Status.Finished() && !it.Removed {
+			open = append(open, it)
+		}
+	}
+	fmt.Fprintf(&b, "Postmortem %s is no longer complete: %s unfinished again, so followthrough reopened this ticket.\n\n",
+		f.PostmortemID, countItems(len(open), "action item is", "action items are"))
+	for _, it := range open {
+		fmt.Fprintf(&b, "- %s %s%s: %s\n", it.ID, it.Title, ticketSuffix(it.Ticket), strings.ReplaceAll(string(it.Status), "_", " "))
+	}
+	writeStatusLink(&b, cfg, f.PostmortemID)
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func stallDetail(f store.StallFacts, it store.StallItem, policy Policy) string {
+	in := stallInput(f, it)
+	if it.Stall.Reason == ft.StallOverdue {
+		due, defaulted := DueDate(in, policy)
+		if defaulted {
+			return fmt.Sprintf("overdue (due %s by default for %s)", due, priority(in))
+		}
+		return "overdue (due " + due + ")"
+	}
+	return "inactive (no activity since " + InactiveSince(in).UTC().Format(time.DateOnly) + ")"
+}
+
+func ticketSuffix(t *ft.TicketRef) string {
+	if t == nil {
+		return ""
+	}
+	if t.URL != "" {
+		return " (" + t.Key + ", " + t.URL + ")"
+	}
+	return " (" + t.Key + ")"
+}
+
+// countItems writes "1 action item" or "3 action items"; with two forms, the second is the
+// plural.
+func countItems(n int, forms ...string) string {
+	one, many := forms[0], forms[0]+"s"
+	if len(forms) > 1 {
+		many = forms[1]
+	}
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func writeStatusLink(b *strings.Builder, cfg *config.Config, pmID string) {
+	if link := statusLink(cfg.PublicURL, pmID); link != "" {
+		fmt.Fprintf(b, "\nStatus: %s\n", link)
+	}
+}
+
+// statusLink is the postmortem's page on followthrough's status page, "" without public_url.
+func statusLink(publicURL, pmID string) string {
+	if publicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(publicURL, "/") + "/postmortems/" + pmID
 }

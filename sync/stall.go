@@ -1,0 +1,207 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/config"
+	"github.com/followthrough/followthrough/store"
+)
+
+// commentJob is the payload of a comment job: a stall comment on an item's ticket, written
+// when the job runs, or a given text on the postmortem's own ticket.
+type commentJob struct {
+	Stall  *stallComment `json:"stall,omitempty"`
+	Ticket *ft.TicketRef `json:"ticket,omitempty"`
+	Body   string        `json:"body,omitempty"`
+}
+
+// stallComment says why an item stalled, as decided when it stalled.
+type stallComment struct {
+	Episode       int            `json:"episode"`
+	Reason        ft.StallReason `json:"reason"`
+	Due           string         `json:"due,omitempty"` // overdue: the due date
+	DueDefaulted  bool           `json:"due_defaulted,omitempty"`
+	InactiveSince time.Time      `json:"inactive_since,omitzero"` // inactive: the last activity
+}
+
+// labelJob is the payload of a label job on an item's ticket.
+type labelJob struct {
+	Label   string `json:"label"`
+	Add     bool   `json:"add"`
+	Episode int    `json:"episode"`
+}
+
+// ScanStalls evaluates every postmortem that is not completed at the engine clock's now, one
+// small transaction each, so that items stall (and the postmortems reopen) as time passes
+// without any event. It returns how many postmortems changed state.
+func (e *Engine) ScanStalls(ctx context.Context) (int, error) {
+	ids, err := e.opts.Store.PostmortemsToScan(ctx)
+	if err != nil {
+		return 0, err
+	}
+	changed := 0
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return changed, ctx.Err()
+		}
+		now := e.opts.Clock.Now()
+		var change store.StateChange
+		err := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+			var err error
+			change, err = Evaluate(ctx, tx, e.opts.Config, id, now)
+			return err
+		})
+		if err != nil {
+			return changed, fmt.Errorf("stall scan: %w", err)
+		}
+		if change.Changed() {
+			changed++
+			e.logger.Info("postmortem state changed", slog.String("postmortem_id", id),
+				slog.String("from", string(change.From)), slog.String("to", string(change.To)),
+				slog.Int("reopened_count", change.ReopenedCount))
+		}
+	}
+	e.Wake()
+	return changed, nil
+}
+
+// scanStalls is one periodic stall scan (the periodic loop logs its error; the next scan tries
+// again).
+func (e *Engine) scanStalls(ctx context.Context) error {
+	_, err := e.ScanStalls(ctx)
+	return err
+}
+
+// comment runs a comment job.
+func (e *Engine) comment(ctx context.Context, job store.Job) error {
+	var p commentJob
+	if err := json.Unmarshal(job.Payload, &p); err != nil {
+		return fmt.Errorf("comment: bad payload: %w", err)
+	}
+	if p.Stall != nil {
+		return e.stallComment(ctx, job, *p.Stall)
+	}
+	if p.Ticket == nil || p.Body == "" {
+		return fmt.Errorf("comment: payload names no ticket or text")
+	}
+	tr, err := e.tracker(p.Ticket.Kind)
+	if err != nil {
+		return err
+	}
+	if err := tr.Comment(ctx, p.Ticket.Key, p.Body); err != nil {
+		return err
+	}
+	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+}
+
+// stallComment writes the one comment of a stall on the item's ticket, unless the stall ended
+// before the job ran: only stalled tickets get stall comments.
+func (e *Engine) stallComment(ctx context.Context, job store.Job, c stallComment) error {
+	st, err := e.opts.Store.ItemStallNow(ctx, job.PostmortemID, job.ItemID)
+	if err != nil {
+		return err
+	}
+	if st.Reason == ft.StallNone || st.Episode != c.Episode {
+		e.logger.Info("stall ended before its comment", slog.String("postmortem_id", job.PostmortemID),
+			slog.String("item_id", job.ItemID), slog.Int("episode", c.Episode))
+		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+	}
+	item, tr, err := e.itemTicket(ctx, job)
+	if err != nil || tr == nil {
+		return err
+	}
+	pm, err := e.opts.Store.Postmortem(ctx, job.PostmortemID)
+	if err != nil {
+		return err
+	}
+	if err := tr.Comment(ctx, item.Ticket.Key, e.stallCommentBody(pm, item, c)); err != nil {
+		return err
+	}
+	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+}
+
+// label runs a label job on the item's current ticket.
+func (e *Engine) label(ctx context.Context, job store.Job) error {
+	var p labelJob
+	if err := json.Unmarshal(job.Payload, &p); err != nil || p.Label == "" {
+		return fmt.Errorf("label: bad payload: %w", err)
+	}
+	item, tr, err := e.itemTicket(ctx, job)
+	if err != nil || tr == nil {
+		return err
+	}
+	if p.Add {
+		err = tr.AddLabel(ctx, item.Ticket.Key, p.Label)
+	} else {
+		err = tr.RemoveLabel(ctx, item.Ticket.Key, p.Label)
+	}
+	if err != nil {
+		return err
+	}
+	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+}
+
+// stallCommentBody says why the item stalled, to its assignee, with the postmortem's page.
+func (e *Engine) stallCommentBody(pm ft.PostmortemView, item store.Item, c stallComment) string {
+	cfg := e.opts.Config
+	var b strings.Builder
+	b.WriteString(mention(cfg, item.Ticket.Kind, item.Owner))
+	b.WriteString(" this action item has stalled: ")
+	state := "still open"
+	if item.Status == ft.StatusInProgress {
+		state = "still in progress"
+	}
+	switch c.Reason {
+	case ft.StallOverdue:
+		fmt.Fprintf(&b, "it was due on %s and is %s.", c.Due, state)
+		if c.DueDefaulted {
+			fmt.Fprintf(&b, " (It has no due date of its own; %s items are due %s after the postmortem's sign-off.)",
+				item.Priority, days(cfg.Stall.DefaultDue[item.Priority]))
+		}
+	default:
+		fmt.Fprintf(&b, "there has been no activity on it since %s (%s items stall after %s without activity).",
+			c.InactiveSince.UTC().Format(time.DateOnly), item.Priority, days(cfg.Stall.InactiveAfter[item.Priority]))
+	}
+	fmt.Fprintf(&b, "\n\nPostmortem %s %q is reopened until its stalled action items move again.", pm.ID, pm.Title)
+	link := statusLink(cfg.PublicURL, pm.ID)
+	if link == "" {
+		link = pm.URL
+	}
+	if link != "" {
+		fmt.Fprintf(&b, "\nStatus: %s", link)
+	}
+	return b.String()
+}
+
+// mention names the owner so that the tracker notifies them: @login on GitHub,
+// [~accountid:ID] on Jira Cloud, [~username] on Jira Data Center; the email when the owner is
+// not in `people`.
+func mention(cfg *config.Config, kind ft.TrackerKind, owner string) string {
+	p, _ := cfg.Person(owner)
+	switch {
+	case kind == ft.GitHub && p.GitHub != "":
+		return "@" + p.GitHub
+	case kind == ft.Jira && p.Jira != "" && cfg.Jira != nil && cfg.Jira.Deployment == config.JiraDataCenter:
+		return "[~" + p.Jira + "]"
+	case kind == ft.Jira && p.Jira != "":
+		return "[~accountid:" + p.Jira + "]"
+	}
+	return owner
+}
+
+// days writes a duration of whole days as "14 days", anything else as Go does.
+func days(d time.Duration) string {
+	if d > 0 && d%day == 0 {
+		if d == day {
+			return "1 day"
+		}
+		return fmt.Sprintf("%d days", d/day)
+	}
+	return d.String()
+}

@@ -1,0 +1,132 @@
+package sync
+
+import (
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/config"
+)
+
+// Policy is the `stall` configuration as the stall rules use it. The maps are keyed by
+// priority; a priority missing from a map is read as P2.
+type Policy struct {
+	OverdueGrace  time.Duration
+	InactiveAfter map[string]time.Duration
+	DefaultDue    map[string]time.Duration
+}
+
+// PolicyOf is the policy of a loaded configuration (whose maps are complete).
+func PolicyOf(s config.Stall) Policy {
+	return Policy{OverdueGrace: s.OverdueGrace, InactiveAfter: s.InactiveAfter, DefaultDue: s.DefaultDue}
+}
+
+func (p Policy) lookup(m map[string]time.Duration, priority string) time.Duration {
+	if d, ok := m[priority]; ok {
+		return d
+	}
+	return m[ft.DefaultPriority]
+}
+
+// StallInput is what the stall rules need to know about one action item.
+type StallInput struct {
+	Priority string    // P0..P3; empty is P2
+	Status   ft.Status // finished items never stall
+	Due      string    // YYYY-MM-DD, or empty: default_due applies
+	// SignedOffAt is the postmortem's signed_off_at, or its acceptance when absent: where
+	// default_due counts from.
+	SignedOffAt time.Time
+	// AcceptedAt is when followthrough accepted the item: inactivity counts from it while the
+	// item has no ticket.
+	AcceptedAt time.Time
+	// TicketCreated is the tracker's creation time of the item's ticket; zero: no ticket yet.
+	TicketCreated time.Time
+	// LastActivity is people's last activity on the ticket; zero: none yet.
+	LastActivity time.Time
+}
+
+const day = 24 * time.Hour
+
+// DueDate is the item's due date, YYYY-MM-DD: its own, else the day default_due[priority]
+// after sign-off ends in (UTC). defaulted says the date came from default_due.
+func DueDate(in StallInput, p Policy) (date string, defaulted bool) {
+	if in.Due != "" {
+		return in.Due, false
+	}
+	return in.SignedOffAt.UTC().Add(p.lookup(p.DefaultDue, priority(in))).Format(time.DateOnly), true
+}
+
+// DueEnd is the end of the due day (UTC): the moment from which the item is overdue. It is
+// zero when the due date cannot be read.
+func DueEnd(in StallInput, p Policy) time.Time {
+	date, _ := DueDate(in, p)
+	d, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		return time.Time{}
+	}
+	return d.Add(day)
+}
+
+// Overdue reports whether an unfinished item's due day has ended at now (what the status page
+// counts as overdue): from the first instant of the next day, UTC. Finished items are never
+// overdue.
+func Overdue(in StallInput, p Policy, now time.Time) bool {
+	if in.Status.Finished() {
+		return false
+	}
+	end := DueEnd(in, p)
+	return !end.IsZero() && !now.Before(end)
+}
+
+// InactiveSince is when the item's current quiet period began: people's last activity, or the
+// ticket's creation before any (whichever is later), or the item's acceptance while it has no
+// ticket.
+func InactiveSince(in StallInput) time.Time {
+	since := in.TicketCreated
+	if since.IsZero() {
+		since = in.AcceptedAt
+	}
+	if in.LastActivity.After(since) {
+		since = in.LastActivity
+	}
+	return since
+}
+
+// StallOf says whether and why the item is stalled at now. Finished items never stall. An item
+// stalls as overdue once overdue_grace has passed after the end of its due day, and as
+// inactive once inactive_after[priority] has passed since InactiveSince. "Once d has passed"
+// includes the instant itself. When both apply it is overdue.
+func StallOf(in StallInput, p Policy, now time.Time) ft.StallReason {
+	if in.Status.Finished() {
+		return ft.StallNone
+	}
+	if end := DueEnd(in, p); !end.IsZero() && !now.Before(end.Add(p.OverdueGrace)) {
+		return ft.StallOverdue
+	}
+	if since := InactiveSince(in); !since.IsZero() && !now.Before(since.Add(p.lookup(p.InactiveAfter, priority(in)))) {
+		return ft.StallInactive
+	}
+	return ft.StallNone
+}
+
+// ItemStallInput is the stall input of an item as the API shows it, for the status page's
+// overdue counts. It knows no ticket creation time nor activity: use it for Overdue only.
+func ItemStallInput(pm ft.PostmortemView, it ft.ItemView) StallInput {
+	in := StallInput{Priority: it.Priority, Status: it.Status, SignedOffAt: pm.AcceptedAt, AcceptedAt: it.CreatedAt}
+	if pm.SignedOffAt != nil {
+		in.SignedOffAt = *pm.SignedOffAt
+	}
+	if it.Due != nil {
+		in.Due = *it.Due
+	}
+	if it.LastActivity != nil {
+		in.LastActivity = *it.LastActivity
+	}
+	return in
+}
+
+func priority(in StallInput) string {
+	if in.Priority == "" {
+		return ft.DefaultPriority
+	}
+	return in.Priority
+}
