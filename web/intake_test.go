@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	ft "github.com/followthrough/followthrough"
@@ -357,5 +358,39 @@ func TestNotFoundAndMethod(t *testing.T) {
 		t.Errorf("DELETE: %d", r.status)
 	} else {
 		r.errorBody(t)
+	}
+}
+
+// TestIntakeConcurrentSame sends one postmortem many times at once: exactly one 202, the rest
+// 200, one revision.
+func TestIntakeConcurrentSame(t *testing.T) {
+	e := newEnv(t, testConfig)
+	const n = 12
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/postmortems", strings.NewReader(sampleJSON))
+			req.Header = bearerHeader(testToken)
+			resp, err := e.client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[http.StatusAccepted] != 1 || count[http.StatusOK] != n-1 {
+		t.Errorf("statuses = %v, want one 202 and %d 200", count, n-1)
+	}
+	if pm := e.get("/v1/postmortems/PM-2026-042").postmortem(t); pm.Revision != 1 {
+		t.Errorf("revision = %d", pm.Revision)
 	}
 }
