@@ -136,6 +136,12 @@ type env struct {
 
 func newEnv(t testing.TB, configYAML string) *env {
 	t.Helper()
+	return newEnvWith(t, configYAML, nil)
+}
+
+// newEnvWith lets a test change the server's options before it starts.
+func newEnvWith(t testing.TB, configYAML string, mod func(*Options)) *env {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	logs := &lockedBuffer{}
@@ -153,7 +159,11 @@ func newEnv(t testing.TB, configYAML string) *env {
 		t.Fatalf("config: %v", err)
 	}
 	clock := &testClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	srv, err := New(Options{Config: cfg, Store: st, Logger: logger, Now: clock.Now})
+	opts := Options{Config: cfg, Store: st, Logger: logger, Now: clock.Now}
+	if mod != nil {
+		mod(&opts)
+	}
+	srv, err := New(opts)
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}

@@ -54,6 +54,9 @@ func (s *Server) intake(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if outcome != store.Unchanged {
+		s.wake()
+	}
 	view, err := s.store.Postmortem(r.Context(), doc.ID)
 	if err != nil {
 		return err

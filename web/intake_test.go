@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	ft "github.com/followthrough/followthrough"
@@ -392,5 +393,18 @@ func TestIntakeConcurrentSame(t *testing.T) {
 	}
 	if pm := e.get("/v1/postmortems/PM-2026-042").postmortem(t); pm.Revision != 1 {
 		t.Errorf("revision = %d", pm.Revision)
+	}
+}
+
+func TestIntakeWakesWorker(t *testing.T) {
+	var wakes atomic.Int32
+	e := newEnvWith(t, testConfig, func(o *Options) { o.Wake = func() { wakes.Add(1) } })
+	m := sample(t)
+	e.post(encode(t, m), nil) // created
+	e.post(encode(t, m), nil) // unchanged: nothing queued
+	item(m, 0)["owner"] = "frank@acme.com"
+	e.post(encode(t, m), nil) // revised
+	if got := wakes.Load(); got != 2 {
+		t.Errorf("Wake called %d times, want 2", got)
 	}
 }

@@ -30,6 +30,9 @@ type Options struct {
 	Dev bool
 	// Now is the clock for acceptance times and signature timestamps; nil is time.Now.
 	Now func() time.Time
+	// Wake, when set, is called after a change that queued tracker work (an intake that
+	// created or revised a postmortem), so that the sync worker starts on it at once.
+	Wake func()
 	// Registry receives the HTTP and intake metrics and is served on /metrics; nil makes a new
 	// one with the Go and process collectors. Pass one to add other packages' metrics.
 	Registry *prometheus.Registry
@@ -44,6 +47,7 @@ type Server struct {
 	logger   *slog.Logger
 	dev      bool
 	now      func() time.Time
+	wake     func()
 	auth     *authenticator
 	registry *prometheus.Registry
 	metrics  *metrics
@@ -66,10 +70,14 @@ func New(opts Options) (*Server, error) {
 		logger:   opts.Logger,
 		dev:      opts.Dev,
 		now:      opts.Now,
+		wake:     opts.Wake,
 		registry: opts.Registry,
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.wake == nil {
+		s.wake = func() {}
 	}
 	auth, err := newAuthenticator(opts.Config.Intake, s.now)
 	if err != nil {
