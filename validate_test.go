@@ -1,7 +1,6 @@
 package followthrough
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -269,60 +268,4 @@ func TestNormalize(t *testing.T) {
 	if d.Hash() == d2.Hash() {
 		t.Error("a changed owner hashes the same")
 	}
-}
-
-// FuzzDecodeValidate feeds arbitrary bodies to the intake decoder and validator: nothing panics,
-// errors are of the documented kinds, Normalize is idempotent, and a valid document survives
-// being encoded and decoded again with the same hash (what redelivery detection relies on).
-func FuzzDecodeValidate(f *testing.F) {
-	f.Add([]byte(validJSON))
-	f.Add([]byte(`{"id":"PM-1","title":"t","status":"finalized","signed_off_by":["a"],"action_items":[]}`))
-	f.Add([]byte(`{"id":"PM-1","title":"t","status":"draft","signed_off_by":[],"action_items":null}`))
-	f.Add([]byte(`{"id":"x","signed_off_at":"2026-11-22T11:00:00.123456789+05:30","incident":{"started_at":"0000-01-01T00:00:00+01:00"}}`))
-	f.Add([]byte(`{"ID":"a","id":1,"action_items":[{"labels":[" "," x "]}]}`))
-	f.Add([]byte(`{"tracker":{"kind":"github","repo":"a/b","number":3},"action_items":[{"tracker":{"kind":"jira","project":"P"}}]}`))
-	f.Add([]byte("{\"title\":\"\\ud800\\u2028<>&\"}"))
-	f.Add([]byte(`[1,2]`))
-	f.Add([]byte("{\"id\":\"\xff\"}"))
-	f.Add([]byte(`{} {}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		d, err := DecodeDocument(body)
-		if err != nil {
-			var se *ShapeError
-			if !errors.Is(err, ErrMalformed) && !errors.As(err, &se) {
-				t.Fatalf("unexpected error type %T: %v", err, err)
-			}
-			return
-		}
-		d.Normalize()
-		errs := d.Validate()
-		h := d.Hash()
-		d.Normalize()
-		if d.Hash() != h {
-			t.Fatal("Normalize is not idempotent")
-		}
-		if len(errs) > 0 {
-			for _, e := range errs {
-				if e.Field == "" || e.Message == "" {
-					t.Fatalf("empty field error: %+v", e)
-				}
-			}
-			return
-		}
-		b, err := json.Marshal(d)
-		if err != nil {
-			t.Fatalf("a valid document does not encode: %v", err)
-		}
-		d2, err := DecodeDocument(b)
-		if err != nil {
-			t.Fatalf("a valid document does not decode again: %v\n%s", err, b)
-		}
-		d2.Normalize()
-		if errs := d2.Validate(); len(errs) != 0 {
-			t.Fatalf("valid document invalid after re-encoding: %v\n%s", errs, b)
-		}
-		if d2.Hash() != h {
-			t.Fatalf("hash changed after re-encoding:\n%s", b)
-		}
-	})
 }
