@@ -30,12 +30,15 @@ type Intake struct {
 
 // GitHub configures the GitHub tracker: a token or an App.
 type GitHub struct {
-	APIURL        string        `yaml:"api_url"` // default https://api.github.com/
-	Token         Secret        `yaml:"token"`
-	App           *GitHubApp    `yaml:"app"`
-	WebhookSecret Secret        `yaml:"webhook_secret"`
-	WriteInterval time.Duration `yaml:"write_interval"`  // default 1s; 0 = none
-	WritesPerHour int           `yaml:"writes_per_hour"` // default 500
+	APIURL        string     `yaml:"api_url"` // default https://api.github.com/
+	Token         Secret     `yaml:"token"`
+	App           *GitHubApp `yaml:"app"`
+	WebhookSecret Secret     `yaml:"webhook_secret"`
+	// RequestTimeout bounds one call to GitHub; a create whose outcome was lost is only
+	// taken as not made once this long has passed since it was sent. Default 30s.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	WriteInterval  time.Duration `yaml:"write_interval"`  // default 1s; 0 = none
+	WritesPerHour  int           `yaml:"writes_per_hour"` // default 500
 }
 
 // GitHubApp is a GitHub App installation used instead of a token.
@@ -53,8 +56,10 @@ type Jira struct {
 	APIToken      Secret            `yaml:"api_token"` // Cloud, with email
 	PAT           Secret            `yaml:"pat"`       // Data Center
 	WebhookSecret Secret            `yaml:"webhook_secret"`
-	Statuses      map[string]string `yaml:"statuses"`   // Jira status name -> item status
-	SearchLag     time.Duration     `yaml:"search_lag"` // default 30s: how long search may lag behind a create
+	Statuses      map[string]string `yaml:"statuses"` // Jira status name -> item status
+	// RequestTimeout bounds one call to Jira, like github.request_timeout. Default 30s.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	SearchLag      time.Duration `yaml:"search_lag"` // default 30s: how long search may lag behind a create
 }
 
 // Deployment values.

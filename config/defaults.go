@@ -4,16 +4,17 @@ import "time"
 
 // Defaults that the contract names.
 const (
-	DefaultListen        = ":8080"
-	DefaultDatabase      = "followthrough.db"
-	DefaultGitHubAPIURL  = "https://api.github.com/"
-	DefaultWriteInterval = time.Second
-	DefaultWritesPerHour = 500
-	DefaultSearchLag     = 30 * time.Second
-	DefaultReconcile     = 5 * time.Minute
-	DefaultScanEvery     = time.Hour
-	DefaultOverdueGrace  = 24 * time.Hour
-	DefaultIssueType     = "Task"
+	DefaultListen         = ":8080"
+	DefaultDatabase       = "followthrough.db"
+	DefaultGitHubAPIURL   = "https://api.github.com/"
+	DefaultWriteInterval  = time.Second
+	DefaultWritesPerHour  = 500
+	DefaultSearchLag      = 30 * time.Second
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultReconcile      = 5 * time.Minute
+	DefaultScanEvery      = time.Hour
+	DefaultOverdueGrace   = 24 * time.Hour
+	DefaultIssueType      = "Task"
 )
 
 const day = 24 * time.Hour
@@ -46,14 +47,15 @@ func Default() *Config {
 // DefaultGitHub is a github section with its defaults and no credentials.
 func DefaultGitHub() *GitHub {
 	return &GitHub{
-		APIURL:        DefaultGitHubAPIURL,
-		WriteInterval: DefaultWriteInterval,
-		WritesPerHour: DefaultWritesPerHour,
+		APIURL:         DefaultGitHubAPIURL,
+		WriteInterval:  DefaultWriteInterval,
+		RequestTimeout: DefaultRequestTimeout,
+		WritesPerHour:  DefaultWritesPerHour,
 	}
 }
 
 // DefaultJira is a jira section with its defaults and no URL or credentials. Deployment stays
 // empty: Validate derives it from the URL.
 func DefaultJira() *Jira {
-	return &Jira{SearchLag: DefaultSearchLag}
+	return &Jira{SearchLag: DefaultSearchLag, RequestTimeout: DefaultRequestTimeout}
 }

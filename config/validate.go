@@ -167,9 +167,15 @@ func (v *validator) github(g *GitHub) {
 	if g.WritesPerHour <= 0 {
 		v.add("github.writes_per_hour", "must be positive")
 	}
+	if g.RequestTimeout <= 0 {
+		v.add("github.request_timeout", "must be positive")
+	}
 }
 
 func (v *validator) jira(j *Jira) {
+	if j.RequestTimeout <= 0 {
+		v.add("jira.request_timeout", "must be positive")
+	}
 	if j.URL == "" {
 		v.add("jira.url", "required")
 	} else if v.httpURL("jira.url", j.URL) {

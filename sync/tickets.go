@@ -73,10 +73,12 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 			e.logger.Info("ticket found by marker after an unknown outcome", slog.String("key", found.Ref.Key), slog.String("marker", marker))
 			return e.link(ctx, job, item, found)
 		}
-		// Jira's search lags behind creates: only an absence older than the lag is an absence.
-		if lag := e.searchLag(target.Kind); lag > 0 {
-			if waited := now.Sub(job.InFlightSince()); waited < lag {
-				return errRetryLater{after: lag - waited, reason: "waiting for the tracker's search to show a possibly created ticket"}
+		// The lost create may still be landing (the tracker can process a request after we
+		// stopped waiting, or crashed), and Jira's search lags behind creates: only an absence
+		// that outlasts both is an absence.
+		if settle := e.settleTime(target.Kind); settle > 0 {
+			if waited := now.Sub(job.InFlightSince()); waited < settle {
+				return errRetryLater{after: settle - waited, reason: "waiting for a possibly created ticket to show before creating it again"}
 			}
 		}
 	}
@@ -98,9 +100,14 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 	return e.link(ctx, job, item, created)
 }
 
-func (e *Engine) searchLag(kind ft.TrackerKind) time.Duration {
-	if kind == ft.Jira && e.opts.Config.Jira != nil {
-		return e.opts.Config.Jira.SearchLag
+// settleTime is how long after sending a create its ticket may still appear: the request
+// timeout, and on Jira also the search lag.
+func (e *Engine) settleTime(kind ft.TrackerKind) time.Duration {
+	switch {
+	case kind == ft.Jira && e.opts.Config.Jira != nil:
+		return max(e.opts.Config.Jira.SearchLag, e.opts.Config.Jira.RequestTimeout)
+	case kind == ft.GitHub && e.opts.Config.GitHub != nil:
+		return e.opts.Config.GitHub.RequestTimeout
 	}
 	return 0
 }
@@ -268,4 +275,12 @@ func (e *Engine) statusPageLink(pmID string) string {
 		return ""
 	}
 	return strings.TrimRight(e.opts.Config.PublicURL, "/") + "/postmortems/" + pmID
+}
+
+// searchLag is how long the tracker's search may miss a new or changed ticket.
+func (e *Engine) searchLag(kind ft.TrackerKind) time.Duration {
+	if kind == ft.Jira && e.opts.Config.Jira != nil {
+		return e.opts.Config.Jira.SearchLag
+	}
+	return 0
 }

@@ -1,0 +1,290 @@
+package test
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/followthrough/followthrough/connectors/githubfake"
+)
+
+const testToken = "e2e-token-0123456789"
+
+// baseConfig is a config with a GitHub stand-in as the only tracker.
+func baseConfig(addr, db, githubURL string) string {
+	return fmt.Sprintf(`listen: %s
+database: %s
+public_url: http://%s
+intake:
+  tokens: [%q]
+github:
+  api_url: %s
+  token: %s
+  write_interval: 0s
+  request_timeout: 2s
+routes:
+  - to: { kind: github, repo: acme/postmortem-actions }
+`, addr, db, addr, testToken, githubURL, githubfake.DefaultToken)
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("listen: 127.0.0.1:1\nbogus: 1\ngithub:\n  token: ${FT_E2E_UNSET_VAR}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noAuth := filepath.Join(dir, "noauth.yaml")
+	if err := os.WriteFile(noAuth, []byte("listen: 127.0.0.1:0\ndatabase: "+filepath.Join(dir, "x.db")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   []string // each must appear
+		combined []string
+	}{
+		{name: "version", args: []string{"version"}, code: 0, stdout: []string{"followthrough"}},
+		{name: "no command", args: nil, code: 2},
+		{name: "unknown command", args: []string{"frobnicate"}, code: 2},
+		{name: "bad flag", args: []string{"serve", "--nope"}, code: 2},
+		{name: "check-config problems", args: []string{"check-config", "--config", bad}, code: 2,
+			stdout: []string{bad + ": bogus: ", bad + ": github.token: ", "FT_E2E_UNSET_VAR"}},
+		{name: "serve refuses an open API", args: []string{"serve", "--config", noAuth}, code: 2, combined: []string{"intake"}},
+		{name: "missing config file", args: []string{"check-config", "--config", filepath.Join(dir, "nope.yaml")}, code: 2},
+		{name: "migrate", args: []string{"migrate", "--db", filepath.Join(dir, "m.db")}, code: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(binary, tc.args...)
+			cmd.Env = append(os.Environ(), "FOLLOWTHROUGH_CONFIG=")
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if got := exitCode(err); got != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", got, tc.code, stdout.String(), stderr.String())
+			}
+			for _, want := range tc.stdout {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+				}
+			}
+			for _, want := range tc.combined {
+				if !strings.Contains(stdout.String()+stderr.String(), want) {
+					t.Errorf("output lacks %q:\n%s%s", want, stdout.String(), stderr.String())
+				}
+			}
+		})
+	}
+}
+
+func TestDevModeLoadsSampleWithTickets(t *testing.T) {
+	cmd := exec.Command(binary, "serve", "--dev", "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "FOLLOWTHROUGH_CONFIG=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("stderr:\n%s", tail(stderr.String(), 40))
+		}
+	})
+	lines := readLines(t, stdout, 4)
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	for i, prefix := range []string{"status page: http", "api: http", "token: ", "curl: curl "} {
+		if !strings.HasPrefix(lines[i], prefix) {
+			t.Fatalf("line %d = %q, want prefix %q", i+1, lines[i], prefix)
+		}
+	}
+	api := strings.TrimPrefix(lines[1], "api: ")
+	token := strings.TrimPrefix(lines[2], "token: ")
+	s := &server{t: t, base: strings.TrimSuffix(api, "/v1")}
+	var pm struct {
+		State string
+		Items []struct {
+			ID     string
+			Sync   string
+			Ticket *struct{ Kind, Key, URL string }
+		}
+	}
+	eventually(t, 20*time.Second, "every sample item linked to a ticket", func() bool {
+		code, body := s.do(http.MethodGet, "/v1/postmortems/PM-2026-042", token, nil)
+		if code != http.StatusOK {
+			return false
+		}
+		if err := jsonUnmarshal(body, &pm); err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range pm.Items {
+			if it.Sync != "linked" || it.Ticket == nil {
+				return false
+			}
+		}
+		return len(pm.Items) == 3
+	})
+	kinds := map[string]int{}
+	for _, it := range pm.Items {
+		kinds[it.Ticket.Kind]++
+	}
+	if kinds["jira"] != 2 || kinds["github"] != 1 {
+		t.Fatalf("tickets by tracker = %v; want 2 jira (payments route) and 1 github (own tracker)", kinds)
+	}
+	// The status page answers too.
+	resp, err := http.Get(s.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status page = %d", resp.StatusCode)
+	}
+}
+
+// TestKillAfterAcknowledgedBurst SIGKILLs the server right after a burst of 202s and checks that
+// every acknowledged postmortem and its outbox entries are in the database, and served after a
+// restart.
+func TestKillAfterAcknowledgedBurst(t *testing.T) {
+	gh := githubfake.New(githubfake.Options{})
+	defer gh.Close()
+	// Slow trackers keep the worker busy, so the kill lands while tickets are still queued.
+	gh.SetLatency(200 * time.Millisecond)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "ft.db")
+	addr := freeAddr(t)
+	cfgPath := writeConfig(t, baseConfig(addr, db, gh.URL()))
+	s := start(t, addr, "serve", "--config", cfgPath)
+
+	const n = 120
+	var mu sync.Mutex
+	acked := map[string]int{} // postmortem id -> item count
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			id := fmt.Sprintf("PM-KILL-%03d", i)
+			items := 1 + i%3
+			code, body := s.do(http.MethodPost, "/v1/postmortems", testToken, postmortemJSON(id, items))
+			if code != http.StatusAccepted {
+				t.Errorf("POST %s = %d: %s", id, code, body)
+				return
+			}
+			mu.Lock()
+			acked[id] = items
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	s.kill()
+	if len(acked) != n {
+		t.Fatalf("%d of %d acknowledged", len(acked), n)
+	}
+
+	// Straight from the file the killed process left.
+	conn, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, items := range acked {
+		var pms, jobs int
+		if err := conn.QueryRow(`SELECT COUNT(*) FROM postmortems WHERE id = ?`, id).Scan(&pms); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(`SELECT COUNT(*) FROM outbox WHERE postmortem_id = ? AND kind = 'create_ticket'`, id).Scan(&jobs); err != nil {
+			t.Fatal(err)
+		}
+		if pms != 1 || jobs != items {
+			t.Errorf("%s: %d rows, %d create jobs; want 1 and %d", id, pms, jobs, items)
+		}
+	}
+	conn.Close()
+
+	// And through the API after a restart; the queued tickets are then made exactly once.
+	gh.SetLatency(0)
+	s2 := start(t, addr, "serve", "--config", cfgPath)
+	var list struct {
+		Postmortems []struct{ ID string }
+		NextCursor  string `json:"next_cursor"`
+	}
+	s2.getJSON("/v1/postmortems?limit=500", testToken, &list)
+	if len(list.Postmortems) != n {
+		t.Fatalf("after restart the list has %d postmortems, want %d", len(list.Postmortems), n)
+	}
+	total := 0
+	for _, items := range acked {
+		total += items
+	}
+	eventually(t, 60*time.Second, "every item has exactly one ticket", func() bool {
+		return len(gh.Issues("acme/postmortem-actions")) >= total && allLinked(t, s2, acked)
+	})
+	if issues := gh.Issues("acme/postmortem-actions"); len(issues) != total {
+		seen := map[string]int{}
+		for _, is := range issues {
+			seen[is.Title]++
+		}
+		for title, n := range seen {
+			if n > 1 {
+				t.Errorf("%d issues titled %q", n, title)
+			}
+		}
+		t.Fatalf("%d issues at GitHub, want exactly %d", len(issues), total)
+	}
+	s2.stop()
+}
+
+func allLinked(t *testing.T, s *server, ids map[string]int) bool {
+	for id := range ids {
+		var pm struct{ Items []struct{ Sync string } }
+		s.getJSON("/v1/postmortems/"+id, testToken, &pm)
+		for _, it := range pm.Items {
+			if it.Sync != "linked" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// postmortemJSON is a finalized postmortem with n action items.
+func postmortemJSON(id string, n int) []byte {
+	var items []string
+	for i := 1; i <= n; i++ {
+		items = append(items, fmt.Sprintf(`{"id":"AI-%d","title":"Action %d of %s","owner":"bob@acme.com","priority":"P1","due":"2026-12-15"}`, i, i, id))
+	}
+	return []byte(fmt.Sprintf(`{"id":%q,"title":"Outage %s","status":"finalized","severity":"SEV2","team":"core",
+		"signed_off_by":["carol@acme.com"],"signed_off_at":"2026-11-22T10:00:00Z","action_items":[%s]}`,
+		id, id, strings.Join(items, ",")))
+}
