@@ -36,6 +36,8 @@ type Options struct {
 	// Registry receives the HTTP and intake metrics and is served on /metrics; nil makes a new
 	// one with the Go and process collectors. Pass one to add other packages' metrics.
 	Registry *prometheus.Registry
+	// Sync carries out PATCH and retry (the sync engine); nil answers them with 503.
+	Sync Syncer
 }
 
 // Server is the HTTP interface. Serve its Handler with an http.Server whose timeouts the caller
@@ -51,6 +53,7 @@ type Server struct {
 	auth     *authenticator
 	registry *prometheus.Registry
 	metrics  *metrics
+	sync     Syncer
 }
 
 // New builds the server and its routes. It fails when an option is missing or the intake
@@ -72,6 +75,7 @@ func New(opts Options) (*Server, error) {
 		now:      opts.Now,
 		wake:     opts.Wake,
 		registry: opts.Registry,
+		sync:     opts.Sync,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -116,6 +120,12 @@ func (s *Server) routes() {
 	v1.POST("/postmortems", s.intake)
 	v1.GET("/postmortems", s.listPostmortems, s.requireBearer)
 	v1.GET("/postmortems/:id", s.getPostmortem, s.requireBearer)
+	v1.PATCH("/postmortems/:id/items/:item_id", s.patchItem, s.requireBearer)
+	v1.POST("/postmortems/:id/retry", s.retryPostmortem, s.requireBearer)
+
+	// Tracker webhooks authenticate themselves: the signature covers the body.
+	e.POST("/webhooks/github", s.githubWebhook)
+	e.POST("/webhooks/jira", s.jiraWebhook)
 }
 
 // Handler is the server as an http.Handler.

@@ -1,0 +1,128 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	ft "github.com/followthrough/followthrough"
+)
+
+// Syncer is the part of the sync engine that the API's write endpoints drive; *sync.Engine is
+// one. Its errors wrap store.ErrNotFound (unknown postmortem or item) and store.ErrConflict
+// (a removed item, or one whose ticket does not exist yet or was deleted), which the error
+// handler answers with 404 and 409.
+type Syncer interface {
+	// SetItemStatus sets an item's status from the API and queues the move of its ticket.
+	SetItemStatus(ctx context.Context, pmID, itemID string, status ft.Status) (ft.ItemView, error)
+	// Retry tries every item of the postmortem with sync: failed again.
+	Retry(ctx context.Context, pmID string) (ft.PostmortemView, error)
+}
+
+// errNoSync is the answer of the write endpoints when the server was built without a Syncer.
+var errNoSync = unavailable("status changes and retries are not available: this server has no sync engine")
+
+// patchItem is PATCH /v1/postmortems/{id}/items/{item_id} with {"status": "..."}. The bearer
+// token is checked first (middleware), then the content type and size, then the body is decoded
+// strictly: status is the only field. It answers with the bare item.
+func (s *Server) patchItem(c echo.Context) error {
+	if s.sync == nil {
+		return errNoSync
+	}
+	r := c.Request()
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	body, err := readBody(c, MaxAPIBody)
+	if err != nil {
+		return err
+	}
+	status, err := decodeStatusPatch(body)
+	if err != nil {
+		return err
+	}
+	item, err := s.sync.SetItemStatus(r.Context(), c.Param("id"), c.Param("item_id"), status)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, item)
+}
+
+// retryPostmortem is POST /v1/postmortems/{id}/retry: every item with sync: failed is tried
+// again. Any body is ignored. It answers with the postmortem.
+func (s *Server) retryPostmortem(c echo.Context) error {
+	if s.sync == nil {
+		return errNoSync
+	}
+	pm, err := s.sync.Retry(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, pm)
+}
+
+// decodeStatusPatch reads a PATCH body: one JSON object whose only key is "status", a string
+// naming an item status. Malformed JSON is 400; an object that is not that is 422 with the
+// offending fields named.
+func decodeStatusPatch(body []byte) (ft.Status, error) {
+	if !utf8.Valid(body) {
+		return "", badRequest("malformed JSON: the body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		if errors.Is(err, io.EOF) {
+			return "", badRequest(`malformed JSON: the body is empty; send {"status": "done"}`)
+		}
+		return "", badRequest("malformed JSON: %s", jsonError(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return "", badRequest("malformed JSON: unexpected data after the JSON object")
+	}
+	var obj map[string]json.RawMessage
+	if raw[0] != '{' || json.Unmarshal(raw, &obj) != nil {
+		return "", invalid(`the body must be a JSON object: {"status": "done"}`, nil)
+	}
+	var fields []ft.FieldError
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k != "status" {
+			fields = append(fields, ft.FieldError{Field: k, Message: "unknown field: only status can be changed"})
+		}
+	}
+	var status string
+	switch v, ok := obj["status"]; {
+	case !ok || string(v) == "null":
+		fields = append(fields, ft.FieldError{Field: "status", Message: "required: open, in_progress, done or wont_do"})
+	case json.Unmarshal(v, &status) != nil:
+		fields = append(fields, ft.FieldError{Field: "status", Message: "must be a string: open, in_progress, done or wont_do"})
+	case !ft.Status(status).Valid():
+		fields = append(fields, ft.FieldError{Field: "status",
+			Message: fmt.Sprintf("unknown status %q: use open, in_progress, done or wont_do", status)})
+	}
+	if len(fields) > 0 {
+		return "", invalid("the change is not acceptable", fields)
+	}
+	return ft.Status(status), nil
+}
+
+// jsonError is an encoding/json error without its package prefix.
+func jsonError(err error) string {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "unexpected end of JSON input"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
