@@ -492,7 +492,7 @@ func TestTicketsExactlyOnceUnderFaults(t *testing.T) {
 		{name: "github lost responses", arm: func(e *trackerEnv) {
 			e.gh.InjectFault(githubfake.Fault{Method: http.MethodPost, PathPrefix: ghCreate, Times: 2, LoseResponse: true})
 		}},
-		{name: "jira lost responses with search lag", jiraOpts: jirafake.Options{SearchLag: time.Second}, arm: func(e *trackerEnv) {
+		{name: "jira lost responses with search lag", jiraOpts: jirafake.Options{SearchLag: 1500 * time.Millisecond}, arm: func(e *trackerEnv) {
 			e.jr.AddFault(jirafake.Fault{Method: http.MethodPost, PathPrefix: jiraCreate, Times: 2, LoseResponse: true})
 		}, check: func(t *testing.T, e *trackerEnv, doc pmDoc, v pmView) {
 			// A ticket found again by its marker is still the contract's ticket: it links back
@@ -548,8 +548,10 @@ func TestTicketsExactlyOnceUnderFaults(t *testing.T) {
 					lastCreate = c.Time
 				}
 			}
-			jiraCreates := e.jr.Calls(http.MethodPost, jiraCreate)
-			if faulted == 0 && jiraCreates <= 2 {
+			// Jira's calls carry no status: a failed create shows as one more create, a lost one
+			// as a search for its marker.
+			jiraFired := e.jr.Calls(http.MethodPost, jiraCreate) > 2 || e.jr.Calls(http.MethodGet, "/rest/api/3/search/jql") > 0
+			if faulted == 0 && !jiraFired {
 				t.Fatalf("the fault never fired\ncalls:\n%s", e.describeCalls())
 			}
 			if tc.retryWait > 0 && lastCreate.Sub(faultAt) < tc.retryWait-100*time.Millisecond {
