@@ -114,6 +114,7 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler())
+	s.pageRoutes() // the status page, in page.go
 
 	v1 := e.Group("/v1")
 	// Intake authenticates itself after reading the bounded body: a signature covers the body.

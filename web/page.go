@@ -1,0 +1,506 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/store"
+	"github.com/followthrough/followthrough/sync"
+)
+
+// The status page: GET / lists every postmortem (HTML, or JSON and CSV exports), GET
+// /postmortems/{id} shows one with its items and their history. Plain server-rendered HTML,
+// no JavaScript; the stylesheet is /static/page.css, so the CSP allows styles from 'self' only.
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static/page.css
+var pageCSS []byte
+
+// pageSize is how many postmortems one HTML page shows; exports page through all of them.
+const pageSize = maxListLimit
+
+// maxFilterLength bounds the team and severity filters: they are matched exactly, and no team
+// or severity is longer.
+const maxFilterLength = 200
+
+// csvColumns are the export's columns, in the contract's order.
+var csvColumns = []string{"id", "title", "team", "severity", "state", "done", "total", "percent", "stalled", "overdue", "signed_off_at"}
+
+// pageSecurityHeaders go on every page, error pages and the stylesheet included. form-action
+// and frame-ancestors do not fall back to default-src, so they are named.
+var pageSecurityHeaders = map[string]string{
+	"Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+		"base-uri 'none'; frame-ancestors 'none'",
+	"X-Content-Type-Options": "nosniff",
+	"Referrer-Policy":        "no-referrer",
+	"X-Frame-Options":        "DENY",
+}
+
+var pageFuncs = template.FuncMap{
+	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+}
+
+var (
+	listTemplate       = pageTemplate("templates/list.html")
+	postmortemTemplate = pageTemplate("templates/postmortem.html")
+	errorTemplate      = pageTemplate("templates/error.html")
+)
+
+// pageTemplate is the layout together with one page's "title" and "content".
+func pageTemplate(page string) *template.Template {
+	return template.Must(template.New("layout.html").Funcs(pageFuncs).ParseFS(templateFS, "templates/layout.html", page))
+}
+
+// pageRoutes registers the status page. With status_page.public false the pages need the API's
+// bearer token; the stylesheet is always open (it says nothing about any postmortem).
+func (s *Server) pageRoutes() {
+	e := s.echo
+	e.GET("/", s.statusPage, s.pageHeaders, s.htmlErrors, s.pageAuth)
+	e.GET("/postmortems/:id", s.postmortemPage, s.pageHeaders, s.htmlErrors, s.pageAuth)
+	e.GET("/static/page.css", s.stylesheet, s.pageHeaders)
+}
+
+// pageAuth is requireBearer when the status page is not public.
+func (s *Server) pageAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	if s.cfg.StatusPage.IsPublic() {
+		return next
+	}
+	return s.requireBearer(next)
+}
+
+// pageHeaders sets the security headers before the handler writes anything.
+func (s *Server) pageHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	private := !s.cfg.StatusPage.IsPublic()
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		for k, v := range pageSecurityHeaders {
+			h.Set(k, v)
+		}
+		if private {
+			// Pages behind a token must not be kept by shared caches.
+			h.Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
+}
+
+// htmlErrors answers a failed page request with an HTML error page. The status still comes from
+// errorResponse, the one mapping of errors to statuses; requests for an export keep the JSON
+// error answer of the API.
+func (s *Server) htmlErrors(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		if err == nil || c.Response().Committed {
+			return err
+		}
+		if f, ferr := pageFormat(c.Request()); ferr == nil && f != formatHTML {
+			return err
+		}
+		status, body := errorResponse(err)
+		if status >= 500 {
+			s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+				slog.String("request_id", requestIDOf(c)), slog.String("error", err.Error()))
+		}
+		if status == http.StatusUnauthorized {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="followthrough"`)
+		}
+		data := errorPage{Status: status, StatusText: http.StatusText(status), Message: body.Error}
+		if status == http.StatusNotFound && c.Path() == "/postmortems/:id" {
+			data.Message = "There is no postmortem " + strconv.Quote(c.Param("id")) + "."
+		}
+		return s.renderHTML(c, status, errorTemplate, data)
+	}
+}
+
+// errorPage is the data of templates/error.html.
+type errorPage struct {
+	Status     int
+	StatusText string
+	Message    string
+}
+
+func (s *Server) stylesheet(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	return c.Blob(http.StatusOK, "text/css; charset=utf-8", pageCSS)
+}
+
+// renderHTML executes the template into a buffer first, so that a template error becomes a
+// clean 500 rather than half a page.
+func (s *Server) renderHTML(c echo.Context, status int, t *template.Template, data any) error {
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return fmt.Errorf("render %s: %w", t.Name(), err)
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// Formats of GET /.
+const (
+	formatHTML = "html"
+	formatJSON = "json"
+	formatCSV  = "csv"
+)
+
+// pageFormat is ?format= when given, else the best of HTML, JSON and CSV that Accept asks for
+// (HTML when nothing matches, as for a browser's or curl's */*).
+func pageFormat(r *http.Request) (string, error) {
+	if f := r.URL.Query().Get("format"); f != "" {
+		switch f {
+		case formatHTML, formatJSON, formatCSV:
+			return f, nil
+		}
+		return "", badRequest("format must be html, json or csv")
+	}
+	best, bestQ := formatHTML, 0.0
+	for _, part := range strings.Split(r.Header.Get(echo.HeaderAccept), ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			if q, err = strconv.ParseFloat(v, 64); err != nil {
+				continue
+			}
+		}
+		f := ""
+		switch mt {
+		case "text/html", "application/xhtml+xml":
+			f = formatHTML
+		case "application/json":
+			f = formatJSON
+		case "text/csv":
+			f = formatCSV
+		}
+		// The first of equal preferences wins.
+		if f != "" && q > bestQ {
+			best, bestQ = f, q
+		}
+	}
+	return best, nil
+}
+
+// pageRow is one postmortem of the list with the counts the page shows; the JSON export is its
+// encoding: the API's postmortem plus "stalled" and "overdue".
+type pageRow struct {
+	ft.PostmortemView
+	Stalled int `json:"stalled"`
+	Overdue int `json:"overdue"`
+}
+
+// listPage is the data of templates/list.html.
+type listPage struct {
+	Rows      []pageRow
+	Filter    store.ListFilter
+	States    []ft.State
+	Counts    map[string]int
+	Now       time.Time
+	FirstPage string // link back to the first page, when this is a later one
+	NextPage  string // link to the next page, when there is one
+	ExportCSV string
+	ExportJS  string
+}
+
+// statusPage is GET /: every postmortem, newest sign-off first, filtered by state, team and
+// severity. ?format=json|csv (or Accept) exports every matching postmortem; the HTML shows at
+// most pageSize per page, with a link to the next.
+func (s *Server) statusPage(c echo.Context) error {
+	format, err := pageFormat(c.Request())
+	if err != nil {
+		return err
+	}
+	q := c.QueryParams()
+	f := store.ListFilter{
+		State:    q.Get("state"),
+		Team:     q.Get("team"),
+		Severity: q.Get("severity"),
+		Limit:    pageSize,
+		Cursor:   q.Get("cursor"),
+	}
+	switch ft.State(f.State) {
+	case "", ft.StateTracking, ft.StateReopened, ft.StateCompleted:
+	default:
+		return badRequest("state must be tracking, reopened or completed")
+	}
+	if len(f.Team) > maxFilterLength || len(f.Severity) > maxFilterLength {
+		return badRequest("team and severity must be at most %d characters", maxFilterLength)
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			return badRequest("limit must be an integer from 1 to %d", maxListLimit)
+		}
+		f.Limit = min(n, maxListLimit)
+	}
+	if len(f.Cursor) > maxCursorLength {
+		return store.ErrBadCursor
+	}
+	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
+	switch format {
+	case formatJSON:
+		return s.exportJSON(c, f)
+	case formatCSV:
+		return s.exportCSV(c, f)
+	}
+
+	pms, next, err := s.store.ListPostmortems(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	policy := sync.PolicyOf(s.cfg.Stall)
+	data := listPage{
+		Filter: f,
+		States: []ft.State{ft.StateTracking, ft.StateReopened, ft.StateCompleted},
+		Counts: map[string]int{},
+		Now:    now,
+	}
+	for _, pm := range pms {
+		data.Rows = append(data.Rows, rowOf(pm, policy, now))
+		data.Counts[string(pm.State)]++
+	}
+	link := func(extra url.Values) string {
+		v := url.Values{}
+		for _, k := range []string{"state", "team", "severity", "limit"} {
+			if x := q.Get(k); x != "" {
+				v.Set(k, x)
+			}
+		}
+		for k, x := range extra {
+			v[k] = x
+		}
+		if len(v) == 0 {
+			return "/"
+		}
+		return "/?" + v.Encode()
+	}
+	if next != "" {
+		data.NextPage = link(url.Values{"cursor": {next}})
+	}
+	if f.Cursor != "" {
+		data.FirstPage = link(nil)
+	}
+	data.ExportCSV = link(url.Values{"format": {formatCSV}})
+	data.ExportJS = link(url.Values{"format": {formatJSON}})
+	return s.renderHTML(c, http.StatusOK, listTemplate, data)
+}
+
+// rowOf counts a postmortem's stalled and overdue items at now.
+func rowOf(pm ft.PostmortemView, policy sync.Policy, now time.Time) pageRow {
+	row := pageRow{PostmortemView: pm}
+	for _, it := range pm.Items {
+		if it.Stalled {
+			row.Stalled++
+		}
+		if sync.Overdue(sync.ItemStallInput(pm, it), policy, now) {
+			row.Overdue++
+		}
+	}
+	return row
+}
+
+// eachPage calls fn with every page of postmortems that f selects, from f.Cursor on.
+func (s *Server) eachPage(c echo.Context, f store.ListFilter, fn func([]pageRow) error) error {
+	now := s.now()
+	policy := sync.PolicyOf(s.cfg.Stall)
+	for {
+		pms, next, err := s.store.ListPostmortems(c.Request().Context(), f)
+		if err != nil {
+			return err
+		}
+		rows := make([]pageRow, 0, len(pms))
+		for _, pm := range pms {
+			rows = append(rows, rowOf(pm, policy, now))
+		}
+		if err := fn(rows); err != nil {
+			return err
+		}
+		if next == "" {
+			return nil
+		}
+		f.Cursor = next
+	}
+}
+
+// exportJSON streams {"postmortems": [...]} with every matching postmortem. The first page is
+// read before anything is written, so that a bad cursor is still a 400.
+func (s *Server) exportJSON(c echo.Context, f store.ListFilter) error {
+	w := c.Response()
+	started := false
+	err := s.eachPage(c, f, func(rows []pageRow) error {
+		for _, row := range rows {
+			b, err := json.Marshal(row)
+			if err != nil {
+				return err
+			}
+			sep := ","
+			if !started {
+				w.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+				w.WriteHeader(http.StatusOK)
+				sep = `{"postmortems":[`
+				started = true
+			}
+			if _, err := w.Write(append([]byte(sep), b...)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.afterStreaming(c, started, err)
+	}
+	if !started {
+		return c.JSON(http.StatusOK, map[string][]pageRow{"postmortems": {}})
+	}
+	_, err = w.Write([]byte("]}\n"))
+	return err
+}
+
+// exportCSV streams the contract's columns, one row per matching postmortem.
+func (s *Server) exportCSV(c echo.Context, f store.ListFilter) error {
+	w := c.Response()
+	cw := csv.NewWriter(w)
+	started := false
+	start := func() error {
+		w.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+		w.Header().Set(echo.HeaderContentDisposition, `attachment; filename="postmortems.csv"`)
+		w.WriteHeader(http.StatusOK)
+		started = true
+		return cw.Write(csvColumns)
+	}
+	err := s.eachPage(c, f, func(rows []pageRow) error {
+		if !started {
+			if err := start(); err != nil {
+				return err
+			}
+		}
+		for _, r := range rows {
+			signedOff := ""
+			if r.SignedOffAt != nil {
+				signedOff = r.SignedOffAt.UTC().Format(time.RFC3339)
+			}
+			rec := []string{
+				csvCell(r.ID), csvCell(r.Title), csvCell(r.Team), csvCell(r.Severity), csvCell(string(r.State)),
+				strconv.Itoa(r.Completion.Done), strconv.Itoa(r.Completion.Total), strconv.Itoa(r.Completion.Percent),
+				strconv.Itoa(r.Stalled), strconv.Itoa(r.Overdue), signedOff,
+			}
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+	if err != nil {
+		return s.afterStreaming(c, started, err)
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// afterStreaming handles an error met while exporting: before the first byte it is an ordinary
+// error answer; after, the status is sent, so the log keeps it and the body stays cut short.
+func (s *Server) afterStreaming(c echo.Context, started bool, err error) error {
+	if !started {
+		return err
+	}
+	s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "export failed after it started",
+		slog.String("request_id", requestIDOf(c)), slog.String("error", err.Error()))
+	return nil
+}
+
+// csvCell guards a text cell against formula injection: a spreadsheet opening the export would
+// run a cell that starts with = + - or @ (or a tab or carriage return, which some spreadsheets
+// skip before such a character) as a formula. A leading single quote makes it text, as OWASP's
+// "CSV Injection" advice says. Titles, teams and severities come from postmortem authors, so
+// they are not trusted; numeric cells are written by us and left alone.
+func csvCell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
+// itemPage is one item of templates/postmortem.html.
+type itemPage struct {
+	ft.ItemView
+	DueDate      string // the item's due date, or the one default_due gives
+	DueDefaulted bool
+	Overdue      bool
+	StalledWhy   string // the stall reason in words
+	TicketHref   string // the ticket's URL when it is http(s); empty: show the key only
+	History      []ft.HistoryEntry
+}
+
+// postmortemPage is the data of templates/postmortem.html.
+type postmortemPage struct {
+	pageRow
+	Href  string // the postmortem's own URL when it is http(s)
+	Items []itemPage
+	Now   time.Time
+}
+
+// postmortemPage is GET /postmortems/{id}: the postmortem, each item and its status history.
+func (s *Server) postmortemPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	pm, err := s.store.Postmortem(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	policy := sync.PolicyOf(s.cfg.Stall)
+	data := postmortemPage{pageRow: rowOf(pm, policy, now), Href: httpURL(pm.URL), Now: now}
+	for _, it := range pm.Items {
+		in := sync.ItemStallInput(pm, it)
+		due, defaulted := sync.DueDate(in, policy)
+		ip := itemPage{ItemView: it, DueDate: due, DueDefaulted: defaulted, Overdue: sync.Overdue(in, policy, now)}
+		if it.StalledReason != nil {
+			ip.StalledWhy = stallWords(*it.StalledReason)
+		}
+		if it.Ticket != nil {
+			ip.TicketHref = httpURL(it.Ticket.URL)
+		}
+		if ip.History, err = s.store.History(ctx, pm.ID, it.ID); err != nil {
+			return err
+		}
+		data.Items = append(data.Items, ip)
+	}
+	return s.renderHTML(c, http.StatusOK, postmortemTemplate, data)
+}
+
+// stallWords says why an item stalled, as the stall rules decide it.
+func stallWords(r ft.StallReason) string {
+	switch r {
+	case ft.StallOverdue:
+		return "overdue, and the grace period after the due day has passed"
+	case ft.StallInactive:
+		return "no activity on the ticket for longer than inactive_after allows"
+	}
+	return string(r)
+}
+
+// httpURL is u when it is an absolute http or https URL, else "": ticket and postmortem URLs
+// come from trackers and authors, and only those are rendered as links.
+func httpURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") {
+		return ""
+	}
+	return p.String()
+}
