@@ -417,7 +417,6 @@ func (s *Server) editIssue(w http.ResponseWriter, r *http.Request, login string,
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.nowLocked()
 	if req.Title != nil {
 		is.title = *req.Title
@@ -452,7 +451,9 @@ func (s *Server) editIssue(w http.ResponseWriter, r *http.Request, login string,
 		is.stateReason = reason
 	}
 	is.updatedAt = now
-	writeJSON(w, http.StatusOK, s.issueJSONLocked(rp, is))
+	out := s.issueJSONLocked(rp, is)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
 }
 
 // setStateLocked opens or closes an issue as GitHub does: closing without a reason is
@@ -491,9 +492,10 @@ func (s *Server) createComment(w http.ResponseWriter, r *http.Request, login str
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c := s.commentLocked(is, login, *req.Body)
-	writeJSON(w, http.StatusCreated, s.commentJSONLocked(rp, is, c))
+	out := s.commentJSONLocked(rp, is, c)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func (s *Server) commentLocked(is *issue, login, body string) Comment {
@@ -537,7 +539,6 @@ func (s *Server) addLabels(w http.ResponseWriter, r *http.Request, rp *repo, is 
 		}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if r.Method == http.MethodPut {
 		is.labels = nil
 	}
@@ -551,7 +552,9 @@ func (s *Server) addLabels(w http.ResponseWriter, r *http.Request, rp *repo, is 
 		}
 	}
 	is.updatedAt = s.nowLocked()
-	writeJSON(w, http.StatusOK, s.labelsJSONLocked(rp, is.labels))
+	out := s.labelsJSONLocked(rp, is.labels)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) listIssues(w http.ResponseWriter, r *http.Request, login string, rp *repo) {

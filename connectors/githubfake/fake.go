@@ -299,22 +299,25 @@ func (s *Server) ResetCalls() {
 	s.calls = nil
 }
 
-// statusWriter remembers the status of an answer.
+// statusWriter records the call as its answer starts, before the client can see it, so that a
+// test reading the call log after a response always finds the call there.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	record func(status int)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		w.record(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -323,6 +326,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	if s.opts.PathPrefix != "" {
 		if !strings.HasPrefix(path, s.opts.PathPrefix+"/") {
+			s.record(r, r.URL.Path, http.StatusNotFound, false)
 			writeError(w, http.StatusNotFound, "Not Found", "")
 			return
 		}
@@ -359,13 +363,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, record: func(status int) { s.record(r, plainPath, status, false) }}
 	if fault != nil && (fault.Status != 0 || fault.PrimaryRateLimit || fault.SecondaryRateLimit) {
 		s.writeFault(sw, fault)
 	} else {
 		s.route(sw, r, path)
 	}
-	s.record(r, plainPath, sw.status, false)
+	if sw.status == 0 {
+		sw.WriteHeader(http.StatusOK)
+	}
 }
 
 func hijackAndClose(w http.ResponseWriter) {
