@@ -1,6 +1,7 @@
 package test
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -27,6 +28,7 @@ type trackerEnv struct {
 	gh   *githubfake.Server
 	jr   *jirafake.Server
 	addr string
+	db   string
 	cfg  string
 	s    *server
 }
@@ -79,7 +81,7 @@ reconcile:
 stall:
   scan_every: 1h
 `, addr, db, addr, testToken, gh.URL(), githubfake.DefaultToken, jr.URL(), jiraProject, defaultRepo))
-	return &trackerEnv{t: t, gh: gh, jr: jr, addr: addr, cfg: cfg}
+	return &trackerEnv{t: t, gh: gh, jr: jr, addr: addr, db: db, cfg: cfg}
 }
 
 func (e *trackerEnv) start() *server {
@@ -572,6 +574,10 @@ func TestTicketsExactlyOnceAcrossKill(t *testing.T) {
 	e := newTrackerEnv(t, jirafake.Options{SearchLag: 500 * time.Millisecond})
 	e.gh.SetLatency(30 * time.Millisecond)
 	e.jr.SetLatency(20 * time.Millisecond)
+	// A slow remote link keeps Jira jobs between "issue created" and "ticket recorded" most of
+	// the time, so the kill lands there: the restart must find those tickets by their marker.
+	e.jr.AddFault(jirafake.Fault{Method: http.MethodPost, PathPrefix: "/rest/api/2/issue/" + jiraProject + "-",
+		Times: 1 << 20, Latency: 200 * time.Millisecond})
 	s := e.start()
 	const pm, n = "PM-KILL-200", 200
 	var items []aiDoc
@@ -592,8 +598,14 @@ func TestTicketsExactlyOnceAcrossKill(t *testing.T) {
 	if atKill >= n {
 		t.Fatalf("all %d tickets were made before the kill; slow the stand-ins down", atKill)
 	}
-	t.Logf("killed with %d of %d tickets made", atKill, n)
+	linked := linkedInDB(t, e.db)
+	t.Logf("killed with %d of %d tickets made, %d of them recorded", atKill, n, linked)
+	if linked >= atKill {
+		t.Fatalf("the kill found no ticket made but not yet recorded (%d made, %d linked)", atKill, linked)
+	}
 
+	e.jr.ClearFaults()
+	e.jr.SetLatency(20 * time.Millisecond)
 	e.start()
 	v := e.waitLinked(pm, 60*time.Second)
 	ghIssues, jiraIssues := e.gh.Issues(defaultRepo), e.jr.Issues(jiraProject)
@@ -638,4 +650,20 @@ func TestTicketsExactlyOnceAcrossKill(t *testing.T) {
 	if len(v.Items) != n {
 		t.Errorf("%d items, want %d", len(v.Items), n)
 	}
+}
+
+// linkedInDB counts the items with a ticket recorded, straight from the database file that a
+// killed process left.
+func linkedInDB(t *testing.T, db string) int {
+	t.Helper()
+	conn, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var n int
+	if err := conn.QueryRow(`SELECT COUNT(*) FROM items WHERE sync = 'linked'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
