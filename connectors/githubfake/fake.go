@@ -51,7 +51,8 @@ type Options struct {
 	// RateLimit is the number of calls per hour per token before GitHub's primary rate limit
 	// answers 403 [5000].
 	RateLimit int
-	// Now is the clock for timestamps in issues and rate-limit headers [time.Now].
+	// Now is the clock for timestamps in issues, comments and the call log [time.Now].
+	// Rate-limit headers and installation-token expiry always use real time.
 	Now func() time.Time
 }
 
@@ -415,9 +416,8 @@ func (s *Server) writeFault(w http.ResponseWriter, f *Fault) {
 		if reset <= 0 {
 			reset = time.Minute
 		}
-		s.mu.Lock()
-		now := s.nowLocked()
-		s.mu.Unlock()
+		// Rate-limit times are real: clients compare them with their own clocks.
+		now := time.Now()
 		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(s.opts.RateLimit))
 		w.Header().Set("X-RateLimit-Remaining", "0")
 		w.Header().Set("X-RateLimit-Used", fmt.Sprint(s.opts.RateLimit))
@@ -524,8 +524,10 @@ type rate struct {
 // countRate spends one call of login's hourly budget and sets the X-RateLimit-* headers; it
 // answers 403 and returns false when the budget is spent.
 func (s *Server) countRate(w http.ResponseWriter, login string) bool {
+	// Rate-limit windows run on real time, whatever the clock for timestamps says: clients
+	// compare X-RateLimit-Reset with their own clocks.
+	now := time.Now()
 	s.mu.Lock()
-	now := s.nowLocked()
 	rt := s.rates[login]
 	if rt == nil || !now.Before(rt.windowStart.Add(time.Hour)) {
 		rt = &rate{windowStart: now}
