@@ -371,13 +371,13 @@ func (t *Tracker) SetStatus(ctx context.Context, key string, s ft.Status) (ft.Ti
 		default:
 			return toTicket(repo, is), nil
 		}
+		// The label call moved the issue's updated_at; read it back rather than guess it.
+		if fresh, _, err := t.client.Issues.Get(ctx, owner, name, num); err == nil {
+			return toTicket(repo, fresh), nil
+		}
 		tk := toTicket(repo, is)
 		tk.Labels = labelNames(labels)
 		tk.Status = s
-		// The label call moved updated_at on GitHub's side; it is at least now.
-		if now := t.now().UTC().Truncate(time.Second); now.After(tk.UpdatedAt) {
-			tk.UpdatedAt = now
-		}
 		return tk, nil
 	default:
 		reason := "completed"

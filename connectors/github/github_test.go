@@ -280,6 +280,9 @@ func TestSetStatus(t *testing.T) {
 		if got.Status != st.status || is.State != st.state || is.StateReason != st.reason || hasLabel != st.inProgLabel {
 			t.Errorf("step %d %s: ticket %s, issue %s/%s labels %v", i, st.status, got.Status, is.State, is.StateReason, is.Labels)
 		}
+		if !got.UpdatedAt.Equal(is.UpdatedAt) || strings.Join(got.Labels, ",") != strings.Join(is.Labels, ",") {
+			t.Errorf("step %d: ticket updated %v labels %v, issue %v %v", i, got.UpdatedAt, got.Labels, is.UpdatedAt, is.Labels)
+		}
 		if read, _ := tr.Get(ctx, tk.Ref.Key); read.Status != st.status {
 			t.Errorf("step %d: read back %s", i, read.Status)
 		}
