@@ -1,0 +1,131 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/connectors/github"
+	"github.com/followthrough/followthrough/connectors/jira"
+	"github.com/followthrough/followthrough/store"
+)
+
+// webhookParser is a connector that reads its own webhooks with what it knows of its site (the
+// Jira connector: Cloud or Data Center user ids, jira.statuses).
+type webhookParser interface {
+	ParseWebhook(payload []byte) (ft.TicketEvent, bool, error)
+}
+
+// processWebhook applies one stored tracker webhook delivery. Deliveries that cannot be read,
+// are not relevant, or concern a tracker that is not configured are marked processed (with the
+// reason) and never retried; only a failure to learn our own identity in the tracker is, since
+// without it our own changes would count as people's activity.
+func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
+	id, err := store.InboundEventID(job)
+	if err != nil {
+		e.logger.Warn("webhook job without event", slog.Int64("job_id", job.ID), slog.String("error", err.Error()))
+		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+	}
+	in, err := e.opts.Store.InboundEvent(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+	}
+	if err != nil {
+		return err
+	}
+	if !in.ProcessedAt.IsZero() {
+		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+	}
+	log := e.logger.With(slog.Int64("inbound_event_id", in.ID), slog.String("source", in.Source),
+		slog.String("delivery_id", in.DeliveryID), slog.String("event", in.Event))
+	finish := func(reason string) error {
+		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), func(tx *store.Tx) error {
+			return store.MarkInboundProcessed(ctx, tx, in.ID, e.opts.Clock.Now(), reason)
+		})
+	}
+	ev, relevant, err := e.parseWebhook(in)
+	if err != nil {
+		log.Warn("webhook unreadable", slog.String("error", err.Error()))
+		return finish(err.Error())
+	}
+	if !relevant {
+		return finish("")
+	}
+	tr, ok := e.opts.Trackers[ev.Ref.Kind]
+	if !ok {
+		return finish(fmt.Sprintf("%s is not configured", ev.Ref.Kind))
+	}
+	self, err := tr.Self(ctx)
+	if err != nil {
+		return fmt.Errorf("webhook %d: learn our own %s identity: %w", in.ID, ev.Ref.Kind, err)
+	}
+	now := e.opts.Clock.Now()
+	var applied store.Applied
+	err = e.opts.Store.CompleteJob(ctx, job.ID, now, func(tx *store.Tx) error {
+		var err error
+		applied, err = e.applyEvent(ctx, tx, ev, in.Source, self, now)
+		if err != nil {
+			return err
+		}
+		return store.MarkInboundProcessed(ctx, tx, in.ID, now, "")
+	})
+	if err != nil {
+		return err
+	}
+	logApplied(log, ev, applied)
+	return nil
+}
+
+// parseWebhook turns a stored delivery into a ticket event with the connector's own parser.
+func (e *Engine) parseWebhook(in store.InboundEvent) (ft.TicketEvent, bool, error) {
+	switch in.Source {
+	case store.SourceGitHub:
+		return github.ParseWebhook(in.Event, in.Payload)
+	case store.SourceJira:
+		if p, ok := e.opts.Trackers[ft.Jira].(webhookParser); ok {
+			return p.ParseWebhook(in.Payload)
+		}
+		if e.opts.Config.Jira == nil {
+			return ft.TicketEvent{}, false, errors.New("jira is not configured")
+		}
+		return jira.ParseWebhook(in.Payload, e.opts.Config.Jira.URL, e.opts.Config.Jira.Statuses)
+	}
+	return ft.TicketEvent{}, false, fmt.Errorf("unknown webhook source %q", in.Source)
+}
+
+// applyEvent applies a ticket event in the caller's transaction and does what follows from it
+// there too: item.status_changed to the notify URLs, and the postmortem's state re-evaluated.
+func (e *Engine) applyEvent(ctx context.Context, tx *store.Tx, ev ft.TicketEvent, source, self string, now time.Time) (store.Applied, error) {
+	a, err := store.ApplyTicketEvent(ctx, tx, ev, source, self, now)
+	if err != nil || a.Ignored != "" {
+		return a, err
+	}
+	if a.StatusChanged {
+		change := &StatusChange{From: a.From, To: a.To, Source: source}
+		if err := QueueEvent(ctx, tx, e.opts.Config.Notify, EventStatusChanged, a.PostmortemID, a.ItemID, change, now); err != nil {
+			return a, err
+		}
+	}
+	if a.StatusChanged || a.Activity || a.Deleted {
+		if _, err := Evaluate(ctx, tx, e.opts.Config, a.PostmortemID, now); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+func logApplied(log *slog.Logger, ev ft.TicketEvent, a store.Applied) {
+	attrs := []any{slog.String("ticket", ev.Ref.Key)}
+	switch {
+	case a.Ignored != "":
+		log.Debug("ticket event ignored", append(attrs, slog.String("reason", a.Ignored))...)
+	case a.Deleted:
+		log.Warn("ticket deleted", append(attrs, slog.String("postmortem_id", a.PostmortemID), slog.String("item_id", a.ItemID))...)
+	case a.StatusChanged:
+		log.Info("item status changed", append(attrs, slog.String("postmortem_id", a.PostmortemID),
+			slog.String("item_id", a.ItemID), slog.String("from", string(a.From)), slog.String("to", string(a.To)))...)
+	}
+}

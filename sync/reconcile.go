@@ -1,0 +1,145 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/store"
+)
+
+// Defaults for the periodic work when the configuration leaves them unset.
+const (
+	defaultReconcileEvery = 5 * time.Minute
+	defaultStallScanEvery = time.Hour
+	// inboundRetention is how long webhook delivery ids are remembered as seen.
+	inboundRetention = 30 * 24 * time.Hour
+)
+
+// periodic reconciles every reconcile.every and scans for stalls every stall.scan_every, both
+// once at start too (a restart may have missed webhooks and stalls), until ctx ends.
+func (e *Engine) periodic(ctx context.Context) {
+	every := e.opts.Config.Reconcile.Every
+	if every <= 0 {
+		every = defaultReconcileEvery
+	}
+	scanEvery := e.opts.Config.Stall.ScanEvery
+	if scanEvery <= 0 {
+		scanEvery = defaultStallScanEvery
+	}
+	reconcile := func() {
+		if err := e.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			e.logger.Error("reconcile", slog.String("error", err.Error()))
+		}
+		if err := e.opts.Store.PruneInbound(ctx, e.opts.Clock.Now().Add(-inboundRetention)); err != nil && ctx.Err() == nil {
+			e.logger.Error("prune webhook deliveries", slog.String("error", err.Error()))
+		}
+	}
+	scan := func() {
+		if err := e.scanStalls(ctx); err != nil && ctx.Err() == nil {
+			e.logger.Error("stall scan", slog.String("error", err.Error()))
+		}
+	}
+	reconcile()
+	scan()
+	reconcileTick := time.NewTicker(every)
+	defer reconcileTick.Stop()
+	scanTick := time.NewTicker(scanEvery)
+	defer scanTick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-reconcileTick.C:
+			reconcile()
+		case <-scanTick.C:
+			scan()
+		}
+	}
+}
+
+// Reconcile runs one reconciliation cycle: for every repository or project with linked
+// tickets, it asks the tracker for the tickets changed since the newest change it has seen
+// there and applies each one's status as an event with source "reconcile" (an event older than
+// what is known changes nothing). Its cost grows with the scopes and the changed tickets, not
+// with all tickets: GitHub answers an unchanged repository with a 304, Jira with one search
+// page per project. A scope that fails does not stop the others; their errors are joined.
+func (e *Engine) Reconcile(ctx context.Context) error {
+	scopes, err := e.opts.Store.ReconcileScopes(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	changed := false
+	for _, sc := range scopes {
+		tr, ok := e.opts.Trackers[sc.Kind]
+		if !ok {
+			continue
+		}
+		n, err := e.reconcileScope(ctx, tr, sc)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			errs = append(errs, fmt.Errorf("reconcile %s %s: %w", sc.Kind, sc.Scope, err))
+			continue
+		}
+		changed = changed || n > 0
+	}
+	if changed {
+		// Status changes queue outbound events.
+		e.Wake()
+	}
+	return errors.Join(errs...)
+}
+
+// reconcileScope reconciles one repository or project and returns how many item statuses
+// changed.
+func (e *Engine) reconcileScope(ctx context.Context, tr ft.Tracker, sc store.ReconcileScope) (int, error) {
+	target := ft.Target{Kind: sc.Kind}
+	if sc.Kind == ft.GitHub {
+		target.Repo = sc.Scope
+	} else {
+		target.Project = sc.Scope
+	}
+	since := sc.Since
+	if !since.IsZero() {
+		// A search index that lags behind (Jira Cloud) may show a change older than the newest
+		// one seen only later: look back that far again. Seeing a ticket twice is harmless.
+		since = since.Add(-e.searchLag(sc.Kind))
+	}
+	tickets, err := tr.ListChanged(ctx, ft.ChangeQuery{Target: target, Since: since})
+	if err != nil {
+		return 0, err
+	}
+	if len(tickets) == 0 {
+		return 0, nil
+	}
+	now := e.opts.Clock.Now()
+	changed := 0
+	err = e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+		changed = 0
+		newest := sc.Since
+		for _, t := range tickets {
+			ev := ft.TicketEvent{Ref: t.Ref, Status: t.Status, UpdatedAt: t.UpdatedAt, Marker: t.Marker}
+			a, err := e.applyEvent(ctx, tx, ev, store.SourceReconcile, "", now)
+			if err != nil {
+				return err
+			}
+			if a.StatusChanged {
+				changed++
+				e.logger.Info("item status changed", slog.String("ticket", t.Ref.Key), slog.String("source", store.SourceReconcile),
+					slog.String("postmortem_id", a.PostmortemID), slog.String("item_id", a.ItemID),
+					slog.String("from", string(a.From)), slog.String("to", string(a.To)))
+			}
+			if t.UpdatedAt.After(newest) {
+				newest = t.UpdatedAt
+			}
+		}
+		return store.AdvanceReconcileCursor(ctx, tx, sc.Kind, sc.Scope, newest)
+	})
+	return changed, err
+}

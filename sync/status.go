@@ -1,0 +1,103 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/store"
+)
+
+// ErrInvalidStatus is returned (wrapped) by SetItemStatus for a status that is not one of the
+// four item statuses (the API answers 422).
+var ErrInvalidStatus = errors.New("not an item status")
+
+// SetItemStatus sets an item's status from the API (PATCH): in one transaction the status
+// changes with history (source "api"), a job is queued that moves the ticket to it, subscribers
+// get item.status_changed, and the postmortem's state is re-evaluated; then the worker is woken.
+// The same status again changes nothing and sends nothing. It returns the item as the API
+// shows it.
+//
+// Errors: an unknown postmortem or item wraps store.ErrNotFound; a removed item, an item
+// whose ticket does not exist yet, or one whose ticket was deleted wraps store.ErrConflict;
+// an unknown status wraps ErrInvalidStatus.
+func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status ft.Status) (ft.ItemView, error) {
+	if !status.Valid() {
+		return ft.ItemView{}, fmt.Errorf("status %q: %w (open, in_progress, done or wont_do)", status, ErrInvalidStatus)
+	}
+	now := e.opts.Clock.Now()
+	changed := false
+	err := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+		changed = false
+		it, err := store.LoadItemTx(ctx, tx, pmID, itemID)
+		if err != nil {
+			return err
+		}
+		if it.Removed {
+			return fmt.Errorf("item %s of postmortem %s was removed from the postmortem, so its status is wont_do: %w",
+				itemID, pmID, store.ErrConflict)
+		}
+		if it.Ticket == nil {
+			return fmt.Errorf("item %s of postmortem %s has no ticket yet (sync: %s); its status can be set once the ticket exists: %w",
+				itemID, pmID, it.Sync, store.ErrConflict)
+		}
+		deleted, err := store.TicketDeleted(ctx, tx, *it.Ticket)
+		if err != nil {
+			return err
+		}
+		if deleted {
+			return fmt.Errorf("the ticket %s of item %s was deleted; POST /v1/postmortems/%s/retry makes a new one: %w",
+				it.Ticket.Key, itemID, pmID, store.ErrConflict)
+		}
+		if it.Status == status {
+			return nil
+		}
+		from, err := store.SetItemStatus(ctx, tx, pmID, itemID, status, store.SourceAPI, "", now)
+		if err != nil {
+			return err
+		}
+		changed = true
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobSetStatus, PostmortemID: pmID, ItemID: itemID,
+			Tracker: string(it.Ticket.Kind)}, now); err != nil {
+			return err
+		}
+		change := &StatusChange{From: from, To: status, Source: store.SourceAPI}
+		if err := QueueEvent(ctx, tx, e.opts.Config.Notify, EventStatusChanged, pmID, itemID, change, now); err != nil {
+			return err
+		}
+		_, err = Evaluate(ctx, tx, e.opts.Config, pmID, now)
+		return err
+	})
+	if err != nil {
+		return ft.ItemView{}, fmt.Errorf("set status of %s/%s: %w", pmID, itemID, err)
+	}
+	if changed {
+		e.Wake()
+	}
+	pm, err := e.opts.Store.Postmortem(ctx, pmID)
+	if err != nil {
+		return ft.ItemView{}, err
+	}
+	for _, it := range pm.Items {
+		if it.ID == itemID {
+			return it, nil
+		}
+	}
+	return ft.ItemView{}, fmt.Errorf("item %s/%s: %w", pmID, itemID, store.ErrNotFound)
+}
+
+// Retry tries every item of the postmortem with sync: failed again (POST .../retry): the jobs
+// that were given up run again, and an item whose ticket was deleted gets a new ticket (the
+// only way it does). It returns the postmortem as the API shows it; an unknown postmortem
+// wraps store.ErrNotFound.
+func (e *Engine) Retry(ctx context.Context, pmID string) (ft.PostmortemView, error) {
+	n, err := e.opts.Store.RetryFailed(ctx, pmID, e.opts.Clock.Now())
+	if err != nil {
+		return ft.PostmortemView{}, err
+	}
+	if n > 0 {
+		e.Wake()
+	}
+	return e.opts.Store.Postmortem(ctx, pmID)
+}
