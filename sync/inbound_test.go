@@ -175,14 +175,16 @@ func newTWEnv(t *testing.T) *twEnv {
 	jf := jirafake.New(jirafake.Options{Now: clock.Now})
 	t.Cleanup(jf.Close)
 	recv := newTWReceiver(t)
-	cfg := &config.Config{
-		GitHub: &config.GitHub{APIURL: gh.URL(), Token: config.Secret(githubfake.DefaultToken)},
-		Jira: &config.Jira{URL: jf.URL(), Deployment: config.JiraCloud, Email: "bot@example.com",
-			APIToken: "cloud-token"},
-		Reconcile: config.Reconcile{Every: 5 * time.Minute},
-		Notify: []config.Notify{{URL: recv.srv.URL, Secret: config.Secret(recv.secret),
-			Events: []string{sync.EventStatusChanged, sync.EventCompleted, sync.EventReopened, sync.EventResumed}}},
-	}
+	cfg := config.Default()
+	cfg.GitHub = config.DefaultGitHub()
+	cfg.GitHub.APIURL, cfg.GitHub.Token = gh.URL(), config.Secret(githubfake.DefaultToken)
+	// Pacing would wait for real time, which the driven clock does not give.
+	cfg.GitHub.WriteInterval, cfg.GitHub.WritesPerHour = 0, 0
+	cfg.Jira = config.DefaultJira()
+	cfg.Jira.URL, cfg.Jira.Deployment = jf.URL(), config.JiraCloud
+	cfg.Jira.Email, cfg.Jira.APIToken = "bot@example.com", "cloud-token"
+	cfg.Notify = []config.Notify{{URL: recv.srv.URL, Secret: config.Secret(recv.secret),
+		Events: []string{sync.EventStatusChanged, sync.EventCompleted, sync.EventReopened, sync.EventResumed}}}
 	ghTr, err := github.New(cfg.GitHub, nil, github.Options{Logger: logger, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
