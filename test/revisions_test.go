@@ -130,6 +130,8 @@ func TestRevisionsChangeOnlyWhatChanged(t *testing.T) {
 		}
 		if len(is.Comments) != 1 || len(j.Comments) != 1 {
 			t.Errorf("comments on removed tickets: GitHub %d, Jira %d; want one each", len(is.Comments), len(j.Comments))
+		} else if !strings.Contains(is.Comments[0].Body, pm) || !strings.Contains(j.Comments[0].Body, pm) {
+			t.Errorf("comments on removed tickets do not name the postmortem: %q, %q", is.Comments[0].Body, j.Comments[0].Body)
 		}
 		for _, id := range []string{"AI-4", "AI-5"} {
 			it := v2.item(t, id)

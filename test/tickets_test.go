@@ -491,6 +491,17 @@ func TestTicketsExactlyOnceUnderFaults(t *testing.T) {
 			e.jr.AddFault(jirafake.Fault{Method: http.MethodPost, PathPrefix: jiraCreate, Times: 2,
 				Status: http.StatusTooManyRequests, RetryAfter: 2 * time.Second})
 		}},
+		{name: "jira 502 on the remote link", arm: func(e *trackerEnv) {
+			e.jr.FailNext(2, http.StatusBadGateway, http.MethodPost, jiraCreate+"/"+jiraProject+"-")
+		}, check: func(t *testing.T, e *trackerEnv, doc pmDoc, v pmView) {
+			// The remote link is part of the ticket: a failed one is tried again, not dropped.
+			for _, id := range []string{"AI-3", "AI-4"} {
+				key := v.item(t, id).Ticket.Key
+				eventually(t, 10*time.Second, id+" ("+key+") links back to the postmortem", func() bool {
+					return hasRemoteLink(e.jiraIssue(key), doc.URL)
+				})
+			}
+		}},
 		{name: "github lost responses", arm: func(e *trackerEnv) {
 			e.gh.InjectFault(githubfake.Fault{Method: http.MethodPost, PathPrefix: ghCreate, Times: 2, LoseResponse: true})
 		}},
@@ -535,6 +546,9 @@ func TestTicketsExactlyOnceUnderFaults(t *testing.T) {
 					}
 				}
 			}
+			if tc.check != nil {
+				tc.check(t, e, doc, v)
+			}
 			faulted, creates := 0, 0
 			var faultAt, lastCreate time.Time
 			for _, c := range e.gh.CallLog() {
@@ -550,17 +564,20 @@ func TestTicketsExactlyOnceUnderFaults(t *testing.T) {
 					lastCreate = c.Time
 				}
 			}
-			// Jira's calls carry no status: a failed create shows as one more create, a lost one
-			// as a search for its marker.
-			jiraFired := e.jr.Calls(http.MethodPost, jiraCreate) > 2 || e.jr.Calls(http.MethodGet, "/rest/api/3/search/jql") > 0
+			// Jira's calls carry no status: a failed call shows as one more POST than the two
+			// creates and two remote links of a clean run, a lost create as a marker search.
+			jiraPosts := 0
+			for _, c := range e.jr.Requests() {
+				if c.Method == http.MethodPost {
+					jiraPosts++
+				}
+			}
+			jiraFired := jiraPosts > 4 || e.jr.Calls(http.MethodGet, "/rest/api/3/search/jql") > 0
 			if faulted == 0 && !jiraFired {
 				t.Fatalf("the fault never fired\ncalls:\n%s", e.describeCalls())
 			}
 			if tc.retryWait > 0 && lastCreate.Sub(faultAt) < tc.retryWait-100*time.Millisecond {
 				t.Errorf("a create was retried %s after GitHub asked to wait %s", lastCreate.Sub(faultAt), tc.retryWait)
-			}
-			if tc.check != nil {
-				tc.check(t, e, doc, v)
 			}
 		})
 	}
