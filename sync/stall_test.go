@@ -137,16 +137,23 @@ type stallHarness struct {
 const (
 	jiraEmail = "bot@example.com"
 	jiraToken = "cloud-token"
+	jiraPAT   = "dc-pat"
 	bobJira   = "acc-bob"
 	aliceJira = "acc-alice"
 )
 
-func newStallHarness(t *testing.T, start time.Time) *stallHarness {
+// newStallHarness starts the stand-ins (Jira Cloud, or Data Center with dc) and the service's
+// pieces at start.
+func newStallHarness(t *testing.T, start time.Time, dc bool) *stallHarness {
 	h := &stallHarness{t: t, ctx: context.Background(), clock: &testClock{now: start},
 		logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	h.gh = githubfake.New(githubfake.Options{Now: h.clock.Now})
 	t.Cleanup(h.gh.Close)
-	h.jira = jirafake.New(jirafake.Options{Mode: jirafake.Cloud, Email: jiraEmail, APIToken: jiraToken, Now: h.clock.Now})
+	mode := jirafake.Cloud
+	if dc {
+		mode = jirafake.DataCenter
+	}
+	h.jira = jirafake.New(jirafake.Options{Mode: mode, Email: jiraEmail, APIToken: jiraToken, PAT: jiraPAT, Now: h.clock.Now})
 	t.Cleanup(h.jira.Close)
 	h.recv = newReceiver(t)
 
@@ -162,11 +169,18 @@ func newStallHarness(t *testing.T, start time.Time) *stallHarness {
 	j.Deployment = config.JiraCloud
 	j.Email = jiraEmail
 	j.APIToken = config.Secret(jiraToken)
+	if dc {
+		j.Deployment = config.JiraDataCenter
+		j.Email, j.APIToken, j.PAT = "", "", config.Secret(jiraPAT)
+	}
 	j.SearchLag = 0
 	cfg.Jira = j
 	cfg.People = []config.Person{
 		{Email: "bob@acme.com", GitHub: "bob-gh", Jira: bobJira},
 		{Email: "alice@acme.com", GitHub: "alice-gh", Jira: aliceJira},
+	}
+	if dc {
+		cfg.People[0].Jira, cfg.People[1].Jira = "bob", "alice"
 	}
 	cfg.Notify = []config.Notify{{URL: h.recv.srv.URL, Secret: config.Secret(receiverSecret),
 		Events: []string{EventReopened, EventResumed, EventCompleted}}}
@@ -310,7 +324,7 @@ func (h *stallHarness) jiraBotComments(key string) []string {
 	is, _ := h.jira.Issue(key)
 	var out []string
 	for _, c := range is.Comments {
-		if c.Author != bobJira && c.Author != aliceJira {
+		if c.Author == "ft-bot-account" || c.Author == "followthrough" { // the fake's bot, Cloud and DC
 			out = append(out, c.Body)
 		}
 	}
@@ -343,7 +357,7 @@ func date(m time.Month, d, hour int) time.Time { return time.Date(2026, m, d, ho
 // own-ticket change and event, and that none is repeated.
 func TestStallLifecycle(t *testing.T) {
 	signed := date(1, 5, 10)
-	h := newStallHarness(t, signed)
+	h := newStallHarness(t, signed, false)
 	ctx := h.ctx
 
 	// The postmortem's own ticket, closed when the postmortem was signed off.
@@ -550,5 +564,156 @@ func TestStallLifecycle(t *testing.T) {
 	}
 	if got := len(h.ghBotComments(repo1, n1)); got != 2 {
 		t.Errorf("AI-1 comments after the last restart: %d", got)
+	}
+}
+
+// TestStallJiraOwnTicketRetriesAndNoTicketYet: an item already overdue when the postmortem
+// arrives stalls at intake, before its ticket exists; its comment waits for the ticket, is
+// retried after a tracker failure and written once, mentioning the Data Center username. The
+// postmortem's own Jira ticket is reopened, then closed (Done) with a summary.
+func TestStallJiraOwnTicketRetriesAndNoTicketYet(t *testing.T) {
+	signed := date(1, 5, 10)
+	h := newStallHarness(t, signed, true)
+	ctx := h.ctx
+	ownT, err := h.engine.opts.Trackers[ft.Jira].Create(ctx, ft.NewTicket{Target: ft.Target{Kind: ft.Jira, Project: "PIR"},
+		Title: "PM-2 postmortem", Marker: "pm-2-own"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.jira.Transition(ownT.Ref.Key, "Done", ""); err != nil {
+		t.Fatal(err)
+	}
+	pay := ft.Target{Kind: ft.Jira, Project: "PAY", IssueType: "Task"}
+	doc := &ft.Document{ID: "PM-2", Title: "Queue backlog", Status: "finalized", SignedOffBy: []string{"carol@acme.com"},
+		SignedOffAt: &signed, Tracker: &ft.OwnTicket{Kind: ft.Jira, Key: ownT.Ref.Key},
+		ActionItems: []ft.ActionItem{
+			{ID: "AI-1", Title: "Drain faster", Owner: "bob@acme.com", Priority: "P0", Due: "2026-01-02"},
+			{ID: "AI-2", Title: "Page earlier", Owner: "alice@acme.com", Priority: "P1", Due: "2026-03-01"},
+		}}
+	h.clock.set(date(1, 5, 11))
+	if _, err := h.st.Intake(ctx, doc, []ft.Target{pay, pay}, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	pm := h.pm("PM-2")
+	if pm.State != ft.StateReopened || pm.ReopenedCount != 1 || !itemOf(pm, "AI-1").Stalled || itemOf(pm, "AI-1").Ticket != nil {
+		t.Fatalf("at intake: state %s, reopened_count %d, AI-1 %+v", pm.State, pm.ReopenedCount, itemOf(pm, "AI-1"))
+	}
+	// The first comment call fails with a 503: retried later, not lost, not doubled. (The two
+	// tickets are created at once, so either may be PAY-1.)
+	for _, key := range []string{"PAY-1", "PAY-2"} {
+		h.jira.FailNext(1, http.StatusServiceUnavailable, http.MethodPost, "/rest/api/2/issue/"+key+"/comment")
+	}
+	if _, err := h.engine.RunDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pm = h.pm("PM-2")
+	key1, key2 := itemOf(pm, "AI-1").Ticket.Key, itemOf(pm, "AI-2").Ticket.Key
+	if got := h.jiraBotComments(key1); len(got) != 0 {
+		t.Fatalf("comments after a failed call: %q", got)
+	}
+	pending, _, _ := h.st.JobCounts(ctx)
+	if pending == 0 {
+		t.Fatal("the failed comment is not waiting for a retry")
+	}
+	h.at(h.clock.Now().Add(5 * time.Second))
+	comments := h.jiraBotComments(key1)
+	if len(comments) != 1 {
+		t.Fatalf("%s comments = %q; want one", key1, comments)
+	}
+	mustContain(t, "the stall comment", comments[0], "[~bob]", "due on 2026-01-02", "https://ft.example.com/postmortems/PM-2")
+	is1, _ := h.jira.Issue(key1)
+	if !hasLabel(is1.Labels, StalledLabel) {
+		t.Errorf("%s labels %v", key1, is1.Labels)
+	}
+	own, _ := h.jira.Issue(ownT.Ref.Key)
+	ownComments := h.jiraBotComments(ownT.Ref.Key)
+	if own.Status != "To Do" || len(ownComments) != 1 {
+		t.Fatalf("own ticket %s with %q; want To Do with one comment", own.Status, ownComments)
+	}
+	// It was written when the postmortem reopened, before AI-1 had a ticket.
+	mustContain(t, "the reopening comment", ownComments[0], "AI-1 Drain faster", "overdue (due 2026-01-02)")
+	if got := h.recv.types(); len(got) != 1 || got[0] != EventReopened {
+		t.Fatalf("events %v", got)
+	}
+
+	// Both items finished: completed, own ticket Done with a summary; AI-2 never had a comment.
+	h.clock.set(date(1, 10, 9))
+	for _, key := range []string{key1, key2} {
+		if err := h.jira.Transition(key, "Done", ""); err != nil {
+			t.Fatal(err)
+		}
+		h.apply(ft.TicketEvent{Ref: ft.TicketRef{Kind: ft.Jira, Key: key}, Status: ft.StatusDone, Activity: true, Actor: "bob"})
+	}
+	pm = h.pm("PM-2")
+	own, _ = h.jira.Issue(ownT.Ref.Key)
+	ownComments = h.jiraBotComments(ownT.Ref.Key)
+	is1, _ = h.jira.Issue(key1)
+	if pm.State != ft.StateCompleted || own.Status != "Done" || len(ownComments) != 2 || hasLabel(is1.Labels, StalledLabel) {
+		t.Fatalf("completed: state %s, own %s with %d comments, PAY-1 labels %v", pm.State, own.Status, len(ownComments), is1.Labels)
+	}
+	mustContain(t, "the summary", ownComments[1], "2 done, 0 won't do")
+	// AI-1 finished first: no stall left, AI-2 open, so it resumed before completing.
+	if got := h.recv.types(); len(got) != 3 || got[1] != EventResumed || got[2] != EventCompleted {
+		t.Fatalf("events %v; want reopened, resumed, completed", got)
+	}
+	if got := len(h.jiraBotComments(key2)); got != 0 {
+		t.Errorf("AI-2 never stalled but has %d comments", got)
+	}
+}
+
+// TestStallRevisionRemovesStalledItem: a revision that removes a stalled item takes its label
+// off, and a postmortem whose items are all finished or removed completes.
+func TestStallRevisionRemovesStalledItem(t *testing.T) {
+	signed := date(1, 5, 10)
+	h := newStallHarness(t, signed, false)
+	ctx := h.ctx
+	repo := ft.Target{Kind: ft.GitHub, Repo: "acme/ops"}
+	doc := &ft.Document{ID: "PM-3", Title: "DNS", Status: "finalized", SignedOffBy: []string{"carol@acme.com"}, SignedOffAt: &signed,
+		ActionItems: []ft.ActionItem{{ID: "AI-1", Title: "TTL", Owner: "bob@acme.com", Priority: "P0"}}}
+	if _, err := h.st.Intake(ctx, doc, []ft.Target{repo}, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.run()
+	h.at(date(1, 12, 11)) // P0: inactive after 7 days
+	pm := h.pm("PM-3")
+	if pm.State != ft.StateReopened {
+		t.Fatalf("state %s; want reopened", pm.State)
+	}
+	r, n := ghNumber(t, itemOf(pm, "AI-1").Ticket)
+	if is, _ := h.gh.Issue(r, n); !hasLabel(is.Labels, StalledLabel) {
+		t.Fatalf("labels %v", is.Labels)
+	}
+	revised := *doc
+	revised.ActionItems = []ft.ActionItem{}
+	h.clock.set(date(1, 13, 9))
+	if _, err := h.st.Intake(ctx, &revised, []ft.Target{}, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.run()
+	pm = h.pm("PM-3")
+	is, _ := h.gh.Issue(r, n)
+	if pm.State != ft.StateCompleted || hasLabel(is.Labels, StalledLabel) || is.State != "closed" {
+		t.Fatalf("after the revision: state %s, ticket %s with labels %v", pm.State, is.State, is.Labels)
+	}
+	if got := h.recv.types(); len(got) != 2 || got[0] != EventReopened || got[1] != EventCompleted {
+		t.Fatalf("events %v", got)
+	}
+}
+
+// TestStallEmptyPostmortemCompletesAtOnce: no action items is 100 % at intake.
+func TestStallEmptyPostmortemCompletesAtOnce(t *testing.T) {
+	signed := date(1, 5, 10)
+	h := newStallHarness(t, signed, false)
+	doc := &ft.Document{ID: "PM-4", Title: "Nothing to do", Status: "finalized", SignedOffBy: []string{"carol@acme.com"},
+		SignedOffAt: &signed, ActionItems: []ft.ActionItem{}}
+	if _, err := h.st.Intake(h.ctx, doc, nil, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.run()
+	if pm := h.pm("PM-4"); pm.State != ft.StateCompleted || pm.Completion.Percent != 100 {
+		t.Fatalf("state %s, completion %+v", pm.State, pm.Completion)
+	}
+	if got := h.recv.types(); len(got) != 1 || got[0] != EventCompleted {
+		t.Fatalf("events %v", got)
 	}
 }
