@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -199,7 +200,7 @@ func TestRevisionsChangeOnlyWhatChanged(t *testing.T) {
 		return
 	}
 
-	// Revision 3: AI-4 comes back as it was; everything else stays.
+	// Revision 3: AI-4 comes back as it was, AI-5 with a new title; everything else stays.
 	v2 = e.get(pm)
 	key2 := map[string]string{}
 	for _, it := range v2.Items {
@@ -207,36 +208,50 @@ func TestRevisionsChangeOnlyWhatChanged(t *testing.T) {
 	}
 	e.resetCalls()
 	rev3 := rev2
-	rev3.ActionItems = append(rev3.ActionItems, rev1.item("AI-4"))
+	ai5 := rev1.item("AI-5")
+	ai5.Title = "Refund tooling for partial captures"
+	rev3.ActionItems = append(slices.Clone(rev3.ActionItems), rev1.item("AI-4"), ai5)
 	e.post(rev3, http.StatusOK)
-	eventually(t, 20*time.Second, "AI-4's ticket reopened", func() bool {
-		it := e.get(pm).item(t, "AI-4")
-		return e.ghIssue(key1["AI-4"]).State == "open" && !it.Removed && it.Status == "open"
+	eventually(t, 20*time.Second, "AI-4's and AI-5's tickets reopened", func() bool {
+		v := e.get(pm)
+		it4, it5 := v.item(t, "AI-4"), v.item(t, "AI-5")
+		j := e.jiraIssue(key1["AI-5"])
+		return e.ghIssue(key1["AI-4"]).State == "open" && j.Status == "To Do" && j.Summary == ai5.Title &&
+			!it4.Removed && it4.Status == "open" && !it5.Removed && it5.Status == "open"
 	})
 	e.waitLinked(pm, 10*time.Second)
 	t.Run("a returning item reopens its ticket", func(t *testing.T) {
-		it := e.get(pm).item(t, "AI-4")
-		if it.Ticket == nil || it.Ticket.Key != key1["AI-4"] || it.Sync != "linked" {
-			t.Errorf("AI-4: ticket %+v sync %q, want its old ticket %s", it.Ticket, it.Sync, key1["AI-4"])
+		v := e.get(pm)
+		for _, id := range []string{"AI-4", "AI-5"} {
+			it := v.item(t, id)
+			if it.Ticket == nil || it.Ticket.Key != key1[id] || it.Sync != "linked" {
+				t.Errorf("%s: ticket %+v sync %q, want its old ticket %s", id, it.Ticket, it.Sync, key1[id])
+			}
 		}
-		if is := e.ghIssue(key1["AI-4"]); is.StateReason != "reopened" {
-			t.Errorf("AI-4's ticket: state_reason %q, want reopened", is.StateReason)
+		if is := e.ghIssue(key1["AI-4"]); is.StateReason != "reopened" || is.Title != rev1.item("AI-4").Title {
+			t.Errorf("AI-4's ticket: %q, state_reason %q; want the same title, reopened", is.Title, is.StateReason)
+		}
+		if j := e.jiraIssue(key1["AI-5"]); j.Resolution != "" || lastLine(j.Description) != marker(pm, "AI-5") {
+			t.Errorf("AI-5's ticket: resolution %q, description:\n%s", j.Resolution, j.Description)
 		}
 		for id, key := range key2 {
-			if id == "AI-4" {
+			if id == "AI-4" || id == "AI-5" {
 				continue
 			}
 			if n := e.callsOn(key); n != 0 {
 				t.Errorf("%d calls on %s's ticket %s", n, id, key)
 			}
 		}
-		if n := len(e.jr.Requests()); n != 0 {
-			t.Errorf("%d calls to Jira, want none\ncalls:\n%s", n, e.describeCalls())
-		}
 		for _, c := range e.gh.CallLog() {
 			if c.Method == http.MethodPost && strings.HasSuffix(c.Path, "/issues") {
 				t.Errorf("a ticket was created: %s %s", c.Method, c.Path)
 			}
+		}
+		if n := e.jr.Calls(http.MethodPost, "/rest/api/2/issue"); n != 0 {
+			t.Errorf("%d Jira tickets created", n)
+		}
+		if len(e.gh.Issues(defaultRepo)) != 4 || len(e.jr.Issues(jiraProject)) != 3 || len(e.gh.Issues("acme/checkout")) != 2 {
+			t.Errorf("issue counts changed: %d, %d, %d", len(e.gh.Issues(defaultRepo)), len(e.jr.Issues(jiraProject)), len(e.gh.Issues("acme/checkout")))
 		}
 	})
 
@@ -251,6 +266,12 @@ func TestRevisionsChangeOnlyWhatChanged(t *testing.T) {
 	expectNoCalls(t, e, "the same revision sent again")
 	if v := e.get(pm); len(v.Items) != 7 {
 		t.Errorf("%d items after a repeated revision, want 7", len(v.Items))
+	} else {
+		for _, it := range v.Items {
+			if it.Removed || it.Status != "open" || it.Sync != "linked" {
+				t.Errorf("%s after a repeated revision: removed %v, status %q, sync %q", it.ID, it.Removed, it.Status, it.Sync)
+			}
+		}
 	}
 }
 
