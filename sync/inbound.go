@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,40 @@ import (
 // Jira connector: Cloud or Data Center user ids, jira.statuses).
 type webhookParser interface {
 	ParseWebhook(payload []byte) (ft.TicketEvent, bool, error)
+}
+
+// RecordWebhook persists a verified tracker webhook delivery (see store.RecordWebhook: source
+// "github" or "jira", the delivery id, the event name and the raw body) at the engine's time,
+// and wakes the worker to apply it. The web handler calls it after checking the signature and
+// answers 200 once it returns without error, duplicate or not.
+func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event string, payload []byte) (duplicate bool, err error) {
+	duplicate, err = e.opts.Store.RecordWebhook(ctx, source, deliveryID, event, payload, e.opts.Clock.Now())
+	if err == nil && !duplicate {
+		e.Wake()
+	}
+	return duplicate, err
+}
+
+// JiraDeliveryID identifies a Jira delivery that came without X-Atlassian-Webhook-Identifier:
+// "<issue key>|<webhookEvent>|<timestamp>", from the body, so that the same event delivered
+// twice is recognised. A body without those fields gives "" (the caller then has nothing to
+// tell duplicates by and may use a hash of the body).
+func JiraDeliveryID(payload []byte) string {
+	var body struct {
+		Timestamp    json.Number `json:"timestamp"`
+		WebhookEvent string      `json:"webhookEvent"`
+		Issue        *struct {
+			Key string `json:"key"`
+		} `json:"issue"`
+	}
+	if err := json.Unmarshal(payload, &body); err != nil || body.WebhookEvent == "" || body.Timestamp == "" {
+		return ""
+	}
+	key := ""
+	if body.Issue != nil {
+		key = body.Issue.Key
+	}
+	return key + "|" + body.WebhookEvent + "|" + body.Timestamp.String()
 }
 
 // processWebhook applies one stored tracker webhook delivery. Deliveries that cannot be read,

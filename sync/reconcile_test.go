@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/followthrough/followthrough/connectors/github"
 	"github.com/followthrough/followthrough/connectors/githubfake"
 	"github.com/followthrough/followthrough/store"
+	"github.com/followthrough/followthrough/sync"
 )
 
 func TestReconcileSeesChangesMadeWithoutWebhooks(t *testing.T) {
@@ -211,5 +213,80 @@ func TestReconcileCostGrowsWithChangesNotTickets(t *testing.T) {
 	}
 	if got := len(env.gh.CallLog()); got != len(repos) {
 		t.Errorf("%d calls with nothing changed, want %d", got, len(repos))
+	}
+}
+
+// TestRunReconcilesAndAppliesWebhooks runs the engine as the server does: reconciliation on its
+// interval catches a change made without a webhook, and a recorded webhook is applied at once.
+func TestRunReconcilesAndAppliesWebhooks(t *testing.T) {
+	env := newTWEnv(t)
+	pm := env.intake("PM-RUN", ft.Target{Kind: ft.GitHub, Repo: twRepo}, ft.Target{Kind: ft.Jira, Project: twProject})
+	repo, num := splitGitHubKey(t, pm.Items[0].Ticket.Key)
+	jiraKey := pm.Items[1].Ticket.Key
+	env.cfg.Reconcile.Every = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(env.ctx)
+	done := make(chan error, 1)
+	go func() { done <- env.eng.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	env.tick()
+	if err := env.gh.CloseIssue(repo, num, "completed", twPerson); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("reconcile to see the closed issue", func() bool { return env.item("PM-RUN", "AI-1").Status == ft.StatusDone })
+
+	// Jira's search does not show this change yet, so only the webhook can tell.
+	env.jf.SetSearchLag(time.Hour)
+	env.tick()
+	if err := env.jf.Transition(jiraKey, "In Progress", ""); err != nil {
+		t.Fatal(err)
+	}
+	dup, err := env.eng.RecordWebhook(env.ctx, "jira", nextDelivery(), "jira:issue_updated",
+		env.jiraPayload("webhook-issue-updated-started-working.json", jiraKey, twJiraAcc))
+	if err != nil || dup {
+		t.Fatalf("record: %v, %v", dup, err)
+	}
+	waitFor("the webhook to be applied", func() bool { return env.item("PM-RUN", "AI-2").Status == ft.StatusInProgress })
+	waitFor("both events delivered", func() bool {
+		env.recv.mu.Lock()
+		defer env.recv.mu.Unlock()
+		return len(env.recv.events) >= 2
+	})
+	if events := env.recv.statusEvents(); len(events) != 2 {
+		t.Fatalf("%d status events, want 2", len(events))
+	}
+	if h := env.history("PM-RUN", "AI-2"); len(h) != 1 || h[0].Source != "jira" {
+		t.Fatalf("history %+v", h)
+	}
+}
+
+func TestJiraDeliveryID(t *testing.T) {
+	cases := []struct {
+		body, want string
+	}{
+		{string(mustJSON(t, readFixture(t, "webhook-issue-updated-resolved.json"))), "TES-41|jira:issue_updated|1550286940507"},
+		{`{"timestamp":1,"webhookEvent":"comment_created"}`, "|comment_created|1"},
+		{`{"webhookEvent":"jira:issue_updated"}`, ""},
+		{`not json`, ""},
+	}
+	for _, c := range cases {
+		if got := sync.JiraDeliveryID([]byte(c.body)); got != c.want {
+			t.Errorf("JiraDeliveryID(%.40s) = %q, want %q", c.body, got, c.want)
+		}
 	}
 }
