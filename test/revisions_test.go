@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -289,4 +290,47 @@ func expectNoCalls(t *testing.T, e *trackerEnv, what string) {
 	if n := len(e.gh.CallLog()) + len(e.jr.Requests()); n != 0 {
 		t.Errorf("%s: %d tracker calls, want none\ncalls:\n%s", what, n, e.describeCalls())
 	}
+}
+
+// TestRevisionMovesItemWhoseCreateWasLost moves an item to another repository while the answer
+// to its first create is lost (the ticket exists, followthrough does not know it yet). The
+// ticket that the lost create made must not stay behind as a second, open, unfollowed ticket:
+// it is found and closed as moved, or the item is linked to it.
+func TestRevisionMovesItemWhoseCreateWasLost(t *testing.T) {
+	e := newTrackerEnv(t, jirafake.Options{})
+	e.start()
+	const pm = "PM-REV-LOST"
+	rev1 := newPM(pm, "Lost and moved",
+		aiDoc{ID: "AI-1", Title: "Shard the queue", Owner: "bob@acme.com", Priority: "P1", Due: "2027-01-10"})
+	e.gh.LoseNextResponse(http.MethodPost, "/repos/"+defaultRepo+"/issues")
+	e.post(rev1, http.StatusAccepted)
+	eventually(t, 10*time.Second, "the first create was made and its answer lost", func() bool {
+		for _, c := range e.gh.CallLog() {
+			if c.Lost {
+				return true
+			}
+		}
+		return false
+	})
+	// The worker retries a lost create only after a backoff of about a second: the revision
+	// lands before that.
+	e.post(rev1.with("AI-1", func(a *aiDoc) { a.Tracker = &trackerDoc{Kind: "github", Repo: "acme/checkout"} }), http.StatusOK)
+	v := e.waitLinked(pm, 20*time.Second)
+	it := v.item(t, "AI-1")
+	if !strings.HasPrefix(it.Ticket.Key, "acme/checkout#") {
+		t.Fatalf("AI-1 linked to %s, want a ticket in acme/checkout", it.Ticket.Key)
+	}
+	if n := len(e.gh.Issues("acme/checkout")); n != 1 {
+		t.Errorf("%d issues in acme/checkout, want 1", n)
+	}
+	stray := e.gh.Issues(defaultRepo)
+	if len(stray) != 1 {
+		t.Fatalf("%d issues in %s, want the 1 that the lost create made", len(stray), defaultRepo)
+	}
+	key := defaultRepo + "#" + strconv.Itoa(stray[0].Number)
+	eventually(t, 10*time.Second, key+" (made by the lost create) closed as moved, pointing to "+it.Ticket.Key, func() bool {
+		is := e.ghIssue(key)
+		return is.State == "closed" && is.StateReason == "not_planned" && len(is.Comments) == 1 &&
+			strings.Contains(is.Comments[0].Body, it.Ticket.Key)
+	})
 }
