@@ -31,9 +31,10 @@ type webhookJob struct {
 // duplicate: nothing is stored and duplicate is true.
 //
 // source is "github" or "jira". deliveryID is GitHub's X-GitHub-Delivery, or Jira's
-// X-Atlassian-Webhook-Identifier; a Jira delivery without that header is identified by
-// "<issue key>|<webhookEvent>|<timestamp>" (the body's fields), so that a redelivery of the
-// same event is still recognised. event is GitHub's X-GitHub-Event, or Jira's webhookEvent.
+// X-Atlassian-Webhook-Identifier; the web handler identifies a Jira delivery without that
+// header by "<issue key>|<webhookEvent>|<timestamp>" from the body (a Data Center comment with
+// no issue: "comment:<id>" for the key), so that a redelivery of the same event is still
+// recognised. event is GitHub's X-GitHub-Event, or Jira's webhookEvent.
 //
 // The webhook jobs of one source share one outbox lane (tracker "", item "webhook:<source>"),
 // so they are processed in the order they arrived.
@@ -338,6 +339,9 @@ func (s *Store) RetryFailed(ctx context.Context, pmID string, now time.Time) (in
 		}
 		return nil
 	})
+	if errors.Is(err, ErrNotFound) {
+		return 0, err
+	}
 	if err != nil {
 		return 0, fmt.Errorf("retry %s: %w", pmID, err)
 	}

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,28 +29,6 @@ func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event st
 		e.Wake()
 	}
 	return duplicate, err
-}
-
-// JiraDeliveryID identifies a Jira delivery that came without X-Atlassian-Webhook-Identifier:
-// "<issue key>|<webhookEvent>|<timestamp>", from the body, so that the same event delivered
-// twice is recognised. A body without those fields gives "" (the caller then has nothing to
-// tell duplicates by and may use a hash of the body).
-func JiraDeliveryID(payload []byte) string {
-	var body struct {
-		Timestamp    json.Number `json:"timestamp"`
-		WebhookEvent string      `json:"webhookEvent"`
-		Issue        *struct {
-			Key string `json:"key"`
-		} `json:"issue"`
-	}
-	if err := json.Unmarshal(payload, &body); err != nil || body.WebhookEvent == "" || body.Timestamp == "" {
-		return ""
-	}
-	key := ""
-	if body.Issue != nil {
-		key = body.Issue.Key
-	}
-	return key + "|" + body.WebhookEvent + "|" + body.Timestamp.String()
 }
 
 // processWebhook applies one stored tracker webhook delivery. Deliveries that cannot be read,

@@ -10,7 +10,6 @@ import (
 	"github.com/followthrough/followthrough/connectors/github"
 	"github.com/followthrough/followthrough/connectors/githubfake"
 	"github.com/followthrough/followthrough/store"
-	"github.com/followthrough/followthrough/sync"
 )
 
 func TestReconcileSeesChangesMadeWithoutWebhooks(t *testing.T) {
@@ -272,21 +271,5 @@ func TestRunReconcilesAndAppliesWebhooks(t *testing.T) {
 	}
 	if h := env.history("PM-RUN", "AI-2"); len(h) != 1 || h[0].Source != "jira" {
 		t.Fatalf("history %+v", h)
-	}
-}
-
-func TestJiraDeliveryID(t *testing.T) {
-	cases := []struct {
-		body, want string
-	}{
-		{string(mustJSON(t, readFixture(t, "webhook-issue-updated-resolved.json"))), "TES-41|jira:issue_updated|1550286940507"},
-		{`{"timestamp":1,"webhookEvent":"comment_created"}`, "|comment_created|1"},
-		{`{"webhookEvent":"jira:issue_updated"}`, ""},
-		{`not json`, ""},
-	}
-	for _, c := range cases {
-		if got := sync.JiraDeliveryID([]byte(c.body)); got != c.want {
-			t.Errorf("JiraDeliveryID(%.40s) = %q, want %q", c.body, got, c.want)
-		}
 	}
 }

@@ -69,6 +69,10 @@ func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status 
 		_, err = Evaluate(ctx, tx, e.opts.Config, pmID, now)
 		return err
 	})
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+		// These already say, in words, which item and why.
+		return ft.ItemView{}, err
+	}
 	if err != nil {
 		return ft.ItemView{}, fmt.Errorf("set status of %s/%s: %w", pmID, itemID, err)
 	}
