@@ -142,6 +142,13 @@ type NewTicket struct {
 	PostmortemURL   string
 }
 
+// PostmortemLink is the postmortem a ticket links back to.
+type PostmortemLink struct {
+	ID    string
+	Title string
+	URL   string
+}
+
 // TicketUpdate carries the fields a revision may change. Empty fields are left alone, except
 // Due when ClearDue is set.
 type TicketUpdate struct {
@@ -176,6 +183,10 @@ type Tracker interface {
 	Update(ctx context.Context, key string, u TicketUpdate) (Ticket, error)
 	// SetStatus moves the ticket to the status, as the contract's status table says.
 	SetStatus(ctx context.Context, key string, s Status) (Ticket, error)
+	// LinkPostmortem links the ticket to the postmortem where the tracker has a place for it
+	// (Jira's remote links; GitHub's body already carries the link, so it does nothing there).
+	// Linking again is harmless: the same link is updated, not added twice.
+	LinkPostmortem(ctx context.Context, key string, pm PostmortemLink) error
 	// Comment adds a comment.
 	Comment(ctx context.Context, key, body string) error
 	// AddLabel and RemoveLabel change one label; removing an absent label is not an error.

@@ -35,6 +35,7 @@ const (
 	JobOwnTicket      = "own_ticket"    // reopen or close the postmortem's own ticket
 	JobNotify         = "notify"        // an outbound event to one notify URL
 	JobProcessWebhook = "process_webhook"
+	JobLinkPostmortem = "link_postmortem" // link a new ticket back to its postmortem (Jira's remote link)
 )
 
 // Intake durably stores a validated, normalized document together with the outbox work for its

@@ -74,18 +74,30 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return parseTime(next.String), true, nil
 }
 
-// MarkInFlight records, durably, that a create is about to be sent: if the outcome is lost, the
-// next attempt looks for the ticket by its marker before creating again.
-func (s *Store) MarkInFlight(ctx context.Context, jobID int64, now time.Time) error {
+// MarkInFlight records, durably, that a create is about to be sent to target: if the outcome
+// is lost, the next attempt looks there for the ticket by its marker before creating again.
+// Each send restarts the wait, since the latest one may still land.
+func (s *Store) MarkInFlight(ctx context.Context, jobID int64, now time.Time, target ft.Target) error {
+	sent, err := json.Marshal(target)
+	if err != nil {
+		return err
+	}
 	return s.Write(ctx, func(tx *Tx) error {
 		_, err := tx.exec(ctx, `UPDATE outbox SET in_flight = 1,
-			payload = json_set(payload, '$.in_flight_at', COALESCE(json_extract(payload, '$.in_flight_at'), ?))
-			WHERE id = ?`, formatTime(now), jobID)
+			payload = json_set(payload, '$.in_flight_at', ?, '$.in_flight_target', json(?))
+			WHERE id = ?`, formatTime(now), string(sent), jobID)
 		return err
 	})
 }
 
-// InFlightSince is when the first create of the job was sent (zero when never).
+// ClearInFlight records that the create of a job is settled (its ticket was found).
+func ClearInFlight(ctx context.Context, tx *Tx, jobID int64) error {
+	_, err := tx.exec(ctx, `UPDATE outbox SET in_flight = 0,
+		payload = json_remove(payload, '$.in_flight_at', '$.in_flight_target') WHERE id = ?`, jobID)
+	return err
+}
+
+// InFlightSince is when the last create of the job was sent (zero when never).
 func (j Job) InFlightSince() time.Time {
 	var p struct {
 		At string `json:"in_flight_at"`
@@ -95,6 +107,18 @@ func (j Job) InFlightSince() time.Time {
 		return time.Time{}
 	}
 	return parseTime(p.At)
+}
+
+// InFlightTarget is where the last create of the job was sent; ok is false when unknown.
+func (j Job) InFlightTarget() (ft.Target, bool) {
+	var p struct {
+		Target *ft.Target `json:"in_flight_target"`
+	}
+	_ = json.Unmarshal(j.Payload, &p)
+	if p.Target == nil || p.Target.Kind == "" {
+		return ft.Target{}, false
+	}
+	return *p.Target, true
 }
 
 // CompleteJob marks the job done and, in the same transaction, applies fn (may be nil).

@@ -41,6 +41,8 @@ func (e *Engine) handle(ctx context.Context, job store.Job) error {
 		return e.label(ctx, job)
 	case store.JobOwnTicket:
 		return e.ownTicket(ctx, job)
+	case store.JobLinkPostmortem:
+		return e.linkPostmortem(ctx, job)
 	case store.JobProcessWebhook:
 		return e.processWebhook(ctx, job)
 	}
@@ -65,18 +67,39 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 	}
 	marker := ft.Marker(job.PostmortemID, job.ItemID)
 	if job.InFlight {
-		found, ok, err := tr.FindByMarker(ctx, target, marker)
+		// Look where the lost create was sent: the item may have moved since.
+		sent, ok := job.InFlightTarget()
+		if !ok {
+			sent = target
+		}
+		sentTracker, err := e.tracker(sent.Kind)
+		if err != nil {
+			return err
+		}
+		found, ok, err := sentTracker.FindByMarker(ctx, sent, marker)
 		if err != nil {
 			return err
 		}
 		if ok {
 			e.logger.Info("ticket found by marker after an unknown outcome", slog.String("key", found.Ref.Key), slog.String("marker", marker))
-			return e.link(ctx, job, item, found)
+			if sent.Kind == target.Kind && sent.Scope() == target.Scope() {
+				return e.link(ctx, job, item, found)
+			}
+			// Found where the item used to go: record it, then move it like any other.
+			if err := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+				if _, err := store.LinkTicket(ctx, tx, job.PostmortemID, job.ItemID, found, sent.Scope(), now); err != nil {
+					return err
+				}
+				return store.ClearInFlight(ctx, tx, job.ID)
+			}); err != nil {
+				return err
+			}
+			return errRetryLater{reason: "moving a ticket found after a lost create"}
 		}
 		// The lost create may still be landing (the tracker can process a request after we
 		// stopped waiting, or crashed), and Jira's search lags behind creates: only an absence
 		// that outlasts both is an absence.
-		if settle := e.settleTime(target.Kind); settle > 0 {
+		if settle := e.settleTime(sent.Kind); settle > 0 {
 			if waited := now.Sub(job.InFlightSince()); waited < settle {
 				return errRetryLater{after: settle - waited, reason: "waiting for a possibly created ticket to show before creating it again"}
 			}
@@ -86,7 +109,7 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return err
 	}
-	if err := e.opts.Store.MarkInFlight(ctx, job.ID, now); err != nil {
+	if err := e.opts.Store.MarkInFlight(ctx, job.ID, now, target); err != nil {
 		return err
 	}
 	created, err := tr.Create(ctx, ft.NewTicket{
@@ -121,6 +144,13 @@ func (e *Engine) link(ctx context.Context, job store.Job, item store.Item, t ft.
 		if err != nil {
 			return err
 		}
+		// The link back to the postmortem is its own job, so that it is retried on its own and
+		// also made for a ticket found again by its marker.
+		linkPayload, _ := json.Marshal(linkJob{Key: t.Ref.Key})
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobLinkPostmortem, PostmortemID: job.PostmortemID,
+			ItemID: job.ItemID, Tracker: string(t.Ref.Kind), Payload: linkPayload}, now); err != nil {
+			return err
+		}
 		if previous != nil {
 			payload, _ := json.Marshal(movedTicket{Old: *previous, New: t.Ref})
 			if err := store.Enqueue(ctx, tx, store.Job{Kind: JobCloseMoved, PostmortemID: job.PostmortemID,
@@ -134,6 +164,34 @@ func (e *Engine) link(ctx context.Context, job store.Job, item store.Item, t ft.
 		}
 		return nil
 	})
+}
+
+type linkJob struct {
+	Key string `json:"key"`
+}
+
+// linkPostmortem links an item's ticket back to its postmortem, unless the item has moved on
+// to another ticket since.
+func (e *Engine) linkPostmortem(ctx context.Context, job store.Job) error {
+	var p linkJob
+	if err := json.Unmarshal(job.Payload, &p); err != nil {
+		return fmt.Errorf("link postmortem: bad payload: %w", err)
+	}
+	item, tr, err := e.itemTicket(ctx, job)
+	if err != nil || tr == nil {
+		return err
+	}
+	if item.Ticket.Key != p.Key {
+		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+	}
+	pm, err := e.opts.Store.Postmortem(ctx, job.PostmortemID)
+	if err != nil {
+		return err
+	}
+	if err := tr.LinkPostmortem(ctx, p.Key, ft.PostmortemLink{ID: pm.ID, Title: pm.Title, URL: e.postmortemLink(pm)}); err != nil {
+		return err
+	}
+	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
 }
 
 func (e *Engine) updateTicket(ctx context.Context, job store.Job) error {

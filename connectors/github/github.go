@@ -393,6 +393,12 @@ func (t *Tracker) SetStatus(ctx context.Context, key string, s ft.Status) (ft.Ti
 	}
 }
 
+// LinkPostmortem implements ft.Tracker. GitHub has no separate link field: the issue body
+// already links the postmortem, so there is nothing to do.
+func (t *Tracker) LinkPostmortem(ctx context.Context, key string, pm ft.PostmortemLink) error {
+	return nil
+}
+
 // Comment implements ft.Tracker.
 func (t *Tracker) Comment(ctx context.Context, key, body string) error {
 	_, owner, name, num, err := parseKey(key)

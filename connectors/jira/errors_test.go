@@ -206,8 +206,7 @@ func TestCloudOldSearchIsGone(t *testing.T) {
 func TestCreateAfterTheIssueExists(t *testing.T) {
 	e := newEnv(t, jirafake.Cloud, nil)
 	ctx := context.Background()
-	// The remote link and the read after create fail: the ticket exists, so Create succeeds.
-	e.fake.FailNext(1, http.StatusInternalServerError, http.MethodPost, "/rest/api/2/issue/PAY-1/remotelink")
+	// The read after create fails: the ticket exists, so Create succeeds.
 	e.fake.FailNext(1, http.StatusServiceUnavailable, http.MethodGet, "/rest/api/2/issue/PAY-1")
 	nt := newTicket("PM-1", "AI-1", "bob@acme.com")
 	tk, err := e.tr.Create(ctx, nt)
@@ -219,6 +218,27 @@ func TestCreateAfterTheIssueExists(t *testing.T) {
 	}
 	if n := len(e.fake.Issues("PAY")); n != 1 {
 		t.Errorf("%d issues", n)
+	}
+}
+
+func TestLinkPostmortemFailureIsRetryable(t *testing.T) {
+	e := newEnv(t, jirafake.Cloud, nil)
+	ctx := context.Background()
+	if _, err := e.tr.Create(ctx, newTicket("PM-1", "AI-1", "bob@acme.com")); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.FailNext(1, http.StatusBadGateway, http.MethodPost, "/rest/api/2/issue/PAY-1/remotelink")
+	link := ft.PostmortemLink{ID: "PM-1", Title: "Outage", URL: "https://wiki.acme.com/pm/1"}
+	err := e.tr.LinkPostmortem(ctx, "PAY-1", link)
+	var te *ft.TrackerError
+	if !errors.As(err, &te) || !te.Retryable || te.Ticket != "PAY-1" {
+		t.Fatalf("err = %v, want a retryable error naming PAY-1", err)
+	}
+	if err := e.tr.LinkPostmortem(ctx, "PAY-1", link); err != nil {
+		t.Fatal(err)
+	}
+	if is, _ := e.fake.Issue("PAY-1"); len(is.RemoteLinks) != 1 {
+		t.Fatalf("remote links = %+v", is.RemoteLinks)
 	}
 }
 

@@ -327,19 +327,6 @@ func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error
 	if err := t.call(ctx, "create", project, http.MethodPost, "rest/api/2/issue", map[string]any{"fields": fields}, &created); err != nil {
 		return ft.Ticket{}, err
 	}
-	if nt.PostmortemURL != "" {
-		title := nt.PostmortemTitle
-		if title == "" {
-			title = "Postmortem " + nt.PostmortemID
-		}
-		link := map[string]any{
-			"globalId": "followthrough-postmortem:" + nt.PostmortemURL,
-			"object":   map[string]string{"url": nt.PostmortemURL, "title": title},
-		}
-		if err := t.call(ctx, "create", created.Key, http.MethodPost, "rest/api/2/issue/"+created.Key+"/remotelink", link, nil); err != nil {
-			t.log.Warn("jira remote link to the postmortem failed", slog.String("ticket", created.Key), slog.String("error", err.Error()))
-		}
-	}
 	tk, err := t.Get(ctx, created.Key)
 	if err != nil {
 		t.log.Warn("jira read after create failed", slog.String("ticket", created.Key), slog.String("error", err.Error()))
@@ -348,6 +335,23 @@ func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error
 			Labels: labels, Assignee: account, Marker: nt.Marker, CreatedAt: now, UpdatedAt: now}, nil
 	}
 	return tk, nil
+}
+
+// LinkPostmortem implements ft.Tracker: a remote link to the postmortem. Its globalId makes a
+// repeated call update the same link instead of adding another.
+func (t *Tracker) LinkPostmortem(ctx context.Context, key string, pm ft.PostmortemLink) error {
+	if pm.URL == "" {
+		return nil
+	}
+	title := pm.Title
+	if title == "" {
+		title = "Postmortem " + pm.ID
+	}
+	link := map[string]any{
+		"globalId": "followthrough-postmortem:" + pm.URL,
+		"object":   map[string]string{"url": pm.URL, "title": title},
+	}
+	return t.call(ctx, "link", key, http.MethodPost, "rest/api/2/issue/"+url.PathEscape(key)+"/remotelink", link, nil)
 }
 
 func contains(list []string, v string) bool {

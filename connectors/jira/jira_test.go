@@ -136,11 +136,19 @@ func TestCreate(t *testing.T) {
 		if is.Priority != "High" || is.DueDate != "2026-12-15" || is.Assignee != id || is.IssueType != "Task" {
 			t.Errorf("issue = %+v", is)
 		}
-		if len(is.RemoteLinks) != 1 || is.RemoteLinks[0].URL != "https://wiki.acme.com/pm/42" || is.RemoteLinks[0].Title != "Checkout outage" {
-			t.Errorf("remote links = %+v", is.RemoteLinks)
-		}
 		if n := e.fake.Calls(http.MethodPost, "/rest/api/2/issue"); n != 1 {
 			t.Errorf("create calls = %d", n)
+		}
+		// The link back is its own call; made twice, it is still one link.
+		link := ft.PostmortemLink{ID: "PM-2026.042_X", Title: "Checkout outage", URL: "https://wiki.acme.com/pm/42"}
+		for range 2 {
+			if err := e.tr.LinkPostmortem(ctx, "PAY-1", link); err != nil {
+				t.Fatal(err)
+			}
+		}
+		is, _ = e.fake.Issue("PAY-1")
+		if len(is.RemoteLinks) != 1 || is.RemoteLinks[0].URL != "https://wiki.acme.com/pm/42" || is.RemoteLinks[0].Title != "Checkout outage" {
+			t.Errorf("remote links = %+v", is.RemoteLinks)
 		}
 	})
 }
