@@ -226,30 +226,9 @@ func (s *Server) statusPage(c echo.Context) error {
 		return err
 	}
 	q := c.QueryParams()
-	f := store.ListFilter{
-		State:    q.Get("state"),
-		Team:     q.Get("team"),
-		Severity: q.Get("severity"),
-		Limit:    pageSize,
-		Cursor:   q.Get("cursor"),
-	}
-	switch ft.State(f.State) {
-	case "", ft.StateTracking, ft.StateReopened, ft.StateCompleted:
-	default:
-		return badRequest("state must be tracking, reopened or completed")
-	}
-	if len(f.Team) > maxFilterLength || len(f.Severity) > maxFilterLength {
-		return badRequest("team and severity must be at most %d characters", maxFilterLength)
-	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 {
-			return badRequest("limit must be an integer from 1 to %d", maxListLimit)
-		}
-		f.Limit = min(n, maxListLimit)
-	}
-	if len(f.Cursor) > maxCursorLength {
-		return store.ErrBadCursor
+	f, err := listFilter(q, pageSize)
+	if err != nil {
+		return err
 	}
 	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
 	switch format {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -36,28 +37,9 @@ type listResponse struct {
 // sign-off first. A limit above 500 is served as 500 (the page then has a next_cursor), like
 // other APIs' per_page caps; a limit that is not a positive integer is 400.
 func (s *Server) listPostmortems(c echo.Context) error {
-	q := c.QueryParams()
-	f := store.ListFilter{
-		State:    q.Get("state"),
-		Team:     q.Get("team"),
-		Severity: q.Get("severity"),
-		Limit:    defaultListLimit,
-		Cursor:   q.Get("cursor"),
-	}
-	switch ft.State(f.State) {
-	case "", ft.StateTracking, ft.StateReopened, ft.StateCompleted:
-	default:
-		return badRequest("state must be tracking, reopened or completed")
-	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 {
-			return badRequest("limit must be an integer from 1 to %d", maxListLimit)
-		}
-		f.Limit = min(n, maxListLimit)
-	}
-	if len(f.Cursor) > maxCursorLength {
-		return store.ErrBadCursor
+	f, err := listFilter(c.QueryParams(), defaultListLimit)
+	if err != nil {
+		return err
 	}
 	pms, next, err := s.store.ListPostmortems(c.Request().Context(), f)
 	if err != nil {
@@ -67,4 +49,36 @@ func (s *Server) listPostmortems(c echo.Context) error {
 		pms = []ft.PostmortemView{}
 	}
 	return c.JSON(http.StatusOK, listResponse{Postmortems: pms, NextCursor: next})
+}
+
+// listFilter reads the list's query parameters, shared by the API and the status page: state
+// (one of the three), team and severity (matched exactly, bounded), limit (1 to 500; more is
+// served as 500; absent is defaultLimit) and cursor (bounded; checked by the store).
+func listFilter(q url.Values, defaultLimit int) (store.ListFilter, error) {
+	f := store.ListFilter{
+		State:    q.Get("state"),
+		Team:     q.Get("team"),
+		Severity: q.Get("severity"),
+		Limit:    defaultLimit,
+		Cursor:   q.Get("cursor"),
+	}
+	switch ft.State(f.State) {
+	case "", ft.StateTracking, ft.StateReopened, ft.StateCompleted:
+	default:
+		return f, badRequest("state must be tracking, reopened or completed")
+	}
+	if len(f.Team) > maxFilterLength || len(f.Severity) > maxFilterLength {
+		return f, badRequest("team and severity must be at most %d characters", maxFilterLength)
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			return f, badRequest("limit must be an integer from 1 to %d", maxListLimit)
+		}
+		f.Limit = min(n, maxListLimit)
+	}
+	if len(f.Cursor) > maxCursorLength {
+		return f, store.ErrBadCursor
+	}
+	return f, nil
 }
