@@ -168,6 +168,12 @@ func TestDevModeLoadsSampleWithTickets(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status page = %d", resp.StatusCode)
 	}
+	// The outbox drains, and /metrics says so.
+	eventually(t, 20*time.Second, "the outbox is empty on /metrics", func() bool {
+		code, body := s.do(http.MethodGet, "/metrics", "", nil)
+		return code == http.StatusOK && strings.Contains(string(body), "followthrough_outbox_pending_jobs 0") &&
+			strings.Contains(string(body), "followthrough_outbox_failed_jobs 0")
+	})
 }
 
 // TestKillAfterAcknowledgedBurst SIGKILLs the server right after a burst of 202s and checks that
