@@ -27,29 +27,12 @@ import (
 	"github.com/followthrough/followthrough/connectors/githubfake"
 	"github.com/followthrough/followthrough/connectors/jira"
 	"github.com/followthrough/followthrough/connectors/jirafake"
+	"github.com/followthrough/followthrough/internal/testclock"
 	"github.com/followthrough/followthrough/store"
 	"github.com/followthrough/followthrough/sync"
 )
 
 // ---- the two-way test environment --------------------------------------------------------
-
-// twClock is a clock the tests move by hand.
-type twClock struct {
-	mu gosync.Mutex
-	t  time.Time
-}
-
-func (c *twClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *twClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // twReceived is one outbound event as the notify receiver got it.
 type twReceived struct {
@@ -144,7 +127,7 @@ func (r *twReceiver) statusEvents() []twReceived {
 type twEnv struct {
 	t      *testing.T
 	ctx    context.Context
-	clock  *twClock
+	clock  *testclock.Clock
 	gh     *githubfake.Server
 	jf     *jirafake.Server
 	st     *store.Store
@@ -168,7 +151,7 @@ var twStart = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 func newTWEnv(t *testing.T) *twEnv {
 	t.Helper()
 	ctx := context.Background()
-	clock := &twClock{t: twStart}
+	clock := testclock.New(twStart)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	gh := githubfake.New(githubfake.Options{Now: clock.Now})
 	t.Cleanup(gh.Close)

@@ -23,26 +23,9 @@ import (
 	"github.com/followthrough/followthrough/connectors/githubfake"
 	"github.com/followthrough/followthrough/connectors/jira"
 	"github.com/followthrough/followthrough/connectors/jirafake"
+	"github.com/followthrough/followthrough/internal/testclock"
 	"github.com/followthrough/followthrough/store"
 )
-
-// testClock is the driven clock of the simulated-time tests, shared by the engine and the fakes.
-type testClock struct {
-	mu  gosync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // received is one outbound event as the receiver saw it, signature checked.
 type received struct {
@@ -123,7 +106,7 @@ func (r *receiver) last() received {
 type stallHarness struct {
 	t      *testing.T
 	ctx    context.Context
-	clock  *testClock
+	clock  *testclock.Clock
 	gh     *githubfake.Server
 	jira   *jirafake.Server
 	recv   *receiver
@@ -145,7 +128,7 @@ const (
 // newStallHarness starts the stand-ins (Jira Cloud, or Data Center with dc) and the service's
 // pieces at start.
 func newStallHarness(t *testing.T, start time.Time, dc bool) *stallHarness {
-	h := &stallHarness{t: t, ctx: context.Background(), clock: &testClock{now: start},
+	h := &stallHarness{t: t, ctx: context.Background(), clock: testclock.New(start),
 		logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	h.gh = githubfake.New(githubfake.Options{Now: h.clock.Now})
 	t.Cleanup(h.gh.Close)
@@ -234,7 +217,7 @@ func (h *stallHarness) restart() {
 // at moves the clock, scans for stalls and works the outbox until nothing is due.
 func (h *stallHarness) at(now time.Time) {
 	h.t.Helper()
-	h.clock.set(now)
+	h.clock.Set(now)
 	if _, err := h.engine.ScanStalls(h.ctx); err != nil {
 		h.t.Fatal(err)
 	}
@@ -378,7 +361,7 @@ func TestStallLifecycle(t *testing.T) {
 			{ID: "AI-2", Title: "Error-rate alert", Owner: "alice@acme.com", Priority: "P2"},
 			{ID: "AI-3", Title: "Game day", Owner: "alice@acme.com", Priority: "P3", Due: "2026-06-01"},
 		}}
-	h.clock.set(signed.Add(time.Minute))
+	h.clock.Set(signed.Add(time.Minute))
 	if _, err := h.st.Intake(ctx, doc, []ft.Target{checkout, pay, checkout}, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +375,7 @@ func TestStallLifecycle(t *testing.T) {
 	key2 := itemOf(pm, "AI-2").Ticket.Key
 
 	// Bob works on AI-1 on the 15th; the due day (the 20th) ends, the grace runs: nothing yet.
-	h.clock.set(date(1, 15, 9))
+	h.clock.Set(date(1, 15, 9))
 	h.apply(ft.TicketEvent{Ref: *itemOf(pm, "AI-1").Ticket, Activity: true, Actor: "bob-gh"})
 	h.at(date(1, 21, 12))
 	pm = h.pm("PM-1")
@@ -470,7 +453,7 @@ func TestStallLifecycle(t *testing.T) {
 	}
 
 	// Bob finishes AI-1: its label comes off, the postmortem stays reopened (AI-2).
-	h.clock.set(date(2, 5, 9))
+	h.clock.Set(date(2, 5, 9))
 	if err := h.gh.CloseIssue(repo1, n1, "completed", "bob-gh"); err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +464,7 @@ func TestStallLifecycle(t *testing.T) {
 	}
 
 	// Alice comments on AI-2: no item is stalled any more, the postmortem resumes.
-	h.clock.set(date(2, 6, 9))
+	h.clock.Set(date(2, 6, 9))
 	if err := h.jira.AddComment(key2, aliceJira, "on it"); err != nil {
 		t.Fatal(err)
 	}
@@ -500,7 +483,7 @@ func TestStallLifecycle(t *testing.T) {
 
 	// Another restart, then AI-2 done and AI-3 won't do: completed.
 	h.restart()
-	h.clock.set(date(2, 10, 9))
+	h.clock.Set(date(2, 10, 9))
 	if err := h.jira.Transition(key2, "Done", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -534,7 +517,7 @@ func TestStallLifecycle(t *testing.T) {
 
 	// Bob reopens AI-1, long overdue: it stalls again (a new episode, a new comment), and the
 	// postmortem goes from completed to reopened, counted again.
-	h.clock.set(date(9, 2, 9))
+	h.clock.Set(date(9, 2, 9))
 	if err := h.gh.ReopenIssue(repo1, n1); err != nil {
 		t.Fatal(err)
 	}
@@ -590,7 +573,7 @@ func TestStallJiraOwnTicketRetriesAndNoTicketYet(t *testing.T) {
 			{ID: "AI-1", Title: "Drain faster", Owner: "bob@acme.com", Priority: "P0", Due: "2026-01-02"},
 			{ID: "AI-2", Title: "Page earlier", Owner: "alice@acme.com", Priority: "P1", Due: "2026-03-01"},
 		}}
-	h.clock.set(date(1, 5, 11))
+	h.clock.Set(date(1, 5, 11))
 	if _, err := h.st.Intake(ctx, doc, []ft.Target{pay, pay}, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -637,7 +620,7 @@ func TestStallJiraOwnTicketRetriesAndNoTicketYet(t *testing.T) {
 	}
 
 	// Both items finished: completed, own ticket Done with a summary; AI-2 never had a comment.
-	h.clock.set(date(1, 10, 9))
+	h.clock.Set(date(1, 10, 9))
 	for _, key := range []string{key1, key2} {
 		if err := h.jira.Transition(key, "Done", ""); err != nil {
 			t.Fatal(err)
@@ -685,7 +668,7 @@ func TestStallRevisionRemovesStalledItem(t *testing.T) {
 	}
 	revised := *doc
 	revised.ActionItems = []ft.ActionItem{}
-	h.clock.set(date(1, 13, 9))
+	h.clock.Set(date(1, 13, 9))
 	if _, err := h.st.Intake(ctx, &revised, []ft.Target{}, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}

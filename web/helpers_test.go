@@ -20,6 +20,7 @@ import (
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/config"
+	"github.com/followthrough/followthrough/internal/testclock"
 	"github.com/followthrough/followthrough/store"
 )
 
@@ -87,24 +88,6 @@ const sampleJSON = `{
   ]
 }`
 
-// testClock is a settable clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // lockedBuffer collects log lines from concurrent requests.
 type lockedBuffer struct {
 	mu  sync.Mutex
@@ -129,7 +112,7 @@ type env struct {
 	srv    *Server
 	store  *store.Store
 	url    string
-	clock  *testClock
+	clock  *testclock.Clock
 	logs   *lockedBuffer
 	client *http.Client
 }
@@ -158,7 +141,7 @@ func newEnvWith(t testing.TB, configYAML string, mod func(*Options)) *env {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	clock := &testClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	opts := Options{Config: cfg, Store: st, Logger: logger, Now: clock.Now}
 	if mod != nil {
 		mod(&opts)

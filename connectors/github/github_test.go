@@ -15,6 +15,7 @@ import (
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/config"
 	"github.com/followthrough/followthrough/connectors/githubfake"
+	"github.com/followthrough/followthrough/internal/testclock"
 )
 
 const repo = "acme/checkout"
@@ -27,27 +28,15 @@ var people = []config.Person{
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// fakeClock is a clock that Sleep advances instead of waiting.
+// fakeClock is a clock that Sleep advances instead of waiting, recording each wait.
 type fakeClock struct {
+	*testclock.Clock
 	mu     sync.Mutex
-	t      time.Time
 	sleeps []time.Duration
 }
 
 func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+	return &fakeClock{Clock: testclock.New(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))}
 }
 
 func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
@@ -55,9 +44,9 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 		return err
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.sleeps = append(c.sleeps, d)
-	c.t = c.t.Add(d)
+	c.mu.Unlock()
+	c.Advance(d)
 	return nil
 }
 

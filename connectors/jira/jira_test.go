@@ -5,37 +5,19 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/config"
 	"github.com/followthrough/followthrough/connectors/jirafake"
+	"github.com/followthrough/followthrough/internal/testclock"
 )
-
-// clock is a test clock shared by the fake and the connector.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type env struct {
 	fake  *jirafake.Server
 	tr    *Tracker
-	clock *clock
+	clock *testclock.Clock
 	cfg   *config.Jira
 }
 
@@ -56,7 +38,7 @@ func users(mode jirafake.Mode) []jirafake.User {
 
 func newEnv(t *testing.T, mode jirafake.Mode, configure func(*jirafake.Options)) *env {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC))
 	opts := jirafake.Options{
 		Mode: mode, Now: c.Now, Users: users(mode), Projects: []string{"PAY", "OPS"},
 		Self: jirafake.User{AccountID: "acc-bot", Name: "ftbot", Email: "bot@acme.com", TimeZone: "America/Los_Angeles"},
