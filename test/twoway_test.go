@@ -701,9 +701,30 @@ func TestTwoWayJiraWebhooks(t *testing.T) {
 	}
 	events = append(events, twChange{Item: "AI-3", From: "open", To: "done", Source: "api"})
 	e.expectEvents(events...)
-	e.expectHistory(pm, "AI-3", twHistoryEntry{From: "open", To: "done", Source: "api"})
 	if st := e.get(pm).State; st != "completed" {
 		t.Errorf("state %q with every item finished, want completed", st)
+	}
+
+	// Jira tells us of both transitions, made by our own account: the first one (In Progress,
+	// shown here with the issue's latest updated time) would move the item back if it were
+	// people's.
+	var m map[string]any
+	must(t, json.Unmarshal(e.jiraPayload("webhook-issue-updated-started-working.json", keys["AI-3"], twJiraBot), &m))
+	fields := m["issue"].(map[string]any)["fields"].(map[string]any)
+	fields["status"] = map[string]any{"name": "In Progress", "statusCategory": map[string]any{"key": "indeterminate"}}
+	fields["resolution"] = nil
+	e.mustSend(jiraHook(e.nextDelivery(), mustJSON(t, m)), "accepted")
+	e.mustSend(jiraHook(e.nextDelivery(), e.jiraPayload("webhook-issue-updated-resolved.json", keys["AI-3"], twJiraBot)), "accepted")
+	// A person reopens AI-1 afterwards: the echoes were applied before it.
+	e.clock.tick()
+	must(t, e.jr.Transition(keys["AI-1"], "To Do", ""))
+	e.mustSend(jiraHook(e.nextDelivery(), e.jiraPayload("webhook-issue-updated-reopened.json", keys["AI-1"], twJiraPerson)), "accepted")
+	e.waitStatus(pm, "AI-1", "open")
+	events = append(events, twChange{Item: "AI-1", From: "done", To: "open", Source: "jira"})
+	e.expectEvents(events...)
+	e.expectHistory(pm, "AI-3", twHistoryEntry{From: "open", To: "done", Source: "api"})
+	if at := e.lastActivity(pm, "AI-3"); at != "" {
+		t.Errorf("AI-3: our own transitions counted as activity (last_activity_at %s)", at)
 	}
 }
 
@@ -719,8 +740,9 @@ func TestTwoWayDuplicateAndOutOfOrderDeliveries(t *testing.T) {
 	const pm = "PM-TW-DUP"
 	v := e.intake(newPM(pm, "Duplicates",
 		aiDoc{ID: "AI-1", Title: "GitHub one", Owner: "bob@acme.com"},
-		aiDoc{ID: "AI-2", Title: "Jira one", Owner: "bob@acme.com", Team: "payments"}))
-	ghKey, jiraKey := v.item(t, "AI-1").Ticket.Key, v.item(t, "AI-2").Ticket.Key
+		aiDoc{ID: "AI-2", Title: "Jira one", Owner: "bob@acme.com", Team: "payments"},
+		aiDoc{ID: "AI-3", Title: "GitHub two", Owner: "alice@acme.com"}))
+	ghKey, jiraKey, ghKey3 := v.item(t, "AI-1").Ticket.Key, v.item(t, "AI-2").Ticket.Key, v.item(t, "AI-3").Ticket.Key
 	repo, num := ghRef(t, ghKey)
 
 	// GitHub: closed, then reopened; the closed delivery comes again and late.
@@ -760,16 +782,32 @@ func TestTwoWayDuplicateAndOutOfOrderDeliveries(t *testing.T) {
 	e.waitStatus(pm, "AI-2", "open")
 	e.mustSend(reopened, "ignored")
 
+	// A person closes AI-3's ticket, and before GitHub's webhook for it arrives we set the item
+	// in progress (reopening the ticket): the late webhook is older than our own write.
+	repo3, num3 := ghRef(t, ghKey3)
+	e.clock.tick()
+	must(t, e.gh.CloseIssue(repo3, num3, "completed", twPerson))
+	closed3 := githubHook("gh-closed-3", e.githubPayload("issues.closed.json", "closed", ghKey3, twPerson))
+	e.clock.tick()
+	e.patch(pm, "AI-3", "in_progress")
+	eventually(t, 10*time.Second, ghKey3+" reopened with the in progress label", func() bool {
+		is := e.ghIssue(ghKey3)
+		return is.State == "open" && slices.Contains(is.Labels, "in progress")
+	})
+	e.mustSend(closed3, "accepted")
+
 	// A real change after all of them on each ticket: webhooks of one tracker are applied in
 	// the order they came and events go out in order, so by the time these two arrive anything
 	// the duplicates or late ones did would show.
 	e.clock.tick()
 	must(t, e.gh.AddLabel(repo, num, "in progress"))
 	e.mustSend(githubHook("gh-labeled", e.githubPayload("labeled.payload.json", "labeled", ghKey, twPerson)), "accepted")
+	// GitHub's and Jira's deliveries are applied independently: one after the other keeps the
+	// events in a known order.
+	e.waitStatus(pm, "AI-1", "in_progress")
 	e.clock.tick()
 	must(t, e.jr.Transition(jiraKey, "Won't Do", ""))
 	e.mustSend(jiraHook("jira-wontdo", e.jiraPayload("webhook-issue-updated-resolved.json", jiraKey, twJiraPerson)), "accepted")
-	e.waitStatus(pm, "AI-1", "in_progress")
 	e.waitStatus(pm, "AI-2", "wont_do")
 
 	e.expectEvents(
@@ -777,6 +815,7 @@ func TestTwoWayDuplicateAndOutOfOrderDeliveries(t *testing.T) {
 		twChange{Item: "AI-1", From: "done", To: "open", Source: "github"},
 		twChange{Item: "AI-2", From: "open", To: "in_progress", Source: "jira"},
 		twChange{Item: "AI-2", From: "in_progress", To: "open", Source: "jira"},
+		twChange{Item: "AI-3", From: "open", To: "in_progress", Source: "api"},
 		twChange{Item: "AI-1", From: "open", To: "in_progress", Source: "github"},
 		twChange{Item: "AI-2", From: "open", To: "wont_do", Source: "jira"},
 	)
@@ -788,6 +827,7 @@ func TestTwoWayDuplicateAndOutOfOrderDeliveries(t *testing.T) {
 		twHistoryEntry{"open", "in_progress", "jira", twJiraPerson},
 		twHistoryEntry{"in_progress", "open", "jira", twJiraPerson},
 		twHistoryEntry{"open", "wont_do", "jira", twJiraPerson})
+	e.expectHistory(pm, "AI-3", twHistoryEntry{From: "open", To: "in_progress", Source: "api"})
 }
 
 // ---- 4. bad signatures -------------------------------------------------------------------
@@ -864,10 +904,10 @@ func TestTwoWayBadSignaturesAre401(t *testing.T) {
 	e.clock.tick()
 	must(t, e.gh.AddLabel(repo, num, "in progress"))
 	e.mustSend(githubHook("gh-forged", e.githubPayload("labeled.payload.json", "labeled", ghKey, twPerson)), "accepted")
+	e.waitStatus(pm, "AI-1", "in_progress")
 	e.clock.tick()
 	must(t, e.jr.Transition(jiraKey, "In Progress", ""))
 	e.mustSend(jira("?secret="+twJiraSecret, e.jiraPayload("webhook-issue-updated-started-working.json", jiraKey, twJiraPerson), ""), "accepted")
-	e.waitStatus(pm, "AI-1", "in_progress")
 	e.waitStatus(pm, "AI-2", "in_progress")
 	e.expectEvents(
 		twChange{Item: "AI-1", From: "open", To: "in_progress", Source: "github"},
@@ -888,7 +928,8 @@ func TestTwoWayReconcileSeesChangesWithoutWebhooks(t *testing.T) {
 	const pm = "PM-TW-REC"
 	v := e.intake(newPM(pm, "Lost webhooks",
 		aiDoc{ID: "AI-1", Title: "GitHub one", Owner: "bob@acme.com"},
-		aiDoc{ID: "AI-2", Title: "Jira one", Owner: "bob@acme.com", Team: "payments"}))
+		aiDoc{ID: "AI-2", Title: "Jira one", Owner: "bob@acme.com", Team: "payments"},
+		aiDoc{ID: "AI-3", Title: "GitHub two", Owner: "alice@acme.com"}))
 	ghKey, jiraKey := v.item(t, "AI-1").Ticket.Key, v.item(t, "AI-2").Ticket.Key
 	repo, num := ghRef(t, ghKey)
 
@@ -929,8 +970,32 @@ func TestTwoWayReconcileSeesChangesWithoutWebhooks(t *testing.T) {
 		}
 	}
 	if len(got) != 4 {
-		t.Errorf("%d events, want 4", len(got))
+		t.Fatalf("%d events, want 4", len(got))
 	}
+
+	// Our own change comes back through reconciliation: closed AI-1 goes in progress (reopen,
+	// then label) from the API. A person's change to AI-3, seen by a later cycle than our push
+	// (its ticket was changed after it), is the only other event.
+	e.patch(pm, "AI-1", "in_progress")
+	eventually(t, 10*time.Second, ghKey+" reopened with the in progress label", func() bool {
+		is := e.ghIssue(ghKey)
+		return is.State == "open" && slices.Contains(is.Labels, "in progress")
+	})
+	e.clock.tick()
+	repo3, num3 := ghRef(t, v.item(t, "AI-3").Ticket.Key)
+	must(t, e.gh.CloseIssue(repo3, num3, "completed", twPerson))
+	e.waitStatus(pm, "AI-3", "done")
+	eventually(t, 10*time.Second, "six events", func() bool { got = e.recv.statusEvents(); return len(got) >= 6 })
+	var last []twChange
+	for _, ev := range got[4:] {
+		last = append(last, *ev.Data.Change)
+	}
+	if w := []twChange{{"AI-1", "open", "in_progress", "api"}, {"AI-3", "open", "done", "reconcile"}}; !slices.Equal(last, w) {
+		t.Errorf("events after the PATCH %+v, want %+v", last, w)
+	}
+	e.expectHistory(pm, "AI-1", twHistoryEntry{From: "open", To: "wont_do", Source: "reconcile"},
+		twHistoryEntry{From: "wont_do", To: "open", Source: "reconcile"},
+		twHistoryEntry{From: "open", To: "in_progress", Source: "api"})
 }
 
 // ---- 6. PATCH and its echo ---------------------------------------------------------------
