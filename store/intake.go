@@ -63,10 +63,10 @@ func (s *Store) intake(ctx context.Context, tx *Tx, doc *ft.Document, targets []
 		return 0, err
 	}
 	var revision int
-	var oldHash string
-	err = tx.queryRow(ctx, `SELECT p.revision, r.doc_hash FROM postmortems p
+	var oldHash, oldDocument string
+	err = tx.queryRow(ctx, `SELECT p.revision, r.doc_hash, r.document FROM postmortems p
 		JOIN postmortem_revisions r ON r.postmortem_id = p.id AND r.revision = p.revision
-		WHERE p.id = ?`, doc.ID).Scan(&revision, &oldHash)
+		WHERE p.id = ?`, doc.ID).Scan(&revision, &oldHash, &oldDocument)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		revision = 0
@@ -110,11 +110,23 @@ func (s *Store) intake(ctx context.Context, tx *Tx, doc *ft.Document, targets []
 	if err != nil {
 		return 0, err
 	}
+	var oldDoc ft.Document
+	if oldDocument != "" {
+		if err := json.Unmarshal([]byte(oldDocument), &oldDoc); err != nil {
+			return 0, fmt.Errorf("read revision %d: %w", revision-1, err)
+		}
+	}
 	seen := map[string]bool{}
 	for i, item := range doc.ActionItems {
 		seen[item.ID] = true
-		row := newItemRow(doc, item, targets[i], i)
 		old, ok := existing[item.ID]
+		target := targets[i]
+		if ok && routedAlike(&oldDoc, doc, item.ID) {
+			// Routes decide where an item goes when it first arrives; a revision that changes
+			// nothing routing looks at keeps it there, even if the routes were edited since.
+			target = old.Target
+		}
+		row := newItemRow(doc, item, target, i)
 		if !ok {
 			if err := insertItem(ctx, tx, row, nowText); err != nil {
 				return 0, err
@@ -143,6 +155,30 @@ func (s *Store) intake(ctx context.Context, tx *Tx, doc *ft.Document, targets []
 		return Created, nil
 	}
 	return Revised, nil
+}
+
+// routedAlike reports whether an item was routed (no tracker of its own) in both documents with
+// the same inputs: its team (else the postmortem's), the postmortem's severity and its labels.
+func routedAlike(oldDoc, doc *ft.Document, itemID string) bool {
+	find := func(d *ft.Document) *ft.ActionItem {
+		for i := range d.ActionItems {
+			if d.ActionItems[i].ID == itemID {
+				return &d.ActionItems[i]
+			}
+		}
+		return nil
+	}
+	was, now := find(oldDoc), find(doc)
+	if was == nil || now == nil || was.Tracker != nil || now.Tracker != nil {
+		return false
+	}
+	team := func(d *ft.Document, it *ft.ActionItem) string {
+		if it.Team != "" {
+			return it.Team
+		}
+		return d.Team
+	}
+	return team(oldDoc, was) == team(doc, now) && oldDoc.Severity == doc.Severity && slices.Equal(was.Labels, now.Labels)
 }
 
 // ItemRow is an action item as stored.
@@ -249,6 +285,11 @@ func reviseItem(ctx context.Context, tx *Tx, old, row ItemRow, now time.Time) er
 		if !row.sameTarget(old) {
 			base.Kind = JobMoveTicket
 			return enqueue(ctx, tx, base, now)
+		}
+		// It may never have had a ticket (removed before its create ran): make sure it has one.
+		base.Kind = JobCreateTicket
+		if err := enqueue(ctx, tx, base, now); err != nil {
+			return err
 		}
 		base.Kind = JobReopenTicket
 		if err := enqueue(ctx, tx, base, now); err != nil {

@@ -262,6 +262,20 @@ func LinkTicket(ctx context.Context, tx *Tx, pmID, itemID string, t ft.Ticket, s
 	return previous, setLinked(ctx, tx, pmID, itemID, now)
 }
 
+// RecordLeftBehind keeps on record a ticket made for an item where the item no longer goes (a
+// lost create found after the item moved or was removed): it belongs to the item but is not its
+// current ticket, so events about it change nothing.
+func RecordLeftBehind(ctx context.Context, tx *Tx, pmID, itemID string, t ft.Ticket, scope string, now time.Time) error {
+	created := t.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	_, err := tx.exec(ctx, `INSERT INTO tickets (postmortem_id, item_id, kind, scope, key, url, current, created_at, tracker_updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (kind, key) DO NOTHING`,
+		pmID, itemID, string(t.Ref.Kind), scope, t.Ref.Key, t.Ref.URL, formatTime(created), nullTime(&t.UpdatedAt))
+	return err
+}
+
 func setLinked(ctx context.Context, tx *Tx, pmID, itemID string, now time.Time) error {
 	_, err := tx.exec(ctx, `UPDATE items SET sync = 'linked', last_error = NULL, updated_at = ?
 		WHERE postmortem_id = ? AND item_id = ?`, formatTime(now), pmID, itemID)

@@ -110,19 +110,46 @@ func TestIntakeCreatedUnchangedRevised(t *testing.T) {
 		t.Fatalf("jobs = %v; want %v", got, want)
 	}
 
-	// AI-2 returns in another repository; AI-3 moves.
-	out, err = s.Intake(ctx, testDoc("PM-1", item("AI-1", "one, better"), item("AI-2", "two"), item("AI-3", "three")),
+	// AI-2 returns; AI-3 moves to a repository of its own.
+	moved := item("AI-3", "three")
+	moved.Tracker = &repoB
+	out, err = s.Intake(ctx, testDoc("PM-1", item("AI-1", "one, better"), item("AI-2", "two"), moved),
 		[]ft.Target{repoA, repoA, repoB}, t0.Add(3*time.Hour))
 	if err != nil || out != Revised {
 		t.Fatalf("second revision = %v, %v", out, err)
 	}
-	want = append(want, jobRow{JobReopenTicket, "AI-2"}, jobRow{JobMoveTicket, "AI-3"})
+	want = append(want, jobRow{JobCreateTicket, "AI-2"}, jobRow{JobReopenTicket, "AI-2"}, jobRow{JobMoveTicket, "AI-3"})
 	if got := pendingJobs(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("jobs = %v; want %v", got, want)
 	}
 	hist, err := s.History(ctx, "PM-1", "AI-2")
 	if err != nil || len(hist) != 2 || hist[0].To != ft.StatusWontDo || hist[1].To != ft.StatusOpen {
 		t.Fatalf("history of AI-2 = %+v, %v", hist, err)
+	}
+}
+
+func TestRevisionKeepsWhereRoutesSentAnItem(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	if _, err := s.Intake(ctx, testDoc("PM-1", item("AI-1", "one")), targets(1, repoA), t0); err != nil {
+		t.Fatal(err)
+	}
+	// The routes changed (repoB now), but nothing the routes look at did: the item stays.
+	if _, err := s.Intake(ctx, testDoc("PM-1", item("AI-1", "one, better")), targets(1, repoB), t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	it, err := s.LoadItem(ctx, "PM-1", "AI-1")
+	if err != nil || it.Target != repoA {
+		t.Fatalf("target = %+v, %v; want %+v", it.Target, err, repoA)
+	}
+	// A new team is something routes look at: the item follows the routes.
+	doc := testDoc("PM-1", item("AI-1", "one, better"))
+	doc.Team = "infra"
+	if _, err := s.Intake(ctx, doc, targets(1, repoB), t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if it, _ := s.LoadItem(ctx, "PM-1", "AI-1"); it.Target != repoB {
+		t.Fatalf("target after a team change = %+v; want %+v", it.Target, repoB)
 	}
 }
 

@@ -17,9 +17,15 @@ import (
 const JobCloseMoved = "close_moved"
 
 type movedTicket struct {
-	Old ft.TicketRef `json:"old"`
-	New ft.TicketRef `json:"new"`
+	Old    ft.TicketRef `json:"old"`
+	New    ft.TicketRef `json:"new"`              // the new ticket; its Key may be only the new scope
+	Reason string       `json:"reason,omitempty"` // reasonMoved (default) or reasonRemoved
 }
+
+const (
+	reasonMoved   = "moved"
+	reasonRemoved = "removed"
+)
 
 func (e *Engine) handle(ctx context.Context, job store.Job) error {
 	switch job.Kind {
@@ -50,7 +56,8 @@ func (e *Engine) handle(ctx context.Context, job store.Job) error {
 }
 
 // ensureTicket gives the item exactly one ticket in its target. A create whose outcome was lost
-// is looked for by its marker before anything is created again.
+// is looked for by its marker, where it was sent, before anything else: a ticket made there is
+// either the item's or is closed, never left open and unfollowed.
 func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 	now := e.opts.Clock.Now()
 	item, err := e.opts.Store.LoadItem(ctx, job.PostmortemID, job.ItemID)
@@ -58,16 +65,8 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		return err
 	}
 	target := item.Target
-	if item.Removed || (item.Ticket != nil && item.Ticket.Kind == target.Kind && item.Ticket.Scope() == target.Scope()) {
-		return e.opts.Store.CompleteJob(ctx, job.ID, now, nil)
-	}
-	tr, err := e.tracker(target.Kind)
-	if err != nil {
-		return err
-	}
 	marker := ft.Marker(job.PostmortemID, job.ItemID)
 	if job.InFlight {
-		// Look where the lost create was sent: the item may have moved since.
 		sent, ok := job.InFlightTarget()
 		if !ok {
 			sent = target
@@ -80,30 +79,50 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		if err != nil {
 			return err
 		}
-		if ok {
+		isCurrent := ok && item.Ticket != nil && item.Ticket.Kind == found.Ref.Kind && item.Ticket.Key == found.Ref.Key
+		switch {
+		case ok && !isCurrent && !item.Removed && sameScope(sent, target):
 			e.logger.Info("ticket found by marker after an unknown outcome", slog.String("key", found.Ref.Key), slog.String("marker", marker))
-			if sent.Kind == target.Kind && sent.Scope() == target.Scope() {
-				return e.link(ctx, job, item, found)
-			}
-			// Found where the item used to go: record it, then move it like any other.
+			return e.link(ctx, job, item, found)
+		case ok && !isCurrent:
+			// Made where the item no longer goes (it moved or was removed since): keep it on
+			// record, close it, and go on with the item as it is now.
+			e.logger.Info("ticket found by marker where the item no longer goes", slog.String("key", found.Ref.Key), slog.String("marker", marker))
 			if err := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
-				if _, err := store.LinkTicket(ctx, tx, job.PostmortemID, job.ItemID, found, sent.Scope(), now); err != nil {
+				if err := store.RecordLeftBehind(ctx, tx, job.PostmortemID, job.ItemID, found, sent.Scope(), now); err != nil {
+					return err
+				}
+				reason, to := reasonMoved, ft.TicketRef{Kind: target.Kind, Key: target.Scope()}
+				if item.Removed {
+					reason, to = reasonRemoved, ft.TicketRef{}
+				}
+				payload, _ := json.Marshal(movedTicket{Old: found.Ref, New: to, Reason: reason})
+				if err := store.Enqueue(ctx, tx, store.Job{Kind: JobCloseMoved, PostmortemID: job.PostmortemID,
+					ItemID: job.ItemID, Tracker: string(found.Ref.Kind), Payload: payload}, now); err != nil {
 					return err
 				}
 				return store.ClearInFlight(ctx, tx, job.ID)
 			}); err != nil {
 				return err
 			}
-			return errRetryLater{reason: "moving a ticket found after a lost create"}
-		}
-		// The lost create may still be landing (the tracker can process a request after we
-		// stopped waiting, or crashed), and Jira's search lags behind creates: only an absence
-		// that outlasts both is an absence.
-		if settle := e.settleTime(sent.Kind); settle > 0 {
-			if waited := now.Sub(job.InFlightSince()); waited < settle {
-				return errRetryLater{after: settle - waited, reason: "waiting for a possibly created ticket to show before creating it again"}
+			return errRetryLater{reason: "closing a ticket found where the item no longer goes"}
+		case !ok:
+			// The lost create may still be landing (the tracker can process a request after we
+			// stopped waiting, or crashed), and Jira's search lags behind creates: only an
+			// absence that outlasts both is an absence.
+			if settle := e.settleTime(sent.Kind); settle > 0 {
+				if waited := now.Sub(job.InFlightSince()); waited < settle {
+					return errRetryLater{after: settle - waited, reason: "waiting for a possibly created ticket to show before creating it again"}
+				}
 			}
 		}
+	}
+	if item.Removed || (item.Ticket != nil && item.Ticket.Kind == target.Kind && item.Ticket.Scope() == target.Scope()) {
+		return e.opts.Store.CompleteJob(ctx, job.ID, now, nil)
+	}
+	tr, err := e.tracker(target.Kind)
+	if err != nil {
+		return err
 	}
 	pm, err := e.opts.Store.Postmortem(ctx, job.PostmortemID)
 	if err != nil {
@@ -122,6 +141,8 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 	}
 	return e.link(ctx, job, item, created)
 }
+
+func sameScope(a, b ft.Target) bool { return a.Kind == b.Kind && a.Scope() == b.Scope() }
 
 // settleTime is how long after sending a create its ticket may still appear: the request
 // timeout, and on Jira also the search lag.
@@ -227,12 +248,14 @@ func (e *Engine) closeRemoved(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return err
 	}
-	if err := tr.Comment(ctx, item.Ticket.Key, fmt.Sprintf(
-		"This action item was removed from postmortem %s in a revision, so followthrough closed it as not planned.",
-		job.PostmortemID)); err != nil {
+	if err := tr.Comment(ctx, item.Ticket.Key, removedComment(job.PostmortemID)); err != nil {
 		return err
 	}
 	return e.finishWithTicket(ctx, job, t)
+}
+
+func removedComment(pmID string) string {
+	return fmt.Sprintf("This action item was removed from postmortem %s in a revision, so followthrough closed it as not planned.", pmID)
 }
 
 // pushStatus moves the item's ticket to the item's current status.
@@ -262,8 +285,16 @@ func (e *Engine) closeMoved(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return err
 	}
-	if err := tr.Comment(ctx, moved.Old.Key, fmt.Sprintf(
-		"This action item moved to %s (%s); followthrough closed this ticket as not planned.", moved.New.Key, moved.New.URL)); err != nil {
+	var comment string
+	switch {
+	case moved.Reason == reasonRemoved:
+		comment = removedComment(job.PostmortemID)
+	case moved.New.URL != "":
+		comment = fmt.Sprintf("This action item moved to %s (%s); followthrough closed this ticket as not planned.", moved.New.Key, moved.New.URL)
+	default:
+		comment = fmt.Sprintf("This action item moved to %s; followthrough closed this ticket as not planned and follows the item there.", moved.New.Key)
+	}
+	if err := tr.Comment(ctx, moved.Old.Key, comment); err != nil {
 		return err
 	}
 	return e.finishWithTicket(ctx, job, t)

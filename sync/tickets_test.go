@@ -1,0 +1,110 @@
+package sync_test
+
+import (
+	"testing"
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+)
+
+// revisionDoc is a postmortem whose items are given as id → repository of their own (empty:
+// routed, to twRepo).
+func revisionDoc(e *twEnv, pmID string, items ...[2]string) (*ft.Document, []ft.Target) {
+	signed := twStart
+	d := &ft.Document{ID: pmID, Title: "Outage " + pmID, Status: "finalized", SignedOffBy: []string{"carol@acme.com"},
+		SignedOffAt: &signed, ActionItems: []ft.ActionItem{}}
+	var targets []ft.Target
+	for _, it := range items {
+		ai := ft.ActionItem{ID: it[0], Title: "Do " + it[0], Owner: "bob@acme.com", Priority: "P1"}
+		target := ft.Target{Kind: ft.GitHub, Repo: twRepo}
+		if it[1] != "" {
+			target.Repo = it[1]
+			ai.Tracker = &target
+		}
+		d.ActionItems = append(d.ActionItems, ai)
+		targets = append(targets, target)
+	}
+	return d, targets
+}
+
+func (e *twEnv) revise(pmID string, items ...[2]string) {
+	e.t.Helper()
+	d, targets := revisionDoc(e, pmID, items...)
+	if _, err := e.st.Intake(e.ctx, d, targets, e.clock.Now()); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// settle moves time past every wait of the worker and runs it, a few times over.
+func (e *twEnv) settle() {
+	for range 20 {
+		e.clock.Advance(30 * time.Second)
+		e.run()
+	}
+}
+
+// openIssues counts the open issues of a repository.
+func (e *twEnv) openIssues(repo string) int {
+	n := 0
+	for _, is := range e.gh.Issues(repo) {
+		if is.State == "open" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRemovedBeforeItsCreateThenRestoredGetsATicket(t *testing.T) {
+	e := newTWEnv(t)
+	e.revise("PM-R", [2]string{"AI-1"}, [2]string{"AI-2"})
+	e.revise("PM-R", [2]string{"AI-2"}) // AI-1 removed before the worker ran
+	e.run()
+	e.revise("PM-R", [2]string{"AI-1"}, [2]string{"AI-2"})
+	e.settle()
+	it := e.item("PM-R", "AI-1")
+	if it.Ticket == nil || it.Sync != ft.SyncLinked || it.Status != ft.StatusOpen {
+		t.Fatalf("restored item = %+v; want an open, linked ticket", it)
+	}
+	if n := len(e.gh.Issues(twRepo)); n != 2 {
+		t.Fatalf("%d issues, want 2", n)
+	}
+}
+
+func TestLostCreateThenMovedBackLeavesNoOpenStray(t *testing.T) {
+	e := newTWEnv(t)
+	const repoA, repoB = "acme/a", "acme/b"
+	e.revise("PM-M", [2]string{"AI-1", repoA})
+	e.run()
+	e.gh.LoseNextResponse("POST", "/repos/"+repoB+"/issues")
+	e.revise("PM-M", [2]string{"AI-1", repoB})
+	e.run() // made in B, answer lost
+	e.revise("PM-M", [2]string{"AI-1", repoA})
+	e.settle()
+	it := e.item("PM-M", "AI-1")
+	if it.Ticket == nil || it.Ticket.Key != repoA+"#1" {
+		t.Fatalf("item ticket = %+v; want %s#1", it.Ticket, repoA)
+	}
+	if open := e.openIssues(repoB); open != 0 || len(e.gh.Issues(repoB)) != 1 {
+		t.Fatalf("%s: %d issues, %d open; want the one lost create, closed", repoB, len(e.gh.Issues(repoB)), open)
+	}
+	if is, _ := e.gh.Issue(repoB, 1); is.StateReason != "not_planned" || len(is.Comments) != 1 {
+		t.Fatalf("stray %+v; want closed not_planned with one comment", is)
+	}
+}
+
+func TestLostCreateThenRemovedIsClosed(t *testing.T) {
+	e := newTWEnv(t)
+	e.gh.LoseNextResponse("POST", "/repos/"+twRepo+"/issues")
+	e.revise("PM-L", [2]string{"AI-1"})
+	e.run() // made, answer lost
+	e.revise("PM-L")
+	e.settle()
+	issues := e.gh.Issues(twRepo)
+	if len(issues) != 1 || issues[0].State != "closed" || issues[0].StateReason != "not_planned" {
+		t.Fatalf("issues = %+v; want the one lost create, closed as not planned", issues)
+	}
+	it := e.item("PM-L", "AI-1")
+	if !it.Removed || it.Status != ft.StatusWontDo {
+		t.Fatalf("item = %+v; want removed and wont_do", it)
+	}
+}
