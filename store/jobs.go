@@ -97,6 +97,29 @@ func ClearInFlight(ctx context.Context, tx *Tx, jobID int64) error {
 	return err
 }
 
+// NoteLeftBehind records on a create job the ticket its lost create made where the item no
+// longer goes, to be closed once the job knows the item's ticket.
+func NoteLeftBehind(ctx context.Context, tx *Tx, jobID int64, ref ft.TicketRef) error {
+	b, err := json.Marshal(ref)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, `UPDATE outbox SET payload = json_set(payload, '$.left_behind', json(?)) WHERE id = ?`, string(b), jobID)
+	return err
+}
+
+// LeftBehind is the ticket NoteLeftBehind recorded, if any.
+func (j Job) LeftBehind() (ft.TicketRef, bool) {
+	var p struct {
+		Ref *ft.TicketRef `json:"left_behind"`
+	}
+	_ = json.Unmarshal(j.Payload, &p)
+	if p.Ref == nil || p.Ref.Key == "" {
+		return ft.TicketRef{}, false
+	}
+	return *p.Ref, true
+}
+
 // InFlightSince is when the last create of the job was sent (zero when never).
 func (j Job) InFlightSince() time.Time {
 	var p struct {

@@ -88,24 +88,19 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 			// Made where the item no longer goes (it moved or was removed since): keep it on
 			// record, close it, and go on with the item as it is now.
 			e.logger.Info("ticket found by marker where the item no longer goes", slog.String("key", found.Ref.Key), slog.String("marker", marker))
+			// It is closed once the item's own ticket is known, so its comment can point there.
 			if err := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
 				if err := store.RecordLeftBehind(ctx, tx, job.PostmortemID, job.ItemID, found, sent.Scope(), now); err != nil {
 					return err
 				}
-				reason, to := reasonMoved, ft.TicketRef{Kind: target.Kind, Key: target.Scope()}
-				if item.Removed {
-					reason, to = reasonRemoved, ft.TicketRef{}
-				}
-				payload, _ := json.Marshal(movedTicket{Old: found.Ref, New: to, Reason: reason})
-				if err := store.Enqueue(ctx, tx, store.Job{Kind: JobCloseMoved, PostmortemID: job.PostmortemID,
-					ItemID: job.ItemID, Tracker: string(found.Ref.Kind), Payload: payload}, now); err != nil {
+				if err := store.NoteLeftBehind(ctx, tx, job.ID, found.Ref); err != nil {
 					return err
 				}
 				return store.ClearInFlight(ctx, tx, job.ID)
 			}); err != nil {
 				return err
 			}
-			return errRetryLater{reason: "closing a ticket found where the item no longer goes"}
+			return errRetryLater{reason: "a ticket was found where the item no longer goes"}
 		case !ok:
 			// The lost create may still be landing (the tracker can process a request after we
 			// stopped waiting, or crashed), and Jira's search lags behind creates: only an
@@ -118,7 +113,9 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		}
 	}
 	if item.Removed || (item.Ticket != nil && item.Ticket.Kind == target.Kind && item.Ticket.Scope() == target.Scope()) {
-		return e.opts.Store.CompleteJob(ctx, job.ID, now, nil)
+		return e.opts.Store.CompleteJob(ctx, job.ID, now, func(tx *store.Tx) error {
+			return closeLeftBehind(ctx, tx, job, item, item.Ticket, now)
+		})
 	}
 	tr, err := e.tracker(target.Kind)
 	if err != nil {
@@ -140,6 +137,27 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		return err
 	}
 	return e.link(ctx, job, item, created)
+}
+
+// closeLeftBehind queues the closing of a ticket that a lost create made where the item no
+// longer goes, pointing to the item's ticket (or saying it was removed).
+func closeLeftBehind(ctx context.Context, tx *store.Tx, job store.Job, item store.Item, current *ft.TicketRef, now time.Time) error {
+	stray, ok := job.LeftBehind()
+	if !ok {
+		return nil
+	}
+	moved := movedTicket{Old: stray, Reason: reasonMoved}
+	switch {
+	case item.Removed:
+		moved.Reason = reasonRemoved
+	case current != nil:
+		moved.New = *current
+	default:
+		moved.New = ft.TicketRef{Kind: item.Target.Kind, Key: item.Target.Scope()}
+	}
+	payload, _ := json.Marshal(moved)
+	return store.Enqueue(ctx, tx, store.Job{Kind: JobCloseMoved, PostmortemID: job.PostmortemID,
+		ItemID: job.ItemID, Tracker: string(stray.Kind), Payload: payload}, now)
 }
 
 func sameScope(a, b ft.Target) bool { return a.Kind == b.Kind && a.Scope() == b.Scope() }
@@ -170,6 +188,9 @@ func (e *Engine) link(ctx context.Context, job store.Job, item store.Item, t ft.
 		linkPayload, _ := json.Marshal(linkJob{Key: t.Ref.Key})
 		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobLinkPostmortem, PostmortemID: job.PostmortemID,
 			ItemID: job.ItemID, Tracker: string(t.Ref.Kind), Payload: linkPayload}, now); err != nil {
+			return err
+		}
+		if err := closeLeftBehind(ctx, tx, job, item, &t.Ref, now); err != nil {
 			return err
 		}
 		if previous != nil {
