@@ -119,16 +119,19 @@ func MarkInboundProcessed(ctx context.Context, tx *Tx, id int64, now time.Time, 
 	return err
 }
 
-// PruneInbound forgets webhook delivery ids and processed inbound events received before
-// before. A redelivery older than that is applied again, which the older-event rule makes
-// harmless.
+// PruneInbound forgets webhook delivery ids, processed inbound events and finished outbox
+// jobs from before before. A redelivery older than that is applied again, which the
+// older-event rule makes harmless; given-up jobs stay, for retry.
 func (s *Store) PruneInbound(ctx context.Context, before time.Time) error {
 	return s.Write(ctx, func(tx *Tx) error {
 		cut := formatTime(before)
 		if _, err := tx.exec(ctx, `DELETE FROM webhook_deliveries WHERE received_at < ?`, cut); err != nil {
 			return err
 		}
-		_, err := tx.exec(ctx, `DELETE FROM inbound_events WHERE processed_at IS NOT NULL AND received_at < ?`, cut)
+		if _, err := tx.exec(ctx, `DELETE FROM inbound_events WHERE processed_at IS NOT NULL AND received_at < ?`, cut); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < ?`, cut)
 		return err
 	})
 }

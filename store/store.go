@@ -14,7 +14,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -40,7 +43,8 @@ const maxBatch = 256
 
 // Store is the SQLite database. It is safe for concurrent use.
 type Store struct {
-	writeDB *sql.DB // one connection: SQLite has one writer
+	lock    *os.File // held while open: one process owns a database file
+	writeDB *sql.DB  // one connection: SQLite has one writer
 	readDB  *sql.DB
 	logger  *slog.Logger
 	writes  chan *writeRequest
@@ -83,6 +87,10 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	if path == "" {
 		return nil, errors.New("open database: no path")
 	}
+	lock, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, err
+	}
 	pragmas := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "synchronous(FULL)", "busy_timeout(10000)"} {
 		pragmas.Add("_pragma", p)
@@ -90,6 +98,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	dsn := "file:" + path + "?" + pragmas.Encode()
 	writeDB, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	writeDB.SetMaxOpenConns(1)
@@ -98,15 +107,18 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	writeDB.SetConnMaxIdleTime(0)
 	if err := writeDB.PingContext(ctx); err != nil {
 		writeDB.Close()
+		lock.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	readDB, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
 		writeDB.Close()
+		lock.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	readDB.SetMaxOpenConns(4)
 	s := &Store{
+		lock:    lock,
 		writeDB: writeDB,
 		readDB:  readDB,
 		logger:  logger,
@@ -155,7 +167,7 @@ func (s *Store) Close() error {
 	}
 	close(s.writes)
 	<-s.done
-	return errors.Join(s.readDB.Close(), s.writeDB.Close())
+	return errors.Join(s.readDB.Close(), s.writeDB.Close(), s.lock.Close())
 }
 
 // Ping checks that the database answers.
@@ -265,6 +277,24 @@ func (s *Store) runInSavepoint(t *Tx, fn func(*Tx) error) (err error) {
 		}
 	}()
 	return fn(t)
+}
+
+// lockFile takes an exclusive lock that the kernel releases when the process ends, however it
+// ends. The outbox worker relies on being the only one: at start it takes back every claimed job,
+// which is right only if no other process is working them.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open database lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("database %s is in use by another followthrough process", strings.TrimSuffix(path, ".lock"))
+		}
+		return nil, fmt.Errorf("lock database %s: %w", path, err)
+	}
+	return f, nil
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }

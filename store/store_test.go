@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -267,4 +268,75 @@ func BenchmarkIntakeGroupCommit(b *testing.B) {
 	})
 	tx, commits := s.WriteStats()
 	b.ReportMetric(float64(tx)/float64(commits), "tx/commit")
+}
+
+func TestPruneKeepsUnfinishedJobs(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	if _, err := s.Intake(ctx, testDoc("PM-1", item("AI-1", "x"), item("AI-2", "y")), targets(2, repoA), t0); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := s.ClaimJobs(ctx, "w", "github", t0, time.Minute, 10)
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("claimed %d, %v", len(jobs), err)
+	}
+	if err := s.CompleteJob(ctx, jobs[0].ID, t0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FailJob(ctx, jobs[1], 1, t0, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnqueueNow(ctx, Job{Kind: JobUpdateTicket, PostmortemID: "PM-1", ItemID: "AI-1", Tracker: "github"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PruneInbound(ctx, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, j := range pendingJobs(t, s) {
+		left = append(left, j.Kind)
+	}
+	if fmt.Sprint(left) != "[create_ticket update_ticket]" {
+		t.Fatalf("after pruning: %v; want the failed create and the pending update", left)
+	}
+}
+
+func TestClaimUsesTheOpenJobsIndex(t *testing.T) {
+	s := openTest(t)
+	rows, err := s.readDB.Query(`EXPLAIN QUERY PLAN SELECT 1 FROM outbox e WHERE e.postmortem_id = 'p'
+		AND e.item_id = 'i' AND e.id < 5 AND e.done_at IS NULL AND e.failed_at IS NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	plan := ""
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan += detail + "\n"
+	}
+	if !strings.Contains(plan, "outbox_open_item") {
+		t.Fatalf("plan does not use outbox_open_item:\n%s", plan)
+	}
+}
+
+func TestOneProcessOwnsADatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ft.db")
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	first, err := Open(context.Background(), path, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), path, quiet); err == nil || !strings.Contains(err.Error(), "in use by another followthrough process") {
+		t.Fatalf("second open: %v; want the database in use", err)
+	}
+	first.Close()
+	again, err := Open(context.Background(), path, quiet)
+	if err != nil {
+		t.Fatalf("open after close: %v", err)
+	}
+	again.Close()
 }

@@ -187,6 +187,15 @@ func (s *server) getJSON(path, token string, v any) {
 	}
 }
 
+// waitIdle waits until the server's outbox has no work left, as /metrics reports it.
+func (s *server) waitIdle(within time.Duration) {
+	s.t.Helper()
+	eventually(s.t, within, "the outbox is empty", func() bool {
+		code, body := s.do(http.MethodGet, "/metrics", "", nil)
+		return code == http.StatusOK && strings.Contains(string(body), "\nfollowthrough_outbox_pending_jobs 0\n")
+	})
+}
+
 // writeConfig writes a YAML config into a temp dir and returns its path.
 func writeConfig(t *testing.T, yaml string) string {
 	t.Helper()

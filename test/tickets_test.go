@@ -127,7 +127,9 @@ func (e *trackerEnv) waitLinked(id string, within time.Duration) pmView {
 		}
 		return true
 	})
-	return v
+	// Linked is not the end of the work: links back and the like follow. Wait for all of it.
+	e.s.waitIdle(within)
+	return e.get(id)
 }
 
 func deref(s *string) string {
