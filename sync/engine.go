@@ -216,7 +216,12 @@ func (e *Engine) runJob(ctx context.Context, job store.Job) {
 		return
 	}
 	attempts := job.Attempts + 1
-	retryable, retryAfter := ft.Retryable(err)
+	retryable, retryAfter := classify(err)
+	if job.Kind == store.JobProcessWebhook {
+		// A delivery was acknowledged: it is tried again whatever failed (our own identity
+		// unknown for a while, a credential being rotated), until the attempts run out.
+		retryable = true
+	}
 	if !retryable || attempts >= e.opts.MaxAttempts {
 		log.Warn("job failed", slog.Int("attempts", attempts), slog.String("error", err.Error()))
 		if ferr := e.opts.Store.FailJob(ctx, job, attempts, now, err.Error()); ferr != nil {
@@ -232,6 +237,29 @@ func (e *Engine) runJob(ctx context.Context, job store.Job) {
 	if rerr := e.opts.Store.RetryJob(ctx, job.ID, attempts, now.Add(delay), err.Error()); rerr != nil {
 		log.Error("job reschedule", slog.String("error", rerr.Error()))
 	}
+}
+
+// finalError is an error that trying again cannot mend: a payload this version cannot read, a
+// tracker no longer configured.
+type finalError struct{ err error }
+
+func (f finalError) Error() string { return f.err.Error() }
+func (f finalError) Unwrap() error { return f.err }
+
+func final(err error) error { return finalError{err: err} }
+
+// classify says whether a failed job is tried again. Trackers classify their own errors; our
+// own (a busy or full database, say) may pass, so they are retried unless marked final.
+func classify(err error) (retryable bool, after time.Duration) {
+	var te *ft.TrackerError
+	if errors.As(err, &te) {
+		return te.Retryable, te.RetryAfter
+	}
+	var fe finalError
+	if errors.As(err, &fe) {
+		return false, 0
+	}
+	return true, 0
 }
 
 // Backoff is the delay before retry number attempts (from 1): exponential from 1 s with 20 %
@@ -250,7 +278,7 @@ func Backoff(attempts int) time.Duration {
 func (e *Engine) tracker(kind ft.TrackerKind) (ft.Tracker, error) {
 	t, ok := e.opts.Trackers[kind]
 	if !ok {
-		return nil, fmt.Errorf("%s is not configured", kind)
+		return nil, final(fmt.Errorf("%s is not configured", kind))
 	}
 	return t, nil
 }

@@ -9,9 +9,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -117,11 +119,20 @@ func SignWebhook(key []byte, id string, timestamp time.Time, body []byte) string
 	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
+// redactURL is a receiver's URL as logs and errors show it: scheme and host only.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "a notify URL"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // deliver POSTs one event to one receiver, signed, with the same webhook-id on every retry.
 func (e *Engine) deliver(ctx context.Context, job store.Job) error {
 	var p notifyPayload
 	if err := json.Unmarshal(job.Payload, &p); err != nil {
-		return fmt.Errorf("notify: bad payload: %w", err)
+		return final(fmt.Errorf("notify: bad payload: %w", err))
 	}
 	var secret config.Secret
 	found := false
@@ -136,12 +147,12 @@ func (e *Engine) deliver(ctx context.Context, job store.Job) error {
 	}
 	key, err := secret.WebhookKey()
 	if err != nil {
-		return fmt.Errorf("notify %s: %w", p.URL, err)
+		return final(fmt.Errorf("notify %s: %w", redactURL(p.URL), err))
 	}
 	now := e.opts.Clock.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL, bytes.NewReader(p.Body))
 	if err != nil {
-		return fmt.Errorf("notify %s: %w", p.URL, err)
+		return final(fmt.Errorf("notify %s: not a usable URL", redactURL(p.URL)))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("webhook-id", p.WebhookID)
@@ -150,12 +161,18 @@ func (e *Engine) deliver(ctx context.Context, job store.Job) error {
 	resp, err := e.opts.HTTPClient.Do(req)
 	if err != nil {
 		// Receivers are retried whatever went wrong: the event must arrive.
-		return &ft.TrackerError{Op: "notify", Ticket: p.URL, Retryable: true, Message: err.Error(), Err: err}
+		// The URL itself may hold a credential (many receivers put one in the path or query):
+		// errors name only its scheme and host.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return &ft.TrackerError{Op: "notify", Ticket: redactURL(p.URL), Retryable: true, Message: err.Error()}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &ft.TrackerError{Op: "notify", Ticket: p.URL, StatusCode: resp.StatusCode, Retryable: true,
+		return &ft.TrackerError{Op: "notify", Ticket: redactURL(p.URL), StatusCode: resp.StatusCode, Retryable: true,
 			Message: "receiver answered " + resp.Status}
 	}
 	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)

@@ -21,10 +21,10 @@ type ownTicketJob struct {
 func (e *Engine) ownTicket(ctx context.Context, job store.Job) error {
 	var p ownTicketJob
 	if err := json.Unmarshal(job.Payload, &p); err != nil {
-		return fmt.Errorf("own ticket: bad payload: %w", err)
+		return final(fmt.Errorf("own ticket: bad payload: %w", err))
 	}
 	if p.Ticket.Key == "" || !p.Status.Valid() {
-		return fmt.Errorf("own ticket: payload names no ticket or status")
+		return final(fmt.Errorf("own ticket: payload names no ticket or status"))
 	}
 	tr, err := e.tracker(p.Ticket.Kind)
 	if err != nil {

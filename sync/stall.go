@@ -82,13 +82,13 @@ func (e *Engine) scanStalls(ctx context.Context) error {
 func (e *Engine) comment(ctx context.Context, job store.Job) error {
 	var p commentJob
 	if err := json.Unmarshal(job.Payload, &p); err != nil {
-		return fmt.Errorf("comment: bad payload: %w", err)
+		return final(fmt.Errorf("comment: bad payload: %w", err))
 	}
 	if p.Stall != nil {
 		return e.stallComment(ctx, job, *p.Stall)
 	}
 	if p.Ticket == nil || p.Body == "" {
-		return fmt.Errorf("comment: payload names no ticket or text")
+		return final(fmt.Errorf("comment: payload names no ticket or text"))
 	}
 	tr, err := e.tracker(p.Ticket.Kind)
 	if err != nil {
@@ -130,7 +130,7 @@ func (e *Engine) stallComment(ctx context.Context, job store.Job, c stallComment
 func (e *Engine) label(ctx context.Context, job store.Job) error {
 	var p labelJob
 	if err := json.Unmarshal(job.Payload, &p); err != nil || p.Label == "" {
-		return fmt.Errorf("label: bad payload: %w", err)
+		return final(fmt.Errorf("label: bad payload: %w", err))
 	}
 	item, tr, err := e.itemTicket(ctx, job)
 	if err != nil || tr == nil {

@@ -52,7 +52,7 @@ func (e *Engine) handle(ctx context.Context, job store.Job) error {
 	case store.JobProcessWebhook:
 		return e.processWebhook(ctx, job)
 	}
-	return fmt.Errorf("unknown job kind %q", job.Kind)
+	return final(fmt.Errorf("unknown job kind %q", job.Kind))
 }
 
 // ensureTicket gives the item exactly one ticket in its target. A create whose outcome was lost
@@ -217,7 +217,7 @@ type linkJob struct {
 func (e *Engine) linkPostmortem(ctx context.Context, job store.Job) error {
 	var p linkJob
 	if err := json.Unmarshal(job.Payload, &p); err != nil {
-		return fmt.Errorf("link postmortem: bad payload: %w", err)
+		return final(fmt.Errorf("link postmortem: bad payload: %w", err))
 	}
 	item, tr, err := e.itemTicket(ctx, job)
 	if err != nil || tr == nil {
@@ -296,7 +296,7 @@ func (e *Engine) pushStatus(ctx context.Context, job store.Job) error {
 func (e *Engine) closeMoved(ctx context.Context, job store.Job) error {
 	var moved movedTicket
 	if err := json.Unmarshal(job.Payload, &moved); err != nil {
-		return fmt.Errorf("close moved ticket: bad payload: %w", err)
+		return final(fmt.Errorf("close moved ticket: bad payload: %w", err))
 	}
 	tr, err := e.tracker(moved.Old.Kind)
 	if err != nil {
