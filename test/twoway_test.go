@@ -645,7 +645,8 @@ func TestTwoWayJiraWebhooks(t *testing.T) {
 	v := e.intake(newPM(pm, "Jira both ways",
 		aiDoc{ID: "AI-1", Title: "Cap the card retries", Owner: "bob@acme.com", Team: "payments"},
 		aiDoc{ID: "AI-2", Title: "Rewrite the ledger", Owner: "alice@acme.com", Team: "payments"},
-		aiDoc{ID: "AI-3", Title: "Page on capture failures", Owner: "bob@acme.com", Team: "payments"}))
+		aiDoc{ID: "AI-3", Title: "Page on capture failures", Owner: "bob@acme.com", Team: "payments"},
+		aiDoc{ID: "AI-4", Title: "Replace the card vault", Owner: "alice@acme.com", Team: "payments"}))
 	keys := map[string]string{}
 	for _, it := range v.Items {
 		if it.Ticket.Kind != "jira" {
@@ -700,6 +701,23 @@ func TestTwoWayJiraWebhooks(t *testing.T) {
 		t.Errorf("%s resolved as %q, want Done or Fixed", is.Key, is.Resolution)
 	}
 	events = append(events, twChange{Item: "AI-3", From: "open", To: "done", Source: "api"})
+	e.expectEvents(events...)
+	// There is no Won't Do status in this workflow: won't do is Done with a won't-do resolution,
+	// also two transitions away.
+	transitions4 := "/rest/api/2/issue/" + keys["AI-4"] + "/transitions"
+	before = e.jr.Calls(http.MethodPost, transitions4)
+	e.patch(pm, "AI-4", "wont_do")
+	eventually(t, 10*time.Second, keys["AI-4"]+" reaches Done", func() bool {
+		return e.jiraIssue(keys["AI-4"]).Status == "Done"
+	})
+	is = e.jiraIssue(keys["AI-4"])
+	if n := e.jr.Calls(http.MethodPost, transitions4) - before; n != 2 {
+		t.Errorf("%d transitions to reach Done as won't do, want 2\ncalls:\n%s", n, e.describeCalls())
+	}
+	if !slices.Contains([]string{"Won't Do", "Won't Fix", "Duplicate", "Cannot Reproduce", "Declined"}, is.Resolution) {
+		t.Errorf("%s closed as won't do with resolution %q, want a won't-do resolution", is.Key, is.Resolution)
+	}
+	events = append(events, twChange{Item: "AI-4", From: "open", To: "wont_do", Source: "api"})
 	e.expectEvents(events...)
 	if st := e.get(pm).State; st != "completed" {
 		t.Errorf("state %q with every item finished, want completed", st)
