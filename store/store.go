@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -49,7 +50,10 @@ type Store struct {
 	logger  *slog.Logger
 	writes  chan *writeRequest
 	done    chan struct{}
-	closed  atomic.Bool
+	// closeMu makes Close wait for writers that are handing in work, so that no send meets a
+	// closed channel.
+	closeMu sync.RWMutex
+	closed  bool
 
 	evaluator func(ctx context.Context, tx *Tx, pmID string, now time.Time) error
 
@@ -162,10 +166,14 @@ func (s *Store) evaluate(ctx context.Context, tx *Tx, pmID string, now time.Time
 
 // Close finishes the writes already queued and closes the database.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
 		return nil
 	}
+	s.closed = true
 	close(s.writes)
+	s.closeMu.Unlock()
 	<-s.done
 	return errors.Join(s.readDB.Close(), s.writeDB.Close(), s.lock.Close())
 }
@@ -183,22 +191,20 @@ func (s *Store) WriteStats() (transactions, commits int64) {
 
 // Write runs fn in a transaction and returns once it is durably committed (or failed). fn may
 // share its commit with other writers; it must not keep the Tx.
-func (s *Store) Write(ctx context.Context, fn func(*Tx) error) (err error) {
-	if s.closed.Load() {
+func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	req := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
 		return errors.New("database closed")
 	}
-	req := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	defer func() {
-		// Close may race with a late writer; the send on a closed channel is the only panic here.
-		if recover() != nil {
-			err = errors.New("database closed")
-		}
-	}()
 	select {
 	case s.writes <- req:
 	case <-ctx.Done():
+		s.closeMu.RUnlock()
 		return ctx.Err()
 	}
+	s.closeMu.RUnlock()
 	// Once queued, wait for the outcome even if ctx ends: the work may already be committed.
 	return <-req.done
 }
@@ -240,7 +246,17 @@ func (s *Store) commitBatch(batch []*writeRequest) {
 			results[i] = err
 			continue
 		}
-		results[i] = s.runInSavepoint(t, req.fn)
+		var broken error
+		results[i], broken = s.runInSavepoint(t, req.fn)
+		if broken != nil {
+			// The savepoint could not be undone (a full disk, an I/O error): nothing of this
+			// batch can be trusted, so none of it is committed and every writer hears so.
+			_ = tx.Rollback()
+			for _, r := range batch {
+				r.done <- fmt.Errorf("transaction aborted: %w", broken)
+			}
+			return
+		}
 		if results[i] == nil {
 			applied++
 		}
@@ -258,10 +274,12 @@ func (s *Store) commitBatch(batch []*writeRequest) {
 	}
 }
 
-func (s *Store) runInSavepoint(t *Tx, fn func(*Tx) error) (err error) {
+// runInSavepoint runs fn in a savepoint of the batch's transaction. err is fn's own failure,
+// after which its changes are undone; broken is set when they could not be undone.
+func (s *Store) runInSavepoint(t *Tx, fn func(*Tx) error) (err, broken error) {
 	ctx := context.Background()
 	if _, err := t.exec(ctx, "SAVEPOINT w"); err != nil {
-		return fmt.Errorf("savepoint: %w", err)
+		return nil, fmt.Errorf("savepoint: %w", err)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -269,14 +287,15 @@ func (s *Store) runInSavepoint(t *Tx, fn func(*Tx) error) (err error) {
 		}
 		if err != nil {
 			if _, rbErr := t.exec(ctx, "ROLLBACK TO w"); rbErr != nil {
-				err = errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
+				broken = fmt.Errorf("undo a failed write (%v): %w", err, rbErr)
+				return
 			}
 		}
-		if _, relErr := t.exec(ctx, "RELEASE w"); relErr != nil && err == nil {
-			err = fmt.Errorf("release savepoint: %w", relErr)
+		if _, relErr := t.exec(ctx, "RELEASE w"); relErr != nil {
+			broken = fmt.Errorf("release savepoint: %w", relErr)
 		}
 	}()
-	return fn(t)
+	return fn(t), nil
 }
 
 // lockFile takes an exclusive lock that the kernel releases when the process ends, however it
