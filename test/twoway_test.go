@@ -607,6 +607,21 @@ func TestTwoWayGitHubWebhooks(t *testing.T) {
 		{"in progress label", func() error { return e.gh.AddLabel(repo, num, "in progress") },
 			"labeled.payload.json", "labeled", "in_progress"},
 	}
+	// Creating the ticket (with its assignee) made GitHub send opened and assigned, both by us;
+	// someone else's issue in the same repository is closed. None of it moves anything: the
+	// first step below is the first change and the first event.
+	e.mustSend(githubHook(e.nextDelivery(), e.githubPayload("opened.payload.json", "opened", key, githubfake.DefaultLogin)), "accepted")
+	e.mustSend(githubHook(e.nextDelivery(), e.githubPayload("assigned.payload.json", "assigned", key, githubfake.DefaultLogin)), "accepted")
+	foreign, err := e.gh.CreateIssue(repo, githubfake.NewIssue{Title: "Not ours", User: twPerson, Labels: []string{"postmortem"}})
+	must(t, err)
+	must(t, e.gh.CloseIssue(repo, foreign.Number, "completed", twPerson))
+	foreignKey := repo + "#" + strconv.Itoa(foreign.Number)
+	e.mustSend(githubHook(e.nextDelivery(), e.githubPayload("issues.closed.json", "closed", foreignKey, twPerson)), "accepted")
+	ping, err := os.ReadFile(filepath.Join("testdata", "ping.payload.json"))
+	must(t, err)
+	e.mustSend(twWebhook{path: "/webhooks/github", body: ping, headers: map[string]string{"X-GitHub-Event": "ping",
+		"X-GitHub-Delivery": e.nextDelivery(), "X-Hub-Signature-256": hubSig(twGitHubSecret, ping)}}, "pong")
+
 	var history []twHistoryEntry
 	var events []twChange
 	prev := "open"
@@ -625,6 +640,9 @@ func TestTwoWayGitHubWebhooks(t *testing.T) {
 	}
 	if e.lastActivity(pm, "AI-1") == "" {
 		t.Error("people's status changes left no last_activity_at")
+	}
+	if n := len(e.get(pm).Items); n != 1 {
+		t.Errorf("%d items after someone else's issue was closed, want 1", n)
 	}
 	// The webhooks did it: followthrough wrote nothing to the ticket on the way.
 	if is := e.ghIssue(key); is.State != "open" || !slices.Contains(is.Labels, "in progress") || len(is.Comments) != 0 {
