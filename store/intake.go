@@ -117,6 +117,7 @@ func (s *Store) intake(ctx context.Context, tx *Tx, doc *ft.Document, targets []
 		}
 	}
 	seen := map[string]bool{}
+	var revised []StatusChange // status changes the revision makes, for the status hook
 	for i, item := range doc.ActionItems {
 		seen[item.ID] = true
 		old, ok := existing[item.ID]
@@ -136,6 +137,9 @@ func (s *Store) intake(ctx context.Context, tx *Tx, doc *ft.Document, targets []
 			}
 			continue
 		}
+		if old.Removed && old.Status != ft.StatusOpen {
+			revised = append(revised, StatusChange{ItemID: item.ID, From: old.Status, To: ft.StatusOpen})
+		}
 		if err := reviseItem(ctx, tx, old, row, now); err != nil {
 			return 0, err
 		}
@@ -144,8 +148,18 @@ func (s *Store) intake(ctx context.Context, tx *Tx, doc *ft.Document, targets []
 		if seen[id] || old.Removed {
 			continue
 		}
+		if old.Status != ft.StatusWontDo {
+			revised = append(revised, StatusChange{ItemID: id, From: old.Status, To: ft.StatusWontDo})
+		}
 		if err := removeItem(ctx, tx, old, now); err != nil {
 			return 0, err
+		}
+	}
+	if s.statusHook != nil {
+		for _, c := range revised {
+			if err := s.statusHook(ctx, tx, doc.ID, c.ItemID, c.From, c.To, SourceRevision, now); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if err := s.evaluate(ctx, tx, doc.ID, now); err != nil {
@@ -155,6 +169,12 @@ func (s *Store) intake(ctx context.Context, tx *Tx, doc *ft.Document, targets []
 		return Created, nil
 	}
 	return Revised, nil
+}
+
+// StatusChange is an item's status change that a revision made.
+type StatusChange struct {
+	ItemID   string
+	From, To ft.Status
 }
 
 // routedAlike reports whether an item was routed (no tracker of its own) in both documents with

@@ -24,6 +24,7 @@ import (
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/migrations"
 )
 
@@ -55,7 +56,8 @@ type Store struct {
 	closeMu sync.RWMutex
 	closed  bool
 
-	evaluator func(ctx context.Context, tx *Tx, pmID string, now time.Time) error
+	evaluator  func(ctx context.Context, tx *Tx, pmID string, now time.Time) error
+	statusHook func(ctx context.Context, tx *Tx, pmID, itemID string, from, to ft.Status, source string, now time.Time) error
 
 	transactions atomic.Int64
 	commits      atomic.Int64
@@ -154,6 +156,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 // any write.
 func (s *Store) SetEvaluator(fn func(ctx context.Context, tx *Tx, pmID string, now time.Time) error) {
 	s.evaluator = fn
+}
+
+// SetStatusHook sets what runs, in the same transaction, when a revision changes an item's
+// status (removed: wont_do; back again: open), before the state is evaluated: the sync engine
+// queues item.status_changed. Set it before any write.
+func (s *Store) SetStatusHook(fn func(ctx context.Context, tx *Tx, pmID, itemID string, from, to ft.Status, source string, now time.Time) error) {
+	s.statusHook = fn
 }
 
 func (s *Store) evaluate(ctx context.Context, tx *Tx, pmID string, now time.Time) error {

@@ -340,3 +340,27 @@ func TestOneProcessOwnsADatabase(t *testing.T) {
 	}
 	again.Close()
 }
+
+func TestRevisionStatusChangesReachTheHook(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	var got []string
+	s.SetStatusHook(func(ctx context.Context, tx *Tx, pmID, itemID string, from, to ft.Status, source string, now time.Time) error {
+		got = append(got, fmt.Sprintf("%s/%s %s->%s %s", pmID, itemID, from, to, source))
+		return nil
+	})
+	steps := [][]ft.ActionItem{
+		{item("AI-1", "x"), item("AI-2", "y")},
+		{item("AI-1", "x")},                    // AI-2 removed
+		{item("AI-1", "x"), item("AI-2", "y")}, // AI-2 back
+	}
+	for i, items := range steps {
+		if _, err := s.Intake(ctx, testDoc("PM-1", items...), targets(len(items), repoA), t0.Add(time.Duration(i)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "[PM-1/AI-2 open->wont_do revision PM-1/AI-2 wont_do->open revision]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("hook calls = %v; want %s", got, want)
+	}
+}
