@@ -86,10 +86,13 @@ func TestBadConfigs(t *testing.T) {
 			"intake.tokens[0]: empty token",
 		}},
 		{"notify", []string{
-			`notify[0].url: must be an absolute http(s) URL, got "hooks.acme.com"`,
+			`notify[0].url: must be an absolute http(s) URL`,
 			"notify[0].secret: required (whsec_ followed by base64)",
 			`notify[0].events[0]: unknown event "postmortem.created" (use postmortem.reopened, postmortem.resumed, postmortem.completed, item.status_changed)`,
 			"notify[1].events: required: one or more of postmortem.reopened, postmortem.resumed, postmortem.completed, item.status_changed",
+		}},
+		{"notify_duplicate", []string{
+			"notify[1].url: the same URL as notify[0]: give it one entry with all its events",
 		}},
 		{"people", []string{
 			"people[0].email: required",

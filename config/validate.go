@@ -112,12 +112,16 @@ func (v *validator) listen() {
 
 // httpURL checks that s is an absolute http or https URL.
 func (v *validator) httpURL(path, s string) bool {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if !isHTTPURL(s) {
 		v.add(path, "must be an absolute http(s) URL, got %q", s)
 		return false
 	}
 	return true
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func (v *validator) webhookSecret(path string, s Secret) {
@@ -316,12 +320,19 @@ func (v *validator) stall() {
 }
 
 func (v *validator) notify() {
+	seen := map[string]int{}
 	for i, n := range v.c.Notify {
 		p := indexPath("notify", i)
-		if n.URL == "" {
+		switch first, dup := seen[n.URL]; {
+		case n.URL == "":
 			v.add(p+".url", "required")
-		} else {
-			v.httpURL(p+".url", n.URL)
+		case !isHTTPURL(n.URL):
+			// Not echoed: a receiver's URL often carries its credential.
+			v.add(p+".url", "must be an absolute http(s) URL")
+		case dup:
+			v.add(p+".url", "the same URL as notify[%d]: give it one entry with all its events", first)
+		default:
+			seen[n.URL] = i
 		}
 		if n.Secret == "" {
 			v.add(p+".secret", "required (whsec_ followed by base64)")

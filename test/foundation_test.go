@@ -74,6 +74,8 @@ func TestCommandLine(t *testing.T) {
 			stdout: []string{bad + ": bogus: ", bad + ": github.token: ", "FT_E2E_UNSET_VAR"}},
 		{name: "serve refuses an open API", args: []string{"serve", "--config", noAuth}, code: 2, combined: []string{"intake"}},
 		{name: "missing config file", args: []string{"check-config", "--config", filepath.Join(dir, "nope.yaml")}, code: 2},
+		{name: "bad --listen", args: []string{"serve", "--dev", "--listen", "nonsense"}, code: 2, combined: []string{"--listen"}},
+		{name: "--dev with --config", args: []string{"serve", "--dev", "--config", bad}, code: 2, combined: []string{"--config"}},
 		{name: "migrate", args: []string{"migrate", "--db", filepath.Join(dir, "m.db")}, code: 0},
 	}
 	for _, tc := range tests {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -134,7 +135,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, logger 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *listen != "" {
+		if _, _, err := net.SplitHostPort(*listen); err != nil {
+			return usageError{fmt.Errorf("--listen: must be host:port such as 127.0.0.1:8080: %w", err)}
+		}
+	}
 	if *dev {
+		if *configPath != "" {
+			return usageError{errors.New("--dev runs without a configuration file: leave out --config")}
+		}
 		return serveDev(ctx, *listen, *db, stdout, logger)
 	}
 	cfg, err := loadConfig(*configPath)
