@@ -316,7 +316,7 @@ func (e *twEnv) patch(pmID, itemID, status string) itemView {
 func (e *twEnv) waitStatus(pmID, itemID, want string) itemView {
 	e.t.Helper()
 	var it itemView
-	eventually(e.t, 10*time.Second, fmt.Sprintf("%s/%s is %s (last seen %q)", pmID, itemID, want, it.Status), func() bool {
+	eventually(e.t, 10*time.Second, fmt.Sprintf("%s/%s is %s", pmID, itemID, want), func() bool {
 		it = e.get(pmID).item(e.t, itemID)
 		return it.Status == want
 	})
@@ -364,9 +364,8 @@ func (e *twEnv) expectEvents(want ...twChange) {
 // twHistoryEntry is one row of an item's status history on the status page.
 type twHistoryEntry struct{ From, To, Source, By string }
 
-var (
-	twHistoryRow = regexp.MustCompile(`<tr><td class="when">[^<]*</td><td>(\w+) → (\w+)</td><td>(\w+)</td><td>([^<]*)</td></tr>`)
-)
+// twHistoryRow is one row of templates/postmortem.html's history table.
+var twHistoryRow = regexp.MustCompile(`<tr><td class="when">[^<]*</td><td>(\w+) → (\w+)</td><td>(\w+)</td><td>([^<]*)</td></tr>`)
 
 // history reads an item's status history from the status page (GET /postmortems/{id}), the
 // contract's place for it.
