@@ -178,6 +178,10 @@ func (e *Engine) settleTime(kind ft.TrackerKind) time.Duration {
 // queued to be closed, and a ticket whose status differs from the item's is queued to follow.
 func (e *Engine) link(ctx context.Context, job store.Job, item store.Item, t ft.Ticket) error {
 	now := e.opts.Clock.Now()
+	stall, err := e.opts.Store.ItemStallNow(ctx, job.PostmortemID, job.ItemID)
+	if err != nil {
+		return err
+	}
 	return e.opts.Store.CompleteJob(ctx, job.ID, now, func(tx *store.Tx) error {
 		previous, err := store.LinkTicket(ctx, tx, job.PostmortemID, job.ItemID, t, item.Target.Scope(), now)
 		if err != nil {
@@ -192,6 +196,16 @@ func (e *Engine) link(ctx context.Context, job store.Job, item store.Item, t ft.
 		}
 		if err := closeLeftBehind(ctx, tx, job, item, &t.Ref, now); err != nil {
 			return err
+		}
+		if stall.Reason != ft.StallNone && stall.Label {
+			// The item stalled before this ticket existed (its create failed for a while, or it
+			// moved): the ticket carries the label like any stalled item's.
+			payload, _ := json.Marshal(labelJob{Label: StalledLabel, Add: true, Episode: stall.Episode})
+			if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobLabel, PostmortemID: job.PostmortemID,
+				ItemID: job.ItemID, Tracker: string(t.Ref.Kind), Payload: payload,
+				DedupeKey: fmt.Sprintf("stall-label:%s/%s:%d:add:%s", job.PostmortemID, job.ItemID, stall.Episode, t.Ref.Key)}, now); err != nil {
+				return err
+			}
 		}
 		if previous != nil {
 			payload, _ := json.Marshal(movedTicket{Old: *previous, New: t.Ref})

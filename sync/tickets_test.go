@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -106,5 +107,34 @@ func TestLostCreateThenRemovedIsClosed(t *testing.T) {
 	it := e.item("PM-L", "AI-1")
 	if !it.Removed || it.Status != ft.StatusWontDo {
 		t.Fatalf("item = %+v; want removed and wont_do", it)
+	}
+}
+
+func TestTicketMadeAfterItsItemStalledCarriesTheLabel(t *testing.T) {
+	e := newTWEnv(t)
+	signed := twStart
+	doc := &ft.Document{ID: "PM-S", Title: "Outage PM-S", Status: "finalized", SignedOffBy: []string{"carol@acme.com"},
+		SignedOffAt: &signed, ActionItems: []ft.ActionItem{
+			{ID: "AI-1", Title: "Long overdue", Owner: "bob@acme.com", Priority: "P1", Due: "2026-01-02"}}}
+	// The create is refused for good: the item is stalled (overdue at intake) with no ticket.
+	e.gh.FailNextMatching(1, "POST", "/repos/"+twRepo+"/issues", 422)
+	if _, err := e.st.Intake(e.ctx, doc, []ft.Target{{Kind: ft.GitHub, Repo: twRepo}}, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	if it := e.item("PM-S", "AI-1"); it.Sync != ft.SyncFailed || !it.Stalled {
+		t.Fatalf("item = %+v; want sync failed and stalled", it)
+	}
+	if _, err := e.eng.Retry(e.ctx, "PM-S"); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	it := e.item("PM-S", "AI-1")
+	if it.Ticket == nil {
+		t.Fatalf("no ticket after retry: %+v", it)
+	}
+	is, _ := e.gh.Issue(twRepo, 1)
+	if !slices.Contains(is.Labels, "stalled") {
+		t.Fatalf("labels = %v; want the stalled label on the late ticket", is.Labels)
 	}
 }
