@@ -27,7 +27,7 @@ import (
 
 // The labels the connector relies on.
 const (
-	// LabelPostmortem marks every ticket followthrough creates; lists filter on it.
+	// LabelPostmortem marks every ticket followthrough creates; ListChanged filters on it.
 	LabelPostmortem = "postmortem"
 	// LabelInProgress on an open issue means in_progress.
 	LabelInProgress = "in progress"
@@ -36,9 +36,13 @@ const (
 // DefaultAPIURL is GitHub.com's API, used when the configuration names none.
 const DefaultAPIURL = "https://api.github.com/"
 
-// findPages bounds how far FindByMarker reads back: the ticket it looks for was created just
-// before, so it is among the newest.
+// findPages bounds how far FindByMarker lists back: the ticket it looks for was most often
+// created just before, so it is among the newest.
 const findPages = 5
+
+// searchPages bounds FindByMarker's search, when the listing did not reach back far enough.
+// GitHub serves the first 1000 results of a search at most.
+const searchPages = 10
 
 var _ ft.Tracker = (*Tracker)(nil)
 
@@ -441,41 +445,93 @@ func (t *Tracker) RemoveLabel(ctx context.Context, key, label string) error {
 	return t.classify("label", key, err)
 }
 
-// FindByMarker implements ft.Tracker. GitHub's search index lags behind new issues, so it
-// lists the repository's postmortem issues created by Self, newest first, and reads their
-// bodies, at most a few pages back.
+// FindByMarker implements ft.Tracker. GitHub's search index lags behind new issues, so it first
+// lists the repository's issues created by Self (whatever their labels: people may remove
+// ours), newest first, and reads their bodies, at most findPages pages back. When the listing
+// went further back than that without finding the marker (Self created many issues since, e.g.
+// a create retried days later), it searches the repository's issue bodies for the marker as a
+// phrase, at most searchPages pages: the index has old issues. Either way only an issue by
+// Self whose body carries exactly this marker is taken (search matches loosely). A search that
+// GitHub answered with incomplete results, and found nothing, is a retryable error rather than
+// "not found".
 func (t *Tracker) FindByMarker(ctx context.Context, target ft.Target, marker string) (ft.Ticket, bool, error) {
 	owner, name, err := splitRepo(target.Repo)
 	if err != nil {
 		return ft.Ticket{}, false, finalError("find", target.Repo, err)
+	}
+	if marker == "" {
+		return ft.Ticket{}, false, finalError("find", target.Repo, errors.New("no marker to look for"))
 	}
 	self, err := t.Self(ctx)
 	if err != nil {
 		return ft.Ticket{}, false, retag(err, "find", target.Repo)
 	}
 	opts := &gh.IssueListByRepoOptions{
-		Labels: []string{LabelPostmortem}, State: "all", Sort: "created", Direction: "desc",
+		State: "all", Sort: "created", Direction: "desc",
 		Creator: self, ListOptions: gh.ListOptions{PerPage: 100},
 	}
-	for page := 0; page < findPages; page++ {
+	for page := 1; ; page++ {
 		list, resp, err := t.client.Issues.ListByRepo(ctx, owner, name, opts)
 		if err != nil {
 			return ft.Ticket{}, false, t.classify("find", target.Repo, err)
 		}
-		for _, is := range list {
-			if is.IsPullRequest() {
-				continue
-			}
-			if parseBody(is.GetBody()).marker == marker {
-				return toTicket(target.Repo, is), true, nil
-			}
+		if is := ownIssueWithMarker(list, self, marker); is != nil {
+			return toTicket(target.Repo, is), true, nil
+		}
+		if resp.NextPage == 0 {
+			return ft.Ticket{}, false, nil // every issue by Self was read
+		}
+		if page == findPages {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	return t.searchMarker(ctx, target.Repo, self, marker)
+}
+
+// searchMarker looks for the marker through GitHub's issue search, for FindByMarker.
+func (t *Tracker) searchMarker(ctx context.Context, repo, self, marker string) (ft.Ticket, bool, error) {
+	// The marker is one phrase (its ':' '/' '.' '-' '_' would otherwise split it or read as a
+	// qualifier). A phrase cannot hold a quote; the exact comparison below still applies.
+	phrase := strings.ReplaceAll(marker, `"`, " ")
+	q := fmt.Sprintf(`"%s" repo:%s in:body is:issue`, phrase, repo)
+	opts := &gh.SearchOptions{Sort: "created", Order: "desc", ListOptions: gh.ListOptions{PerPage: 100}}
+	incomplete := false
+	for page := 1; page <= searchPages; page++ {
+		res, resp, err := t.client.Search.Issues(ctx, q, opts)
+		if err != nil {
+			return ft.Ticket{}, false, t.classify("find", repo, err)
+		}
+		incomplete = incomplete || res.GetIncompleteResults()
+		if is := ownIssueWithMarker(res.Issues, self, marker); is != nil {
+			return toTicket(repo, is), true, nil
 		}
 		if resp.NextPage == 0 {
 			break
 		}
 		opts.Page = resp.NextPage
 	}
+	if incomplete {
+		return ft.Ticket{}, false, &ft.TrackerError{
+			Tracker: ft.GitHub, Op: "find", Ticket: repo, Retryable: true,
+			Message: "GitHub's search answered with incomplete results and did not find " + marker + "; it may be there",
+		}
+	}
 	return ft.Ticket{}, false, nil
+}
+
+// ownIssueWithMarker returns the first issue (not pull request) created by self whose body
+// carries exactly the marker.
+func ownIssueWithMarker(list []*gh.Issue, self, marker string) *gh.Issue {
+	for _, is := range list {
+		if is.IsPullRequest() || !strings.EqualFold(is.GetUser().GetLogin(), self) {
+			continue
+		}
+		if parseBody(is.GetBody()).marker == marker {
+			return is
+		}
+	}
+	return nil
 }
 
 // ListChanged implements ft.Tracker. Page one's URL never changes, so it is sent with the

@@ -1,8 +1,9 @@
 // Package githubfake is an in-memory stand-in for GitHub's REST API, served over HTTP on
 // 127.0.0.1. The GitHub connector's tests and the service's dev mode talk to it exactly as they
 // would talk to api.github.com: token and GitHub App authentication, issues, comments, labels,
-// pagination with Link headers, ETags with 304 answers and X-RateLimit-* headers, with response
-// shapes copied from real GitHub answers.
+// issue search (with an index that may lag behind new issues), pagination with Link headers,
+// ETags with 304 answers and X-RateLimit-* headers (search with its own per-minute budget), with
+// response shapes copied from real GitHub answers.
 //
 // Tests (and dev mode) can inject faults at runtime (failed calls, latency, rate limits, a lost
 // response), count the calls made, and act as people do on github.com (close, reopen, label,
@@ -51,8 +52,14 @@ type Options struct {
 	// RateLimit is the number of calls per hour per token before GitHub's primary rate limit
 	// answers 403 [5000].
 	RateLimit int
-	// Now is the clock for timestamps in issues, comments and the call log [time.Now].
-	// Rate-limit headers and installation-token expiry always use real time.
+	// SearchRateLimit is the number of search calls per minute per token before search's own
+	// rate limit answers 403, as GitHub's 30 a minute [30].
+	SearchRateLimit int
+	// SearchLag keeps an issue out of search results until it is this old (by Now), as GitHub's
+	// search index lags behind new issues. Zero: search sees every issue at once.
+	SearchLag time.Duration
+	// Now is the clock for timestamps in issues, comments, the call log and the search lag
+	// [time.Now]. Rate-limit headers and installation-token expiry always use real time.
 	Now func() time.Time
 }
 
@@ -75,9 +82,10 @@ type Server struct {
 	users       map[string]int64 // login -> id
 	nextID      int64
 	tokens      map[string]string // token -> login, including installation tokens
-	rates       map[string]*rate  // by login
+	rates       map[rateKey]*rate
 	faults      []*Fault
 	latency     time.Duration
+	searchLag   time.Duration
 	calls       []Call
 	allowedRepo map[string]bool
 }
@@ -91,7 +99,7 @@ func New(opts Options) *Server {
 		users:  map[string]int64{},
 		nextID: 1000,
 		tokens: map[string]string{},
-		rates:  map[string]*rate{},
+		rates:  map[rateKey]*rate{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -107,6 +115,10 @@ func New(opts Options) *Server {
 	if s.opts.RateLimit <= 0 {
 		s.opts.RateLimit = 5000
 	}
+	if s.opts.SearchRateLimit <= 0 {
+		s.opts.SearchRateLimit = 30
+	}
+	s.searchLag = opts.SearchLag
 	for tok, login := range opts.Tokens {
 		s.tokens[tok] = login
 	}
@@ -141,6 +153,13 @@ func (s *Server) SetNow(now func() time.Time) {
 		now = time.Now
 	}
 	s.now = now
+}
+
+// SetSearchLag changes how long a new issue stays out of search results (zero: none).
+func (s *Server) SetSearchLag(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.searchLag = d
 }
 
 // nowLocked is the fake's time in GitHub's one-second precision. Callers hold s.mu.
@@ -366,7 +385,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	sw := &statusWriter{ResponseWriter: w, record: func(status int) { s.record(r, plainPath, status, false) }}
 	if fault != nil && (fault.Status != 0 || fault.PrimaryRateLimit || fault.SecondaryRateLimit) {
-		s.writeFault(sw, fault)
+		s.writeFault(sw, fault, plainPath)
 	} else {
 		s.route(sw, r, path)
 	}
@@ -400,7 +419,7 @@ func (s *Server) record(r *http.Request, path string, status int, lost bool) {
 	})
 }
 
-func (s *Server) writeFault(w http.ResponseWriter, f *Fault) {
+func (s *Server) writeFault(w http.ResponseWriter, f *Fault, path string) {
 	status := f.Status
 	msg := f.Message
 	doc := "https://docs.github.com/rest"
@@ -418,11 +437,13 @@ func (s *Server) writeFault(w http.ResponseWriter, f *Fault) {
 		}
 		// Rate-limit times are real: clients compare them with their own clocks.
 		now := time.Now()
-		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(s.opts.RateLimit))
+		res := resourceOf(path)
+		limit := s.limitOf(res)
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(limit))
 		w.Header().Set("X-RateLimit-Remaining", "0")
-		w.Header().Set("X-RateLimit-Used", fmt.Sprint(s.opts.RateLimit))
+		w.Header().Set("X-RateLimit-Used", fmt.Sprint(limit))
 		w.Header().Set("X-RateLimit-Reset", fmt.Sprint(now.Add(reset).Unix()))
-		w.Header().Set("X-RateLimit-Resource", "core")
+		w.Header().Set("X-RateLimit-Resource", res)
 		if msg == "" {
 			msg = "API rate limit exceeded for user ID 1000. If you reach out to GitHub Support for help, please include the request ID."
 		}
@@ -459,7 +480,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, escapedPath strin
 		writeError(w, http.StatusUnauthorized, "Bad credentials", "https://docs.github.com/rest")
 		return
 	}
-	if !s.countRate(w, login) {
+	if !s.countRate(w, login, resourceOf("/"+strings.Join(segs, "/"))) {
 		return
 	}
 	switch {
@@ -474,6 +495,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, escapedPath strin
 		writeJSON(w, http.StatusOK, u)
 	case len(segs) >= 4 && segs[0] == "repos" && segs[3] == "issues":
 		s.routeIssues(w, r, login, segs[1]+"/"+segs[2], segs[4:])
+	case len(segs) == 2 && segs[0] == "search" && segs[1] == "issues" && r.Method == http.MethodGet:
+		s.searchIssues(w, r)
 	default:
 		writeError(w, http.StatusNotFound, "Not Found", "https://docs.github.com/rest")
 	}
@@ -515,37 +538,66 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// rate is one login's use of the primary rate limit in the current hour.
+// rateKey names one login's budget of one rate-limit resource ("core" or "search").
+type rateKey struct{ resource, login string }
+
+// rate is one login's use of one rate limit in the current window.
 type rate struct {
 	windowStart time.Time
 	used        int
 }
 
-// countRate spends one call of login's hourly budget and sets the X-RateLimit-* headers; it
-// answers 403 and returns false when the budget is spent.
-func (s *Server) countRate(w http.ResponseWriter, login string) bool {
+// resourceOf is the rate-limit resource of an API path: search has its own budget.
+func resourceOf(path string) string {
+	if strings.HasPrefix(path, "/search/") {
+		return "search"
+	}
+	return "core"
+}
+
+// limitOf is the budget of a resource per window.
+func (s *Server) limitOf(resource string) int {
+	if resource == "search" {
+		return s.opts.SearchRateLimit
+	}
+	return s.opts.RateLimit
+}
+
+// windowOf is the length of a resource's window: an hour for core, a minute for search.
+func windowOf(resource string) time.Duration {
+	if resource == "search" {
+		return time.Minute
+	}
+	return time.Hour
+}
+
+// countRate spends one call of login's budget for the resource and sets the X-RateLimit-*
+// headers; it answers 403 and returns false when the budget is spent.
+func (s *Server) countRate(w http.ResponseWriter, login, resource string) bool {
 	// Rate-limit windows run on real time, whatever the clock for timestamps says: clients
 	// compare X-RateLimit-Reset with their own clocks.
 	now := time.Now()
+	limit, window := s.limitOf(resource), windowOf(resource)
+	key := rateKey{resource, login}
 	s.mu.Lock()
-	rt := s.rates[login]
-	if rt == nil || !now.Before(rt.windowStart.Add(time.Hour)) {
+	rt := s.rates[key]
+	if rt == nil || !now.Before(rt.windowStart.Add(window)) {
 		rt = &rate{windowStart: now}
-		s.rates[login] = rt
+		s.rates[key] = rt
 	}
-	exceeded := rt.used >= s.opts.RateLimit
+	exceeded := rt.used >= limit
 	if !exceeded {
 		rt.used++
 	}
 	used := rt.used
-	reset := rt.windowStart.Add(time.Hour).Unix()
+	reset := rt.windowStart.Add(window).Unix()
 	s.mu.Unlock()
 	h := w.Header()
-	h.Set("X-RateLimit-Limit", fmt.Sprint(s.opts.RateLimit))
-	h.Set("X-RateLimit-Remaining", fmt.Sprint(s.opts.RateLimit-used))
+	h.Set("X-RateLimit-Limit", fmt.Sprint(limit))
+	h.Set("X-RateLimit-Remaining", fmt.Sprint(limit-used))
 	h.Set("X-RateLimit-Used", fmt.Sprint(used))
 	h.Set("X-RateLimit-Reset", fmt.Sprint(reset))
-	h.Set("X-RateLimit-Resource", "core")
+	h.Set("X-RateLimit-Resource", resource)
 	if exceeded {
 		writeError(w, http.StatusForbidden, "API rate limit exceeded for user "+login+".", "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api")
 		return false
@@ -556,7 +608,7 @@ func (s *Server) countRate(w http.ResponseWriter, login string) bool {
 // refundRate gives back the call a 304 answer spent, as GitHub does for conditional requests.
 func (s *Server) refundRate(w http.ResponseWriter, login string) {
 	s.mu.Lock()
-	rt := s.rates[login]
+	rt := s.rates[rateKey{"core", login}]
 	if rt != nil && rt.used > 0 {
 		rt.used--
 	}
