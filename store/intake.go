@@ -36,6 +36,7 @@ const (
 	JobNotify         = "notify"        // an outbound event to one notify URL
 	JobProcessWebhook = "process_webhook"
 	JobLinkPostmortem = "link_postmortem" // link a new ticket back to its postmortem (Jira's remote link)
+	JobCloseMoved     = "close_moved"     // close a ticket the item left behind, pointing to its new one
 )
 
 // Intake durably stores a validated, normalized document together with the outbox work for its

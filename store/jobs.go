@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
@@ -19,6 +20,51 @@ func (s *Store) ReleaseLeases(ctx context.Context) error {
 			WHERE done_at IS NULL AND failed_at IS NULL AND lease_owner IS NOT NULL`)
 		return err
 	})
+}
+
+// FailUnconfiguredWork gives up the unfinished jobs whose lane is not among lanes (a tracker
+// removed from the configuration); their items show sync: failed saying so. It returns how
+// many jobs it failed.
+func (s *Store) FailUnconfiguredWork(ctx context.Context, lanes []string, now time.Time) (int, error) {
+	n := 0
+	err := s.Write(ctx, func(tx *Tx) error {
+		n = 0
+		rows, err := tx.query(ctx, `SELECT id, kind, postmortem_id, item_id, tracker, attempts FROM outbox
+			WHERE done_at IS NULL AND failed_at IS NULL`)
+		if err != nil {
+			return err
+		}
+		var stuck []Job
+		for rows.Next() {
+			var j Job
+			if err := rows.Scan(&j.ID, &j.Kind, &j.PostmortemID, &j.ItemID, &j.Tracker, &j.Attempts); err != nil {
+				rows.Close()
+				return err
+			}
+			if !slices.Contains(lanes, j.Tracker) {
+				stuck = append(stuck, j)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, j := range stuck {
+			msg := j.Tracker + " is not configured, so this work cannot be done"
+			if _, err := tx.exec(ctx, `UPDATE outbox SET failed_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL
+				WHERE id = ?`, formatTime(now), msg, j.ID); err != nil {
+				return err
+			}
+			if j.ItemID != "" && j.Kind != JobCloseMoved {
+				if err := SetItemSyncFailed(ctx, tx, j.PostmortemID, j.ItemID, msg, now); err != nil {
+					return err
+				}
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 // ClaimJobs leases up to limit due jobs of one tracker ("" for non-tracker work). A job waits
@@ -97,29 +143,6 @@ func ClearInFlight(ctx context.Context, tx *Tx, jobID int64) error {
 	return err
 }
 
-// NoteLeftBehind records on a create job the ticket its lost create made where the item no
-// longer goes, to be closed once the job knows the item's ticket.
-func NoteLeftBehind(ctx context.Context, tx *Tx, jobID int64, ref ft.TicketRef) error {
-	b, err := json.Marshal(ref)
-	if err != nil {
-		return err
-	}
-	_, err = tx.exec(ctx, `UPDATE outbox SET payload = json_set(payload, '$.left_behind', json(?)) WHERE id = ?`, string(b), jobID)
-	return err
-}
-
-// LeftBehind is the ticket NoteLeftBehind recorded, if any.
-func (j Job) LeftBehind() (ft.TicketRef, bool) {
-	var p struct {
-		Ref *ft.TicketRef `json:"left_behind"`
-	}
-	_ = json.Unmarshal(j.Payload, &p)
-	if p.Ref == nil || p.Ref.Key == "" {
-		return ft.TicketRef{}, false
-	}
-	return *p.Ref, true
-}
-
 // InFlightSince is when the last create of the job was sent (zero when never).
 func (j Job) InFlightSince() time.Time {
 	var p struct {
@@ -144,6 +167,29 @@ func (j Job) InFlightTarget() (ft.Target, bool) {
 	return *p.Target, true
 }
 
+// MarkJobDone marks the job done in the caller's transaction.
+func MarkJobDone(ctx context.Context, tx *Tx, jobID int64, now time.Time) error {
+	_, err := tx.exec(ctx, `UPDATE outbox SET done_at = ?, lease_owner = NULL, lease_until = NULL, last_error = NULL
+		WHERE id = ?`, formatTime(now), jobID)
+	return err
+}
+
+// RescheduleJob makes the job due again at now, without counting an attempt, in the caller's
+// transaction.
+func RescheduleJob(ctx context.Context, tx *Tx, jobID int64, now time.Time) error {
+	_, err := tx.exec(ctx, `UPDATE outbox SET next_attempt_at = ?, lease_owner = NULL, lease_until = NULL
+		WHERE id = ?`, formatTime(now), jobID)
+	return err
+}
+
+// TicketKnown reports whether followthrough already has the ticket on record, for any item.
+func (s *Store) TicketKnown(ctx context.Context, ref ft.TicketRef) (bool, error) {
+	var known bool
+	err := s.readDB.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM tickets WHERE kind = ? AND key = ?)`,
+		string(ref.Kind), ref.Key).Scan(&known)
+	return known, err
+}
+
 // CompleteJob marks the job done and, in the same transaction, applies fn (may be nil).
 func (s *Store) CompleteJob(ctx context.Context, jobID int64, now time.Time, fn func(*Tx) error) error {
 	return s.Write(ctx, func(tx *Tx) error {
@@ -152,9 +198,7 @@ func (s *Store) CompleteJob(ctx context.Context, jobID int64, now time.Time, fn 
 				return err
 			}
 		}
-		_, err := tx.exec(ctx, `UPDATE outbox SET done_at = ?, lease_owner = NULL, lease_until = NULL, last_error = NULL
-			WHERE id = ?`, formatTime(now), jobID)
-		return err
+		return MarkJobDone(ctx, tx, jobID, now)
 	})
 }
 
@@ -174,7 +218,9 @@ func (s *Store) FailJob(ctx context.Context, job Job, attempts int, now time.Tim
 			lease_owner = NULL, lease_until = NULL WHERE id = ?`, attempts, formatTime(now), errText, job.ID); err != nil {
 			return err
 		}
-		if job.ItemID == "" || job.Tracker == "" {
+		// A ticket the item left behind concerns the item no more: failing to close it is
+		// logged and counted, not shown as the item's sync state.
+		if job.ItemID == "" || job.Tracker == "" || job.Kind == JobCloseMoved {
 			return nil
 		}
 		return SetItemSyncFailed(ctx, tx, job.PostmortemID, job.ItemID, errText, now)

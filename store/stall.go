@@ -137,10 +137,19 @@ func SetItemStall(ctx context.Context, tx *Tx, pmID, itemID string, st ItemStall
 // ItemStallNow reads an item's stall bookkeeping as committed, for a job that must know
 // whether the stall it was queued for is still the current one.
 func (s *Store) ItemStallNow(ctx context.Context, pmID, itemID string) (ItemStall, error) {
+	return itemStall(ctx, s.readDB, pmID, itemID)
+}
+
+// ItemStallTx is ItemStallNow inside a write transaction.
+func ItemStallTx(ctx context.Context, tx *Tx, pmID, itemID string) (ItemStall, error) {
+	return itemStall(ctx, tx.tx, pmID, itemID)
+}
+
+func itemStall(ctx context.Context, q querier, pmID, itemID string) (ItemStall, error) {
 	var st ItemStall
 	var reason string
 	var since sql.NullString
-	err := s.readDB.QueryRowContext(ctx, `SELECT COALESCE(stalled_reason, ''), stall_episode, stalled_at, stalled_label
+	err := q.QueryRowContext(ctx, `SELECT COALESCE(stalled_reason, ''), stall_episode, stalled_at, stalled_label
 		FROM items WHERE postmortem_id = ? AND item_id = ?`, pmID, itemID).Scan(&reason, &st.Episode, &since, &st.Label)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("item %s/%s: %w", pmID, itemID, ErrNotFound)

@@ -364,3 +364,25 @@ func TestRevisionStatusChangesReachTheHook(t *testing.T) {
 		t.Fatalf("hook calls = %v; want %s", got, want)
 	}
 }
+
+func TestFailUnconfiguredWork(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	jiraTarget := ft.Target{Kind: ft.Jira, Project: "PAY", IssueType: "Task"}
+	if _, err := s.Intake(ctx, testDoc("PM-1", item("AI-1", "x"), item("AI-2", "y")), []ft.Target{repoA, jiraTarget}, t0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.FailUnconfiguredWork(ctx, []string{"", "github"}, t0)
+	if err != nil || n != 1 {
+		t.Fatalf("failed %d jobs, %v; want the one jira job", n, err)
+	}
+	jira, _ := s.LoadItem(ctx, "PM-1", "AI-2")
+	gh, _ := s.LoadItem(ctx, "PM-1", "AI-1")
+	if jira.Sync != ft.SyncFailed || gh.Sync != ft.SyncPending {
+		t.Fatalf("sync: jira item %s, github item %s; want failed and pending", jira.Sync, gh.Sync)
+	}
+	pending, failed, _ := s.JobCounts(ctx)
+	if pending != 1 || failed != 1 {
+		t.Fatalf("jobs: %d pending, %d failed", pending, failed)
+	}
+}

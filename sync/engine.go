@@ -103,6 +103,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.opts.Store.ReleaseLeases(ctx); err != nil {
 		return fmt.Errorf("release leases: %w", err)
 	}
+	// Work for a tracker that is no longer configured would wait forever, and hold up the
+	// item's later work: it fails now, in words, and the item shows it.
+	if n, err := e.opts.Store.FailUnconfiguredWork(ctx, e.queues(), e.opts.Clock.Now()); err != nil {
+		return fmt.Errorf("fail work of unconfigured trackers: %w", err)
+	} else if n > 0 {
+		e.logger.Warn("work for trackers no longer configured failed", slog.Int("jobs", n))
+	}
 	var wg gosync.WaitGroup
 	for _, tracker := range e.queues() {
 		wg.Add(1)
@@ -222,7 +229,13 @@ func (e *Engine) runJob(ctx context.Context, job store.Job) {
 		// unknown for a while, a credential being rotated), until the attempts run out.
 		retryable = true
 	}
-	if !retryable || attempts >= e.opts.MaxAttempts {
+	limit := e.opts.MaxAttempts
+	if job.Kind == store.JobNotify || job.Kind == store.JobProcessWebhook {
+		// Nothing but patience brings these back: a receiver or a tracker that is down for
+		// hours still gets its events (about five hours of backoff at the default).
+		limit *= 3
+	}
+	if !retryable || attempts >= limit {
 		log.Warn("job failed", slog.Int("attempts", attempts), slog.String("error", err.Error()))
 		if ferr := e.opts.Store.FailJob(ctx, job, attempts, now, err.Error()); ferr != nil {
 			log.Error("job fail", slog.String("error", ferr.Error()))

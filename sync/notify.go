@@ -96,8 +96,10 @@ func QueueEvent(ctx context.Context, tx *store.Tx, notify []config.Notify, event
 	}
 	for _, url := range receivers {
 		payload, _ := json.Marshal(notifyPayload{URL: url, WebhookID: newWebhookID(), Body: raw})
-		// ItemID orders the events of one receiver without holding up other work.
-		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobNotify, PostmortemID: pmID, ItemID: "notify:" + url,
+		// ItemID orders the events of one receiver without holding up other work. It is logged,
+		// and a receiver's URL may hold its credential: a digest names the receiver instead.
+		digest := sha256.Sum256([]byte(url))
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobNotify, PostmortemID: pmID, ItemID: "notify:" + hex.EncodeToString(digest[:8]),
 			Payload: payload}, now); err != nil {
 			return err
 		}

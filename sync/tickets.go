@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -12,19 +13,18 @@ import (
 	"github.com/followthrough/followthrough/store"
 )
 
-// JobCloseMoved closes the ticket an item left behind when it moved to another tracker or
-// repository; its payload is a movedTicket.
-const JobCloseMoved = "close_moved"
-
 type movedTicket struct {
 	Old    ft.TicketRef `json:"old"`
 	New    ft.TicketRef `json:"new"`              // the new ticket; its Key may be only the new scope
-	Reason string       `json:"reason,omitempty"` // reasonMoved (default) or reasonRemoved
+	Reason string       `json:"reason,omitempty"` // reasonMoved (default), reasonRemoved or reasonLeftBehind
 }
 
 const (
 	reasonMoved   = "moved"
 	reasonRemoved = "removed"
+	// reasonLeftBehind: made by a lost create where the item no longer goes; the comment points
+	// to whatever the item's ticket is when the close runs.
+	reasonLeftBehind = "left_behind"
 )
 
 func (e *Engine) handle(ctx context.Context, job store.Job) error {
@@ -37,7 +37,7 @@ func (e *Engine) handle(ctx context.Context, job store.Job) error {
 		return e.closeRemoved(ctx, job)
 	case store.JobReopenTicket, store.JobSetStatus:
 		return e.pushStatus(ctx, job)
-	case JobCloseMoved:
+	case store.JobCloseMoved:
 		return e.closeMoved(ctx, job)
 	case store.JobNotify:
 		return e.deliver(ctx, job)
@@ -64,58 +64,32 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return err
 	}
-	target := item.Target
 	marker := ft.Marker(job.PostmortemID, job.ItemID)
 	if job.InFlight {
 		sent, ok := job.InFlightTarget()
 		if !ok {
-			sent = target
+			sent = item.Target
 		}
-		sentTracker, err := e.tracker(sent.Kind)
+		found, ok, err := e.findLostCreate(ctx, sent, marker)
 		if err != nil {
 			return err
 		}
-		found, ok, err := sentTracker.FindByMarker(ctx, sent, marker)
-		if err != nil {
-			return err
-		}
-		isCurrent := ok && item.Ticket != nil && item.Ticket.Kind == found.Ref.Kind && item.Ticket.Key == found.Ref.Key
-		switch {
-		case ok && !isCurrent && !item.Removed && sameScope(sent, target):
+		if ok {
 			e.logger.Info("ticket found by marker after an unknown outcome", slog.String("key", found.Ref.Key), slog.String("marker", marker))
-			return e.link(ctx, job, item, found)
-		case ok && !isCurrent:
-			// Made where the item no longer goes (it moved or was removed since): keep it on
-			// record, close it, and go on with the item as it is now.
-			e.logger.Info("ticket found by marker where the item no longer goes", slog.String("key", found.Ref.Key), slog.String("marker", marker))
-			// It is closed once the item's own ticket is known, so its comment can point there.
-			if err := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
-				if err := store.RecordLeftBehind(ctx, tx, job.PostmortemID, job.ItemID, found, sent.Scope(), now); err != nil {
-					return err
-				}
-				if err := store.NoteLeftBehind(ctx, tx, job.ID, found.Ref); err != nil {
-					return err
-				}
-				return store.ClearInFlight(ctx, tx, job.ID)
-			}); err != nil {
-				return err
-			}
-			return errRetryLater{reason: "a ticket was found where the item no longer goes"}
-		case !ok:
-			// The lost create may still be landing (the tracker can process a request after we
-			// stopped waiting, or crashed), and Jira's search lags behind creates: only an
-			// absence that outlasts both is an absence.
-			if settle := e.settleTime(sent.Kind); settle > 0 {
-				if waited := now.Sub(job.InFlightSince()); waited < settle {
-					return errRetryLater{after: settle - waited, reason: "waiting for a possibly created ticket to show before creating it again"}
-				}
+			return e.adoptLostCreate(ctx, job, sent, found)
+		}
+		// The lost create may still be landing (the tracker can process a request after we
+		// stopped waiting, or crashed), and Jira's search lags behind creates: only an absence
+		// that outlasts both is an absence.
+		if settle := e.settleTime(sent.Kind); settle > 0 {
+			if waited := now.Sub(job.InFlightSince()); waited < settle {
+				return errRetryLater{after: settle - waited, reason: "waiting for a possibly created ticket to show before creating it again"}
 			}
 		}
 	}
-	if item.Removed || (item.Ticket != nil && item.Ticket.Kind == target.Kind && item.Ticket.Scope() == target.Scope()) {
-		return e.opts.Store.CompleteJob(ctx, job.ID, now, func(tx *store.Tx) error {
-			return closeLeftBehind(ctx, tx, job, item, item.Ticket, now)
-		})
+	target := item.Target
+	if item.Removed || (item.Ticket != nil && sameScope(ticketTarget(*item.Ticket), target)) {
+		return e.opts.Store.CompleteJob(ctx, job.ID, now, nil)
 	}
 	tr, err := e.tracker(target.Kind)
 	if err != nil {
@@ -134,33 +108,90 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		PostmortemID: pm.ID, PostmortemTitle: pm.Title, PostmortemURL: e.postmortemLink(pm),
 	})
 	if err != nil {
+		// The wait for a lost create counts from when we stopped listening, not from the send:
+		// the call itself may have taken the whole timeout.
+		if rerr := e.opts.Store.MarkInFlight(ctx, job.ID, e.opts.Clock.Now(), target); rerr != nil {
+			return errors.Join(err, rerr)
+		}
 		return err
 	}
-	return e.link(ctx, job, item, created)
+	return e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+		cur, err := store.LoadItemTx(ctx, tx, job.PostmortemID, job.ItemID)
+		if err != nil {
+			return err
+		}
+		if err := e.linkTx(ctx, tx, job, cur, created, "", now); err != nil {
+			return err
+		}
+		return store.MarkJobDone(ctx, tx, job.ID, now)
+	})
 }
 
-// closeLeftBehind queues the closing of a ticket that a lost create made where the item no
-// longer goes, pointing to the item's ticket (or saying it was removed).
-func closeLeftBehind(ctx context.Context, tx *store.Tx, job store.Job, item store.Item, current *ft.TicketRef, now time.Time) error {
-	stray, ok := job.LeftBehind()
-	if !ok {
-		return nil
+// findLostCreate looks for the ticket a lost create may have made in target. Tickets already
+// known (an earlier ticket of the item, moved away from or closed) are not it.
+func (e *Engine) findLostCreate(ctx context.Context, target ft.Target, marker string) (ft.Ticket, bool, error) {
+	tr, err := e.tracker(target.Kind)
+	if err != nil {
+		return ft.Ticket{}, false, err
 	}
-	moved := movedTicket{Old: stray, Reason: reasonMoved}
-	switch {
-	case item.Removed:
-		moved.Reason = reasonRemoved
-	case current != nil:
-		moved.New = *current
-	default:
-		moved.New = ft.TicketRef{Kind: item.Target.Kind, Key: item.Target.Scope()}
+	found, ok, err := tr.FindByMarker(ctx, target, marker)
+	if err != nil || !ok {
+		return found, false, err
 	}
-	payload, _ := json.Marshal(moved)
-	return store.Enqueue(ctx, tx, store.Job{Kind: JobCloseMoved, PostmortemID: job.PostmortemID,
-		ItemID: job.ItemID, Tracker: string(stray.Kind), Payload: payload}, now)
+	known, err := e.opts.Store.TicketKnown(ctx, found.Ref)
+	if err != nil || known {
+		return ft.Ticket{}, false, err
+	}
+	return found, true, nil
+}
+
+// adoptLostCreate decides, in one transaction with the item as it is now, what a ticket made by
+// a lost create becomes: the item's ticket when the item still goes there, else a ticket left
+// behind, closed as not planned once the item's own work is done.
+func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Target, found ft.Ticket) error {
+	now := e.opts.Clock.Now()
+	self, err := e.selfOf(ctx, found.Ref.Kind)
+	if err != nil {
+		return err
+	}
+	return e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+		item, err := store.LoadItemTx(ctx, tx, job.PostmortemID, job.ItemID)
+		if err != nil {
+			return err
+		}
+		hasOwn := item.Ticket != nil && sameScope(ticketTarget(*item.Ticket), item.Target)
+		if !item.Removed && !hasOwn && sameScope(sent, item.Target) {
+			if err := e.linkTx(ctx, tx, job, item, found, self, now); err != nil {
+				return err
+			}
+			return store.MarkJobDone(ctx, tx, job.ID, now)
+		}
+		if err := store.RecordLeftBehind(ctx, tx, job.PostmortemID, job.ItemID, found, sent.Scope(), now); err != nil {
+			return err
+		}
+		// Queued after this job, the close runs once the item's own ticket is settled, and
+		// points to it.
+		payload, _ := json.Marshal(movedTicket{Old: found.Ref, Reason: reasonLeftBehind})
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobCloseMoved, PostmortemID: job.PostmortemID,
+			ItemID: job.ItemID, Tracker: string(found.Ref.Kind), Payload: payload}, now); err != nil {
+			return err
+		}
+		if err := store.ClearInFlight(ctx, tx, job.ID); err != nil {
+			return err
+		}
+		return store.RescheduleJob(ctx, tx, job.ID, now)
+	})
 }
 
 func sameScope(a, b ft.Target) bool { return a.Kind == b.Kind && a.Scope() == b.Scope() }
+
+// ticketTarget is the repository or project a ticket is in, as a target.
+func ticketTarget(r ft.TicketRef) ft.Target {
+	if r.Kind == ft.GitHub {
+		return ft.Target{Kind: r.Kind, Repo: r.Scope()}
+	}
+	return ft.Target{Kind: r.Kind, Project: r.Scope()}
+}
 
 // settleTime is how long after sending a create its ticket may still appear: the request
 // timeout, and on Jira also the search lag.
@@ -174,52 +205,64 @@ func (e *Engine) settleTime(kind ft.TrackerKind) time.Duration {
 	return 0
 }
 
-// link records the ticket as the item's and finishes the job; a ticket the item left behind is
-// queued to be closed, and a ticket whose status differs from the item's is queued to follow.
-func (e *Engine) link(ctx context.Context, job store.Job, item store.Item, t ft.Ticket) error {
-	now := e.opts.Clock.Now()
-	stall, err := e.opts.Store.ItemStallNow(ctx, job.PostmortemID, job.ItemID)
+// linkTx records the ticket as the item's, in the caller's transaction, with what follows: the
+// link back to the postmortem, the closing of a ticket the item leaves, the stalled label when
+// the item is stalled already, and the status: a new ticket follows the item; a ticket found
+// after a lost create (foundBy is then our own identity in its tracker) that people already
+// moved on tells the item: their change wins.
+func (e *Engine) linkTx(ctx context.Context, tx *store.Tx, job store.Job, item store.Item, t ft.Ticket, foundBy string, now time.Time) error {
+	previous, err := store.LinkTicket(ctx, tx, job.PostmortemID, job.ItemID, t, item.Target.Scope(), now)
 	if err != nil {
 		return err
 	}
-	return e.opts.Store.CompleteJob(ctx, job.ID, now, func(tx *store.Tx) error {
-		previous, err := store.LinkTicket(ctx, tx, job.PostmortemID, job.ItemID, t, item.Target.Scope(), now)
-		if err != nil {
+	// The link back to the postmortem is its own job, so that it is retried on its own and
+	// also made for a ticket found again by its marker.
+	linkPayload, _ := json.Marshal(linkJob{Key: t.Ref.Key})
+	if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobLinkPostmortem, PostmortemID: job.PostmortemID,
+		ItemID: job.ItemID, Tracker: string(t.Ref.Kind), Payload: linkPayload}, now); err != nil {
+		return err
+	}
+	stall, err := store.ItemStallTx(ctx, tx, job.PostmortemID, job.ItemID)
+	if err != nil {
+		return err
+	}
+	if stall.Reason != ft.StallNone && stall.Label {
+		// The item stalled before this ticket existed (its create failed for a while, or it
+		// moved): the ticket carries the label like any stalled item's.
+		payload, _ := json.Marshal(labelJob{Label: StalledLabel, Add: true, Episode: stall.Episode})
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobLabel, PostmortemID: job.PostmortemID,
+			ItemID: job.ItemID, Tracker: string(t.Ref.Kind), Payload: payload,
+			DedupeKey: fmt.Sprintf("stall-label:%s/%s:%d:add:%s", job.PostmortemID, job.ItemID, stall.Episode, t.Ref.Key)}, now); err != nil {
 			return err
 		}
-		// The link back to the postmortem is its own job, so that it is retried on its own and
-		// also made for a ticket found again by its marker.
-		linkPayload, _ := json.Marshal(linkJob{Key: t.Ref.Key})
-		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobLinkPostmortem, PostmortemID: job.PostmortemID,
-			ItemID: job.ItemID, Tracker: string(t.Ref.Kind), Payload: linkPayload}, now); err != nil {
+	}
+	if previous != nil {
+		payload, _ := json.Marshal(movedTicket{Old: *previous, New: t.Ref})
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobCloseMoved, PostmortemID: job.PostmortemID,
+			ItemID: job.ItemID, Tracker: string(previous.Kind), Payload: payload}, now); err != nil {
 			return err
 		}
-		if err := closeLeftBehind(ctx, tx, job, item, &t.Ref, now); err != nil {
-			return err
-		}
-		if stall.Reason != ft.StallNone && stall.Label {
-			// The item stalled before this ticket existed (its create failed for a while, or it
-			// moved): the ticket carries the label like any stalled item's.
-			payload, _ := json.Marshal(labelJob{Label: StalledLabel, Add: true, Episode: stall.Episode})
-			if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobLabel, PostmortemID: job.PostmortemID,
-				ItemID: job.ItemID, Tracker: string(t.Ref.Kind), Payload: payload,
-				DedupeKey: fmt.Sprintf("stall-label:%s/%s:%d:add:%s", job.PostmortemID, job.ItemID, stall.Episode, t.Ref.Key)}, now); err != nil {
-				return err
-			}
-		}
-		if previous != nil {
-			payload, _ := json.Marshal(movedTicket{Old: *previous, New: t.Ref})
-			if err := store.Enqueue(ctx, tx, store.Job{Kind: JobCloseMoved, PostmortemID: job.PostmortemID,
-				ItemID: job.ItemID, Tracker: string(previous.Kind), Payload: payload}, now); err != nil {
-				return err
-			}
-		}
-		if t.Status != "" && t.Status != item.Status {
-			return store.Enqueue(ctx, tx, store.Job{Kind: store.JobSetStatus, PostmortemID: job.PostmortemID,
-				ItemID: job.ItemID, Tracker: string(t.Ref.Kind)}, now)
-		}
-		return nil
-	})
+	}
+	switch {
+	case t.Status == "" || t.Status == item.Status:
+	case foundBy != "" && t.Status != ft.StatusOpen:
+		_, err := e.applyEvent(ctx, tx, ft.TicketEvent{Ref: t.Ref, Status: t.Status, UpdatedAt: t.UpdatedAt},
+			string(t.Ref.Kind), foundBy, now)
+		return err
+	default:
+		return store.Enqueue(ctx, tx, store.Job{Kind: store.JobSetStatus, PostmortemID: job.PostmortemID,
+			ItemID: job.ItemID, Tracker: string(t.Ref.Kind)}, now)
+	}
+	return nil
+}
+
+// selfOf is our own identity in a tracker.
+func (e *Engine) selfOf(ctx context.Context, kind ft.TrackerKind) (string, error) {
+	tr, err := e.tracker(kind)
+	if err != nil {
+		return "", err
+	}
+	return tr.Self(ctx)
 }
 
 type linkJob struct {
@@ -306,7 +349,8 @@ func (e *Engine) pushStatus(ctx context.Context, job store.Job) error {
 	return e.finishWithTicket(ctx, job, t)
 }
 
-// closeMoved closes the ticket an item left behind, pointing to its new one.
+// closeMoved closes a ticket an item left behind (it moved, or a lost create made it where the
+// item no longer goes), pointing to the item's ticket. A ticket deleted meanwhile needs nothing.
 func (e *Engine) closeMoved(ctx context.Context, job store.Job) error {
 	var moved movedTicket
 	if err := json.Unmarshal(job.Payload, &moved); err != nil {
@@ -316,7 +360,27 @@ func (e *Engine) closeMoved(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return err
 	}
+	if moved.Reason == reasonLeftBehind {
+		item, err := e.opts.Store.LoadItem(ctx, job.PostmortemID, job.ItemID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case item.Ticket != nil && item.Ticket.Kind == moved.Old.Kind && item.Ticket.Key == moved.Old.Key:
+			// It became the item's ticket after all.
+			return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+		case item.Removed:
+			moved.Reason = reasonRemoved
+		case item.Ticket != nil:
+			moved.New = *item.Ticket
+		default:
+			moved.New = ft.TicketRef{Kind: item.Target.Kind, Key: item.Target.Scope()}
+		}
+	}
 	t, err := tr.SetStatus(ctx, moved.Old.Key, ft.StatusWontDo)
+	if errors.Is(err, ft.ErrTicketNotFound) {
+		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+	}
 	if err != nil {
 		return err
 	}
@@ -329,7 +393,7 @@ func (e *Engine) closeMoved(ctx context.Context, job store.Job) error {
 	default:
 		comment = fmt.Sprintf("This action item moved to %s; followthrough closed this ticket as not planned and follows the item there.", moved.New.Key)
 	}
-	if err := tr.Comment(ctx, moved.Old.Key, comment); err != nil {
+	if err := tr.Comment(ctx, moved.Old.Key, comment); err != nil && !errors.Is(err, ft.ErrTicketNotFound) {
 		return err
 	}
 	return e.finishWithTicket(ctx, job, t)

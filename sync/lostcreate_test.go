@@ -1,0 +1,259 @@
+package sync_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/connectors/github"
+	"github.com/followthrough/followthrough/sync"
+)
+
+// A lost create in A, then the item moves to B and the create job's create in B is refused
+// for good: the move job makes B's ticket, and the stray in A is still closed.
+func TestStrayLeftOpenWhenCreateJobFails(t *testing.T) {
+	e := newTWEnv(t)
+	const repoA, repoB = "acme/a", "acme/b"
+	e.gh.LoseNextResponse("POST", "/repos/"+repoA+"/issues")
+	e.revise("PM-X", [2]string{"AI-1", repoA})
+	e.run() // made in A, answer lost
+	e.gh.FailNextMatching(1, "POST", "/repos/"+repoB+"/issues", 422)
+	e.revise("PM-X", [2]string{"AI-1", repoB})
+	e.settle()
+	it := e.item("PM-X", "AI-1")
+	t.Logf("item ticket=%+v sync=%s err=%v", it.Ticket, it.Sync, it.LastError)
+	if n := e.openIssues(repoA); n != 0 {
+		t.Fatalf("%s has %d open issue(s) nobody follows (stray from the lost create)", repoA, n)
+	}
+}
+
+// hookTracker runs a hook after FindByMarker answers, i.e. while the engine is between
+// loading the item and acting on what it found.
+type hookTracker struct {
+	ft.Tracker
+	hook func()
+}
+
+func (h *hookTracker) FindByMarker(ctx context.Context, target ft.Target, marker string) (ft.Ticket, bool, error) {
+	t, ok, err := h.Tracker.FindByMarker(ctx, target, marker)
+	if h.hook != nil {
+		f := h.hook
+		h.hook = nil
+		f()
+	}
+	return t, ok, err
+}
+
+// A lost create, then the item is removed, and comes back while the next attempt looks for
+// the lost ticket: the decision is made on the item as it is then, so there is one ticket.
+func TestRemovedThenRestoredDuringLookupMakesSecondTicket(t *testing.T) {
+	e := newTWEnv(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ghTr, err := github.New(e.cfg.GitHub, nil, github.Options{Logger: logger, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ht := &hookTracker{Tracker: ghTr}
+	e.eng = sync.New(sync.Options{Store: e.st, Config: e.cfg, Clock: e.clock, Logger: logger,
+		Trackers: map[ft.TrackerKind]ft.Tracker{ft.GitHub: ht, ft.Jira: e.jiraTr}})
+	e.gh.LoseNextResponse("POST", "/repos/"+twRepo+"/issues")
+	e.revise("PM-Y", [2]string{"AI-1"})
+	e.run()                                                  // made, answer lost
+	e.revise("PM-Y")                                         // removed
+	ht.hook = func() { e.revise("PM-Y", [2]string{"AI-1"}) } // back, during the lookup
+	e.settle()
+	it := e.item("PM-Y", "AI-1")
+	t.Logf("item ticket=%+v sync=%s status=%s", it.Ticket, it.Sync, it.Status)
+	if n := len(e.gh.Issues(twRepo)); n != 1 {
+		for _, is := range e.gh.Issues(twRepo) {
+			t.Logf("issue #%d %s %s", is.Number, is.State, is.StateReason)
+		}
+		t.Fatalf("%d issues for one item after one lost create; want 1", n)
+	}
+}
+
+// Jira P → GitHub → back to Jira P, and the create back in P is lost: the lookup by marker
+// in P must not take the item's old closed ticket for the lost one.
+func TestJiraMoveBackLostCreateLinksOldTicket(t *testing.T) {
+	e := newTWEnv(t)
+	pmID := "PM-J"
+	jiraT := ft.Target{Kind: ft.Jira, Project: twProject, IssueType: "Task"}
+	ghT := ft.Target{Kind: ft.GitHub, Repo: twRepo}
+	doc := func(tg ft.Target) (*ft.Document, []ft.Target) {
+		signed := twStart
+		tcopy := tg
+		return &ft.Document{ID: pmID, Title: "Outage", Status: "finalized", SignedOffBy: []string{"carol@acme.com"},
+			SignedOffAt: &signed, ActionItems: []ft.ActionItem{{ID: "AI-1", Title: "Do it", Owner: "bob@acme.com",
+				Priority: "P1", Tracker: &tcopy}}}, []ft.Target{tg}
+	}
+	intake := func(tg ft.Target) {
+		d, ts := doc(tg)
+		if _, err := e.st.Intake(e.ctx, d, ts, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	intake(jiraT)
+	e.settle()
+	first := e.item(pmID, "AI-1").Ticket
+	intake(ghT)
+	e.settle()
+	e.jf.SetSearchLag(e.cfg.Jira.SearchLag)
+	e.jf.LoseNextResponse("POST", "/rest/api/2/issue")
+	intake(jiraT)
+	e.run() // create lost
+	e.clock.Advance(2 * time.Second)
+	e.run() // looks for it within the search lag
+	e.settle()
+	it := e.item(pmID, "AI-1")
+	t.Logf("first=%+v now=%+v", first, it.Ticket)
+	for _, is := range e.jf.Issues(twProject) {
+		t.Logf("jira %s status=%s", is.Key, is.Status)
+	}
+	open := 0
+	for _, is := range e.jf.Issues(twProject) {
+		if is.Status != "Done" && is.Status != "Won't Do" {
+			open++
+		}
+	}
+	if it.Ticket != nil && it.Ticket.Key == first.Key {
+		t.Fatalf("item re-linked to its old ticket %s; %d open Jira issues", first.Key, open)
+	}
+	if open != 1 {
+		t.Fatalf("%d open Jira issues; want 1", open)
+	}
+}
+
+// The item's ticket was deleted (sync: failed); a revision moves the item: the new ticket is
+// linked, and closing the deleted one neither fails nor marks the item failed.
+func TestMoveAfterDeletionShowsFailedWhileLinked(t *testing.T) {
+	env := newTWEnv(t)
+	const repoA, repoB = "acme/a", "acme/b"
+	env.revise("PM-D", [2]string{"AI-1", repoA})
+	env.run()
+	key := env.item("PM-D", "AI-1").Ticket.Key
+	env.tick()
+	payload := env.githubPayload("deleted.payload.json", "deleted", key, twPerson)
+	if err := env.gh.DeleteIssue(repoA, 1); err != nil {
+		t.Fatal(err)
+	}
+	env.deliver("github", nextDelivery(), "issues", payload)
+	env.revise("PM-D", [2]string{"AI-1", repoB})
+	env.settle()
+	if _, err := env.eng.Retry(env.ctx, "PM-D"); err != nil {
+		t.Fatal(err)
+	}
+	env.settle()
+	it := env.item("PM-D", "AI-1")
+	t.Logf("ticket=%+v sync=%s err=%v", it.Ticket, it.Sync, it.LastError)
+	if it.Ticket != nil && it.Ticket.Key == repoB+"#1" && it.Sync != ft.SyncLinked {
+		t.Fatalf("item linked to %s but shows sync %s: %v", it.Ticket.Key, it.Sync, *it.LastError)
+	}
+}
+
+// A create's answer is lost and the owner closes the new issue as completed before the next
+// attempt (its webhook is ignored: not ours yet). The next attempt finds the issue by its
+// marker and takes the owner's status; it does not push the item's stale "open" onto it.
+func TestFoundTicketStatusIsOverwritten(t *testing.T) {
+	e := newTWEnv(t)
+	e.gh.LoseNextResponse("POST", "/repos/"+twRepo+"/issues")
+	e.revise("PM-F", [2]string{"AI-1"})
+	e.run() // made, answer lost
+	e.tick()
+	if err := e.gh.CloseIssue(twRepo, 1, "completed", twPerson); err != nil {
+		t.Fatal(err)
+	}
+	e.deliver("github", nextDelivery(), "issues", e.githubPayload("issues.closed.json", "closed", twRepo+"#1", twPerson))
+	e.settle()
+	it := e.item("PM-F", "AI-1")
+	is, _ := e.gh.Issue(twRepo, 1)
+	t.Logf("item status=%s sync=%s; issue state=%s", it.Status, it.Sync, is.State)
+	if is.State != "closed" || it.Status != ft.StatusDone {
+		t.Fatalf("owner closed the issue as completed; now issue %s, item %s", is.State, it.Status)
+	}
+}
+
+// slowCreate advances the clock before the real create: time spent inside Create before the
+// POST lands (Jira's assignee lookup, GitHub's pacer, a slow server).
+type slowCreate struct {
+	ft.Tracker
+	before func()
+}
+
+func (s *slowCreate) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error) {
+	if s.before != nil {
+		s.before()
+	}
+	return s.Tracker.Create(ctx, nt)
+}
+
+// The settle wait counts from when the create's outcome was lost, not from before Create was
+// called: a Jira issue that landed 25 s into the call, still hidden by the search lag at the
+// next attempt, is waited for rather than made twice.
+func TestSettleCountsFromBeforeTheSend(t *testing.T) {
+	e := newTWEnv(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sc := &slowCreate{Tracker: e.jiraTr}
+	e.eng = sync.New(sync.Options{Store: e.st, Config: e.cfg, Clock: e.clock, Logger: logger,
+		Trackers: map[ft.TrackerKind]ft.Tracker{ft.Jira: sc}})
+	e.jf.SetSearchLag(e.cfg.Jira.SearchLag) // the configured lag is the real one
+	first := true
+	sc.before = func() {
+		if first {
+			first = false
+			e.clock.Advance(25 * time.Second)
+		}
+	}
+	e.jf.LoseNextResponse("POST", "/rest/api/2/issue")
+	jt := ft.Target{Kind: ft.Jira, Project: twProject, IssueType: "Task"}
+	signed := twStart
+	doc := &ft.Document{ID: "PM-Z", Title: "Outage", Status: "finalized", SignedOffBy: []string{"c@acme.com"},
+		SignedOffAt: &signed, ActionItems: []ft.ActionItem{{ID: "AI-1", Title: "x", Owner: "bob@acme.com", Priority: "P1", Tracker: &jt}}}
+	if _, err := e.st.Intake(e.ctx, doc, []ft.Target{jt}, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.run() // issue made at +25 s, answer lost
+	e.clock.Advance(6 * time.Second)
+	e.run() // 31 s after MarkInFlight, 6 s after the issue landed: hidden by the lag
+	e.settle()
+	if n := len(e.jf.Issues(twProject)); n != 1 {
+		t.Fatalf("%d Jira issues for one item; want 1", n)
+	}
+}
+
+// A receiver's URL may carry its credential: no log line of the worker shows it.
+func TestNotifyURLInJobLogs(t *testing.T) {
+	e := newTWEnv(t)
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	e.cfg.Notify[0].URL = e.recv.srv.URL + "/hook/SECRET-TOKEN-123"
+	e.eng = sync.New(sync.Options{Store: e.st, Config: e.cfg, Clock: e.clock, Logger: logger,
+		Trackers: map[ft.TrackerKind]ft.Tracker{ft.GitHub: e.engTracker(t)}})
+	e.revise("PM-N", [2]string{"AI-1"})
+	e.run()
+	if _, err := e.eng.SetItemStatus(e.ctx, "PM-N", "AI-1", ft.StatusDone); err != nil {
+		t.Fatal(err)
+	}
+	e.run()
+	if strings.Contains(buf.String(), "SECRET-TOKEN-123") {
+		for _, l := range strings.Split(buf.String(), "\n") {
+			if strings.Contains(l, "SECRET-TOKEN-123") {
+				t.Log(l)
+				break
+			}
+		}
+		t.Fatal("the notify URL's secret path is in the logs")
+	}
+}
+
+func (e *twEnv) engTracker(t *testing.T) ft.Tracker {
+	gh, err := github.New(e.cfg.GitHub, nil, github.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gh
+}
