@@ -151,6 +151,12 @@ func (s *server) stop() {
 	case <-time.After(20 * time.Second):
 		s.t.Fatal("server did not stop within 20s of SIGTERM")
 	}
+	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+		s.t.Fatalf("server exited %d after SIGTERM, want 0:\n%s", code, tail(s.stderr.String(), 20))
+	}
+	if !strings.Contains(s.stderr.String(), `"msg":"stopped"`) {
+		s.t.Fatalf("server did not log its orderly stop:\n%s", tail(s.stderr.String(), 20))
+	}
 }
 
 // do sends a request with the bearer token and returns status and body.
