@@ -75,7 +75,7 @@ type Tracker struct {
 	self   string
 
 	etagMu sync.Mutex
-	etags  map[string]string // list URL -> ETag of its last 200
+	etags  map[string]listETag // list URL -> its last 200
 }
 
 // New builds the connector from its configuration and the people list (email -> login).
@@ -119,7 +119,7 @@ func New(cfg *config.GitHub, people []config.Person, opts Options) (*Tracker, er
 		log:    logger,
 		now:    now,
 		pace:   newPacer(cfg.WriteInterval, cfg.WritesPerHour, now, opts.Sleep),
-		etags:  map[string]string{},
+		etags:  map[string]listETag{},
 	}
 	for _, p := range people {
 		if p.Email != "" && p.GitHub != "" {
@@ -536,8 +536,10 @@ func ownIssueWithMarker(list []*gh.Issue, self, marker string) *gh.Issue {
 
 // ListChanged implements ft.Tracker. Page one's URL never changes, so it is sent with the
 // ETag of its last 200: GitHub answers 304 (free of rate limit) when nothing changed, and
-// ListChanged returns no tickets. Further pages are read only while they may still hold
-// issues updated at or after q.Since.
+// ListChanged returns no tickets. The ETag is sent only when the caller's Since shows it kept
+// what that 200 returned (Since at or after its newest change): a caller that failed to record
+// them is answered in full again, not with a 304 that would hide them. Further pages are read
+// only while they may still hold issues updated at or after q.Since.
 func (t *Tracker) ListChanged(ctx context.Context, q ft.ChangeQuery) ([]ft.Ticket, error) {
 	owner, name, err := splitRepo(q.Target.Repo)
 	if err != nil {
@@ -555,8 +557,8 @@ func (t *Tracker) ListChanged(ctx context.Context, q ft.ChangeQuery) ([]ft.Ticke
 		}
 		if page == 1 {
 			t.etagMu.Lock()
-			if tag := t.etags[first]; tag != "" {
-				req.Header.Set("If-None-Match", tag)
+			if last, ok := t.etags[first]; ok && last.tag != "" && !q.Since.Before(last.newest) {
+				req.Header.Set("If-None-Match", last.tag)
 			}
 			t.etagMu.Unlock()
 		}
@@ -585,20 +587,32 @@ func (t *Tracker) ListChanged(ctx context.Context, q ft.ChangeQuery) ([]ft.Ticke
 		if done || resp.NextPage == 0 || len(list) == 0 {
 			// Remembered only once the whole list was read, so that a failure on a later
 			// page does not hide these changes behind a 304 next time.
-			t.rememberETag(first, firstTag)
+			newest := q.Since
+			for _, tk := range out {
+				if tk.UpdatedAt.After(newest) {
+					newest = tk.UpdatedAt
+				}
+			}
+			t.rememberETag(first, listETag{tag: firstTag, newest: newest})
 			return out, nil
 		}
 		u = fmt.Sprintf("%s&page=%d", first, resp.NextPage)
 	}
 }
 
-func (t *Tracker) rememberETag(u, tag string) {
-	if tag == "" {
+// listETag is what a list's last 200 was: its ETag, and the newest change it returned.
+type listETag struct {
+	tag    string
+	newest time.Time
+}
+
+func (t *Tracker) rememberETag(u string, e listETag) {
+	if e.tag == "" {
 		return
 	}
 	t.etagMu.Lock()
 	defer t.etagMu.Unlock()
-	t.etags[u] = tag
+	t.etags[u] = e
 }
 
 // notModified recognises go-github's error for a 304 answer.

@@ -614,3 +614,30 @@ func (p *pageTwoFailer) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return http.DefaultTransport.RoundTrip(req)
 }
+
+func TestListChangedAnswersInFullUntilTheCallerKeptTheChanges(t *testing.T) {
+	clock := newClock()
+	s := newFake(t, githubfake.Options{Now: clock.Now})
+	tr := newTracker(t, s, func(_ *config.GitHub, o *Options) { o.Now = clock.Now })
+	ctx := context.Background()
+	target := ft.Target{Kind: ft.GitHub, Repo: repo}
+	path := "/repos/acme/checkout/issues"
+	for range 3 {
+		_, _ = s.CreateIssue(repo, githubfake.NewIssue{Title: "t", User: githubfake.DefaultLogin, Labels: []string{"postmortem"}})
+		clock.Advance(time.Minute)
+	}
+	first, err := tr.ListChanged(ctx, ft.ChangeQuery{Target: target})
+	if err != nil || len(first) != 3 {
+		t.Fatalf("first read: %d, %v", len(first), err)
+	}
+	// The caller failed to record them (its Since did not move): they come again in full.
+	again, err := tr.ListChanged(ctx, ft.ChangeQuery{Target: target})
+	if err != nil || len(again) != 3 || s.NotModifiedCalls("GET", path) != 0 {
+		t.Fatalf("second read: %d tickets, %v, %d 304s; want all 3 again and no 304", len(again), err, s.NotModifiedCalls("GET", path))
+	}
+	// Once the caller's Since shows it kept them, the list is asked conditionally: a 304.
+	got, err := tr.ListChanged(ctx, ft.ChangeQuery{Target: target, Since: first[0].UpdatedAt})
+	if err != nil || len(got) != 0 || s.NotModifiedCalls("GET", path) != 1 {
+		t.Fatalf("third read: %d tickets, %v, %d 304s; want a 304", len(got), err, s.NotModifiedCalls("GET", path))
+	}
+}
