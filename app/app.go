@@ -53,14 +53,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	st.SetEvaluator(func(ctx context.Context, tx *store.Tx, pmID string, now time.Time) error {
-		_, err := sync.Evaluate(ctx, tx, cfg, pmID, now)
-		return err
-	})
-	st.SetStatusHook(func(ctx context.Context, tx *store.Tx, pmID, itemID string, from, to ft.Status, source string, now time.Time) error {
-		return sync.QueueEvent(ctx, tx, cfg.Notify, sync.EventStatusChanged, pmID, itemID,
-			&sync.StatusChange{From: from, To: to, Source: source}, now)
-	})
+	sync.AttachStore(st, cfg)
 	trackers, err := Trackers(cfg, logger, opts.Transport)
 	if err != nil {
 		st.Close()

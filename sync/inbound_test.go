@@ -184,10 +184,7 @@ func newTWEnv(t *testing.T) *twEnv {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	st.SetEvaluator(func(ctx context.Context, tx *store.Tx, pmID string, now time.Time) error {
-		_, err := sync.Evaluate(ctx, tx, cfg, pmID, now)
-		return err
-	})
+	sync.AttachStore(st, cfg)
 	eng := sync.New(sync.Options{Store: st, Config: cfg, Clock: clock, Logger: logger,
 		Trackers: map[ft.TrackerKind]ft.Tracker{ft.GitHub: ghTr, ft.Jira: jiraTr}})
 	return &twEnv{t: t, ctx: ctx, clock: clock, gh: gh, jf: jf, st: st, cfg: cfg, eng: eng, recv: recv, jiraTr: jiraTr}

@@ -185,10 +185,7 @@ func (h *stallHarness) open() {
 		t.Fatal(err)
 	}
 	cfg := h.cfg
-	st.SetEvaluator(func(ctx context.Context, tx *store.Tx, pmID string, now time.Time) error {
-		_, err := Evaluate(ctx, tx, cfg, pmID, now)
-		return err
-	})
+	AttachStore(st, cfg)
 	ghT, err := github.New(cfg.GitHub, cfg.People, github.Options{Logger: h.logger, Now: h.clock.Now})
 	if err != nil {
 		t.Fatal(err)

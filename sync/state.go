@@ -15,6 +15,19 @@ import (
 // StalledLabel is the label a stalled item's ticket carries while it is stalled.
 const StalledLabel = "stalled"
 
+// AttachStore makes the store's own changes (an intake, a revision) do what the engine's do, in
+// the same transaction: item.status_changed for the statuses a revision changes, and the
+// postmortem's state evaluated. Call it before the store's first write.
+func AttachStore(st *store.Store, cfg *config.Config) {
+	st.SetEvaluator(func(ctx context.Context, tx *store.Tx, pmID string, now time.Time) error {
+		_, err := Evaluate(ctx, tx, cfg, pmID, now)
+		return err
+	})
+	st.SetStatusHook(func(ctx context.Context, tx *store.Tx, pmID, itemID string, from, to ft.Status, source string, now time.Time) error {
+		return QueueEvent(ctx, tx, cfg.Notify, EventStatusChanged, pmID, itemID, &StatusChange{From: from, To: to, Source: source}, now)
+	})
+}
+
 // Evaluate brings a postmortem up to date inside the caller's transaction, after any change to
 // its items (a status change from any side, a revision) and on every stall scan: it recomputes
 // each item's stall at now, then the postmortem's state, and queues in the same transaction
