@@ -77,8 +77,10 @@ func (t *Tracker) search(ctx context.Context, op, scope, jql string, each func(*
 }
 
 // FindByMarker implements ft.Tracker: it searches the project for the postmortem's label and
-// matches the marker in each description. Jira Cloud's search lags behind writes, so a ticket
-// created a moment ago may not be found yet; callers retry later.
+// matches the marker in each description, newest first (an item that moved away and back has
+// an older ticket with the same marker; the one a lost create made is the newest). Jira
+// Cloud's search lags behind writes, so a ticket created a moment ago may not be found yet;
+// callers retry later.
 func (t *Tracker) FindByMarker(ctx context.Context, target ft.Target, marker string) (ft.Ticket, bool, error) {
 	rest, ok := strings.CutPrefix(marker, "followthrough:")
 	pmID, _, ok2 := strings.Cut(rest, "/")
@@ -86,7 +88,7 @@ func (t *Tracker) FindByMarker(ctx context.Context, target ft.Target, marker str
 		return ft.Ticket{}, false, &ft.TrackerError{Tracker: ft.Jira, Op: "find", Ticket: target.Project,
 			Message: fmt.Sprintf("searching Jira project %q: %q is not a followthrough marker", target.Project, marker)}
 	}
-	jql := fmt.Sprintf("project = %s AND labels = %s", quoteJQL(target.Project), quoteJQL(PMLabel(pmID)))
+	jql := fmt.Sprintf("project = %s AND labels = %s ORDER BY created DESC", quoteJQL(target.Project), quoteJQL(PMLabel(pmID)))
 	var found *issueJSON
 	err := t.search(ctx, "find", target.Project, jql, func(is *issueJSON) bool {
 		if findMarker(descriptionText(is.Fields.Description)) == marker {

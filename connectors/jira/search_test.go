@@ -159,3 +159,24 @@ func TestListChangedStopsAtOlder(t *testing.T) {
 		t.Errorf("%d pages read", n)
 	}
 }
+
+func TestFindByMarkerPrefersTheNewestTicket(t *testing.T) {
+	bothModes(t, func(t *testing.T, mode jirafake.Mode) {
+		e := newEnv(t, mode, nil)
+		ctx := context.Background()
+		owner, _ := ownerFor(mode)
+		nt := newTicket("PM-1", "AI-1", owner)
+		if _, err := e.tr.Create(ctx, nt); err != nil { // an old ticket of the item (it moved away and back)
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Hour)
+		newer, err := e.tr.Create(ctx, nt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := e.tr.FindByMarker(ctx, nt.Target, nt.Marker)
+		if err != nil || !ok || got.Ref.Key != newer.Ref.Key {
+			t.Fatalf("found %+v, %v, %v; want the newest, %s", got.Ref, ok, err, newer.Ref.Key)
+		}
+	})
+}
