@@ -705,3 +705,19 @@ func TestProblemsFormat(t *testing.T) {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
+
+func TestLoadForServeCountsAnOpenAPI(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "open.yaml")
+	if err := os.WriteFile(path, []byte("listen: 127.0.0.1:0\nbogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadForServe(path)
+	want := path + ": bogus: unknown key\n" + path + ": intake: set tokens or secret: the API is never open outside --dev"
+	if err == nil || !strings.Contains(err.Error(), path+": intake: set tokens or secret") || !strings.Contains(err.Error(), path+": bogus") {
+		t.Fatalf("err = %v; want both problems, like\n%s", err, want)
+	}
+	if _, err := Load(path); err == nil || strings.Contains(err.Error(), "intake") {
+		t.Fatalf("Load err = %v; want only the unknown key (migrate needs no credentials)", err)
+	}
+}

@@ -20,6 +20,16 @@ import (
 // Load reads, decodes and validates the configuration file at path. Its error, when the file can
 // be read, is Problems: every problem at once.
 func Load(path string) (*Config, error) {
+	return load(path, false)
+}
+
+// LoadForServe is Load for `serve` and `check-config`: a configuration that leaves the API open
+// (no intake.tokens and no intake.secret) is one more problem, reported with the others.
+func LoadForServe(path string) (*Config, error) {
+	return load(path, true)
+}
+
+func load(path string, forServe bool) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		var pe *fs.PathError
@@ -28,12 +38,16 @@ func Load(path string) (*Config, error) {
 		}
 		return nil, Problems{{File: path, Msg: "cannot read: " + err.Error()}}
 	}
-	return Parse(path, data)
+	return parse(path, data, forServe)
 }
 
 // Parse decodes and validates a configuration. file names it in problems, and relative
 // <key>_file paths are read relative to its directory. The error is Problems.
 func Parse(file string, data []byte) (*Config, error) {
+	return parse(file, data, false)
+}
+
+func parse(file string, data []byte, forServe bool) (*Config, error) {
 	d := &decoder{file: file, dir: filepath.Dir(file), lines: map[string]int{}}
 	c := Default()
 	c.File = file
@@ -51,6 +65,13 @@ func Parse(file string, data []byte) (*Config, error) {
 		d.decode(root.Content[0], reflect.ValueOf(c).Elem(), "")
 	}
 	d.probs = append(d.probs, c.validate(d.lines, d.failed)...)
+	if forServe && !slices.ContainsFunc(d.failed, func(p string) bool { return p == "intake" || strings.HasPrefix(p, "intake.") }) {
+		if err := c.RequireIntakeAuth(); err != nil {
+			open := err.(Problems)[0]
+			open.Line = d.lines["intake"]
+			d.probs = append(d.probs, open)
+		}
+	}
 	// Problems come in the order of the file, whichever step found them.
 	slices.SortStableFunc(d.probs, func(a, b Problem) int { return a.Line - b.Line })
 	if len(d.probs) > 0 {

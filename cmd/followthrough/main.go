@@ -75,6 +75,9 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "check-config":
 		return checkConfig(args[1:], stdout, stderr)
 	case "version":
+		if err := parseFlags(newFlagSet("version", stderr), args[1:]); err != nil {
+			return err
+		}
 		fmt.Fprintln(stdout, "followthrough", versionString())
 		return nil
 	case "help", "-h", "--help":
@@ -112,14 +115,19 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 // loadConfig reads --config, else FOLLOWTHROUGH_CONFIG; a missing name is a usage error.
-func loadConfig(path string) (*config.Config, error) {
+// forServe also counts an open API (no intake credentials) as a problem.
+func loadConfig(path string, forServe bool) (*config.Config, error) {
 	if path == "" {
 		path = os.Getenv("FOLLOWTHROUGH_CONFIG")
 	}
 	if path == "" {
 		return nil, usageError{errors.New("no configuration: give --config FILE or set FOLLOWTHROUGH_CONFIG")}
 	}
-	cfg, err := config.Load(path)
+	load := config.Load
+	if forServe {
+		load = config.LoadForServe
+	}
+	cfg, err := load(path)
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -146,7 +154,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, logger 
 		}
 		return serveDev(ctx, *listen, *db, stdout, logger)
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := loadConfig(*configPath, true)
 	if err != nil {
 		return err
 	}
@@ -155,9 +163,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, logger 
 	}
 	if *db != "" {
 		cfg.Database = *db
-	}
-	if err := cfg.RequireIntakeAuth(); err != nil {
-		return usageError{err}
 	}
 	a, err := app.New(ctx, app.Options{Config: cfg, Logger: logger})
 	if err != nil {
@@ -201,7 +206,7 @@ func migrate(ctx context.Context, args []string, stderr io.Writer, logger *slog.
 	// --db alone is enough; with a configuration, --db overrides its database.
 	path := *db
 	if *configPath != "" || os.Getenv("FOLLOWTHROUGH_CONFIG") != "" || path == "" {
-		cfg, err := loadConfig(*configPath)
+		cfg, err := loadConfig(*configPath, false)
 		if err != nil {
 			return err
 		}
@@ -226,7 +231,7 @@ func checkConfig(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := loadConfig(*configPath, true)
 	if err != nil {
 		var ue usageError
 		var problems config.Problems
