@@ -187,8 +187,17 @@ type Tracker interface {
 	// (Jira's remote links; GitHub's body already carries the link, so it does nothing there).
 	// Linking again is harmless: the same link is updated, not added twice.
 	LinkPostmortem(ctx context.Context, key string, pm PostmortemLink) error
-	// Comment adds a comment.
-	Comment(ctx context.Context, key, body string) error
+	// Comment adds a comment carrying id at most once. id is a stable, unique id of this
+	// comment chosen by the caller (e.g. "followthrough-comment:" and its outbox job's id): the
+	// same on every retry, since trackers have no idempotency key for comments and a retry
+	// after a lost answer must not post it twice. If a comment by Self carrying id is already
+	// on the ticket, Comment does nothing; else it posts body with id embedded (GitHub:
+	// "<!-- id -->" at the end, invisible; Jira: id as a plain last line, like the ticket
+	// marker). It lists the ticket's newest comments (bounded) before every post, the first
+	// attempt included: it cannot know whether an earlier attempt reached the tracker (a
+	// process stopped after sending leaves no trace), and comments are rare, so one read per
+	// comment is cheap. id must pass ValidCommentID.
+	Comment(ctx context.Context, key, id, body string) error
 	// AddLabel and RemoveLabel change one label; removing an absent label is not an error.
 	AddLabel(ctx context.Context, key, label string) error
 	RemoveLabel(ctx context.Context, key, label string) error
@@ -237,6 +246,13 @@ func Retryable(err error) (bool, time.Duration) {
 		return te.Retryable, te.RetryAfter
 	}
 	return false, 0
+}
+
+// ValidCommentID reports whether id can be embedded in a comment: not empty, no white space,
+// no '<' or '>', no "--" (it goes into an HTML comment on GitHub and on a line of its own on
+// Jira).
+func ValidCommentID(id string) bool {
+	return id != "" && !strings.ContainsAny(id, " \t\r\n<>") && !strings.Contains(id, "--")
 }
 
 // Marker is the text that finds an item's ticket again.

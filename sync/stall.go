@@ -94,10 +94,21 @@ func (e *Engine) comment(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return err
 	}
-	if err := tr.Comment(ctx, p.Ticket.Key, p.Body); err != nil {
+	if err := tr.Comment(ctx, p.Ticket.Key, commentID(job), p.Body); err != nil {
 		return err
 	}
 	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+}
+
+// commentID is the id of the one comment a job writes (ft.Tracker.Comment), the same on every
+// retry of the job, so that a retry after a lost answer does not post it twice. The job's id
+// alone could come back: SQLite reuses the highest rowid once done jobs are pruned, so its
+// creation time goes with it.
+func commentID(job store.Job) string {
+	if job.CreatedAt.IsZero() {
+		return fmt.Sprintf("followthrough-comment:%d", job.ID)
+	}
+	return fmt.Sprintf("followthrough-comment:%d-%d", job.ID, job.CreatedAt.UnixMilli())
 }
 
 // stallComment writes the one comment of a stall on the item's ticket, unless the stall ended
@@ -120,7 +131,7 @@ func (e *Engine) stallComment(ctx context.Context, job store.Job, c stallComment
 	if err != nil {
 		return err
 	}
-	if err := tr.Comment(ctx, item.Ticket.Key, e.stallCommentBody(pm, item, c)); err != nil {
+	if err := tr.Comment(ctx, item.Ticket.Key, commentID(job), e.stallCommentBody(pm, item, c)); err != nil {
 		return err
 	}
 	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)

@@ -87,6 +87,23 @@ func collapseBlank(s string) string {
 	return s
 }
 
+// commentIDRE finds the id at the end of a comment followthrough wrote (see Comment).
+var commentIDRE = regexp.MustCompile(`<!--\s*(\S+?)\s*-->\s*$`)
+
+// withCommentID puts a comment's id at its end, in an HTML comment that github.com does not
+// show.
+func withCommentID(body, id string) string {
+	return joinPara(strings.TrimRight(body, " \t\r\n"), "<!-- "+id+" -->")
+}
+
+// CommentIDOf returns the id at the end of a comment written by Comment, or "".
+func CommentIDOf(body string) string {
+	if m := commentIDRE.FindStringSubmatch(body); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
 // MarkerOf returns the followthrough marker in an issue body, or "".
 func MarkerOf(body string) string { return parseBody(body).marker }
 

@@ -403,17 +403,74 @@ func (t *Tracker) LinkPostmortem(ctx context.Context, key string, pm ft.Postmort
 	return nil
 }
 
-// Comment implements ft.Tracker.
-func (t *Tracker) Comment(ctx context.Context, key, body string) error {
+// Comment implements ft.Tracker: it lists the issue's newest comments (commentPages pages at
+// most) and, unless one by Self already carries "<!-- id -->", posts body with that HTML
+// comment at its end, invisible on github.com. A first comment costs GET and POST (and GET
+// /user once per process, for Self); a retry whose comment had landed costs one GET or two.
+func (t *Tracker) Comment(ctx context.Context, key, id, body string) error {
 	_, owner, name, num, err := parseKey(key)
 	if err != nil {
 		return finalError("comment", key, err)
 	}
+	if !ft.ValidCommentID(id) {
+		return finalError("comment", key, fmt.Errorf("comment id %q is empty or not one word", id))
+	}
+	self, err := t.Self(ctx)
+	if err != nil {
+		return retag(err, "comment", key)
+	}
+	found, err := t.hasComment(ctx, owner, name, num, self, id)
+	if err != nil {
+		return t.classify("comment", key, err)
+	}
+	if found {
+		t.log.Info("comment already on the ticket, not posted again", slog.String("ticket", key), slog.String("comment_id", id))
+		return nil
+	}
 	if err := t.pace.wait(ctx); err != nil {
 		return t.classify("comment", key, err)
 	}
-	_, _, err = t.client.Issues.CreateComment(ctx, owner, name, num, &gh.IssueComment{Body: gh.String(body)})
+	_, _, err = t.client.Issues.CreateComment(ctx, owner, name, num, &gh.IssueComment{Body: gh.String(withCommentID(body, id))})
 	return t.classify("comment", key, err)
+}
+
+// commentPages bounds how far Comment looks back for a comment it may have posted already: the
+// first page, then the newest pages, of 100 comments each. The comment it looks for was posted
+// by an earlier attempt of the same job, so it is among the newest.
+const commentPages = 3
+
+// hasComment reports whether a comment by self carrying id is among the issue's newest
+// comments. GitHub lists an issue's comments oldest first (no direction), so after the first
+// page it reads from the last page backwards.
+func (t *Tracker) hasComment(ctx context.Context, owner, name string, num int, self, id string) (bool, error) {
+	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: 100}}
+	list, resp, err := t.client.Issues.ListComments(ctx, owner, name, num, opts)
+	if err != nil {
+		return false, err
+	}
+	if ownCommentWithID(list, self, id) {
+		return true, nil
+	}
+	for page, read := resp.LastPage, 1; page > 1 && read < commentPages; page, read = page-1, read+1 {
+		opts.Page = page
+		list, _, err = t.client.Issues.ListComments(ctx, owner, name, num, opts)
+		if err != nil {
+			return false, err
+		}
+		if ownCommentWithID(list, self, id) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func ownCommentWithID(list []*gh.IssueComment, self, id string) bool {
+	for _, c := range list {
+		if strings.EqualFold(c.GetUser().GetLogin(), self) && CommentIDOf(c.GetBody()) == id {
+			return true
+		}
+	}
+	return false
 }
 
 // AddLabel implements ft.Tracker.

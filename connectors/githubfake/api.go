@@ -232,13 +232,7 @@ func (s *Server) routeIssues(w http.ResponseWriter, r *http.Request, login, full
 	case len(rest) == 2 && rest[1] == "comments" && r.Method == http.MethodPost:
 		s.createComment(w, r, login, rp, is)
 	case len(rest) == 2 && rest[1] == "comments" && r.Method == http.MethodGet:
-		s.mu.Lock()
-		out := []any{}
-		for _, c := range is.comments {
-			out = append(out, s.commentJSONLocked(rp, is, c))
-		}
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, out)
+		s.listComments(w, r, rp, is)
 	case len(rest) == 2 && rest[1] == "labels" && r.Method == http.MethodGet:
 		s.mu.Lock()
 		out := s.labelsJSONLocked(rp, is.labels)
@@ -496,6 +490,53 @@ func (s *Server) createComment(w http.ResponseWriter, r *http.Request, login str
 	out := s.commentJSONLocked(rp, is, c)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// listComments lists an issue's comments as GitHub does: oldest first (the endpoint takes no
+// sort or direction), since= keeping those updated at or after it, per_page (default 30, at
+// most 100) and page, with a Link header when there is more than one page.
+func (s *Server) listComments(w http.ResponseWriter, r *http.Request, rp *repo, is *issue) {
+	q := r.URL.Query()
+	var since time.Time
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			validationError(w, map[string]any{"value": v, "resource": "IssueComment", "field": "since", "code": "invalid"})
+			return
+		}
+		since = t
+	}
+	perPage := 30
+	if v := q.Get("per_page"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			perPage = min(n, 100)
+		}
+	}
+	page := 1
+	if v := q.Get("page"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			page = n
+		}
+	}
+	s.mu.Lock()
+	var match []Comment
+	for _, c := range is.comments {
+		if since.IsZero() || !c.CreatedAt.Before(since) {
+			match = append(match, c)
+		}
+	}
+	lastPage := max(1, (len(match)+perPage-1)/perPage)
+	start := min((page-1)*perPage, len(match))
+	end := min(start+perPage, len(match))
+	out := []any{}
+	for _, c := range match[start:end] {
+		out = append(out, s.commentJSONLocked(rp, is, c))
+	}
+	s.mu.Unlock()
+	if lastPage > 1 {
+		w.Header().Set("Link", s.linkHeader(r, page, lastPage))
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) commentLocked(is *issue, login, body string) Comment {
@@ -873,6 +914,10 @@ func (s *Server) commentJSONLocked(rp *repo, is *issue, c Comment) map[string]an
 		"updated_at":               ts(c.CreatedAt),
 		"author_association":       "MEMBER",
 		"performed_via_github_app": nil,
+		"reactions": map[string]any{
+			"url": api + "/reactions", "total_count": 0, "+1": 0, "-1": 0, "laugh": 0,
+			"hooray": 0, "confused": 0, "heart": 0, "rocket": 0, "eyes": 0,
+		},
 	}
 }
 

@@ -418,3 +418,44 @@ func TestAppTokens(t *testing.T) {
 		t.Errorf("default token with an App configured: %d", code)
 	}
 }
+
+// TestListComments: an issue's comments, oldest first, by page with GitHub's Link header.
+func TestListComments(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	is, err := s.CreateIssue("acme/x", NewIssue{Title: "t", User: "carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := s.AddComment("acme/x", is.Number, "carol", "c"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := "/repos/acme/x/issues/" + strconv.Itoa(is.Number) + "/comments"
+	code, hdr, body := call(t, s, "GET", path+"?per_page=2", "")
+	var list []struct {
+		ID   int64
+		Body string
+		User struct{ Login string }
+	}
+	if err := json.Unmarshal(body, &list); err != nil || code != 200 || len(list) != 2 || list[0].Body != "c0" || list[0].User.Login != "carol" {
+		t.Fatalf("page 1: %d %s", code, body)
+	}
+	if link := hdr.Get("Link"); !strings.Contains(link, `?page=2&per_page=2>; rel="next"`) || !strings.Contains(link, `?page=3&per_page=2>; rel="last"`) {
+		t.Errorf("Link = %s", link)
+	}
+	code, _, body = call(t, s, "GET", path+"?per_page=2&page=3", "")
+	if err := json.Unmarshal(body, &list); err != nil || code != 200 || len(list) != 1 || list[0].Body != "c4" {
+		t.Errorf("page 3: %d %s", code, body)
+	}
+	var raw []map[string]any
+	if err := json.Unmarshal(body, &raw); err != nil || len(raw) != 1 {
+		t.Fatalf("page 3: %s", body)
+	}
+	for _, k := range []string{"id", "node_id", "url", "html_url", "issue_url", "body", "user", "created_at", "updated_at", "author_association", "reactions"} {
+		if _, ok := raw[0][k]; !ok {
+			t.Errorf("comment has no %s: %v", k, raw[0])
+		}
+	}
+}

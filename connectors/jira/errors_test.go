@@ -126,13 +126,13 @@ func TestFaults(t *testing.T) {
 		if err := e.tr.AddLabel(ctx, key, "x"); err != nil {
 			t.Fatalf("label: %v", err)
 		}
-		if err := e.tr.Comment(ctx, key, "x"); err == nil {
+		if err := e.tr.Comment(ctx, key, "followthrough-comment:1", "x"); err == nil {
 			t.Fatal("the comment fault did not fire")
 		}
 
 		// 429 with Retry-After.
 		e.fake.RateLimit(1, 9*time.Second)
-		err = e.tr.Comment(ctx, key, "hello")
+		err = e.tr.Comment(ctx, key, "followthrough-comment:2", "hello")
 		if retry, after := ft.Retryable(err); !retry || after != 9*time.Second {
 			t.Fatalf("429: %v (retry %v after %v)", err, retry, after)
 		}
@@ -154,12 +154,12 @@ func TestFaults(t *testing.T) {
 
 		// A lost response on a comment: the comment is made, we see a retryable error.
 		e.fake.LoseNextResponse(http.MethodPost, "/rest/api/2/issue/"+key+"/comment")
-		err = e.tr.Comment(ctx, key, "lost")
+		err = e.tr.Comment(ctx, key, "followthrough-comment:3", "lost")
 		if retry, _ := ft.Retryable(err); !retry {
 			t.Fatalf("lost response: %v", err)
 		}
 		is, _ := e.fake.Issue(key)
-		if last := is.Comments[len(is.Comments)-1]; last.Body != "lost" {
+		if last := is.Comments[len(is.Comments)-1]; last.Body != "lost\n\nfollowthrough-comment:3" {
 			t.Errorf("the lost comment was not made: %+v", is.Comments)
 		}
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -431,9 +432,103 @@ func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft
 	return is.ticket(t), nil
 }
 
-// Comment implements ft.Tracker.
-func (t *Tracker) Comment(ctx context.Context, key, body string) error {
-	return t.call(ctx, "comment", key, http.MethodPost, "rest/api/2/issue/"+url.PathEscape(key)+"/comment", map[string]string{"body": body}, nil)
+// Comment implements ft.Tracker: it lists the issue's newest comments (commentPages pages at
+// most) and, unless one by Self already ends with the line id, posts body with id as its last
+// line. A first comment costs GET and POST (and GET myself once per process, for Self); a
+// retry whose comment had landed costs one GET or two.
+func (t *Tracker) Comment(ctx context.Context, key, id, body string) error {
+	if !ft.ValidCommentID(id) {
+		return &ft.TrackerError{Tracker: ft.Jira, Op: "comment", Ticket: key,
+			Message: fmt.Sprintf("comment id %q is empty or not one word", id)}
+	}
+	self, err := t.Self(ctx)
+	if err != nil {
+		return err
+	}
+	found, err := t.hasComment(ctx, key, self, id)
+	if err != nil || found {
+		if found {
+			t.log.Info("comment already on the ticket, not posted again", slog.String("ticket", key), slog.String("comment_id", id))
+		}
+		return err
+	}
+	return t.call(ctx, "comment", key, http.MethodPost, "rest/api/2/issue/"+url.PathEscape(key)+"/comment",
+		map[string]string{"body": withCommentID(body, id)}, nil)
+}
+
+// commentPages bounds how far Comment looks back for a comment it may have posted already: the
+// first page, then the newest pages. The comment it looks for was posted by an earlier attempt
+// of the same job, so it is among the newest.
+const commentPages = 3
+
+// commentPageSize is the page size Comment asks for; Jira may serve fewer.
+const commentPageSize = 100
+
+// commentsJSON is a page of GET /rest/api/2/issue/{key}/comment.
+type commentsJSON struct {
+	StartAt    int `json:"startAt"`
+	MaxResults int `json:"maxResults"`
+	Total      int `json:"total"`
+	Comments   []struct {
+		ID     string          `json:"id"`
+		Author *userJSON       `json:"author"`
+		Body   json.RawMessage `json:"body"`
+	} `json:"comments"`
+}
+
+// hasComment reports whether a comment by self carrying id is among the issue's newest
+// comments. It reads the first page in Jira's default order (oldest first) and, when there
+// are more, the last pages by startAt, newest first: no reliance on orderBy, which not every
+// Jira honours.
+func (t *Tracker) hasComment(ctx context.Context, key, self, id string) (bool, error) {
+	path := "rest/api/2/issue/" + url.PathEscape(key) + "/comment"
+	page := func(startAt int) (commentsJSON, bool, error) {
+		var out commentsJSON
+		q := url.Values{"startAt": {strconv.Itoa(startAt)}, "maxResults": {strconv.Itoa(commentPageSize)}}
+		if err := t.call(ctx, "comment", key, http.MethodGet, path+"?"+q.Encode(), nil, &out); err != nil {
+			return out, false, err
+		}
+		for _, c := range out.Comments {
+			if c.Author.id(t.cloud) == self && commentIDOf(descriptionText(c.Body)) == id {
+				return out, true, nil
+			}
+		}
+		return out, false, nil
+	}
+	first, found, err := page(0)
+	if err != nil || found {
+		return found, err
+	}
+	size := len(first.Comments)
+	if size == 0 || first.Total <= size {
+		return false, nil
+	}
+	for read, end := 1, first.Total; read < commentPages && end > size; read++ {
+		start := max(size, end-size)
+		_, found, err := page(start)
+		if err != nil || found {
+			return found, err
+		}
+		end = start
+	}
+	return false, nil
+}
+
+// withCommentID puts a comment's id on its last line, as a description carries the marker.
+func withCommentID(body, id string) string {
+	if b := strings.TrimRight(body, "\n "); b != "" {
+		return b + "\n\n" + id
+	}
+	return id
+}
+
+// commentIDOf is the last line of a comment's text, where Comment puts its id.
+func commentIDOf(text string) string {
+	text = strings.TrimRight(text, " \t\r\n")
+	if i := strings.LastIndexByte(text, '\n'); i >= 0 {
+		text = text[i+1:]
+	}
+	return strings.TrimSpace(text)
 }
 
 // AddLabel implements ft.Tracker.

@@ -244,7 +244,7 @@ func TestCommentAndLabels(t *testing.T) {
 			t.Fatal(err)
 		}
 		key := tk.Ref.Key
-		if err := e.tr.Comment(ctx, key, "This item is stalled."); err != nil {
+		if err := e.tr.Comment(ctx, key, "followthrough-comment:1", "This item is stalled."); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.tr.AddLabel(ctx, key, "stalled"); err != nil {
@@ -254,7 +254,7 @@ func TestCommentAndLabels(t *testing.T) {
 			t.Fatal(err)
 		}
 		is, _ := e.fake.Issue(key)
-		if len(is.Comments) != 1 || is.Comments[0].Body != "This item is stalled." || !contains(is.Labels, "stalled") {
+		if len(is.Comments) != 1 || is.Comments[0].Body != "This item is stalled.\n\nfollowthrough-comment:1" || !contains(is.Labels, "stalled") {
 			t.Errorf("issue = %+v", is)
 		}
 		self, err := e.tr.Self(ctx)
@@ -276,7 +276,7 @@ func TestCommentAndLabels(t *testing.T) {
 		if contains(got.Labels, "stalled") || !contains(got.Labels, "postmortem") {
 			t.Errorf("labels = %v", got.Labels)
 		}
-		if err := e.tr.Comment(ctx, "PAY-99", "x"); !errors.Is(err, ft.ErrTicketNotFound) {
+		if err := e.tr.Comment(ctx, "PAY-99", "followthrough-comment:1", "x"); !errors.Is(err, ft.ErrTicketNotFound) {
 			t.Errorf("comment on a missing ticket: %v", err)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -902,11 +903,7 @@ func (s *Server) handleIssue(w http.ResponseWriter, r *http.Request, idOrKey, su
 		c := s.addComment(is, s.userID(s.opts.Self), body.Body)
 		writeJSON(w, http.StatusCreated, s.commentJSON(is, c))
 	case sub == "comment" && r.Method == http.MethodGet:
-		list := []any{}
-		for _, c := range is.Comments {
-			list = append(list, s.commentJSON(is, c))
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"startAt": 0, "maxResults": len(list), "total": len(list), "comments": list})
+		s.listComments(w, r, is)
 	case sub == "remotelink" && r.Method == http.MethodPost:
 		s.addRemoteLink(w, r, is)
 	case sub == "remotelink" && r.Method == http.MethodGet:
@@ -921,6 +918,37 @@ func (s *Server) handleIssue(w http.ResponseWriter, r *http.Request, idOrKey, su
 	default:
 		writeError(w, http.StatusMethodNotAllowed, []string{"method not allowed"}, nil)
 	}
+}
+
+// listComments is GET /rest/api/2/issue/{key}/comment as Jira answers it: oldest first, or
+// by orderBy (created, +created, -created), from startAt, at most maxResults (capped by
+// PageSize), with the total.
+func (s *Server) listComments(w http.ResponseWriter, r *http.Request, is *issue) {
+	q := r.URL.Query()
+	start := 0
+	if v := q.Get("startAt"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, []string{"startAt must be a non-negative number"}, nil)
+			return
+		}
+		start = n
+	}
+	all := append([]Comment(nil), is.Comments...)
+	switch q.Get("orderBy") {
+	case "", "created", "+created":
+	case "-created":
+		slices.Reverse(all)
+	default:
+		writeError(w, http.StatusBadRequest, []string{"orderBy must be created, +created or -created"}, nil)
+		return
+	}
+	size := s.pageSize(q.Get("maxResults"))
+	list := []any{}
+	for i := start; i < min(start+size, len(all)); i++ {
+		list = append(list, s.commentJSON(is, all[i]))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"startAt": start, "maxResults": size, "total": len(all), "comments": list})
 }
 
 func (s *Server) commentJSON(is *issue, c Comment) map[string]any {

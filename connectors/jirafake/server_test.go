@@ -336,3 +336,45 @@ func TestAddUser(t *testing.T) {
 		t.Errorf("user search: %v", found)
 	}
 }
+
+// TestListComments: GET .../comment pages by startAt and maxResults (capped by PageSize), with
+// the total, oldest first or by orderBy.
+func TestListComments(t *testing.T) {
+	c := newClient(t, Options{Mode: Cloud, PageSize: 2})
+	key := c.create("PAY", "Comments")
+	for _, b := range []string{"one", "two", "three"} {
+		if err := c.s.AddComment(key, "acc-carol", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type page struct {
+		StartAt, MaxResults, Total int
+		Comments                   []struct {
+			ID, Body, Created string
+			Author            struct{ AccountID string }
+		}
+	}
+	bodies := func(p page) string {
+		var out []string
+		for _, c := range p.Comments {
+			out = append(out, c.Body)
+		}
+		return strings.Join(out, ",")
+	}
+	var p page
+	if code := c.do("GET", "/rest/api/2/issue/"+key+"/comment?maxResults=100", nil, &p); code != 200 ||
+		p.StartAt != 0 || p.MaxResults != 2 || p.Total != 3 || bodies(p) != "one,two" || p.Comments[0].Author.AccountID != "acc-carol" || p.Comments[0].Created == "" {
+		t.Errorf("first page: %d %+v", code, p)
+	}
+	p = page{}
+	if code := c.do("GET", "/rest/api/2/issue/"+key+"/comment?startAt=2", nil, &p); code != 200 || p.StartAt != 2 || p.Total != 3 || bodies(p) != "three" {
+		t.Errorf("second page: %d %+v", code, p)
+	}
+	p = page{}
+	if code := c.do("GET", "/rest/api/2/issue/"+key+"/comment?orderBy=-created", nil, &p); code != 200 || bodies(p) != "three,two" {
+		t.Errorf("newest first: %d %+v", code, p)
+	}
+	if code := c.do("GET", "/rest/api/2/issue/"+key+"/comment?orderBy=nonsense", nil, nil); code != 400 {
+		t.Errorf("bad orderBy: %d", code)
+	}
+}
