@@ -61,7 +61,16 @@ func NetworkError(kind ft.TrackerKind, op, ticket string, err error) *ft.Tracker
 		Message: "no answer from the tracker: " + err.Error(), Err: err}
 }
 
-// LoggingTransport logs one line per tracker call: tracker, method, path, status and duration.
+type opKey struct{}
+
+// WithOp names the tracker operation (create, get, update, set_status, comment, label, link,
+// find, list, self) that the calls made with ctx belong to, for their log lines.
+func WithOp(ctx context.Context, op string) context.Context {
+	return context.WithValue(ctx, opKey{}, op)
+}
+
+// LoggingTransport logs one line per tracker call: tracker, operation, method, path, status and
+// duration.
 // It never logs headers, query strings or bodies, so no token reaches the log.
 type LoggingTransport struct {
 	Tracker ft.TrackerKind
@@ -77,8 +86,10 @@ func (t *LoggingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	start := time.Now()
 	resp, err := base.RoundTrip(req)
+	op, _ := req.Context().Value(opKey{}).(string)
 	attrs := []slog.Attr{
 		slog.String("tracker", string(t.Tracker)),
+		slog.String("op", op),
 		slog.String("method", req.Method),
 		slog.String("path", req.URL.Path),
 		slog.Duration("duration", time.Since(start)),

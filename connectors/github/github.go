@@ -180,6 +180,7 @@ func (t *Tracker) Kind() ft.TrackerKind { return ft.GitHub }
 // Self implements ft.Tracker: the token's login (GET /user), or "<app-slug>[bot]" for an App
 // (GET /app with the App's JWT). The answer is cached.
 func (t *Tracker) Self(ctx context.Context) (string, error) {
+	ctx = connectors.WithOp(ctx, "self")
 	t.selfMu.Lock()
 	defer t.selfMu.Unlock()
 	if t.self != "" {
@@ -215,6 +216,7 @@ func (t *Tracker) loginFor(email string) string {
 // Create implements ft.Tracker with exactly one POST /repos/{o}/{r}/issues carrying title,
 // body with the marker, labels and assignee.
 func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error) {
+	ctx = connectors.WithOp(ctx, "create")
 	owner, name, err := splitRepo(nt.Target.Repo)
 	if err != nil {
 		return ft.Ticket{}, finalError("create", nt.Target.Repo, err)
@@ -246,6 +248,7 @@ func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error
 
 // Get implements ft.Tracker; a deleted or missing issue is ft.ErrTicketNotFound.
 func (t *Tracker) Get(ctx context.Context, key string) (ft.Ticket, error) {
+	ctx = connectors.WithOp(ctx, "get")
 	repo, owner, name, num, err := parseKey(key)
 	if err != nil {
 		return ft.Ticket{}, finalError("get", key, err)
@@ -260,6 +263,7 @@ func (t *Tracker) Get(ctx context.Context, key string) (ft.Ticket, error) {
 // Update implements ft.Tracker: title, body (the marker kept), due date (a line in the body,
 // GitHub having no due field) and assignee, in one PATCH after reading the issue.
 func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft.Ticket, error) {
+	ctx = connectors.WithOp(ctx, "update")
 	repo, owner, name, num, err := parseKey(key)
 	if err != nil {
 		return ft.Ticket{}, finalError("update", key, err)
@@ -322,6 +326,7 @@ func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft
 // "in progress" label, in_progress opens and adds it, done closes as completed, wont_do closes
 // as not planned. Calls that would change nothing are not made.
 func (t *Tracker) SetStatus(ctx context.Context, key string, s ft.Status) (ft.Ticket, error) {
+	ctx = connectors.WithOp(ctx, "set_status")
 	const op = "set_status"
 	if !s.Valid() {
 		return ft.Ticket{}, finalError(op, key, fmt.Errorf("unknown status %q", s))
@@ -400,6 +405,7 @@ func (t *Tracker) SetStatus(ctx context.Context, key string, s ft.Status) (ft.Ti
 // LinkPostmortem implements ft.Tracker. GitHub has no separate link field: the issue body
 // already links the postmortem, so there is nothing to do.
 func (t *Tracker) LinkPostmortem(ctx context.Context, key string, pm ft.PostmortemLink) error {
+	ctx = connectors.WithOp(ctx, "link")
 	return nil
 }
 
@@ -408,6 +414,7 @@ func (t *Tracker) LinkPostmortem(ctx context.Context, key string, pm ft.Postmort
 // comment at its end, invisible on github.com. A first comment costs GET and POST (and GET
 // /user once per process, for Self); a retry whose comment had landed costs one GET or two.
 func (t *Tracker) Comment(ctx context.Context, key, id, body string) error {
+	ctx = connectors.WithOp(ctx, "comment")
 	_, owner, name, num, err := parseKey(key)
 	if err != nil {
 		return finalError("comment", key, err)
@@ -475,6 +482,7 @@ func ownCommentWithID(list []*gh.IssueComment, self, id string) bool {
 
 // AddLabel implements ft.Tracker.
 func (t *Tracker) AddLabel(ctx context.Context, key, label string) error {
+	ctx = connectors.WithOp(ctx, "label")
 	_, owner, name, num, err := parseKey(key)
 	if err != nil {
 		return finalError("label", key, err)
@@ -488,6 +496,7 @@ func (t *Tracker) AddLabel(ctx context.Context, key, label string) error {
 
 // RemoveLabel implements ft.Tracker; GitHub's 404 "Label does not exist" is success.
 func (t *Tracker) RemoveLabel(ctx context.Context, key, label string) error {
+	ctx = connectors.WithOp(ctx, "label")
 	_, owner, name, num, err := parseKey(key)
 	if err != nil {
 		return finalError("label", key, err)
@@ -512,6 +521,7 @@ func (t *Tracker) RemoveLabel(ctx context.Context, key, label string) error {
 // GitHub answered with incomplete results, and found nothing, is a retryable error rather than
 // "not found".
 func (t *Tracker) FindByMarker(ctx context.Context, target ft.Target, marker string) (ft.Ticket, bool, error) {
+	ctx = connectors.WithOp(ctx, "find")
 	owner, name, err := splitRepo(target.Repo)
 	if err != nil {
 		return ft.Ticket{}, false, finalError("find", target.Repo, err)
@@ -598,6 +608,7 @@ func ownIssueWithMarker(list []*gh.Issue, self, marker string) *gh.Issue {
 // them is answered in full again, not with a 304 that would hide them. Further pages are read
 // only while they may still hold issues updated at or after q.Since.
 func (t *Tracker) ListChanged(ctx context.Context, q ft.ChangeQuery) ([]ft.Ticket, error) {
+	ctx = connectors.WithOp(ctx, "list")
 	owner, name, err := splitRepo(q.Target.Repo)
 	if err != nil {
 		return nil, finalError("list", q.Target.Repo, err)

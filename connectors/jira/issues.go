@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/connectors"
 )
 
 // timeFormat is how Jira writes times.
@@ -276,6 +277,7 @@ func unmappedNote(owner string) string {
 // and a read of the new issue. A failure after the issue exists is logged, not returned, so
 // that the caller never creates the ticket twice.
 func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error) {
+	ctx = connectors.WithOp(ctx, "create")
 	project := nt.Target.Project
 	if project == "" {
 		return ft.Ticket{}, &ft.TrackerError{Tracker: ft.Jira, Op: "create", Message: "creating a ticket in Jira: the target has no project"}
@@ -341,6 +343,7 @@ func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error
 // LinkPostmortem implements ft.Tracker: a remote link to the postmortem. Its globalId makes a
 // repeated call update the same link instead of adding another.
 func (t *Tracker) LinkPostmortem(ctx context.Context, key string, pm ft.PostmortemLink) error {
+	ctx = connectors.WithOp(ctx, "link")
 	if pm.URL == "" {
 		return nil
 	}
@@ -376,6 +379,7 @@ func (t *Tracker) getIssue(ctx context.Context, op, key string) (*issueJSON, err
 // Get implements ft.Tracker. A deleted or unknown ticket is an error wrapping
 // ft.ErrTicketNotFound.
 func (t *Tracker) Get(ctx context.Context, key string) (ft.Ticket, error) {
+	ctx = connectors.WithOp(ctx, "get")
 	is, err := t.getIssue(ctx, "get", key)
 	if err != nil {
 		return ft.Ticket{}, err
@@ -386,6 +390,7 @@ func (t *Tracker) Get(ctx context.Context, key string) (ft.Ticket, error) {
 // Update implements ft.Tracker. A new body keeps the ticket's marker as its last line; an
 // owner nobody maps to unassigns the ticket (with a note when the body changes too).
 func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft.Ticket, error) {
+	ctx = connectors.WithOp(ctx, "update")
 	fields := map[string]any{}
 	if u.Title != "" {
 		fields["summary"] = summary(u.Title)
@@ -437,6 +442,7 @@ func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft
 // line. A first comment costs GET and POST (and GET myself once per process, for Self); a
 // retry whose comment had landed costs one GET or two.
 func (t *Tracker) Comment(ctx context.Context, key, id, body string) error {
+	ctx = connectors.WithOp(ctx, "comment")
 	if !ft.ValidCommentID(id) {
 		return &ft.TrackerError{Tracker: ft.Jira, Op: "comment", Ticket: key,
 			Message: fmt.Sprintf("comment id %q is empty or not one word", id)}
@@ -533,11 +539,13 @@ func commentIDOf(text string) string {
 
 // AddLabel implements ft.Tracker.
 func (t *Tracker) AddLabel(ctx context.Context, key, label string) error {
+	ctx = connectors.WithOp(ctx, "label")
 	return t.label(ctx, key, "add", label)
 }
 
 // RemoveLabel implements ft.Tracker; removing an absent label is not an error.
 func (t *Tracker) RemoveLabel(ctx context.Context, key, label string) error {
+	ctx = connectors.WithOp(ctx, "label")
 	return t.label(ctx, key, "remove", label)
 }
 
@@ -549,6 +557,7 @@ func (t *Tracker) label(ctx context.Context, key, verb, label string) error {
 // Self implements ft.Tracker: the accountId (Cloud) or username (Data Center) of the Jira user
 // followthrough acts as. It is read once and cached, with the user's time zone.
 func (t *Tracker) Self(ctx context.Context) (string, error) {
+	ctx = connectors.WithOp(ctx, "self")
 	id, _, err := t.myself(ctx)
 	return id, err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/connectors"
 )
 
 // pageSize is how many issues one search page asks for.
@@ -82,6 +83,7 @@ func (t *Tracker) search(ctx context.Context, op, scope, jql string, each func(*
 // Cloud's search lags behind writes, so a ticket created a moment ago may not be found yet;
 // callers retry later.
 func (t *Tracker) FindByMarker(ctx context.Context, target ft.Target, marker string) (ft.Ticket, bool, error) {
+	ctx = connectors.WithOp(ctx, "find")
 	rest, ok := strings.CutPrefix(marker, "followthrough:")
 	pmID, _, ok2 := strings.Cut(rest, "/")
 	if !ok || !ok2 || pmID == "" || target.Project == "" {
@@ -108,6 +110,7 @@ func (t *Tracker) FindByMarker(ctx context.Context, target ft.Target, marker str
 // time zone (JQL times have minute precision and no zone); the rest is filtered here, and
 // paging stops at the first older ticket.
 func (t *Tracker) ListChanged(ctx context.Context, q ft.ChangeQuery) ([]ft.Ticket, error) {
+	ctx = connectors.WithOp(ctx, "list")
 	project := q.Target.Project
 	if project == "" {
 		return nil, &ft.TrackerError{Tracker: ft.Jira, Op: "list", Message: "searching Jira: the target has no project"}

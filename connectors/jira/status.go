@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/connectors"
 )
 
 // Jira's status category keys.
@@ -148,6 +149,7 @@ func resolutionFor(tr transitionJSON, target ft.Status) string {
 // named "Won't Do", then a Done-category status with a won't-do resolution, and settles for a
 // Done-category status when the workflow offers nothing better.
 func (t *Tracker) SetStatus(ctx context.Context, key string, target ft.Status) (ft.Ticket, error) {
+	ctx = connectors.WithOp(ctx, "set_status")
 	if !target.Valid() {
 		return ft.Ticket{}, &ft.TrackerError{Tracker: ft.Jira, Op: "set_status", Ticket: key,
 			Message: fmt.Sprintf("changing the status of Jira ticket %s: %q is not an item status", key, target)}
