@@ -492,6 +492,19 @@ func (s *Server) createComment(w http.ResponseWriter, r *http.Request, login str
 	writeJSON(w, http.StatusCreated, out)
 }
 
+// paging reads per_page (default 30, at most 100) and page (from 1) as GitHub does: values
+// that are not positive numbers are ignored.
+func paging(q url.Values) (perPage, page int) {
+	perPage, page = 30, 1
+	if n, err := strconv.Atoi(q.Get("per_page")); err == nil && n > 0 {
+		perPage = min(n, 100)
+	}
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
+		page = n
+	}
+	return perPage, page
+}
+
 // listComments lists an issue's comments as GitHub does: oldest first (the endpoint takes no
 // sort or direction), since= keeping those updated at or after it, per_page (default 30, at
 // most 100) and page, with a Link header when there is more than one page.
@@ -506,18 +519,7 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request, rp *repo, 
 		}
 		since = t
 	}
-	perPage := 30
-	if v := q.Get("per_page"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			perPage = min(n, 100)
-		}
-	}
-	page := 1
-	if v := q.Get("page"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			page = n
-		}
-	}
+	perPage, page := paging(q)
 	s.mu.Lock()
 	var match []Comment
 	for _, c := range is.comments {
@@ -628,18 +630,7 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request, login string
 		}
 		since = t
 	}
-	perPage := 30
-	if v := q.Get("per_page"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			perPage = min(n, 100)
-		}
-	}
-	page := 1
-	if v := q.Get("page"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			page = n
-		}
-	}
+	perPage, page := paging(q)
 
 	s.mu.Lock()
 	var match []*issue

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode"
 )
@@ -185,18 +184,7 @@ func (s *Server) searchIssues(w http.ResponseWriter, r *http.Request) {
 		searchValidation(w, fmt.Sprintf("order %q is not asc or desc", order))
 		return
 	}
-	perPage := 30
-	if v := q.Get("per_page"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			perPage = min(n, 100)
-		}
-	}
-	page := 1
-	if v := q.Get("page"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			page = n
-		}
-	}
+	perPage, page := paging(q)
 	if (page-1)*perPage >= searchMaxResults {
 		writeError(w, http.StatusUnprocessableEntity, "Only the first 1000 search results are available", searchDoc)
 		return
