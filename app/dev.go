@@ -49,8 +49,10 @@ func NewDev(listen, db string) (*Dev, error) {
 		}
 		db = filepath.Join(d.tmpDir, "followthrough.db")
 	}
-	d.GitHub = githubfake.New(githubfake.Options{})
-	d.Jira = jirafake.New(jirafake.Options{Mode: jirafake.Cloud, Email: devJiraEmail, APIToken: devJiraToken})
+	// ServeHTML: the tickets' links on the status page (html_url, <url>/browse/KEY) open a
+	// read-only page of the ticket on the stand-in itself.
+	d.GitHub = githubfake.New(githubfake.Options{ServeHTML: true})
+	d.Jira = jirafake.New(jirafake.Options{Mode: jirafake.Cloud, Email: devJiraEmail, APIToken: devJiraToken, ServeHTML: true})
 
 	cfg := config.Default()
 	cfg.Listen = listen

@@ -138,6 +138,7 @@ func TestDevModeLoadsSampleWithTickets(t *testing.T) {
 		State string
 		Items []struct {
 			ID     string
+			Title  string
 			Sync   string
 			Ticket *struct{ Kind, Key, URL string }
 		}
@@ -163,6 +164,20 @@ func TestDevModeLoadsSampleWithTickets(t *testing.T) {
 	}
 	if kinds["jira"] != 2 || kinds["github"] != 1 {
 		t.Fatalf("tickets by tracker = %v; want 2 jira (payments route) and 1 github (own tracker)", kinds)
+	}
+	// Each ticket's link opens a page of the ticket on the stand-in, without credentials.
+	for _, it := range pm.Items {
+		resp, err := http.Get(it.Ticket.URL)
+		if err != nil {
+			t.Fatalf("%s ticket %s: %v", it.ID, it.Ticket.URL, err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if it.Title == "" || resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(string(page), it.Title) {
+			t.Errorf("%s ticket %s = %d %q, want a page with %q:\n%s", it.ID, it.Ticket.URL, resp.StatusCode,
+				resp.Header.Get("Content-Type"), it.Title, page)
+		}
 	}
 	// The status page answers too.
 	resp, err := http.Get(s.base + "/")

@@ -44,8 +44,16 @@ type Options struct {
 	App *App
 	// PathPrefix mounts the API under a path, like GitHub Enterprise's "/api/v3". Empty: "/".
 	PathPrefix string
-	// HTMLBase is the web address in html_url fields [DefaultHTMLBase].
+	// HTMLBase is the web address in html_url fields [the fake's own address with ServeHTML,
+	// else DefaultHTMLBase].
 	HTMLBase string
+	// ServeHTML serves a read-only web page of each issue at /{owner}/{repo}/issues/{n} (and
+	// /pull/{n}) on the fake's own address, without authentication, as github.com's web UI
+	// does, so that html_url links open in a browser. The pages never shadow the API: with a
+	// PathPrefix every path under it is the API's, and without one the owners "repos", "user",
+	// "users", "app" and "search" have no page. Page views take no fault, latency or rate
+	// limit and are not in the call log. Off: those paths answer as the API always has.
+	ServeHTML bool
 	// Repos, when not empty, are the only repositories ("owner/name") that exist; others are
 	// 404. Empty: every repository exists on first use.
 	Repos []string
@@ -108,6 +116,11 @@ func New(opts Options) *Server {
 	if s.opts.PathPrefix != "" && !strings.HasPrefix(s.opts.PathPrefix, "/") {
 		s.opts.PathPrefix = "/" + s.opts.PathPrefix
 	}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	if s.opts.HTMLBase == "" && s.opts.ServeHTML {
+		// What srv.Start sets as srv.URL.
+		s.opts.HTMLBase = "http://" + s.srv.Listener.Addr().String()
+	}
 	if s.opts.HTMLBase == "" {
 		s.opts.HTMLBase = DefaultHTMLBase
 	}
@@ -131,7 +144,7 @@ func New(opts Options) *Server {
 			s.allowedRepo[strings.ToLower(r)] = true
 		}
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.srv.Start()
 	return s
 }
 
@@ -139,7 +152,9 @@ func New(opts Options) *Server {
 // "http://127.0.0.1:PORT/api/v3/" with a PathPrefix: what goes into github.api_url.
 func (s *Server) URL() string { return s.srv.URL + s.opts.PathPrefix + "/" }
 
-// HTMLBase is the web address that html_url fields start with.
+// HTMLBase is the web address that html_url fields start with: with ServeHTML (and no
+// Options.HTMLBase), the fake's own address, e.g. "http://127.0.0.1:PORT", where the issue pages
+// are.
 func (s *Server) HTMLBase() string { return s.opts.HTMLBase }
 
 // Close stops the server and closes its connections.
@@ -344,6 +359,12 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
+	if s.opts.ServeHTML {
+		if repoName, number, ok := s.webPath(path); ok {
+			s.serveWeb(w, r, repoName, number)
+			return
+		}
+	}
 	if s.opts.PathPrefix != "" {
 		if !strings.HasPrefix(path, s.opts.PathPrefix+"/") {
 			s.record(r, r.URL.Path, http.StatusNotFound, false)

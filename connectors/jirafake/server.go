@@ -70,6 +70,11 @@ type Options struct {
 	// Now is the fake's clock; default time.Now. It stamps created/updated and drives the
 	// search lag.
 	Now func() time.Time
+	// ServeHTML serves a read-only web page of each issue at /browse/{KEY}, without
+	// authentication, as Jira's web UI does, so that <url>/browse/KEY links open in a browser.
+	// The API lives under /rest/, so the pages never shadow it. Page views take no fault or
+	// latency and are not in the request log. Off: /browse/ answers as the API always has.
+	ServeHTML bool
 }
 
 // Issue is the fake's record of one issue, as the helpers return it.
@@ -509,6 +514,12 @@ func (s *Server) wait(r *http.Request, d time.Duration) bool {
 // ---- HTTP -------------------------------------------------------------------------------
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if s.opts.ServeHTML {
+		if key, ok := webPath(r.URL.Path); ok {
+			s.serveWeb(w, r, key)
+			return
+		}
+	}
 	s.mu.Lock()
 	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery})
 	s.mu.Unlock()
