@@ -5,7 +5,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -256,4 +260,69 @@ func (e *twEnv) engTracker(t *testing.T) ft.Tracker {
 		t.Fatal(err)
 	}
 	return gh
+}
+
+// lateTransport holds back the first comment POST: it answers the caller with a timeout at once
+// and delivers the request only when released, as a tracker that finishes a write after the
+// client stopped waiting.
+type lateTransport struct {
+	mu      gosync.Mutex
+	held    bool
+	release chan struct{}
+	landed  chan struct{}
+}
+
+func (l *lateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	l.mu.Lock()
+	hold := !l.held && req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/comments")
+	if hold {
+		l.held = true
+	}
+	l.mu.Unlock()
+	if !hold {
+		return http.DefaultTransport.RoundTrip(req)
+	}
+	body, _ := io.ReadAll(req.Body)
+	late := req.Clone(context.Background())
+	late.Body = io.NopCloser(bytes.NewReader(body))
+	go func() {
+		<-l.release
+		if resp, err := http.DefaultTransport.RoundTrip(late); err == nil {
+			resp.Body.Close()
+		}
+		close(l.landed)
+	}()
+	return nil, &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+}
+
+// A removal comment whose POST lands after the client gave up is not written again by the
+// retry: the job waits the settle time before it looks for the comment.
+func TestCommentThatLandsLateIsWrittenOnce(t *testing.T) {
+	e := newTWEnv(t)
+	late := &lateTransport{release: make(chan struct{}), landed: make(chan struct{})}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	gh, err := github.New(e.cfg.GitHub, nil, github.Options{Logger: logger, Now: e.clock.Now, Transport: late})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.eng = sync.New(sync.Options{Store: e.st, Config: e.cfg, Clock: e.clock, Logger: logger,
+		Trackers: map[ft.TrackerKind]ft.Tracker{ft.GitHub: gh}})
+	e.revise("PM-C", [2]string{"AI-1"}, [2]string{"AI-2"})
+	e.run()
+	e.revise("PM-C", [2]string{"AI-2"}) // AI-1 removed: its ticket is closed with a comment
+	e.run()                             // the comment POST is held back; the caller sees a timeout
+	e.clock.Advance(2 * time.Second)
+	e.run() // a retry now would not see the comment yet
+	close(late.release)
+	<-late.landed
+	e.settle()
+	key := e.item("PM-C", "AI-1").Ticket.Key
+	repo, num := splitGitHubKey(t, key)
+	is, _ := e.gh.Issue(repo, num)
+	if len(is.Comments) != 1 || is.State != "closed" {
+		t.Fatalf("%s: %d comments, state %s; want one comment and closed", key, len(is.Comments), is.State)
+	}
+	if pending, failed, _ := e.st.JobCounts(e.ctx); pending != 0 || failed != 0 {
+		t.Fatalf("jobs: %d pending, %d failed", pending, failed)
+	}
 }

@@ -3,8 +3,10 @@ package sync
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -94,7 +96,7 @@ func (e *Engine) comment(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return err
 	}
-	if err := tr.Comment(ctx, p.Ticket.Key, commentID(job), p.Body); err != nil {
+	if err := e.postComment(ctx, job, tr, p.Ticket.Key, p.Body); err != nil {
 		return err
 	}
 	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
@@ -104,6 +106,33 @@ func (e *Engine) comment(ctx context.Context, job store.Job) error {
 // retry of the job, so that a retry after a lost answer does not post it twice. The job's id
 // alone could come back: SQLite reuses the highest rowid once done jobs are pruned, so its
 // creation time goes with it.
+// postComment writes a job's one comment. The tracker skips a comment whose id it already has;
+// a comment whose outcome is unknown (no answer, or a gateway's 502/504) may still land after
+// that check, so the job waits the tracker's settle time before it asks again, as creates do.
+func (e *Engine) postComment(ctx context.Context, job store.Job, tr ft.Tracker, key, body string) error {
+	now := e.opts.Clock.Now()
+	if job.InFlight {
+		if waited := now.Sub(job.InFlightSince()); waited < e.settleTime(tr.Kind()) {
+			return errRetryLater{after: e.settleTime(tr.Kind()) - waited, reason: "waiting for a comment whose answer was lost to show before writing it again"}
+		}
+	}
+	target := ft.Target{Kind: tr.Kind()}
+	if err := e.opts.Store.MarkInFlight(ctx, job.ID, now, target); err != nil {
+		return err
+	}
+	err := tr.Comment(ctx, key, commentID(job), body)
+	if err == nil {
+		return nil
+	}
+	var te *ft.TrackerError
+	if errors.As(err, &te) && te.StatusCode != 0 && te.StatusCode != http.StatusBadGateway && te.StatusCode != http.StatusGatewayTimeout {
+		// The tracker answered: the comment was not written.
+		return errors.Join(err, e.opts.Store.Write(ctx, func(tx *store.Tx) error { return store.ClearInFlight(ctx, tx, job.ID) }))
+	}
+	// The wait counts from when we stopped listening.
+	return errors.Join(err, e.opts.Store.MarkInFlight(ctx, job.ID, e.opts.Clock.Now(), target))
+}
+
 func commentID(job store.Job) string {
 	if job.CreatedAt.IsZero() {
 		return fmt.Sprintf("followthrough-comment:%d", job.ID)
@@ -131,7 +160,7 @@ func (e *Engine) stallComment(ctx context.Context, job store.Job, c stallComment
 	if err != nil {
 		return err
 	}
-	if err := tr.Comment(ctx, item.Ticket.Key, commentID(job), e.stallCommentBody(pm, item, c)); err != nil {
+	if err := e.postComment(ctx, job, tr, item.Ticket.Key, e.stallCommentBody(pm, item, c)); err != nil {
 		return err
 	}
 	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)

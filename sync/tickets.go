@@ -326,7 +326,7 @@ func (e *Engine) closeRemoved(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return err
 	}
-	if err := tr.Comment(ctx, item.Ticket.Key, commentID(job), removedComment(job.PostmortemID)); err != nil {
+	if err := e.postComment(ctx, job, tr, item.Ticket.Key, removedComment(job.PostmortemID)); err != nil {
 		return err
 	}
 	return e.finishWithTicket(ctx, job, t)
@@ -393,7 +393,7 @@ func (e *Engine) closeMoved(ctx context.Context, job store.Job) error {
 	default:
 		comment = fmt.Sprintf("This action item moved to %s; followthrough closed this ticket as not planned and follows the item there.", moved.New.Key)
 	}
-	if err := tr.Comment(ctx, moved.Old.Key, commentID(job), comment); err != nil && !errors.Is(err, ft.ErrTicketNotFound) {
+	if err := e.postComment(ctx, job, tr, moved.Old.Key, comment); err != nil && !errors.Is(err, ft.ErrTicketNotFound) {
 		return err
 	}
 	return e.finishWithTicket(ctx, job, t)
