@@ -314,3 +314,70 @@ func postmortemJSON(id string, n int) []byte {
 		"signed_off_by":["carol@acme.com"],"signed_off_at":"2026-11-22T10:00:00Z","action_items":[%s]}`,
 		id, id, strings.Join(items, ",")))
 }
+
+// TestSIGTERMFinishesInFlightRequests stops the server while clients are posting: it exits 0,
+// no request is answered with a server error, and every acknowledged postmortem is there after
+// a restart.
+func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
+	gh := githubfake.New(githubfake.Options{})
+	defer gh.Close()
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfgPath := writeConfig(t, baseConfig(addr, filepath.Join(dir, "ft.db"), gh.URL()))
+	s := start(t, addr, "serve", "--config", cfgPath)
+
+	var mu sync.Mutex
+	var acked []string
+	var serverErrors []string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("PM-TERM-%d-%d", w, i)
+				req, _ := http.NewRequest(http.MethodPost, s.base+"/v1/postmortems", strings.NewReader(string(postmortemJSON(id, 2))))
+				req.Header.Set("Authorization", "Bearer "+testToken)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					continue // refused once the server stopped listening
+				}
+				resp.Body.Close()
+				mu.Lock()
+				switch {
+				case resp.StatusCode == http.StatusAccepted:
+					acked = append(acked, id)
+				case resp.StatusCode >= 500:
+					serverErrors = append(serverErrors, fmt.Sprintf("%s: %d", id, resp.StatusCode))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	eventually(t, 20*time.Second, "some postmortems acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) >= 40
+	})
+	s.stop() // SIGTERM while the clients keep posting; exit 0 and an orderly stop
+	close(stop)
+	wg.Wait()
+	if len(serverErrors) > 0 {
+		t.Fatalf("server errors during shutdown: %v", serverErrors)
+	}
+	s2 := start(t, addr, "serve", "--config", cfgPath)
+	for _, id := range acked {
+		if code, body := s2.do(http.MethodGet, "/v1/postmortems/"+id, testToken, nil); code != http.StatusOK {
+			t.Fatalf("acknowledged %s is gone after the restart: %d %s", id, code, body)
+		}
+	}
+	t.Logf("%d postmortems acknowledged before and during the stop, all kept", len(acked))
+}
