@@ -193,11 +193,16 @@ type Tracker interface {
 	// after a lost answer must not post it twice. If a comment by Self carrying id is already
 	// on the ticket, Comment does nothing; else it posts body with id embedded (GitHub:
 	// "<!-- id -->" at the end, invisible; Jira: id as a plain last line, like the ticket
-	// marker). It lists the ticket's newest comments (bounded) before every post, the first
-	// attempt included: it cannot know whether an earlier attempt reached the tracker (a
-	// process stopped after sending leaves no trace), and comments are rare, so one read per
-	// comment is cheap. id must pass ValidCommentID.
-	Comment(ctx context.Context, key, id, body string) error
+	// marker). It lists the ticket's comments before every post, the first attempt included:
+	// it cannot know whether an earlier attempt reached the tracker (a process stopped after
+	// sending leaves no trace), and comments are rare, so one read per comment is cheap.
+	//
+	// since bounds that read by time, however busy the ticket: a comment created before since
+	// cannot be ours (the caller passes when the comment was first queued, less a margin for
+	// the clocks of the tracker and ours), so only newer ones are read and matched. Zero since:
+	// every comment is. When there are too many comments since then to read them all, Comment
+	// fails, retryably, rather than risk a second copy. id must pass ValidCommentID.
+	Comment(ctx context.Context, key, id, body string, since time.Time) error
 	// AddLabel and RemoveLabel change one label; removing an absent label is not an error.
 	AddLabel(ctx context.Context, key, label string) error
 	RemoveLabel(ctx context.Context, key, label string) error

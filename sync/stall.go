@@ -120,7 +120,13 @@ func (e *Engine) postComment(ctx context.Context, job store.Job, tr ft.Tracker, 
 	if err := e.opts.Store.MarkInFlight(ctx, job.ID, now, target); err != nil {
 		return err
 	}
-	err := tr.Comment(ctx, key, commentID(job), body)
+	// No attempt can have posted before the job was queued; the minute allows for the tracker's
+	// clock being behind ours.
+	var since time.Time
+	if !job.CreatedAt.IsZero() {
+		since = job.CreatedAt.Add(-time.Minute)
+	}
+	err := tr.Comment(ctx, key, commentID(job), body, since)
 	if err == nil {
 		return nil
 	}

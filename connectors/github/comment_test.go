@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/connectors/githubfake"
@@ -28,7 +29,7 @@ func TestCommentIdempotent(t *testing.T) {
 	const id = "followthrough-comment:7-1767225600000"
 
 	s.LoseNextResponse("POST", path)
-	err = tr.Comment(ctx, tk.Ref.Key, id, "This item is overdue.")
+	err = tr.Comment(ctx, tk.Ref.Key, id, "This item is overdue.", time.Time{})
 	if retry, _ := ft.Retryable(err); !retry {
 		t.Fatalf("lost answer: %v, want a retryable error", err)
 	}
@@ -39,7 +40,7 @@ func TestCommentIdempotent(t *testing.T) {
 	if err := s.AddComment(repo, 1, "carol-gh", "on it"); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Comment(ctx, tk.Ref.Key, id, "This item is overdue."); err != nil {
+	if err := tr.Comment(ctx, tk.Ref.Key, id, "This item is overdue.", time.Time{}); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
 	if gets, posts := s.Calls("GET", path), s.Calls("POST", path); gets != 2 || posts != 1 {
@@ -59,7 +60,7 @@ func TestCommentIdempotent(t *testing.T) {
 	}
 
 	// Another id is another comment, even with the same text.
-	if err := tr.Comment(ctx, tk.Ref.Key, "followthrough-comment:8-1767225600001", "This item is overdue."); err != nil {
+	if err := tr.Comment(ctx, tk.Ref.Key, "followthrough-comment:8-1767225600001", "This item is overdue.", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if is, _ = s.Issue(repo, 1); len(is.Comments) != 3 {
@@ -70,7 +71,7 @@ func TestCommentIdempotent(t *testing.T) {
 	if err := s.AddComment(repo, 1, "carol-gh", "> copied\n\n<!-- "+other+" -->"); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Comment(ctx, tk.Ref.Key, other, "Stalled."); err != nil {
+	if err := tr.Comment(ctx, tk.Ref.Key, other, "Stalled.", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if is, _ = s.Issue(repo, 1); len(is.Comments) != 5 || is.Comments[4].User != githubfake.DefaultLogin {
@@ -80,7 +81,7 @@ func TestCommentIdempotent(t *testing.T) {
 	// An id that cannot be embedded is refused before any call.
 	before := len(s.CallLog())
 	for _, bad := range []string{"", "two words", "a-->b", "x--y"} {
-		err := tr.Comment(ctx, tk.Ref.Key, bad, "x")
+		err := tr.Comment(ctx, tk.Ref.Key, bad, "x", time.Time{})
 		if retry, _ := ft.Retryable(err); err == nil || retry {
 			t.Errorf("id %q: %v, want a final error", bad, err)
 		}
@@ -90,40 +91,111 @@ func TestCommentIdempotent(t *testing.T) {
 	}
 }
 
-// TestCommentFoundOnALaterPage: GitHub lists comments oldest first, so a comment among the
-// newest of a long thread is found on the last page.
-func TestCommentFoundOnALaterPage(t *testing.T) {
-	s := newFake(t, githubfake.Options{})
+// TestCommentBoundedBySince: a retry reads every comment created since since, however many
+// came after the lost post, and none before: the pages since since are read, not the older
+// ones, and a comment of ours from before since is not taken for this one.
+func TestCommentBoundedBySince(t *testing.T) {
+	clock := newClock()
+	s := newFake(t, githubfake.Options{Now: clock.Now})
 	tr := newTracker(t, s, nil)
 	ctx := context.Background()
 	tk, err := tr.Create(ctx, newTicket("AI-1", "bob@acme.com"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 150 {
+	key, path := tk.Ref.Key, "/repos/"+repo+"/issues/1/comments"
+	comment := func(n int, what string) {
+		t.Helper()
+		for i := range n {
+			clock.Advance(time.Second)
+			if err := s.AddComment(repo, 1, "carol-gh", what+" "+strconv.Itoa(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	copies := func(id string) int {
+		is, _ := s.Issue(repo, 1)
+		n := 0
+		for _, c := range is.Comments {
+			if c.User == githubfake.DefaultLogin && CommentIDOf(c.Body) == id {
+				n++
+			}
+		}
+		return n
+	}
+	const old, id = "followthrough-comment:1-1", "followthrough-comment:2-2"
+	if err := tr.Comment(ctx, key, old, "Overdue.", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	comment(300, "note")
+	clock.Advance(time.Hour)
+	queued := clock.Now()
+
+	s.LoseNextResponse("POST", path)
+	if err := tr.Comment(ctx, key, id, "Stalled.", queued); err == nil {
+		t.Fatal("the lost answer was not an error")
+	}
+	comment(250, "more")
+	gets := s.Calls("GET", path)
+	if err := tr.Comment(ctx, key, id, "Stalled.", queued.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Calls("GET", path) - gets; got != 1 {
+		t.Errorf("the retry read %d pages, want 1: ours is the oldest since queued", got)
+	}
+	if n := copies(id); n != 1 {
+		t.Errorf("%d copies of the comment after the retry, want 1", n)
+	}
+
+	// Our comment from before since is not looked at: all the pages since are read (the 252
+	// comments since queued, not the 300 before) and the same id posts again, which cannot
+	// happen in practice: since is before every attempt of a comment.
+	gets = s.Calls("GET", path)
+	if err := tr.Comment(ctx, key, old, "Overdue.", queued); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Calls("GET", path) - gets; got != 3 {
+		t.Errorf("read %d pages, want the 3 since queued", got)
+	}
+	if n := copies(old); n != 2 {
+		t.Errorf("%d copies of the old comment, want 2: the one before since is not read", n)
+	}
+	// With no since, the oldest comments are read too: the first page has it.
+	gets = s.Calls("GET", path)
+	if err := tr.Comment(ctx, key, old, "Overdue.", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Calls("GET", path) - gets; got != 1 {
+		t.Errorf("read %d pages, want 1", got)
+	}
+	if n := copies(old); n != 2 {
+		t.Errorf("%d copies of the old comment, want still 2", n)
+	}
+}
+
+// TestCommentTooManySince: with more comments since since than Comment reads, it fails
+// retryably and posts nothing rather than risk a second copy.
+func TestCommentTooManySince(t *testing.T) {
+	clock := newClock()
+	s := newFake(t, githubfake.Options{Now: clock.Now})
+	tr := newTracker(t, s, nil)
+	ctx := context.Background()
+	tk, err := tr.Create(ctx, newTicket("AI-1", "bob@acme.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := clock.Now()
+	for i := range commentPages*100 + 1 {
 		if err := s.AddComment(repo, 1, "carol-gh", "note "+strconv.Itoa(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	path := "/repos/" + repo + "/issues/1/comments"
-	const id = "followthrough-comment:1"
-	s.LoseNextResponse("POST", path)
-	if err := tr.Comment(ctx, tk.Ref.Key, id, "Stalled."); err == nil {
-		t.Fatal("the lost answer was not an error")
+	err = tr.Comment(ctx, tk.Ref.Key, "followthrough-comment:1", "Stalled.", since)
+	if retry, _ := ft.Retryable(err); !retry {
+		t.Fatalf("err = %v, want a retryable error", err)
 	}
-	for i := range 60 { // 211 comments: ours is on page 2 of 3
-		if err := s.AddComment(repo, 1, "carol-gh", "more "+strconv.Itoa(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gets := s.Calls("GET", path)
-	if err := tr.Comment(ctx, tk.Ref.Key, id, "Stalled."); err != nil {
-		t.Fatal(err)
-	}
-	if got := s.Calls("GET", path) - gets; got != 3 {
-		t.Errorf("the retry read %d pages, want 3 (first, last, the one before)", got)
-	}
-	if n := s.Calls("POST", path); n != 1 {
-		t.Errorf("%d POSTs, want 1", n)
+	if gets, posts := s.Calls("GET", path), s.Calls("POST", path); gets != commentPages || posts != 0 {
+		t.Errorf("%d GET, %d POST; want %d and 0", gets, posts, commentPages)
 	}
 }

@@ -232,7 +232,7 @@ func TestPacing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		if err := tr.Comment(ctx, tk.Ref.Key, "followthrough-comment:"+strconv.Itoa(i), "comment "+strconv.Itoa(i)); err != nil {
+		if err := tr.Comment(ctx, tk.Ref.Key, "followthrough-comment:"+strconv.Itoa(i), "comment "+strconv.Itoa(i), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -283,7 +283,7 @@ func TestPacingRespectsContext(t *testing.T) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 	defer cancel()
-	err = tr.Comment(cctx, tk.Ref.Key, "followthrough-comment:1", "waits an hour")
+	err = tr.Comment(cctx, tk.Ref.Key, "followthrough-comment:1", "waits an hour", time.Time{})
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v", err)
 	}

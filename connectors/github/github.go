@@ -409,11 +409,12 @@ func (t *Tracker) LinkPostmortem(ctx context.Context, key string, pm ft.Postmort
 	return nil
 }
 
-// Comment implements ft.Tracker: it lists the issue's newest comments (commentPages pages at
-// most) and, unless one by Self already carries "<!-- id -->", posts body with that HTML
-// comment at its end, invisible on github.com. A first comment costs GET and POST (and GET
-// /user once per process, for Self); a retry whose comment had landed costs one GET or two.
-func (t *Tracker) Comment(ctx context.Context, key, id, body string) error {
+// Comment implements ft.Tracker: it lists the issue's comments since since (all of them when
+// since is zero) and, unless one by Self created at or after since already carries
+// "<!-- id -->", posts body with that HTML comment at its end, invisible on github.com. A first
+// comment costs GET and POST (and GET /user once per process, for Self); a retry costs a GET
+// per 100 comments made since since.
+func (t *Tracker) Comment(ctx context.Context, key, id, body string, since time.Time) error {
 	ctx = connectors.WithOp(ctx, "comment")
 	_, owner, name, num, err := parseKey(key)
 	if err != nil {
@@ -426,7 +427,7 @@ func (t *Tracker) Comment(ctx context.Context, key, id, body string) error {
 	if err != nil {
 		return retag(err, "comment", key)
 	}
-	found, err := t.hasComment(ctx, owner, name, num, self, id)
+	found, err := t.hasComment(ctx, owner, name, num, self, id, since)
 	if err != nil {
 		return t.classify("comment", key, err)
 	}
@@ -441,43 +442,47 @@ func (t *Tracker) Comment(ctx context.Context, key, id, body string) error {
 	return t.classify("comment", key, err)
 }
 
-// commentPages bounds how far Comment looks back for a comment it may have posted already: the
-// first page, then the newest pages, of 100 comments each. The comment it looks for was posted
-// by an earlier attempt of the same job, so it is among the newest.
-const commentPages = 3
+// commentPages bounds how many pages of 100 comments Comment reads looking for one it may have
+// posted already. More comments than that since since is unheard of; Comment then fails,
+// retryably, rather than post a second copy.
+const commentPages = 50
 
-// hasComment reports whether a comment by self carrying id is among the issue's newest
-// comments. GitHub lists an issue's comments oldest first (no direction), so after the first
-// page it reads from the last page backwards.
-func (t *Tracker) hasComment(ctx context.Context, owner, name string, num int, self, id string) (bool, error) {
+// hasComment reports whether a comment by self carrying id, created at or after since, is on
+// the issue. GitHub's since keeps the comments updated at or after it, which includes every
+// comment created since then (oldest first); all their pages are read. GitHub's timestamps
+// are in whole seconds, so since is compared at that precision.
+func (t *Tracker) hasComment(ctx context.Context, owner, name string, num int, self, id string, since time.Time) (bool, error) {
 	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: 100}}
-	list, resp, err := t.client.Issues.ListComments(ctx, owner, name, num, opts)
-	if err != nil {
-		return false, err
+	if !since.IsZero() {
+		since = since.Truncate(time.Second)
+		opts.Since = &since
 	}
-	if ownCommentWithID(list, self, id) {
-		return true, nil
-	}
-	for page, read := resp.LastPage, 1; page > 1 && read < commentPages; page, read = page-1, read+1 {
-		opts.Page = page
-		list, _, err = t.client.Issues.ListComments(ctx, owner, name, num, opts)
+	for read := 0; ; read++ {
+		if read == commentPages {
+			return false, &ft.TrackerError{Tracker: ft.GitHub, Op: "comment", Ticket: fmt.Sprintf("%s/%s#%d", owner, name, num), Retryable: true,
+				Message: fmt.Sprintf("more than %d comments since %s: cannot tell whether this comment was posted already", commentPages*100, since.UTC().Format(time.RFC3339))}
+		}
+		list, resp, err := t.client.Issues.ListComments(ctx, owner, name, num, opts)
 		if err != nil {
 			return false, err
 		}
-		if ownCommentWithID(list, self, id) {
-			return true, nil
+		for _, c := range list {
+			if !since.IsZero() && c.GetCreatedAt().Before(since) {
+				continue // edited since, but created before: not from an attempt of this comment
+			}
+			if ownCommentWithID(c, self, id) {
+				return true, nil
+			}
 		}
+		if resp.NextPage == 0 {
+			return false, nil
+		}
+		opts.Page = resp.NextPage
 	}
-	return false, nil
 }
 
-func ownCommentWithID(list []*gh.IssueComment, self, id string) bool {
-	for _, c := range list {
-		if strings.EqualFold(c.GetUser().GetLogin(), self) && CommentIDOf(c.GetBody()) == id {
-			return true
-		}
-	}
-	return false
+func ownCommentWithID(c *gh.IssueComment, self, id string) bool {
+	return strings.EqualFold(c.GetUser().GetLogin(), self) && CommentIDOf(c.GetBody()) == id
 }
 
 // AddLabel implements ft.Tracker.

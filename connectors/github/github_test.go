@@ -170,7 +170,7 @@ func TestGetMissingAndDeleted(t *testing.T) {
 		t.Errorf("bad key: %+v", te)
 	}
 	// Comments and status changes on a deleted issue say so too.
-	if err := tr.Comment(ctx, tk.Ref.Key, "followthrough-comment:1", "x"); !errors.Is(err, ft.ErrTicketNotFound) {
+	if err := tr.Comment(ctx, tk.Ref.Key, "followthrough-comment:1", "x", time.Time{}); !errors.Is(err, ft.ErrTicketNotFound) {
 		t.Errorf("comment on deleted: %v", err)
 	}
 }
@@ -313,7 +313,7 @@ func TestCommentAndLabels(t *testing.T) {
 	tr := newTracker(t, s, nil)
 	ctx := context.Background()
 	tk, _ := tr.Create(ctx, newTicket("AI-1", "bob@acme.com"))
-	if err := tr.Comment(ctx, tk.Ref.Key, "followthrough-comment:1", "This item is overdue."); err != nil {
+	if err := tr.Comment(ctx, tk.Ref.Key, "followthrough-comment:1", "This item is overdue.", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tr.AddLabel(ctx, tk.Ref.Key, "stalled"); err != nil {
@@ -390,7 +390,7 @@ func TestAppAuth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := tr.Comment(ctx, tk.Ref.Key, "followthrough-comment:1", "hello"); err != nil {
+			if err := tr.Comment(ctx, tk.Ref.Key, "followthrough-comment:1", "hello", time.Time{}); err != nil {
 				t.Fatal(err)
 			}
 			is, _ := s.Issue(repo, 1)

@@ -126,13 +126,13 @@ func TestFaults(t *testing.T) {
 		if err := e.tr.AddLabel(ctx, key, "x"); err != nil {
 			t.Fatalf("label: %v", err)
 		}
-		if err := e.tr.Comment(ctx, key, "followthrough-comment:1", "x"); err == nil {
+		if err := e.tr.Comment(ctx, key, "followthrough-comment:1", "x", time.Time{}); err == nil {
 			t.Fatal("the comment fault did not fire")
 		}
 
 		// 429 with Retry-After.
 		e.fake.RateLimit(1, 9*time.Second)
-		err = e.tr.Comment(ctx, key, "followthrough-comment:2", "hello")
+		err = e.tr.Comment(ctx, key, "followthrough-comment:2", "hello", time.Time{})
 		if retry, after := ft.Retryable(err); !retry || after != 9*time.Second {
 			t.Fatalf("429: %v (retry %v after %v)", err, retry, after)
 		}
@@ -154,7 +154,7 @@ func TestFaults(t *testing.T) {
 
 		// A lost response on a comment: the comment is made, we see a retryable error.
 		e.fake.LoseNextResponse(http.MethodPost, "/rest/api/2/issue/"+key+"/comment")
-		err = e.tr.Comment(ctx, key, "followthrough-comment:3", "lost")
+		err = e.tr.Comment(ctx, key, "followthrough-comment:3", "lost", time.Time{})
 		if retry, _ := ft.Retryable(err); !retry {
 			t.Fatalf("lost response: %v", err)
 		}

@@ -437,11 +437,12 @@ func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft
 	return is.ticket(t), nil
 }
 
-// Comment implements ft.Tracker: it lists the issue's newest comments (commentPages pages at
-// most) and, unless one by Self already ends with the line id, posts body with id as its last
-// line. A first comment costs GET and POST (and GET myself once per process, for Self); a
-// retry whose comment had landed costs one GET or two.
-func (t *Tracker) Comment(ctx context.Context, key, id, body string) error {
+// Comment implements ft.Tracker: it lists the issue's comments newest first, back to since
+// (all of them when since is zero), and, unless one by Self created at or after since already
+// ends with the line id, posts body with id as its last line. A first comment costs GET and
+// POST (and GET myself once per process, for Self); a retry costs a GET per 100 comments made
+// since since.
+func (t *Tracker) Comment(ctx context.Context, key, id, body string, since time.Time) error {
 	ctx = connectors.WithOp(ctx, "comment")
 	if !ft.ValidCommentID(id) {
 		return &ft.TrackerError{Tracker: ft.Jira, Op: "comment", Ticket: key,
@@ -451,7 +452,7 @@ func (t *Tracker) Comment(ctx context.Context, key, id, body string) error {
 	if err != nil {
 		return err
 	}
-	found, err := t.hasComment(ctx, key, self, id)
+	found, err := t.hasComment(ctx, key, self, id, since)
 	if err != nil || found {
 		if found {
 			t.log.Info("comment already on the ticket, not posted again", slog.String("ticket", key), slog.String("comment_id", id))
@@ -462,10 +463,10 @@ func (t *Tracker) Comment(ctx context.Context, key, id, body string) error {
 		map[string]string{"body": withCommentID(body, id)}, nil)
 }
 
-// commentPages bounds how far Comment looks back for a comment it may have posted already: the
-// first page, then the newest pages. The comment it looks for was posted by an earlier attempt
-// of the same job, so it is among the newest.
-const commentPages = 3
+// commentPages bounds how many pages Comment reads looking for a comment it may have posted
+// already. More comments than that since since is unheard of; Comment then fails, retryably,
+// rather than post a second copy.
+const commentPages = 50
 
 // commentPageSize is the page size Comment asks for; Jira may serve fewer.
 const commentPageSize = 100
@@ -476,48 +477,53 @@ type commentsJSON struct {
 	MaxResults int `json:"maxResults"`
 	Total      int `json:"total"`
 	Comments   []struct {
-		ID     string          `json:"id"`
-		Author *userJSON       `json:"author"`
-		Body   json.RawMessage `json:"body"`
+		ID      string          `json:"id"`
+		Author  *userJSON       `json:"author"`
+		Body    json.RawMessage `json:"body"`
+		Created jiraTime        `json:"created"`
 	} `json:"comments"`
 }
 
-// hasComment reports whether a comment by self carrying id is among the issue's newest
-// comments. It reads the first page in Jira's default order (oldest first) and, when there
-// are more, the last pages by startAt, newest first: no reliance on orderBy, which not every
-// Jira honours.
-func (t *Tracker) hasComment(ctx context.Context, key, self, id string) (bool, error) {
+// hasComment reports whether a comment by self carrying id, created at or after since, is on
+// the issue. It pages with orderBy=-created (Cloud and Data Center both take it), newest
+// first, and stops at the first comment created before since: the rest are older still. A
+// Jira that ignores orderBy answers oldest first; hasComment notices a comment newer than the
+// one before it and then reads every page, the bound still applying to what it matches.
+// Jira's timestamps are in milliseconds, so since is compared at that precision.
+func (t *Tracker) hasComment(ctx context.Context, key, self, id string, since time.Time) (bool, error) {
+	since = since.Truncate(time.Millisecond)
 	path := "rest/api/2/issue/" + url.PathEscape(key) + "/comment"
-	page := func(startAt int) (commentsJSON, bool, error) {
-		var out commentsJSON
-		q := url.Values{"startAt": {strconv.Itoa(startAt)}, "maxResults": {strconv.Itoa(commentPageSize)}}
-		if err := t.call(ctx, "comment", key, http.MethodGet, path+"?"+q.Encode(), nil, &out); err != nil {
-			return out, false, err
+	newestFirst := true
+	var last time.Time // created of the last comment read
+	for read, startAt := 0, 0; ; read++ {
+		if read == commentPages {
+			return false, &ft.TrackerError{Tracker: ft.Jira, Op: "comment", Ticket: key, Retryable: true,
+				Message: fmt.Sprintf("more than %d comments since %s: cannot tell whether this comment was posted already", startAt, since.UTC().Format(time.RFC3339))}
 		}
-		for _, c := range out.Comments {
+		var page commentsJSON
+		q := url.Values{"startAt": {strconv.Itoa(startAt)}, "maxResults": {strconv.Itoa(commentPageSize)}, "orderBy": {"-created"}}
+		if err := t.call(ctx, "comment", key, http.MethodGet, path+"?"+q.Encode(), nil, &page); err != nil {
+			return false, err
+		}
+		older := false // a comment created before since was seen
+		for _, c := range page.Comments {
+			if !last.IsZero() && c.Created.After(last) {
+				newestFirst = false
+			}
+			last = c.Created.Time
+			if c.Created.Before(since) {
+				older = true
+				continue
+			}
 			if c.Author.id(t.cloud) == self && commentIDOf(descriptionText(c.Body)) == id {
-				return out, true, nil
+				return true, nil
 			}
 		}
-		return out, false, nil
-	}
-	first, found, err := page(0)
-	if err != nil || found {
-		return found, err
-	}
-	size := len(first.Comments)
-	if size == 0 || first.Total <= size {
-		return false, nil
-	}
-	for read, end := 1, first.Total; read < commentPages && end > size; read++ {
-		start := max(size, end-size)
-		_, found, err := page(start)
-		if err != nil || found {
-			return found, err
+		startAt += len(page.Comments)
+		if len(page.Comments) == 0 || startAt >= page.Total || (older && newestFirst) {
+			return false, nil
 		}
-		end = start
 	}
-	return false, nil
 }
 
 // withCommentID puts a comment's id on its last line, as a description carries the marker.

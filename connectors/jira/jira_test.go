@@ -244,7 +244,7 @@ func TestCommentAndLabels(t *testing.T) {
 			t.Fatal(err)
 		}
 		key := tk.Ref.Key
-		if err := e.tr.Comment(ctx, key, "followthrough-comment:1", "This item is stalled."); err != nil {
+		if err := e.tr.Comment(ctx, key, "followthrough-comment:1", "This item is stalled.", time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.tr.AddLabel(ctx, key, "stalled"); err != nil {
@@ -276,7 +276,7 @@ func TestCommentAndLabels(t *testing.T) {
 		if contains(got.Labels, "stalled") || !contains(got.Labels, "postmortem") {
 			t.Errorf("labels = %v", got.Labels)
 		}
-		if err := e.tr.Comment(ctx, "PAY-99", "followthrough-comment:1", "x"); !errors.Is(err, ft.ErrTicketNotFound) {
+		if err := e.tr.Comment(ctx, "PAY-99", "followthrough-comment:1", "x", time.Time{}); !errors.Is(err, ft.ErrTicketNotFound) {
 			t.Errorf("comment on a missing ticket: %v", err)
 		}
 	})
