@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
@@ -26,11 +25,15 @@ func (s *Store) ReleaseLeases(ctx context.Context) error {
 // removed from the configuration); their items show sync: failed saying so. It returns how
 // many jobs it failed.
 func (s *Store) FailUnconfiguredWork(ctx context.Context, lanes []string, now time.Time) (int, error) {
+	laneList, err := json.Marshal(lanes)
+	if err != nil {
+		return 0, err
+	}
 	n := 0
-	err := s.Write(ctx, func(tx *Tx) error {
+	err = s.Write(ctx, func(tx *Tx) error {
 		n = 0
 		rows, err := tx.query(ctx, `SELECT id, kind, postmortem_id, item_id, tracker, attempts FROM outbox
-			WHERE done_at IS NULL AND failed_at IS NULL`)
+			WHERE done_at IS NULL AND failed_at IS NULL AND tracker NOT IN (SELECT value FROM json_each(?))`, string(laneList))
 		if err != nil {
 			return err
 		}
@@ -41,27 +44,18 @@ func (s *Store) FailUnconfiguredWork(ctx context.Context, lanes []string, now ti
 				rows.Close()
 				return err
 			}
-			if !slices.Contains(lanes, j.Tracker) {
-				stuck = append(stuck, j)
-			}
+			stuck = append(stuck, j)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, j := range stuck {
-			msg := j.Tracker + " is not configured, so this work cannot be done"
-			if _, err := tx.exec(ctx, `UPDATE outbox SET failed_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL
-				WHERE id = ?`, formatTime(now), msg, j.ID); err != nil {
+			if err := failJob(ctx, tx, j, j.Attempts, now, j.Tracker+" is not configured, so this work cannot be done"); err != nil {
 				return err
 			}
-			if j.ItemID != "" && j.Kind != JobCloseMoved {
-				if err := SetItemSyncFailed(ctx, tx, j.PostmortemID, j.ItemID, msg, now); err != nil {
-					return err
-				}
-			}
-			n++
 		}
+		n = len(stuck)
 		return nil
 	})
 	return n, err
@@ -83,7 +77,7 @@ func (s *Store) ClaimJobs(ctx context.Context, owner, tracker string, now time.T
 				  AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.postmortem_id = o.postmortem_id
 				      AND e.item_id = o.item_id AND e.id < o.id AND e.done_at IS NULL AND e.failed_at IS NULL)
 				ORDER BY o.id LIMIT ?)
-			RETURNING id, kind, postmortem_id, item_id, tracker, payload, attempts, in_flight,
+			RETURNING id, kind, postmortem_id, item_id, tracker, payload, attempts,
 				COALESCE(last_error, ''), created_at`,
 			owner, formatTime(now.Add(lease)), tracker, nowText, nowText, limit)
 		if err != nil {
@@ -94,7 +88,7 @@ func (s *Store) ClaimJobs(ctx context.Context, owner, tracker string, now time.T
 			var j Job
 			var payload, created string
 			if err := rows.Scan(&j.ID, &j.Kind, &j.PostmortemID, &j.ItemID, &j.Tracker, &payload, &j.Attempts,
-				&j.InFlight, &j.LastError, &created); err != nil {
+				&j.LastError, &created); err != nil {
 				return err
 			}
 			j.Payload = json.RawMessage(payload)
@@ -109,17 +103,6 @@ func (s *Store) ClaimJobs(ctx context.Context, owner, tracker string, now time.T
 	return jobs, nil
 }
 
-// NextDue says when the earliest unfinished job becomes due; ok is false when there is none.
-func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
-	var next sql.NullString
-	err := s.readDB.QueryRowContext(ctx, `SELECT MIN(COALESCE(MAX(next_attempt_at, COALESCE(lease_until, '')), next_attempt_at))
-		FROM outbox WHERE done_at IS NULL AND failed_at IS NULL`).Scan(&next)
-	if err != nil || !next.Valid {
-		return time.Time{}, false, err
-	}
-	return parseTime(next.String), true, nil
-}
-
 // MarkInFlight records, durably, that a create is about to be sent to target: if the outcome
 // is lost, the next attempt looks there for the ticket by its marker before creating again.
 // Each send restarts the wait, since the latest one may still land.
@@ -129,8 +112,8 @@ func (s *Store) MarkInFlight(ctx context.Context, jobID int64, now time.Time, ta
 		return err
 	}
 	return s.Write(ctx, func(tx *Tx) error {
-		_, err := tx.exec(ctx, `UPDATE outbox SET in_flight = 1,
-			payload = json_set(payload, '$.in_flight_at', ?, '$.in_flight_target', json(?))
+		_, err := tx.exec(ctx, `UPDATE outbox
+			SET payload = json_set(payload, '$.in_flight_at', ?, '$.in_flight_target', json(?))
 			WHERE id = ?`, formatTime(now), string(sent), jobID)
 		return err
 	})
@@ -138,10 +121,14 @@ func (s *Store) MarkInFlight(ctx context.Context, jobID int64, now time.Time, ta
 
 // ClearInFlight records that the create of a job is settled (its ticket was found).
 func ClearInFlight(ctx context.Context, tx *Tx, jobID int64) error {
-	_, err := tx.exec(ctx, `UPDATE outbox SET in_flight = 0,
-		payload = json_remove(payload, '$.in_flight_at', '$.in_flight_target') WHERE id = ?`, jobID)
+	_, err := tx.exec(ctx, `UPDATE outbox
+		SET payload = json_remove(payload, '$.in_flight_at', '$.in_flight_target') WHERE id = ?`, jobID)
 	return err
 }
+
+// InFlight reports whether the job sent a call whose outcome is not known yet (MarkInFlight
+// without ClearInFlight).
+func (j Job) InFlight() bool { return !j.InFlightSince().IsZero() }
 
 // InFlightSince is when the last create of the job was sent (zero when never).
 func (j Job) InFlightSince() time.Time {
@@ -213,18 +200,20 @@ func (s *Store) RetryJob(ctx context.Context, jobID int64, attempts int, next ti
 
 // FailJob gives the job up; when it concerns an item, the item shows sync: failed with the error.
 func (s *Store) FailJob(ctx context.Context, job Job, attempts int, now time.Time, errText string) error {
-	return s.Write(ctx, func(tx *Tx) error {
-		if _, err := tx.exec(ctx, `UPDATE outbox SET attempts = ?, failed_at = ?, last_error = ?,
-			lease_owner = NULL, lease_until = NULL WHERE id = ?`, attempts, formatTime(now), errText, job.ID); err != nil {
-			return err
-		}
-		// A ticket the item left behind concerns the item no more: failing to close it is
-		// logged and counted, not shown as the item's sync state.
-		if job.ItemID == "" || job.Tracker == "" || job.Kind == JobCloseMoved {
-			return nil
-		}
-		return SetItemSyncFailed(ctx, tx, job.PostmortemID, job.ItemID, errText, now)
-	})
+	return s.Write(ctx, func(tx *Tx) error { return failJob(ctx, tx, job, attempts, now, errText) })
+}
+
+func failJob(ctx context.Context, tx *Tx, job Job, attempts int, now time.Time, errText string) error {
+	if _, err := tx.exec(ctx, `UPDATE outbox SET attempts = ?, failed_at = ?, last_error = ?,
+		lease_owner = NULL, lease_until = NULL WHERE id = ?`, attempts, formatTime(now), errText, job.ID); err != nil {
+		return err
+	}
+	// A ticket the item left behind concerns the item no more: failing to close it is logged
+	// and counted, not shown as the item's sync state.
+	if job.ItemID == "" || job.Tracker == "" || job.Kind == JobCloseMoved {
+		return nil
+	}
+	return SetItemSyncFailed(ctx, tx, job.PostmortemID, job.ItemID, errText, now)
 }
 
 // SetItemSyncFailed shows an item as sync: failed with the error in words.

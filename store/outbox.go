@@ -16,8 +16,6 @@ type Job struct {
 	DedupeKey    string // when set, the same key is queued once, ever
 	Payload      json.RawMessage
 	Attempts     int
-	InFlight     bool // a create was sent whose outcome is unknown
-	InFlightAt   time.Time
 	LastError    string
 	CreatedAt    time.Time
 }

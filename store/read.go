@@ -33,6 +33,19 @@ func (s *Store) Postmortem(ctx context.Context, id string) (ft.PostmortemView, e
 	return postmortemView(ctx, s.readDB, id)
 }
 
+// PostmortemHead is a postmortem without its items (Items is nil, Completion zero): for work
+// that needs only its title, link and severity, without reading every item.
+func (s *Store) PostmortemHead(ctx context.Context, id string) (ft.PostmortemView, error) {
+	pm, _, err := scanPostmortem(s.readDB.QueryRowContext(ctx, `SELECT `+postmortemColumns+` FROM postmortems WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return pm, fmt.Errorf("postmortem %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return pm, fmt.Errorf("read postmortem %s: %w", id, err)
+	}
+	return pm, nil
+}
+
 // PostmortemTx is Postmortem inside a write transaction, for events that carry the view.
 func PostmortemTx(ctx context.Context, tx *Tx, id string) (ft.PostmortemView, error) {
 	return postmortemView(ctx, tx.tx, id)

@@ -111,7 +111,7 @@ func (e *Engine) comment(ctx context.Context, job store.Job) error {
 // that check, so the job waits the tracker's settle time before it asks again, as creates do.
 func (e *Engine) postComment(ctx context.Context, job store.Job, tr ft.Tracker, key, body string) error {
 	now := e.opts.Clock.Now()
-	if job.InFlight {
+	if job.InFlight() {
 		if waited := now.Sub(job.InFlightSince()); waited < e.settleTime(tr.Kind()) {
 			return errRetryLater{after: e.settleTime(tr.Kind()) - waited, reason: "waiting for a comment whose answer was lost to show before writing it again"}
 		}
@@ -162,7 +162,7 @@ func (e *Engine) stallComment(ctx context.Context, job store.Job, c stallComment
 	if err != nil || tr == nil {
 		return err
 	}
-	pm, err := e.opts.Store.Postmortem(ctx, job.PostmortemID)
+	pm, err := e.opts.Store.PostmortemHead(ctx, job.PostmortemID)
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		return err
 	}
 	marker := ft.Marker(job.PostmortemID, job.ItemID)
-	if job.InFlight {
+	if job.InFlight() {
 		sent, ok := job.InFlightTarget()
 		if !ok {
 			sent = item.Target
@@ -95,7 +95,7 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return err
 	}
-	pm, err := e.opts.Store.Postmortem(ctx, job.PostmortemID)
+	pm, err := e.opts.Store.PostmortemHead(ctx, job.PostmortemID)
 	if err != nil {
 		return err
 	}
@@ -283,7 +283,7 @@ func (e *Engine) linkPostmortem(ctx context.Context, job store.Job) error {
 	if item.Ticket.Key != p.Key {
 		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
 	}
-	pm, err := e.opts.Store.Postmortem(ctx, job.PostmortemID)
+	pm, err := e.opts.Store.PostmortemHead(ctx, job.PostmortemID)
 	if err != nil {
 		return err
 	}
@@ -298,7 +298,7 @@ func (e *Engine) updateTicket(ctx context.Context, job store.Job) error {
 	if err != nil || tr == nil {
 		return err
 	}
-	pm, err := e.opts.Store.Postmortem(ctx, job.PostmortemID)
+	pm, err := e.opts.Store.PostmortemHead(ctx, job.PostmortemID)
 	if err != nil {
 		return err
 	}
