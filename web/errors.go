@@ -121,20 +121,26 @@ func errorResponse(err error) (int, errorBody) {
 	return http.StatusInternalServerError, errorBody{Error: "internal error"}
 }
 
-// handleError is Echo's HTTPErrorHandler.
-func (s *Server) handleError(err error, c echo.Context) {
-	if c.Response().Committed {
-		return
-	}
+// answerError is errorResponse plus what goes with every error answer, JSON or HTML: a 5xx is
+// logged, since the client gets no details, and a 401 names the scheme in WWW-Authenticate.
+func (s *Server) answerError(c echo.Context, err error) (int, errorBody) {
 	status, body := errorResponse(err)
 	if status >= 500 {
-		// The client gets no details; the log keeps them, under the request's id.
 		s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
 			slog.String("request_id", requestIDOf(c)), slog.String("error", err.Error()))
 	}
 	if status == http.StatusUnauthorized {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="followthrough"`)
 	}
+	return status, body
+}
+
+// handleError is Echo's HTTPErrorHandler.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, body := s.answerError(c, err)
 	if c.Request().Method == http.MethodHead {
 		err = c.NoContent(status)
 	} else {

@@ -101,7 +101,7 @@ func (s *Server) pageHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // htmlErrors answers a failed page request with an HTML error page. The status still comes from
-// errorResponse, the one mapping of errors to statuses; requests for an export keep the JSON
+// errorResponse (through answerError), the one mapping of errors to statuses; requests for an export keep the JSON
 // error answer of the API.
 func (s *Server) htmlErrors(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -112,14 +112,7 @@ func (s *Server) htmlErrors(next echo.HandlerFunc) echo.HandlerFunc {
 		if f, ferr := pageFormat(c.Request()); ferr == nil && f != formatHTML {
 			return err
 		}
-		status, body := errorResponse(err)
-		if status >= 500 {
-			s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
-				slog.String("request_id", requestIDOf(c)), slog.String("error", err.Error()))
-		}
-		if status == http.StatusUnauthorized {
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="followthrough"`)
-		}
+		status, body := s.answerError(c, err)
 		data := errorPage{Status: status, StatusText: http.StatusText(status), Message: body.Error}
 		if status == http.StatusNotFound && c.Path() == "/postmortems/:id" {
 			data.Message = "There is no postmortem " + strconv.Quote(c.Param("id")) + "."
