@@ -26,8 +26,6 @@ type requestKind int
 const (
 	kindBadRequest   requestKind = iota + 1 // malformed request or parameter
 	kindUnauthorized                        // missing or bad credentials
-	kindNotFound
-	kindConflict
 	kindTooLarge
 	kindUnsupportedType
 	kindUnprocessable // valid JSON, not acceptable
@@ -68,10 +66,6 @@ func statusOf(k requestKind) int {
 		return http.StatusBadRequest
 	case kindUnauthorized:
 		return http.StatusUnauthorized
-	case kindNotFound:
-		return http.StatusNotFound
-	case kindConflict:
-		return http.StatusConflict
 	case kindTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case kindUnsupportedType:

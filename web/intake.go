@@ -12,14 +12,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/config"
 	"github.com/followthrough/followthrough/store"
 )
 
 // MaxAPIBody is the largest request body the API reads; larger ones get 413.
 const MaxAPIBody = 1 << 20
-
-// defaultIssueType is the Jira issue type of routes and item trackers that name none.
-const defaultIssueType = "Task"
 
 // intake is POST /v1/postmortems. The order matters: the content type and the size are checked
 // first (cheap, and allowed before authentication), then the bounded body is read and
@@ -162,7 +160,7 @@ func (s *Server) checkTarget(t *ft.Target) string {
 		}
 		t.Repo = ""
 		if t.IssueType == "" {
-			t.IssueType = defaultIssueType
+			t.IssueType = config.DefaultIssueType
 		}
 	default:
 		return fmt.Sprintf("unknown tracker kind %q", t.Kind)

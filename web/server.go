@@ -134,6 +134,3 @@ func (s *Server) Handler() http.Handler { return s.echo }
 
 // Echo gives access to the router, for endpoints mounted by other packages and for tests.
 func (s *Server) Echo() *echo.Echo { return s.echo }
-
-// Registry is the Prometheus registry served on /metrics.
-func (s *Server) Registry() *prometheus.Registry { return s.registry }
