@@ -63,21 +63,14 @@ func (s *Server) githubWebhook(c echo.Context) error {
 	if s.cfg.GitHub != nil {
 		secret = s.cfg.GitHub.WebhookSecret.Value()
 	}
-	if secret == "" && !s.dev {
-		return unauthorized("github webhooks are refused: no github.webhook_secret is configured")
-	}
-	if err := requireJSON(r); err != nil {
-		// GitHub hooks can be set to send form-encoded payloads; only JSON is read here.
-		return unsupportedType(err.Error() + ": set the GitHub webhook's content type to application/json (form-encoded payloads are not accepted)")
-	}
-	body, err := readBody(c, MaxWebhookBody)
+	// GitHub hooks can be set to send form-encoded payloads; only JSON is read here.
+	body, err := s.webhookBody(c, "github", secret,
+		": set the GitHub webhook's content type to application/json (form-encoded payloads are not accepted)",
+		func(secret string, body []byte) error {
+			return checkHubSignature(headerGitHubSignature, r.Header.Get(headerGitHubSignature), secret, body)
+		})
 	if err != nil {
 		return err
-	}
-	if secret != "" {
-		if err := checkHubSignature(headerGitHubSignature, r.Header.Get(headerGitHubSignature), secret, body); err != nil {
-			return unauthorized(err.Error())
-		}
 	}
 	event := r.Header.Get(headerGitHubEvent)
 	if event == "" {
@@ -100,6 +93,33 @@ func (s *Server) githubWebhook(c echo.Context) error {
 		return err
 	}
 	return s.recordWebhook(c, store.SourceGitHub, delivery, event, body)
+}
+
+// webhookBody takes a tracker webhook's request as far as its verified body, in the order both
+// webhooks share: refuse every request when the tracker has no webhook secret (outside dev
+// mode), check the content type (typeHint is added to a 415's message), read at most
+// MaxWebhookBody, then verify the body with the secret when there is one. Nothing reads the body
+// before verify has accepted it.
+func (s *Server) webhookBody(c echo.Context, tracker, secret, typeHint string, verify func(secret string, body []byte) error) ([]byte, error) {
+	if secret == "" && !s.dev {
+		return nil, unauthorized(tracker + " webhooks are refused: no " + tracker + ".webhook_secret is configured")
+	}
+	if err := requireJSON(c.Request()); err != nil {
+		if typeHint != "" {
+			return nil, unsupportedType(err.Error() + typeHint)
+		}
+		return nil, err
+	}
+	body, err := readBody(c, MaxWebhookBody)
+	if err != nil {
+		return nil, err
+	}
+	if secret != "" {
+		if err := verify(secret, body); err != nil {
+			return nil, unauthorized(err.Error())
+		}
+	}
+	return body, nil
 }
 
 // jiraEnvelope is the part of a Jira webhook that is read here: enough to tell the event and
@@ -125,20 +145,11 @@ func (s *Server) jiraWebhook(c echo.Context) error {
 	if s.cfg.Jira != nil {
 		secret = s.cfg.Jira.WebhookSecret.Value()
 	}
-	if secret == "" && !s.dev {
-		return unauthorized("jira webhooks are refused: no jira.webhook_secret is configured")
-	}
-	if err := requireJSON(r); err != nil {
-		return err
-	}
-	body, err := readBody(c, MaxWebhookBody)
+	body, err := s.webhookBody(c, "jira", secret, "", func(secret string, body []byte) error {
+		return checkJiraCredentials(r, secret, body)
+	})
 	if err != nil {
 		return err
-	}
-	if secret != "" {
-		if err := checkJiraCredentials(r, secret, body); err != nil {
-			return unauthorized(err.Error())
-		}
 	}
 	if !utf8.Valid(body) {
 		return badRequest("malformed JSON: the body is not valid UTF-8")
