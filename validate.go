@@ -69,19 +69,9 @@ const (
 // match without regard to case, as encoding/json does ("ID" fills id); the canonical form is
 // what was understood, which is what "equal after parsing" asks.
 func DecodeDocument(body []byte) (*Document, error) {
-	if !utf8.Valid(body) {
-		return nil, fmt.Errorf("%w: the body is not valid UTF-8", ErrMalformed)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: the body is empty", ErrMalformed)
-		}
-		return nil, fmt.Errorf("%w: %s", ErrMalformed, jsonMessage(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: unexpected data after the JSON object", ErrMalformed)
+	raw, err := DecodeJSON(body)
+	if err != nil {
+		return nil, err
 	}
 	if raw[0] != '{' {
 		return nil, &ShapeError{Message: "the body must be a JSON object"}
@@ -97,6 +87,27 @@ func DecodeDocument(body []byte) (*Document, error) {
 		return nil, &ShapeError{Message: jsonMessage(err)}
 	}
 	return &doc, nil
+}
+
+// DecodeJSON reads body as exactly one JSON value, for request bodies: invalid UTF-8, an empty
+// body, malformed JSON and data after the first value are ErrMalformed (wrapped, with the reason
+// in words). The value returned is not empty and starts with its first character.
+func DecodeJSON(body []byte) (json.RawMessage, error) {
+	if !utf8.Valid(body) {
+		return nil, fmt.Errorf("%w: the body is not valid UTF-8", ErrMalformed)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: the body is empty", ErrMalformed)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, jsonMessage(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: unexpected data after the JSON object", ErrMalformed)
+	}
+	return raw, nil
 }
 
 // jsonMessage strips the package prefix from encoding/json errors, which users need not see.

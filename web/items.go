@@ -1,16 +1,12 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"net/http"
-	"sort"
-	"strings"
-	"unicode/utf8"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -74,31 +70,16 @@ func (s *Server) retryPostmortem(c echo.Context) error {
 // naming an item status. Malformed JSON is 400; an object that is not that is 422 with the
 // offending fields named.
 func decodeStatusPatch(body []byte) (ft.Status, error) {
-	if !utf8.Valid(body) {
-		return "", badRequest("malformed JSON: the body is not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
-		if errors.Is(err, io.EOF) {
-			return "", badRequest(`malformed JSON: the body is empty; send {"status": "done"}`)
-		}
-		return "", badRequest("malformed JSON: %s", jsonError(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return "", badRequest("malformed JSON: unexpected data after the JSON object")
+	raw, err := ft.DecodeJSON(body)
+	if err != nil {
+		return "", fmt.Errorf(`%w; send {"status": "done"}`, err)
 	}
 	var obj map[string]json.RawMessage
 	if raw[0] != '{' || json.Unmarshal(raw, &obj) != nil {
 		return "", invalid(`the body must be a JSON object: {"status": "done"}`, nil)
 	}
 	var fields []ft.FieldError
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if k != "status" {
 			fields = append(fields, ft.FieldError{Field: k, Message: "unknown field: only status can be changed"})
 		}
@@ -117,12 +98,4 @@ func decodeStatusPatch(body []byte) (ft.Status, error) {
 		return "", invalid("the change is not acceptable", fields)
 	}
 	return ft.Status(status), nil
-}
-
-// jsonError is an encoding/json error without its package prefix.
-func jsonError(err error) string {
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return "unexpected end of JSON input"
-	}
-	return strings.TrimPrefix(err.Error(), "json: ")
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/store"
 )
 
@@ -239,17 +241,22 @@ func (s *Server) webhookIgnored(c echo.Context, source, event, delivery, reason 
 
 // requireJSONObject accepts one well-formed UTF-8 JSON object.
 func requireJSONObject(body []byte) error {
-	if !utf8.Valid(body) {
-		return badRequest("malformed JSON: the body is not valid UTF-8")
+	raw, err := ft.DecodeJSON(body)
+	if err != nil {
+		return err
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(body, &obj); err != nil {
-		return badRequest("malformed JSON: %s", jsonError(err))
-	}
-	if obj == nil {
+	if raw[0] != '{' {
 		return badRequest("the body must be a JSON object")
 	}
 	return nil
+}
+
+// jsonError is an encoding/json error without its package prefix.
+func jsonError(err error) string {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "unexpected end of JSON input"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 // hubSignature is the value of GitHub's X-Hub-Signature-256 and Jira's X-Hub-Signature for
