@@ -15,28 +15,9 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
-
-	"github.com/followthrough/followthrough/connectors/githubfake"
 )
 
 const testToken = "e2e-token-0123456789"
-
-// baseConfig is a config with a GitHub stand-in as the only tracker.
-func baseConfig(addr, db, githubURL string) string {
-	return fmt.Sprintf(`listen: %s
-database: %s
-public_url: http://%s
-intake:
-  tokens: [%q]
-github:
-  api_url: %s
-  token: %s
-  write_interval: 0s
-  request_timeout: 2s
-routes:
-  - to: { kind: github, repo: acme/postmortem-actions }
-`, addr, db, addr, testToken, githubURL, githubfake.DefaultToken)
-}
 
 func exitCode(err error) int {
 	var ee *exec.ExitError
@@ -200,15 +181,11 @@ func TestDevModeLoadsSampleWithTickets(t *testing.T) {
 // every acknowledged postmortem and its outbox entries are in the database, and served after a
 // restart.
 func TestKillAfterAcknowledgedBurst(t *testing.T) {
-	gh := githubfake.New(githubfake.Options{})
-	defer gh.Close()
+	e := newTrackerEnv(t, envOptions{})
+	gh := e.gh
 	// Slow trackers keep the worker busy, so the kill lands while tickets are still queued.
 	gh.SetLatency(200 * time.Millisecond)
-	dir := t.TempDir()
-	db := filepath.Join(dir, "ft.db")
-	addr := freeAddr(t)
-	cfgPath := writeConfig(t, baseConfig(addr, db, gh.URL()))
-	s := start(t, addr, "serve", "--config", cfgPath)
+	s := e.start()
 
 	const n = 120
 	var mu sync.Mutex
@@ -240,7 +217,7 @@ func TestKillAfterAcknowledgedBurst(t *testing.T) {
 	}
 
 	// Straight from the file the killed process left.
-	conn, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
+	conn, err := sql.Open("sqlite", "file:"+e.db+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +237,7 @@ func TestKillAfterAcknowledgedBurst(t *testing.T) {
 
 	// And through the API after a restart; the queued tickets are then made exactly once.
 	gh.SetLatency(0)
-	s2 := start(t, addr, "serve", "--config", cfgPath)
+	s2 := e.start()
 	var list struct {
 		Postmortems []struct{ ID string }
 		NextCursor  string `json:"next_cursor"`
@@ -274,9 +251,9 @@ func TestKillAfterAcknowledgedBurst(t *testing.T) {
 		total += items
 	}
 	eventually(t, 60*time.Second, "every item has exactly one ticket", func() bool {
-		return len(gh.Issues("acme/postmortem-actions")) >= total && allLinked(t, s2, acked)
+		return len(gh.Issues(defaultRepo)) >= total && allLinked(t, s2, acked)
 	})
-	if issues := gh.Issues("acme/postmortem-actions"); len(issues) != total {
+	if issues := gh.Issues(defaultRepo); len(issues) != total {
 		seen := map[string]int{}
 		for _, is := range issues {
 			seen[is.Title]++
@@ -319,12 +296,8 @@ func postmortemJSON(id string, n int) []byte {
 // no request is answered with a server error, and every acknowledged postmortem is there after
 // a restart.
 func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
-	gh := githubfake.New(githubfake.Options{})
-	defer gh.Close()
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfgPath := writeConfig(t, baseConfig(addr, filepath.Join(dir, "ft.db"), gh.URL()))
-	s := start(t, addr, "serve", "--config", cfgPath)
+	e := newTrackerEnv(t, envOptions{})
+	s := e.start()
 
 	var mu sync.Mutex
 	var acked []string
@@ -373,7 +346,7 @@ func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
 	if len(serverErrors) > 0 {
 		t.Fatalf("server errors during shutdown: %v", serverErrors)
 	}
-	s2 := start(t, addr, "serve", "--config", cfgPath)
+	s2 := e.start()
 	for _, id := range acked {
 		if code, body := s2.do(http.MethodGet, "/v1/postmortems/"+id, testToken, nil); code != http.StatusOK {
 			t.Fatalf("acknowledged %s is gone after the restart: %d %s", id, code, body)

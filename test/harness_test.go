@@ -6,19 +6,29 @@ package test
 import (
 	"bufio"
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/followthrough/followthrough/connectors/githubfake"
+	"github.com/followthrough/followthrough/connectors/jirafake"
 )
 
 // binary is the followthrough binary built once for the whole package.
@@ -239,3 +249,285 @@ func readLines(t *testing.T, r io.Reader, n int) []string {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// ---- the stand-ins and the server that uses them -------------------------------------------
+
+// trackerEnv is a GitHub and a Jira stand-in and the config of a followthrough that uses both,
+// with webhook secrets for both: items of team payments go to Jira PAY, the rest to GitHub
+// acme/actions.
+type trackerEnv struct {
+	t    *testing.T
+	gh   *githubfake.Server
+	jr   *jirafake.Server
+	addr string
+	db   string
+	cfg  string
+	s    *server
+}
+
+const (
+	defaultRepo = "acme/actions"
+	jiraProject = "PAY"
+
+	githubWebhookSecret = "e2e-github-webhook-secret-0123"
+	jiraWebhookSecret   = "e2e-jira-webhook-secret-4567"
+	// jiraPerson is a Jira Cloud user who is not followthrough (the fixtures' own accountId).
+	jiraPerson = "5c5f880629be9642ba529340"
+)
+
+// envOptions is what a test's trackerEnv varies in.
+type envOptions struct {
+	github githubfake.Options
+	jira   jirafake.Options // Mode and Users are the env's own
+	// reconcile is reconcile.every [1h]; stall holds the stall section's settings, one per
+	// line [scan_every: 1h].
+	reconcile string
+	stall     []string
+	// notify, when set, receives the events listed in notifyEvents.
+	notify       *notifyReceiver
+	notifyEvents string
+}
+
+// newTrackerEnv starts the stand-ins and writes the config; start runs the server.
+func newTrackerEnv(t *testing.T, o envOptions) *trackerEnv {
+	t.Helper()
+	gh := githubfake.New(o.github)
+	t.Cleanup(gh.Close)
+	o.jira.Mode = jirafake.Cloud
+	o.jira.Users = []jirafake.User{
+		{AccountID: "acc-bob", Email: "bob@acme.com", DisplayName: "Bob"},
+		{AccountID: "acc-alice", Email: "alice@acme.com", DisplayName: "Alice"},
+		{AccountID: jiraPerson, Email: "dev@acme.com", DisplayName: "Dev"},
+	}
+	jr := jirafake.New(o.jira)
+	t.Cleanup(jr.Close)
+	if o.reconcile == "" {
+		o.reconcile = "1h"
+	}
+	if o.stall == nil {
+		o.stall = []string{"scan_every: 1h"}
+	}
+	notify := ""
+	if o.notify != nil {
+		notify = fmt.Sprintf("notify:\n  - url: %s\n    secret: %s\n    events: [%s]\n", o.notify.srv.URL, o.notify.secret, o.notifyEvents)
+	}
+	addr := freeAddr(t)
+	db := filepath.Join(t.TempDir(), "ft.db")
+	cfg := writeConfig(t, fmt.Sprintf(`listen: %s
+database: %s
+public_url: http://%s
+intake:
+  tokens: [%q]
+github:
+  api_url: %s
+  token: %s
+  webhook_secret: %s
+  write_interval: 0s
+  request_timeout: 2s
+jira:
+  url: %s
+  deployment: cloud
+  email: bot@example.com
+  api_token: cloud-token
+  webhook_secret: %s
+  request_timeout: 2s
+  search_lag: 2s
+routes:
+  - when: { team: payments }
+    to: { kind: jira, project: %s }
+  - to: { kind: github, repo: %s }
+people:
+  - { email: bob@acme.com, github: bob-gh, jira: acc-bob }
+  - { email: alice@acme.com, github: alice-gh, jira: acc-alice }
+reconcile:
+  every: %s
+stall:
+  %s
+%s`, addr, db, addr, testToken, gh.URL(), githubfake.DefaultToken, githubWebhookSecret, jr.URL(), jiraWebhookSecret,
+		jiraProject, defaultRepo, o.reconcile, strings.Join(o.stall, "\n  "), notify))
+	return &trackerEnv{t: t, gh: gh, jr: jr, addr: addr, db: db, cfg: cfg}
+}
+
+// start runs the server (again, after a kill or stop) on the env's address and database.
+func (e *trackerEnv) start() *server {
+	e.t.Helper()
+	e.s = start(e.t, e.addr, "serve", "--config", e.cfg)
+	return e.s
+}
+
+// ghRef splits "owner/repo#N".
+func ghRef(t *testing.T, key string) (string, int) {
+	t.Helper()
+	repo, num, _ := strings.Cut(key, "#")
+	n, err := strconv.Atoi(num)
+	if err != nil {
+		t.Fatalf("%q is not a GitHub ticket key", key)
+	}
+	return repo, n
+}
+
+// ---- the notify receiver -----------------------------------------------------------------
+
+// notifyAttempt is one POST the notify receiver got, whatever it answered.
+type notifyAttempt struct {
+	ID     string
+	At     time.Time
+	Status int
+}
+
+// notifyEvent is one outbound event the receiver accepted.
+type notifyEvent struct {
+	WebhookID string
+	Type      string `json:"type"`
+	Timestamp string `json:"timestamp"`
+	Data      struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+		Item  *struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"item"`
+		Change *statusChange `json:"change"`
+	} `json:"data"`
+}
+
+// statusChange is data.change of item.status_changed, with the item it is about.
+type statusChange struct {
+	Item   string `json:"-"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Source string `json:"source"`
+}
+
+// notifyReceiver is a notify URL on loopback that checks Standard Webhooks signatures
+// (v1,base64(HMAC-SHA256(key, id.timestamp.body)), key the base64-decoded part after whsec_)
+// and timestamps, and records what it gets. fail makes it answer 500 to that many deliveries.
+type notifyReceiver struct {
+	t      *testing.T
+	srv    *httptest.Server
+	secret string
+	key    []byte
+
+	mu       sync.Mutex
+	fail     int
+	attempts []notifyAttempt
+	events   []notifyEvent
+	problems []string
+}
+
+func newNotifyReceiver(t *testing.T) *notifyReceiver {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	r := &notifyReceiver{t: t, key: key, secret: "whsec_" + base64.StdEncoding.EncodeToString(key)}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *notifyReceiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	id, ts := req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp")
+	mac := hmac.New(sha256.New, r.key)
+	fmt.Fprintf(mac, "%s.%s.", id, ts)
+	mac.Write(body)
+	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	valid := false
+	for _, sig := range strings.Fields(req.Header.Get("webhook-signature")) {
+		valid = valid || hmac.Equal([]byte(sig), []byte(want))
+	}
+	sec, tsErr := strconv.ParseInt(ts, 10, 64)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	answer := func(code int) {
+		r.attempts = append(r.attempts, notifyAttempt{ID: id, At: time.Now(), Status: code})
+		w.WriteHeader(code)
+	}
+	switch {
+	case id == "" || tsErr != nil || !valid:
+		r.problems = append(r.problems, fmt.Sprintf("delivery %q: bad signature %q", id, req.Header.Get("webhook-signature")))
+		answer(http.StatusUnauthorized)
+		return
+	case time.Since(time.Unix(sec, 0)).Abs() > 5*time.Minute:
+		r.problems = append(r.problems, fmt.Sprintf("delivery %q: timestamp %s is off by more than 5 minutes", id, ts))
+		answer(http.StatusUnauthorized)
+		return
+	case req.Header.Get("Content-Type") != "application/json":
+		r.problems = append(r.problems, fmt.Sprintf("delivery %q: content type %q", id, req.Header.Get("Content-Type")))
+	}
+	if r.fail > 0 {
+		r.fail--
+		answer(http.StatusInternalServerError)
+		return
+	}
+	ev := notifyEvent{WebhookID: id}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		r.problems = append(r.problems, fmt.Sprintf("delivery %q: %v: %s", id, err, body))
+		answer(http.StatusBadRequest)
+		return
+	}
+	if ev.Data.Change != nil && ev.Data.Item != nil {
+		ev.Data.Change.Item = ev.Data.Item.ID
+	}
+	r.events = append(r.events, ev)
+	answer(http.StatusOK)
+}
+
+// failNext makes the receiver answer 500 to the next n deliveries.
+func (r *notifyReceiver) failNext(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = n
+}
+
+func (r *notifyReceiver) attemptLog() []notifyAttempt {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.attempts)
+}
+
+// statusEvents returns the item.status_changed events accepted so far, failing the test on any
+// badly signed delivery, on an event accepted twice, and on an event without its item or
+// change.
+func (r *notifyReceiver) statusEvents() []notifyEvent {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.problems) > 0 {
+		r.t.Fatalf("notify receiver: %s", strings.Join(r.problems, "; "))
+	}
+	seen := map[string]bool{}
+	var out []notifyEvent
+	for _, ev := range r.events {
+		if seen[ev.WebhookID] {
+			r.t.Fatalf("event %s accepted twice", ev.WebhookID)
+		}
+		seen[ev.WebhookID] = true
+		if ev.Type != "item.status_changed" {
+			continue
+		}
+		if ev.Data.Item == nil || ev.Data.Change == nil || ev.Data.Item.Status != ev.Data.Change.To || ev.Data.ID == "" ||
+			ev.Timestamp == "" {
+			r.t.Fatalf("item.status_changed %s lacks data.id, data.item or data.change, or they disagree: %+v", ev.WebhookID, ev)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// types returns the types of the events accepted so far, failing the test on any badly
+// signed delivery.
+func (r *notifyReceiver) types() []string {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.problems) > 0 {
+		r.t.Fatalf("notify receiver: %s", strings.Join(r.problems, "; "))
+	}
+	var out []string
+	for _, ev := range r.events {
+		out = append(out, ev.Type)
+	}
+	return out
+}

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/followthrough/followthrough/connectors/jirafake"
 )
 
 // TestRevisionsChangeOnlyWhatChanged sends a postmortem, then revisions of it, and checks that
@@ -18,7 +16,7 @@ import (
 // items close the old ticket with a pointer and get a new one, a returning item reopens its
 // ticket, and the same postmortem again changes nothing at all.
 func TestRevisionsChangeOnlyWhatChanged(t *testing.T) {
-	e := newTrackerEnv(t, jirafake.Options{})
+	e := newTrackerEnv(t, envOptions{})
 	e.start()
 	const pm = "PM-REV-1"
 	rev1 := newPM(pm, "Search outage",
@@ -297,7 +295,7 @@ func expectNoCalls(t *testing.T, e *trackerEnv, what string) {
 // ticket that the lost create made must not stay behind as a second, open, unfollowed ticket:
 // it is found and closed as moved, or the item is linked to it.
 func TestRevisionMovesItemWhoseCreateWasLost(t *testing.T) {
-	e := newTrackerEnv(t, jirafake.Options{})
+	e := newTrackerEnv(t, envOptions{})
 	e.start()
 	const pm = "PM-REV-LOST"
 	rev1 := newPM(pm, "Lost and moved",

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,75 +19,6 @@ import (
 // The tests in this file check the contract's "Tickets written to trackers": one ticket per
 // action item with the contract's fields, whatever fails on the way, across a SIGKILL, and
 // through every kind of revision. They run the real binary against both stand-ins.
-
-// trackerEnv is a GitHub and a Jira stand-in and the config of a followthrough that uses both:
-// items of team payments go to Jira PAY, the rest to GitHub acme/actions.
-type trackerEnv struct {
-	t    *testing.T
-	gh   *githubfake.Server
-	jr   *jirafake.Server
-	addr string
-	db   string
-	cfg  string
-	s    *server
-}
-
-const (
-	defaultRepo = "acme/actions"
-	jiraProject = "PAY"
-)
-
-// newTrackerEnv starts the stand-ins and writes the config; start runs the server.
-func newTrackerEnv(t *testing.T, jiraOpts jirafake.Options) *trackerEnv {
-	t.Helper()
-	gh := githubfake.New(githubfake.Options{})
-	t.Cleanup(gh.Close)
-	jiraOpts.Mode = jirafake.Cloud
-	jiraOpts.Users = []jirafake.User{
-		{AccountID: "acc-bob", Email: "bob@acme.com", DisplayName: "Bob"},
-		{AccountID: "acc-alice", Email: "alice@acme.com", DisplayName: "Alice"},
-	}
-	jr := jirafake.New(jiraOpts)
-	t.Cleanup(jr.Close)
-	addr := freeAddr(t)
-	db := filepath.Join(t.TempDir(), "ft.db")
-	cfg := writeConfig(t, fmt.Sprintf(`listen: %s
-database: %s
-public_url: http://%s
-intake:
-  tokens: [%q]
-github:
-  api_url: %s
-  token: %s
-  write_interval: 0s
-  request_timeout: 2s
-jira:
-  url: %s
-  deployment: cloud
-  email: bot@example.com
-  api_token: cloud-token
-  request_timeout: 2s
-  search_lag: 2s
-routes:
-  - when: { team: payments }
-    to: { kind: jira, project: %s }
-  - to: { kind: github, repo: %s }
-people:
-  - { email: bob@acme.com, github: bob-gh, jira: acc-bob }
-  - { email: alice@acme.com, github: alice-gh, jira: acc-alice }
-reconcile:
-  every: 1h
-stall:
-  scan_every: 1h
-`, addr, db, addr, testToken, gh.URL(), githubfake.DefaultToken, jr.URL(), jiraProject, defaultRepo))
-	return &trackerEnv{t: t, gh: gh, jr: jr, addr: addr, db: db, cfg: cfg}
-}
-
-func (e *trackerEnv) start() *server {
-	e.t.Helper()
-	e.s = start(e.t, e.addr, "serve", "--config", e.cfg)
-	return e.s
-}
 
 // post sends a postmortem and checks the status code.
 func (e *trackerEnv) post(doc pmDoc, want int) {
@@ -142,11 +72,7 @@ func deref(s *string) string {
 // ghIssue is the stand-in's issue behind a key "owner/repo#N".
 func (e *trackerEnv) ghIssue(key string) githubfake.Issue {
 	e.t.Helper()
-	repo, num, ok := strings.Cut(key, "#")
-	n, err := strconv.Atoi(num)
-	if !ok || err != nil {
-		e.t.Fatalf("%q is not a GitHub ticket key", key)
-	}
+	repo, n := ghRef(e.t, key)
 	is, found := e.gh.Issue(repo, n)
 	if !found {
 		e.t.Fatalf("GitHub stand-in has no issue %s", key)
@@ -324,7 +250,7 @@ func lastLine(s string) string {
 // (one by its own tracker, one by the default route) and a Jira project (one by a team route,
 // one by its own tracker) and checks every field the contract puts on the tickets.
 func TestTicketsCarryContractFields(t *testing.T) {
-	e := newTrackerEnv(t, jirafake.Options{})
+	e := newTrackerEnv(t, envOptions{})
 	e.start()
 	const pm = "PM-2026-101"
 	doc := newPM(pm, "Checkout outage 2026-11-20",
@@ -523,7 +449,7 @@ func TestTicketsExactlyOnceUnderFaults(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newTrackerEnv(t, tc.jiraOpts)
+			e := newTrackerEnv(t, envOptions{jira: tc.jiraOpts})
 			e.start()
 			tc.arm(e)
 			doc := faultPM(fmt.Sprintf("PM-FAULT-%d", i))
@@ -590,7 +516,7 @@ func TestTicketsExactlyOnceUnderFaults(t *testing.T) {
 // TestTicketsExactlyOnceAcrossKill SIGKILLs the server while 200 tickets are being created on
 // slow stand-ins, restarts it, and checks that every item has exactly one ticket.
 func TestTicketsExactlyOnceAcrossKill(t *testing.T) {
-	e := newTrackerEnv(t, jirafake.Options{SearchLag: 500 * time.Millisecond})
+	e := newTrackerEnv(t, envOptions{jira: jirafake.Options{SearchLag: 500 * time.Millisecond}})
 	e.gh.SetLatency(30 * time.Millisecond)
 	e.jr.SetLatency(20 * time.Millisecond)
 	// A slow remote link keeps Jira jobs between "issue created" and "ticket recorded" most of

@@ -3,16 +3,13 @@ package test
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -36,12 +33,8 @@ import (
 // retried with the same webhook-id.
 
 const (
-	twGitHubSecret = "e2e-github-webhook-secret-0123"
-	twJiraSecret   = "e2e-jira-webhook-secret-4567"
 	// twPerson is a GitHub user who is not followthrough.
 	twPerson = "octo-person"
-	// twJiraPerson is a Jira Cloud user who is not followthrough (the fixtures' own accountId).
-	twJiraPerson = "5c5f880629be9642ba529340"
 	// twJiraBot is the account the Jira stand-in authenticates followthrough as.
 	twJiraBot = "ft-bot-account"
 )
@@ -66,156 +59,6 @@ func (c *twClock) tick() {
 	c.offset += 2 * time.Second
 }
 
-// ---- the notify receiver -----------------------------------------------------------------
-
-// twAttempt is one POST the notify receiver got, whatever it answered.
-type twAttempt struct {
-	ID     string
-	At     time.Time
-	Status int
-}
-
-// twEvent is one outbound event the receiver accepted.
-type twEvent struct {
-	WebhookID string
-	Type      string `json:"type"`
-	Timestamp string `json:"timestamp"`
-	Data      struct {
-		ID    string `json:"id"`
-		State string `json:"state"`
-		Item  *struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
-		} `json:"item"`
-		Change *twChange `json:"change"`
-	} `json:"data"`
-}
-
-// twChange is data.change of item.status_changed, with the item it is about.
-type twChange struct {
-	Item   string `json:"-"`
-	From   string `json:"from"`
-	To     string `json:"to"`
-	Source string `json:"source"`
-}
-
-// twReceiver is a notify URL on loopback that checks Standard Webhooks signatures
-// (v1,base64(HMAC-SHA256(key, id.timestamp.body)), key the base64-decoded part after whsec_)
-// and timestamps, and records what it gets. fail makes it answer 500 to that many deliveries.
-type twReceiver struct {
-	t      *testing.T
-	srv    *httptest.Server
-	secret string
-	key    []byte
-
-	mu       sync.Mutex
-	fail     int
-	attempts []twAttempt
-	events   []twEvent
-	problems []string
-}
-
-func newTWReceiver(t *testing.T) *twReceiver {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	r := &twReceiver{t: t, key: key, secret: "whsec_" + base64.StdEncoding.EncodeToString(key)}
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *twReceiver) serve(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	id, ts := req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp")
-	mac := hmac.New(sha256.New, r.key)
-	fmt.Fprintf(mac, "%s.%s.", id, ts)
-	mac.Write(body)
-	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
-	valid := false
-	for _, sig := range strings.Fields(req.Header.Get("webhook-signature")) {
-		valid = valid || hmac.Equal([]byte(sig), []byte(want))
-	}
-	sec, tsErr := strconv.ParseInt(ts, 10, 64)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	answer := func(code int) {
-		r.attempts = append(r.attempts, twAttempt{ID: id, At: time.Now(), Status: code})
-		w.WriteHeader(code)
-	}
-	switch {
-	case id == "" || tsErr != nil || !valid:
-		r.problems = append(r.problems, fmt.Sprintf("delivery %q: bad signature %q", id, req.Header.Get("webhook-signature")))
-		answer(http.StatusUnauthorized)
-		return
-	case time.Since(time.Unix(sec, 0)).Abs() > 5*time.Minute:
-		r.problems = append(r.problems, fmt.Sprintf("delivery %q: timestamp %s is off by more than 5 minutes", id, ts))
-		answer(http.StatusUnauthorized)
-		return
-	case req.Header.Get("Content-Type") != "application/json":
-		r.problems = append(r.problems, fmt.Sprintf("delivery %q: content type %q", id, req.Header.Get("Content-Type")))
-	}
-	if r.fail > 0 {
-		r.fail--
-		answer(http.StatusInternalServerError)
-		return
-	}
-	ev := twEvent{WebhookID: id}
-	if err := json.Unmarshal(body, &ev); err != nil {
-		r.problems = append(r.problems, fmt.Sprintf("delivery %q: %v: %s", id, err, body))
-		answer(http.StatusBadRequest)
-		return
-	}
-	if ev.Data.Change != nil && ev.Data.Item != nil {
-		ev.Data.Change.Item = ev.Data.Item.ID
-	}
-	r.events = append(r.events, ev)
-	answer(http.StatusOK)
-}
-
-// failNext makes the receiver answer 500 to the next n deliveries.
-func (r *twReceiver) failNext(n int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.fail = n
-}
-
-func (r *twReceiver) attemptLog() []twAttempt {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.attempts)
-}
-
-// statusEvents returns the item.status_changed events accepted so far, failing the test on any
-// badly signed delivery, on an event accepted twice, and on an event without its item or
-// change.
-func (r *twReceiver) statusEvents() []twEvent {
-	r.t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.problems) > 0 {
-		r.t.Fatalf("notify receiver: %s", strings.Join(r.problems, "; "))
-	}
-	seen := map[string]bool{}
-	var out []twEvent
-	for _, ev := range r.events {
-		if seen[ev.WebhookID] {
-			r.t.Fatalf("event %s accepted twice", ev.WebhookID)
-		}
-		seen[ev.WebhookID] = true
-		if ev.Type != "item.status_changed" {
-			continue
-		}
-		if ev.Data.Item == nil || ev.Data.Change == nil || ev.Data.Item.Status != ev.Data.Change.To || ev.Data.ID == "" ||
-			ev.Timestamp == "" {
-			r.t.Fatalf("item.status_changed %s lacks data.id, data.item or data.change, or they disagree: %+v", ev.WebhookID, ev)
-		}
-		out = append(out, ev)
-	}
-	return out
-}
-
 // ---- the environment ---------------------------------------------------------------------
 
 // twEnv is a GitHub and a Jira stand-in on one clock, a notify receiver, and a followthrough
@@ -224,7 +67,7 @@ func (r *twReceiver) statusEvents() []twEvent {
 type twEnv struct {
 	*trackerEnv
 	clock    *twClock
-	recv     *twReceiver
+	recv     *notifyReceiver
 	delivery atomic.Int64
 }
 
@@ -233,54 +76,13 @@ type twEnv struct {
 func newTWEnv(t *testing.T, reconcileEvery string) *twEnv {
 	t.Helper()
 	clock := &twClock{}
-	gh := githubfake.New(githubfake.Options{Now: clock.now})
-	t.Cleanup(gh.Close)
-	jr := jirafake.New(jirafake.Options{Mode: jirafake.Cloud, Now: clock.now, Users: []jirafake.User{
-		{AccountID: "acc-bob", Email: "bob@acme.com", DisplayName: "Bob"},
-		{AccountID: "acc-alice", Email: "alice@acme.com", DisplayName: "Alice"},
-		{AccountID: twJiraPerson, Email: "dev@acme.com", DisplayName: "Dev"},
-	}})
-	t.Cleanup(jr.Close)
-	recv := newTWReceiver(t)
-	addr := freeAddr(t)
-	db := filepath.Join(t.TempDir(), "ft.db")
-	cfg := writeConfig(t, fmt.Sprintf(`listen: %s
-database: %s
-public_url: http://%s
-intake:
-  tokens: [%q]
-github:
-  api_url: %s
-  token: %s
-  webhook_secret: %s
-  write_interval: 0s
-  request_timeout: 2s
-jira:
-  url: %s
-  deployment: cloud
-  email: bot@example.com
-  api_token: cloud-token
-  webhook_secret: %s
-  request_timeout: 2s
-  search_lag: 2s
-routes:
-  - when: { team: payments }
-    to: { kind: jira, project: %s }
-  - to: { kind: github, repo: %s }
-people:
-  - { email: bob@acme.com, github: bob-gh, jira: acc-bob }
-  - { email: alice@acme.com, github: alice-gh, jira: acc-alice }
-reconcile:
-  every: %s
-stall:
-  scan_every: 1h
-notify:
-  - url: %s
-    secret: %s
-    events: [item.status_changed, postmortem.completed]
-`, addr, db, addr, testToken, gh.URL(), githubfake.DefaultToken, twGitHubSecret, jr.URL(), twJiraSecret,
-		jiraProject, defaultRepo, reconcileEvery, recv.srv.URL, recv.secret))
-	e := &twEnv{trackerEnv: &trackerEnv{t: t, gh: gh, jr: jr, addr: addr, db: db, cfg: cfg}, clock: clock, recv: recv}
+	recv := newNotifyReceiver(t)
+	e := &twEnv{trackerEnv: newTrackerEnv(t, envOptions{
+		github:    githubfake.Options{Now: clock.now},
+		jira:      jirafake.Options{Now: clock.now},
+		reconcile: reconcileEvery,
+		notify:    recv, notifyEvents: "item.status_changed, postmortem.completed",
+	}), clock: clock, recv: recv}
 	e.start()
 	return e
 }
@@ -323,6 +125,16 @@ func (e *twEnv) waitStatus(pmID, itemID, want string) itemView {
 	return it
 }
 
+// waitInProgressLabel waits until the GitHub ticket is open with the `in progress` label, as
+// a PATCH to in_progress leaves it.
+func (e *twEnv) waitInProgressLabel(key string) {
+	e.t.Helper()
+	eventually(e.t, 10*time.Second, key+" reopened with the in progress label", func() bool {
+		is := e.ghIssue(key)
+		return is.State == "open" && slices.Contains(is.Labels, "in progress")
+	})
+}
+
 // lastActivity is the item's last_activity_at as the API shows it ("" for none).
 func (e *twEnv) lastActivity(pmID, itemID string) string {
 	e.t.Helper()
@@ -345,14 +157,14 @@ func (e *twEnv) lastActivity(pmID, itemID string) string {
 // expectEvents waits until the receiver has accepted as many item.status_changed events as
 // want and checks that they are exactly those, in order. The receiver's events go out one
 // after the other, so once the last one is in, any extra event queued before it would be too.
-func (e *twEnv) expectEvents(want ...twChange) {
+func (e *twEnv) expectEvents(want ...statusChange) {
 	e.t.Helper()
-	var got []twEvent
+	var got []notifyEvent
 	eventually(e.t, 10*time.Second, fmt.Sprintf("%d item.status_changed events", len(want)), func() bool {
 		got = e.recv.statusEvents()
 		return len(got) >= len(want)
 	})
-	var changes []twChange
+	var changes []statusChange
 	for _, ev := range got {
 		changes = append(changes, *ev.Data.Change)
 	}
@@ -455,13 +267,13 @@ func hubSig(secret string, body []byte) string {
 func githubHook(delivery string, body []byte) twWebhook {
 	return twWebhook{path: "/webhooks/github", body: body, headers: map[string]string{
 		"X-GitHub-Event": "issues", "X-GitHub-Delivery": delivery,
-		"X-Hub-Signature-256": hubSig(twGitHubSecret, body)}}
+		"X-Hub-Signature-256": hubSig(githubWebhookSecret, body)}}
 }
 
 // jiraHook is a delivery signed with the configured secret; an empty delivery sends no
 // X-Atlassian-Webhook-Identifier.
 func jiraHook(delivery string, body []byte) twWebhook {
-	h := map[string]string{"X-Hub-Signature": hubSig(twJiraSecret, body)}
+	h := map[string]string{"X-Hub-Signature": hubSig(jiraWebhookSecret, body)}
 	if delivery != "" {
 		h["X-Atlassian-Webhook-Identifier"] = delivery
 	}
@@ -551,17 +363,6 @@ func (e *twEnv) jiraPayload(fixture, key, accountID string) []byte {
 	return mustJSON(e.t, m)
 }
 
-// ghRef splits "owner/repo#N".
-func ghRef(t *testing.T, key string) (string, int) {
-	t.Helper()
-	repo, num, _ := strings.Cut(key, "#")
-	n, err := strconv.Atoi(num)
-	if err != nil {
-		t.Fatalf("%q is not a GitHub ticket key", key)
-	}
-	return repo, n
-}
-
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -619,10 +420,10 @@ func TestTwoWayGitHubWebhooks(t *testing.T) {
 	ping, err := os.ReadFile(filepath.Join("testdata", "ping.payload.json"))
 	must(t, err)
 	e.mustSend(twWebhook{path: "/webhooks/github", body: ping, headers: map[string]string{"X-GitHub-Event": "ping",
-		"X-GitHub-Delivery": e.nextDelivery(), "X-Hub-Signature-256": hubSig(twGitHubSecret, ping)}}, "pong")
+		"X-GitHub-Delivery": e.nextDelivery(), "X-Hub-Signature-256": hubSig(githubWebhookSecret, ping)}}, "pong")
 
 	var history []twHistoryEntry
-	var events []twChange
+	var events []statusChange
 	prev := "open"
 	for _, step := range steps {
 		e.clock.tick()
@@ -632,7 +433,7 @@ func TestTwoWayGitHubWebhooks(t *testing.T) {
 		e.mustSend(githubHook(e.nextDelivery(), e.githubPayload(step.fixture, step.action, key, twPerson)), "accepted")
 		e.waitStatus(pm, "AI-1", step.want)
 		history = append(history, twHistoryEntry{From: prev, To: step.want, Source: "github", By: twPerson})
-		events = append(events, twChange{Item: "AI-1", From: prev, To: step.want, Source: "github"})
+		events = append(events, statusChange{Item: "AI-1", From: prev, To: step.want, Source: "github"})
 		e.expectHistory(pm, "AI-1", history...)
 		e.expectEvents(events...)
 		prev = step.want
@@ -682,20 +483,20 @@ func TestTwoWayJiraWebhooks(t *testing.T) {
 		{"AI-1", "Done", "", "webhook-issue-updated-resolved.json", "done"},
 		{"AI-2", "Won't Do", "", "webhook-issue-updated-resolved.json", "wont_do"},
 	}
-	var events []twChange
+	var events []statusChange
 	history := map[string][]twHistoryEntry{}
 	for _, step := range steps {
 		e.clock.tick()
 		must(t, e.jr.Transition(keys[step.item], step.status, step.resolution))
-		e.mustSend(jiraHook(e.nextDelivery(), e.jiraPayload(step.fixture, keys[step.item], twJiraPerson)), "accepted")
+		e.mustSend(jiraHook(e.nextDelivery(), e.jiraPayload(step.fixture, keys[step.item], jiraPerson)), "accepted")
 		e.waitStatus(pm, step.item, step.want)
 		h := history[step.item]
 		from := "open"
 		if len(h) > 0 {
 			from = h[len(h)-1].To
 		}
-		history[step.item] = append(h, twHistoryEntry{From: from, To: step.want, Source: "jira", By: twJiraPerson})
-		events = append(events, twChange{Item: step.item, From: from, To: step.want, Source: "jira"})
+		history[step.item] = append(h, twHistoryEntry{From: from, To: step.want, Source: "jira", By: jiraPerson})
+		events = append(events, statusChange{Item: step.item, From: from, To: step.want, Source: "jira"})
 		e.expectHistory(pm, step.item, history[step.item]...)
 		e.expectEvents(events...)
 	}
@@ -717,7 +518,7 @@ func TestTwoWayJiraWebhooks(t *testing.T) {
 	if is.Resolution != "Done" && is.Resolution != "Fixed" {
 		t.Errorf("%s resolved as %q, want Done or Fixed", is.Key, is.Resolution)
 	}
-	events = append(events, twChange{Item: "AI-3", From: "open", To: "done", Source: "api"})
+	events = append(events, statusChange{Item: "AI-3", From: "open", To: "done", Source: "api"})
 	e.expectEvents(events...)
 	// There is no Won't Do status in this workflow: won't do is Done with a won't-do resolution,
 	// also two transitions away.
@@ -734,7 +535,7 @@ func TestTwoWayJiraWebhooks(t *testing.T) {
 	if !slices.Contains([]string{"Won't Do", "Won't Fix", "Duplicate", "Cannot Reproduce", "Declined"}, is.Resolution) {
 		t.Errorf("%s closed as won't do with resolution %q, want a won't-do resolution", is.Key, is.Resolution)
 	}
-	events = append(events, twChange{Item: "AI-4", From: "open", To: "wont_do", Source: "api"})
+	events = append(events, statusChange{Item: "AI-4", From: "open", To: "wont_do", Source: "api"})
 	e.expectEvents(events...)
 	if st := e.get(pm).State; st != "completed" {
 		t.Errorf("state %q with every item finished, want completed", st)
@@ -753,9 +554,9 @@ func TestTwoWayJiraWebhooks(t *testing.T) {
 	// A person reopens AI-1 afterwards: the echoes were applied before it.
 	e.clock.tick()
 	must(t, e.jr.Transition(keys["AI-1"], "To Do", ""))
-	e.mustSend(jiraHook(e.nextDelivery(), e.jiraPayload("webhook-issue-updated-reopened.json", keys["AI-1"], twJiraPerson)), "accepted")
+	e.mustSend(jiraHook(e.nextDelivery(), e.jiraPayload("webhook-issue-updated-reopened.json", keys["AI-1"], jiraPerson)), "accepted")
 	e.waitStatus(pm, "AI-1", "open")
-	events = append(events, twChange{Item: "AI-1", From: "done", To: "open", Source: "jira"})
+	events = append(events, statusChange{Item: "AI-1", From: "done", To: "open", Source: "jira"})
 	e.expectEvents(events...)
 	e.expectHistory(pm, "AI-3", twHistoryEntry{From: "open", To: "done", Source: "api"})
 	if at := e.lastActivity(pm, "AI-3"); at != "" {
@@ -799,10 +600,10 @@ func TestTwoWayDuplicateAndOutOfOrderDeliveries(t *testing.T) {
 	// Jira: Done and then In Progress at the tracker; In Progress is delivered first.
 	e.clock.tick()
 	must(t, e.jr.Transition(jiraKey, "Done", ""))
-	done := jiraHook("jira-done", e.jiraPayload("webhook-issue-updated-resolved.json", jiraKey, twJiraPerson))
+	done := jiraHook("jira-done", e.jiraPayload("webhook-issue-updated-resolved.json", jiraKey, jiraPerson))
 	e.clock.tick()
 	must(t, e.jr.Transition(jiraKey, "In Progress", ""))
-	started := jiraHook("jira-started", e.jiraPayload("webhook-issue-updated-started-working.json", jiraKey, twJiraPerson))
+	started := jiraHook("jira-started", e.jiraPayload("webhook-issue-updated-started-working.json", jiraKey, jiraPerson))
 	e.mustSend(started, "accepted")
 	e.waitStatus(pm, "AI-2", "in_progress")
 	e.mustSend(done, "accepted") // late
@@ -812,7 +613,7 @@ func TestTwoWayDuplicateAndOutOfOrderDeliveries(t *testing.T) {
 	// delivery.
 	e.clock.tick()
 	must(t, e.jr.Transition(jiraKey, "To Do", ""))
-	reopened := jiraHook("", e.jiraPayload("webhook-issue-updated-reopened.json", jiraKey, twJiraPerson))
+	reopened := jiraHook("", e.jiraPayload("webhook-issue-updated-reopened.json", jiraKey, jiraPerson))
 	e.mustSend(reopened, "accepted")
 	e.waitStatus(pm, "AI-2", "open")
 	e.mustSend(reopened, "ignored")
@@ -825,10 +626,7 @@ func TestTwoWayDuplicateAndOutOfOrderDeliveries(t *testing.T) {
 	closed3 := githubHook("gh-closed-3", e.githubPayload("issues.closed.json", "closed", ghKey3, twPerson))
 	e.clock.tick()
 	e.patch(pm, "AI-3", "in_progress")
-	eventually(t, 10*time.Second, ghKey3+" reopened with the in progress label", func() bool {
-		is := e.ghIssue(ghKey3)
-		return is.State == "open" && slices.Contains(is.Labels, "in progress")
-	})
+	e.waitInProgressLabel(ghKey3)
 	e.mustSend(closed3, "accepted")
 
 	// A real change after all of them on each ticket: webhooks of one tracker are applied in
@@ -842,26 +640,26 @@ func TestTwoWayDuplicateAndOutOfOrderDeliveries(t *testing.T) {
 	e.waitStatus(pm, "AI-1", "in_progress")
 	e.clock.tick()
 	must(t, e.jr.Transition(jiraKey, "Won't Do", ""))
-	e.mustSend(jiraHook("jira-wontdo", e.jiraPayload("webhook-issue-updated-resolved.json", jiraKey, twJiraPerson)), "accepted")
+	e.mustSend(jiraHook("jira-wontdo", e.jiraPayload("webhook-issue-updated-resolved.json", jiraKey, jiraPerson)), "accepted")
 	e.waitStatus(pm, "AI-2", "wont_do")
 
 	e.expectEvents(
-		twChange{Item: "AI-1", From: "open", To: "done", Source: "github"},
-		twChange{Item: "AI-1", From: "done", To: "open", Source: "github"},
-		twChange{Item: "AI-2", From: "open", To: "in_progress", Source: "jira"},
-		twChange{Item: "AI-2", From: "in_progress", To: "open", Source: "jira"},
-		twChange{Item: "AI-3", From: "open", To: "in_progress", Source: "api"},
-		twChange{Item: "AI-1", From: "open", To: "in_progress", Source: "github"},
-		twChange{Item: "AI-2", From: "open", To: "wont_do", Source: "jira"},
+		statusChange{Item: "AI-1", From: "open", To: "done", Source: "github"},
+		statusChange{Item: "AI-1", From: "done", To: "open", Source: "github"},
+		statusChange{Item: "AI-2", From: "open", To: "in_progress", Source: "jira"},
+		statusChange{Item: "AI-2", From: "in_progress", To: "open", Source: "jira"},
+		statusChange{Item: "AI-3", From: "open", To: "in_progress", Source: "api"},
+		statusChange{Item: "AI-1", From: "open", To: "in_progress", Source: "github"},
+		statusChange{Item: "AI-2", From: "open", To: "wont_do", Source: "jira"},
 	)
 	e.expectHistory(pm, "AI-1",
 		twHistoryEntry{"open", "done", "github", twPerson},
 		twHistoryEntry{"done", "open", "github", twPerson},
 		twHistoryEntry{"open", "in_progress", "github", twPerson})
 	e.expectHistory(pm, "AI-2",
-		twHistoryEntry{"open", "in_progress", "jira", twJiraPerson},
-		twHistoryEntry{"in_progress", "open", "jira", twJiraPerson},
-		twHistoryEntry{"open", "wont_do", "jira", twJiraPerson})
+		twHistoryEntry{"open", "in_progress", "jira", jiraPerson},
+		twHistoryEntry{"in_progress", "open", "jira", jiraPerson},
+		twHistoryEntry{"open", "wont_do", "jira", jiraPerson})
 	e.expectHistory(pm, "AI-3", twHistoryEntry{From: "open", To: "in_progress", Source: "api"})
 }
 
@@ -886,7 +684,7 @@ func TestTwoWayBadSignaturesAre401(t *testing.T) {
 	m["issue"].(map[string]any)["state"], m["issue"].(map[string]any)["state_reason"] = "closed", "completed"
 	m["issue"].(map[string]any)["updated_at"] = e.clock.now().Add(time.Hour).UTC().Format(time.RFC3339)
 	ghForged := mustJSON(t, m)
-	must(t, json.Unmarshal(e.jiraPayload("webhook-issue-updated-resolved.json", jiraKey, twJiraPerson), &m))
+	must(t, json.Unmarshal(e.jiraPayload("webhook-issue-updated-resolved.json", jiraKey, jiraPerson), &m))
 	fields := m["issue"].(map[string]any)["fields"].(map[string]any)
 	fields["status"] = map[string]any{"name": "Done", "statusCategory": map[string]any{"key": "done"}}
 	fields["resolution"] = map[string]any{"name": "Done"}
@@ -914,15 +712,15 @@ func TestTwoWayBadSignaturesAre401(t *testing.T) {
 	}{
 		{"github wrong secret", gh("gh-forged", ghForged, hubSig("not-the-secret", ghForged))},
 		{"github no signature", gh("gh-forged", ghForged, "")},
-		{"github body altered after signing", gh("gh-forged", altered(ghForged), hubSig(twGitHubSecret, ghForged))},
-		{"github sha1 signature", gh("gh-forged", ghForged, "sha1="+strings.TrimPrefix(hubSig(twGitHubSecret, ghForged), "sha256="))},
+		{"github body altered after signing", gh("gh-forged", altered(ghForged), hubSig(githubWebhookSecret, ghForged))},
+		{"github sha1 signature", gh("gh-forged", ghForged, "sha1="+strings.TrimPrefix(hubSig(githubWebhookSecret, ghForged), "sha256="))},
 		{"github ping with a wrong secret", twWebhook{path: "/webhooks/github", body: []byte(`{"zen":"Design for failure."}`),
 			headers: map[string]string{"X-GitHub-Event": "ping", "X-GitHub-Delivery": "gh-ping",
 				"X-Hub-Signature-256": hubSig("not-the-secret", []byte(`{"zen":"Design for failure."}`))}}},
 		{"jira wrong secret", jira("", jiraForged, hubSig("not-the-secret", jiraForged))},
 		{"jira no signature and no query", jira("", jiraForged, "")},
 		{"jira body altered after signing", jira("", bytes.Replace(jiraForged, []byte(`"Done"`), []byte(`"Done" `), 1),
-			hubSig(twJiraSecret, jiraForged))},
+			hubSig(jiraWebhookSecret, jiraForged))},
 		{"jira wrong ?secret=", jira("?secret=not-the-secret", jiraForged, "")},
 		{"jira empty ?secret=", jira("?secret=", jiraForged, "")},
 		{"jira wrong ?secret= and wrong signature", jira("?secret=nope", jiraForged, hubSig("nope", jiraForged))},
@@ -942,14 +740,14 @@ func TestTwoWayBadSignaturesAre401(t *testing.T) {
 	e.waitStatus(pm, "AI-1", "in_progress")
 	e.clock.tick()
 	must(t, e.jr.Transition(jiraKey, "In Progress", ""))
-	e.mustSend(jira("?secret="+twJiraSecret, e.jiraPayload("webhook-issue-updated-started-working.json", jiraKey, twJiraPerson), ""), "accepted")
+	e.mustSend(jira("?secret="+jiraWebhookSecret, e.jiraPayload("webhook-issue-updated-started-working.json", jiraKey, jiraPerson), ""), "accepted")
 	e.waitStatus(pm, "AI-2", "in_progress")
 	e.expectEvents(
-		twChange{Item: "AI-1", From: "open", To: "in_progress", Source: "github"},
-		twChange{Item: "AI-2", From: "open", To: "in_progress", Source: "jira"},
+		statusChange{Item: "AI-1", From: "open", To: "in_progress", Source: "github"},
+		statusChange{Item: "AI-2", From: "open", To: "in_progress", Source: "jira"},
 	)
 	e.expectHistory(pm, "AI-1", twHistoryEntry{"open", "in_progress", "github", twPerson})
-	e.expectHistory(pm, "AI-2", twHistoryEntry{"open", "in_progress", "jira", twJiraPerson})
+	e.expectHistory(pm, "AI-2", twHistoryEntry{"open", "in_progress", "jira", jiraPerson})
 }
 
 // ---- 5. reconciliation -------------------------------------------------------------------
@@ -991,11 +789,11 @@ func TestTwoWayReconcileSeesChangesWithoutWebhooks(t *testing.T) {
 	got := e.recv.statusEvents()
 	eventually(t, 10*time.Second, "four events", func() bool { got = e.recv.statusEvents(); return len(got) >= 4 })
 	// The two trackers are reconciled in an order of their own: compare per item.
-	perItem := map[string][]twChange{}
+	perItem := map[string][]statusChange{}
 	for _, ev := range got {
 		perItem[ev.Data.Change.Item] = append(perItem[ev.Data.Change.Item], *ev.Data.Change)
 	}
-	want := map[string][]twChange{
+	want := map[string][]statusChange{
 		"AI-1": {{"AI-1", "open", "wont_do", "reconcile"}, {"AI-1", "wont_do", "open", "reconcile"}},
 		"AI-2": {{"AI-2", "open", "in_progress", "reconcile"}, {"AI-2", "in_progress", "done", "reconcile"}},
 	}
@@ -1012,20 +810,17 @@ func TestTwoWayReconcileSeesChangesWithoutWebhooks(t *testing.T) {
 	// then label) from the API. A person's change to AI-3, seen by a later cycle than our push
 	// (its ticket was changed after it), is the only other event.
 	e.patch(pm, "AI-1", "in_progress")
-	eventually(t, 10*time.Second, ghKey+" reopened with the in progress label", func() bool {
-		is := e.ghIssue(ghKey)
-		return is.State == "open" && slices.Contains(is.Labels, "in progress")
-	})
+	e.waitInProgressLabel(ghKey)
 	e.clock.tick()
 	repo3, num3 := ghRef(t, v.item(t, "AI-3").Ticket.Key)
 	must(t, e.gh.CloseIssue(repo3, num3, "completed", twPerson))
 	e.waitStatus(pm, "AI-3", "done")
 	eventually(t, 10*time.Second, "six events", func() bool { got = e.recv.statusEvents(); return len(got) >= 6 })
-	var last []twChange
+	var last []statusChange
 	for _, ev := range got[4:] {
 		last = append(last, *ev.Data.Change)
 	}
-	if w := []twChange{{"AI-1", "open", "in_progress", "api"}, {"AI-3", "open", "done", "reconcile"}}; !slices.Equal(last, w) {
+	if w := []statusChange{{"AI-1", "open", "in_progress", "api"}, {"AI-3", "open", "done", "reconcile"}}; !slices.Equal(last, w) {
 		t.Errorf("events after the PATCH %+v, want %+v", last, w)
 	}
 	e.expectHistory(pm, "AI-1", twHistoryEntry{From: "open", To: "wont_do", Source: "reconcile"},
@@ -1063,9 +858,9 @@ func TestTwoWayPatchMovesTicketsAndEchoesChangeNothing(t *testing.T) {
 			c.Status == "Won't Do"
 	})
 	e.expectEvents(
-		twChange{"AI-1", "open", "done", "api"},
-		twChange{"AI-2", "open", "wont_do", "api"},
-		twChange{"AI-3", "open", "wont_do", "api"},
+		statusChange{"AI-1", "open", "done", "api"},
+		statusChange{"AI-2", "open", "wont_do", "api"},
+		statusChange{"AI-3", "open", "wont_do", "api"},
 	)
 	// GitHub and Jira tell us what we did.
 	e.mustSend(githubHook(e.nextDelivery(), e.githubPayload("issues.closed.json", "closed", key1, githubfake.DefaultLogin)), "accepted")
@@ -1075,10 +870,7 @@ func TestTwoWayPatchMovesTicketsAndEchoesChangeNothing(t *testing.T) {
 	// In progress from our side: reopened, then labelled.
 	e.clock.tick()
 	e.patch(pm, "AI-1", "in_progress")
-	eventually(t, 10*time.Second, key1+" reopened with the in progress label", func() bool {
-		is := e.ghIssue(key1)
-		return is.State == "open" && slices.Contains(is.Labels, "in progress")
-	})
+	e.waitInProgressLabel(key1)
 	// GitHub sends "reopened" (before the label went on) and "labeled", both by us. The first,
 	// made from the issue as it is now minus the label, would say open if it were people's.
 	var m map[string]any
@@ -1095,11 +887,11 @@ func TestTwoWayPatchMovesTicketsAndEchoesChangeNothing(t *testing.T) {
 	e.waitStatus(pm, "AI-2", "open")
 
 	e.expectEvents(
-		twChange{"AI-1", "open", "done", "api"},
-		twChange{"AI-2", "open", "wont_do", "api"},
-		twChange{"AI-3", "open", "wont_do", "api"},
-		twChange{"AI-1", "done", "in_progress", "api"},
-		twChange{"AI-2", "wont_do", "open", "github"},
+		statusChange{"AI-1", "open", "done", "api"},
+		statusChange{"AI-2", "open", "wont_do", "api"},
+		statusChange{"AI-3", "open", "wont_do", "api"},
+		statusChange{"AI-1", "done", "in_progress", "api"},
+		statusChange{"AI-2", "wont_do", "open", "github"},
 	)
 	got := e.get(pm)
 	if s1, s3 := got.item(t, "AI-1").Status, got.item(t, "AI-3").Status; s1 != "in_progress" || s3 != "wont_do" {
@@ -1139,7 +931,7 @@ func TestTwoWayNotifyRetryKeepsWebhookID(t *testing.T) {
 
 	e.recv.failNext(1)
 	e.patch(pm, "AI-1", "in_progress")
-	e.expectEvents(twChange{"AI-1", "open", "in_progress", "api"})
+	e.expectEvents(statusChange{"AI-1", "open", "in_progress", "api"})
 	attempts := e.recv.attemptLog()
 	if len(attempts) != 2 {
 		t.Fatalf("%d deliveries, want 2 (a 500, then a 200): %+v", len(attempts), attempts)
@@ -1160,7 +952,7 @@ func TestTwoWayNotifyRetryKeepsWebhookID(t *testing.T) {
 
 	// The next event is a new one, with a new id.
 	e.patch(pm, "AI-1", "done")
-	e.expectEvents(twChange{"AI-1", "open", "in_progress", "api"}, twChange{"AI-1", "in_progress", "done", "api"})
+	e.expectEvents(statusChange{"AI-1", "open", "in_progress", "api"}, statusChange{"AI-1", "in_progress", "done", "api"})
 	if ids := e.recv.statusEvents(); ids[1].WebhookID == ids[0].WebhookID {
 		t.Errorf("two events share webhook-id %s", ids[0].WebhookID)
 	}
