@@ -346,10 +346,8 @@ func (d *Document) Validate() []FieldError {
 		v.text(p+".title", it.Title, MaxTitleLength, true)
 		v.text(p+".description", it.Description, MaxDescriptionLength, false)
 		v.text(p+".owner", it.Owner, MaxTextLength, true)
-		switch it.Priority {
-		case "", "P0", "P1", "P2", "P3":
-		default:
-			v.add(p+".priority", fmt.Sprintf("must be one of P0, P1, P2, P3, not %q", truncate(it.Priority)))
+		if it.Priority != "" && !slices.Contains(Priorities, it.Priority) {
+			v.add(p+".priority", fmt.Sprintf("must be one of %s, not %q", strings.Join(Priorities, ", "), truncate(it.Priority)))
 		}
 		if it.Due != "" {
 			if _, err := time.Parse(time.DateOnly, it.Due); err != nil {
@@ -434,10 +432,8 @@ func (v *fieldErrors) itemTracker(p string, t *Target) {
 			v.add(p+".repo", "not allowed with kind jira")
 		}
 		v.text(p+".issue_type", t.IssueType, MaxTextLength, false)
-	case "":
-		v.add(p+".kind", `required: "github" or "jira"`)
 	default:
-		v.add(p+".kind", fmt.Sprintf(`must be "github" or "jira", not %q`, truncate(string(t.Kind))))
+		v.kind(p+".kind", t.Kind)
 	}
 }
 
@@ -464,11 +460,18 @@ func (v *fieldErrors) ownTracker(p string, t *OwnTicket) {
 		if t.Number != 0 {
 			v.add(p+".number", "not allowed with kind jira")
 		}
-	case "":
-		v.add(p+".kind", `required: "github" or "jira"`)
 	default:
-		v.add(p+".kind", fmt.Sprintf(`must be "github" or "jira", not %q`, truncate(string(t.Kind))))
+		v.kind(p+".kind", t.Kind)
 	}
+}
+
+// kind reports a tracker kind that is neither github nor jira.
+func (v *fieldErrors) kind(field string, k TrackerKind) {
+	if k == "" {
+		v.add(field, `required: "github" or "jira"`)
+		return
+	}
+	v.add(field, fmt.Sprintf(`must be "github" or "jira", not %q`, truncate(string(k))))
 }
 
 func (v *fieldErrors) repo(field, s string) {

@@ -119,7 +119,7 @@ func TestValidateRules(t *testing.T) {
 		{"jira no issue type ok", func(d *Document) { d.ActionItems[1].Tracker = &Target{Kind: Jira, Project: "PAY"} }, nil, ""},
 		{"empty label", func(d *Document) { d.ActionItems[0].Labels = []string{"x", ""} }, []string{"action_items[0].labels[1]"}, "required"},
 		{"long label", func(d *Document) { d.ActionItems[0].Labels = []string{strings.Repeat("l", 51)} }, []string{"action_items[0].labels[0]"}, "50"},
-		{"own tracker no kind", func(d *Document) { d.Tracker = &OwnTicket{Key: "PIR-1"} }, []string{"tracker.kind"}, ""},
+		{"own tracker no kind", func(d *Document) { d.Tracker = &OwnTicket{Key: "PIR-1"} }, []string{"tracker.kind"}, "required"},
 		{"own github no number", func(d *Document) { d.Tracker = &OwnTicket{Kind: GitHub, Repo: "a/b"} }, []string{"tracker.number"}, "greater than 0"},
 		{"own github negative number", func(d *Document) { d.Tracker = &OwnTicket{Kind: GitHub, Repo: "a/b", Number: -1} }, []string{"tracker.number"}, ""},
 		{"own github ok", func(d *Document) { d.Tracker = &OwnTicket{Kind: GitHub, Repo: "a/b", Number: 7} }, nil, ""},
