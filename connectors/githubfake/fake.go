@@ -160,16 +160,6 @@ func (s *Server) HTMLBase() string { return s.opts.HTMLBase }
 // Close stops the server and closes its connections.
 func (s *Server) Close() { s.srv.Close() }
 
-// SetNow replaces the clock used for timestamps; nil restores time.Now.
-func (s *Server) SetNow(now func() time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now == nil {
-		now = time.Now
-	}
-	s.now = now
-}
-
 // SetSearchLag changes how long a new issue stays out of search results (zero: none).
 func (s *Server) SetSearchLag(d time.Duration) {
 	s.mu.Lock()

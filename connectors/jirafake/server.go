@@ -222,13 +222,6 @@ func (s *Server) Close() {
 	_ = s.http.Close()
 }
 
-// SetNow replaces the fake's clock.
-func (s *Server) SetNow(now func() time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.now = now
-}
-
 // SetSearchLag changes how long fresh changes stay invisible to search.
 func (s *Server) SetSearchLag(d time.Duration) {
 	s.mu.Lock()
