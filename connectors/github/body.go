@@ -29,13 +29,9 @@ func ownerNote(owner, login string) string {
 	return "> **Unassigned:** no GitHub login is mapped for " + owner + " in followthrough's people."
 }
 
-// composeBody puts text, the due date (only when text has no due line), the unassigned note
-// and the marker together.
-func composeBody(text, due, note, marker string) string {
+// composeBody puts text, the unassigned note and the marker together.
+func composeBody(text, note, marker string) string {
 	b := text
-	if due != "" && !hasDueLine(b) {
-		b = setDueLine(b, due)
-	}
 	if note != "" {
 		b = joinPara(b, note)
 	}

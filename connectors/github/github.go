@@ -224,7 +224,7 @@ func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error
 	login := t.loginFor(nt.Owner)
 	// The body is the caller's text as given (it carries the due date), the unassigned note
 	// when needed, and the marker.
-	body := composeBody(nt.Body, "", ownerNote(nt.Owner, login), nt.Marker)
+	body := composeBody(nt.Body, ownerNote(nt.Owner, login), nt.Marker)
 	labels := []string{LabelPostmortem}
 	for _, l := range nt.Labels {
 		if l = strings.TrimSpace(l); l != "" && !containsFold(labels, l) {
@@ -305,7 +305,7 @@ func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft
 	if u.Title != "" {
 		req.Title = gh.String(u.Title)
 	}
-	newBody := composeBody(base, "", note, marker)
+	newBody := composeBody(base, note, marker)
 	if newBody != cur.GetBody() {
 		req.Body = gh.String(newBody)
 	}
@@ -405,7 +405,6 @@ func (t *Tracker) SetStatus(ctx context.Context, key string, s ft.Status) (ft.Ti
 // LinkPostmortem implements ft.Tracker. GitHub has no separate link field: the issue body
 // already links the postmortem, so there is nothing to do.
 func (t *Tracker) LinkPostmortem(ctx context.Context, key string, pm ft.PostmortemLink) error {
-	ctx = connectors.WithOp(ctx, "link")
 	return nil
 }
 

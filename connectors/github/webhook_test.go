@@ -165,7 +165,7 @@ func TestRealIssueAnswer(t *testing.T) {
 }
 
 func TestBodyParts(t *testing.T) {
-	body := composeBody("Text\n**Due date:** 2026-12-15", "", ownerNote("dave@acme.com", ""), "followthrough:PM-1/AI-1")
+	body := composeBody("Text\n**Due date:** 2026-12-15", ownerNote("dave@acme.com", ""), "followthrough:PM-1/AI-1")
 	p := parseBody(body)
 	if p.marker != "followthrough:PM-1/AI-1" || p.due != "2026-12-15" || p.note == "" || p.text != "Text\n**Due date:** 2026-12-15" {
 		t.Errorf("parsed %+v", p)
