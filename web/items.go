@@ -34,11 +34,7 @@ func (s *Server) patchItem(c echo.Context) error {
 	if s.sync == nil {
 		return errNoSync
 	}
-	r := c.Request()
-	if err := requireJSON(r); err != nil {
-		return err
-	}
-	body, err := readBody(c, MaxAPIBody)
+	body, err := readAPIBody(c)
 	if err != nil {
 		return err
 	}
@@ -46,7 +42,7 @@ func (s *Server) patchItem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	item, err := s.sync.SetItemStatus(r.Context(), c.Param("id"), c.Param("item_id"), status)
+	item, err := s.sync.SetItemStatus(c.Request().Context(), c.Param("id"), c.Param("item_id"), status)
 	if err != nil {
 		return err
 	}
