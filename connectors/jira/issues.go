@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -299,7 +300,7 @@ func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error
 		labels = append(labels, PMLabel(nt.PostmortemID))
 	}
 	for _, l := range nt.Labels {
-		if l = cleanLabel(l); l != "" && !contains(labels, l) {
+		if l = cleanLabel(l); l != "" && !slices.Contains(labels, l) {
 			labels = append(labels, l)
 		}
 	}
@@ -356,15 +357,6 @@ func (t *Tracker) LinkPostmortem(ctx context.Context, key string, pm ft.Postmort
 		"object":   map[string]string{"url": pm.URL, "title": title},
 	}
 	return t.call(ctx, "link", key, http.MethodPost, "rest/api/2/issue/"+url.PathEscape(key)+"/remotelink", link, nil)
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func (t *Tracker) getIssue(ctx context.Context, op, key string) (*issueJSON, error) {

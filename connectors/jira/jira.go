@@ -38,20 +38,20 @@ type Options struct {
 	Now func() time.Time
 	// Timeout bounds one HTTP call; default 30s.
 	Timeout time.Duration
-	// MaxTransitions bounds the transitions SetStatus makes to reach a status; default 5.
-	MaxTransitions int
 }
+
+// maxTransitions bounds the transitions SetStatus makes to reach a status.
+const maxTransitions = 5
 
 // Tracker is one Jira site, Cloud or Data Center.
 type Tracker struct {
-	cfg      *config.Jira
-	base     string // the site URL, no trailing slash
-	cloud    bool
-	client   *gojira.Client
-	log      *slog.Logger
-	now      func() time.Time
-	maxSteps int
-	people   map[string]string // lower-cased email -> accountId or username
+	cfg    *config.Jira
+	base   string // the site URL, no trailing slash
+	cloud  bool
+	client *gojira.Client
+	log    *slog.Logger
+	now    func() time.Time
+	people map[string]string // lower-cased email -> accountId or username
 
 	mu       sync.Mutex
 	self     string
@@ -107,12 +107,8 @@ func New(cfg *config.Jira, people []config.Person, opts Options) (*Tracker, erro
 	if now == nil {
 		now = time.Now
 	}
-	steps := opts.MaxTransitions
-	if steps <= 0 {
-		steps = 5
-	}
 	t := &Tracker{
-		cfg: cfg, base: base, cloud: cloud, client: client, log: logger, now: now, maxSteps: steps,
+		cfg: cfg, base: base, cloud: cloud, client: client, log: logger, now: now,
 		people: map[string]string{}, lookedUp: map[string]string{},
 	}
 	for _, p := range people {
@@ -130,9 +126,6 @@ func New(cfg *config.Jira, people []config.Person, opts Options) (*Tracker, erro
 
 // Kind implements ft.Tracker.
 func (t *Tracker) Kind() ft.TrackerKind { return ft.Jira }
-
-// Cloud reports whether the site is Jira Cloud (else Data Center).
-func (t *Tracker) Cloud() bool { return t.cloud }
 
 // Ref is the reference of the ticket with this key, e.g. PROJ-7 at <url>/browse/PROJ-7.
 func (t *Tracker) Ref(key string) ft.TicketRef {

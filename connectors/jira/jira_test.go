@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -254,7 +255,7 @@ func TestCommentAndLabels(t *testing.T) {
 			t.Fatal(err)
 		}
 		is, _ := e.fake.Issue(key)
-		if len(is.Comments) != 1 || is.Comments[0].Body != "This item is stalled.\n\nfollowthrough-comment:1" || !contains(is.Labels, "stalled") {
+		if len(is.Comments) != 1 || is.Comments[0].Body != "This item is stalled.\n\nfollowthrough-comment:1" || !slices.Contains(is.Labels, "stalled") {
 			t.Errorf("issue = %+v", is)
 		}
 		self, err := e.tr.Self(ctx)
@@ -273,7 +274,7 @@ func TestCommentAndLabels(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if contains(got.Labels, "stalled") || !contains(got.Labels, "postmortem") {
+		if slices.Contains(got.Labels, "stalled") || !slices.Contains(got.Labels, "postmortem") {
 			t.Errorf("labels = %v", got.Labels)
 		}
 		if err := e.tr.Comment(ctx, "PAY-99", "followthrough-comment:1", "x", time.Time{}); !errors.Is(err, ft.ErrTicketNotFound) {
@@ -362,7 +363,7 @@ func TestMapStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !tr.Cloud() {
+	if !tr.cloud {
 		t.Error("*.atlassian.net is Cloud by default")
 	}
 	cases := []struct {

@@ -145,7 +145,7 @@ func resolutionFor(tr transitionJSON, target ft.Status) string {
 // SetStatus implements ft.Tracker, through transitions only. Jira shows only the transitions
 // offered from the current status, so the path is found step by step: a transition that lands
 // on the target when one is offered, else the one whose status category is nearest the
-// target's, never revisiting a status, at most MaxTransitions steps. wont_do prefers a status
+// target's, never revisiting a status, at most maxTransitions steps. wont_do prefers a status
 // named "Won't Do", then a Done-category status with a won't-do resolution, and settles for a
 // Done-category status when the workflow offers nothing better.
 func (t *Tracker) SetStatus(ctx context.Context, key string, target ft.Status) (ft.Ticket, error) {
@@ -185,7 +185,7 @@ func (t *Tracker) SetStatus(ctx context.Context, key string, target ft.Status) (
 				"ticket", key, "status", cur.Name)
 			break
 		}
-		if tr == nil || step >= t.maxSteps {
+		if tr == nil || step >= maxTransitions {
 			return ft.Ticket{}, &ft.TrackerError{Tracker: ft.Jira, Op: "set_status", Ticket: key,
 				Message: fmt.Sprintf("changing the status of Jira ticket %s to %s: no transition path from %q (went %s); from %q the workflow offers %s",
 					key, target, start, strings.Join(path, " → "), cur.Name, describeTransitions(offered.Transitions))}
