@@ -173,6 +173,13 @@ func (r response) errorBody(t testing.TB) errorBody {
 	if eb.Error == "" {
 		t.Fatalf("error body without error: %s", r.body)
 	}
+	// The contract's error shape: JSON, and "fields" only for validation (422).
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("error answer with Content-Type %q, want application/json", ct)
+	}
+	if eb.Fields != nil && r.status != http.StatusUnprocessableEntity {
+		t.Errorf("%d error answer with fields: %s", r.status, r.body)
+	}
 	return eb
 }
 
