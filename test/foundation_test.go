@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -40,19 +42,35 @@ func TestCommandLine(t *testing.T) {
 	if err := os.WriteFile(noAuth, []byte("listen: 127.0.0.1:0\ndatabase: "+filepath.Join(dir, "x.db")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	good := writeConfig(t, "database: "+filepath.Join(dir, "cfg.db")+"\nintake:\n  tokens: [t]\n")
+	overridden := writeConfig(t, "database: "+filepath.Join(dir, "never.db")+"\nintake:\n  tokens: [t]\n")
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
 	tests := []struct {
-		name     string
-		args     []string
-		code     int
-		stdout   []string // each must appear
-		combined []string
+		name      string
+		env       string // FOLLOWTHROUGH_CONFIG
+		args      []string
+		code      int
+		stdout    []string // each must appear
+		combined  []string
+		everyLine string   // a pattern every stdout line matches
+		files     []string // exist afterwards
+		absent    []string // do not
 	}{
 		{name: "version", args: []string{"version"}, code: 0, stdout: []string{"followthrough"}},
 		{name: "no command", args: nil, code: 2},
 		{name: "unknown command", args: []string{"frobnicate"}, code: 2},
 		{name: "bad flag", args: []string{"serve", "--nope"}, code: 2},
 		{name: "check-config problems", args: []string{"check-config", "--config", bad}, code: 2,
-			stdout: []string{bad + ": bogus: ", bad + ": github.token: ", "FT_E2E_UNSET_VAR"}},
+			stdout:    []string{bad + ": bogus: ", bad + ": github.token: ", "FT_E2E_UNSET_VAR"},
+			everyLine: `^` + regexp.QuoteMeta(bad) + `: [a-z_]+(\.[a-z_]+)*: \S.*$`},
+		{name: "check-config from FOLLOWTHROUGH_CONFIG", env: bad, args: []string{"check-config"}, code: 2,
+			stdout: []string{bad + ": bogus: "}},
+		{name: "check-config ok", args: []string{"check-config", "--config", good}, code: 0, stdout: []string{good}},
+		{name: "no config anywhere", args: []string{"check-config"}, code: 2, combined: []string{"FOLLOWTHROUGH_CONFIG"}},
 		{name: "serve refuses an open API", args: []string{"serve", "--config", noAuth}, code: 2, combined: []string{"intake"}},
 		{name: "check-config reports an open API", args: []string{"check-config", "--config", noAuth}, code: 2,
 			stdout: []string{noAuth + ": intake: set tokens or secret"}},
@@ -60,12 +78,20 @@ func TestCommandLine(t *testing.T) {
 		{name: "missing config file", args: []string{"check-config", "--config", filepath.Join(dir, "nope.yaml")}, code: 2},
 		{name: "bad --listen", args: []string{"serve", "--dev", "--listen", "nonsense"}, code: 2, combined: []string{"--listen"}},
 		{name: "--dev with --config", args: []string{"serve", "--dev", "--config", bad}, code: 2, combined: []string{"--config"}},
-		{name: "migrate", args: []string{"migrate", "--db", filepath.Join(dir, "m.db")}, code: 0},
+		{name: "migrate", args: []string{"migrate", "--db", filepath.Join(dir, "m.db")}, code: 0,
+			files: []string{filepath.Join(dir, "m.db")}},
+		{name: "migrate from FOLLOWTHROUGH_CONFIG", env: good, args: []string{"migrate"}, code: 0,
+			files: []string{filepath.Join(dir, "cfg.db")}},
+		{name: "migrate --db overrides database", env: overridden, args: []string{"migrate", "--db", filepath.Join(dir, "over.db")},
+			code: 0, files: []string{filepath.Join(dir, "over.db")}, absent: []string{filepath.Join(dir, "never.db")}},
+		{name: "migrate runtime failure", args: []string{"migrate", "--db", filepath.Join(dir, "no", "such", "m.db")}, code: 1},
+		{name: "serve runtime failure", args: []string{"serve", "--config", good, "--listen", busy.Addr().String()}, code: 1,
+			combined: []string{busy.Addr().String()}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(binary, tc.args...)
-			cmd.Env = append(os.Environ(), "FOLLOWTHROUGH_CONFIG=")
+			cmd.Env = append(os.Environ(), "FOLLOWTHROUGH_CONFIG="+tc.env)
 			var stdout, stderr strings.Builder
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
@@ -82,12 +108,55 @@ func TestCommandLine(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s%s", want, stdout.String(), stderr.String())
 				}
 			}
+			if tc.everyLine != "" {
+				re := regexp.MustCompile(tc.everyLine)
+				for _, line := range strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n") {
+					if !re.MatchString(line) {
+						t.Errorf("stdout line %q does not match %s", line, tc.everyLine)
+					}
+				}
+			}
+			for _, f := range tc.files {
+				if _, err := os.Stat(f); err != nil {
+					t.Errorf("want %s: %v", f, err)
+				}
+			}
+			for _, f := range tc.absent {
+				if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("want no %s: %v", f, err)
+				}
+			}
 		})
 	}
 }
 
+// TestServeFlagsOverrideConfig starts serve with its config from FOLLOWTHROUGH_CONFIG, and
+// --listen and --db in place of the config's listen and database.
+func TestServeFlagsOverrideConfig(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := writeConfig(t, fmt.Sprintf("listen: %s\ndatabase: %s\nintake:\n  tokens: [%q]\n",
+		busy.Addr(), filepath.Join(dir, "config.db"), testToken))
+	addr, db := freeAddr(t), filepath.Join(dir, "flag.db")
+	s := startEnv(t, addr, cfg, "serve", "--listen", addr, "--db", db)
+	var list struct{ Postmortems []struct{ ID string } }
+	s.getJSON("/v1/postmortems", testToken, &list) // the config's token: the config was read
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("--db %s: %v", db, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "config.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the config's database was opened despite --db: %v", err)
+	}
+}
+
 func TestDevModeLoadsSampleWithTickets(t *testing.T) {
-	cmd := exec.Command(binary, "serve", "--dev", "--listen", "127.0.0.1:0")
+	db := filepath.Join(t.TempDir(), "dev.db")
+	cmd := exec.Command(binary, "serve", "--dev", "--listen", "127.0.0.1:0", "--db", db)
 	cmd.Env = append(os.Environ(), "FOLLOWTHROUGH_CONFIG=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -111,6 +180,10 @@ func TestDevModeLoadsSampleWithTickets(t *testing.T) {
 		if !strings.HasPrefix(lines[i], prefix) {
 			t.Fatalf("line %d = %q, want prefix %q", i+1, lines[i], prefix)
 		}
+	}
+	// Port 0 prints the port the server got.
+	if !regexp.MustCompile(`^status page: http://127\.0\.0\.1:[1-9][0-9]*/$`).MatchString(lines[0]) {
+		t.Fatalf("line 1 = %q, want the status page on the real port", lines[0])
 	}
 	api := strings.TrimPrefix(lines[1], "api: ")
 	token := strings.TrimPrefix(lines[2], "token: ")
@@ -159,6 +232,9 @@ func TestDevModeLoadsSampleWithTickets(t *testing.T) {
 			t.Errorf("%s ticket %s = %d %q, want a page with %q:\n%s", it.ID, it.Ticket.URL, resp.StatusCode,
 				resp.Header.Get("Content-Type"), it.Title, page)
 		}
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("--dev --db %s: %v", db, err)
 	}
 	// The status page answers too.
 	resp, err := http.Get(s.base + "/")

@@ -94,10 +94,16 @@ func freeAddr(t *testing.T) string {
 // start runs the binary with args and waits until /readyz answers 200.
 func start(t *testing.T, addr string, args ...string) *server {
 	t.Helper()
+	return startEnv(t, addr, "", args...)
+}
+
+// startEnv is start with FOLLOWTHROUGH_CONFIG set to configEnv.
+func startEnv(t *testing.T, addr, configEnv string, args ...string) *server {
+	t.Helper()
 	s := &server{t: t, base: "http://" + addr, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
-	s.cmd.Env = append(os.Environ(), "FOLLOWTHROUGH_CONFIG=")
+	s.cmd.Env = append(os.Environ(), "FOLLOWTHROUGH_CONFIG="+configEnv)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
