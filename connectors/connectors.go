@@ -61,6 +61,17 @@ func NetworkError(kind ft.TrackerKind, op, ticket string, err error) *ft.Tracker
 		Message: "no answer from the tracker: " + err.Error(), Err: err}
 }
 
+// OnTicket reports whether op works on one existing ticket (get, update, set_status, comment,
+// label), so that a 404 from the tracker means the ticket is gone (ft.ErrTicketNotFound)
+// rather than a wrong repository, project or address.
+func OnTicket(op string) bool {
+	switch op {
+	case "get", "update", "set_status", "comment", "label":
+		return true
+	}
+	return false
+}
+
 type opKey struct{}
 
 // WithOp names the tracker operation (create, get, update, set_status, comment, label, link,

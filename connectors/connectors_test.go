@@ -78,3 +78,12 @@ func TestRetryableStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestOnTicket(t *testing.T) {
+	for op, want := range map[string]bool{"get": true, "update": true, "set_status": true, "comment": true, "label": true,
+		"create": false, "find": false, "list": false, "link": false, "self": false} {
+		if got := OnTicket(op); got != want {
+			t.Errorf("OnTicket(%q) = %v, want %v", op, got, want)
+		}
+	}
+}

@@ -14,10 +14,6 @@ import (
 	"github.com/followthrough/followthrough/connectors"
 )
 
-// ticketOps are the operations on one existing ticket, where 404 and 410 mean the ticket is
-// gone (ft.ErrTicketNotFound) rather than a wrong repository.
-var ticketOps = map[string]bool{"get": true, "update": true, "set_status": true, "comment": true, "label": true}
-
 // finalError is a failure found before any call: a bad key or repository name.
 func finalError(op, ticket string, err error) *ft.TrackerError {
 	return &ft.TrackerError{Tracker: ft.GitHub, Op: op, Ticket: ticket, Message: err.Error(), Err: err}
@@ -89,7 +85,7 @@ func (t *Tracker) classify(op, ticket string, err error) error {
 			e.Retryable = true
 			e.RetryAfter = connectors.RetryAfter(er.Response.Header, now)
 			e.Message = fmt.Sprintf("%s answered %d %s: %s", where, code, http.StatusText(code), msg)
-		case (code == http.StatusNotFound || code == http.StatusGone) && ticketOps[op]:
+		case (code == http.StatusNotFound || code == http.StatusGone) && connectors.OnTicket(op):
 			e.Err = fmt.Errorf("%w: %w", ft.ErrTicketNotFound, err)
 			e.Message = fmt.Sprintf("GitHub issue %s does not exist or was deleted (%s)", ticket, msg)
 		case code == http.StatusNotFound:

@@ -196,7 +196,7 @@ func (t *Tracker) statusError(op, ticket string, resp *http.Response) *ft.Tracke
 		}
 	case code == http.StatusForbidden:
 		sentence = "the Jira user has no permission for this"
-	case code == http.StatusNotFound && ticket != "" && isTicketOp(op):
+	case code == http.StatusNotFound && ticket != "" && connectors.OnTicket(op):
 		sentence = "the ticket does not exist in Jira (deleted, or not visible to the Jira user)"
 	case code == http.StatusTooManyRequests:
 		sentence = "Jira is rate limiting us"
@@ -210,20 +210,12 @@ func (t *Tracker) statusError(op, ticket string, resp *http.Response) *ft.Tracke
 		msg += ": " + detail
 	}
 	te.Message = msg
-	if code == http.StatusNotFound && isTicketOp(op) {
+	if code == http.StatusNotFound && connectors.OnTicket(op) {
 		te.Err = fmt.Errorf("jira %s %s: %w", op, ticket, ft.ErrTicketNotFound)
 	} else {
 		te.Err = fmt.Errorf("jira %s: status %d", op, code)
 	}
 	return te
-}
-
-func isTicketOp(op string) bool {
-	switch op {
-	case "get", "update", "set_status", "comment", "label":
-		return true
-	}
-	return false
 }
 
 // what names the operation and its ticket in words, for messages.
