@@ -35,10 +35,6 @@ var pageCSS []byte
 // pageSize is how many postmortems one HTML page shows; exports page through all of them.
 const pageSize = maxListLimit
 
-// maxFilterLength bounds the team and severity filters: they are matched exactly, and no team
-// or severity is longer.
-const maxFilterLength = 200
-
 // csvColumns are the export's columns, in the contract's order.
 var csvColumns = []string{"id", "title", "team", "severity", "state", "done", "total", "percent", "stalled", "overdue", "signed_off_at"}
 

@@ -16,6 +16,9 @@ const (
 	defaultListLimit = 50
 	maxListLimit     = 500
 	maxCursorLength  = 512
+	// maxFilterLength bounds the team and severity filters: they are matched exactly, and no
+	// team or severity is longer.
+	maxFilterLength = 200
 )
 
 // getPostmortem is GET /v1/postmortems/{id}.
