@@ -31,13 +31,11 @@ type Options struct {
 
 // App is a running followthrough.
 type App struct {
-	opts     Options
 	logger   *slog.Logger
 	Store    *store.Store
 	Engine   *sync.Engine
 	listener net.Listener
 	server   *http.Server
-	trackers map[ft.TrackerKind]ft.Tracker
 }
 
 // New opens and migrates the database, builds the trackers, the engine and the server, and
@@ -54,7 +52,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	sync.AttachStore(st, cfg)
-	trackers, err := Trackers(cfg, logger, opts.Transport)
+	trackers, err := newTrackers(cfg, logger, opts.Transport)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -71,7 +69,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	return &App{
-		opts: opts, logger: logger, Store: st, Engine: engine, listener: ln, trackers: trackers,
+		logger: logger, Store: st, Engine: engine, listener: ln,
 		server: &http.Server{
 			Handler:           srv.Handler(),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -84,8 +82,8 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}, nil
 }
 
-// Trackers builds a connector for every configured tracker.
-func Trackers(cfg *config.Config, logger *slog.Logger, transport http.RoundTripper) (map[ft.TrackerKind]ft.Tracker, error) {
+// newTrackers builds a connector for every configured tracker.
+func newTrackers(cfg *config.Config, logger *slog.Logger, transport http.RoundTripper) (map[ft.TrackerKind]ft.Tracker, error) {
 	trackers := map[ft.TrackerKind]ft.Tracker{}
 	if cfg.GitHub != nil {
 		gh, err := github.New(cfg.GitHub, cfg.People, github.Options{Logger: logger,
