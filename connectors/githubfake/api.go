@@ -505,19 +505,29 @@ func paging(q url.Values) (perPage, page int) {
 	return perPage, page
 }
 
+// sinceParam reads the since= query parameter (RFC 3339; absent: zero) of a list of resource,
+// answering 422 as GitHub does when it is not a time.
+func sinceParam(w http.ResponseWriter, q url.Values, resource string) (time.Time, bool) {
+	v := q.Get("since")
+	if v == "" {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		validationError(w, map[string]any{"value": v, "resource": resource, "field": "since", "code": "invalid"})
+		return time.Time{}, false
+	}
+	return t, true
+}
+
 // listComments lists an issue's comments as GitHub does: oldest first (the endpoint takes no
 // sort or direction), since= keeping those updated at or after it, per_page (default 30, at
 // most 100) and page, with a Link header when there is more than one page.
 func (s *Server) listComments(w http.ResponseWriter, r *http.Request, rp *repo, is *issue) {
 	q := r.URL.Query()
-	var since time.Time
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			validationError(w, map[string]any{"value": v, "resource": "IssueComment", "field": "since", "code": "invalid"})
-			return
-		}
-		since = t
+	since, ok := sinceParam(w, q, "IssueComment")
+	if !ok {
+		return
 	}
 	perPage, page := paging(q)
 	s.mu.Lock()
@@ -621,14 +631,9 @@ func (s *Server) listIssues(w http.ResponseWriter, r *http.Request, login string
 		sortBy = "created"
 	}
 	desc := q.Get("direction") != "asc"
-	var since time.Time
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			validationError(w, map[string]any{"value": v, "resource": "Issue", "field": "since", "code": "invalid"})
-			return
-		}
-		since = t
+	since, ok := sinceParam(w, q, "Issue")
+	if !ok {
+		return
 	}
 	perPage, page := paging(q)
 

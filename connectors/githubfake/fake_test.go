@@ -216,6 +216,12 @@ func TestIssueLifecycle(t *testing.T) {
 		t.Errorf("bad assignee: %d %s", code, body)
 	}
 	call(t, s, "POST", "/repos/acme/x/issues", `{"title":"x","labels":["postmortem"]}`)
+	for path, resource := range map[string]string{"/repos/acme/x/issues": `"Issue"`, "/repos/acme/x/issues/1/comments": `"IssueComment"`} {
+		code, _, body = call(t, s, "GET", path+"?since=yesterday", "")
+		if code != 422 || !strings.Contains(string(body), resource) || !strings.Contains(string(body), `"since"`) {
+			t.Errorf("GET %s with a bad since: %d %s", path, code, body)
+		}
+	}
 	code, _, body = call(t, s, "PATCH", "/repos/acme/x/issues/1", `{"state":"closed","state_reason":"not_planned"}`)
 	if code != 200 || !strings.Contains(string(body), `"state_reason":"not_planned"`) || !strings.Contains(string(body), `"closed_by":{`) {
 		t.Errorf("close: %d %s", code, body)
