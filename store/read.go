@@ -92,13 +92,14 @@ const itemColumns = `i.item_id, i.title, i.description, i.owner, i.priority, i.d
 	i.stalled_reason, i.sync, i.last_error, i.removed, i.target_kind, i.target_scope, i.target_issue_type,
 	i.last_activity_at, i.created_at, t.kind, t.key, t.url`
 
-func scanItem(rows *sql.Rows) (ft.ItemView, error) {
+// scanItem reads one row of itemColumns, after the destinations in first (if any).
+func scanItem(rows *sql.Rows, first ...any) (ft.ItemView, error) {
 	var it ft.ItemView
 	var due, stalled, lastError, activity, tKind, tKey, tURL sql.NullString
 	var labels, kind, scope, issueType, created string
-	err := rows.Scan(&it.ID, &it.Title, &it.Description, &it.Owner, &it.Priority, &due, &labels, &it.Status,
+	err := rows.Scan(append(first, &it.ID, &it.Title, &it.Description, &it.Owner, &it.Priority, &due, &labels, &it.Status,
 		&stalled, &it.Sync, &lastError, &it.Removed, &kind, &scope, &issueType, &activity, &created,
-		&tKind, &tKey, &tURL)
+		&tKind, &tKey, &tURL)...)
 	if err != nil {
 		return it, err
 	}
@@ -125,27 +126,47 @@ func scanItem(rows *sql.Rows) (ft.ItemView, error) {
 	return it, nil
 }
 
-func fillItems(ctx context.Context, q querier, pm *ft.PostmortemView) error {
-	rows, err := q.QueryContext(ctx, `SELECT `+itemColumns+` FROM items i
+// fillItems reads the items of the postmortems, all in one query, and their completion.
+func fillItems(ctx context.Context, q querier, pms ...*ft.PostmortemView) error {
+	if len(pms) == 0 {
+		return nil
+	}
+	ids := make([]string, len(pms))
+	byID := make(map[string]*ft.PostmortemView, len(pms))
+	for i, pm := range pms {
+		ids[i], byID[pm.ID] = pm.ID, pm
+		pm.Items = []ft.ItemView{}
+	}
+	idList, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	rows, err := q.QueryContext(ctx, `SELECT i.postmortem_id, `+itemColumns+` FROM items i
 		LEFT JOIN tickets t ON t.postmortem_id = i.postmortem_id AND t.item_id = i.item_id AND t.current = 1
-		WHERE i.postmortem_id = ? ORDER BY i.removed, i.position, i.item_id`, pm.ID)
+		WHERE i.postmortem_id IN (SELECT value FROM json_each(?))
+		ORDER BY i.postmortem_id, i.removed, i.position, i.item_id`, string(idList))
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	pm.Items = []ft.ItemView{}
-	done := 0
 	for rows.Next() {
-		it, err := scanItem(rows)
+		var pmID string
+		it, err := scanItem(rows, &pmID)
 		if err != nil {
 			return err
 		}
-		if it.Status.Finished() {
-			done++
-		}
+		pm := byID[pmID]
 		pm.Items = append(pm.Items, it)
 	}
-	pm.Completion = ft.NewCompletion(done, len(pm.Items))
+	for _, pm := range pms {
+		done := 0
+		for _, it := range pm.Items {
+			if it.Status.Finished() {
+				done++
+			}
+		}
+		pm.Completion = ft.NewCompletion(done, len(pm.Items))
+	}
 	return rows.Err()
 }
 
@@ -200,10 +221,12 @@ func (s *Store) ListPostmortems(ctx context.Context, f ListFilter) ([]ft.Postmor
 		pms = pms[:limit]
 		next = encodeCursor(sortKeys[limit-1], pms[limit-1].ID)
 	}
+	refs := make([]*ft.PostmortemView, len(pms))
 	for i := range pms {
-		if err := fillItems(ctx, s.readDB, &pms[i]); err != nil {
-			return nil, "", fmt.Errorf("list postmortems: %w", err)
-		}
+		refs[i] = &pms[i]
+	}
+	if err := fillItems(ctx, s.readDB, refs...); err != nil {
+		return nil, "", fmt.Errorf("list postmortems: %w", err)
 	}
 	if pms == nil {
 		pms = []ft.PostmortemView{}
@@ -232,21 +255,33 @@ func decodeCursor(c string) (sortAt, id string, err error) {
 
 // History returns an item's status changes, oldest first.
 func (s *Store) History(ctx context.Context, pmID, itemID string) ([]ft.HistoryEntry, error) {
-	rows, err := s.readDB.QueryContext(ctx, `SELECT from_status, to_status, source, actor, at FROM status_history
-		WHERE postmortem_id = ? AND item_id = ? ORDER BY id`, pmID, itemID)
+	byItem, err := s.history(ctx, pmID, itemID)
+	return byItem[itemID], err
+}
+
+// PostmortemHistory returns the status changes of every item of a postmortem, by item id,
+// oldest first, in one query.
+func (s *Store) PostmortemHistory(ctx context.Context, pmID string) (map[string][]ft.HistoryEntry, error) {
+	return s.history(ctx, pmID, "")
+}
+
+// history reads status changes of one item, or of every item when itemID is empty.
+func (s *Store) history(ctx context.Context, pmID, itemID string) (map[string][]ft.HistoryEntry, error) {
+	rows, err := s.readDB.QueryContext(ctx, `SELECT item_id, from_status, to_status, source, actor, at FROM status_history
+		WHERE postmortem_id = ? AND (? = '' OR item_id = ?) ORDER BY id`, pmID, itemID, itemID)
 	if err != nil {
-		return nil, fmt.Errorf("read history of %s/%s: %w", pmID, itemID, err)
+		return nil, fmt.Errorf("read history of %s: %w", pmID, err)
 	}
 	defer rows.Close()
-	var out []ft.HistoryEntry
+	out := map[string][]ft.HistoryEntry{}
 	for rows.Next() {
 		var h ft.HistoryEntry
-		var at string
-		if err := rows.Scan(&h.From, &h.To, &h.Source, &h.Actor, &at); err != nil {
+		var item, at string
+		if err := rows.Scan(&item, &h.From, &h.To, &h.Source, &h.Actor, &at); err != nil {
 			return nil, err
 		}
 		h.At = parseTime(at)
-		out = append(out, h)
+		out[item] = append(out[item], h)
 	}
 	return out, rows.Err()
 }

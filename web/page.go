@@ -434,6 +434,10 @@ func (s *Server) postmortemPage(c echo.Context) error {
 	now := s.now()
 	policy := sync.PolicyOf(s.cfg.Stall)
 	data := postmortemPage{pageRow: rowOf(pm, policy, now), Href: httpURL(pm.URL), Now: now}
+	history, err := s.store.PostmortemHistory(ctx, pm.ID)
+	if err != nil {
+		return err
+	}
 	for _, it := range pm.Items {
 		in := sync.ItemStallInput(pm, it)
 		due, defaulted := sync.DueDate(in, policy)
@@ -444,9 +448,7 @@ func (s *Server) postmortemPage(c echo.Context) error {
 		if it.Ticket != nil {
 			ip.TicketHref = httpURL(it.Ticket.URL)
 		}
-		if ip.History, err = s.store.History(ctx, pm.ID, it.ID); err != nil {
-			return err
-		}
+		ip.History = history[it.ID]
 		data.Items = append(data.Items, ip)
 	}
 	return s.renderHTML(c, http.StatusOK, postmortemTemplate, data)
