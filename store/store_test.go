@@ -173,13 +173,18 @@ func TestListPaging(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
 	for i := range 7 {
-		doc := testDoc(fmt.Sprintf("PM-%d", i), item("AI-1", "x"))
+		// PM-i has i+1 items, so each page shows whether items landed on their own postmortem.
+		var items []ft.ActionItem
+		for n := range i + 1 {
+			items = append(items, item(fmt.Sprintf("AI-%d", n), "x"))
+		}
+		doc := testDoc(fmt.Sprintf("PM-%d", i), items...)
 		signed := t0.Add(time.Duration(i) * time.Hour)
 		doc.SignedOffAt = &signed
 		if i%2 == 0 {
 			doc.Team = "infra"
 		}
-		if _, err := s.Intake(ctx, doc, targets(1, repoA), t0); err != nil {
+		if _, err := s.Intake(ctx, doc, targets(len(items), repoA), t0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -192,6 +197,11 @@ func TestListPaging(t *testing.T) {
 		}
 		for _, pm := range pms {
 			ids = append(ids, pm.ID)
+			var n int
+			fmt.Sscanf(pm.ID, "PM-%d", &n)
+			if len(pm.Items) != n+1 || pm.Completion.Total != n+1 {
+				t.Fatalf("%s listed with %d items (completion total %d), want %d", pm.ID, len(pm.Items), pm.Completion.Total, n+1)
+			}
 		}
 		if next == "" {
 			break

@@ -219,11 +219,6 @@ func (s *Server) InjectFault(f Fault) {
 	s.faults = append(s.faults, &f)
 }
 
-// FailNext answers the next n calls (any method and path) with status.
-func (s *Server) FailNext(n, status int) {
-	s.InjectFault(Fault{Times: n, Status: status})
-}
-
 // FailNextMatching answers the next n calls with that method and path prefix with status.
 func (s *Server) FailNextMatching(n int, method, pathPrefix string, status int) {
 	s.InjectFault(Fault{Times: n, Method: method, PathPrefix: pathPrefix, Status: status})
