@@ -134,7 +134,7 @@ func (s Secret) String() string {
 	if s == "" {
 		return ""
 	}
-	return "[redacted]"
+	return redacted
 }
 
 // Value is the secret itself, for the one place that needs it.

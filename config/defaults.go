@@ -19,9 +19,6 @@ const (
 
 const day = 24 * time.Hour
 
-// Priorities are the keys of the stall maps, highest first.
-var Priorities = []string{"P0", "P1", "P2", "P3"}
-
 // Default is a configuration with every default and no tracker, no credentials and no routes:
 // the starting point of `serve --dev`, which adds its own stand-in trackers.
 func Default() *Config {

@@ -9,10 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Item statuses that jira.statuses may map to.
-var itemStatuses = []string{"open", "in_progress", "done", "wont_do"}
+	ft "github.com/followthrough/followthrough"
+)
 
 // Events are the outbound events a notify receiver may subscribe to.
 var Events = []string{"postmortem.reopened", "postmortem.resumed", "postmortem.completed", "item.status_changed"}
@@ -220,7 +219,7 @@ func (v *validator) jira(j *Jira) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		if s := j.Statuses[name]; !slices.Contains(itemStatuses, s) {
+		if s := j.Statuses[name]; !ft.Status(s).Valid() {
 			v.add(keyPath("jira.statuses", name), "must be open, in_progress, done or wont_do, got %q", s)
 		}
 	}
@@ -310,7 +309,7 @@ func (v *validator) stall() {
 		slices.Sort(keys)
 		for _, k := range keys {
 			p := keyPath(m.name, k)
-			if !slices.Contains(Priorities, k) {
+			if !slices.Contains(ft.Priorities, k) {
 				v.add(p, "unknown priority (use P0, P1, P2 or P3)")
 			} else if m.m[k] <= 0 {
 				v.add(p, "must be positive")
