@@ -64,6 +64,17 @@ const (
 	StallInactive StallReason = "inactive"
 )
 
+// Outbound event types, sent to the notify URLs that subscribe to them.
+const (
+	EventReopened      = "postmortem.reopened"
+	EventResumed       = "postmortem.resumed"
+	EventCompleted     = "postmortem.completed"
+	EventStatusChanged = "item.status_changed"
+)
+
+// Events are every outbound event type.
+var Events = []string{EventReopened, EventResumed, EventCompleted, EventStatusChanged}
+
 // TrackerKind names a tracker.
 type TrackerKind string
 

@@ -13,9 +13,6 @@ import (
 	ft "github.com/followthrough/followthrough"
 )
 
-// Events are the outbound events a notify receiver may subscribe to.
-var Events = []string{"postmortem.reopened", "postmortem.resumed", "postmortem.completed", "item.status_changed"}
-
 var repoRE = regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$`)
 
 // Validate checks a configuration built in code (Parse calls it for files) and fills in what is
@@ -339,11 +336,11 @@ func (v *validator) notify() {
 			v.webhookSecret(p+".secret", n.Secret)
 		}
 		if len(n.Events) == 0 {
-			v.add(p+".events", "required: one or more of %s", strings.Join(Events, ", "))
+			v.add(p+".events", "required: one or more of %s", strings.Join(ft.Events, ", "))
 		}
 		for j, e := range n.Events {
-			if !slices.Contains(Events, e) {
-				v.add(indexPath(p+".events", j), "unknown event %q (use %s)", e, strings.Join(Events, ", "))
+			if !slices.Contains(ft.Events, e) {
+				v.add(indexPath(p+".events", j), "unknown event %q (use %s)", e, strings.Join(ft.Events, ", "))
 			}
 		}
 	}

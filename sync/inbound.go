@@ -117,7 +117,7 @@ func (e *Engine) applyEvent(ctx context.Context, tx *store.Tx, ev ft.TicketEvent
 	}
 	if a.StatusChanged {
 		change := &StatusChange{From: a.From, To: a.To, Source: source}
-		if err := QueueEvent(ctx, tx, e.opts.Config.Notify, EventStatusChanged, a.PostmortemID, a.ItemID, change, now); err != nil {
+		if err := QueueEvent(ctx, tx, e.opts.Config.Notify, ft.EventStatusChanged, a.PostmortemID, a.ItemID, change, now); err != nil {
 			return a, err
 		}
 	}

@@ -115,7 +115,7 @@ func (r *twReceiver) statusEvents() []twReceived {
 			r.t.Fatalf("event %s delivered twice", ev.ID)
 		}
 		seen[ev.ID] = true
-		if ev.Type == sync.EventStatusChanged {
+		if ev.Type == ft.EventStatusChanged {
 			out = append(out, ev)
 		}
 	}
@@ -167,7 +167,7 @@ func newTWEnv(t *testing.T) *twEnv {
 	cfg.Jira.URL, cfg.Jira.Deployment = jf.URL(), config.JiraCloud
 	cfg.Jira.Email, cfg.Jira.APIToken = "bot@example.com", "cloud-token"
 	cfg.Notify = []config.Notify{{URL: recv.srv.URL, Secret: config.Secret(recv.secret),
-		Events: []string{sync.EventStatusChanged, sync.EventCompleted, sync.EventReopened, sync.EventResumed}}}
+		Events: []string{ft.EventStatusChanged, ft.EventCompleted, ft.EventReopened, ft.EventResumed}}}
 	ghTr, err := github.New(cfg.GitHub, nil, github.Options{Logger: logger, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)

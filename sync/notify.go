@@ -23,14 +23,6 @@ import (
 	"github.com/followthrough/followthrough/store"
 )
 
-// Outbound event types.
-const (
-	EventReopened      = "postmortem.reopened"
-	EventResumed       = "postmortem.resumed"
-	EventCompleted     = "postmortem.completed"
-	EventStatusChanged = "item.status_changed"
-)
-
 // HTTPDoer sends outbound notifications; *http.Client is one.
 type HTTPDoer interface {
 	Do(*http.Request) (*http.Response, error)

@@ -166,7 +166,7 @@ func newStallHarness(t *testing.T, start time.Time, dc bool) *stallHarness {
 		cfg.People[0].Jira, cfg.People[1].Jira = "bob", "alice"
 	}
 	cfg.Notify = []config.Notify{{URL: h.recv.srv.URL, Secret: config.Secret(receiverSecret),
-		Events: []string{EventReopened, EventResumed, EventCompleted}}}
+		Events: []string{ft.EventReopened, ft.EventResumed, ft.EventCompleted}}}
 	h.cfg = cfg
 	h.db = filepath.Join(t.TempDir(), "ft.db")
 	h.open()
@@ -408,7 +408,7 @@ func TestStallLifecycle(t *testing.T) {
 	if strings.Contains(ownComments[0], "AI-2") {
 		t.Errorf("the reopening comment lists an item that is not stalled:\n%s", ownComments[0])
 	}
-	if got := h.recv.types(); len(got) != 1 || got[0] != EventReopened {
+	if got := h.recv.types(); len(got) != 1 || got[0] != ft.EventReopened {
 		t.Fatalf("events = %v; want one postmortem.reopened", got)
 	}
 	if ev := h.recv.last(); ev.Data.State != ft.StateReopened || ev.Data.ReopenedCount != 1 || !itemOf(ev.Data, "AI-1").Stalled {
@@ -471,7 +471,7 @@ func TestStallLifecycle(t *testing.T) {
 	if pm.State != ft.StateTracking || pm.ReopenedCount != 1 || hasLabel(is2.Labels, StalledLabel) || itemOf(pm, "AI-2").StalledReason != nil {
 		t.Fatalf("after activity: state %s, reopened_count %d, AI-2 labels %v", pm.State, pm.ReopenedCount, is2.Labels)
 	}
-	if got := h.recv.types(); len(got) != 2 || got[1] != EventResumed {
+	if got := h.recv.types(); len(got) != 2 || got[1] != ft.EventResumed {
 		t.Fatalf("events = %v; want reopened, resumed", got)
 	}
 	if ownIs, _ = h.gh.Issue("acme/pm", own.Number); ownIs.State != "open" || len(h.ghBotComments("acme/pm", own.Number)) != 1 {
@@ -493,7 +493,7 @@ func TestStallLifecycle(t *testing.T) {
 	if pm.State != ft.StateCompleted || pm.Completion.Percent != 100 {
 		t.Fatalf("after every item finished: state %s, completion %+v", pm.State, pm.Completion)
 	}
-	if got := h.recv.types(); len(got) != 3 || got[2] != EventCompleted {
+	if got := h.recv.types(); len(got) != 3 || got[2] != ft.EventCompleted {
 		t.Fatalf("events = %v; want reopened, resumed, completed", got)
 	}
 	ownIs, _ = h.gh.Issue("acme/pm", own.Number)
@@ -523,7 +523,7 @@ func TestStallLifecycle(t *testing.T) {
 	if pm.State != ft.StateReopened || pm.ReopenedCount != 2 {
 		t.Fatalf("after AI-1 reopened: state %s, reopened_count %d; want reopened, 2", pm.State, pm.ReopenedCount)
 	}
-	if got := h.recv.types(); len(got) != 4 || got[3] != EventReopened {
+	if got := h.recv.types(); len(got) != 4 || got[3] != ft.EventReopened {
 		t.Fatalf("events = %v; want a second reopened", got)
 	}
 	if got := len(h.ghBotComments(repo1, n1)); got != 2 {
@@ -612,7 +612,7 @@ func TestStallJiraOwnTicketRetriesAndNoTicketYet(t *testing.T) {
 	}
 	// It was written when the postmortem reopened, before AI-1 had a ticket.
 	mustContain(t, "the reopening comment", ownComments[0], "AI-1 Drain faster", "overdue (due 2026-01-02)")
-	if got := h.recv.types(); len(got) != 1 || got[0] != EventReopened {
+	if got := h.recv.types(); len(got) != 1 || got[0] != ft.EventReopened {
 		t.Fatalf("events %v", got)
 	}
 
@@ -633,7 +633,7 @@ func TestStallJiraOwnTicketRetriesAndNoTicketYet(t *testing.T) {
 	}
 	mustContain(t, "the summary", ownComments[1], "2 done, 0 won't do")
 	// AI-1 finished first: no stall left, AI-2 open, so it resumed before completing.
-	if got := h.recv.types(); len(got) != 3 || got[1] != EventResumed || got[2] != EventCompleted {
+	if got := h.recv.types(); len(got) != 3 || got[1] != ft.EventResumed || got[2] != ft.EventCompleted {
 		t.Fatalf("events %v; want reopened, resumed, completed", got)
 	}
 	if got := len(h.jiraBotComments(key2)); got != 0 {
@@ -675,7 +675,7 @@ func TestStallRevisionRemovesStalledItem(t *testing.T) {
 	if pm.State != ft.StateCompleted || hasLabel(is.Labels, StalledLabel) || is.State != "closed" {
 		t.Fatalf("after the revision: state %s, ticket %s with labels %v", pm.State, is.State, is.Labels)
 	}
-	if got := h.recv.types(); len(got) != 2 || got[0] != EventReopened || got[1] != EventCompleted {
+	if got := h.recv.types(); len(got) != 2 || got[0] != ft.EventReopened || got[1] != ft.EventCompleted {
 		t.Fatalf("events %v", got)
 	}
 }
@@ -693,7 +693,7 @@ func TestStallEmptyPostmortemCompletesAtOnce(t *testing.T) {
 	if pm := h.pm("PM-4"); pm.State != ft.StateCompleted || pm.Completion.Percent != 100 {
 		t.Fatalf("state %s, completion %+v", pm.State, pm.Completion)
 	}
-	if got := h.recv.types(); len(got) != 1 || got[0] != EventCompleted {
+	if got := h.recv.types(); len(got) != 1 || got[0] != ft.EventCompleted {
 		t.Fatalf("events %v", got)
 	}
 }

@@ -24,7 +24,7 @@ func AttachStore(st *store.Store, cfg *config.Config) {
 		return err
 	})
 	st.SetStatusHook(func(ctx context.Context, tx *store.Tx, pmID, itemID string, from, to ft.Status, source string, now time.Time) error {
-		return QueueEvent(ctx, tx, cfg.Notify, EventStatusChanged, pmID, itemID, &StatusChange{From: from, To: to, Source: source}, now)
+		return QueueEvent(ctx, tx, cfg.Notify, ft.EventStatusChanged, pmID, itemID, &StatusChange{From: from, To: to, Source: source}, now)
 	})
 }
 
@@ -135,7 +135,7 @@ func queueStateWork(ctx context.Context, tx *store.Tx, cfg *config.Config, f sto
 	event := ""
 	switch {
 	case change.To == ft.StateReopened:
-		event = EventReopened
+		event = ft.EventReopened
 		episode := fmt.Sprintf("reopened:%d", change.ReopenedCount)
 		if err := queueOwnStatus(ctx, tx, cfg, f, episode, ft.StatusOpen, now); err != nil {
 			return err
@@ -144,7 +144,7 @@ func queueStateWork(ctx context.Context, tx *store.Tx, cfg *config.Config, f sto
 			return err
 		}
 	case change.To == ft.StateCompleted:
-		event = EventCompleted
+		event = ft.EventCompleted
 		episode := fmt.Sprintf("completed:%d", change.CompletedCount)
 		if err := queueOwnComment(ctx, tx, cfg, f, episode, completedText(cfg, f), now); err != nil {
 			return err
@@ -153,7 +153,7 @@ func queueStateWork(ctx context.Context, tx *store.Tx, cfg *config.Config, f sto
 			return err
 		}
 	case change.From == ft.StateReopened && change.To == ft.StateTracking:
-		event = EventResumed
+		event = ft.EventResumed
 	case change.From == ft.StateCompleted && change.To == ft.StateTracking:
 		// Not in the contract's list, but a closed ticket for a postmortem with open items
 		// again would say the opposite of the status page.

@@ -63,7 +63,7 @@ func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status 
 			return err
 		}
 		change := &StatusChange{From: from, To: status, Source: store.SourceAPI}
-		if err := QueueEvent(ctx, tx, e.opts.Config.Notify, EventStatusChanged, pmID, itemID, change, now); err != nil {
+		if err := QueueEvent(ctx, tx, e.opts.Config.Notify, ft.EventStatusChanged, pmID, itemID, change, now); err != nil {
 			return err
 		}
 		_, err = Evaluate(ctx, tx, e.opts.Config, pmID, now)

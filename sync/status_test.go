@@ -108,7 +108,7 @@ func TestSetItemStatusCompletesThePostmortem(t *testing.T) {
 	for _, ev := range env.recv.events {
 		types = append(types, ev.Type)
 	}
-	want := []string{sync.EventStatusChanged, sync.EventStatusChanged, sync.EventCompleted}
+	want := []string{ft.EventStatusChanged, ft.EventStatusChanged, ft.EventCompleted}
 	if !slices.Equal(types, want) {
 		t.Fatalf("events %v, want %v", types, want)
 	}
