@@ -58,7 +58,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	engine := sync.New(sync.Options{Store: st, Config: cfg, Trackers: trackers, Logger: logger})
-	srv, err := web.New(web.Options{Config: cfg, Store: st, Logger: logger, Dev: opts.Dev, Wake: engine.Wake, Registry: newRegistry(st), Sync: engine})
+	srv, err := web.New(web.Options{Config: cfg, Store: st, Logger: logger, Dev: opts.Dev, Wake: engine.Wake, Registry: newRegistry(st, engine), Sync: engine})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/followthrough/followthrough/store"
+	"github.com/followthrough/followthrough/sync"
 )
 
 // outboxCollector reports the outbox on every scrape: work waiting, and work given up (whose
@@ -18,9 +19,13 @@ type outboxCollector struct {
 	failed  *prometheus.Desc
 }
 
-func newRegistry(st *store.Store) *prometheus.Registry {
+func newRegistry(st *store.Store, engine *sync.Engine) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "followthrough_stall_scans_total",
+			Help: "Stall scans finished since the process started.",
+		}, func() float64 { return float64(engine.StallScans()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&outboxCollector{

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sethvargo/go-retry"
@@ -55,6 +56,7 @@ type Engine struct {
 	opts   Options
 	owner  string
 	wakes  map[string]chan struct{} // one per lane
+	scans  atomic.Int64             // stall scans finished, for /metrics
 	logger *slog.Logger
 }
 
@@ -86,6 +88,9 @@ func New(opts Options) *Engine {
 	}
 	return e
 }
+
+// StallScans counts the stall scans finished since the engine started.
+func (e *Engine) StallScans() int64 { return e.scans.Load() }
 
 // Wake tells the worker that new work is queued, so it does not wait for its poll.
 func (e *Engine) Wake() {

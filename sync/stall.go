@@ -70,6 +70,7 @@ func (e *Engine) ScanStalls(ctx context.Context) (int, error) {
 		}
 	}
 	e.Wake()
+	e.scans.Add(1)
 	return changed, nil
 }
 

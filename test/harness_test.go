@@ -218,6 +218,21 @@ func (s *server) waitIdle(within time.Duration) {
 	})
 }
 
+// metric reads one unlabelled metric from /metrics (-1 when it is not there).
+func (s *server) metric(name string) float64 {
+	s.t.Helper()
+	_, body := s.do(http.MethodGet, "/metrics", "", nil)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
 // writeConfig writes a YAML config into a temp dir and returns its path.
 func writeConfig(t *testing.T, yaml string) string {
 	t.Helper()

@@ -93,7 +93,11 @@ func TestStallsReopenAndCompleteEndToEnd(t *testing.T) {
 	// A restart, and a few scans: nothing is repeated.
 	s.stop()
 	s = e.start()
-	time.Sleep(3 * time.Second) // three scans: the absence of repeats can only be waited for
+	// Three scans and an idle outbox: anything a scan would repeat has been done by then.
+	eventually(t, 10*time.Second, "three stall scans after the restart", func() bool {
+		return s.metric("followthrough_stall_scans_total") >= 3
+	})
+	s.waitIdle(10 * time.Second)
 	for _, it := range get().Items {
 		if is := issue(it.Ticket.Key); botComments(is) != 1 {
 			t.Errorf("%s has %d comments after a restart; want 1", it.ID, botComments(is))
