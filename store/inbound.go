@@ -321,17 +321,8 @@ func (s *Store) RetryFailed(ctx context.Context, pmID string, now time.Time) (in
 		if err != nil {
 			return err
 		}
-		var failed []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			failed = append(failed, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		failed, err := collect(rows, scanString)
+		if err != nil {
 			return err
 		}
 		for _, itemID := range failed {
@@ -412,18 +403,17 @@ func (s *Store) ReconcileScopes(ctx context.Context) ([]ReconcileScope, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list reconcile scopes: %w", err)
 	}
-	defer rows.Close()
-	var out []ReconcileScope
-	for rows.Next() {
+	out, err := collect(rows, func(rows *sql.Rows) (ReconcileScope, error) {
 		var sc ReconcileScope
 		var since string
-		if err := rows.Scan(&sc.Kind, &sc.Scope, &since); err != nil {
-			return nil, fmt.Errorf("list reconcile scopes: %w", err)
-		}
+		err := rows.Scan(&sc.Kind, &sc.Scope, &since)
 		sc.Since = parseTime(since)
-		out = append(out, sc)
+		return sc, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list reconcile scopes: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AdvanceReconcileCursor moves a scope's reconcile cursor forward to since (never back).

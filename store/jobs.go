@@ -37,17 +37,12 @@ func (s *Store) FailUnconfiguredWork(ctx context.Context, lanes []string, now ti
 		if err != nil {
 			return err
 		}
-		var stuck []Job
-		for rows.Next() {
+		stuck, err := collect(rows, func(rows *sql.Rows) (Job, error) {
 			var j Job
-			if err := rows.Scan(&j.ID, &j.Kind, &j.PostmortemID, &j.ItemID, &j.Tracker, &j.Attempts); err != nil {
-				rows.Close()
-				return err
-			}
-			stuck = append(stuck, j)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			err := rows.Scan(&j.ID, &j.Kind, &j.PostmortemID, &j.ItemID, &j.Tracker, &j.Attempts)
+			return j, err
+		})
+		if err != nil {
 			return err
 		}
 		for _, j := range stuck {

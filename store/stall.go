@@ -171,16 +171,8 @@ func (s *Store) PostmortemsToScan(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list postmortems to scan: %w", err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("list postmortems to scan: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
+	ids, err := collect(rows, scanString)
+	if err != nil {
 		return nil, fmt.Errorf("list postmortems to scan: %w", err)
 	}
 	return ids, nil
