@@ -98,7 +98,7 @@ func (s *Store) InboundEvent(ctx context.Context, id int64) (InboundEvent, error
 		FROM inbound_events WHERE id = ?`, id).Scan(&ev.Source, &ev.DeliveryID, &ev.Event, &ev.Payload, &received,
 		&processed, &errText)
 	if errors.Is(err, sql.ErrNoRows) {
-		return ev, fmt.Errorf("inbound event %d: %w", id, ErrNotFound)
+		return ev, fmt.Errorf("inbound event %d: %w", id, ft.ErrNotFound)
 	}
 	if err != nil {
 		return ev, fmt.Errorf("read inbound event %d: %w", id, err)
@@ -280,7 +280,7 @@ func statusPushPending(ctx context.Context, tx *Tx, pmID, itemID string) (bool, 
 func SetItemStatus(ctx context.Context, tx *Tx, pmID, itemID string, to ft.Status, source, actor string, now time.Time) (from ft.Status, err error) {
 	err = tx.queryRow(ctx, `SELECT status FROM items WHERE postmortem_id = ? AND item_id = ?`, pmID, itemID).Scan(&from)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("item %s/%s: %w", pmID, itemID, ErrNotFound)
+		return "", fmt.Errorf("item %s/%s: %w", pmID, itemID, ft.ErrNotFound)
 	}
 	if err != nil {
 		return "", fmt.Errorf("set status of %s/%s: %w", pmID, itemID, err)
@@ -315,7 +315,7 @@ func (s *Store) RetryFailed(ctx context.Context, pmID string, now time.Time) (in
 			return err
 		}
 		if !exists {
-			return fmt.Errorf("postmortem %s: %w", pmID, ErrNotFound)
+			return fmt.Errorf("postmortem %s: %w", pmID, ft.ErrNotFound)
 		}
 		rows, err := tx.query(ctx, `SELECT item_id FROM items WHERE postmortem_id = ? AND sync = 'failed' ORDER BY position, item_id`, pmID)
 		if err != nil {
@@ -333,7 +333,7 @@ func (s *Store) RetryFailed(ctx context.Context, pmID string, now time.Time) (in
 		}
 		return nil
 	})
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ft.ErrNotFound) {
 		return 0, err
 	}
 	if err != nil {

@@ -55,7 +55,7 @@ func TestRecordWebhookOnceAndQueued(t *testing.T) {
 	if err := s.PruneInbound(ctx, t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.InboundEvent(ctx, id); !errors.Is(err, ErrNotFound) {
+	if _, err := s.InboundEvent(ctx, id); !errors.Is(err, ft.ErrNotFound) {
 		t.Fatalf("processed event kept: %v", err)
 	}
 	if dup, err := s.RecordWebhook(ctx, "github", "d-1", "issues", payload, t0.Add(time.Hour)); err != nil || dup {
@@ -226,7 +226,7 @@ func TestRetryFailedRevivesJobsAndReplacesDeletedTickets(t *testing.T) {
 	if n, err := s.RetryFailed(ctx, "PM-1", t0.Add(2*time.Hour)); err != nil || n != 0 {
 		t.Fatalf("second retry: %d, %v", n, err)
 	}
-	if _, err := s.RetryFailed(ctx, "PM-2", t0); !errors.Is(err, ErrNotFound) {
+	if _, err := s.RetryFailed(ctx, "PM-2", t0); !errors.Is(err, ft.ErrNotFound) {
 		t.Fatalf("unknown postmortem: %v", err)
 	}
 }

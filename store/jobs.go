@@ -253,7 +253,7 @@ func loadItem(ctx context.Context, q querier, pmID, itemID string) (Item, error)
 		&it.Priority, &it.Due, &it.Type, &it.Team, &labels, &kind, &scope, &issueType,
 		&it.Status, &it.Removed, &it.Sync, &stalled, &activity, &tKind, &tKey, &tURL, &tCreated, &tUpdated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return it, fmt.Errorf("item %s/%s: %w", pmID, itemID, ErrNotFound)
+		return it, fmt.Errorf("item %s/%s: %w", pmID, itemID, ft.ErrNotFound)
 	}
 	if err != nil {
 		return it, fmt.Errorf("read item %s/%s: %w", pmID, itemID, err)

@@ -38,7 +38,7 @@ func (s *Store) Postmortem(ctx context.Context, id string) (ft.PostmortemView, e
 func (s *Store) PostmortemHead(ctx context.Context, id string) (ft.PostmortemView, error) {
 	pm, _, err := scanPostmortem(s.readDB.QueryRowContext(ctx, `SELECT `+postmortemColumns+` FROM postmortems WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return pm, fmt.Errorf("postmortem %s: %w", id, ErrNotFound)
+		return pm, fmt.Errorf("postmortem %s: %w", id, ft.ErrNotFound)
 	}
 	if err != nil {
 		return pm, fmt.Errorf("read postmortem %s: %w", id, err)
@@ -77,7 +77,7 @@ func scanPostmortem(row interface{ Scan(...any) error }) (ft.PostmortemView, str
 func postmortemView(ctx context.Context, q querier, id string) (ft.PostmortemView, error) {
 	pm, _, err := scanPostmortem(q.QueryRowContext(ctx, `SELECT `+postmortemColumns+` FROM postmortems WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return pm, fmt.Errorf("postmortem %s: %w", id, ErrNotFound)
+		return pm, fmt.Errorf("postmortem %s: %w", id, ft.ErrNotFound)
 	}
 	if err != nil {
 		return pm, fmt.Errorf("read postmortem %s: %w", id, err)
@@ -241,14 +241,14 @@ func encodeCursor(sortAt, id string) string {
 func decodeCursor(c string) (sortAt, id string, err error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return "", "", ErrBadCursor
+		return "", "", ft.ErrBadCursor
 	}
 	sortAt, id, ok := strings.Cut(string(b), "|")
 	if !ok || id == "" {
-		return "", "", ErrBadCursor
+		return "", "", ft.ErrBadCursor
 	}
 	if _, err := time.Parse(timeFormat, sortAt); err != nil {
-		return "", "", ErrBadCursor
+		return "", "", ft.ErrBadCursor
 	}
 	return sortAt, id, nil
 }

@@ -65,7 +65,7 @@ func LoadStallFacts(ctx context.Context, tx *Tx, pmID string) (StallFacts, error
 		COALESCE(own_key, '') FROM postmortems WHERE id = ?`, pmID).Scan(
 		&f.Title, &f.URL, &f.State, &accepted, &signedOff, &ownKind, &ownKey)
 	if errors.Is(err, sql.ErrNoRows) {
-		return f, fmt.Errorf("postmortem %s: %w", pmID, ErrNotFound)
+		return f, fmt.Errorf("postmortem %s: %w", pmID, ft.ErrNotFound)
 	}
 	if err != nil {
 		return f, fmt.Errorf("read stall facts of %s: %w", pmID, err)
@@ -152,7 +152,7 @@ func itemStall(ctx context.Context, q querier, pmID, itemID string) (ItemStall, 
 	err := q.QueryRowContext(ctx, `SELECT COALESCE(stalled_reason, ''), stall_episode, stalled_at, stalled_label
 		FROM items WHERE postmortem_id = ? AND item_id = ?`, pmID, itemID).Scan(&reason, &st.Episode, &since, &st.Label)
 	if errors.Is(err, sql.ErrNoRows) {
-		return st, fmt.Errorf("item %s/%s: %w", pmID, itemID, ErrNotFound)
+		return st, fmt.Errorf("item %s/%s: %w", pmID, itemID, ft.ErrNotFound)
 	}
 	if err != nil {
 		return st, fmt.Errorf("read stall of %s/%s: %w", pmID, itemID, err)

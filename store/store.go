@@ -28,15 +28,6 @@ import (
 	"github.com/followthrough/followthrough/migrations"
 )
 
-// ErrNotFound is returned (wrapped) for an unknown postmortem, item or ticket.
-var ErrNotFound = errors.New("not found")
-
-// ErrBadCursor is returned for a list cursor that this store did not write.
-var ErrBadCursor = errors.New("bad cursor")
-
-// ErrConflict is returned (wrapped) when a change does not fit the current state.
-var ErrConflict = errors.New("conflict")
-
 // timeFormat is fixed-width so that times compare correctly as text in SQL.
 const timeFormat = "2006-01-02T15:04:05.000000000Z"
 

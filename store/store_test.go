@@ -218,7 +218,7 @@ func TestListPaging(t *testing.T) {
 	if err != nil || len(pms) != 4 {
 		t.Fatalf("team filter: %d, %v", len(pms), err)
 	}
-	if _, _, err := s.ListPostmortems(ctx, ListFilter{Cursor: "not-a-cursor"}); err != ErrBadCursor {
+	if _, _, err := s.ListPostmortems(ctx, ListFilter{Cursor: "not-a-cursor"}); err != ft.ErrBadCursor {
 		t.Fatalf("bad cursor err = %v", err)
 	}
 }

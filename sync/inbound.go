@@ -42,7 +42,7 @@ func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
 	}
 	in, err := e.opts.Store.InboundEvent(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ft.ErrNotFound) {
 		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
 	}
 	if err != nil {

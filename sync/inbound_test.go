@@ -740,7 +740,7 @@ func TestDeletedTicketFailsAndRetryMakesANewOne(t *testing.T) {
 			!strings.Contains(*it.LastError, "/v1/postmortems/PM-X/retry") {
 			t.Fatalf("%s: sync %s, last_error %v", c.item, it.Sync, it.LastError)
 		}
-		if _, err := env.eng.SetItemStatus(env.ctx, "PM-X", c.item, ft.StatusDone); !errors.Is(err, store.ErrConflict) {
+		if _, err := env.eng.SetItemStatus(env.ctx, "PM-X", c.item, ft.StatusDone); !errors.Is(err, ft.ErrConflict) {
 			t.Fatalf("%s: PATCH on a deleted ticket: %v, want a conflict", c.item, err)
 		}
 	}
@@ -783,7 +783,7 @@ func TestDeletedTicketFailsAndRetryMakesANewOne(t *testing.T) {
 	if n := env.gh.Calls("POST", "/repos/"+repo+"/issues"); n != creates+1 {
 		t.Fatalf("a second retry created again")
 	}
-	if _, err := env.eng.Retry(env.ctx, "PM-NONE"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := env.eng.Retry(env.ctx, "PM-NONE"); !errors.Is(err, ft.ErrNotFound) {
 		t.Fatalf("retry of an unknown postmortem: %v", err)
 	}
 }

@@ -19,8 +19,8 @@ var ErrInvalidStatus = errors.New("not an item status")
 // The same status again changes nothing and sends nothing. It returns the item as the API
 // shows it.
 //
-// Errors: an unknown postmortem or item wraps store.ErrNotFound; a removed item, an item
-// whose ticket does not exist yet, or one whose ticket was deleted wraps store.ErrConflict;
+// Errors: an unknown postmortem or item wraps ft.ErrNotFound; a removed item, an item
+// whose ticket does not exist yet, or one whose ticket was deleted wraps ft.ErrConflict;
 // an unknown status wraps ErrInvalidStatus.
 func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status ft.Status) (ft.ItemView, error) {
 	if !status.Valid() {
@@ -36,11 +36,11 @@ func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status 
 		}
 		if it.Removed {
 			return fmt.Errorf("item %s of postmortem %s was removed from the postmortem, so its status is wont_do: %w",
-				itemID, pmID, store.ErrConflict)
+				itemID, pmID, ft.ErrConflict)
 		}
 		if it.Ticket == nil {
 			return fmt.Errorf("item %s of postmortem %s has no ticket yet (sync: %s); its status can be set once the ticket exists: %w",
-				itemID, pmID, it.Sync, store.ErrConflict)
+				itemID, pmID, it.Sync, ft.ErrConflict)
 		}
 		deleted, err := store.TicketDeleted(ctx, tx, *it.Ticket)
 		if err != nil {
@@ -48,7 +48,7 @@ func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status 
 		}
 		if deleted {
 			return fmt.Errorf("the ticket %s of item %s was deleted; POST /v1/postmortems/%s/retry makes a new one: %w",
-				it.Ticket.Key, itemID, pmID, store.ErrConflict)
+				it.Ticket.Key, itemID, pmID, ft.ErrConflict)
 		}
 		if it.Status == status {
 			return nil
@@ -69,7 +69,7 @@ func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status 
 		_, err = Evaluate(ctx, tx, e.opts.Config, pmID, now)
 		return err
 	})
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, ft.ErrNotFound) || errors.Is(err, ft.ErrConflict) {
 		// These already say, in words, which item and why.
 		return ft.ItemView{}, err
 	}
@@ -88,13 +88,13 @@ func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status 
 			return it, nil
 		}
 	}
-	return ft.ItemView{}, fmt.Errorf("item %s/%s: %w", pmID, itemID, store.ErrNotFound)
+	return ft.ItemView{}, fmt.Errorf("item %s/%s: %w", pmID, itemID, ft.ErrNotFound)
 }
 
 // Retry tries every item of the postmortem with sync: failed again (POST .../retry): the jobs
 // that were given up run again, and an item whose ticket was deleted gets a new ticket (the
 // only way it does). It returns the postmortem as the API shows it; an unknown postmortem
-// wraps store.ErrNotFound.
+// wraps ft.ErrNotFound.
 func (e *Engine) Retry(ctx context.Context, pmID string) (ft.PostmortemView, error) {
 	n, err := e.opts.Store.RetryFailed(ctx, pmID, e.opts.Clock.Now())
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/store"
 )
 
 // errorBody is the one shape of every error answer.
@@ -97,11 +96,11 @@ func errorResponse(err error) (int, errorBody) {
 		return http.StatusUnprocessableEntity, errorBody{Error: se.Message, Fields: se.Fields}
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("the body is larger than %d bytes", mbe.Limit)}
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, ft.ErrNotFound):
 		return http.StatusNotFound, errorBody{Error: err.Error()}
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, ft.ErrConflict):
 		return http.StatusConflict, errorBody{Error: err.Error()}
-	case errors.Is(err, store.ErrBadCursor):
+	case errors.Is(err, ft.ErrBadCursor):
 		return http.StatusBadRequest, errorBody{Error: "bad cursor: pass next_cursor from a previous page unchanged"}
 	case errors.As(err, &he):
 		msg, ok := he.Message.(string)

@@ -14,7 +14,7 @@ import (
 )
 
 // Syncer is the part of the sync engine that the API's write endpoints drive; *sync.Engine is
-// one. Its errors wrap store.ErrNotFound (unknown postmortem or item) and store.ErrConflict
+// one. Its errors wrap ft.ErrNotFound (unknown postmortem or item) and ft.ErrConflict
 // (a removed item, or one whose ticket does not exist yet or was deleted), which the error
 // handler answers with 404 and 409.
 type Syncer interface {

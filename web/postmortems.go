@@ -81,7 +81,7 @@ func listFilter(q url.Values, defaultLimit int) (store.ListFilter, error) {
 		f.Limit = min(n, maxListLimit)
 	}
 	if len(f.Cursor) > maxCursorLength {
-		return f, store.ErrBadCursor
+		return f, ft.ErrBadCursor
 	}
 	return f, nil
 }

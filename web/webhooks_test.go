@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/followthrough/followthrough/store"
+	ft "github.com/followthrough/followthrough"
 )
 
 const (
@@ -130,7 +130,7 @@ func (e *env) stored() int {
 	events := 0
 	for id := int64(1); ; id++ {
 		_, err := e.store.InboundEvent(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, ft.ErrNotFound) {
 			break
 		}
 		if err != nil {
