@@ -3,7 +3,11 @@
 // problem reported at once as "FILE: key.path: what is wrong".
 package config
 
-import "time"
+import (
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+)
 
 // Config is the whole configuration file, after defaults and validation.
 type Config struct {
@@ -139,3 +143,8 @@ func (s Secret) String() string {
 
 // Value is the secret itself, for the one place that needs it.
 func (s Secret) Value() string { return string(s) }
+
+// Policy is the stall configuration as the stall rules (ft.StallOf and friends) read it.
+func (s Stall) Policy() ft.StallPolicy {
+	return ft.StallPolicy{OverdueGrace: s.OverdueGrace, InactiveAfter: s.InactiveAfter, DefaultDue: s.DefaultDue}
+}

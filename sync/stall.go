@@ -209,11 +209,11 @@ func (e *Engine) stallCommentBody(pm ft.PostmortemView, item store.Item, c stall
 		fmt.Fprintf(&b, "it was due on %s and is %s.", c.Due, state)
 		if c.DueDefaulted {
 			fmt.Fprintf(&b, " (It has no due date of its own; %s items are due %s after the postmortem's sign-off.)",
-				item.Priority, days(cfg.Stall.DefaultDue[item.Priority]))
+				item.Priority, days(cfg.Stall.Policy().DefaultDueFor(item.Priority)))
 		}
 	default:
 		fmt.Fprintf(&b, "there has been no activity on it since %s (%s items stall after %s without activity).",
-			c.InactiveSince.UTC().Format(time.DateOnly), item.Priority, days(cfg.Stall.InactiveAfter[item.Priority]))
+			c.InactiveSince.UTC().Format(time.DateOnly), item.Priority, days(cfg.Stall.Policy().InactiveAfterFor(item.Priority)))
 	}
 	fmt.Fprintf(&b, "\n\nPostmortem %s %q is reopened until its stalled action items move again.", pm.ID, pm.Title)
 	link := statusLink(cfg.PublicURL, pm.ID)
@@ -241,6 +241,8 @@ func mention(cfg *config.Config, kind ft.TrackerKind, owner string) string {
 	}
 	return owner
 }
+
+const day = 24 * time.Hour
 
 // days writes a duration of whole days as "14 days", anything else as Go does.
 func days(d time.Duration) string {

@@ -376,7 +376,7 @@ func TestStallLifecycle(t *testing.T) {
 	h.apply(ft.TicketEvent{Ref: *itemOf(pm, "AI-1").Ticket, Activity: true, Actor: "bob-gh"})
 	h.at(date(1, 21, 12))
 	pm = h.pm("PM-1")
-	if ai1 := itemOf(pm, "AI-1"); ai1.Stalled || !Overdue(ItemStallInput(pm, ai1), PolicyOf(h.cfg.Stall), h.clock.Now()) {
+	if ai1 := itemOf(pm, "AI-1"); ai1.Stalled || !ft.Overdue(ft.ItemStallInput(pm, ai1), h.cfg.Stall.Policy(), h.clock.Now()) {
 		t.Fatalf("in the grace: AI-1 stalled %v, want overdue but not stalled", ai1.Stalled)
 	}
 	if pm.State != ft.StateTracking || len(h.recv.types()) != 0 || len(h.ghBotComments(repo1, n1)) != 0 {

@@ -57,12 +57,12 @@ func Evaluate(ctx context.Context, tx *store.Tx, cfg *config.Config, pmID string
 }
 
 // stallInput is the rules' view of one stored item.
-func stallInput(f store.StallFacts, it store.StallItem) StallInput {
+func stallInput(f store.StallFacts, it store.StallItem) ft.StallInput {
 	status := it.Status
 	if it.Removed {
 		status = ft.StatusWontDo
 	}
-	return StallInput{
+	return ft.StallInput{
 		Priority: it.Priority, Status: status, Due: it.Due, SignedOffAt: f.DueFrom(),
 		AcceptedAt: it.CreatedAt, TicketCreated: it.TicketCreated, LastActivity: it.LastActivity,
 	}
@@ -71,11 +71,11 @@ func stallInput(f store.StallFacts, it store.StallItem) StallInput {
 // applyStalls stores each item's stall at now and queues the comment and label work of the
 // stalls that begin and end.
 func applyStalls(ctx context.Context, tx *store.Tx, cfg *config.Config, f *store.StallFacts, now time.Time) error {
-	policy := PolicyOf(cfg.Stall)
+	policy := cfg.Stall.Policy()
 	for i := range f.Items {
 		it := &f.Items[i]
 		in := stallInput(*f, *it)
-		reason := StallOf(in, policy, now)
+		reason := ft.StallOf(in, policy, now)
 		st := it.Stall
 		switch {
 		case reason != ft.StallNone && st.Reason == ft.StallNone:
@@ -84,9 +84,9 @@ func applyStalls(ctx context.Context, tx *store.Tx, cfg *config.Config, f *store
 			st.Label = true
 			c := stallComment{Episode: st.Episode, Reason: reason}
 			if reason == ft.StallOverdue {
-				c.Due, c.DueDefaulted = DueDate(in, policy)
+				c.Due, c.DueDefaulted = ft.DueDate(in, policy)
 			} else {
-				c.InactiveSince = InactiveSince(in).UTC()
+				c.InactiveSince = ft.InactiveSince(in).UTC()
 			}
 			if err := queueItemJob(ctx, tx, *f, *it, store.JobComment,
 				fmt.Sprintf("stall-comment:%s/%s:%d", f.PostmortemID, it.ID, st.Episode),
@@ -208,7 +208,7 @@ func queueOwnStatus(ctx context.Context, tx *store.Tx, cfg *config.Config, f sto
 
 // reopenedText is the comment on the own ticket when the postmortem is reopened.
 func reopenedText(cfg *config.Config, f store.StallFacts) string {
-	policy := PolicyOf(cfg.Stall)
+	policy := cfg.Stall.Policy()
 	var b strings.Builder
 	var stalled []store.StallItem
 	for _, it := range f.Items {
@@ -267,16 +267,16 @@ func uncompletedText(cfg *config.Config, f store.StallFacts) string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-func stallDetail(f store.StallFacts, it store.StallItem, policy Policy) string {
+func stallDetail(f store.StallFacts, it store.StallItem, policy ft.StallPolicy) string {
 	in := stallInput(f, it)
 	if it.Stall.Reason == ft.StallOverdue {
-		due, defaulted := DueDate(in, policy)
+		due, defaulted := ft.DueDate(in, policy)
 		if defaulted {
-			return fmt.Sprintf("overdue (due %s by default for %s)", due, priority(in))
+			return fmt.Sprintf("overdue (due %s by default for %s)", due, in.EffectivePriority())
 		}
 		return "overdue (due " + due + ")"
 	}
-	return "inactive (no activity since " + InactiveSince(in).UTC().Format(time.DateOnly) + ")"
+	return "inactive (no activity since " + ft.InactiveSince(in).UTC().Format(time.DateOnly) + ")"
 }
 
 func ticketSuffix(t *ft.TicketRef) string {

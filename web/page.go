@@ -19,7 +19,6 @@ import (
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/store"
-	"github.com/followthrough/followthrough/sync"
 )
 
 // The status page: GET / lists every postmortem (HTML, or JSON and CSV exports), GET
@@ -232,7 +231,7 @@ func (s *Server) statusPage(c echo.Context) error {
 		return err
 	}
 	now := s.now()
-	policy := sync.PolicyOf(s.cfg.Stall)
+	policy := s.cfg.Stall.Policy()
 	data := listPage{
 		Filter: f,
 		States: []ft.State{ft.StateTracking, ft.StateReopened, ft.StateCompleted},
@@ -270,13 +269,13 @@ func (s *Server) statusPage(c echo.Context) error {
 }
 
 // rowOf counts a postmortem's stalled and overdue items at now.
-func rowOf(pm ft.PostmortemView, policy sync.Policy, now time.Time) pageRow {
+func rowOf(pm ft.PostmortemView, policy ft.StallPolicy, now time.Time) pageRow {
 	row := pageRow{PostmortemView: pm}
 	for _, it := range pm.Items {
 		if it.Stalled {
 			row.Stalled++
 		}
-		if sync.Overdue(sync.ItemStallInput(pm, it), policy, now) {
+		if ft.Overdue(ft.ItemStallInput(pm, it), policy, now) {
 			row.Overdue++
 		}
 	}
@@ -286,7 +285,7 @@ func rowOf(pm ft.PostmortemView, policy sync.Policy, now time.Time) pageRow {
 // eachPage calls fn with every page of postmortems that f selects, from f.Cursor on.
 func (s *Server) eachPage(c echo.Context, f store.ListFilter, fn func([]pageRow) error) error {
 	now := s.now()
-	policy := sync.PolicyOf(s.cfg.Stall)
+	policy := s.cfg.Stall.Policy()
 	for {
 		pms, next, err := s.store.ListPostmortems(c.Request().Context(), f)
 		if err != nil {
@@ -432,16 +431,16 @@ func (s *Server) postmortemPage(c echo.Context) error {
 		return err
 	}
 	now := s.now()
-	policy := sync.PolicyOf(s.cfg.Stall)
+	policy := s.cfg.Stall.Policy()
 	data := postmortemPage{pageRow: rowOf(pm, policy, now), Href: httpURL(pm.URL), Now: now}
 	history, err := s.store.PostmortemHistory(ctx, pm.ID)
 	if err != nil {
 		return err
 	}
 	for _, it := range pm.Items {
-		in := sync.ItemStallInput(pm, it)
-		due, defaulted := sync.DueDate(in, policy)
-		ip := itemPage{ItemView: it, DueDate: due, DueDefaulted: defaulted, Overdue: sync.Overdue(in, policy, now)}
+		in := ft.ItemStallInput(pm, it)
+		due, defaulted := ft.DueDate(in, policy)
+		ip := itemPage{ItemView: it, DueDate: due, DueDefaulted: defaulted, Overdue: ft.Overdue(in, policy, now)}
 		if it.StalledReason != nil {
 			ip.StalledWhy = stallWords(*it.StalledReason)
 		}
