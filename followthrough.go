@@ -106,6 +106,18 @@ func (t Target) Scope() string {
 	return t.Project
 }
 
+// ScopeTarget is the target of a repository ("owner/repo") or project ("PROJ") of a tracker.
+func ScopeTarget(kind TrackerKind, scope string) Target {
+	if kind == GitHub {
+		return Target{Kind: kind, Repo: scope}
+	}
+	return Target{Kind: kind, Project: scope}
+}
+
+// SameScope reports whether two targets are the same repository or project, whatever their
+// issue types.
+func (t Target) SameScope(o Target) bool { return t.Kind == o.Kind && t.Scope() == o.Scope() }
+
 // TicketRef identifies one ticket in one tracker.
 type TicketRef struct {
 	Kind TrackerKind `json:"kind"`
@@ -124,6 +136,9 @@ func (r TicketRef) Scope() string {
 	}
 	return r.Key
 }
+
+// Target is the repository or project the ticket is in.
+func (r TicketRef) Target() Target { return ScopeTarget(r.Kind, r.Scope()) }
 
 // Ticket is what a tracker says about one ticket.
 type Ticket struct {

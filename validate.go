@@ -478,10 +478,13 @@ func (v *fieldErrors) repo(field, s string) {
 	switch {
 	case s == "":
 		v.add(field, `required with kind github: "owner/name"`)
-	case !repoRE.MatchString(s):
+	case !ValidRepo(s):
 		v.add(field, `must be a GitHub repository as "owner/name"`)
 	}
 }
+
+// ValidRepo reports whether s names a GitHub repository as "owner/name".
+func ValidRepo(s string) bool { return repoRE.MatchString(s) }
 
 // truncate keeps echoed user values short in messages.
 func truncate(s string) string {

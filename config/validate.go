@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,8 +11,6 @@ import (
 
 	ft "github.com/followthrough/followthrough"
 )
-
-var repoRE = regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$`)
 
 // Validate checks a configuration built in code (Parse calls it for files) and fills in what is
 // derived from other settings: jira.deployment from the URL, a route's issue_type, the trailing
@@ -223,49 +220,16 @@ func (v *validator) jira(j *Jira) {
 }
 
 func (v *validator) routes() {
-	catchAll := -1
-	for i := range v.c.Routes {
-		r := &v.c.Routes[i]
-		p := indexPath("routes", i)
-		if catchAll >= 0 {
-			v.add(p, "never used: routes[%d] before it matches everything", catchAll)
-		} else if r.When == (RouteWhen{}) {
-			catchAll = i
+	for _, p := range v.c.Router().Check() {
+		path := indexPath("routes", p.Rule)
+		if p.Field != "" {
+			path += "." + p.Field
 		}
-		to := &r.To
-		switch to.Kind {
-		case "":
-			v.add(p+".to.kind", "required (github or jira)")
-		case "github":
-			if v.c.GitHub == nil {
-				v.add(p+".to.kind", "github is not configured")
-			}
-			if to.Repo == "" {
-				v.add(p+".to.repo", "required for a github route")
-			} else if !repoRE.MatchString(to.Repo) {
-				v.add(p+".to.repo", "must be owner/name, got %q", to.Repo)
-			}
-			if to.Project != "" {
-				v.add(p+".to.project", "only for a jira route")
-			}
-			if to.IssueType != "" {
-				v.add(p+".to.issue_type", "only for a jira route")
-			}
-		case "jira":
-			if v.c.Jira == nil {
-				v.add(p+".to.kind", "jira is not configured")
-			}
-			if to.Project == "" {
-				v.add(p+".to.project", "required for a jira route")
-			}
-			if to.IssueType == "" {
-				to.IssueType = DefaultIssueType
-			}
-			if to.Repo != "" {
-				v.add(p+".to.repo", "only for a github route")
-			}
-		default:
-			v.add(p+".to.kind", "must be github or jira, got %q", to.Kind)
+		v.add(path, "%s", p.Message)
+	}
+	for i := range v.c.Routes {
+		if to := &v.c.Routes[i].To; to.Kind == string(ft.Jira) && to.IssueType == "" {
+			to.IssueType = ft.DefaultIssueType
 		}
 	}
 }

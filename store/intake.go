@@ -238,10 +238,6 @@ func (r ItemRow) ticketFieldsEqual(o ItemRow) bool {
 		r.Due == o.Due && r.Priority == o.Priority && slices.Equal(r.Labels, o.Labels)
 }
 
-func (r ItemRow) sameTarget(o ItemRow) bool {
-	return r.Target.Kind == o.Target.Kind && r.Target.Scope() == o.Target.Scope()
-}
-
 func loadItemRows(ctx context.Context, tx *Tx, pmID string) (map[string]ItemRow, error) {
 	rows, err := tx.query(ctx, `SELECT item_id, position, title, description, owner, priority,
 		COALESCE(due, ''), type, team, labels, target_kind, target_scope, target_issue_type, status, removed
@@ -266,12 +262,8 @@ func loadItemRows(ctx context.Context, tx *Tx, pmID string) (map[string]ItemRow,
 }
 
 func targetFromColumns(kind, scope, issueType string) ft.Target {
-	t := ft.Target{Kind: ft.TrackerKind(kind), IssueType: issueType}
-	if t.Kind == ft.GitHub {
-		t.Repo = scope
-	} else {
-		t.Project = scope
-	}
+	t := ft.ScopeTarget(ft.TrackerKind(kind), scope)
+	t.IssueType = issueType
 	return t
 }
 
@@ -303,7 +295,7 @@ func reviseItem(ctx context.Context, tx *Tx, old, row ItemRow, now time.Time) er
 		if err := setItemStatus(ctx, tx, row.PostmortemID, row.ID, old.Status, ft.StatusOpen, "revision", "", now); err != nil {
 			return err
 		}
-		if !row.sameTarget(old) {
+		if !row.Target.SameScope(old.Target) {
 			base.Kind = JobMoveTicket
 			return enqueue(ctx, tx, base, now)
 		}
@@ -322,7 +314,7 @@ func reviseItem(ctx context.Context, tx *Tx, old, row ItemRow, now time.Time) er
 		}
 		return nil
 	}
-	if !row.sameTarget(old) {
+	if !row.Target.SameScope(old.Target) {
 		base.Kind = JobMoveTicket
 		return enqueue(ctx, tx, base, now)
 	}

@@ -99,12 +99,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 // reconcileScope reconciles one repository or project and returns how many item statuses
 // changed.
 func (e *Engine) reconcileScope(ctx context.Context, tr ft.Tracker, sc store.ReconcileScope) (int, error) {
-	target := ft.Target{Kind: sc.Kind}
-	if sc.Kind == ft.GitHub {
-		target.Repo = sc.Scope
-	} else {
-		target.Project = sc.Scope
-	}
+	target := ft.ScopeTarget(sc.Kind, sc.Scope)
 	since := sc.Since
 	if !since.IsZero() {
 		// A search index that lags behind (Jira Cloud) may show a change older than the newest

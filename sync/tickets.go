@@ -88,7 +88,7 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		}
 	}
 	target := item.Target
-	if item.Removed || (item.Ticket != nil && sameScope(ticketTarget(*item.Ticket), target)) {
+	if item.Removed || (item.Ticket != nil && item.Ticket.Target().SameScope(target)) {
 		return e.opts.Store.CompleteJob(ctx, job.ID, now, nil)
 	}
 	tr, err := e.tracker(target.Kind)
@@ -159,8 +159,8 @@ func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Tar
 		if err != nil {
 			return err
 		}
-		hasOwn := item.Ticket != nil && sameScope(ticketTarget(*item.Ticket), item.Target)
-		if !item.Removed && !hasOwn && sameScope(sent, item.Target) {
+		hasOwn := item.Ticket != nil && item.Ticket.Target().SameScope(item.Target)
+		if !item.Removed && !hasOwn && sent.SameScope(item.Target) {
 			if err := e.linkTx(ctx, tx, job, item, found, self, now); err != nil {
 				return err
 			}
@@ -181,16 +181,6 @@ func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Tar
 		}
 		return store.RescheduleJob(ctx, tx, job.ID, now)
 	})
-}
-
-func sameScope(a, b ft.Target) bool { return a.Kind == b.Kind && a.Scope() == b.Scope() }
-
-// ticketTarget is the repository or project a ticket is in, as a target.
-func ticketTarget(r ft.TicketRef) ft.Target {
-	if r.Kind == ft.GitHub {
-		return ft.Target{Kind: r.Kind, Repo: r.Scope()}
-	}
-	return ft.Target{Kind: r.Kind, Project: r.Scope()}
 }
 
 // settleTime is how long after sending a create its ticket may still appear: the request

@@ -12,7 +12,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/config"
 	"github.com/followthrough/followthrough/store"
 )
 
@@ -112,64 +111,19 @@ func readBody(c echo.Context, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// route finds every item's target: its own tracker, else the first matching route. Items with
-// no target, or a target in a tracker that is not configured, are reported by field, naming the
-// item.
+// route finds every item's target with the configuration's router. Items with no target, or
+// a target in a tracker that is not configured, are reported by field, naming the item.
 func (s *Server) route(doc *ft.Document) ([]ft.Target, []ft.FieldError) {
+	router := s.cfg.Router()
 	targets := make([]ft.Target, len(doc.ActionItems))
 	var fields []ft.FieldError
 	for i, it := range doc.ActionItems {
-		field := fmt.Sprintf("action_items[%d].tracker", i)
-		var t ft.Target
-		if it.Tracker != nil {
-			t = *it.Tracker
-		} else {
-			team := it.Team
-			if team == "" {
-				team = doc.Team
-			}
-			rt, ok := s.cfg.Route(team, doc.Severity, it.Labels)
-			if !ok {
-				fields = append(fields, ft.FieldError{Field: field, Message: fmt.Sprintf(
-					"no route for action item %q: give it a tracker, or add a route for team %q, severity %q or its labels",
-					it.ID, team, doc.Severity)})
-				continue
-			}
-			t = ft.Target{Kind: ft.TrackerKind(rt.Kind), Repo: rt.Repo, Project: rt.Project, IssueType: rt.IssueType}
-		}
-		if msg := s.checkTarget(&t); msg != "" {
-			fields = append(fields, ft.FieldError{Field: field, Message: fmt.Sprintf("action item %q: %s", it.ID, msg)})
+		t, err := router.Route(doc, it)
+		if err != nil {
+			fields = append(fields, ft.FieldError{Field: fmt.Sprintf("action_items[%d].tracker", i), Message: err.Error()})
 			continue
 		}
 		targets[i] = t
 	}
 	return targets, fields
-}
-
-// checkTarget completes a target with defaults and says what is wrong with it, if anything.
-func (s *Server) checkTarget(t *ft.Target) string {
-	switch t.Kind {
-	case ft.GitHub:
-		if s.cfg.GitHub == nil {
-			return "goes to GitHub, which is not configured"
-		}
-		if t.Repo == "" {
-			return "its GitHub route names no repository"
-		}
-		t.Project, t.IssueType = "", ""
-	case ft.Jira:
-		if s.cfg.Jira == nil {
-			return "goes to Jira, which is not configured"
-		}
-		if t.Project == "" {
-			return "its Jira route names no project"
-		}
-		t.Repo = ""
-		if t.IssueType == "" {
-			t.IssueType = config.DefaultIssueType
-		}
-	default:
-		return fmt.Sprintf("unknown tracker kind %q", t.Kind)
-	}
-	return ""
 }

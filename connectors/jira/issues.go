@@ -279,13 +279,11 @@ func unmappedNote(owner string) string {
 // that the caller never creates the ticket twice.
 func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error) {
 	ctx = connectors.WithOp(ctx, "create")
-	project := nt.Target.Project
+	// Routing completes targets; one built elsewhere gets the same defaults.
+	target := ft.Target{Kind: ft.Jira, Project: nt.Target.Project, IssueType: nt.Target.IssueType}.Complete()
+	project, issueType := target.Project, target.IssueType
 	if project == "" {
 		return ft.Ticket{}, &ft.TrackerError{Tracker: ft.Jira, Op: "create", Message: "creating a ticket in Jira: the target has no project"}
-	}
-	issueType := nt.Target.IssueType
-	if issueType == "" {
-		issueType = "Task"
 	}
 	account, err := t.assignee(ctx, "create", project, nt.Owner)
 	if err != nil {
