@@ -145,8 +145,8 @@ func TestApplyTicketEventRules(t *testing.T) {
 		}
 	}
 	it, _ := s.LoadItem(ctx, "PM-1", "AI-1")
-	if !it.LastActivityAt.Equal(at(4)) || !it.TicketUpdated.Equal(at(4)) {
-		t.Fatalf("activity %v, ticket updated %v", it.LastActivityAt, it.TicketUpdated)
+	if !it.LastActivity.Equal(at(4)) || !it.TicketUpdated.Equal(at(4)) {
+		t.Fatalf("activity %v, ticket updated %v", it.LastActivity, it.TicketUpdated)
 	}
 	pm, _ := s.Postmortem(ctx, "PM-1")
 	got := pm.Items[0]

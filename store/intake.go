@@ -107,9 +107,13 @@ func (s *Store) intake(ctx context.Context, tx *Tx, doc *ft.Document, targets []
 		VALUES (?, ?, ?, ?, ?)`, doc.ID, revision, hash, string(document), nowText); err != nil {
 		return 0, err
 	}
-	existing, err := loadItemRows(ctx, tx, doc.ID)
+	stored, err := LoadItemsTx(ctx, tx, doc.ID)
 	if err != nil {
 		return 0, err
+	}
+	existing := make(map[string]ItemRow, len(stored))
+	for _, it := range stored {
+		existing[it.ID] = it.ItemRow
 	}
 	var oldDoc ft.Document
 	if oldDocument != "" {
@@ -202,24 +206,6 @@ func routedAlike(oldDoc, doc *ft.Document, itemID string) bool {
 	return team(oldDoc, was) == team(doc, now) && oldDoc.Severity == doc.Severity && slices.Equal(was.Labels, now.Labels)
 }
 
-// ItemRow is an action item as stored.
-type ItemRow struct {
-	PostmortemID string
-	ID           string
-	Position     int
-	Title        string
-	Description  string
-	Owner        string
-	Priority     string
-	Due          string
-	Type         string
-	Team         string
-	Labels       []string
-	Target       ft.Target
-	Status       ft.Status
-	Removed      bool
-}
-
 func newItemRow(doc *ft.Document, item ft.ActionItem, target ft.Target, position int) ItemRow {
 	labels := item.Labels
 	if labels == nil {
@@ -236,35 +222,6 @@ func newItemRow(doc *ft.Document, item ft.ActionItem, target ft.Target, position
 func (r ItemRow) ticketFieldsEqual(o ItemRow) bool {
 	return r.Title == o.Title && r.Description == o.Description && r.Owner == o.Owner &&
 		r.Due == o.Due && r.Priority == o.Priority && slices.Equal(r.Labels, o.Labels)
-}
-
-func loadItemRows(ctx context.Context, tx *Tx, pmID string) (map[string]ItemRow, error) {
-	rows, err := tx.query(ctx, `SELECT item_id, position, title, description, owner, priority,
-		COALESCE(due, ''), type, team, labels, target_kind, target_scope, target_issue_type, status, removed
-		FROM items WHERE postmortem_id = ?`, pmID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := map[string]ItemRow{}
-	for rows.Next() {
-		r := ItemRow{PostmortemID: pmID}
-		var labels, kind, scope, issueType string
-		if err := rows.Scan(&r.ID, &r.Position, &r.Title, &r.Description, &r.Owner, &r.Priority,
-			&r.Due, &r.Type, &r.Team, &labels, &kind, &scope, &issueType, &r.Status, &r.Removed); err != nil {
-			return nil, err
-		}
-		_ = json.Unmarshal([]byte(labels), &r.Labels)
-		r.Target = targetFromColumns(kind, scope, issueType)
-		items[r.ID] = r
-	}
-	return items, rows.Err()
-}
-
-func targetFromColumns(kind, scope, issueType string) ft.Target {
-	t := ft.ScopeTarget(ft.TrackerKind(kind), scope)
-	t.IssueType = issueType
-	return t
 }
 
 func insertItem(ctx context.Context, tx *Tx, r ItemRow, now string) error {

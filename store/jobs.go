@@ -218,62 +218,6 @@ func SetItemSyncFailed(ctx context.Context, tx *Tx, pmID, itemID, errText string
 	return err
 }
 
-// Item is an item with what the sync worker needs: its fields, target and current ticket.
-type Item struct {
-	ItemRow
-	Sync           ft.SyncState
-	Ticket         *ft.TicketRef
-	TicketCreated  time.Time
-	TicketUpdated  time.Time // the tracker's updated time of the last event applied
-	StalledReason  ft.StallReason
-	LastActivityAt time.Time
-}
-
-// LoadItem reads one item and its current ticket.
-func (s *Store) LoadItem(ctx context.Context, pmID, itemID string) (Item, error) {
-	return loadItem(ctx, s.readDB, pmID, itemID)
-}
-
-// LoadItemTx is LoadItem inside a write transaction.
-func LoadItemTx(ctx context.Context, tx *Tx, pmID, itemID string) (Item, error) {
-	return loadItem(ctx, tx.tx, pmID, itemID)
-}
-
-func loadItem(ctx context.Context, q querier, pmID, itemID string) (Item, error) {
-	it := Item{ItemRow: ItemRow{PostmortemID: pmID}}
-	var labels, kind, scope, issueType string
-	var stalled, activity, tKind, tKey, tURL, tCreated, tUpdated sql.NullString
-	err := q.QueryRowContext(ctx, `SELECT i.item_id, i.position, i.title, i.description, i.owner, i.priority,
-		COALESCE(i.due, ''), i.type, i.team, i.labels, i.target_kind, i.target_scope, i.target_issue_type,
-		i.status, i.removed, i.sync, i.stalled_reason, i.last_activity_at,
-		t.kind, t.key, t.url, t.created_at, t.tracker_updated_at
-		FROM items i LEFT JOIN tickets t ON t.postmortem_id = i.postmortem_id AND t.item_id = i.item_id AND t.current = 1
-		WHERE i.postmortem_id = ? AND i.item_id = ?`, pmID, itemID).Scan(
-		&it.ID, &it.Position, &it.Title, &it.Description, &it.Owner,
-		&it.Priority, &it.Due, &it.Type, &it.Team, &labels, &kind, &scope, &issueType,
-		&it.Status, &it.Removed, &it.Sync, &stalled, &activity, &tKind, &tKey, &tURL, &tCreated, &tUpdated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return it, fmt.Errorf("item %s/%s: %w", pmID, itemID, ft.ErrNotFound)
-	}
-	if err != nil {
-		return it, fmt.Errorf("read item %s/%s: %w", pmID, itemID, err)
-	}
-	_ = json.Unmarshal([]byte(labels), &it.Labels)
-	it.Target = targetFromColumns(kind, scope, issueType)
-	it.StalledReason = ft.StallReason(stalled.String)
-	if activity.Valid {
-		it.LastActivityAt = parseTime(activity.String)
-	}
-	if tKey.Valid {
-		it.Ticket = &ft.TicketRef{Kind: ft.TrackerKind(tKind.String), Key: tKey.String, URL: tURL.String}
-		it.TicketCreated = parseTime(tCreated.String)
-		if tUpdated.Valid {
-			it.TicketUpdated = parseTime(tUpdated.String)
-		}
-	}
-	return it, nil
-}
-
 // LinkTicket makes the ticket the item's current one (an earlier current ticket stops being
 // current) and shows the item as linked. Linking the same ticket again changes nothing. It
 // returns the ticket that was current before, if another.

@@ -88,44 +88,6 @@ func postmortemView(ctx context.Context, q querier, id string) (ft.PostmortemVie
 	return pm, nil
 }
 
-const itemColumns = `i.item_id, i.title, i.description, i.owner, i.priority, i.due, i.labels, i.status,
-	i.stalled_reason, i.sync, i.last_error, i.removed, i.target_kind, i.target_scope, i.target_issue_type,
-	i.last_activity_at, i.created_at, t.kind, t.key, t.url`
-
-// scanItem reads one row of itemColumns, after the destinations in first (if any).
-func scanItem(rows *sql.Rows, first ...any) (ft.ItemView, error) {
-	var it ft.ItemView
-	var due, stalled, lastError, activity, tKind, tKey, tURL sql.NullString
-	var labels, kind, scope, issueType, created string
-	err := rows.Scan(append(first, &it.ID, &it.Title, &it.Description, &it.Owner, &it.Priority, &due, &labels, &it.Status,
-		&stalled, &it.Sync, &lastError, &it.Removed, &kind, &scope, &issueType, &activity, &created,
-		&tKind, &tKey, &tURL)...)
-	if err != nil {
-		return it, err
-	}
-	if due.Valid {
-		it.Due = &due.String
-	}
-	_ = json.Unmarshal([]byte(labels), &it.Labels)
-	if stalled.Valid && !it.Status.Finished() {
-		reason := ft.StallReason(stalled.String)
-		it.Stalled, it.StalledReason = true, &reason
-	}
-	if lastError.Valid {
-		it.LastError = &lastError.String
-	}
-	it.Target = targetFromColumns(kind, scope, issueType)
-	if activity.Valid {
-		t := parseTime(activity.String)
-		it.LastActivity = &t
-	}
-	it.CreatedAt = parseTime(created)
-	if tKey.Valid {
-		it.Ticket = &ft.TicketRef{Kind: ft.TrackerKind(tKind.String), Key: tKey.String, URL: tURL.String}
-	}
-	return it, nil
-}
-
 // fillItems reads the items of the postmortems, all in one query, and their completion.
 func fillItems(ctx context.Context, q querier, pms ...*ft.PostmortemView) error {
 	if len(pms) == 0 {
@@ -141,22 +103,13 @@ func fillItems(ctx context.Context, q querier, pms ...*ft.PostmortemView) error 
 	if err != nil {
 		return err
 	}
-	rows, err := q.QueryContext(ctx, `SELECT i.postmortem_id, `+itemColumns+` FROM items i
-		LEFT JOIN tickets t ON t.postmortem_id = i.postmortem_id AND t.item_id = i.item_id AND t.current = 1
-		WHERE i.postmortem_id IN (SELECT value FROM json_each(?))
-		ORDER BY i.postmortem_id, i.removed, i.position, i.item_id`, string(idList))
+	items, err := loadItems(ctx, q, `i.postmortem_id IN (SELECT value FROM json_each(?))`, string(idList))
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var pmID string
-		it, err := scanItem(rows, &pmID)
-		if err != nil {
-			return err
-		}
-		pm := byID[pmID]
-		pm.Items = append(pm.Items, it)
+	for _, it := range items {
+		pm := byID[it.PostmortemID]
+		pm.Items = append(pm.Items, it.View())
 	}
 	for _, pm := range pms {
 		done := 0
@@ -167,7 +120,7 @@ func fillItems(ctx context.Context, q querier, pms ...*ft.PostmortemView) error 
 		}
 		pm.Completion = ft.NewCompletion(done, len(pm.Items))
 	}
-	return rows.Err()
+	return nil
 }
 
 // ListPostmortems returns a page of postmortems, newest sign-off first, and the cursor of the

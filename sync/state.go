@@ -57,7 +57,7 @@ func Evaluate(ctx context.Context, tx *store.Tx, cfg *config.Config, pmID string
 }
 
 // stallInput is the rules' view of one stored item.
-func stallInput(f store.StallFacts, it store.StallItem) ft.StallInput {
+func stallInput(f store.StallFacts, it store.Item) ft.StallInput {
 	status := it.Status
 	if it.Removed {
 		status = ft.StatusWontDo
@@ -117,7 +117,7 @@ func applyStalls(ctx context.Context, tx *store.Tx, cfg *config.Config, f *store
 	return nil
 }
 
-func queueItemJob(ctx context.Context, tx *store.Tx, f store.StallFacts, it store.StallItem, kind, key string, payload any, now time.Time) error {
+func queueItemJob(ctx context.Context, tx *store.Tx, f store.StallFacts, it store.Item, kind, key string, payload any, now time.Time) error {
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		return err
@@ -210,7 +210,7 @@ func queueOwnStatus(ctx context.Context, tx *store.Tx, cfg *config.Config, f sto
 func reopenedText(cfg *config.Config, f store.StallFacts) string {
 	policy := cfg.Stall.Policy()
 	var b strings.Builder
-	var stalled []store.StallItem
+	var stalled []store.Item
 	for _, it := range f.Items {
 		if it.Stall.Reason != ft.StallNone {
 			stalled = append(stalled, it)
@@ -252,7 +252,7 @@ func completedText(cfg *config.Config, f store.StallFacts) string {
 // items again.
 func uncompletedText(cfg *config.Config, f store.StallFacts) string {
 	var b strings.Builder
-	var open []store.StallItem
+	var open []store.Item
 	for _, it := range f.Items {
 		if !it.Status.Finished() && !it.Removed {
 			open = append(open, it)
@@ -267,7 +267,7 @@ func uncompletedText(cfg *config.Config, f store.StallFacts) string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-func stallDetail(f store.StallFacts, it store.StallItem, policy ft.StallPolicy) string {
+func stallDetail(f store.StallFacts, it store.Item, policy ft.StallPolicy) string {
 	in := stallInput(f, it)
 	if it.Stall.Reason == ft.StallOverdue {
 		due, defaulted := ft.DueDate(in, policy)

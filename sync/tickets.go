@@ -212,10 +212,7 @@ func (e *Engine) linkTx(ctx context.Context, tx *store.Tx, job store.Job, item s
 		ItemID: job.ItemID, Tracker: string(t.Ref.Kind), Payload: linkPayload}, now); err != nil {
 		return err
 	}
-	stall, err := store.ItemStallTx(ctx, tx, job.PostmortemID, job.ItemID)
-	if err != nil {
-		return err
-	}
+	stall := item.Stall
 	if stall.Reason != ft.StallNone && stall.Label {
 		// The item stalled before this ticket existed (its create failed for a while, or it
 		// moved): the ticket carries the label like any stalled item's.
