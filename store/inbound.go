@@ -11,15 +11,6 @@ import (
 	ft "github.com/followthrough/followthrough"
 )
 
-// Sources of a status change, as the history and item.status_changed name them.
-const (
-	SourceGitHub    = "github"
-	SourceJira      = "jira"
-	SourceAPI       = "api"
-	SourceReconcile = "reconcile"
-	SourceRevision  = "revision"
-)
-
 // webhookJob is the payload of a JobProcessWebhook job.
 type webhookJob struct {
 	EventID int64 `json:"inbound_event_id"`

@@ -67,7 +67,7 @@ func TestRecordWebhookOnceAndQueued(t *testing.T) {
 func linkedItem(t *testing.T, s *Store, pmID string) ft.TicketRef {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := s.Intake(ctx, testDoc(pmID, item("AI-1", "one")), targets(1, repoA), t0); err != nil {
+	if err := intakeNew(ctx, s, testDoc(pmID, item("AI-1", "one")), targets(1, repoA), t0); err != nil {
 		t.Fatal(err)
 	}
 	ref := ft.TicketRef{Kind: ft.GitHub, Key: "acme/a#1", URL: "https://github.example/acme/a/issues/1"}
@@ -164,7 +164,7 @@ func TestApplyTicketEventWaitsForOurPush(t *testing.T) {
 	ctx := context.Background()
 	ref := linkedItem(t, s, "PM-1")
 	err := s.Write(ctx, func(tx *Tx) error {
-		if _, err := SetItemStatus(ctx, tx, "PM-1", "AI-1", ft.StatusDone, SourceAPI, "", t0); err != nil {
+		if _, err := SetItemStatus(ctx, tx, "PM-1", "AI-1", ft.StatusDone, ft.SourceAPI, "", t0); err != nil {
 			return err
 		}
 		return Enqueue(ctx, tx, Job{Kind: JobSetStatus, PostmortemID: "PM-1", ItemID: "AI-1", Tracker: "github"}, t0)

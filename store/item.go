@@ -163,6 +163,7 @@ func loadItem(ctx context.Context, q querier, pmID, itemID string) (Item, error)
 // (removed items last).
 func LoadItemsTx(ctx context.Context, tx *Tx, pmID string) ([]Item, error) {
 	items, err := loadItems(ctx, tx.tx, `i.postmortem_id = ?`, pmID)
+	tx.countItemReads(len(items))
 	if err != nil {
 		return nil, fmt.Errorf("read items of %s: %w", pmID, err)
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
-	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/migrations"
 )
 
@@ -47,18 +46,20 @@ type Store struct {
 	closeMu sync.RWMutex
 	closed  bool
 
-	evaluator  func(ctx context.Context, tx *Tx, pmID string, now time.Time) error
-	statusHook func(ctx context.Context, tx *Tx, pmID, itemID string, from, to ft.Status, source string, now time.Time) error
-
 	transactions atomic.Int64
 	commits      atomic.Int64
+	itemReads    atomic.Int64
 }
 
 // Tx is one logical transaction inside a group commit. Its statements run in a savepoint: if the
 // function returns an error, only its own changes are rolled back.
 type Tx struct {
-	tx *sql.Tx
+	tx        *sql.Tx
+	itemReads *atomic.Int64
 }
+
+// countItemReads counts item rows read inside writes, for ItemRowsRead.
+func (t *Tx) countItemReads(n int) { t.itemReads.Add(int64(n)) }
 
 func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(ctx, query, args...)
@@ -142,28 +143,6 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// SetEvaluator sets what runs, in the same transaction, after a change to a postmortem's items
-// (the sync engine's state evaluation). Without one, only the state is refreshed. Set it before
-// any write.
-func (s *Store) SetEvaluator(fn func(ctx context.Context, tx *Tx, pmID string, now time.Time) error) {
-	s.evaluator = fn
-}
-
-// SetStatusHook sets what runs, in the same transaction, when a revision changes an item's
-// status (removed: wont_do; back again: open), before the state is evaluated: the sync engine
-// queues item.status_changed. Set it before any write.
-func (s *Store) SetStatusHook(fn func(ctx context.Context, tx *Tx, pmID, itemID string, from, to ft.Status, source string, now time.Time) error) {
-	s.statusHook = fn
-}
-
-func (s *Store) evaluate(ctx context.Context, tx *Tx, pmID string, now time.Time) error {
-	if s.evaluator != nil {
-		return s.evaluator(ctx, tx, pmID, now)
-	}
-	_, err := RefreshState(ctx, tx, pmID, now)
-	return err
-}
-
 // Close finishes the writes already queued and closes the database.
 func (s *Store) Close() error {
 	s.closeMu.Lock()
@@ -188,6 +167,11 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) WriteStats() (transactions, commits int64) {
 	return s.transactions.Load(), s.commits.Load()
 }
+
+// ItemRowsRead counts the item rows that write transactions have read whole (a postmortem's
+// items, for planning and evaluation), so that tests and benchmarks can see that a write reads
+// a postmortem's items a fixed number of times, not once per item.
+func (s *Store) ItemRowsRead() int64 { return s.itemReads.Load() }
 
 // Write runs fn in a transaction and returns once it is durably committed (or failed). fn may
 // share its commit with other writers; it must not keep the Tx.
@@ -239,7 +223,7 @@ func (s *Store) commitBatch(batch []*writeRequest) {
 		}
 		return
 	}
-	t := &Tx{tx: tx}
+	t := &Tx{tx: tx, itemReads: &s.itemReads}
 	applied := 0
 	for i, req := range batch {
 		if err := req.ctx.Err(); err != nil {

@@ -53,11 +53,12 @@ type Options struct {
 
 // Engine runs the outbox and the periodic work.
 type Engine struct {
-	opts   Options
-	owner  string
-	wakes  map[string]chan struct{} // one per lane
-	scans  atomic.Int64             // stall scans finished, for /metrics
-	logger *slog.Logger
+	opts    Options
+	owner   string
+	wakes   map[string]chan struct{} // one per lane
+	scans   atomic.Int64             // stall scans finished, for /metrics
+	wakeups atomic.Int64             // calls of wake, for Wakes
+	logger  *slog.Logger
 }
 
 // New returns an engine; Run starts it.
@@ -92,8 +93,13 @@ func New(opts Options) *Engine {
 // StallScans counts the stall scans finished since the engine started.
 func (e *Engine) StallScans() int64 { return e.scans.Load() }
 
-// Wake tells the worker that new work is queued, so it does not wait for its poll.
-func (e *Engine) Wake() {
+// Wakes counts how many times the engine told its worker that work was queued (tests see
+// with it that a write wakes the worker, and that a write that queued nothing does not).
+func (e *Engine) Wakes() int64 { return e.wakeups.Load() }
+
+// wake tells the worker that new work is queued, so it does not wait for its poll.
+func (e *Engine) wake() {
+	e.wakeups.Add(1)
 	for _, wake := range e.wakes {
 		select {
 		case wake <- struct{}{}:

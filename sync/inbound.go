@@ -26,7 +26,7 @@ type webhookParser interface {
 func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event string, payload []byte) (duplicate bool, err error) {
 	duplicate, err = e.opts.Store.RecordWebhook(ctx, source, deliveryID, event, payload, e.opts.Clock.Now())
 	if err == nil && !duplicate {
-		e.Wake()
+		e.wake()
 	}
 	return duplicate, err
 }
@@ -94,9 +94,9 @@ func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 // parseWebhook turns a stored delivery into a ticket event with the connector's own parser.
 func (e *Engine) parseWebhook(in store.InboundEvent) (ft.TicketEvent, bool, error) {
 	switch in.Source {
-	case store.SourceGitHub:
+	case ft.SourceGitHub:
 		return github.ParseWebhook(in.Event, in.Payload)
-	case store.SourceJira:
+	case ft.SourceJira:
 		if p, ok := e.opts.Trackers[ft.Jira].(webhookParser); ok {
 			return p.ParseWebhook(in.Payload)
 		}
@@ -115,14 +115,12 @@ func (e *Engine) applyEvent(ctx context.Context, tx *store.Tx, ev ft.TicketEvent
 	if err != nil || a.Ignored != "" {
 		return a, err
 	}
-	if a.StatusChanged {
-		change := &StatusChange{From: a.From, To: a.To, Source: source}
-		if err := QueueEvent(ctx, tx, e.opts.Config.Notify, ft.EventStatusChanged, a.PostmortemID, a.ItemID, change, now); err != nil {
-			return a, err
-		}
-	}
 	if a.StatusChanged || a.Activity || a.Deleted {
-		if _, err := Evaluate(ctx, tx, e.opts.Config, a.PostmortemID, now); err != nil {
+		var changes []itemStatusChange
+		if a.StatusChanged {
+			changes = append(changes, itemStatusChange{ItemID: a.ItemID, Change: StatusChange{From: a.From, To: a.To, Source: source}})
+		}
+		if _, err := e.evaluate(ctx, tx, a.PostmortemID, now, changes...); err != nil {
 			return a, err
 		}
 	}

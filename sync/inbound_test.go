@@ -166,6 +166,8 @@ func newTWEnv(t *testing.T) *twEnv {
 	cfg.Jira = config.DefaultJira()
 	cfg.Jira.URL, cfg.Jira.Deployment = jf.URL(), config.JiraCloud
 	cfg.Jira.Email, cfg.Jira.APIToken = "bot@example.com", "cloud-token"
+	// Items with no tracker of their own go to twRepo.
+	cfg.Routes = []config.Route{{To: config.RouteTarget{Kind: string(ft.GitHub), Repo: twRepo}}}
 	cfg.Notify = []config.Notify{{URL: recv.srv.URL, Secret: config.Secret(recv.secret),
 		Events: []string{ft.EventStatusChanged, ft.EventCompleted, ft.EventReopened, ft.EventResumed}}}
 	ghTr, err := github.New(cfg.GitHub, nil, github.Options{Logger: logger, Now: clock.Now})
@@ -184,7 +186,6 @@ func newTWEnv(t *testing.T) *twEnv {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sync.AttachStore(st, cfg)
 	eng := sync.New(sync.Options{Store: st, Config: cfg, Clock: clock, Logger: logger,
 		Trackers: map[ft.TrackerKind]ft.Tracker{ft.GitHub: ghTr, ft.Jira: jiraTr}})
 	return &twEnv{t: t, ctx: ctx, clock: clock, gh: gh, jf: jf, st: st, cfg: cfg, eng: eng, recv: recv, jiraTr: jiraTr}
@@ -201,7 +202,7 @@ func (e *twEnv) intake(pmID string, targets ...ft.Target) ft.PostmortemView {
 		doc.ActionItems = append(doc.ActionItems, ft.ActionItem{ID: fmt.Sprintf("AI-%d", i+1),
 			Title: fmt.Sprintf("Action %d", i+1), Owner: "bob@acme.com", Priority: "P1"})
 	}
-	if _, err := e.st.Intake(e.ctx, doc, targets, e.clock.Now()); err != nil {
+	if _, err := e.eng.Intake(e.ctx, sync.WithTargets(doc, targets)); err != nil {
 		e.t.Fatal(err)
 	}
 	e.run()

@@ -57,10 +57,10 @@ type notifyPayload struct {
 	Body      json.RawMessage `json:"body"`
 }
 
-// QueueEvent queues an outbound event for every notify URL that subscribes to it, in the
-// caller's transaction. The postmortem is read inside the transaction, so the event shows it as
-// the change left it. itemID and change are for item.status_changed only.
-func QueueEvent(ctx context.Context, tx *store.Tx, notify []config.Notify, eventType, pmID, itemID string, change *StatusChange, now time.Time) error {
+// queueEvent queues an outbound event for every notify URL that subscribes to it, in the
+// caller's transaction. pm is the postmortem as the change left it: the caller has it already,
+// so no event reads it again. itemID and change are for item.status_changed only.
+func queueEvent(ctx context.Context, tx *store.Tx, notify []config.Notify, eventType string, pm ft.PostmortemView, itemID string, change *StatusChange, now time.Time) error {
 	var receivers []string
 	for _, n := range notify {
 		if slices.Contains(n.Events, eventType) {
@@ -69,10 +69,6 @@ func QueueEvent(ctx context.Context, tx *store.Tx, notify []config.Notify, event
 	}
 	if len(receivers) == 0 {
 		return nil
-	}
-	pm, err := store.PostmortemTx(ctx, tx, pmID)
-	if err != nil {
-		return err
 	}
 	body := eventBody{Type: eventType, Timestamp: now.UTC(), Data: eventData{PostmortemView: pm, Change: change}}
 	if itemID != "" {
@@ -91,7 +87,7 @@ func QueueEvent(ctx context.Context, tx *store.Tx, notify []config.Notify, event
 		// ItemID orders the events of one receiver without holding up other work. It is logged,
 		// and a receiver's URL may hold its credential: a digest names the receiver instead.
 		digest := sha256.Sum256([]byte(url))
-		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobNotify, PostmortemID: pmID, ItemID: "notify:" + hex.EncodeToString(digest[:8]),
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobNotify, PostmortemID: pm.ID, ItemID: "notify:" + hex.EncodeToString(digest[:8]),
 			Payload: payload}, now); err != nil {
 			return err
 		}

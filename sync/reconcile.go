@@ -91,7 +91,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	}
 	if changed {
 		// Status changes queue outbound events.
-		e.Wake()
+		e.wake()
 	}
 	return errors.Join(errs...)
 }
@@ -120,13 +120,13 @@ func (e *Engine) reconcileScope(ctx context.Context, tr ft.Tracker, sc store.Rec
 		newest := sc.Since
 		for _, t := range tickets {
 			ev := ft.TicketEvent{Ref: t.Ref, Status: t.Status, UpdatedAt: t.UpdatedAt, Marker: t.Marker}
-			a, err := e.applyEvent(ctx, tx, ev, store.SourceReconcile, "", now)
+			a, err := e.applyEvent(ctx, tx, ev, ft.SourceReconcile, "", now)
 			if err != nil {
 				return err
 			}
 			if a.StatusChanged {
 				changed++
-				e.logger.Info("item status changed", slog.String("ticket", t.Ref.Key), slog.String("source", store.SourceReconcile),
+				e.logger.Info("item status changed", slog.String("ticket", t.Ref.Key), slog.String("source", ft.SourceReconcile),
 					slog.String("postmortem_id", a.PostmortemID), slog.String("item_id", a.ItemID),
 					slog.String("from", string(a.From)), slog.String("to", string(a.To)))
 			}

@@ -53,10 +53,10 @@ func (e *Engine) ScanStalls(ctx context.Context) (int, error) {
 			return changed, ctx.Err()
 		}
 		now := e.opts.Clock.Now()
-		var change store.StateChange
+		var change StateChange
 		err := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
 			var err error
-			change, err = Evaluate(ctx, tx, e.opts.Config, id, now)
+			change, err = e.evaluate(ctx, tx, id, now)
 			return err
 		})
 		if err != nil {
@@ -69,7 +69,7 @@ func (e *Engine) ScanStalls(ctx context.Context) (int, error) {
 				slog.Int("reopened_count", change.ReopenedCount))
 		}
 	}
-	e.Wake()
+	e.wake()
 	e.scans.Add(1)
 	return changed, nil
 }
@@ -195,7 +195,7 @@ func (e *Engine) label(ctx context.Context, job store.Job) error {
 }
 
 // stallCommentBody says why the item stalled, to its assignee, with the postmortem's page.
-func (e *Engine) stallCommentBody(pm ft.PostmortemView, item store.Item, c stallComment) string {
+func (e *Engine) stallCommentBody(pm store.PostmortemRecord, item store.Item, c stallComment) string {
 	cfg := e.opts.Config
 	var b strings.Builder
 	b.WriteString(mention(cfg, item.Ticket.Kind, item.Owner))

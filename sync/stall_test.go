@@ -185,7 +185,6 @@ func (h *stallHarness) open() {
 		t.Fatal(err)
 	}
 	cfg := h.cfg
-	AttachStore(st, cfg)
 	ghT, err := github.New(cfg.GitHub, cfg.People, github.Options{Logger: h.logger, Now: h.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +247,7 @@ func (h *stallHarness) apply(ev ft.TicketEvent) {
 			}
 			return err
 		}
-		_, err = Evaluate(h.ctx, tx, h.cfg, a.PostmortemID, now)
+		_, err = h.engine.evaluate(h.ctx, tx, a.PostmortemID, now)
 		return err
 	})
 	if err != nil {
@@ -359,7 +358,7 @@ func TestStallLifecycle(t *testing.T) {
 			{ID: "AI-3", Title: "Game day", Owner: "alice@acme.com", Priority: "P3", Due: "2026-06-01"},
 		}}
 	h.clock.Set(signed.Add(time.Minute))
-	if _, err := h.st.Intake(ctx, doc, []ft.Target{checkout, pay, checkout}, h.clock.Now()); err != nil {
+	if _, err := h.engine.Intake(ctx, WithTargets(doc, []ft.Target{checkout, pay, checkout})); err != nil {
 		t.Fatal(err)
 	}
 	h.run()
@@ -571,7 +570,7 @@ func TestStallJiraOwnTicketRetriesAndNoTicketYet(t *testing.T) {
 			{ID: "AI-2", Title: "Page earlier", Owner: "alice@acme.com", Priority: "P1", Due: "2026-03-01"},
 		}}
 	h.clock.Set(date(1, 5, 11))
-	if _, err := h.st.Intake(ctx, doc, []ft.Target{pay, pay}, h.clock.Now()); err != nil {
+	if _, err := h.engine.Intake(ctx, WithTargets(doc, []ft.Target{pay, pay})); err != nil {
 		t.Fatal(err)
 	}
 	pm := h.pm("PM-2")
@@ -650,7 +649,7 @@ func TestStallRevisionRemovesStalledItem(t *testing.T) {
 	repo := ft.Target{Kind: ft.GitHub, Repo: "acme/ops"}
 	doc := &ft.Document{ID: "PM-3", Title: "DNS", Status: "finalized", SignedOffBy: []string{"carol@acme.com"}, SignedOffAt: &signed,
 		ActionItems: []ft.ActionItem{{ID: "AI-1", Title: "TTL", Owner: "bob@acme.com", Priority: "P0"}}}
-	if _, err := h.st.Intake(ctx, doc, []ft.Target{repo}, h.clock.Now()); err != nil {
+	if _, err := h.engine.Intake(ctx, WithTargets(doc, []ft.Target{repo})); err != nil {
 		t.Fatal(err)
 	}
 	h.run()
@@ -666,7 +665,7 @@ func TestStallRevisionRemovesStalledItem(t *testing.T) {
 	revised := *doc
 	revised.ActionItems = []ft.ActionItem{}
 	h.clock.Set(date(1, 13, 9))
-	if _, err := h.st.Intake(ctx, &revised, []ft.Target{}, h.clock.Now()); err != nil {
+	if _, err := h.engine.Intake(ctx, &revised); err != nil {
 		t.Fatal(err)
 	}
 	h.run()
@@ -686,7 +685,7 @@ func TestStallEmptyPostmortemCompletesAtOnce(t *testing.T) {
 	h := newStallHarness(t, signed, false)
 	doc := &ft.Document{ID: "PM-4", Title: "Nothing to do", Status: "finalized", SignedOffBy: []string{"carol@acme.com"},
 		SignedOffAt: &signed, ActionItems: []ft.ActionItem{}}
-	if _, err := h.st.Intake(h.ctx, doc, nil, h.clock.Now()); err != nil {
+	if _, err := h.engine.Intake(h.ctx, doc); err != nil {
 		t.Fatal(err)
 	}
 	h.run()

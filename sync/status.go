@@ -53,7 +53,7 @@ func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status 
 		if it.Status == status {
 			return nil
 		}
-		from, err := store.SetItemStatus(ctx, tx, pmID, itemID, status, store.SourceAPI, "", now)
+		from, err := store.SetItemStatus(ctx, tx, pmID, itemID, status, ft.SourceAPI, "", now)
 		if err != nil {
 			return err
 		}
@@ -62,11 +62,7 @@ func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status 
 			Tracker: string(it.Ticket.Kind)}, now); err != nil {
 			return err
 		}
-		change := &StatusChange{From: from, To: status, Source: store.SourceAPI}
-		if err := QueueEvent(ctx, tx, e.opts.Config.Notify, ft.EventStatusChanged, pmID, itemID, change, now); err != nil {
-			return err
-		}
-		_, err = Evaluate(ctx, tx, e.opts.Config, pmID, now)
+		_, err = e.evaluate(ctx, tx, pmID, now, itemStatusChange{ItemID: itemID, Change: StatusChange{From: from, To: status, Source: ft.SourceAPI}})
 		return err
 	})
 	if errors.Is(err, ft.ErrNotFound) || errors.Is(err, ft.ErrConflict) {
@@ -77,7 +73,7 @@ func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status 
 		return ft.ItemView{}, fmt.Errorf("set status of %s/%s: %w", pmID, itemID, err)
 	}
 	if changed {
-		e.Wake()
+		e.wake()
 	}
 	pm, err := e.opts.Store.Postmortem(ctx, pmID)
 	if err != nil {
@@ -101,7 +97,7 @@ func (e *Engine) Retry(ctx context.Context, pmID string) (ft.PostmortemView, err
 		return ft.PostmortemView{}, err
 	}
 	if n > 0 {
-		e.Wake()
+		e.wake()
 	}
 	return e.opts.Store.Postmortem(ctx, pmID)
 }

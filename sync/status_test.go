@@ -150,7 +150,7 @@ func TestSetItemStatusRefusals(t *testing.T) {
 			{ID: "AI-3", Title: "Action 3", Owner: "bob@acme.com", Priority: "P1"},
 		}}
 	target := ft.Target{Kind: ft.GitHub, Repo: twRepo}
-	if _, err := env.st.Intake(env.ctx, doc, []ft.Target{target, target}, env.clock.Now()); err != nil {
+	if _, err := env.eng.Intake(env.ctx, sync.WithTargets(doc, []ft.Target{target, target})); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {

@@ -413,7 +413,7 @@ func (e *Engine) finishWithTicket(ctx context.Context, job store.Job, t ft.Ticke
 }
 
 // ticketBody is the text every ticket carries under the item's description.
-func (e *Engine) ticketBody(pm ft.PostmortemView, item store.Item) string {
+func (e *Engine) ticketBody(pm store.PostmortemRecord, item store.Item) string {
 	var b strings.Builder
 	if item.Description != "" {
 		b.WriteString(item.Description)
@@ -438,7 +438,7 @@ func (e *Engine) ticketBody(pm ft.PostmortemView, item store.Item) string {
 }
 
 // postmortemLink is the postmortem's own document, else its page on followthrough.
-func (e *Engine) postmortemLink(pm ft.PostmortemView) string {
+func (e *Engine) postmortemLink(pm store.PostmortemRecord) string {
 	if pm.URL != "" {
 		return pm.URL
 	}

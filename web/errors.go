@@ -79,13 +79,14 @@ func statusOf(k requestKind) int {
 
 // errorResponse maps every error a handler may return to its status and body. This is the one
 // place where errors become HTTP statuses: handlers return errors, from this package, the
-// domain, the store or Echo, and never write error answers themselves.
+// domain, the engine, the reader or Echo, and never write error answers themselves.
 func errorResponse(err error) (int, errorBody) {
 	var (
-		re  *requestError
-		se  *ft.ShapeError
-		he  *echo.HTTPError
-		mbe *http.MaxBytesError
+		re      *requestError
+		se      *ft.ShapeError
+		routing *ft.RoutingError
+		he      *echo.HTTPError
+		mbe     *http.MaxBytesError
 	)
 	switch {
 	case errors.As(err, &re):
@@ -94,6 +95,8 @@ func errorResponse(err error) (int, errorBody) {
 		return http.StatusBadRequest, errorBody{Error: err.Error()}
 	case errors.As(err, &se):
 		return http.StatusUnprocessableEntity, errorBody{Error: se.Message, Fields: se.Fields}
+	case errors.As(err, &routing):
+		return http.StatusUnprocessableEntity, errorBody{Error: "some action items have nowhere to go", Fields: routing.Fields}
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("the body is larger than %d bytes", mbe.Limit)}
 	case errors.Is(err, ft.ErrNotFound):

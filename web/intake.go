@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/store"
 )
 
 // MaxAPIBody is the largest request body the API reads; larger ones get 413.
@@ -39,28 +37,27 @@ func (s *Server) intake(c echo.Context) error {
 		s.metrics.intake.WithLabelValues("invalid").Inc()
 		return invalid("the postmortem is not acceptable", fields)
 	}
-	targets, fields := s.route(doc)
-	if len(fields) > 0 {
-		s.metrics.intake.WithLabelValues("invalid").Inc()
-		return invalid("some action items have nowhere to go", fields)
+	if s.engine == nil {
+		return errNoEngine
 	}
-	outcome, err := s.store.Intake(r.Context(), doc, targets, s.now())
+	outcome, err := s.engine.Intake(r.Context(), doc)
+	var routing *ft.RoutingError
+	if errors.As(err, &routing) {
+		s.metrics.intake.WithLabelValues("invalid").Inc()
+	}
 	if err != nil {
 		return err
 	}
-	if outcome != store.Unchanged {
-		s.wake()
-	}
-	view, err := s.store.Postmortem(r.Context(), doc.ID)
+	view, err := s.reader.Postmortem(r.Context(), doc.ID)
 	if err != nil {
 		return err
 	}
 	switch outcome {
-	case store.Created:
+	case ft.IntakeCreated:
 		s.metrics.intake.WithLabelValues("created").Inc()
 		c.Response().Header().Set(echo.HeaderLocation, "/v1/postmortems/"+url.PathEscape(doc.ID))
 		return c.JSON(http.StatusAccepted, view)
-	case store.Revised:
+	case ft.IntakeRevised:
 		s.metrics.intake.WithLabelValues("revised").Inc()
 	default:
 		s.metrics.intake.WithLabelValues("unchanged").Inc()
@@ -109,21 +106,4 @@ func readBody(c echo.Context, limit int64) ([]byte, error) {
 		return nil, badRequest("reading the body: %v", err)
 	}
 	return b, nil
-}
-
-// route finds every item's target with the configuration's router. Items with no target, or
-// a target in a tracker that is not configured, are reported by field, naming the item.
-func (s *Server) route(doc *ft.Document) ([]ft.Target, []ft.FieldError) {
-	router := s.cfg.Router()
-	targets := make([]ft.Target, len(doc.ActionItems))
-	var fields []ft.FieldError
-	for i, it := range doc.ActionItems {
-		t, err := router.Route(doc, it)
-		if err != nil {
-			fields = append(fields, ft.FieldError{Field: fmt.Sprintf("action_items[%d].tracker", i), Message: err.Error()})
-			continue
-		}
-		targets[i] = t
-	}
-	return targets, fields
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/store"
 )
 
 // MaxWebhookBody is the largest tracker webhook body read (GitHub's own cap on payloads); larger
@@ -89,12 +88,12 @@ func (s *Server) githubWebhook(c echo.Context) error {
 		return badRequest("%s is longer than %d characters", headerGitHubDelivery, maxDeliveryID)
 	}
 	if !githubEvents[event] {
-		return s.webhookIgnored(c, store.SourceGitHub, event, delivery, reasonEvent)
+		return s.webhookIgnored(c, ft.SourceGitHub, event, delivery, reasonEvent)
 	}
 	if err := requireJSONObject(body); err != nil {
 		return err
 	}
-	return s.recordWebhook(c, store.SourceGitHub, delivery, event, body)
+	return s.recordWebhook(c, ft.SourceGitHub, delivery, event, body)
 }
 
 // webhookBody takes a tracker webhook's request as far as its verified body, in the order both
@@ -165,7 +164,7 @@ func (s *Server) jiraWebhook(c echo.Context) error {
 	}
 	delivery := r.Header.Get(headerJiraIdentifier)
 	if !jiraEvents[env.WebhookEvent] {
-		return s.webhookIgnored(c, store.SourceJira, env.WebhookEvent, delivery, reasonEvent)
+		return s.webhookIgnored(c, ft.SourceJira, env.WebhookEvent, delivery, reasonEvent)
 	}
 	if delivery == "" {
 		if delivery, err = env.deliveryID(); err != nil {
@@ -175,7 +174,7 @@ func (s *Server) jiraWebhook(c echo.Context) error {
 	if len(delivery) > maxDeliveryID {
 		return badRequest("the delivery id is longer than %d characters", maxDeliveryID)
 	}
-	return s.recordWebhook(c, store.SourceJira, delivery, env.WebhookEvent, body)
+	return s.recordWebhook(c, ft.SourceJira, delivery, env.WebhookEvent, body)
 }
 
 // deliveryID identifies a Jira delivery that came without X-Atlassian-Webhook-Identifier, as
@@ -213,17 +212,19 @@ func rawText(raw json.RawMessage) string {
 	return t
 }
 
-// recordWebhook stores a verified delivery and queues its processing in one transaction, wakes
-// the worker, and only then acknowledges it.
+// recordWebhook has the engine store a verified delivery and queue its processing in one
+// transaction (it wakes its worker), and only then acknowledges it.
 func (s *Server) recordWebhook(c echo.Context, source, delivery, event string, body []byte) error {
-	duplicate, err := s.store.RecordWebhook(c.Request().Context(), source, delivery, event, body, s.now())
+	if s.engine == nil {
+		return errNoEngine
+	}
+	duplicate, err := s.engine.RecordWebhook(c.Request().Context(), source, delivery, event, body)
 	if err != nil {
 		return err
 	}
 	if duplicate {
 		return s.webhookIgnored(c, source, event, delivery, reasonDuplicate)
 	}
-	s.wake()
 	s.logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "webhook accepted",
 		slog.String("request_id", requestIDOf(c)), slog.String("source", source),
 		slog.String("event", event), slog.String("delivery_id", delivery))
