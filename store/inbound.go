@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,52 +10,26 @@ import (
 	ft "github.com/followthrough/followthrough"
 )
 
-// webhookJob is the payload of a JobProcessWebhook job.
-type webhookJob struct {
-	EventID int64 `json:"inbound_event_id"`
+// RecordDelivery remembers a tracker webhook delivery by source ("github" or "jira") and id,
+// in the caller's transaction. duplicate is true, and nothing is written, when the delivery
+// was recorded before.
+func RecordDelivery(ctx context.Context, tx *Tx, source, deliveryID string, now time.Time) (duplicate bool, err error) {
+	res, err := tx.exec(ctx, `INSERT INTO webhook_deliveries (source, delivery_id, received_at) VALUES (?, ?, ?)
+		ON CONFLICT (source, delivery_id) DO NOTHING`, source, deliveryID, formatTime(now))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 0, err
 }
 
-// RecordWebhook persists one verified tracker webhook delivery before it is acknowledged: in
-// one transaction it remembers (source, deliveryID), stores the body as an inbound event and
-// queues a JobProcessWebhook job for the sync worker. A delivery id seen before is a
-// duplicate: nothing is stored and duplicate is true.
-//
-// source is "github" or "jira". deliveryID is GitHub's X-GitHub-Delivery, or Jira's
-// X-Atlassian-Webhook-Identifier; the web handler identifies a Jira delivery without that
-// header by "<issue key>|<webhookEvent>|<timestamp>" from the body (a Data Center comment with
-// no issue: "comment:<id>" for the key), so that a redelivery of the same event is still
-// recognised. event is GitHub's X-GitHub-Event, or Jira's webhookEvent.
-//
-// The webhook jobs of one source share one outbox lane (tracker "", item "webhook:<source>"),
-// so they are processed in the order they arrived.
-func (s *Store) RecordWebhook(ctx context.Context, source, deliveryID, event string, payload []byte, now time.Time) (duplicate bool, err error) {
-	if source == "" || deliveryID == "" {
-		return false, errors.New("record webhook: no source or delivery id")
-	}
-	err = s.Write(ctx, func(tx *Tx) error {
-		duplicate = false
-		nowText := formatTime(now)
-		res, err := tx.exec(ctx, `INSERT INTO webhook_deliveries (source, delivery_id, received_at) VALUES (?, ?, ?)
-			ON CONFLICT (source, delivery_id) DO NOTHING`, source, deliveryID, nowText)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			duplicate = true
-			return nil
-		}
-		var id int64
-		if err := tx.queryRow(ctx, `INSERT INTO inbound_events (source, delivery_id, event, payload, received_at)
-			VALUES (?, ?, ?, ?, ?) RETURNING id`, source, deliveryID, event, payload, nowText).Scan(&id); err != nil {
-			return err
-		}
-		body, _ := json.Marshal(webhookJob{EventID: id})
-		return enqueue(ctx, tx, Job{Kind: JobProcessWebhook, ItemID: "webhook:" + source, Payload: body}, now)
-	})
-	if err != nil {
-		return false, fmt.Errorf("record %s webhook %s: %w", source, deliveryID, err)
-	}
-	return duplicate, nil
+// InsertInboundEvent stores a delivery's body (ID, ProcessedAt and Error are not read) in the
+// caller's transaction and returns its id.
+func InsertInboundEvent(ctx context.Context, tx *Tx, ev InboundEvent) (int64, error) {
+	var id int64
+	err := tx.queryRow(ctx, `INSERT INTO inbound_events (source, delivery_id, event, payload, received_at)
+		VALUES (?, ?, ?, ?, ?) RETURNING id`, ev.Source, ev.DeliveryID, ev.Event, ev.Payload, formatTime(ev.ReceivedAt)).Scan(&id)
+	return id, err
 }
 
 // InboundEvent is one tracker webhook delivery as it was stored.
@@ -69,15 +42,6 @@ type InboundEvent struct {
 	ReceivedAt  time.Time
 	ProcessedAt time.Time // zero until processed
 	Error       string    // why processing gave up, when it did
-}
-
-// InboundEventID is the inbound event a JobProcessWebhook job is about.
-func InboundEventID(j Job) (int64, error) {
-	var p webhookJob
-	if err := json.Unmarshal(j.Payload, &p); err != nil || p.EventID == 0 {
-		return 0, fmt.Errorf("webhook job %d: no inbound event id in its payload", j.ID)
-	}
-	return p.EventID, nil
 }
 
 // InboundEvent reads one stored webhook delivery.

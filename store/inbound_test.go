@@ -10,59 +10,6 @@ import (
 	ft "github.com/followthrough/followthrough"
 )
 
-func TestRecordWebhookOnceAndQueued(t *testing.T) {
-	s := openTest(t)
-	ctx := context.Background()
-	payload := []byte(`{"action":"closed"}`)
-	dup, err := s.RecordWebhook(ctx, "github", "d-1", "issues", payload, t0)
-	if err != nil || dup {
-		t.Fatalf("first: dup %v, %v", dup, err)
-	}
-	dup, err = s.RecordWebhook(ctx, "github", "d-1", "issues", payload, t0.Add(time.Minute))
-	if err != nil || !dup {
-		t.Fatalf("again: dup %v, %v", dup, err)
-	}
-	// The same id from another source is another delivery.
-	if dup, err := s.RecordWebhook(ctx, "jira", "d-1", "jira:issue_updated", []byte(`{}`), t0); err != nil || dup {
-		t.Fatalf("jira: dup %v, %v", dup, err)
-	}
-	jobs, err := s.ClaimJobs(ctx, "w", "", t0, time.Minute, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(jobs) != 2 {
-		t.Fatalf("%d jobs, want 2", len(jobs))
-	}
-	id, err := InboundEventID(jobs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := s.InboundEvent(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if jobs[0].Kind != JobProcessWebhook || jobs[0].ItemID != "webhook:github" || ev.Source != "github" ||
-		ev.DeliveryID != "d-1" || ev.Event != "issues" || string(ev.Payload) != string(payload) || !ev.ProcessedAt.IsZero() {
-		t.Fatalf("job %+v event %+v", jobs[0], ev)
-	}
-	if err := s.Write(ctx, func(tx *Tx) error { return MarkInboundProcessed(ctx, tx, id, t0, "") }); err != nil {
-		t.Fatal(err)
-	}
-	if ev, _ := s.InboundEvent(ctx, id); ev.ProcessedAt.IsZero() || ev.Error != "" {
-		t.Fatalf("after processing: %+v", ev)
-	}
-	// Pruning forgets old delivery ids and processed events only.
-	if err := s.PruneInbound(ctx, t0.Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.InboundEvent(ctx, id); !errors.Is(err, ft.ErrNotFound) {
-		t.Fatalf("processed event kept: %v", err)
-	}
-	if dup, err := s.RecordWebhook(ctx, "github", "d-1", "issues", payload, t0.Add(time.Hour)); err != nil || dup {
-		t.Fatalf("after pruning: dup %v, %v", dup, err)
-	}
-}
-
 // linkedItem stores a postmortem with one item linked to a GitHub ticket updated at t0.
 func linkedItem(t *testing.T, s *Store, pmID string) ft.TicketRef {
 	t.Helper()

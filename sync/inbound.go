@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,16 +20,57 @@ type webhookParser interface {
 	ParseWebhook(payload []byte) (ft.TicketEvent, bool, error)
 }
 
-// RecordWebhook persists a verified tracker webhook delivery (see store.RecordWebhook: source
-// "github" or "jira", the delivery id, the event name and the raw body) at the engine's time,
-// and wakes the worker to apply it. The web handler calls it after checking the signature and
-// answers 200 once it returns without error, duplicate or not.
+// webhookJob is the payload of a process_webhook job.
+type webhookJob struct {
+	EventID int64 `json:"inbound_event_id"`
+}
+
+// RecordWebhook persists one verified tracker webhook delivery before it is acknowledged: in
+// one transaction it remembers (source, deliveryID), stores the body as an inbound event and
+// queues a job that applies it; then it wakes the worker. A delivery id seen before is a
+// duplicate: nothing is stored and duplicate is true. The web handler calls it after checking
+// the signature, and answers 200 once it returns without error, duplicate or not.
+//
+// source is "github" or "jira". deliveryID is GitHub's X-GitHub-Delivery, or Jira's
+// X-Atlassian-Webhook-Identifier (the web handler identifies a Jira delivery without one by
+// its body). event is GitHub's X-GitHub-Event, or Jira's webhookEvent.
+//
+// The webhook jobs of one source share one outbox lane (tracker "", item "webhook:<source>"),
+// so they are processed in the order they arrived.
 func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event string, payload []byte) (duplicate bool, err error) {
-	duplicate, err = e.opts.Store.RecordWebhook(ctx, source, deliveryID, event, payload, e.opts.Clock.Now())
-	if err == nil && !duplicate {
+	if source == "" || deliveryID == "" {
+		return false, errors.New("record webhook: no source or delivery id")
+	}
+	now := e.opts.Clock.Now()
+	err = e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if duplicate, err = store.RecordDelivery(ctx, tx, source, deliveryID, now); err != nil || duplicate {
+			return err
+		}
+		id, err := store.InsertInboundEvent(ctx, tx, store.InboundEvent{Source: source, DeliveryID: deliveryID,
+			Event: event, Payload: payload, ReceivedAt: now})
+		if err != nil {
+			return err
+		}
+		body, _ := json.Marshal(webhookJob{EventID: id})
+		return store.Enqueue(ctx, tx, store.Job{Kind: store.JobProcessWebhook, ItemID: "webhook:" + source, Payload: body}, now)
+	})
+	if err != nil {
+		return false, fmt.Errorf("record %s webhook %s: %w", source, deliveryID, err)
+	}
+	if !duplicate {
 		e.wake()
 	}
-	return duplicate, err
+	return duplicate, nil
+}
+
+// webhookEventID is the inbound event a process_webhook job is about.
+func webhookEventID(j store.Job) (int64, error) {
+	var p webhookJob
+	if err := json.Unmarshal(j.Payload, &p); err != nil || p.EventID == 0 {
+		return 0, fmt.Errorf("webhook job %d: no inbound event id in its payload", j.ID)
+	}
+	return p.EventID, nil
 }
 
 // processWebhook applies one stored tracker webhook delivery. Deliveries that cannot be read,
@@ -36,7 +78,7 @@ func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event st
 // reason) and never retried; only a failure to learn our own identity in the tracker is, since
 // without it our own changes would count as people's activity.
 func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
-	id, err := store.InboundEventID(job)
+	id, err := webhookEventID(job)
 	if err != nil {
 		e.logger.Warn("webhook job without event", slog.Int64("job_id", job.ID), slog.String("error", err.Error()))
 		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)

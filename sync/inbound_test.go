@@ -256,7 +256,7 @@ func (e *twEnv) history(pmID, itemID string) []ft.HistoryEntry {
 // the worker. It returns whether the delivery was a duplicate.
 func (e *twEnv) deliver(source, deliveryID, event string, payload []byte) bool {
 	e.t.Helper()
-	dup, err := e.st.RecordWebhook(e.ctx, source, deliveryID, event, payload, e.clock.Now())
+	dup, err := e.eng.RecordWebhook(e.ctx, source, deliveryID, event, payload)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -698,8 +698,8 @@ func TestPeopleChangeWhilePushPendingLosesToThePush(t *testing.T) {
 	if err := env.gh.EditIssue(repo, num, "Action 1 (edited)", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.st.RecordWebhook(env.ctx, "github", nextDelivery(), "issues",
-		env.githubPayload("issues.closed.json", "edited", key, twPerson), env.clock.Now()); err != nil {
+	if _, err := env.eng.RecordWebhook(env.ctx, "github", nextDelivery(), "issues",
+		env.githubPayload("issues.closed.json", "edited", key, twPerson)); err != nil {
 		t.Fatal(err)
 	}
 	env.run()

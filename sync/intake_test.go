@@ -416,3 +416,62 @@ func TestPlanIntake(t *testing.T) {
 		})
 	}
 }
+
+func TestRecordWebhookOnceAndQueued(t *testing.T) {
+	e := newIntakeEnv(t)
+	s, ctx := e.st, e.ctx
+	payload := []byte(`{"action":"closed"}`)
+	dup, err := record(e, t0, "github", "d-1", "issues", payload)
+	if err != nil || dup {
+		t.Fatalf("first: dup %v, %v", dup, err)
+	}
+	dup, err = record(e, t0.Add(time.Minute), "github", "d-1", "issues", payload)
+	if err != nil || !dup {
+		t.Fatalf("again: dup %v, %v", dup, err)
+	}
+	// The same id from another source is another delivery.
+	if dup, err := record(e, t0, "jira", "d-1", "jira:issue_updated", []byte(`{}`)); err != nil || dup {
+		t.Fatalf("jira: dup %v, %v", dup, err)
+	}
+	jobs, err := s.ClaimJobs(ctx, "w", "", t0, time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 {
+		t.Fatalf("%d jobs, want 2", len(jobs))
+	}
+	id, err := webhookEventID(jobs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := s.InboundEvent(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jobs[0].Kind != store.JobProcessWebhook || jobs[0].ItemID != "webhook:github" || ev.Source != "github" ||
+		ev.DeliveryID != "d-1" || ev.Event != "issues" || string(ev.Payload) != string(payload) || !ev.ProcessedAt.IsZero() {
+		t.Fatalf("job %+v event %+v", jobs[0], ev)
+	}
+	if err := s.Write(ctx, func(tx *store.Tx) error { return store.MarkInboundProcessed(ctx, tx, id, t0, "") }); err != nil {
+		t.Fatal(err)
+	}
+	if ev, _ := s.InboundEvent(ctx, id); ev.ProcessedAt.IsZero() || ev.Error != "" {
+		t.Fatalf("after processing: %+v", ev)
+	}
+	// Pruning forgets old delivery ids and processed events only.
+	if err := s.PruneInbound(ctx, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.InboundEvent(ctx, id); !errors.Is(err, ft.ErrNotFound) {
+		t.Fatalf("processed event kept: %v", err)
+	}
+	if dup, err := record(e, t0.Add(time.Hour), "github", "d-1", "issues", payload); err != nil || dup {
+		t.Fatalf("after pruning: dup %v, %v", dup, err)
+	}
+}
+
+// record is a delivery recorded by the engine at time at.
+func record(e *intakeEnv, at time.Time, source, deliveryID, event string, payload []byte) (bool, error) {
+	e.clock.Set(at)
+	return e.eng.RecordWebhook(e.ctx, source, deliveryID, event, payload)
+}
