@@ -9,16 +9,8 @@ import (
 	"time"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/connectors/github"
-	"github.com/followthrough/followthrough/connectors/jira"
 	"github.com/followthrough/followthrough/store"
 )
-
-// webhookParser is a connector that reads its own webhooks with what it knows of its site (the
-// Jira connector: Cloud or Data Center user ids, jira.statuses).
-type webhookParser interface {
-	ParseWebhook(payload []byte) (ft.TicketEvent, bool, error)
-}
 
 // webhookJob is the payload of a process_webhook job.
 type webhookJob struct {
@@ -73,9 +65,9 @@ func webhookEventID(j store.Job) (int64, error) {
 	return p.EventID, nil
 }
 
-// processWebhook applies one stored tracker webhook delivery. Deliveries that cannot be read,
-// are not relevant, or concern a tracker that is not configured are marked processed (with the
-// reason) and never retried; only a failure to learn our own identity in the tracker is, since
+// processWebhook applies one stored tracker webhook delivery, read by its tracker's connector.
+// Deliveries that cannot be read, are not relevant, or come from a tracker that is not
+// configured are marked processed (with the reason) and never retried; only a failure to learn our own identity in the tracker is, since
 // without it our own changes would count as people's activity.
 func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 	id, err := webhookEventID(job)
@@ -100,17 +92,17 @@ func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 			return store.MarkInboundProcessed(ctx, tx, in.ID, e.opts.Clock.Now(), reason)
 		})
 	}
-	ev, relevant, err := e.parseWebhook(in)
+	tr, ok := e.opts.Trackers[ft.TrackerKind(in.Source)]
+	if !ok {
+		return finish(fmt.Sprintf("%s is not configured", in.Source))
+	}
+	ev, relevant, err := tr.ParseWebhook(in.Event, in.Payload)
 	if err != nil {
 		log.Warn("webhook unreadable", slog.String("error", err.Error()))
 		return finish(err.Error())
 	}
 	if !relevant {
 		return finish("")
-	}
-	tr, ok := e.opts.Trackers[ev.Ref.Kind]
-	if !ok {
-		return finish(fmt.Sprintf("%s is not configured", ev.Ref.Kind))
 	}
 	self, err := tr.Self(ctx)
 	if err != nil {
@@ -131,23 +123,6 @@ func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 	}
 	logApplied(log, ev, applied)
 	return nil
-}
-
-// parseWebhook turns a stored delivery into a ticket event with the connector's own parser.
-func (e *Engine) parseWebhook(in store.InboundEvent) (ft.TicketEvent, bool, error) {
-	switch in.Source {
-	case ft.SourceGitHub:
-		return github.ParseWebhook(in.Event, in.Payload)
-	case ft.SourceJira:
-		if p, ok := e.opts.Trackers[ft.Jira].(webhookParser); ok {
-			return p.ParseWebhook(in.Payload)
-		}
-		if e.opts.Config.Jira == nil {
-			return ft.TicketEvent{}, false, errors.New("jira is not configured")
-		}
-		return jira.ParseWebhook(in.Payload, e.opts.Config.Jira.URL, e.opts.Config.Jira.Statuses)
-	}
-	return ft.TicketEvent{}, false, fmt.Errorf("unknown webhook source %q", in.Source)
 }
 
 // applyEvent applies a ticket event in the caller's transaction and does what follows from it

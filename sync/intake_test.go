@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -474,4 +475,27 @@ func TestRecordWebhookOnceAndQueued(t *testing.T) {
 func record(e *intakeEnv, at time.Time, source, deliveryID, event string, payload []byte) (bool, error) {
 	e.clock.Set(at)
 	return e.eng.RecordWebhook(e.ctx, source, deliveryID, event, payload)
+}
+
+// TestStallCommentUsesThePolicyFallback is the regression test of stall comments that read
+// default_due and inactive_after by the item's priority directly, skipping the P2 fallback
+// that the stall rules apply: the comment names the durations the rules used.
+func TestStallCommentUsesThePolicyFallback(t *testing.T) {
+	cfg := config.Default()
+	cfg.Stall.DefaultDue = map[string]time.Duration{"P2": 3 * day}
+	cfg.Stall.InactiveAfter = map[string]time.Duration{"P2": 2 * day}
+	e := New(Options{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
+	pm := store.PostmortemRecord{ID: "PM-1", Title: "Outage"}
+	it := store.Item{ItemRow: store.ItemRow{ID: "AI-1", Priority: "P1", Status: ft.StatusOpen}}
+	for _, tt := range []struct {
+		c    stallComment
+		want string
+	}{
+		{stallComment{Reason: ft.StallOverdue, Due: "2026-01-08", DueDefaulted: true}, "P1 items are due 3 days after the postmortem's sign-off"},
+		{stallComment{Reason: ft.StallInactive, InactiveSince: t0}, "P1 items stall after 2 days without activity"},
+	} {
+		if got := e.stallCommentBody(pm, it, "@bob", tt.c); !strings.Contains(got, tt.want) {
+			t.Errorf("%s comment:\n%s\nwant it to say %q", tt.c.Reason, got, tt.want)
+		}
+	}
 }

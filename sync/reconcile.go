@@ -104,7 +104,7 @@ func (e *Engine) reconcileScope(ctx context.Context, tr ft.Tracker, sc store.Rec
 	if !since.IsZero() {
 		// A search index that lags behind (Jira Cloud) may show a change older than the newest
 		// one seen only later: look back that far again. Seeing a ticket twice is harmless.
-		since = since.Add(-e.searchLag(sc.Kind))
+		since = since.Add(-tr.SearchLag())
 	}
 	tickets, err := tr.ListChanged(ctx, ft.ChangeQuery{Target: target, Since: since})
 	if err != nil {

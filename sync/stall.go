@@ -11,7 +11,6 @@ import (
 	"time"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/config"
 	"github.com/followthrough/followthrough/store"
 )
 
@@ -113,8 +112,8 @@ func (e *Engine) comment(ctx context.Context, job store.Job) error {
 func (e *Engine) postComment(ctx context.Context, job store.Job, tr ft.Tracker, key, body string) error {
 	now := e.opts.Clock.Now()
 	if job.InFlight() {
-		if waited := now.Sub(job.InFlightSince()); waited < e.settleTime(tr.Kind()) {
-			return errRetryLater{after: e.settleTime(tr.Kind()) - waited, reason: "waiting for a comment whose answer was lost to show before writing it again"}
+		if waited := now.Sub(job.InFlightSince()); waited < tr.SettleTime() {
+			return errRetryLater{after: tr.SettleTime() - waited, reason: "waiting for a comment whose answer was lost to show before writing it again"}
 		}
 	}
 	target := ft.Target{Kind: tr.Kind()}
@@ -167,7 +166,7 @@ func (e *Engine) stallComment(ctx context.Context, job store.Job, c stallComment
 	if err != nil {
 		return err
 	}
-	if err := e.postComment(ctx, job, tr, item.Ticket.Key, e.stallCommentBody(pm, item, c)); err != nil {
+	if err := e.postComment(ctx, job, tr, item.Ticket.Key, e.stallCommentBody(pm, item, tr.Mention(item.Owner), c)); err != nil {
 		return err
 	}
 	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
@@ -194,11 +193,12 @@ func (e *Engine) label(ctx context.Context, job store.Job) error {
 	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
 }
 
-// stallCommentBody says why the item stalled, to its assignee, with the postmortem's page.
-func (e *Engine) stallCommentBody(pm store.PostmortemRecord, item store.Item, c stallComment) string {
+// stallCommentBody says why the item stalled, to its assignee (mention names the owner as
+// the ticket's tracker does, so that they are notified), with the postmortem's page.
+func (e *Engine) stallCommentBody(pm store.PostmortemRecord, item store.Item, mention string, c stallComment) string {
 	cfg := e.opts.Config
 	var b strings.Builder
-	b.WriteString(mention(cfg, item.Ticket.Kind, item.Owner))
+	b.WriteString(mention)
 	b.WriteString(" this action item has stalled: ")
 	state := "still open"
 	if item.Status == ft.StatusInProgress {
@@ -224,22 +224,6 @@ func (e *Engine) stallCommentBody(pm store.PostmortemRecord, item store.Item, c 
 		fmt.Fprintf(&b, "\nStatus: %s", link)
 	}
 	return b.String()
-}
-
-// mention names the owner so that the tracker notifies them: @login on GitHub,
-// [~accountid:ID] on Jira Cloud, [~username] on Jira Data Center; the email when the owner is
-// not in `people`.
-func mention(cfg *config.Config, kind ft.TrackerKind, owner string) string {
-	p, _ := cfg.Person(owner)
-	switch {
-	case kind == ft.GitHub && p.GitHub != "":
-		return "@" + p.GitHub
-	case kind == ft.Jira && p.Jira != "" && cfg.Jira != nil && cfg.Jira.Deployment == config.JiraDataCenter:
-		return "[~" + p.Jira + "]"
-	case kind == ft.Jira && p.Jira != "":
-		return "[~accountid:" + p.Jira + "]"
-	}
-	return owner
 }
 
 const day = 24 * time.Hour

@@ -81,7 +81,11 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		// The lost create may still be landing (the tracker can process a request after we
 		// stopped waiting, or crashed), and Jira's search lags behind creates: only an absence
 		// that outlasts both is an absence.
-		if settle := e.settleTime(sent.Kind); settle > 0 {
+		tr, err := e.tracker(sent.Kind)
+		if err != nil {
+			return err
+		}
+		if settle := tr.SettleTime(); settle > 0 {
 			if waited := now.Sub(job.InFlightSince()); waited < settle {
 				return errRetryLater{after: settle - waited, reason: "waiting for a possibly created ticket to show before creating it again"}
 			}
@@ -103,7 +107,7 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		return err
 	}
 	created, err := tr.Create(ctx, ft.NewTicket{
-		Target: target, Marker: marker, Title: item.Title, Body: e.ticketBody(pm, item),
+		Target: target, Marker: marker, Title: item.Title, Body: item.Description, Text: e.ticketText(pm, item),
 		Labels: item.Labels, Owner: item.Owner, Priority: item.Priority, Due: item.Due,
 		PostmortemID: pm.ID, PostmortemTitle: pm.Title, PostmortemURL: e.postmortemLink(pm),
 	})
@@ -181,18 +185,6 @@ func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Tar
 		}
 		return store.RescheduleJob(ctx, tx, job.ID, now)
 	})
-}
-
-// settleTime is how long after sending a create its ticket may still appear: the request
-// timeout, and on Jira also the search lag.
-func (e *Engine) settleTime(kind ft.TrackerKind) time.Duration {
-	switch {
-	case kind == ft.Jira && e.opts.Config.Jira != nil:
-		return max(e.opts.Config.Jira.SearchLag, e.opts.Config.Jira.RequestTimeout)
-	case kind == ft.GitHub && e.opts.Config.GitHub != nil:
-		return e.opts.Config.GitHub.RequestTimeout
-	}
-	return 0
 }
 
 // linkTx records the ticket as the item's, in the caller's transaction, with what follows: the
@@ -290,7 +282,7 @@ func (e *Engine) updateTicket(ctx context.Context, job store.Job) error {
 		return err
 	}
 	t, err := tr.Update(ctx, item.Ticket.Key, ft.TicketUpdate{
-		Title: item.Title, Body: e.ticketBody(pm, item), Marker: ft.Marker(job.PostmortemID, job.ItemID),
+		Title: item.Title, Body: item.Description, Text: e.ticketText(pm, item), Marker: ft.Marker(job.PostmortemID, job.ItemID),
 		Owner: item.Owner, Due: item.Due, ClearDue: item.Due == "",
 	})
 	if err != nil {
@@ -412,29 +404,14 @@ func (e *Engine) finishWithTicket(ctx context.Context, job store.Job, t ft.Ticke
 	})
 }
 
-// ticketBody is the text every ticket carries under the item's description.
-func (e *Engine) ticketBody(pm store.PostmortemRecord, item store.Item) string {
-	var b strings.Builder
-	if item.Description != "" {
-		b.WriteString(item.Description)
-		b.WriteString("\n\n")
+// ticketText is what the item's ticket says under its description.
+func (e *Engine) ticketText(pm store.PostmortemRecord, item store.Item) *ft.TicketText {
+	t := &ft.TicketText{ItemID: item.ID, Postmortem: ft.PostmortemLink{ID: pm.ID, Title: pm.Title, URL: e.postmortemLink(pm)},
+		Severity: pm.Severity, Owner: item.Owner, Priority: item.Priority, Due: item.Due}
+	if page := e.statusPageLink(pm.ID); page != t.Postmortem.URL {
+		t.StatusURL = page
 	}
-	fmt.Fprintf(&b, "Action item %s of postmortem %q", item.ID, pm.Title)
-	if link := e.postmortemLink(pm); link != "" {
-		fmt.Fprintf(&b, ": %s", link)
-	}
-	b.WriteString("\n")
-	if pm.Severity != "" {
-		fmt.Fprintf(&b, "Severity: %s\n", pm.Severity)
-	}
-	fmt.Fprintf(&b, "Owner: %s\nPriority: %s\n", item.Owner, item.Priority)
-	if item.Due != "" {
-		fmt.Fprintf(&b, "Due: %s\n", item.Due)
-	}
-	if page := e.statusPageLink(pm.ID); page != "" && page != e.postmortemLink(pm) {
-		fmt.Fprintf(&b, "Status: %s\n", page)
-	}
-	return strings.TrimRight(b.String(), "\n")
+	return t
 }
 
 // postmortemLink is the postmortem's own document, else its page on followthrough.
@@ -450,12 +427,4 @@ func (e *Engine) statusPageLink(pmID string) string {
 		return ""
 	}
 	return strings.TrimRight(e.opts.Config.PublicURL, "/") + "/postmortems/" + pmID
-}
-
-// searchLag is how long the tracker's search may miss a new or changed ticket.
-func (e *Engine) searchLag(kind ft.TrackerKind) time.Duration {
-	if kind == ft.Jira && e.opts.Config.Jira != nil {
-		return e.opts.Config.Jira.SearchLag
-	}
-	return 0
 }

@@ -641,3 +641,20 @@ func TestListChangedAnswersInFullUntilTheCallerKeptTheChanges(t *testing.T) {
 		t.Fatalf("third read: %d tickets, %v, %d 304s; want a 304", len(got), err, s.NotModifiedCalls("GET", path))
 	}
 }
+
+func TestTrackerSpecifics(t *testing.T) {
+	s := newFake(t, githubfake.Options{})
+	tr := newTracker(t, s, func(cfg *config.GitHub, _ *Options) { cfg.RequestTimeout = 45 * time.Second })
+	for owner, want := range map[string]string{
+		"bob@ACME.com":  "@bob-gh",       // in people
+		"dave@acme.com": "dave@acme.com", // not: the email itself
+	} {
+		if got := tr.Mention(owner); got != want {
+			t.Errorf("Mention(%s) = %q, want %q", owner, got, want)
+		}
+	}
+	// A lost create may land until the request times out; listing shows changes at once.
+	if tr.SettleTime() != 45*time.Second || tr.SearchLag() != 0 {
+		t.Errorf("settle %v, search lag %v; want 45s and 0", tr.SettleTime(), tr.SearchLag())
+	}
+}

@@ -306,7 +306,7 @@ func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error
 		"project":     map[string]string{"key": project},
 		"issuetype":   map[string]string{"name": issueType},
 		"summary":     summary(nt.Title),
-		"description": description(nt.Body, note, nt.Marker),
+		"description": description(ft.TicketBody(nt.Body, nt.Text), note, nt.Marker),
 		"labels":      labels,
 	}
 	prio := nt.Priority
@@ -398,7 +398,7 @@ func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft
 			fields["assignee"] = t.userRef(account)
 		}
 	}
-	if u.Body != "" {
+	if u.Body != "" || u.Text != nil {
 		marker := u.Marker
 		if marker == "" {
 			is, err := t.getIssue(ctx, "update", key)
@@ -407,7 +407,7 @@ func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft
 			}
 			marker = findMarker(descriptionText(is.Fields.Description))
 		}
-		fields["description"] = description(u.Body, note, marker)
+		fields["description"] = description(ft.TicketBody(u.Body, u.Text), note, marker)
 	}
 	switch {
 	case u.ClearDue:

@@ -420,3 +420,31 @@ func TestPMLabel(t *testing.T) {
 		}
 	}
 }
+
+func TestTrackerSpecifics(t *testing.T) {
+	for _, tt := range []struct {
+		mode              jirafake.Mode
+		bob, dave, nobody string
+	}{
+		{jirafake.Cloud, "[~accountid:acc-bob]", "[~accountid:dave]", "nobody@acme.com"},
+		{jirafake.DataCenter, "[~acc-bob]", "[~dave]", "nobody@acme.com"},
+	} {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			e := newEnv(t, tt.mode, nil)
+			for owner, want := range map[string]string{"bob@acme.com": tt.bob, "dave@acme.com": tt.dave, "nobody@acme.com": tt.nobody} {
+				if got := e.tr.Mention(owner); got != want {
+					t.Errorf("Mention(%s) = %q, want %q", owner, got, want)
+				}
+			}
+			// A lost create shows once both the request and the search have caught up.
+			e.cfg.RequestTimeout, e.cfg.SearchLag = 30*time.Second, time.Minute
+			if e.tr.SettleTime() != time.Minute || e.tr.SearchLag() != time.Minute {
+				t.Errorf("settle %v, search lag %v; want 1m and 1m", e.tr.SettleTime(), e.tr.SearchLag())
+			}
+			e.cfg.SearchLag = 10 * time.Second
+			if e.tr.SettleTime() != 30*time.Second {
+				t.Errorf("settle %v with a short search lag; want the 30s timeout", e.tr.SettleTime())
+			}
+		})
+	}
+}
