@@ -84,7 +84,7 @@ func DecodeDocument(body []byte) (*Document, error) {
 	var doc Document
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		// The shape check above mirrors the Document type; this is a backstop.
-		return nil, &ShapeError{Message: jsonMessage(err)}
+		return nil, &ShapeError{Message: JSONMessage(err)}
 	}
 	return &doc, nil
 }
@@ -102,7 +102,7 @@ func DecodeJSON(body []byte) (json.RawMessage, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: the body is empty", ErrMalformed)
 		}
-		return nil, fmt.Errorf("%w: %s", ErrMalformed, jsonMessage(err))
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, JSONMessage(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: unexpected data after the JSON object", ErrMalformed)
@@ -110,8 +110,9 @@ func DecodeJSON(body []byte) (json.RawMessage, error) {
 	return raw, nil
 }
 
-// jsonMessage strips the package prefix from encoding/json errors, which users need not see.
-func jsonMessage(err error) string {
+// JSONMessage is an encoding/json error in words, without the package prefix that users need
+// not see.
+func JSONMessage(err error) string {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return "unexpected end of JSON input"
 	}

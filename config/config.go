@@ -4,6 +4,7 @@
 package config
 
 import (
+	"strings"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
@@ -143,6 +144,15 @@ func (s Secret) String() string {
 
 // Value is the secret itself, for the one place that needs it.
 func (s Secret) Value() string { return string(s) }
+
+// PostmortemPage is a postmortem's page on the status page, as links in tickets and comments
+// give it; "" without public_url.
+func (c *Config) PostmortemPage(pmID string) string {
+	if c.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(c.PublicURL, "/") + "/postmortems/" + pmID
+}
 
 // Policy is the stall configuration as the stall rules (ft.StallOf and friends) read it.
 func (s Stall) Policy() ft.StallPolicy {

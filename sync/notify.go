@@ -3,10 +3,8 @@ package sync
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -20,6 +18,7 @@ import (
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/config"
+	"github.com/followthrough/followthrough/internal/standardwebhooks"
 	"github.com/followthrough/followthrough/store"
 )
 
@@ -101,14 +100,6 @@ func newWebhookID() string {
 	return "msg_" + hex.EncodeToString(b)
 }
 
-// SignWebhook returns the Standard Webhooks signature header value for a delivery.
-func SignWebhook(key []byte, id string, timestamp time.Time, body []byte) string {
-	mac := hmac.New(sha256.New, key)
-	fmt.Fprintf(mac, "%s.%d.", id, timestamp.Unix())
-	mac.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
-
 // redactURL is a receiver's URL as logs and errors show it: scheme and host only.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
@@ -145,9 +136,10 @@ func (e *Engine) deliver(ctx context.Context, job store.Job) error {
 		return final(fmt.Errorf("notify %s: not a usable URL", redactURL(p.URL)))
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("webhook-id", p.WebhookID)
-	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set("webhook-signature", SignWebhook(key, p.WebhookID, now, p.Body))
+	timestamp := strconv.FormatInt(now.Unix(), 10)
+	req.Header.Set(standardwebhooks.HeaderID, p.WebhookID)
+	req.Header.Set(standardwebhooks.HeaderTimestamp, timestamp)
+	req.Header.Set(standardwebhooks.HeaderSignature, standardwebhooks.Sign(key, p.WebhookID, timestamp, p.Body))
 	resp, err := e.opts.HTTPClient.Do(req)
 	if err != nil {
 		// Receivers are retried whatever went wrong: the event must arrive.

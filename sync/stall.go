@@ -216,7 +216,7 @@ func (e *Engine) stallCommentBody(pm store.PostmortemRecord, item store.Item, me
 			c.InactiveSince.UTC().Format(time.DateOnly), item.Priority, days(cfg.Stall.Policy().InactiveAfterFor(item.Priority)))
 	}
 	fmt.Fprintf(&b, "\n\nPostmortem %s %q is reopened until its stalled action items move again.", pm.ID, pm.Title)
-	link := statusLink(cfg.PublicURL, pm.ID)
+	link := cfg.PostmortemPage(pm.ID)
 	if link == "" {
 		link = pm.URL
 	}

@@ -350,15 +350,7 @@ func countItems(n int, forms ...string) string {
 }
 
 func writeStatusLink(b *strings.Builder, cfg *config.Config, pmID string) {
-	if link := statusLink(cfg.PublicURL, pmID); link != "" {
+	if link := cfg.PostmortemPage(pmID); link != "" {
 		fmt.Fprintf(b, "\nStatus: %s\n", link)
 	}
-}
-
-// statusLink is the postmortem's page on followthrough's status page, "" without public_url.
-func statusLink(publicURL, pmID string) string {
-	if publicURL == "" {
-		return ""
-	}
-	return strings.TrimRight(publicURL, "/") + "/postmortems/" + pmID
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
@@ -408,7 +407,7 @@ func (e *Engine) finishWithTicket(ctx context.Context, job store.Job, t ft.Ticke
 func (e *Engine) ticketText(pm store.PostmortemRecord, item store.Item) *ft.TicketText {
 	t := &ft.TicketText{ItemID: item.ID, Postmortem: ft.PostmortemLink{ID: pm.ID, Title: pm.Title, URL: e.postmortemLink(pm)},
 		Severity: pm.Severity, Owner: item.Owner, Priority: item.Priority, Due: item.Due}
-	if page := e.statusPageLink(pm.ID); page != t.Postmortem.URL {
+	if page := e.opts.Config.PostmortemPage(pm.ID); page != t.Postmortem.URL {
 		t.StatusURL = page
 	}
 	return t
@@ -419,12 +418,5 @@ func (e *Engine) postmortemLink(pm store.PostmortemRecord) string {
 	if pm.URL != "" {
 		return pm.URL
 	}
-	return e.statusPageLink(pm.ID)
-}
-
-func (e *Engine) statusPageLink(pmID string) string {
-	if e.opts.Config.PublicURL == "" {
-		return ""
-	}
-	return strings.TrimRight(e.opts.Config.PublicURL, "/") + "/postmortems/" + pmID
+	return e.opts.Config.PostmortemPage(pm.ID)
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -157,7 +156,7 @@ func (s *Server) jiraWebhook(c echo.Context) error {
 	}
 	var env jiraEnvelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		return badRequest("not a Jira webhook: %s", jsonError(err))
+		return badRequest("not a Jira webhook: %s", ft.JSONMessage(err))
 	}
 	if env.WebhookEvent == "" {
 		return badRequest("not a Jira webhook: no webhookEvent")
@@ -250,22 +249,6 @@ func requireJSONObject(body []byte) error {
 		return badRequest("the body must be a JSON object")
 	}
 	return nil
-}
-
-// jsonError is an encoding/json error without its package prefix.
-func jsonError(err error) string {
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return "unexpected end of JSON input"
-	}
-	return strings.TrimPrefix(err.Error(), "json: ")
-}
-
-// hubSignature is the value of GitHub's X-Hub-Signature-256 and Jira's X-Hub-Signature for
-// body: "sha256=" and the hex HMAC-SHA256 of the raw body keyed with the webhook secret.
-func hubSignature(secret string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
 // checkHubSignature checks a "sha256=<hex>" signature of body, sent in header, in constant

@@ -3,6 +3,9 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -492,4 +495,12 @@ func TestJiraDedupeOnTimestamp(t *testing.T) {
 	if n := e.stored(); n != 3 {
 		t.Errorf("%d deliveries stored, want 3", n)
 	}
+}
+
+// hubSignature is the value of GitHub's X-Hub-Signature-256 and Jira's X-Hub-Signature for
+// body: "sha256=" and the hex HMAC-SHA256 of the raw body keyed with the webhook secret.
+func hubSignature(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
