@@ -19,6 +19,8 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v60/github"
+	// ghinstallation's own go-github, for the type of its token request's options.
+	ghinstall "github.com/google/go-github/v88/github"
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/config"
@@ -140,6 +142,9 @@ func New(cfg *config.GitHub, people []config.Person, opts Options) (*Tracker, er
 			return nil, fmt.Errorf("github: app private key: %w", err)
 		}
 		itr.BaseURL = strings.TrimSuffix(base.String(), "/")
+		// Unset, the token request's body is JSON null; GitHub's API description takes an
+		// object, and {} asks for the installation's own permissions and repositories.
+		itr.InstallationTokenOptions = &ghinstall.InstallationTokenOptions{}
 		auth = itr
 		atr, err := ghinstallation.NewAppsTransport(logged, cfg.App.AppID, pemBytes)
 		if err != nil {
@@ -396,7 +401,7 @@ func (t *Tracker) SetStatus(ctx context.Context, key string, s ft.Status) (ft.Ti
 			if err := t.pace.wait(ctx); err != nil {
 				return ft.Ticket{}, t.classify(op, key, err)
 			}
-			got, _, err := t.client.Issues.AddLabelsToIssue(ctx, owner, name, num, []string{LabelInProgress})
+			got, err := t.addLabels(ctx, owner, name, num, LabelInProgress)
 			if err != nil {
 				return ft.Ticket{}, t.classify(op, key, err)
 			}
@@ -518,8 +523,26 @@ func (t *Tracker) AddLabel(ctx context.Context, key, label string) error {
 	if err := t.pace.wait(ctx); err != nil {
 		return t.classify("label", key, err)
 	}
-	_, _, err = t.client.Issues.AddLabelsToIssue(ctx, owner, name, num, []string{label})
+	_, err = t.addLabels(ctx, owner, name, num, label)
 	return t.classify("label", key, err)
+}
+
+// addLabels adds labels to an issue with the body GitHub's API description gives,
+// {"labels": [...]}. (go-github v60's AddLabelsToIssue sends a bare array, a form the
+// description no longer lists.)
+func (t *Tracker) addLabels(ctx context.Context, owner, name string, num int, labels ...string) ([]*gh.Label, error) {
+	u := fmt.Sprintf("repos/%s/%s/issues/%d/labels", url.PathEscape(owner), url.PathEscape(name), num)
+	req, err := t.client.NewRequest(http.MethodPost, u, struct {
+		Labels []string `json:"labels"`
+	}{labels})
+	if err != nil {
+		return nil, err
+	}
+	var out []*gh.Label
+	if _, err := t.client.Do(ctx, req, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // RemoveLabel implements ft.Tracker; GitHub's 404 "Label does not exist" is success.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -656,5 +657,34 @@ func TestTrackerSpecifics(t *testing.T) {
 	// A lost create may land until the request times out; listing shows changes at once.
 	if tr.SettleTime() != 45*time.Second || tr.SearchLag() != 0 {
 		t.Errorf("settle %v, search lag %v; want 45s and 0", tr.SettleTime(), tr.SearchLag())
+	}
+}
+
+// TestRequestsGitHubsDescriptionAllows is the regression test of two requests that GitHub's
+// published API description does not allow, which the stand-in refuses with 422 as GitHub
+// would: adding labels as a bare JSON array (go-github v60's AddLabelsToIssue) instead of
+// {"labels": [...]}, and, in App mode, an installation token asked for with the body null
+// instead of an object.
+func TestRequestsGitHubsDescriptionAllows(t *testing.T) {
+	pemKey, pub := appKey(t)
+	s := newFake(t, githubfake.Options{App: &githubfake.App{ID: 42, Slug: "followthrough", InstallationID: 7, PublicKey: pub}})
+	tr := newTracker(t, s, func(c *config.GitHub, _ *Options) {
+		c.Token = ""
+		c.App = &config.GitHubApp{AppID: 42, InstallationID: 7, PrivateKey: config.Secret(pemKey)}
+	})
+	ctx := context.Background()
+	tk, err := tr.Create(ctx, newTicket("AI-1", "bob@acme.com"))
+	if err != nil {
+		t.Fatalf("create as the App (its token asked for first): %v", err)
+	}
+	if err := tr.AddLabel(ctx, tk.Ref.Key, "stalled"); err != nil {
+		t.Fatalf("add a label: %v", err)
+	}
+	if _, err := tr.SetStatus(ctx, tk.Ref.Key, ft.StatusInProgress); err != nil {
+		t.Fatalf("in progress (adds its label): %v", err)
+	}
+	is, _ := s.Issue(repo, 1)
+	if !slices.Contains(is.Labels, "stalled") || !slices.Contains(is.Labels, LabelInProgress) {
+		t.Errorf("labels %v; want stalled and %q", is.Labels, LabelInProgress)
 	}
 }
