@@ -140,6 +140,11 @@ func (r TicketRef) Scope() string {
 // Target is the repository or project the ticket is in.
 func (r TicketRef) Target() Target { return ScopeTarget(r.Kind, r.Scope()) }
 
+// FoldsCase reports whether the tracker's keys name the same ticket whatever their case:
+// GitHub's owner and repository names are case-insensitive, and a webhook carries the
+// canonical spelling, which may differ from the configured one.
+func (r TicketRef) FoldsCase() bool { return r.Kind == GitHub }
+
 // Ticket is what a tracker says about one ticket.
 type Ticket struct {
 	Ref       TicketRef

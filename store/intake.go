@@ -3,29 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
-)
-
-// Outbox job kinds: the tracker work a change needs, done by the sync worker.
-const (
-	JobCreateTicket   = "create_ticket" // open the item's ticket in its target
-	JobUpdateTicket   = "update_ticket" // title, description, due, owner changed
-	JobCloseRemoved   = "close_removed" // the item left the postmortem: close as not planned
-	JobMoveTicket     = "move_ticket"   // the item's target changed: close old, open new
-	JobReopenTicket   = "reopen_ticket" // a removed item came back
-	JobSetStatus      = "set_status"    // a status set through the API goes to the ticket
-	JobComment        = "comment"       // a comment on an item's or the postmortem's ticket
-	JobLabel          = "label"         // add or remove a label
-	JobOwnTicket      = "own_ticket"    // reopen or close the postmortem's own ticket
-	JobNotify         = "notify"        // an outbound event to one notify URL
-	JobProcessWebhook = "process_webhook"
-	JobLinkPostmortem = "link_postmortem" // link a new ticket back to its postmortem (Jira's remote link)
-	JobCloseMoved     = "close_moved"     // close a ticket the item left behind, pointing to its new one
 )
 
 // Revision is the latest stored revision of a postmortem's document.
@@ -143,47 +125,5 @@ func writePostmortem(ctx context.Context, tx *Tx, pm PostmortemRow, revision int
 		revision = ?, updated_at = ? WHERE id = ?`,
 		pm.Title, pm.URL, pm.Severity, pm.Team, nullTime(pm.SignedOffAt),
 		nullTime(pm.SignedOffAt), ownKind, ownKey, revision, nowText, pm.ID)
-	return err
-}
-
-// InsertItem adds an item in the caller's transaction: open, sync pending, accepted now.
-func InsertItem(ctx context.Context, tx *Tx, r ItemRow, now time.Time) error {
-	labels, _ := json.Marshal(r.Labels)
-	nowText := formatTime(now)
-	_, err := tx.exec(ctx, `INSERT INTO items (postmortem_id, item_id, position, title, description, owner,
-		priority, due, type, team, labels, target_kind, target_scope, target_issue_type, status, removed,
-		created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.PostmortemID, r.ID, r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due),
-		r.Type, r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
-		string(r.Status), r.Removed, nowText, nowText)
-	return err
-}
-
-// UpdateItem writes an item's row, all but its status (see SetItemStatus), in the caller's
-// transaction.
-func UpdateItem(ctx context.Context, tx *Tx, r ItemRow, now time.Time) error {
-	labels, _ := json.Marshal(r.Labels)
-	_, err := tx.exec(ctx, `UPDATE items SET position = ?, title = ?, description = ?, owner = ?,
-		priority = ?, due = ?, type = ?, team = ?, labels = ?, target_kind = ?, target_scope = ?,
-		target_issue_type = ?, removed = ?, updated_at = ? WHERE postmortem_id = ? AND item_id = ?`,
-		r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due), r.Type,
-		r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
-		r.Removed, formatTime(now), r.PostmortemID, r.ID)
-	return err
-}
-
-// setItemStatus changes an item's status and records it in the history; no change, no record.
-func setItemStatus(ctx context.Context, tx *Tx, pmID, itemID string, from, to ft.Status, source, actor string, now time.Time) error {
-	if from == to {
-		return nil
-	}
-	nowText := formatTime(now)
-	if _, err := tx.exec(ctx, `UPDATE items SET status = ?, updated_at = ? WHERE postmortem_id = ? AND item_id = ?`,
-		string(to), nowText, pmID, itemID); err != nil {
-		return err
-	}
-	_, err := tx.exec(ctx, `INSERT INTO status_history (postmortem_id, item_id, from_status, to_status, source, actor, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, pmID, itemID, string(from), string(to), source, actor, nowText)
 	return err
 }

@@ -169,3 +169,122 @@ func LoadItemsTx(ctx context.Context, tx *Tx, pmID string) ([]Item, error) {
 	}
 	return items, nil
 }
+
+// InsertItem adds an item in the caller's transaction: open, sync pending, accepted now.
+func InsertItem(ctx context.Context, tx *Tx, r ItemRow, now time.Time) error {
+	labels, _ := json.Marshal(r.Labels)
+	nowText := formatTime(now)
+	_, err := tx.exec(ctx, `INSERT INTO items (postmortem_id, item_id, position, title, description, owner,
+		priority, due, type, team, labels, target_kind, target_scope, target_issue_type, status, removed,
+		created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.PostmortemID, r.ID, r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due),
+		r.Type, r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
+		string(r.Status), r.Removed, nowText, nowText)
+	return err
+}
+
+// UpdateItem writes an item's row, all but its status (see SetItemStatus), in the caller's
+// transaction.
+func UpdateItem(ctx context.Context, tx *Tx, r ItemRow, now time.Time) error {
+	labels, _ := json.Marshal(r.Labels)
+	_, err := tx.exec(ctx, `UPDATE items SET position = ?, title = ?, description = ?, owner = ?,
+		priority = ?, due = ?, type = ?, team = ?, labels = ?, target_kind = ?, target_scope = ?,
+		target_issue_type = ?, removed = ?, updated_at = ? WHERE postmortem_id = ? AND item_id = ?`,
+		r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due), r.Type,
+		r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
+		r.Removed, formatTime(now), r.PostmortemID, r.ID)
+	return err
+}
+
+// SetItemStatus changes an item's status in the caller's transaction and records the change in
+// its history (source: github, jira, api, reconcile or revision; actor may be empty). It
+// returns the status before; the same status again changes and records nothing.
+func SetItemStatus(ctx context.Context, tx *Tx, pmID, itemID string, to ft.Status, source, actor string, now time.Time) (from ft.Status, err error) {
+	err = tx.queryRow(ctx, `SELECT status FROM items WHERE postmortem_id = ? AND item_id = ?`, pmID, itemID).Scan(&from)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("item %s/%s: %w", pmID, itemID, ft.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("set status of %s/%s: %w", pmID, itemID, err)
+	}
+	if err := setItemStatus(ctx, tx, pmID, itemID, from, to, source, actor, now); err != nil {
+		return from, fmt.Errorf("set status of %s/%s: %w", pmID, itemID, err)
+	}
+	return from, nil
+}
+
+// setItemStatus changes an item's status and records it in the history; no change, no record.
+func setItemStatus(ctx context.Context, tx *Tx, pmID, itemID string, from, to ft.Status, source, actor string, now time.Time) error {
+	if from == to {
+		return nil
+	}
+	nowText := formatTime(now)
+	if _, err := tx.exec(ctx, `UPDATE items SET status = ?, updated_at = ? WHERE postmortem_id = ? AND item_id = ?`,
+		string(to), nowText, pmID, itemID); err != nil {
+		return err
+	}
+	_, err := tx.exec(ctx, `INSERT INTO status_history (postmortem_id, item_id, from_status, to_status, source, actor, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, pmID, itemID, string(from), string(to), source, actor, nowText)
+	return err
+}
+
+// AdvanceActivity moves an item's last activity forward to at (never back) and reports
+// whether it moved.
+func AdvanceActivity(ctx context.Context, tx *Tx, pmID, itemID string, at time.Time) (bool, error) {
+	text := formatTime(at)
+	res, err := tx.exec(ctx, `UPDATE items SET last_activity_at = ?
+		WHERE postmortem_id = ? AND item_id = ? AND (last_activity_at IS NULL OR last_activity_at < ?)`,
+		text, pmID, itemID, text)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// SetItemSync shows an item's sync state, with no error.
+func SetItemSync(ctx context.Context, tx *Tx, pmID, itemID string, state ft.SyncState, now time.Time) error {
+	_, err := tx.exec(ctx, `UPDATE items SET sync = ?, last_error = NULL, updated_at = ? WHERE postmortem_id = ? AND item_id = ?`,
+		string(state), formatTime(now), pmID, itemID)
+	return err
+}
+
+// SetItemSyncFailed shows an item as sync: failed with the error in words.
+func SetItemSyncFailed(ctx context.Context, tx *Tx, pmID, itemID, errText string, now time.Time) error {
+	_, err := tx.exec(ctx, `UPDATE items SET sync = 'failed', last_error = ?, updated_at = ?
+		WHERE postmortem_id = ? AND item_id = ?`, errText, formatTime(now), pmID, itemID)
+	return err
+}
+
+// FailedItems lists the items of a postmortem that show sync: failed, in its order.
+func FailedItems(ctx context.Context, tx *Tx, pmID string) ([]string, error) {
+	rows, err := tx.query(ctx, `SELECT item_id FROM items WHERE postmortem_id = ? AND sync = 'failed' ORDER BY position, item_id`, pmID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanString)
+}
+
+// SetItemStall stores an item's stall bookkeeping. The item's updated_at is left alone: a
+// stall is not an edit.
+func SetItemStall(ctx context.Context, tx *Tx, pmID, itemID string, st ItemStall) error {
+	var since any
+	if !st.Since.IsZero() {
+		since = formatTime(st.Since)
+	}
+	_, err := tx.exec(ctx, `UPDATE items SET stalled_reason = ?, stall_episode = ?, stalled_at = ?, stalled_label = ?
+		WHERE postmortem_id = ? AND item_id = ?`,
+		nullString(string(st.Reason)), st.Episode, since, st.Label, pmID, itemID)
+	if err != nil {
+		return fmt.Errorf("store stall of %s/%s: %w", pmID, itemID, err)
+	}
+	return nil
+}
+
+// ItemStallNow reads an item's stall bookkeeping as committed, for a job that must know
+// whether the stall it was queued for is still the current one.
+func (s *Store) ItemStallNow(ctx context.Context, pmID, itemID string) (ItemStall, error) {
+	it, err := s.LoadItem(ctx, pmID, itemID)
+	return it.Stall, err
+}

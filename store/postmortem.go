@@ -125,15 +125,6 @@ func fillItems(ctx context.Context, q querier, pms ...*PostmortemRecord) error {
 	return nil
 }
 
-// Postmortem returns one postmortem with its items, as the API shows it.
-func (s *Store) Postmortem(ctx context.Context, id string) (ft.PostmortemView, error) {
-	p, err := loadPostmortem(ctx, s.readDB, id, true)
-	if err != nil {
-		return ft.PostmortemView{}, err
-	}
-	return p.View(), nil
-}
-
 // PostmortemHead is a postmortem without its items: for work that needs only its title, link
 // and severity, without reading every item.
 func (s *Store) PostmortemHead(ctx context.Context, id string) (PostmortemRecord, error) {
@@ -156,4 +147,25 @@ func SetState(ctx context.Context, tx *Tx, p PostmortemRecord, now time.Time) er
 		return fmt.Errorf("store state of %s: %w", p.ID, err)
 	}
 	return nil
+}
+
+// PostmortemExists reports whether the postmortem is stored.
+func PostmortemExists(ctx context.Context, tx *Tx, pmID string) (bool, error) {
+	var exists bool
+	err := tx.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM postmortems WHERE id = ?)`, pmID).Scan(&exists)
+	return exists, err
+}
+
+// PostmortemsToScan lists the postmortems a stall scan evaluates: every one not completed (a
+// completed postmortem has no unfinished item that could stall), oldest first.
+func (s *Store) PostmortemsToScan(ctx context.Context) ([]string, error) {
+	rows, err := s.readDB.QueryContext(ctx, `SELECT id FROM postmortems WHERE state <> 'completed' ORDER BY sort_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list postmortems to scan: %w", err)
+	}
+	ids, err := collect(rows, scanString)
+	if err != nil {
+		return nil, fmt.Errorf("list postmortems to scan: %w", err)
+	}
+	return ids, nil
 }

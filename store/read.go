@@ -17,6 +17,15 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// Postmortem returns one postmortem with its items, as the API shows it.
+func (s *Store) Postmortem(ctx context.Context, id string) (ft.PostmortemView, error) {
+	p, err := loadPostmortem(ctx, s.readDB, id, true)
+	if err != nil {
+		return ft.PostmortemView{}, err
+	}
+	return p.View(), nil
+}
+
 // ListPostmortems returns a page of postmortems, newest sign-off first, and the cursor of the
 // next page ("" on the last page).
 func (s *Store) ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.PostmortemView, string, error) {

@@ -1,5 +1,9 @@
 // Package store keeps followthrough's state in one SQLite file: postmortems and their revisions,
 // action items, tickets, status history, the outbox of tracker work, and webhook deliveries.
+// It only stores: what to write and why is the engine's (package sync), which runs its
+// transactions through Write with the small statements here (ApplyIntake writes the plan of
+// an intake). The API and the status page read through Postmortem, ListPostmortems and
+// PostmortemHistory.
 //
 // All writes go through one writer goroutine that groups the transactions waiting at the same
 // time into one SQLite transaction (each in its own savepoint), so that concurrent requests share

@@ -69,7 +69,7 @@ func intakeNew(ctx context.Context, s *Store, doc *ft.Document, targets []ft.Tar
 		row := ItemRow{PostmortemID: doc.ID, ID: it.ID, Position: i, Title: it.Title, Owner: it.Owner,
 			Priority: it.Priority, Labels: []string{}, Target: targets[i], Status: ft.StatusOpen}
 		plan.Items = append(plan.Items, ItemChange{Row: row, New: true})
-		plan.Jobs = append(plan.Jobs, Job{Kind: JobCreateTicket, PostmortemID: doc.ID, ItemID: it.ID, Tracker: string(targets[i].Kind)})
+		plan.Jobs = append(plan.Jobs, Job{Kind: "create_ticket", PostmortemID: doc.ID, ItemID: it.ID, Tracker: string(targets[i].Kind)})
 	}
 	return s.Write(ctx, func(tx *Tx) error { return ApplyIntake(ctx, tx, plan, now) })
 }
@@ -218,10 +218,10 @@ func TestPruneKeepsUnfinishedJobs(t *testing.T) {
 	if err := s.CompleteJob(ctx, jobs[0].ID, t0, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FailJob(ctx, jobs[1], 1, t0, "gone"); err != nil {
+	if err := s.Write(ctx, func(tx *Tx) error { return FailJob(ctx, tx, jobs[1].ID, 1, t0, "gone") }); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EnqueueNow(ctx, Job{Kind: JobUpdateTicket, PostmortemID: "PM-1", ItemID: "AI-1", Tracker: "github"}, t0); err != nil {
+	if err := s.EnqueueNow(ctx, Job{Kind: "update_ticket", PostmortemID: "PM-1", ItemID: "AI-1", Tracker: "github"}, t0); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PruneInbound(ctx, t0.Add(time.Hour)); err != nil {
@@ -274,26 +274,4 @@ func TestOneProcessOwnsADatabase(t *testing.T) {
 		t.Fatalf("open after close: %v", err)
 	}
 	again.Close()
-}
-
-func TestFailUnconfiguredWork(t *testing.T) {
-	s := openTest(t)
-	ctx := context.Background()
-	jiraTarget := ft.Target{Kind: ft.Jira, Project: "PAY", IssueType: "Task"}
-	if err := intakeNew(ctx, s, testDoc("PM-1", item("AI-1", "x"), item("AI-2", "y")), []ft.Target{repoA, jiraTarget}, t0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := s.FailUnconfiguredWork(ctx, []string{"", "github"}, t0)
-	if err != nil || n != 1 {
-		t.Fatalf("failed %d jobs, %v; want the one jira job", n, err)
-	}
-	jira, _ := s.LoadItem(ctx, "PM-1", "AI-2")
-	gh, _ := s.LoadItem(ctx, "PM-1", "AI-1")
-	if jira.Sync != ft.SyncFailed || gh.Sync != ft.SyncPending {
-		t.Fatalf("sync: jira item %s, github item %s; want failed and pending", jira.Sync, gh.Sync)
-	}
-	pending, failed, _ := s.JobCounts(ctx)
-	if pending != 1 || failed != 1 {
-		t.Fatalf("jobs: %d pending, %d failed", pending, failed)
-	}
 }

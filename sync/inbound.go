@@ -45,7 +45,7 @@ func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event st
 			return err
 		}
 		body, _ := json.Marshal(webhookJob{EventID: id})
-		return store.Enqueue(ctx, tx, store.Job{Kind: store.JobProcessWebhook, ItemID: "webhook:" + source, Payload: body}, now)
+		return store.Enqueue(ctx, tx, store.Job{Kind: jobProcessWebhook, ItemID: "webhook:" + source, Payload: body}, now)
 	})
 	if err != nil {
 		return false, fmt.Errorf("record %s webhook %s: %w", source, deliveryID, err)
@@ -109,7 +109,7 @@ func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 		return fmt.Errorf("webhook %d: learn our own %s identity: %w", in.ID, ev.Ref.Kind, err)
 	}
 	now := e.opts.Clock.Now()
-	var applied store.Applied
+	var applied applied
 	err = e.opts.Store.CompleteJob(ctx, job.ID, now, func(tx *store.Tx) error {
 		var err error
 		applied, err = e.applyEvent(ctx, tx, ev, in.Source, self, now)
@@ -127,8 +127,8 @@ func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 
 // applyEvent applies a ticket event in the caller's transaction and does what follows from it
 // there too: item.status_changed to the notify URLs, and the postmortem's state re-evaluated.
-func (e *Engine) applyEvent(ctx context.Context, tx *store.Tx, ev ft.TicketEvent, source, self string, now time.Time) (store.Applied, error) {
-	a, err := store.ApplyTicketEvent(ctx, tx, ev, source, self, now)
+func (e *Engine) applyEvent(ctx context.Context, tx *store.Tx, ev ft.TicketEvent, source, self string, now time.Time) (applied, error) {
+	a, err := applyTicketEvent(ctx, tx, ev, source, self, now)
 	if err != nil || a.Ignored != "" {
 		return a, err
 	}
@@ -144,7 +144,7 @@ func (e *Engine) applyEvent(ctx context.Context, tx *store.Tx, ev ft.TicketEvent
 	return a, nil
 }
 
-func logApplied(log *slog.Logger, ev ft.TicketEvent, a store.Applied) {
+func logApplied(log *slog.Logger, ev ft.TicketEvent, a applied) {
 	attrs := []any{slog.String("ticket", ev.Ref.Key)}
 	switch {
 	case a.Ignored != "":

@@ -183,7 +183,7 @@ func planIntake(doc *ft.Document, targets []ft.Target, prevRevision int, stored 
 		old, ok := have[item.ID]
 		if !ok {
 			plan.Items = append(plan.Items, store.ItemChange{Row: row, New: true})
-			queue(store.JobCreateTicket, row)
+			queue(jobCreateTicket, row)
 			continue
 		}
 		row.Status = old.Status
@@ -193,17 +193,17 @@ func planIntake(doc *ft.Document, targets []ft.Target, prevRevision int, stored 
 		plan.Items = append(plan.Items, store.ItemChange{Row: row, From: old.Status})
 		switch {
 		case !row.Target.SameScope(old.Target):
-			queue(store.JobMoveTicket, row)
+			queue(jobMoveTicket, row)
 		case old.Removed:
 			// It may never have had a ticket (removed before its create ran): make sure it has
 			// one, then open it again.
-			queue(store.JobCreateTicket, row)
-			queue(store.JobReopenTicket, row)
+			queue(jobCreateTicket, row)
+			queue(jobReopenTicket, row)
 			if !ticketFieldsEqual(row, old.ItemRow) {
-				queue(store.JobUpdateTicket, row)
+				queue(jobUpdateTicket, row)
 			}
 		case !ticketFieldsEqual(row, old.ItemRow):
-			queue(store.JobUpdateTicket, row)
+			queue(jobUpdateTicket, row)
 		}
 	}
 	for _, old := range stored {
@@ -213,7 +213,7 @@ func planIntake(doc *ft.Document, targets []ft.Target, prevRevision int, stored 
 		row := old.ItemRow
 		row.Removed, row.Status = true, ft.StatusWontDo
 		plan.Items = append(plan.Items, store.ItemChange{Row: row, From: old.Status})
-		queue(store.JobCloseRemoved, row)
+		queue(jobCloseRemoved, row)
 	}
 	return plan, nil
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,9 +22,9 @@ import (
 	"github.com/followthrough/followthrough/store"
 )
 
-// intakeEnv is an engine (not running: the tests look at what intake stores and queues) on a
-// store in a temporary file, with GitHub configured, every item routed to acme/a, and a notify
-// URL that hears item.status_changed.
+// intakeEnv is an engine (not running: the tests look at what it stores and queues) on a store
+// in a temporary file, with GitHub and Jira configured, every item routed to acme/a, and a
+// notify URL that hears item.status_changed.
 type intakeEnv struct {
 	t     *testing.T
 	ctx   context.Context
@@ -60,6 +62,8 @@ func newIntakeEnv(t *testing.T) *intakeEnv {
 	cfg := config.Default()
 	cfg.GitHub = config.DefaultGitHub()
 	cfg.GitHub.Token = "ghp_test"
+	cfg.Jira = config.DefaultJira()
+	cfg.Jira.URL = "https://acme.atlassian.net"
 	cfg.Routes = []config.Route{{To: config.RouteTarget{Kind: "github", Repo: repoA.Repo}}}
 	cfg.Notify = []config.Notify{{URL: "https://hooks.example.com/ft", Secret: "whsec_c2VjcmV0",
 		Events: []string{ft.EventStatusChanged}}}
@@ -86,7 +90,7 @@ type jobRow struct{ Kind, Item string }
 // jobs is the outbox, oldest first, without notifications.
 func (e *intakeEnv) jobs() []jobRow {
 	e.t.Helper()
-	rows, err := e.db.Query(`SELECT kind, item_id FROM outbox WHERE kind <> ? ORDER BY id`, store.JobNotify)
+	rows, err := e.db.Query(`SELECT kind, item_id FROM outbox WHERE kind <> ? ORDER BY id`, jobNotify)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -106,7 +110,7 @@ func (e *intakeEnv) jobs() []jobRow {
 // "<postmortem>/<item> <from>-><to> <source>".
 func (e *intakeEnv) statusEvents() []string {
 	e.t.Helper()
-	rows, err := e.db.Query(`SELECT payload FROM outbox WHERE kind = ? ORDER BY id`, store.JobNotify)
+	rows, err := e.db.Query(`SELECT payload FROM outbox WHERE kind = ? ORDER BY id`, jobNotify)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -151,7 +155,7 @@ func TestIntakeCreatedUnchangedRevised(t *testing.T) {
 	if err != nil || out != ft.IntakeUnchanged {
 		t.Fatalf("same again = %v, %v; want Unchanged", out, err)
 	}
-	if got := e.jobs(); len(got) != 2 || got[0] != (jobRow{store.JobCreateTicket, "AI-1"}) || got[1] != (jobRow{store.JobCreateTicket, "AI-2"}) {
+	if got := e.jobs(); len(got) != 2 || got[0] != (jobRow{jobCreateTicket, "AI-1"}) || got[1] != (jobRow{jobCreateTicket, "AI-2"}) {
 		t.Fatalf("jobs after redelivery = %v", got)
 	}
 
@@ -175,8 +179,8 @@ func TestIntakeCreatedUnchangedRevised(t *testing.T) {
 	if pm.Completion != (ft.Completion{Done: 1, Total: 3, Percent: 33}) {
 		t.Fatalf("completion = %+v", pm.Completion)
 	}
-	want := []jobRow{{store.JobCreateTicket, "AI-1"}, {store.JobCreateTicket, "AI-2"}, {store.JobUpdateTicket, "AI-1"},
-		{store.JobCreateTicket, "AI-3"}, {store.JobCloseRemoved, "AI-2"}}
+	want := []jobRow{{jobCreateTicket, "AI-1"}, {jobCreateTicket, "AI-2"}, {jobUpdateTicket, "AI-1"},
+		{jobCreateTicket, "AI-3"}, {jobCloseRemoved, "AI-2"}}
 	if got := e.jobs(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("jobs = %v; want %v", got, want)
 	}
@@ -189,7 +193,7 @@ func TestIntakeCreatedUnchangedRevised(t *testing.T) {
 	if err != nil || out != ft.IntakeRevised {
 		t.Fatalf("second revision = %v, %v", out, err)
 	}
-	want = append(want, jobRow{store.JobCreateTicket, "AI-2"}, jobRow{store.JobReopenTicket, "AI-2"}, jobRow{store.JobMoveTicket, "AI-3"})
+	want = append(want, jobRow{jobCreateTicket, "AI-2"}, jobRow{jobReopenTicket, "AI-2"}, jobRow{jobMoveTicket, "AI-3"})
 	if got := e.jobs(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("jobs = %v; want %v", got, want)
 	}
@@ -449,7 +453,7 @@ func TestRecordWebhookOnceAndQueued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if jobs[0].Kind != store.JobProcessWebhook || jobs[0].ItemID != "webhook:github" || ev.Source != "github" ||
+	if jobs[0].Kind != jobProcessWebhook || jobs[0].ItemID != "webhook:github" || ev.Source != "github" ||
 		ev.DeliveryID != "d-1" || ev.Event != "issues" || string(ev.Payload) != string(payload) || !ev.ProcessedAt.IsZero() {
 		t.Fatalf("job %+v event %+v", jobs[0], ev)
 	}
@@ -496,6 +500,36 @@ func TestStallCommentUsesThePolicyFallback(t *testing.T) {
 	} {
 		if got := e.stallCommentBody(pm, it, "@bob", tt.c); !strings.Contains(got, tt.want) {
 			t.Errorf("%s comment:\n%s\nwant it to say %q", tt.c.Reason, got, tt.want)
+		}
+	}
+}
+
+// TestNotifyDeliveryErrorNamesTheReceiver is the regression test of a failed notification told
+// as a tracker's error with no tracker, a message that started with a space: it names the
+// receiver (scheme and host only), says what went wrong, and is retried.
+func TestNotifyDeliveryErrorNamesTheReceiver(t *testing.T) {
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer failing.Close()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	for _, tt := range []struct {
+		url, want string
+	}{
+		{failing.URL + "/hook/SECRET", "notify " + failing.URL + ": the receiver answered 503 Service Unavailable"},
+		{gone.URL + "/hook/SECRET", "notify " + gone.URL + ": "},
+	} {
+		cfg := config.Default()
+		cfg.Notify = []config.Notify{{URL: tt.url, Secret: "whsec_c2VjcmV0", Events: []string{ft.EventCompleted}}}
+		e := New(Options{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
+		payload, _ := json.Marshal(notifyPayload{URL: tt.url, WebhookID: "msg_1", Body: json.RawMessage(`{}`)})
+		err := e.deliver(context.Background(), store.Job{ID: 1, Kind: jobNotify, Payload: payload})
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("delivery to %s: %v; want an error starting %q, without the path", tt.url, err, tt.want)
+		}
+		if retry, _ := classify(err); !retry {
+			t.Errorf("delivery to %s: %v is not retried", tt.url, err)
 		}
 	}
 }

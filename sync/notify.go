@@ -86,7 +86,7 @@ func queueEvent(ctx context.Context, tx *store.Tx, notify []config.Notify, event
 		// ItemID orders the events of one receiver without holding up other work. It is logged,
 		// and a receiver's URL may hold its credential: a digest names the receiver instead.
 		digest := sha256.Sum256([]byte(url))
-		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobNotify, PostmortemID: pm.ID, ItemID: "notify:" + hex.EncodeToString(digest[:8]),
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: jobNotify, PostmortemID: pm.ID, ItemID: "notify:" + hex.EncodeToString(digest[:8]),
 			Payload: payload}, now); err != nil {
 			return err
 		}
@@ -149,13 +149,12 @@ func (e *Engine) deliver(ctx context.Context, job store.Job) error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return &ft.TrackerError{Op: "notify", Ticket: redactURL(p.URL), Retryable: true, Message: err.Error()}
+		return fmt.Errorf("notify %s: %w", redactURL(p.URL), err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &ft.TrackerError{Op: "notify", Ticket: redactURL(p.URL), StatusCode: resp.StatusCode, Retryable: true,
-			Message: "receiver answered " + resp.Status}
+		return fmt.Errorf("notify %s: the receiver answered %s", redactURL(p.URL), resp.Status)
 	}
 	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
 }

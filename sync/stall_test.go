@@ -240,7 +240,7 @@ func (h *stallHarness) apply(ev ft.TicketEvent) {
 		ev.UpdatedAt = now
 	}
 	err := h.st.Write(h.ctx, func(tx *store.Tx) error {
-		a, err := store.ApplyTicketEvent(h.ctx, tx, ev, string(ev.Ref.Kind), "", now)
+		a, err := applyTicketEvent(h.ctx, tx, ev, string(ev.Ref.Kind), "", now)
 		if err != nil || a.Ignored != "" {
 			if err == nil {
 				h.t.Errorf("event on %s ignored: %s", ev.Ref.Key, a.Ignored)

@@ -135,19 +135,19 @@ func applyStalls(ctx context.Context, tx *store.Tx, cfg *config.Config, f *store
 			} else {
 				c.InactiveSince = ft.InactiveSince(in).UTC()
 			}
-			if err := queueItemJob(ctx, tx, *f, *it, store.JobComment,
+			if err := queueItemJob(ctx, tx, *f, *it, jobComment,
 				fmt.Sprintf("stall-comment:%s/%s:%d", f.ID, it.ID, st.Episode),
 				commentJob{Stall: &c}, now); err != nil {
 				return err
 			}
-			if err := queueItemJob(ctx, tx, *f, *it, store.JobLabel,
+			if err := queueItemJob(ctx, tx, *f, *it, jobLabel,
 				fmt.Sprintf("stall-label:%s/%s:%d:add", f.ID, it.ID, st.Episode),
 				labelJob{Label: StalledLabel, Add: true, Episode: st.Episode}, now); err != nil {
 				return err
 			}
 		case reason == ft.StallNone && st.Label:
 			st.Label = false
-			if err := queueItemJob(ctx, tx, *f, *it, store.JobLabel,
+			if err := queueItemJob(ctx, tx, *f, *it, jobLabel,
 				fmt.Sprintf("stall-label:%s/%s:%d:remove", f.ID, it.ID, st.Episode),
 				labelJob{Label: StalledLabel, Add: false, Episode: st.Episode}, now); err != nil {
 				return err
@@ -240,7 +240,7 @@ func queueOwnComment(ctx context.Context, tx *store.Tx, cfg *config.Config, f st
 		return nil
 	}
 	raw, _ := json.Marshal(commentJob{Ticket: f.Own, Body: body})
-	return store.Enqueue(ctx, tx, store.Job{Kind: store.JobComment, PostmortemID: f.ID,
+	return store.Enqueue(ctx, tx, store.Job{Kind: jobComment, PostmortemID: f.ID,
 		Tracker: string(f.Own.Kind), DedupeKey: "own-comment:" + f.ID + ":" + episode, Payload: raw}, now)
 }
 
@@ -249,7 +249,7 @@ func queueOwnStatus(ctx context.Context, tx *store.Tx, cfg *config.Config, f sto
 		return nil
 	}
 	raw, _ := json.Marshal(ownTicketJob{Ticket: *f.Own, Status: status})
-	return store.Enqueue(ctx, tx, store.Job{Kind: store.JobOwnTicket, PostmortemID: f.ID,
+	return store.Enqueue(ctx, tx, store.Job{Kind: jobOwnTicket, PostmortemID: f.ID,
 		Tracker: string(f.Own.Kind), DedupeKey: "own-status:" + f.ID + ":" + episode, Payload: raw}, now)
 }
 

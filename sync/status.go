@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/store"
@@ -58,7 +59,7 @@ func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status 
 			return err
 		}
 		changed = true
-		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobSetStatus, PostmortemID: pmID, ItemID: itemID,
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: jobSetStatus, PostmortemID: pmID, ItemID: itemID,
 			Tracker: string(it.Ticket.Kind)}, now); err != nil {
 			return err
 		}
@@ -92,12 +93,71 @@ func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status 
 // only way it does). It returns the postmortem as the API shows it; an unknown postmortem
 // wraps ft.ErrNotFound.
 func (e *Engine) Retry(ctx context.Context, pmID string) (ft.PostmortemView, error) {
-	n, err := e.opts.Store.RetryFailed(ctx, pmID, e.opts.Clock.Now())
-	if err != nil {
+	now := e.opts.Clock.Now()
+	n := 0
+	err := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+		n = 0
+		exists, err := store.PostmortemExists(ctx, tx, pmID)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			return fmt.Errorf("postmortem %s: %w", pmID, ft.ErrNotFound)
+		}
+		failed, err := store.FailedItems(ctx, tx, pmID)
+		if err != nil {
+			return err
+		}
+		for _, itemID := range failed {
+			if err := retryItem(ctx, tx, pmID, itemID, now); err != nil {
+				return fmt.Errorf("retry %s/%s: %w", pmID, itemID, err)
+			}
+			n++
+		}
+		return nil
+	})
+	if errors.Is(err, ft.ErrNotFound) {
 		return ft.PostmortemView{}, err
+	}
+	if err != nil {
+		return ft.PostmortemView{}, fmt.Errorf("retry %s: %w", pmID, err)
 	}
 	if n > 0 {
 		e.wake()
 	}
 	return e.opts.Store.Postmortem(ctx, pmID)
+}
+
+// retryItem tries an item with sync: failed again: its given-up jobs are queued again as they
+// were (a create that was in flight still looks for its marker first), an item whose ticket
+// was deleted stops pointing to it and gets a create job for a new one, and the item shows
+// sync: pending (linked, when its ticket exists).
+func retryItem(ctx context.Context, tx *store.Tx, pmID, itemID string, now time.Time) error {
+	if err := store.DropDeletedTicket(ctx, tx, pmID, itemID); err != nil {
+		return err
+	}
+	if err := store.RequeueFailedJobs(ctx, tx, pmID, itemID, now); err != nil {
+		return err
+	}
+	it, err := store.LoadItemTx(ctx, tx, pmID, itemID)
+	if err != nil {
+		return err
+	}
+	if it.Ticket == nil && !it.Removed {
+		queued, err := store.HasUnfinishedJob(ctx, tx, pmID, itemID, jobCreateTicket, jobMoveTicket)
+		if err != nil {
+			return err
+		}
+		if !queued {
+			if err := store.Enqueue(ctx, tx, store.Job{Kind: jobCreateTicket, PostmortemID: pmID, ItemID: itemID,
+				Tracker: string(it.Target.Kind)}, now); err != nil {
+				return err
+			}
+		}
+	}
+	state := ft.SyncPending
+	if it.Ticket != nil {
+		state = ft.SyncLinked
+	}
+	return store.SetItemSync(ctx, tx, pmID, itemID, state, now)
 }

@@ -28,27 +28,27 @@ const (
 
 func (e *Engine) handle(ctx context.Context, job store.Job) error {
 	switch job.Kind {
-	case store.JobCreateTicket, store.JobMoveTicket:
+	case jobCreateTicket, jobMoveTicket:
 		return e.ensureTicket(ctx, job)
-	case store.JobUpdateTicket:
+	case jobUpdateTicket:
 		return e.updateTicket(ctx, job)
-	case store.JobCloseRemoved:
+	case jobCloseRemoved:
 		return e.closeRemoved(ctx, job)
-	case store.JobReopenTicket, store.JobSetStatus:
+	case jobReopenTicket, jobSetStatus:
 		return e.pushStatus(ctx, job)
-	case store.JobCloseMoved:
+	case jobCloseMoved:
 		return e.closeMoved(ctx, job)
-	case store.JobNotify:
+	case jobNotify:
 		return e.deliver(ctx, job)
-	case store.JobComment:
+	case jobComment:
 		return e.comment(ctx, job)
-	case store.JobLabel:
+	case jobLabel:
 		return e.label(ctx, job)
-	case store.JobOwnTicket:
+	case jobOwnTicket:
 		return e.ownTicket(ctx, job)
-	case store.JobLinkPostmortem:
+	case jobLinkPostmortem:
 		return e.linkPostmortem(ctx, job)
-	case store.JobProcessWebhook:
+	case jobProcessWebhook:
 		return e.processWebhook(ctx, job)
 	}
 	return final(fmt.Errorf("unknown job kind %q", job.Kind))
@@ -175,7 +175,7 @@ func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Tar
 		// Queued after this job, the close runs once the item's own ticket is settled, and
 		// points to it.
 		payload, _ := json.Marshal(movedTicket{Old: found.Ref, Reason: reasonLeftBehind})
-		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobCloseMoved, PostmortemID: job.PostmortemID,
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: jobCloseMoved, PostmortemID: job.PostmortemID,
 			ItemID: job.ItemID, Tracker: string(found.Ref.Kind), Payload: payload}, now); err != nil {
 			return err
 		}
@@ -199,7 +199,7 @@ func (e *Engine) linkTx(ctx context.Context, tx *store.Tx, job store.Job, item s
 	// The link back to the postmortem is its own job, so that it is retried on its own and
 	// also made for a ticket found again by its marker.
 	linkPayload, _ := json.Marshal(linkJob{Key: t.Ref.Key})
-	if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobLinkPostmortem, PostmortemID: job.PostmortemID,
+	if err := store.Enqueue(ctx, tx, store.Job{Kind: jobLinkPostmortem, PostmortemID: job.PostmortemID,
 		ItemID: job.ItemID, Tracker: string(t.Ref.Kind), Payload: linkPayload}, now); err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func (e *Engine) linkTx(ctx context.Context, tx *store.Tx, job store.Job, item s
 		// The item stalled before this ticket existed (its create failed for a while, or it
 		// moved): the ticket carries the label like any stalled item's.
 		payload, _ := json.Marshal(labelJob{Label: StalledLabel, Add: true, Episode: stall.Episode})
-		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobLabel, PostmortemID: job.PostmortemID,
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: jobLabel, PostmortemID: job.PostmortemID,
 			ItemID: job.ItemID, Tracker: string(t.Ref.Kind), Payload: payload,
 			DedupeKey: fmt.Sprintf("stall-label:%s/%s:%d:add:%s", job.PostmortemID, job.ItemID, stall.Episode, t.Ref.Key)}, now); err != nil {
 			return err
@@ -216,7 +216,7 @@ func (e *Engine) linkTx(ctx context.Context, tx *store.Tx, job store.Job, item s
 	}
 	if previous != nil {
 		payload, _ := json.Marshal(movedTicket{Old: *previous, New: t.Ref})
-		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobCloseMoved, PostmortemID: job.PostmortemID,
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: jobCloseMoved, PostmortemID: job.PostmortemID,
 			ItemID: job.ItemID, Tracker: string(previous.Kind), Payload: payload}, now); err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func (e *Engine) linkTx(ctx context.Context, tx *store.Tx, job store.Job, item s
 			string(t.Ref.Kind), foundBy, now)
 		return err
 	default:
-		return store.Enqueue(ctx, tx, store.Job{Kind: store.JobSetStatus, PostmortemID: job.PostmortemID,
+		return store.Enqueue(ctx, tx, store.Job{Kind: jobSetStatus, PostmortemID: job.PostmortemID,
 			ItemID: job.ItemID, Tracker: string(t.Ref.Kind)}, now)
 	}
 	return nil
