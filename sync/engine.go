@@ -1,6 +1,10 @@
-// Package sync is followthrough's engine: the outbox worker that turns queued work into tracker
-// calls exactly once, the processing of inbound tracker events, reconciliation, and stall
-// detection. It talks to trackers only through ft.Tracker and to time only through its Clock.
+// Package sync is followthrough's engine, the one owner of every write: intake (it routes
+// the items, plans what a revision changes and has the store apply the plan), webhook
+// deliveries, status changes through the API and retries, each in one transaction with the
+// postmortem's evaluation (stalls, state and outbound events); then the outbox worker turns
+// the queued work into tracker calls exactly once, applies tracker events, reconciles and
+// scans for stalls. It talks to trackers only through ft.Tracker (it imports no connector),
+// to the database only through package store, and to time only through its Clock.
 package sync
 
 import (

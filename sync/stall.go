@@ -52,7 +52,7 @@ func (e *Engine) ScanStalls(ctx context.Context) (int, error) {
 			return changed, ctx.Err()
 		}
 		now := e.opts.Clock.Now()
-		var change StateChange
+		var change stateChange
 		err := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
 			var err error
 			change, err = e.evaluate(ctx, tx, id, now)

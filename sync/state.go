@@ -15,8 +15,8 @@ import (
 // StalledLabel is the label a stalled item's ticket carries while it is stalled.
 const StalledLabel = "stalled"
 
-// StateChange is a postmortem's move from one state to another.
-type StateChange struct {
+// stateChange is a postmortem's move from one state to another.
+type stateChange struct {
 	From, To ft.State
 	// ReopenedCount and CompletedCount are the postmortem's entries into reopened and into
 	// completed so far, this change included: they number the episodes that work is keyed by.
@@ -25,7 +25,7 @@ type StateChange struct {
 }
 
 // Changed reports whether the state moved.
-func (c StateChange) Changed() bool { return c.From != c.To }
+func (c stateChange) Changed() bool { return c.From != c.To }
 
 // itemStatusChange is a change of an item's status that subscribers hear of.
 type itemStatusChange struct {
@@ -45,24 +45,24 @@ type itemStatusChange struct {
 // postmortem.completed and closes the own ticket with a summary comment; leaving completed for
 // tracking reopens the own ticket with a comment. Every piece of work is queued once per
 // episode: the stall's or the state's number is in its dedupe key.
-func (e *Engine) evaluate(ctx context.Context, tx *store.Tx, pmID string, now time.Time, changes ...itemStatusChange) (StateChange, error) {
+func (e *Engine) evaluate(ctx context.Context, tx *store.Tx, pmID string, now time.Time, changes ...itemStatusChange) (stateChange, error) {
 	cfg := e.opts.Config
 	pm, err := store.LoadPostmortemTx(ctx, tx, pmID)
 	if err != nil {
-		return StateChange{}, fmt.Errorf("evaluate %s: %w", pmID, err)
+		return stateChange{}, fmt.Errorf("evaluate %s: %w", pmID, err)
 	}
 	if len(changes) > 0 {
 		view := pm.View()
 		for _, c := range changes {
 			if err := queueEvent(ctx, tx, cfg.Notify, ft.EventStatusChanged, view, c.ItemID, &c.Change, now); err != nil {
-				return StateChange{}, fmt.Errorf("evaluate %s: %w", pmID, err)
+				return stateChange{}, fmt.Errorf("evaluate %s: %w", pmID, err)
 			}
 		}
 	}
 	if err := applyStalls(ctx, tx, cfg, &pm, now); err != nil {
-		return StateChange{}, fmt.Errorf("evaluate %s: %w", pmID, err)
+		return stateChange{}, fmt.Errorf("evaluate %s: %w", pmID, err)
 	}
-	change := StateChange{From: pm.State, To: stateOf(pm.Items), ReopenedCount: pm.ReopenedCount, CompletedCount: pm.CompletedCount}
+	change := stateChange{From: pm.State, To: stateOf(pm.Items), ReopenedCount: pm.ReopenedCount, CompletedCount: pm.CompletedCount}
 	if !change.Changed() {
 		return change, nil
 	}
@@ -178,7 +178,7 @@ func queueItemJob(ctx context.Context, tx *store.Tx, f store.PostmortemRecord, i
 }
 
 // queueStateWork queues the events and own-ticket work of a change of state.
-func queueStateWork(ctx context.Context, tx *store.Tx, cfg *config.Config, f store.PostmortemRecord, change StateChange, now time.Time) error {
+func queueStateWork(ctx context.Context, tx *store.Tx, cfg *config.Config, f store.PostmortemRecord, change stateChange, now time.Time) error {
 	event := ""
 	switch {
 	case change.To == ft.StateReopened:
