@@ -163,6 +163,7 @@ var (
 				{"kind", str}, {"repo", str}, {"project", str}, {"issue_type", str},
 			}}},
 			{"labels", &shape{kind: shapeArray, elem: str}},
+			{"ticket", str}, {"status", str},
 		}}}},
 	}}
 )
@@ -221,9 +222,12 @@ func (s *shape) check(raw json.RawMessage, path string, errs *[]FieldError) {
 }
 
 // Normalize prepares a decoded document for Validate and storage: it trims the spaces around
-// every string, converts times to UTC and gives items without a priority the default P2. Two
-// documents that differ only in these ways hash the same afterwards.
-func (d *Document) Normalize() {
+// every string, converts times to UTC, gives items without a priority the default P2, and
+// rewrites each item's ticket reference that names a ticket of sites as that ticket's key (a
+// reference that names none is left for Validate to report). Two documents that differ only in
+// these ways hash the same afterwards: a ticket named by its URL or by its key is the same
+// document.
+func (d *Document) Normalize(sites TicketSites) {
 	d.ID = strings.TrimSpace(d.ID)
 	d.Title = strings.TrimSpace(d.Title)
 	d.URL = strings.TrimSpace(d.URL)
@@ -273,6 +277,11 @@ func (d *Document) Normalize() {
 			// An empty list and no list are the same document.
 			it.Labels = nil
 		}
+		it.Ticket = strings.TrimSpace(it.Ticket)
+		if ref, err := sites.ParseTicket(it.Ticket); it.Ticket != "" && err == nil {
+			it.Ticket = ref.Key
+		}
+		it.Status = Status(strings.TrimSpace(string(it.Status)))
 	}
 }
 
@@ -293,7 +302,8 @@ var (
 )
 
 // Validate returns every problem with the document, in field order; none means it can be
-// accepted. Call Normalize first: Validate treats an empty priority as the default.
+// accepted. Call Normalize first: Validate treats an empty priority as the default, and takes
+// an item's ticket only as the key Normalize made of it.
 //
 // A document whose ActionItems is nil had no "action_items" (or null) and is invalid; an empty,
 // non-nil slice is a postmortem without action items, which is allowed.
@@ -361,6 +371,12 @@ func (d *Document) Validate() []FieldError {
 		}
 		for j, l := range it.Labels {
 			v.text(fmt.Sprintf("%s.labels[%d]", p, j), l, MaxLabelLength, true)
+		}
+		if it.Ticket != "" {
+			v.ticket(p+".ticket", it.Ticket)
+		}
+		if it.Status != "" && !it.Status.Finished() {
+			v.add(p+".status", fmt.Sprintf(`must be "done" or "wont_do" (finished at sign-off), or left out for an open item, not %q`, truncate(string(it.Status))))
 		}
 	}
 	return v.errs
@@ -463,6 +479,16 @@ func (v *fieldErrors) ownTracker(p string, t *OwnTicket) {
 	default:
 		v.kind(p+".kind", t.Kind)
 	}
+}
+
+// ticket accepts only a ticket's key: Normalize has rewritten every reference that names a
+// ticket of the configured trackers as its key, so anything else names none.
+func (v *fieldErrors) ticket(field, ref string) {
+	if githubKeyRE.MatchString(ref) || jiraKeyRE.MatchString(ref) {
+		return
+	}
+	_, err := TicketSites{}.ParseTicket(ref)
+	v.add(field, err.Error())
 }
 
 // kind reports a tracker kind that is neither github nor jira.
