@@ -32,10 +32,10 @@ var githubKeyRE = regexp.MustCompile(`^([A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}
 func (s TicketSites) ParseTicket(ref string) (TicketRef, error) {
 	ref = strings.TrimSpace(ref)
 	if m := githubKeyRE.FindStringSubmatch(ref); m != nil {
-		return s.githubRef(m[1], m[2]), nil
+		return githubRef(m[1], m[2], s.GitHub), nil
 	}
 	if jiraKeyRE.MatchString(ref) {
-		return s.jiraRef(ref, s.Jira), nil
+		return jiraRef(ref, s.Jira), nil
 	}
 	u, err := url.Parse(ref)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -47,27 +47,32 @@ func (s TicketSites) ParseTicket(ref string) (TicketRef, error) {
 	}
 	if len(parts) == 4 && parts[2] == "issues" && s.isGitHub(u) {
 		if m := githubKeyRE.FindStringSubmatch(parts[0] + "/" + parts[1] + "#" + parts[3]); m != nil {
-			return s.githubRef(m[1], m[2]), nil
+			web := s.GitHub
+			if s.AnyHost {
+				web = u.Scheme + "://" + u.Host
+			}
+			return githubRef(m[1], m[2], web), nil
 		}
 	}
 	if n := len(parts); n >= 2 && parts[n-2] == "browse" && jiraKeyRE.MatchString(parts[n-1]) {
 		base := u.Scheme + "://" + u.Host + strings.TrimSuffix("/"+strings.Join(parts[:n-2], "/"), "/")
 		if s.AnyHost || (s.Jira != "" && sameSite(base, s.Jira)) {
-			return s.jiraRef(parts[n-1], base), nil
+			return jiraRef(parts[n-1], base), nil
 		}
 	}
 	return TicketRef{}, fmt.Errorf("%q is not a ticket of a configured tracker: %s", truncate(ref), s.describe())
 }
 
-func (s TicketSites) githubRef(repo, number string) TicketRef {
-	web := s.GitHub
+// githubRef is the reference of an issue on GitHub's web address web (github.com when empty).
+func githubRef(repo, number, web string) TicketRef {
 	if web == "" {
 		web = DefaultGitHubWeb
 	}
 	return TicketRef{Kind: GitHub, Key: repo + "#" + number, URL: web + "/" + repo + "/issues/" + number}
 }
 
-func (s TicketSites) jiraRef(key, base string) TicketRef {
+// jiraRef is the reference of an issue of the Jira at base (no URL when base is unknown).
+func jiraRef(key, base string) TicketRef {
 	ref := TicketRef{Kind: Jira, Key: key}
 	if base != "" {
 		ref.URL = base + "/browse/" + key
