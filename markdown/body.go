@@ -25,8 +25,7 @@ var gfm = goldmark.New(goldmark.WithExtensions(extension.GFM))
 type body struct {
 	p      *Parsed
 	src    []byte // the body; goldmark's offsets are into it
-	base   int    // offset of src in all
-	all    []byte // the whole document, for line numbers
+	base   int    // offset of src in the document
 	owners owners
 	sites  ft.TicketSites
 
@@ -36,7 +35,7 @@ type body struct {
 }
 
 // line is the document line of an offset into the body.
-func (b *body) line(offset int) int { return lineAt(b.all, b.base+offset) }
+func (b *body) line(offset int) int { return b.p.lineAt(b.base + offset) }
 
 // nodeLine is the document line where a block starts.
 func (b *body) nodeLine(n ast.Node) int { return b.line(blockStart(n)) }
@@ -152,13 +151,16 @@ func (b *body) finish() {
 			used[b.items[i].ID] = true
 		}
 	}
+	next := map[string]int{} // the next repeat number to try for each derived id
 	for i := range b.items {
 		if !b.derived[i] {
 			continue
 		}
 		base := deriveID(b.items[i].Title)
 		id := base
-		for n := 2; used[id]; n++ {
+		for used[id] {
+			n := max(next[base], 2)
+			next[base] = n + 1
 			id = fmt.Sprintf("%s-%d", base, n)
 		}
 		used[id] = true

@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -70,6 +71,7 @@ type Parsed struct {
 
 	sites    ft.TicketSites
 	lines    map[string]int // field path -> line
+	newlines []int          // offsets of the document's line ends, to find the line of an offset
 	lastLine int
 }
 
@@ -84,6 +86,11 @@ func Parse(src []byte, opts Options) *Parsed {
 		lines:    map[string]int{},
 		lastLine: max(1, bytes.Count(bytes.TrimSuffix(src, []byte("\n")), []byte("\n"))+1),
 	}
+	for i, c := range src {
+		if c == '\n' {
+			p.newlines = append(p.newlines, i)
+		}
+	}
 	if !utf8.Valid(src) {
 		bad := 0
 		for bad < len(src) {
@@ -93,7 +100,7 @@ func Parse(src []byte, opts Options) *Parsed {
 			}
 			bad += size
 		}
-		p.problem(lineAt(src, bad), "document", "not valid UTF-8")
+		p.problem(p.lineAt(bad), "document", "not valid UTF-8")
 		return p
 	}
 	fm := splitFrontMatter(src)
@@ -107,7 +114,6 @@ func Parse(src []byte, opts Options) *Parsed {
 		p:      p,
 		src:    src[fm.bodyStart:],
 		base:   fm.bodyStart,
-		all:    src,
 		owners: owners{people: opts.People},
 		sites:  opts.Sites,
 	}
@@ -126,10 +132,9 @@ func normalizeLineEndings(src []byte) []byte {
 	return bytes.ReplaceAll(src, []byte("\r"), []byte("\n"))
 }
 
-// lineAt is the 1-based line of a byte offset.
-func lineAt(src []byte, offset int) int {
-	offset = min(max(offset, 0), len(src))
-	return bytes.Count(src[:offset], []byte("\n")) + 1
+// lineAt is the 1-based line of a byte offset into the document.
+func (p *Parsed) lineAt(offset int) int {
+	return sort.SearchInts(p.newlines, offset) + 1
 }
 
 func (p *Parsed) problem(line int, field, format string, args ...any) {

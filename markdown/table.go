@@ -172,7 +172,9 @@ func (b *body) row(cells []ast.Node, cols []column, names []string, line int, ha
 		case colTicket:
 			ticketText = b.ticketCell(&it, cell, names[i], line)
 		case colStatus:
-			it.Status = cellStatus(text)
+			if st := cellStatus(text); st != "" {
+				it.Status = st
+			}
 		}
 	}
 	it.Description = joinParagraphs(rest, description, ticketText)

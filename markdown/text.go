@@ -166,9 +166,14 @@ func takeTokens(s string) (string, tokens) {
 	return sb.String(), t
 }
 
-// emptyBracketsRE matches brackets that hold nothing but the marks of taken tokens, spaces and
-// separators.
-var emptyBracketsRE = regexp.MustCompile(`\(\s*[\x00\s,;:/|-]*\)|\[\s*[\x00\s,;:/|-]*\]|\{\s*[\x00\s,;:/|-]*\}`)
+var (
+	// emptyBracketsRE matches brackets that hold nothing but the marks of taken tokens, spaces
+	// and separators.
+	emptyBracketsRE = regexp.MustCompile(`\(\s*[\x00\s,;:/|-]*\)|\[\s*[\x00\s,;:/|-]*\]|\{\s*[\x00\s,;:/|-]*\}`)
+	// strandedSeparatorRE matches a separator that only separated taken tokens from what
+	// precedes them: "Page on lag: @bob P0, see" leaves "Page on lag: see".
+	strandedSeparatorRE = regexp.MustCompile(`(^|[:;,(\[])((?:\s*\x00)+)\s*[,;]`)
+)
 
 // tidy removes the marks of taken tokens, brackets left empty, separators left at either end
 // and spaces left before punctuation.
@@ -180,6 +185,7 @@ func tidy(s string) string {
 			}
 			return m
 		})
+		t = strandedSeparatorRE.ReplaceAllString(t, "$1$2")
 		if t == s {
 			break
 		}
