@@ -200,7 +200,7 @@ func SubmitCommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 			continue
 		}
 		if len(r.Problems) > 0 {
-			fmt.Fprintf(stdout, "%s: %s not sent: %d problems\n", name, id, len(r.Problems))
+			fmt.Fprintf(stdout, "%s: %s not sent: %s\n", name, id, countOf(len(r.Problems), "problem"))
 			writeLines(stdout, r.format(r.Problems))
 			worse(ExitProblem)
 			continue
@@ -273,4 +273,12 @@ func fieldLine(r *Report, f ft.FieldError) (int, string) {
 		}
 	}
 	return r.Line(f.Field), f.Message
+}
+
+// countOf is "1 problem" or "2 problems".
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
