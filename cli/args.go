@@ -64,7 +64,7 @@ func loadConfig(path string, getenv func(string) string, stderr io.Writer) (*con
 	if path == "" {
 		return nil, true
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.LoadForLint(path)
 	if err != nil {
 		var problems config.Problems
 		if errors.As(err, &problems) {
