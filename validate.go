@@ -509,6 +509,24 @@ func (v *fieldErrors) repo(field, s string) {
 	}
 }
 
+// NearestField looks a field path up in m, else the nearest enclosing field that is there:
+// "action_items[2].tracker.repo", then "action_items[2].tracker", "action_items[2]" and
+// "action_items". It is how a problem of a field finds where the field is in a document.
+func NearestField[T any](m map[string]T, field string) (T, bool) {
+	for field != "" {
+		if v, ok := m[field]; ok {
+			return v, true
+		}
+		i := strings.LastIndexAny(field, ".[")
+		if i < 0 {
+			break
+		}
+		field = field[:i]
+	}
+	var zero T
+	return zero, false
+}
+
 // truncate keeps echoed user values short in messages.
 func truncate(s string) string {
 	const max = 64

@@ -17,13 +17,14 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseArgs parses flags wherever they stand among the file names (CI scripts append file
-// lists), and returns the files; false when the command line is wrong, which has been said.
-func parseArgs(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, bool) {
+// parseFiles parses flags wherever they stand among the file names (CI scripts append file
+// lists), and returns the files and their formats; false when the command line is wrong (no
+// file, or a file of another kind), which has been said. Nothing is done before it is right.
+func parseFiles(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, []Format, bool) {
 	var files []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, false
+			return nil, nil, false
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -34,14 +35,8 @@ func parseArgs(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, boo
 	}
 	if len(files) == 0 {
 		fmt.Fprintf(stderr, "followthrough %s: give at least one FILE\n", fs.Name())
-		return nil, false
+		return nil, nil, false
 	}
-	return files, true
-}
-
-// formatsOf tells every file's format; any file of another kind is a usage error, said before
-// anything is done.
-func formatsOf(files []string, stderr io.Writer) ([]Format, bool) {
 	formats := make([]Format, len(files))
 	ok := true
 	for i, name := range files {
@@ -52,7 +47,7 @@ func formatsOf(files []string, stderr io.Writer) ([]Format, bool) {
 		}
 		formats[i] = f
 	}
-	return formats, ok
+	return files, formats, ok
 }
 
 // loadConfig reads --config, else FOLLOWTHROUGH_CONFIG; with neither there is no configuration

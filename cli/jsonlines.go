@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	ft "github.com/followthrough/followthrough"
 )
 
 // fieldLines is where each field of a JSON document starts, by its path as the validator names
@@ -76,15 +78,8 @@ func (fl fieldLines) lineAt(offset int) int {
 
 // line is the line of a field, or of the nearest enclosing field that is in the document.
 func (fl fieldLines) line(field string) int {
-	for field != "" {
-		if off, ok := fl.paths[field]; ok {
-			return fl.lineAt(off)
-		}
-		i := strings.LastIndexAny(field, ".[")
-		if i < 0 {
-			break
-		}
-		field = field[:i]
+	if off, ok := ft.NearestField(fl.paths, field); ok {
+		return fl.lineAt(off)
 	}
 	return 1
 }

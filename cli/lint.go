@@ -212,11 +212,7 @@ func (l Linter) lintJSON(r *Report) {
 func LintCommand(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := newFlagSet("lint", stderr)
 	configPath := fs.String("config", "", "configuration file (or FOLLOWTHROUGH_CONFIG): maps owners and checks routes")
-	files, ok := parseArgs(fs, args, stderr)
-	if !ok {
-		return ExitProblem
-	}
-	formats, ok := formatsOf(files, stderr)
+	files, formats, ok := parseFiles(fs, args, stderr)
 	if !ok {
 		return ExitProblem
 	}

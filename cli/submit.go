@@ -158,11 +158,7 @@ func SubmitCommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 	token := fs.String("token", "", "API bearer token (or FOLLOWTHROUGH_TOKEN)")
 	secret := fs.String("secret", "", "sign deliveries with this Standard Webhooks secret, whsec_... (or FOLLOWTHROUGH_SECRET)")
 	dryRun := fs.Bool("dry-run", false, "print the document each file becomes, one JSON line per file, and send nothing")
-	files, ok := parseArgs(fs, args, stderr)
-	if !ok {
-		return ExitProblem
-	}
-	formats, ok := formatsOf(files, stderr)
+	files, formats, ok := parseFiles(fs, args, stderr)
 	if !ok {
 		return ExitProblem
 	}

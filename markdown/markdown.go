@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"unicode/utf8"
 
 	ft "github.com/followthrough/followthrough"
@@ -151,15 +150,8 @@ func (p *Parsed) clamp(line int) int { return min(max(line, 1), p.lastLine) }
 // Line is the line of a field, named as in JSON: the line of its key in the front matter, the
 // line of the item it belongs to, or 1 for what the document lacks.
 func (p *Parsed) Line(field string) int {
-	for field != "" {
-		if line, ok := p.lines[field]; ok {
-			return p.clamp(line)
-		}
-		i := strings.LastIndexAny(field, ".[")
-		if i < 0 {
-			break
-		}
-		field = field[:i]
+	if line, ok := ft.NearestField(p.lines, field); ok {
+		return p.clamp(line)
 	}
 	return 1
 }
