@@ -62,7 +62,8 @@ type ActionItem struct {
 	// Normalize, its key ("owner/repo#N" or "PROJ-N") when the reference names a ticket.
 	// TicketSites.ParseTicket gives its kind, key and URL.
 	Ticket string `json:"ticket,omitempty"`
-	// Status is set for an item already finished at sign-off: done or wont_do. Empty: open.
+	// Status is set for an item already finished at sign-off: done or wont_do. Empty: open
+	// (Normalize reads "open" and "in_progress" so).
 	Status Status `json:"status,omitempty"`
 }
 

@@ -85,6 +85,12 @@ func TestTicketAndStatusOfItems(t *testing.T) {
 	if plain.Hash() == byKey.Hash() {
 		t.Error("naming a ticket does not change the document")
 	}
+	open := decodeValid(t)
+	open.ActionItems[0].Status = StatusOpen
+	open.Normalize(sites)
+	if open.Hash() != plain.Hash() {
+		t.Error(`"status": "open" is not the same document as no status`)
+	}
 
 	tests := []struct {
 		name   string
@@ -95,8 +101,9 @@ func TestTicketAndStatusOfItems(t *testing.T) {
 		{"pull request", func(it *ActionItem) { it.Ticket = "https://github.com/acme/checkout/pull/3" }, "action_items[0].ticket", "pull request"},
 		{"other host", func(it *ActionItem) { it.Ticket = "https://gitlab.com/acme/checkout/issues/3" }, "action_items[0].ticket", "configured"},
 		{"text", func(it *ActionItem) { it.Ticket = "n/a" }, "action_items[0].ticket", "names no ticket"},
-		{"status open", func(it *ActionItem) { it.Status = StatusOpen }, "action_items[0].status", `"done" or "wont_do"`},
-		{"status unknown", func(it *ActionItem) { it.Status = "finished" }, "action_items[0].status", "finished"},
+		{"status open", func(it *ActionItem) { it.Status = StatusOpen }, "", ""},
+		{"status in progress", func(it *ActionItem) { it.Status = StatusInProgress }, "", ""},
+		{"status unknown", func(it *ActionItem) { it.Status = "finished" }, "action_items[0].status", `"done" or "wont_do"`},
 		{"status done", func(it *ActionItem) { it.Status = StatusDone }, "", ""},
 		{"status wont_do", func(it *ActionItem) { it.Status = StatusWontDo }, "", ""},
 	}

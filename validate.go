@@ -282,6 +282,10 @@ func (d *Document) Normalize(sites TicketSites) {
 			it.Ticket = ref.Key
 		}
 		it.Status = Status(strings.TrimSpace(string(it.Status)))
+		if it.Status == StatusOpen || it.Status == StatusInProgress {
+			// Unfinished at sign-off is what an item without a status is.
+			it.Status = ""
+		}
 	}
 }
 
@@ -376,7 +380,7 @@ func (d *Document) Validate() []FieldError {
 			v.ticket(p+".ticket", it.Ticket)
 		}
 		if it.Status != "" && !it.Status.Finished() {
-			v.add(p+".status", fmt.Sprintf(`must be "done" or "wont_do" (finished at sign-off), or left out for an open item, not %q`, truncate(string(it.Status))))
+			v.add(p+".status", fmt.Sprintf(`must be "done" or "wont_do" (finished at sign-off), or "open" or left out, not %q`, truncate(string(it.Status))))
 		}
 	}
 	return v.errs
