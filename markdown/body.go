@@ -58,7 +58,14 @@ func blockStart(n ast.Node) int {
 
 // read finds the section and its items and puts them into the document.
 func (b *body) read() {
-	doc := gfm.Parser().Parse(text.NewReader(b.src))
+	defused, tooLong := defuse(b.src)
+	if tooLong >= 0 {
+		b.p.problem(b.line(tooLong), "document", "more than %d bytes in one heading, table cell or first paragraph of a list item: "+
+			"intake does not read Markdown text that long; shorten it, or move the details into a paragraph of their own", maxItemText)
+		return
+	}
+	// The tree's offsets are the same in both; text is read from the source as written.
+	doc := gfm.Parser().Parse(text.NewReader(defused))
 	heading, blocks, end := b.section(doc)
 	if heading == nil {
 		b.p.problem(1, "action_items", "no action-item section: no heading starts with %s", quoteList(sectionHeadings))
@@ -142,6 +149,10 @@ func (b *body) add(it ft.ActionItem, line int, derived bool) {
 	b.lines = append(b.lines, line)
 	b.derived = append(b.derived, derived)
 }
+
+// full reports whether the document has more items than intake takes: one more is enough for
+// the validator to say so, and reading on would only cost time.
+func (b *body) full() bool { return len(b.items) > ft.MaxActionItems }
 
 // finish derives ids, warns about them, and puts the items into the document.
 func (b *body) finish() {

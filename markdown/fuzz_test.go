@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -77,5 +78,30 @@ func BenchmarkParseLarge(b *testing.B) {
 				Parse([]byte(src), testOptions).Check()
 			}
 		})
+	}
+}
+
+// BenchmarkParseHostile parses 1 MiB documents made of inputs on which goldmark's inline
+// parsing is slow, each just under the size that is read inline: list items, table cells and
+// prose paragraphs.
+func BenchmarkParseHostile(b *testing.B) {
+	for _, unit := range []string{"[a](", "*a_b*c_d**e_f*g**h*i_j**", "![a]("} {
+		item := "- " + strings.Repeat(unit, (maxItemText-8)/len(unit)) + "\n"
+		cell := "| " + strings.Repeat(unit, (maxItemText-8)/len(unit)) + " |\n"
+		prose := strings.Repeat(unit, (maxProse-8)/len(unit)) + "\n\n"
+		docs := map[string]string{
+			"items": "## Action Items\n\n" + strings.Repeat(item, (1<<20)/len(item)),
+			"cells": "## Action Items\n\n| Title |\n|---|\n" + strings.Repeat(cell, (1<<20)/len(cell)),
+			"prose": strings.Repeat(prose, (1<<20)/len(prose)) + "## Action Items\n\n- x\n",
+		}
+		for name, body := range docs {
+			src := []byte(teamFrontMatter + body)
+			b.Run(name+"/"+unit[:3], func(b *testing.B) {
+				b.SetBytes(int64(len(src)))
+				for b.Loop() {
+					Parse(src, testOptions)
+				}
+			})
+		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 // list reads one item from each top-level item of the list; end is where the list's last item
 // ends at the latest (the next block of the section, or the section's end).
 func (b *body) list(l *ast.List, end int) {
-	for li := l.FirstChild(); li != nil; li = li.NextSibling() {
+	for li := l.FirstChild(); li != nil && !b.full(); li = li.NextSibling() {
 		itemEnd := end
 		if next := li.NextSibling(); next != nil && blockStart(next) >= 0 {
 			itemEnd = blockStart(next)

@@ -338,3 +338,26 @@ func TestSameAgain(t *testing.T) {
 		t.Error("a renamed item is the same document")
 	}
 }
+
+// TestLongText: text too long to read inline is a problem where items are read from it, and is
+// kept from the inline parser elsewhere, the description still taking it from the source.
+func TestLongText(t *testing.T) {
+	long := strings.Repeat("[a](", 1500) // 6000 bytes on which goldmark's inline parsing is slow
+	src := []byte(strings.Replace(teamFrontMatter, "---\n", "---\nowner: x@acme.com\n", 1) +
+		"# Summary\n\n" + long + "\n\n## Action Items\n\n- Fix it\n\n  " + long + "\n- Then this\n")
+	p := parseOK(t, src, testOptions)
+	if items := p.Document.ActionItems; len(items) != 2 || items[0].Title != "Fix it" || items[0].Description != long || items[1].Title != "Then this" {
+		t.Errorf("items %+v", items)
+	}
+	for body, line := range map[string]int{
+		"## Action Items\n\n- " + long + "\n":                     9,
+		"## Action Items\n\n| Title |\n|---|\n| " + long + " |\n": 11,
+		"## " + long + "\n\n- x\n":                                7,
+	} {
+		problems := Parse(doc(body), testOptions).Check()
+		if len(problems) != 1 || problems[0].Field != "document" || problems[0].Line != line ||
+			!strings.Contains(problems[0].Message, "more than 4096 bytes") {
+			t.Errorf("%.40q: problems %+v, want one on line %d", body, problems, line)
+		}
+	}
+}

@@ -101,7 +101,7 @@ func (b *body) table(t *east.Table) {
 		b.p.problem(headerLine, "action_items", "the table has no title column: name one Action Item, Action, Item or Title")
 		return
 	}
-	for row := header.NextSibling(); row != nil; row = row.NextSibling() {
+	for row := header.NextSibling(); row != nil && !b.full(); row = row.NextSibling() {
 		var cells []ast.Node
 		empty := true
 		for c := row.FirstChild(); c != nil; c = c.NextSibling() {
