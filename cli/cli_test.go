@@ -332,7 +332,7 @@ func TestSubmitToService(t *testing.T) {
 		t.Errorf("refused: exit %d, want 1", code)
 	}
 
-	env := map[string]string{"FOLLOWTHROUGH_URL": base + "/", "FOLLOWTHROUGH_TOKEN": testToken}
+	env := map[string]string{"FOLLOWTHROUGH_URL": base + "/v1/", "FOLLOWTHROUGH_TOKEN": testToken}
 	code, stdout, stderr = run(submitCmd, env, good, pmJSON)
 	if code != 0 || !slices.Equal(lines(stdout), []string{good + ": PM-CLI-1 unchanged", pmJSON + ": PM-CLI-J unchanged"}) {
 		t.Fatalf("again: exit %d\n%s\n%s", code, stdout, stderr)

@@ -255,6 +255,8 @@ func submitter(base, token, secret string, getenv func(string) string) (*Submitt
 			return nil, fmt.Errorf("--secret: %w", err)
 		}
 	}
+	// A URL copied from the API's address still reaches it.
+	base = strings.TrimSuffix(strings.TrimRight(base, "/"), "/v1")
 	return &Submitter{URL: base, Token: token, Secret: secret}, nil
 }
 
