@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/url"
 	"strings"
 
 	ft "github.com/followthrough/followthrough"
@@ -45,4 +46,21 @@ func (j *Jira) Status(name string) (status string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// TicketSites are the configured trackers' web addresses, for reading references to existing
+// tickets. GitHub's web host is github.com when api_url is https://api.github.com/, else the
+// host of api_url (GitHub Enterprise serves the API under /api/v3 of its web host).
+func (c *Config) TicketSites() ft.TicketSites {
+	var s ft.TicketSites
+	if c.GitHub != nil {
+		s.GitHub = ft.DefaultGitHubWeb
+		if u, err := url.Parse(c.GitHub.APIURL); err == nil && u.Host != "" && !strings.EqualFold(u.Host, "api.github.com") {
+			s.GitHub = u.Scheme + "://" + u.Host
+		}
+	}
+	if c.Jira != nil {
+		s.Jira = strings.TrimRight(c.Jira.URL, "/")
+	}
+	return s
 }

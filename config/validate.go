@@ -16,7 +16,7 @@ import (
 // derived from other settings: jira.deployment from the URL, a route's issue_type, the trailing
 // slash of github.api_url and the lack of one on jira.url. Its error is Problems.
 func (c *Config) Validate() error {
-	return c.validate(nil, nil).err()
+	return c.validate(nil, nil, true).err()
 }
 
 // RequireIntakeAuth returns a problem when the API would be open: neither intake.tokens nor
@@ -34,6 +34,8 @@ type validator struct {
 	lines  map[string]int
 	failed []string // paths whose value could not be decoded
 	probs  Problems
+	// credentials: missing tracker credentials are problems (everywhere but lint).
+	credentials bool
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -66,8 +68,8 @@ func related(a, b string) bool {
 	return strings.HasPrefix(a, b) && (a[len(b)] == '.' || a[len(b)] == '[')
 }
 
-func (c *Config) validate(lines map[string]int, failed []string) Problems {
-	v := &validator{c: c, lines: lines, failed: failed}
+func (c *Config) validate(lines map[string]int, failed []string, credentials bool) Problems {
+	v := &validator{c: c, lines: lines, failed: failed, credentials: credentials}
 	v.listen()
 	if c.Database == "" {
 		v.add("database", "required")
@@ -144,7 +146,9 @@ func (v *validator) github(g *GitHub) {
 	}
 	switch {
 	case g.Token == "" && g.App == nil:
-		v.add("github", "needs token or app")
+		if v.credentials {
+			v.add("github", "needs token or app")
+		}
 	case g.Token != "" && g.App != nil:
 		v.add("github", "give token or app, not both")
 	case g.App != nil:
@@ -186,17 +190,17 @@ func (v *validator) jira(j *Jira) {
 	}
 	switch j.Deployment {
 	case JiraCloud:
-		if j.Email == "" {
+		if j.Email == "" && v.credentials {
 			v.add("jira.email", "required for a cloud deployment")
 		}
-		if j.APIToken == "" {
+		if j.APIToken == "" && v.credentials {
 			v.add("jira.api_token", "required for a cloud deployment")
 		}
 		if j.PAT != "" {
 			v.add("jira.pat", "only for a datacenter deployment (cloud uses email and api_token)")
 		}
 	case JiraDataCenter:
-		if j.PAT == "" {
+		if j.PAT == "" && v.credentials {
 			v.add("jira.pat", "required for a datacenter deployment")
 		}
 		if j.APIToken != "" {

@@ -82,11 +82,10 @@ func statusOf(k requestKind) int {
 // domain, the engine, the reader or Echo, and never write error answers themselves.
 func errorResponse(err error) (int, errorBody) {
 	var (
-		re      *requestError
-		se      *ft.ShapeError
-		routing *ft.RoutingError
-		he      *echo.HTTPError
-		mbe     *http.MaxBytesError
+		re  *requestError
+		se  *ft.ShapeError
+		he  *echo.HTTPError
+		mbe *http.MaxBytesError
 	)
 	switch {
 	case errors.As(err, &re):
@@ -95,8 +94,6 @@ func errorResponse(err error) (int, errorBody) {
 		return http.StatusBadRequest, errorBody{Error: err.Error()}
 	case errors.As(err, &se):
 		return http.StatusUnprocessableEntity, errorBody{Error: se.Message, Fields: se.Fields}
-	case errors.As(err, &routing):
-		return http.StatusUnprocessableEntity, errorBody{Error: "some action items have nowhere to go", Fields: routing.Fields}
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("the body is larger than %d bytes", mbe.Limit)}
 	case errors.Is(err, ft.ErrNotFound):

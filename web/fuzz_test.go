@@ -47,10 +47,10 @@ func FuzzDecodeValidate(f *testing.F) {
 			}
 			return
 		}
-		d.Normalize()
+		d.Normalize(ft.TicketSites{})
 		problems := d.Validate()
 		h := d.Hash()
-		d.Normalize()
+		d.Normalize(ft.TicketSites{})
 		if d.Hash() != h {
 			t.Fatal("Normalize is not idempotent")
 		}
@@ -71,7 +71,7 @@ func FuzzDecodeValidate(f *testing.F) {
 		if err != nil {
 			t.Fatalf("a valid document does not decode again: %v\n%s", err, b)
 		}
-		d2.Normalize()
+		d2.Normalize(ft.TicketSites{})
 		if problems := d2.Validate(); len(problems) != 0 {
 			t.Fatalf("valid document invalid after re-encoding: %v\n%s", problems, b)
 		}

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -21,21 +22,25 @@ const MaxAPIBody = 1 << 20
 // authenticated (a signature covers the body), and only then is it parsed.
 func (s *Server) intake(c echo.Context) error {
 	r := c.Request()
-	body, err := readAPIBody(c)
+	mediaType, err := requireType(r, echo.MIMEApplicationJSON, mimeMarkdown)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(c, MaxAPIBody)
 	if err != nil {
 		return err
 	}
 	if err := s.auth.intake(r.Header, body); err != nil {
 		return err
 	}
-	doc, err := ft.DecodeDocument(body)
+	in, err := s.readDocument(mediaType, body)
 	if err != nil {
 		return err
 	}
-	doc.Normalize()
-	if fields := doc.Validate(); len(fields) > 0 {
+	doc := in.doc
+	if len(in.problems) > 0 {
 		s.metrics.intake.WithLabelValues("invalid").Inc()
-		return invalid("the postmortem is not acceptable", fields)
+		return invalid("the postmortem is not acceptable", in.problems)
 	}
 	if s.engine == nil {
 		return errNoEngine
@@ -44,6 +49,7 @@ func (s *Server) intake(c echo.Context) error {
 	var routing *ft.RoutingError
 	if errors.As(err, &routing) {
 		s.metrics.intake.WithLabelValues("invalid").Inc()
+		return invalid("some action items have nowhere to go", in.locate(routing.Fields))
 	}
 	if err != nil {
 		return err
@@ -52,17 +58,28 @@ func (s *Server) intake(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	answer := intakeAnswer{PostmortemView: view}
 	switch outcome {
 	case ft.IntakeCreated:
 		s.metrics.intake.WithLabelValues("created").Inc()
 		c.Response().Header().Set(echo.HeaderLocation, "/v1/postmortems/"+url.PathEscape(doc.ID))
-		return c.JSON(http.StatusAccepted, view)
+		answer.Intake = "accepted"
+		return c.JSON(http.StatusAccepted, answer)
 	case ft.IntakeRevised:
 		s.metrics.intake.WithLabelValues("revised").Inc()
+		answer.Intake = "revised"
 	default:
 		s.metrics.intake.WithLabelValues("unchanged").Inc()
+		answer.Intake = "unchanged"
 	}
-	return c.JSON(http.StatusOK, view)
+	return c.JSON(http.StatusOK, answer)
+}
+
+// intakeAnswer is the postmortem as GET shows it, with what the intake did with the document:
+// "accepted", "unchanged" or "revised".
+type intakeAnswer struct {
+	ft.PostmortemView
+	Intake string `json:"intake"`
 }
 
 // readAPIBody is the body of an API write: application/json (else 415), at most MaxAPIBody
@@ -76,18 +93,26 @@ func readAPIBody(c echo.Context) ([]byte, error) {
 
 // requireJSON accepts application/json, with no charset or charset utf-8.
 func requireJSON(r *http.Request) error {
+	_, err := requireType(r, echo.MIMEApplicationJSON)
+	return err
+}
+
+// requireType returns the request's media type when it is one of allowed, with no charset or
+// charset utf-8; else a 415 that names what is accepted.
+func requireType(r *http.Request, allowed ...string) (string, error) {
+	want := strings.Join(allowed, " or ")
 	ct := r.Header.Get(echo.HeaderContentType)
 	if ct == "" {
-		return unsupportedType("missing Content-Type: send application/json")
+		return "", unsupportedType("missing Content-Type: send " + want)
 	}
 	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil || mt != echo.MIMEApplicationJSON {
-		return unsupportedType("Content-Type must be application/json")
+	if err != nil || !slices.Contains(allowed, mt) {
+		return "", unsupportedType("Content-Type must be " + want)
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return unsupportedType("Content-Type charset must be utf-8")
+		return "", unsupportedType("Content-Type charset must be utf-8")
 	}
-	return nil
+	return mt, nil
 }
 
 // readBody reads at most limit bytes; a longer body is 413 whether or not it announced its
