@@ -281,10 +281,3 @@ func SetItemStall(ctx context.Context, tx *Tx, pmID, itemID string, st ItemStall
 	}
 	return nil
 }
-
-// ItemStallNow reads an item's stall bookkeeping as committed, for a job that must know
-// whether the stall it was queued for is still the current one.
-func (s *Store) ItemStallNow(ctx context.Context, pmID, itemID string) (ItemStall, error) {
-	it, err := s.LoadItem(ctx, pmID, itemID)
-	return it.Stall, err
-}

@@ -43,11 +43,6 @@ func Enqueue(ctx context.Context, tx *Tx, j Job, now time.Time) error {
 	return enqueue(ctx, tx, j, now)
 }
 
-// EnqueueNow adds outbox work in a transaction of its own.
-func (s *Store) EnqueueNow(ctx context.Context, j Job, now time.Time) error {
-	return s.Write(ctx, func(tx *Tx) error { return enqueue(ctx, tx, j, now) })
-}
-
 // ReleaseLeases frees every lease: called once at start, when no worker of this database is
 // running (one process owns the file), so a killed process's jobs are taken again at once.
 func (s *Store) ReleaseLeases(ctx context.Context) error {

@@ -221,7 +221,9 @@ func TestPruneKeepsUnfinishedJobs(t *testing.T) {
 	if err := s.Write(ctx, func(tx *Tx) error { return FailJob(ctx, tx, jobs[1].ID, 1, t0, "gone") }); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EnqueueNow(ctx, Job{Kind: "update_ticket", PostmortemID: "PM-1", ItemID: "AI-1", Tracker: "github"}, t0); err != nil {
+	if err := s.Write(ctx, func(tx *Tx) error {
+		return Enqueue(ctx, tx, Job{Kind: "update_ticket", PostmortemID: "PM-1", ItemID: "AI-1", Tracker: "github"}, t0)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PruneInbound(ctx, t0.Add(time.Hour)); err != nil {

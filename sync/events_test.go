@@ -141,7 +141,9 @@ func TestRetryFailedRevivesJobsAndReplacesDeletedTickets(t *testing.T) {
 	s, ctx := e.st, e.ctx
 	ref := e.linkedItem("PM-1")
 	// A given-up update job, then the ticket is deleted.
-	if err := s.EnqueueNow(ctx, store.Job{Kind: jobUpdateTicket, PostmortemID: "PM-1", ItemID: "AI-1", Tracker: "github"}, t0); err != nil {
+	if err := s.Write(ctx, func(tx *store.Tx) error {
+		return store.Enqueue(ctx, tx, store.Job{Kind: jobUpdateTicket, PostmortemID: "PM-1", ItemID: "AI-1", Tracker: "github"}, t0)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	jobs, err := s.ClaimJobs(ctx, "w", "github", t0, time.Minute, 10)

@@ -149,11 +149,11 @@ func commentID(job store.Job) string {
 // stallComment writes the one comment of a stall on the item's ticket, unless the stall ended
 // before the job ran: only stalled tickets get stall comments.
 func (e *Engine) stallComment(ctx context.Context, job store.Job, c stallComment) error {
-	st, err := e.opts.Store.ItemStallNow(ctx, job.PostmortemID, job.ItemID)
+	current, err := e.opts.Store.LoadItem(ctx, job.PostmortemID, job.ItemID)
 	if err != nil {
 		return err
 	}
-	if st.Reason == ft.StallNone || st.Episode != c.Episode {
+	if st := current.Stall; st.Reason == ft.StallNone || st.Episode != c.Episode {
 		e.logger.Info("stall ended before its comment", slog.String("postmortem_id", job.PostmortemID),
 			slog.String("item_id", job.ItemID), slog.Int("episode", c.Episode))
 		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
