@@ -67,8 +67,9 @@ func webhookEventID(j store.Job) (int64, error) {
 
 // processWebhook applies one stored tracker webhook delivery, read by its tracker's connector.
 // Deliveries that cannot be read, are not relevant, or come from a tracker that is not
-// configured are marked processed (with the reason) and never retried; only a failure to learn our own identity in the tracker is, since
-// without it our own changes would count as people's activity.
+// configured are marked processed (with the reason) and never retried; only a failure to learn
+// our own identity in the tracker is, since without it our own changes would count as people's
+// activity.
 func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 	id, err := webhookEventID(job)
 	if err != nil {
@@ -109,11 +110,10 @@ func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 		return fmt.Errorf("webhook %d: learn our own %s identity: %w", in.ID, ev.Ref.Kind, err)
 	}
 	now := e.opts.Clock.Now()
-	var applied applied
+	var a applied
 	err = e.opts.Store.CompleteJob(ctx, job.ID, now, func(tx *store.Tx) error {
 		var err error
-		applied, err = e.applyEvent(ctx, tx, ev, in.Source, self, now)
-		if err != nil {
+		if a, err = e.applyEvent(ctx, tx, ev, in.Source, self, now); err != nil {
 			return err
 		}
 		return store.MarkInboundProcessed(ctx, tx, in.ID, now, "")
@@ -121,7 +121,7 @@ func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return err
 	}
-	logApplied(log, ev, applied)
+	logApplied(log, ev, a)
 	return nil
 }
 
