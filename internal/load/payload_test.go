@@ -141,8 +141,9 @@ func TestUnfollowedPayloads(t *testing.T) {
 // Generated postmortems are valid, distinct, and split between the two trackers' teams.
 func TestPostmortemIsValid(t *testing.T) {
 	teams := map[string]int{}
+	base := SignOffBase(time.Now())
 	for seq := range int64(6) {
-		body := Postmortem("r1", seq, 5)
+		body := Postmortem("r1", seq, 5, base)
 		doc, err := ft.DecodeDocument(body)
 		if err != nil {
 			t.Fatalf("postmortem %d: %v", seq, err)

@@ -14,9 +14,9 @@ const JiraTeam = "payments"
 // account, so no ticket costs a user lookup.
 var Owners = []string{"bob@acme.com", "alice@acme.com", "carol@acme.com"}
 
-// signOffBase is the sign-off time of postmortem 0; later ones follow a minute apart for every
-// three, so that many postmortems share a sign-off time, as the list's cursor must handle.
-var signOffBase = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+// SignOffBase is a sign-off time for a run's postmortems: a day ago, so that even a large run's
+// last sign-off is in the past, and recent enough that no item is overdue.
+func SignOffBase(now time.Time) time.Time { return now.UTC().Add(-24 * time.Hour).Truncate(time.Second) }
 
 type pmItem struct {
 	ID          string   `json:"id"`
@@ -52,13 +52,15 @@ type pmDocument struct {
 func PostmortemID(run string, seq int64) string { return fmt.Sprintf("LOAD-%s-%d", run, seq) }
 
 // Postmortem is the JSON of a finalized, signed-off postmortem with items action items, distinct
-// for every (run, seq): even seqs are of team JiraTeam, odd ones of team checkout.
-func Postmortem(run string, seq int64, items int) []byte {
+// for every (run, seq): even seqs are of team JiraTeam, odd ones of team checkout. Postmortem
+// seq is signed off seq/3 seconds after base, so that postmortems share sign-off times three by
+// three, as the list's cursor must handle; its items are due 60 days and more after that.
+func Postmortem(run string, seq int64, items int, base time.Time) []byte {
 	team := "checkout"
 	if seq%2 == 0 {
 		team = JiraTeam
 	}
-	signed := signOffBase.Add(time.Duration(seq/3) * time.Minute)
+	signed := base.Add(time.Duration(seq/3) * time.Second)
 	started := signed.Add(-50 * time.Hour)
 	doc := pmDocument{
 		ID:          PostmortemID(run, seq),
@@ -80,7 +82,7 @@ func Postmortem(run string, seq int64, items int) []byte {
 			Description: "The queue grew for 40 minutes before anyone noticed; page on its depth.",
 			Owner:       Owners[(int(seq)+i)%len(Owners)],
 			Priority:    fmt.Sprintf("P%d", (int(seq)+i)%4),
-			Due:         signed.AddDate(0, 0, 28+i).Format(time.DateOnly),
+			Due:         signed.AddDate(0, 0, 60+i).Format(time.DateOnly),
 			Type:        types[i%len(types)],
 			Labels:      []string{"reliability"},
 		}

@@ -56,10 +56,11 @@ func Intake(ctx context.Context, t Target, o IntakeOptions) (Result, []string, e
 		return Result{}, nil, fmt.Errorf("%s: no intake secret and no token", o.Name)
 	}
 	accepted := make([][]int64, o.Clients)
+	base := SignOffBase(time.Now())
 	res, err := run(ctx, t, spec{
 		name: o.Name, clients: o.Clients, duration: o.Duration, count: o.Count,
 		request: func(_ int, seq int64) (*http.Request, error) {
-			body := Postmortem(o.Run, seq, o.Items)
+			body := Postmortem(o.Run, seq, o.Items, base)
 			req, err := http.NewRequest(http.MethodPost, t.url("/v1/postmortems"), bytes.NewReader(body))
 			if err != nil {
 				return nil, err
@@ -100,13 +101,18 @@ type WebhookOptions struct {
 }
 
 // statusCycle is the order of statuses each ticket's events go through; each ticket starts at
-// its own place in it, so that tickets end in different statuses.
-var statusCycle = []ft.Status{ft.StatusInProgress, ft.StatusDone, ft.StatusOpen, ft.StatusWontDo}
+// one of cycleStarts (never open, the status of a new ticket), so that every event changes the
+// status and tickets end in different statuses.
+var (
+	statusCycle = []ft.Status{ft.StatusInProgress, ft.StatusDone, ft.StatusOpen, ft.StatusWontDo}
+	cycleStarts = []int64{0, 1, 3}
+)
 
 // ticketEvent is event round of ticket i: its status, the one before, and its updated time
 // (one second apart, strictly increasing per ticket).
 func ticketEvent(i int, round int64, base time.Time) (prev, status ft.Status, updated time.Time) {
-	at := func(r int64) ft.Status { return statusCycle[(int64(i)+r)%int64(len(statusCycle))] }
+	start := cycleStarts[i%len(cycleStarts)]
+	at := func(r int64) ft.Status { return statusCycle[(start+r)%int64(len(statusCycle))] }
 	prev = ft.StatusOpen
 	if round > 0 {
 		prev = at(round - 1)

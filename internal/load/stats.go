@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 )
 
@@ -173,3 +174,27 @@ func formatLatency(d time.Duration) string {
 
 // statusOK says whether an HTTP status counts as accepted.
 func statusOK(code int) bool { return code >= 200 && code < 300 }
+
+// WriteResults prints one row per scenario (accepted/s, latencies, errors, the share of the
+// /healthz rate) and, under it, the scenario's findings.
+func WriteResults(w io.Writer, results []Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\tclients\taccepted/s\tp50\tp99\tmax\tof /healthz\terrors")
+	for _, r := range results {
+		ratio := "-"
+		if r.Ratio > 0 {
+			ratio = fmt.Sprintf("%.1f%%", 100*r.Ratio)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Clients, formatRate(r.AcceptedPerSecond()),
+			formatLatency(r.P50), formatLatency(r.P99), formatLatency(r.Max), ratio, r.ErrorText())
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range results {
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "%s: %s: %s\n", r.Name, n.Label, n.Value)
+		}
+	}
+	return nil
+}
