@@ -16,7 +16,9 @@ var Owners = []string{"bob@acme.com", "alice@acme.com", "carol@acme.com"}
 
 // SignOffBase is a sign-off time for a run's postmortems: a day ago, so that even a large run's
 // last sign-off is in the past, and recent enough that no item is overdue.
-func SignOffBase(now time.Time) time.Time { return now.UTC().Add(-24 * time.Hour).Truncate(time.Second) }
+func SignOffBase(now time.Time) time.Time {
+	return now.UTC().Add(-24 * time.Hour).Truncate(time.Second)
+}
 
 type pmItem struct {
 	ID          string   `json:"id"`
