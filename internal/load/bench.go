@@ -426,8 +426,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func runtimeNumCPU() int { return runtime.NumCPU() }
-
 // WriteBenchTable prints the machine and one table with a row per figure and a column per
 // binary, then every problem.
 func WriteBenchTable(w io.Writer, m Machine, cols []BenchColumn) error {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -90,6 +91,8 @@ func startServer(ctx context.Context, binary string) (s *server, err error) {
 	}
 	s.cmd = exec.Command(binary, "serve", "--config", cfg)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	// A server must not outlive the benchmark, even one killed with SIGKILL.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: start %s: %w", binary, err)
 	}
@@ -284,7 +287,7 @@ type Machine struct {
 
 // ThisMachine reads the CPU count and model.
 func ThisMachine() Machine {
-	m := Machine{CPUs: runtimeNumCPU(), Model: "unknown CPU"}
+	m := Machine{CPUs: runtime.NumCPU(), Model: "unknown CPU"}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if name, value, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "model name" {

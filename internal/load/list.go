@@ -130,6 +130,7 @@ type WalkCheck struct {
 // OK says whether every postmortem was seen exactly once.
 func (w WalkCheck) OK() bool { return len(w.Repeated) == 0 && len(w.Missing) == 0 }
 
+// String says what the walk saw, in words.
 func (w WalkCheck) String() string {
 	s := fmt.Sprintf("%d postmortems in %d pages", w.Seen, w.Pages)
 	if w.OK() {

@@ -1,3 +1,11 @@
+// Package load measures a running followthrough from outside, over HTTP with keep-alive clients,
+// as cmd/ftload does: intake of distinct signed postmortems, signed GitHub and Jira webhooks
+// about existing tickets (and about issues it does not follow), reads of the status page and the
+// list API, each compared with the same server's /healthz rate. Bench starts builds of the
+// binary with stand-ins of GitHub and Jira and measures them side by side.
+//
+// payloads/ holds byte copies of ../shared/fixtures deliveries (see SOURCES.md there) that the
+// webhook bodies are built from.
 package load
 
 import (
