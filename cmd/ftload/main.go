@@ -170,10 +170,12 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		o.Log = stderr
 	}
 	cols, err := load.Bench(ctx, o)
-	if err != nil {
-		return err
+	if len(cols) > 0 {
+		if werr := load.WriteBenchTable(stdout, load.ThisMachine(), cols); werr != nil && err == nil {
+			err = werr
+		}
 	}
-	if err := load.WriteBenchTable(stdout, load.ThisMachine(), cols); err != nil {
+	if err != nil {
 		return err
 	}
 	for _, c := range cols {

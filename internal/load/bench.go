@@ -103,6 +103,7 @@ func (c *BenchColumn) scenario(label string, r Result, healthz float64) {
 
 // Bench measures each binary in turn, with the same phases and sizes, and returns a column per
 // binary. A binary that fails a phase gets that problem in its column; the others still run.
+// When ctx ends, the columns measured so far are returned with its error.
 func Bench(ctx context.Context, o BenchOptions) ([]BenchColumn, error) {
 	o.defaults()
 	if len(o.Binaries) == 0 {
@@ -116,13 +117,14 @@ func Bench(ctx context.Context, o BenchOptions) ([]BenchColumn, error) {
 		}
 		col := BenchColumn{Binary: bin}
 		if err := benchBinary(ctx, o, abs, &col); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
 			col.Err = err
 			col.problem("%v", err)
 		}
 		cols = append(cols, col)
+		if ctx.Err() != nil {
+			// Interrupted: what was measured so far is still worth printing.
+			return cols, ctx.Err()
+		}
 	}
 	return cols, nil
 }
@@ -189,13 +191,15 @@ func (s *server) serverAlive() error {
 
 // drainResult is what a backlog drain measured.
 type drainResult struct {
-	items     int           // items posted (accepted postmortems × items)
-	tickets   int           // tickets created on the stand-ins for them
-	took      time.Duration // from the first post until the last ticket
-	calls     int           // tracker calls made meanwhile, until the outbox was idle
-	linked    bool          // the API shows every item linked
-	intake    Result
-	postedIDs []string
+	items   int           // items posted (accepted postmortems × items)
+	tickets int           // tickets created on the stand-ins for them
+	took    time.Duration // from the first post until the last ticket
+	calls   int           // tracker calls made meanwhile, until the outbox was idle
+	linked  bool          // the API shows every item linked
+	// pendingAfter is the outbox's pending jobs when the calls were counted (0: idle).
+	pendingAfter int
+	intake       Result
+	postedIDs    []string
 }
 
 func (d drainResult) perSecond() float64 {
@@ -233,21 +237,28 @@ func drain(ctx context.Context, s *server, o BenchOptions, items int, name strin
 	if d.tickets < d.items {
 		return d, nil
 	}
-	// Linked (the create's outcome recorded) and idle (Jira's remote links made) follow the
-	// last create closely; the calls are counted once both hold.
-	for time.Now().Before(deadline) {
+	// Every item linked (the creates' outcomes recorded) follows the last create closely.
+	for !d.linked && time.Now().Before(deadline) {
 		items, linked, err := ItemCounts(ctx, s.Target)
 		if err != nil {
 			return d, err
 		}
+		if d.linked = linked == items; !d.linked {
+			if err := sleep(ctx, 100*time.Millisecond); err != nil {
+				return d, err
+			}
+		}
+	}
+	// The calls are counted once the outbox is idle (Jira's remote links made), or after
+	// settleTimeout when other work (queued webhooks) keeps it busy.
+	settle := time.Now().Add(settleTimeout)
+	for {
 		pending, err := PendingJobs(ctx, s.Target)
 		if err != nil {
 			return d, err
 		}
-		if linked == items {
-			d.linked = true
-		}
-		if d.linked && pending == 0 {
+		d.pendingAfter = pending
+		if pending == 0 || time.Now().After(settle) {
 			break
 		}
 		if err := sleep(ctx, 100*time.Millisecond); err != nil {
@@ -257,6 +268,9 @@ func drain(ctx context.Context, s *server, o BenchOptions, items int, name strin
 	d.calls = s.calls() - callsBefore
 	return d, nil
 }
+
+// settleTimeout bounds the wait for an idle outbox after a drain.
+const settleTimeout = 30 * time.Second
 
 // addDrain adds a drain's rows.
 func (c *BenchColumn) addDrain(label string, d drainResult, timeout time.Duration) {
@@ -271,7 +285,11 @@ func (c *BenchColumn) addDrain(label string, d drainResult, timeout time.Duratio
 	default:
 		c.add(label+": drained", "%d tickets in %s", d.tickets, round(d.took))
 		if d.tickets > 0 && d.calls > 0 {
-			c.add(label+": tracker calls/ticket", "%.2f", float64(d.calls)/float64(d.tickets))
+			perTicket := fmt.Sprintf("%.2f", float64(d.calls)/float64(d.tickets))
+			if d.pendingAfter > 0 {
+				perTicket += fmt.Sprintf(" (counted with %d jobs still queued, %s after the last ticket)", d.pendingAfter, settleTimeout)
+			}
+			c.add(label+": tracker calls/ticket", "%s", perTicket)
 		}
 	}
 	if len(d.intake.Errors) > 0 {
