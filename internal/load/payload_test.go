@@ -8,14 +8,32 @@ import (
 	"time"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/config"
 	"github.com/followthrough/followthrough/connectors/github"
 	"github.com/followthrough/followthrough/connectors/jira"
 )
 
 var allStatuses = []ft.Status{ft.StatusOpen, ft.StatusInProgress, ft.StatusDone, ft.StatusWontDo}
 
+// trackers are the two connectors as the service builds them (they make no call until asked),
+// for their webhook parsers.
+func trackers(t *testing.T) (gh, jr ft.Tracker) {
+	t.Helper()
+	gh, err := github.New(&config.GitHub{APIURL: "https://api.github.com/", Token: "ghp_x"}, nil, github.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jr, err = jira.New(&config.Jira{URL: "https://acme.atlassian.net", Deployment: config.JiraCloud, Email: "bot@acme.com",
+		APIToken: "x"}, nil, jira.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gh, jr
+}
+
 // The GitHub bodies are read by the GitHub connector's own parser as the event they describe.
 func TestGitHubIssuePayloadParses(t *testing.T) {
+	gh, _ := trackers(t)
 	p, err := NewGitHubPayloads()
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +47,7 @@ func TestGitHubIssuePayloadParses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev, relevant, err := github.ParseWebhook(GitHubIssues, body)
+			ev, relevant, err := gh.ParseWebhook(GitHubIssues, body)
 			if err != nil || !relevant {
 				t.Fatalf("%s→%s (%s): relevant %v, err %v", prev, status, e.Action(), relevant, err)
 			}
@@ -83,6 +101,7 @@ func TestGitHubActions(t *testing.T) {
 
 // The Jira bodies are read by the Jira connector's own parser as the event they describe.
 func TestJiraIssueUpdatedPayloadParses(t *testing.T) {
+	_, jr := trackers(t)
 	p, err := NewJiraPayloads()
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +113,7 @@ func TestJiraIssueUpdatedPayloadParses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev, relevant, err := jira.ParseWebhook(body, "https://acme.atlassian.net", nil)
+			ev, relevant, err := jr.ParseWebhook("jira:issue_updated", body)
 			if err != nil || !relevant {
 				t.Fatalf("%s→%s: relevant %v, err %v", prev, status, relevant, err)
 			}
@@ -111,6 +130,7 @@ func TestJiraIssueUpdatedPayloadParses(t *testing.T) {
 // Deliveries about unfollowed issues are relevant events (the server has to look them up) about
 // repositories that bench never routes to, and weigh 8–12 KB.
 func TestUnfollowedPayloads(t *testing.T) {
+	gh, _ := trackers(t)
 	p, err := NewGitHubPayloads()
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +144,7 @@ func TestUnfollowedPayloads(t *testing.T) {
 		if len(body) < UnfollowedMinBytes || len(body) > UnfollowedMaxBytes {
 			t.Errorf("delivery %d: %d bytes, want %d to %d", seq, len(body), UnfollowedMinBytes, UnfollowedMaxBytes)
 		}
-		ev, relevant, err := github.ParseWebhook(event, body)
+		ev, relevant, err := gh.ParseWebhook(event, body)
 		if err != nil || !relevant {
 			t.Fatalf("delivery %d (%s): relevant %v, err %v", seq, event, relevant, err)
 		}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/followthrough/followthrough/internal/standardwebhooks"
 )
 
 // StandardKey is the HMAC key of a Standard Webhooks secret: the base64-decoded bytes after
@@ -30,21 +32,15 @@ func StandardKey(secret string) ([]byte, error) {
 // StandardSignature is the webhook-signature header of a Standard Webhooks delivery:
 // "v1," and the base64 HMAC-SHA256 of "id.timestamp.body" keyed with key.
 func StandardSignature(key []byte, id string, timestamp int64, body []byte) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id))
-	mac.Write([]byte{'.'})
-	mac.Write(strconv.AppendInt(nil, timestamp, 10))
-	mac.Write([]byte{'.'})
-	mac.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return standardwebhooks.Sign(key, id, strconv.FormatInt(timestamp, 10), body)
 }
 
 // SignStandard sets the Standard Webhooks headers of a delivery of body with id, signed now.
 func SignStandard(h http.Header, key []byte, id string, now time.Time, body []byte) {
 	ts := now.Unix()
-	h.Set("webhook-id", id)
-	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	h.Set("webhook-signature", StandardSignature(key, id, ts, body))
+	h.Set(standardwebhooks.HeaderID, id)
+	h.Set(standardwebhooks.HeaderTimestamp, strconv.FormatInt(ts, 10))
+	h.Set(standardwebhooks.HeaderSignature, StandardSignature(key, id, ts, body))
 }
 
 // HubSignature is GitHub's X-Hub-Signature-256 and Jira's X-Hub-Signature value for body:
