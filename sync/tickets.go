@@ -78,8 +78,8 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 			return e.adoptLostCreate(ctx, job, sent, found)
 		}
 		// The lost create may still be landing (the tracker can process a request after we
-		// stopped waiting, or crashed), and Jira's search lags behind creates: only an absence
-		// that outlasts both is an absence.
+		// stopped waiting, or crashed), and a tracker's search may lag behind creates: only an
+		// absence that outlasts the tracker's settle time is an absence.
 		tr, err := e.tracker(sent.Kind)
 		if err != nil {
 			return err
