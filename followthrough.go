@@ -228,11 +228,11 @@ type PostmortemLink struct {
 }
 
 // TicketUpdate carries the fields a revision may change. Empty fields are left alone, except
-// Due when ClearDue is set.
+// Due when ClearDue is set; Body and Text together are the ticket's new body (see NewTicket).
 type TicketUpdate struct {
 	Title    string
-	Body     string      // the item's description; with Text, the text under it
-	Text     *TicketText // what the ticket says under Body; nil: Body alone
+	Body     string      // the item's description
+	Text     *TicketText // what the ticket says under it; nil: nothing
 	Marker   string
 	Owner    string
 	Due      string
