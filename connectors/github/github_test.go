@@ -688,3 +688,39 @@ func TestRequestsGitHubsDescriptionAllows(t *testing.T) {
 		t.Errorf("labels %v; want stalled and %q", is.Labels, LabelInProgress)
 	}
 }
+
+// TestBodyCarriesTheTicketText: the engine passes the ticket's text as fields; GitHub writes it
+// under the description and keeps the due date in a line of its own, once, which a revision
+// moves.
+func TestBodyCarriesTheTicketText(t *testing.T) {
+	s := newFake(t, githubfake.Options{})
+	tr := newTracker(t, s, nil)
+	ctx := context.Background()
+	text := &ft.TicketText{ItemID: "AI-1", Postmortem: ft.PostmortemLink{ID: "PM-1", Title: "Checkout outage", URL: "https://wiki.acme.com/pm/1"},
+		Severity: "SEV1", Owner: "bob@acme.com", Priority: "P1", Due: "2026-12-15"}
+	nt := newTicket("AI-1", "bob@acme.com")
+	nt.Body, nt.Text = "The tax client has no breaker.", text
+	tk, err := tr.Create(ctx, nt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, _ := s.Issue(repo, 1)
+	for _, part := range []string{"The tax client has no breaker.\n\nAction item AI-1 of postmortem \"Checkout outage\": https://wiki.acme.com/pm/1",
+		"Severity: SEV1", "Owner: bob@acme.com", "Priority: P1", "<!-- " + nt.Marker + " -->"} {
+		if !strings.Contains(is.Body, part) {
+			t.Errorf("body lacks %q:\n%s", part, is.Body)
+		}
+	}
+	if n := strings.Count(is.Body, "Due: "); n != 1 || !strings.Contains(is.Body, "Due: 2026-12-15") {
+		t.Errorf("body has %d due lines, want one with 2026-12-15:\n%s", n, is.Body)
+	}
+	moved := *text
+	moved.Due = "2027-01-31"
+	if _, err := tr.Update(ctx, tk.Ref.Key, ft.TicketUpdate{Body: nt.Body, Text: &moved, Due: moved.Due}); err != nil {
+		t.Fatal(err)
+	}
+	is, _ = s.Issue(repo, 1)
+	if n := strings.Count(is.Body, "Due: "); n != 1 || !strings.Contains(is.Body, "Due: 2027-01-31") {
+		t.Errorf("after the revision, %d due lines, want one with 2027-01-31:\n%s", n, is.Body)
+	}
+}

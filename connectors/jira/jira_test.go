@@ -448,3 +448,23 @@ func TestTrackerSpecifics(t *testing.T) {
 		})
 	}
 }
+
+// TestDescriptionCarriesTheTicketText: Jira writes the ticket's text, due date included, under
+// the description, and the marker last.
+func TestDescriptionCarriesTheTicketText(t *testing.T) {
+	e := newEnv(t, jirafake.Cloud, nil)
+	nt := newTicket("PM-1", "AI-1", "bob@acme.com")
+	nt.Body = "Wrap the tax client."
+	nt.Text = &ft.TicketText{ItemID: "AI-1", Postmortem: ft.PostmortemLink{ID: "PM-1", Title: "Checkout outage", URL: "https://wiki.acme.com/pm/1"},
+		Owner: "bob@acme.com", Priority: "P1", Due: "2026-12-15"}
+	tk, err := e.tr.Create(context.Background(), nt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, _ := e.fake.Issue(tk.Ref.Key)
+	want := "Wrap the tax client.\n\nAction item AI-1 of postmortem \"Checkout outage\": https://wiki.acme.com/pm/1\n" +
+		"Owner: bob@acme.com\nPriority: P1\nDue: 2026-12-15\n\nfollowthrough:PM-1/AI-1"
+	if is.Description != want {
+		t.Errorf("description\n%q\nwant\n%q", is.Description, want)
+	}
+}
