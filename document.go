@@ -126,6 +126,16 @@ type ItemView struct {
 	Target        Target       `json:"target"`
 	LastActivity  *time.Time   `json:"last_activity_at,omitempty"`
 	CreatedAt     time.Time    `json:"created_at"`
+	// Waiting says why an item without its ticket yet is held back, and until when: the
+	// tracker's limits (followthrough's own pacing of GitHub writes, or a rate limit the
+	// tracker answered with). Absent when nothing holds it back but the queue itself.
+	Waiting *Waiting `json:"waiting,omitempty"`
+}
+
+// Waiting is why an item's ticket is not being made now, and when its turn comes.
+type Waiting struct {
+	Reason string    `json:"reason"` // in words, naming the limit
+	Until  time.Time `json:"until"`
 }
 
 // HistoryEntry is one status change of an item.

@@ -313,8 +313,9 @@ type Tracker interface {
 // ErrTicketNotFound is returned (wrapped) when a ticket does not exist or was deleted.
 var ErrTicketNotFound = errors.New("ticket not found")
 
-// TrackerError is a failed tracker call, classified: Retryable errors may succeed later (network,
-// 5xx, 429, secondary limits); the others are final and Message says why in words.
+// TrackerError is a failed tracker call, classified twice: Retryable errors may succeed later
+// (network, 5xx, 429, secondary limits), the others are final and Message says why in words;
+// and Outcome says whether the call may have done its work anyway.
 type TrackerError struct {
 	Tracker    TrackerKind
 	Op         string // create, get, update, set_status, comment, label, find, list
@@ -322,8 +323,59 @@ type TrackerError struct {
 	StatusCode int    // 0 for network errors
 	Retryable  bool
 	RetryAfter time.Duration // the server's Retry-After or rate-limit reset, when it gave one
-	Message    string
-	Err        error
+	Outcome    Outcome
+	// Paced is set when the connector itself held the call back to stay under the tracker's
+	// limits: nothing was sent (Outcome is OutcomeRefused) and RetryAfter is the call's turn.
+	Paced   bool
+	Message string
+	Err     error
+}
+
+// Outcome is what a failed tracker call may have done.
+type Outcome int
+
+const (
+	// OutcomeUnknown: the call may have done its work. No answer came (a reset, a timeout), or
+	// the tracker failed while handling it (5xx): a create may have made the ticket, so the next
+	// attempt looks for it by its marker before creating again. It is the zero value, so an
+	// error nobody classified is treated with the same care.
+	OutcomeUnknown Outcome = iota
+	// OutcomeRefused: definitely not done. The tracker answered that it would not do it (any
+	// 4xx, a 429 or GitHub's secondary limit among them), or the connector never sent the call
+	// (a bad key, its own pacing). A refused create made no ticket, so it is simply sent again.
+	OutcomeRefused
+)
+
+// Refused reports whether err is a tracker call that definitely did not do its work.
+func Refused(err error) bool {
+	var te *TrackerError
+	return errors.As(err, &te) && te.Outcome == OutcomeRefused
+}
+
+// AskedToWait reports whether err is a refusal that names its own time to try again: a rate
+// limit with Retry-After, or a call the connector held back for its turn. Such a call is not a
+// failure of the work: it waits for that long, without counting an attempt.
+func AskedToWait(err error) (wait time.Duration, ok bool) {
+	var te *TrackerError
+	if errors.As(err, &te) && te.Outcome == OutcomeRefused && te.Retryable && te.RetryAfter > 0 {
+		return te.RetryAfter, true
+	}
+	return 0, false
+}
+
+type turnKey struct{}
+
+// WithTurn names the piece of work (an outbox job) that the tracker calls made with ctx belong
+// to. A connector that paces its writes keeps a write's turn under this name, so that work it
+// held back gets that same turn when it comes back instead of queueing again.
+func WithTurn(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, turnKey{}, name)
+}
+
+// Turn is the name WithTurn gave ctx, or "".
+func Turn(ctx context.Context) string {
+	name, _ := ctx.Value(turnKey{}).(string)
+	return name
 }
 
 func (e *TrackerError) Error() string {

@@ -28,6 +28,16 @@ func RetryableStatus(code int) bool {
 	return false
 }
 
+// OutcomeOf is what a call answered with an HTTP status may have done: an answer in 4xx is the
+// tracker refusing the call (nothing was done, a 429 included); any other failure, a 5xx
+// above all, may have done its work before failing.
+func OutcomeOf(code int) ft.Outcome {
+	if code >= 400 && code < 500 {
+		return ft.OutcomeRefused
+	}
+	return ft.OutcomeUnknown
+}
+
 // RetryAfter reads the server's Retry-After (seconds or HTTP date), else X-RateLimit-Reset (Unix
 // seconds) when the remaining budget is zero. Zero means the server did not say.
 func RetryAfter(h http.Header, now time.Time) time.Duration {
@@ -50,7 +60,8 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 }
 
 // NetworkError classifies an error that came back with no HTTP response: the call may or may not
-// have reached the tracker, so it is retryable, unless our own context ended.
+// have reached the tracker (its outcome is unknown), so it is retryable, unless our own context
+// ended.
 func NetworkError(kind ft.TrackerKind, op, ticket string, err error) *ft.TrackerError {
 	retryable := !errors.Is(err, context.Canceled)
 	var ne net.Error

@@ -14,9 +14,10 @@ import (
 	"github.com/followthrough/followthrough/connectors"
 )
 
-// finalError is a failure found before any call: a bad key or repository name.
+// finalError is a failure found before any call: a bad key or repository name. Nothing was
+// sent, so it is a refusal.
 func finalError(op, ticket string, err error) *ft.TrackerError {
-	return &ft.TrackerError{Tracker: ft.GitHub, Op: op, Ticket: ticket, Message: err.Error(), Err: err}
+	return &ft.TrackerError{Tracker: ft.GitHub, Op: op, Ticket: ticket, Outcome: ft.OutcomeRefused, Message: err.Error(), Err: err}
 }
 
 // retag gives an error classified for one operation (Self) the operation that needed it.
@@ -32,7 +33,8 @@ func retag(err error, op, ticket string) error {
 
 // classify turns any error of a call into an *ft.TrackerError, once: network errors, 5xx, 429
 // and GitHub's rate limits are retryable (with the wait GitHub asked for); other answers are
-// final, with GitHub's own words in Message.
+// final, with GitHub's own words in Message. Every answer in 4xx (the rate limits included) is
+// a refusal: GitHub did nothing. No answer, or a 5xx, leaves the outcome unknown.
 func (t *Tracker) classify(op, ticket string, err error) error {
 	if err == nil {
 		return nil
@@ -55,6 +57,7 @@ func (t *Tracker) classify(op, ticket string, err error) error {
 	switch {
 	case errors.As(err, &rle):
 		e.StatusCode = statusOf(rle.Response, http.StatusForbidden)
+		e.Outcome = ft.OutcomeRefused
 		e.Retryable = true
 		if !rle.Rate.Reset.Time.IsZero() && rle.Rate.Reset.Time.After(now) {
 			e.RetryAfter = rle.Rate.Reset.Time.Sub(now)
@@ -65,6 +68,7 @@ func (t *Tracker) classify(op, ticket string, err error) error {
 		e.Message = fmt.Sprintf("%s rate limit exceeded: %s", where, strings.TrimSpace(rle.Message))
 	case errors.As(err, &are):
 		e.StatusCode = statusOf(are.Response, http.StatusForbidden)
+		e.Outcome = ft.OutcomeRefused
 		e.Retryable = true
 		if are.RetryAfter != nil && *are.RetryAfter > 0 {
 			e.RetryAfter = *are.RetryAfter
@@ -75,6 +79,7 @@ func (t *Tracker) classify(op, ticket string, err error) error {
 	case errors.As(err, &er) && er.Response != nil:
 		code := er.Response.StatusCode
 		e.StatusCode = code
+		e.Outcome = connectors.OutcomeOf(code)
 		msg := describe(er)
 		switch {
 		case code == http.StatusForbidden && (er.Response.Header.Get("X-RateLimit-Remaining") == "0" || secondaryLimit(er.Message)):
@@ -100,9 +105,11 @@ func (t *Tracker) classify(op, ticket string, err error) error {
 			e.Message = fmt.Sprintf("%s answered %d %s: %s", where, code, http.StatusText(code), msg)
 		}
 	case errors.As(err, &ihe) && ihe.Response != nil:
-		// The installation token could not be fetched: GitHub answered, but not with a token.
+		// The installation token could not be fetched: GitHub answered, but not with a token,
+		// and the call itself was never sent.
 		code := ihe.Response.StatusCode
 		e.StatusCode = code
+		e.Outcome = ft.OutcomeRefused
 		e.Retryable = connectors.RetryableStatus(code) || code == http.StatusForbidden && ihe.Response.Header.Get("X-RateLimit-Remaining") == "0"
 		e.RetryAfter = connectors.RetryAfter(ihe.Response.Header, now)
 		e.Message = fmt.Sprintf("GitHub App installation %d: no installation token (%d %s)", ihe.InstallationID, code, http.StatusText(code))

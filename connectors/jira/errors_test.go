@@ -206,7 +206,7 @@ func TestCloudOldSearchIsGone(t *testing.T) {
 func TestCreateAfterTheIssueExists(t *testing.T) {
 	e := newEnv(t, jirafake.Cloud, nil)
 	ctx := context.Background()
-	// The read after create fails: the ticket exists, so Create succeeds.
+	// Reads of the new issue would fail: Create does not need one, so it succeeds.
 	e.fake.FailNext(1, http.StatusServiceUnavailable, http.MethodGet, "/rest/api/2/issue/PAY-1")
 	nt := newTicket("PM-1", "AI-1", "bob@acme.com")
 	tk, err := e.tr.Create(ctx, nt)
@@ -218,6 +218,9 @@ func TestCreateAfterTheIssueExists(t *testing.T) {
 	}
 	if n := len(e.fake.Issues("PAY")); n != 1 {
 		t.Errorf("%d issues", n)
+	}
+	if n := e.fake.Calls(http.MethodGet, "/rest/api/2/issue/PAY-1"); n != 0 {
+		t.Errorf("%d reads of the new issue, want none", n)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -274,20 +275,24 @@ func unmappedNote(owner string) string {
 	return fmt.Sprintf("Owner %s has no Jira account that followthrough knows of, so this ticket is unassigned.", owner)
 }
 
-// Create implements ft.Tracker: one POST for the issue, then a remote link to the postmortem
-// and a read of the new issue. A failure after the issue exists is logged, not returned, so
-// that the caller never creates the ticket twice.
+// Create implements ft.Tracker with one POST for the issue (and, on Cloud, a user search the
+// first time an owner missing from `people` is met). The ticket is built from what was sent
+// and what Jira's answer holds (its key), not read back: a new issue is in its workflow's
+// initial status, which followthrough takes as open, and its times are Jira's to tell later
+// (a webhook, reconciliation). The remote link to the postmortem is the caller's next call
+// (LinkPostmortem). A failure before the POST is a refusal: no issue was made.
 func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error) {
 	ctx = connectors.WithOp(ctx, "create")
 	// Routing completes targets; one built elsewhere gets the same defaults.
 	target := ft.Target{Kind: ft.Jira, Project: nt.Target.Project, IssueType: nt.Target.IssueType}.Complete()
 	project, issueType := target.Project, target.IssueType
 	if project == "" {
-		return ft.Ticket{}, &ft.TrackerError{Tracker: ft.Jira, Op: "create", Message: "creating a ticket in Jira: the target has no project"}
+		return ft.Ticket{}, &ft.TrackerError{Tracker: ft.Jira, Op: "create", Outcome: ft.OutcomeRefused,
+			Message: "creating a ticket in Jira: the target has no project"}
 	}
 	account, err := t.assignee(ctx, "create", project, nt.Owner)
 	if err != nil {
-		return ft.Ticket{}, err
+		return ft.Ticket{}, notSent(err)
 	}
 	note := ""
 	if account == "" && nt.Owner != "" {
@@ -329,14 +334,25 @@ func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error
 	if err := t.call(ctx, "create", project, http.MethodPost, "rest/api/2/issue", map[string]any{"fields": fields}, &created); err != nil {
 		return ft.Ticket{}, err
 	}
-	tk, err := t.Get(ctx, created.Key)
-	if err != nil {
-		t.log.Warn("jira read after create failed", slog.String("ticket", created.Key), slog.String("error", err.Error()))
-		now := t.now()
-		return ft.Ticket{Ref: t.Ref(created.Key), Title: summary(nt.Title), Status: ft.StatusOpen,
-			Labels: labels, Assignee: account, Marker: nt.Marker, CreatedAt: now, UpdatedAt: now}, nil
+	if created.Key == "" {
+		// Jira made an issue (it answered 2xx) but did not say which: the marker finds it.
+		return ft.Ticket{}, &ft.TrackerError{Tracker: ft.Jira, Op: "create", Ticket: project, Retryable: true,
+			Message: "creating a ticket in Jira project " + project + ": Jira's answer names no issue key"}
 	}
-	return tk, nil
+	return ft.Ticket{Ref: t.Ref(created.Key), Title: summary(nt.Title), Status: ft.StatusOpen,
+		Labels: labels, Assignee: account, Marker: nt.Marker, CreatedAt: t.now()}, nil
+}
+
+// notSent marks a failure met before a call was sent (a lookup it needed failed) as a refusal
+// of that call: whatever the lookup's outcome, the call itself did nothing.
+func notSent(err error) error {
+	var te *ft.TrackerError
+	if !errors.As(err, &te) {
+		return err
+	}
+	c := *te
+	c.Outcome = ft.OutcomeRefused
+	return &c
 }
 
 // LinkPostmortem implements ft.Tracker: a remote link to the postmortem. Its globalId makes a
@@ -551,7 +567,11 @@ func (t *Tracker) label(ctx context.Context, key, verb, label string) error {
 }
 
 // Self implements ft.Tracker: the accountId (Cloud) or username (Data Center) of the Jira user
-// followthrough acts as. It is read once and cached, with the user's time zone.
+// followthrough acts as, with the user's time zone. It is read once per process (GET myself)
+// and kept: concurrent first callers share that one call, and a failed read is tried again by
+// the next caller. The credentials are read once at start, so the identity cannot change
+// under a running process: a new API token or PAT of the same user is the same user, and
+// credentials of another user need a restart, which reads it again.
 func (t *Tracker) Self(ctx context.Context) (string, error) {
 	ctx = connectors.WithOp(ctx, "self")
 	id, _, err := t.myself(ctx)
@@ -559,12 +579,11 @@ func (t *Tracker) Self(ctx context.Context) (string, error) {
 }
 
 func (t *Tracker) myself(ctx context.Context) (string, *time.Location, error) {
-	t.mu.Lock()
-	if t.self != "" {
-		defer t.mu.Unlock()
-		return t.self, t.selfTZ, nil
+	t.selfMu.Lock()
+	defer t.selfMu.Unlock()
+	if id, loc := t.knownSelf(); id != "" {
+		return id, loc, nil
 	}
-	t.mu.Unlock()
 	var me userJSON
 	if err := t.call(ctx, "self", "", http.MethodGet, "rest/api/2/myself", nil, &me); err != nil {
 		return "", nil, err
@@ -587,9 +606,15 @@ func (t *Tracker) myself(ctx context.Context) (string, *time.Location, error) {
 	return id, loc, nil
 }
 
-// cachedSelf is Self if it was read already, else "".
-func (t *Tracker) cachedSelf() string {
+// knownSelf is Self and its time zone once read, else "".
+func (t *Tracker) knownSelf() (string, *time.Location) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.self
+	return t.self, t.selfTZ
+}
+
+// cachedSelf is Self if it was read already, else "".
+func (t *Tracker) cachedSelf() string {
+	id, _ := t.knownSelf()
+	return id
 }

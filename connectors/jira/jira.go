@@ -53,6 +53,8 @@ type Tracker struct {
 	now    func() time.Time
 	people map[string]string // lower-cased email -> accountId or username
 
+	// selfMu is held while Self is read, so that concurrent first callers share one call.
+	selfMu   sync.Mutex
 	mu       sync.Mutex
 	self     string
 	selfTZ   *time.Location
@@ -158,7 +160,7 @@ func (t *Tracker) Ref(key string) ft.TicketRef {
 func (t *Tracker) call(ctx context.Context, op, ticket, method, path string, body, out any) error {
 	req, err := t.client.NewRequestWithContext(ctx, method, path, body)
 	if err != nil {
-		return &ft.TrackerError{Tracker: ft.Jira, Op: op, Ticket: ticket,
+		return &ft.TrackerError{Tracker: ft.Jira, Op: op, Ticket: ticket, Outcome: ft.OutcomeRefused,
 			Message: "could not build the request: " + err.Error(), Err: err}
 	}
 	req.Header.Set("Accept", "application/json")
@@ -196,13 +198,14 @@ type jiraError struct {
 }
 
 // statusError classifies a non-2xx answer. go-jira leaves the body unread, so Jira's
-// errorMessages and errors are read from it here.
+// errorMessages and errors are read from it here. An answer in 4xx (429 included) is Jira
+// refusing the call; after a 5xx the outcome is unknown.
 func (t *Tracker) statusError(op, ticket string, resp *http.Response) *ft.TrackerError {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	detail := describeError(raw)
 	code := resp.StatusCode
 	te := &ft.TrackerError{Tracker: ft.Jira, Op: op, Ticket: ticket, StatusCode: code,
-		Retryable: connectors.RetryableStatus(code)}
+		Retryable: connectors.RetryableStatus(code), Outcome: connectors.OutcomeOf(code)}
 	if te.Retryable {
 		te.RetryAfter = connectors.RetryAfter(resp.Header, t.now())
 	}

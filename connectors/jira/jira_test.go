@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,8 +105,16 @@ func TestCreate(t *testing.T) {
 		if tk.Status != ft.StatusOpen || tk.Assignee != id || tk.Marker != "followthrough:PM-2026.042_X/AI-1" {
 			t.Errorf("ticket = %+v", tk)
 		}
-		if !tk.UpdatedAt.Equal(e.clock.Now()) {
-			t.Errorf("updated = %v, want %v", tk.UpdatedAt, e.clock.Now())
+		// Built from what was sent and Jira's answer, not read back: Jira's own times come
+		// later (webhooks, reconciliation).
+		if !tk.UpdatedAt.IsZero() || !tk.CreatedAt.Equal(e.clock.Now()) || tk.Title != "Add a circuit breaker to the tax client" {
+			t.Errorf("ticket = %+v, want no updated time and created now", tk)
+		}
+		if calls := e.fake.Requests(); len(calls) != 1 || calls[0].Method != http.MethodPost || calls[0].Path != "/rest/api/2/issue" {
+			t.Errorf("calls = %+v, want the one POST", calls)
+		}
+		if got := strings.Join(tk.Labels, ","); got != "postmortem,pm-pm-2026.042_x,reliability,tax-client" {
+			t.Errorf("ticket labels = %s", got)
 		}
 		is, _ := e.fake.Issue("PAY-1")
 		wantLabels := "postmortem,pm-pm-2026.042_x,reliability,tax-client"
@@ -300,6 +309,31 @@ func TestSelf(t *testing.T) {
 			t.Errorf("myself calls = %d, want 1 (cached)", n)
 		}
 	})
+}
+
+// TestSelfOnceUnderConcurrency: workers that need Self at the same moment share one GET
+// myself; a failed read is not kept, so the next caller reads again.
+func TestSelfOnceUnderConcurrency(t *testing.T) {
+	e := newEnv(t, jirafake.Cloud, nil)
+	e.fake.SetLatency(20 * time.Millisecond)
+	e.fake.FailNext(1, http.StatusBadGateway, http.MethodGet, "/rest/api/2/myself")
+	if _, err := e.tr.Self(context.Background()); err == nil {
+		t.Fatal("self succeeded through a 502")
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got, err := e.tr.Self(context.Background()); err != nil || got != "acc-bot" {
+				t.Errorf("self = %q, %v", got, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := e.fake.Calls(http.MethodGet, "/rest/api/2/myself"); n != 2 {
+		t.Errorf("myself calls = %d, want 2 (the failed one, then one for eight callers)", n)
+	}
 }
 
 func TestGetAfterPeopleActions(t *testing.T) {

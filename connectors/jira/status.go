@@ -142,8 +142,11 @@ func resolutionFor(tr transitionJSON, target ft.Status) string {
 	return f.AllowedValues[0].Name
 }
 
-// SetStatus implements ft.Tracker, through transitions only. Jira shows only the transitions
-// offered from the current status, so the path is found step by step: a transition that lands
+// SetStatus implements ft.Tracker, through transitions only. One read gives the issue and the
+// transitions offered from its status (expand=transitions); a ticket already there costs that
+// read alone, one transition away costs the read, the transition and a read of the result.
+// Jira shows only the transitions offered from the current status, so the path is found step
+// by step: a transition that lands
 // on the target when one is offered, else the one whose status category is nearest the
 // target's, never revisiting a status, at most maxTransitions steps. wont_do prefers a status
 // named "Won't Do", then a Done-category status with a won't-do resolution, and settles for a
@@ -154,7 +157,11 @@ func (t *Tracker) SetStatus(ctx context.Context, key string, target ft.Status) (
 		return ft.Ticket{}, &ft.TrackerError{Tracker: ft.Jira, Op: "set_status", Ticket: key,
 			Message: fmt.Sprintf("changing the status of Jira ticket %s: %q is not an item status", key, target)}
 	}
-	is, err := t.getIssue(ctx, "set_status", key)
+	// The issue comes with the transitions offered from its status (and their screens'
+	// fields), in one call.
+	var is issueWithTransitions
+	err := t.call(ctx, "set_status", key, http.MethodGet,
+		"rest/api/2/issue/"+url.PathEscape(key)+"?fields="+ticketFields+"&expand="+url.QueryEscape("transitions,transitions.fields"), nil, &is)
 	if err != nil {
 		return ft.Ticket{}, err
 	}
@@ -168,16 +175,21 @@ func (t *Tracker) SetStatus(ctx context.Context, key string, target ft.Status) (
 	start := cur.Name
 	visited := map[string]bool{normalize(cur.Name): true}
 	path := []string{cur.Name}
+	offered := is.Transitions
 	for step := 0; ; step++ {
-		var offered struct {
-			Transitions []transitionJSON `json:"transitions"`
+		if step > 0 {
+			// A step that did not land on the target: what the new status offers.
+			var next struct {
+				Transitions []transitionJSON `json:"transitions"`
+			}
+			err := t.call(ctx, "set_status", key, http.MethodGet,
+				"rest/api/2/issue/"+url.PathEscape(key)+"/transitions?expand=transitions.fields", nil, &next)
+			if err != nil {
+				return ft.Ticket{}, err
+			}
+			offered = next.Transitions
 		}
-		err := t.call(ctx, "set_status", key, http.MethodGet,
-			"rest/api/2/issue/"+url.PathEscape(key)+"/transitions?expand=transitions.fields", nil, &offered)
-		if err != nil {
-			return ft.Ticket{}, err
-		}
-		tr, res, final := t.chooseTransition(offered.Transitions, target, visited)
+		tr, res, final := t.chooseTransition(offered, target, visited)
 		if !final && step > 0 && target == ft.StatusWontDo && cur.StatusCategory.Key == categoryDone {
 			// Nothing leads to a won't-do outcome from here: Done is the nearest the workflow
 			// allows.
@@ -188,7 +200,7 @@ func (t *Tracker) SetStatus(ctx context.Context, key string, target ft.Status) (
 		if tr == nil || step >= maxTransitions {
 			return ft.Ticket{}, &ft.TrackerError{Tracker: ft.Jira, Op: "set_status", Ticket: key,
 				Message: fmt.Sprintf("changing the status of Jira ticket %s to %s: no transition path from %q (went %s); from %q the workflow offers %s",
-					key, target, start, strings.Join(path, " → "), cur.Name, describeTransitions(offered.Transitions))}
+					key, target, start, strings.Join(path, " → "), cur.Name, describeTransitions(offered))}
 		}
 		body := map[string]any{"transition": map[string]string{"id": tr.ID}}
 		if res != "" {
@@ -204,11 +216,19 @@ func (t *Tracker) SetStatus(ctx context.Context, key string, target ft.Status) (
 			break
 		}
 	}
-	is, err = t.getIssue(ctx, "set_status", key)
+	// Read back for Jira's updated time of this change, so that an older event arriving late
+	// is known to be older.
+	after, err := t.getIssue(ctx, "set_status", key)
 	if err != nil {
 		return ft.Ticket{}, err
 	}
-	return is.ticket(t), nil
+	return after.ticket(t), nil
+}
+
+// issueWithTransitions is an issue read with expand=transitions.
+type issueWithTransitions struct {
+	issueJSON
+	Transitions []transitionJSON `json:"transitions"`
 }
 
 // chooseTransition picks the next transition toward target: final is true when it lands there.

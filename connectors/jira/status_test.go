@@ -36,6 +36,7 @@ func TestSetStatusDefaultWorkflow(t *testing.T) {
 		}
 		for _, s := range steps {
 			before := e.fake.Calls(http.MethodPost, "/rest/api/2/issue/"+key+"/transitions")
+			calls := len(e.fake.Requests())
 			got, err := e.tr.SetStatus(ctx, key, s.to)
 			if err != nil {
 				t.Fatalf("to %s: %v", s.to, err)
@@ -47,6 +48,16 @@ func TestSetStatusDefaultWorkflow(t *testing.T) {
 			if n := e.fake.Calls(http.MethodPost, "/rest/api/2/issue/"+key+"/transitions") - before; n != 1 {
 				t.Errorf("to %s: %d transitions, want 1 (direct)", s.to, n)
 			}
+			// The issue and its transitions in one read (expand=transitions), the transition,
+			// and a read of the result for Jira's updated time.
+			made := e.fake.Requests()[calls:]
+			if len(made) != 3 || made[0].Method != http.MethodGet || made[0].Path != "/rest/api/2/issue/"+key ||
+				!strings.Contains(made[0].Query, "expand=transitions") || made[1].Method != http.MethodPost {
+				t.Errorf("to %s: calls %+v, want GET issue?expand=transitions, POST transitions, GET issue", s.to, made)
+			}
+		}
+		if n := e.fake.Calls(http.MethodGet, "/rest/api/2/issue/"+key+"/transitions"); n != 0 {
+			t.Errorf("%d reads of the transitions on their own for direct steps, want none", n)
 		}
 		// Already there: no transition at all.
 		before := len(e.fake.Requests())

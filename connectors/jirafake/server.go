@@ -889,7 +889,14 @@ func (s *Server) handleIssue(w http.ResponseWriter, r *http.Request, idOrKey, su
 	}
 	switch {
 	case sub == "" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, s.issueJSON(is, nil, false))
+		out := s.issueJSON(is, nil, false)
+		// expand=transitions adds the transitions offered from the issue's status, as GET
+		// .../transitions lists them; transitions.fields (dot notation: an expansion inside
+		// the expanded transitions) adds their screens' fields too.
+		if expand := expansions(r); expand["transitions"] || expand["transitions.fields"] {
+			out["transitions"] = s.transitionsJSON(is, expand["transitions.fields"])
+		}
+		writeJSON(w, http.StatusOK, out)
 	case sub == "" && r.Method == http.MethodPut:
 		s.updateIssue(w, r, is)
 	case sub == "transitions" && r.Method == http.MethodGet:
@@ -1138,7 +1145,26 @@ func (s *Server) resolutionJSON(name string) any {
 }
 
 func (s *Server) listTransitions(w http.ResponseWriter, r *http.Request, is *issue) {
-	expand := strings.Contains(r.URL.Query().Get("expand"), "transitions.fields")
+	transitions := s.transitionsJSON(is, expansions(r)["transitions.fields"])
+	writeJSON(w, http.StatusOK, map[string]any{"expand": "transitions", "transitions": transitions})
+}
+
+// expansions are the comma-separated names of the request's expand parameters.
+func expansions(r *http.Request) map[string]bool {
+	out := map[string]bool{}
+	for _, v := range r.URL.Query()["expand"] {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				out[name] = true
+			}
+		}
+	}
+	return out
+}
+
+// transitionsJSON are the transitions offered from the issue's status, with the fields of
+// their screens when withFields.
+func (s *Server) transitionsJSON(is *issue, withFields bool) []any {
 	list := []any{}
 	for _, t := range s.workflow.offered(is.Status) {
 		m := map[string]any{
@@ -1146,7 +1172,7 @@ func (s *Server) listTransitions(w http.ResponseWriter, r *http.Request, is *iss
 			"hasScreen": t.ResolutionScreen, "isGlobal": len(t.From) == 0,
 			"isInitial": false, "isAvailable": true, "isConditional": false, "isLooped": false,
 		}
-		if expand {
+		if withFields {
 			fields := map[string]any{}
 			if t.ResolutionScreen {
 				allowed := []any{}
@@ -1164,7 +1190,7 @@ func (s *Server) listTransitions(w http.ResponseWriter, r *http.Request, is *iss
 		}
 		list = append(list, m)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"expand": "transitions", "transitions": list})
+	return list
 }
 
 func (s *Server) doTransition(w http.ResponseWriter, r *http.Request, is *issue) {

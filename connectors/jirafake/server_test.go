@@ -184,6 +184,80 @@ func TestTransitionsAndResolutionScreen(t *testing.T) {
 	}
 }
 
+// TestIssueExpandTransitions: GET issue with expand=transitions carries the transitions
+// offered from its status, as Atlassian's description of the expand says ("Returns all
+// possible transitions for the issue"); transitions.fields adds their screens' fields; without
+// the expand there are none.
+func TestIssueExpandTransitions(t *testing.T) {
+	wf := TwoStepWorkflow()
+	c := newClient(t, Options{Mode: Cloud, Workflow: &wf})
+	key := c.create("PAY", "x")
+	if code := c.do("POST", "/rest/api/2/issue/"+key+"/transitions", map[string]any{"transition": map[string]string{"id": "11"}}, nil); code != 204 {
+		t.Fatalf("start progress: %d", code)
+	}
+	type issue struct {
+		Key    string         `json:"key"`
+		Fields map[string]any `json:"fields"`
+		// Absent unless expanded.
+		Transitions *[]struct {
+			ID     string          `json:"id"`
+			To     map[string]any  `json:"to"`
+			Fields *map[string]any `json:"fields"`
+		} `json:"transitions"`
+	}
+	tests := []struct {
+		query       string
+		transitions bool
+		fields      bool
+	}{
+		{"", false, false},
+		{"?expand=transitions", true, false},
+		{"?expand=transitions.fields", true, true},
+		{"?fields=summary,status&expand=names," + url.QueryEscape("transitions,transitions.fields"), true, true},
+		{"?expand=changelog", false, false},
+	}
+	for _, tt := range tests {
+		var is issue
+		if code := c.do("GET", "/rest/api/2/issue/"+key+tt.query, nil, &is); code != 200 || is.Key != key || is.Fields["status"] == nil {
+			t.Fatalf("%q: %d %+v", tt.query, code, is)
+		}
+		if (is.Transitions != nil) != tt.transitions {
+			t.Errorf("%q: transitions present = %v, want %v", tt.query, is.Transitions != nil, tt.transitions)
+			continue
+		}
+		if !tt.transitions {
+			continue
+		}
+		byID := map[string]bool{}
+		for _, tr := range *is.Transitions {
+			byID[tr.ID] = true
+			if (tr.Fields != nil) != tt.fields {
+				t.Errorf("%q: transition %s fields present = %v, want %v", tt.query, tr.ID, tr.Fields != nil, tt.fields)
+			}
+			if tt.fields && tr.ID == "21" {
+				if res, ok := (*tr.Fields)["resolution"].(map[string]any); !ok || res["required"] != true {
+					t.Errorf("%q: resolve screen %+v", tt.query, *tr.Fields)
+				}
+			}
+		}
+		// The same transitions as GET .../transitions offers from In Progress.
+		var l struct {
+			Transitions []struct {
+				ID string `json:"id"`
+			} `json:"transitions"`
+		}
+		c.do("GET", "/rest/api/2/issue/"+key+"/transitions", nil, &l)
+		if len(l.Transitions) != len(byID) {
+			t.Errorf("%q: %d transitions, GET transitions offers %d", tt.query, len(byID), len(l.Transitions))
+		}
+		for _, tr := range l.Transitions {
+			if !byID[tr.ID] {
+				t.Errorf("%q: transition %s missing", tt.query, tr.ID)
+			}
+		}
+	}
+}
+
 func TestSearch(t *testing.T) {
 	now := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 	var mu sync.Mutex
