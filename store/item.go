@@ -43,6 +43,7 @@ type Item struct {
 	Ticket        *ft.TicketRef // the current ticket, nil before it exists
 	TicketCreated time.Time     // the tracker's creation time of the ticket
 	TicketUpdated time.Time     // the tracker's updated time of the last event applied
+	Waiting       *ft.Waiting   // why its create is held back, and until when (see SetItemWaiting)
 }
 
 // ItemStall is an item's stall bookkeeping.
@@ -59,6 +60,7 @@ const (
 	COALESCE(i.due, ''), i.type, i.team, i.labels, i.target_kind, i.target_scope, i.target_issue_type,
 	i.status, i.removed, i.sync, COALESCE(i.last_error, ''), i.last_activity_at, i.created_at,
 	COALESCE(i.stalled_reason, ''), i.stall_episode, i.stalled_at, i.stalled_label,
+	COALESCE(i.waiting_reason, ''), i.waiting_until,
 	t.kind, t.key, t.url, t.created_at, t.tracker_updated_at`
 	itemsFrom = ` FROM items i
 	LEFT JOIN tickets t ON t.postmortem_id = i.postmortem_id AND t.item_id = i.item_id AND t.current = 1`
@@ -69,12 +71,13 @@ const (
 // scanItem reads one row of itemColumns.
 func scanItem(row interface{ Scan(...any) error }) (Item, error) {
 	var it Item
-	var labels, kind, scope, issueType, created, reason string
-	var activity, stalledAt, tKind, tKey, tURL, tCreated, tUpdated sql.NullString
+	var labels, kind, scope, issueType, created, reason, waitingReason string
+	var activity, stalledAt, waitingUntil, tKind, tKey, tURL, tCreated, tUpdated sql.NullString
 	err := row.Scan(&it.PostmortemID, &it.ID, &it.Position, &it.Title, &it.Description, &it.Owner, &it.Priority,
 		&it.Due, &it.Type, &it.Team, &labels, &kind, &scope, &issueType,
 		&it.Status, &it.Removed, &it.Sync, &it.LastError, &activity, &created,
 		&reason, &it.Stall.Episode, &stalledAt, &it.Stall.Label,
+		&waitingReason, &waitingUntil,
 		&tKind, &tKey, &tURL, &tCreated, &tUpdated)
 	if err != nil {
 		return it, err
@@ -86,6 +89,9 @@ func scanItem(row interface{ Scan(...any) error }) (Item, error) {
 	it.CreatedAt = parseTime(created)
 	it.Stall.Reason = ft.StallReason(reason)
 	it.Stall.Since = nullableTime(stalledAt)
+	if waitingUntil.Valid {
+		it.Waiting = &ft.Waiting{Reason: waitingReason, Until: parseTime(waitingUntil.String)}
+	}
 	if tKey.Valid {
 		it.Ticket = &ft.TicketRef{Kind: ft.TrackerKind(tKind.String), Key: tKey.String, URL: tURL.String}
 		it.TicketCreated = parseTime(tCreated.String)
@@ -123,6 +129,10 @@ func (it Item) View() ft.ItemView {
 	if !it.LastActivity.IsZero() {
 		at := it.LastActivity
 		v.LastActivity = &at
+	}
+	if it.Waiting != nil && it.Sync == ft.SyncPending {
+		w := *it.Waiting
+		v.Waiting = &w
 	}
 	return v
 }
@@ -243,16 +253,17 @@ func AdvanceActivity(ctx context.Context, tx *Tx, pmID, itemID string, at time.T
 	return n > 0, err
 }
 
-// SetItemSync shows an item's sync state, with no error.
+// SetItemSync shows an item's sync state, with no error and nothing it waits for.
 func SetItemSync(ctx context.Context, tx *Tx, pmID, itemID string, state ft.SyncState, now time.Time) error {
-	_, err := tx.exec(ctx, `UPDATE items SET sync = ?, last_error = NULL, updated_at = ? WHERE postmortem_id = ? AND item_id = ?`,
+	_, err := tx.exec(ctx, `UPDATE items SET sync = ?, last_error = NULL, waiting_reason = NULL, waiting_until = NULL, updated_at = ?
+		WHERE postmortem_id = ? AND item_id = ?`,
 		string(state), formatTime(now), pmID, itemID)
 	return err
 }
 
-// SetItemSyncFailed shows an item as sync: failed with the error in words.
+// SetItemSyncFailed shows an item as sync: failed with the error in words; it waits no more.
 func SetItemSyncFailed(ctx context.Context, tx *Tx, pmID, itemID, errText string, now time.Time) error {
-	_, err := tx.exec(ctx, `UPDATE items SET sync = 'failed', last_error = ?, updated_at = ?
+	_, err := tx.exec(ctx, `UPDATE items SET sync = 'failed', last_error = ?, waiting_reason = NULL, waiting_until = NULL, updated_at = ?
 		WHERE postmortem_id = ? AND item_id = ?`, errText, formatTime(now), pmID, itemID)
 	return err
 }

@@ -137,8 +137,8 @@ func RecordLeftBehind(ctx context.Context, tx *Tx, pmID, itemID string, t ft.Tic
 }
 
 func setLinked(ctx context.Context, tx *Tx, pmID, itemID string, now time.Time) error {
-	_, err := tx.exec(ctx, `UPDATE items SET sync = 'linked', last_error = NULL, updated_at = ?
-		WHERE postmortem_id = ? AND item_id = ?`, formatTime(now), pmID, itemID)
+	_, err := tx.exec(ctx, `UPDATE items SET sync = 'linked', last_error = NULL, waiting_reason = NULL, waiting_until = NULL,
+		updated_at = ? WHERE postmortem_id = ? AND item_id = ?`, formatTime(now), pmID, itemID)
 	return err
 }
 

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -235,7 +236,9 @@ func (e errRetryLater) Error() string { return e.reason }
 
 func (e *Engine) runJob(ctx context.Context, job store.Job) {
 	start := e.opts.Clock.Now()
-	err := e.handle(ctx, job)
+	// The job's tracker calls carry its name, so that a tracker that paces its writes keeps
+	// the turn it gives this job while the job waits for it.
+	err := e.handle(ft.WithTurn(ctx, "job:"+strconv.FormatInt(job.ID, 10)), job)
 	now := e.opts.Clock.Now()
 	log := e.logger.With(slog.Int64("job_id", job.ID), slog.String("job", job.Kind),
 		slog.String("postmortem_id", job.PostmortemID), slog.String("item_id", job.ItemID))
@@ -251,6 +254,24 @@ func (e *Engine) runJob(ctx context.Context, job store.Job) {
 	if errors.As(err, &later) {
 		if rerr := e.opts.Store.RetryJob(ctx, job.ID, job.Attempts, now.Add(later.after), later.reason); rerr != nil {
 			log.Error("job reschedule", slog.String("error", rerr.Error()))
+		}
+		return
+	}
+	if wait, ok := ft.AskedToWait(err); ok {
+		// The tracker's limits (its rate limit, or our pacing of it) refused the call and said
+		// when to come back: nothing was done and nothing failed, so no attempt is counted. An
+		// item waiting for its ticket says why, and until when.
+		until := now.Add(wait)
+		log.Info("job waits for the tracker's limits", slog.Time("until", until), slog.String("reason", err.Error()))
+		if werr := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+			if job.Kind == jobCreateTicket || job.Kind == jobMoveTicket {
+				if err := store.SetItemWaiting(ctx, tx, job.PostmortemID, job.ItemID, ft.Waiting{Reason: waitReason(err), Until: until}); err != nil {
+					return err
+				}
+			}
+			return store.RescheduleJob(ctx, tx, job.ID, until)
+		}); werr != nil {
+			log.Error("job reschedule", slog.String("error", werr.Error()))
 		}
 		return
 	}
@@ -282,6 +303,15 @@ func (e *Engine) runJob(ctx context.Context, job store.Job) {
 	if rerr := e.opts.Store.RetryJob(ctx, job.ID, attempts, now.Add(delay), err.Error()); rerr != nil {
 		log.Error("job reschedule", slog.String("error", rerr.Error()))
 	}
+}
+
+// waitReason is why a tracker's limits hold work back, in the tracker's words.
+func waitReason(err error) string {
+	var te *ft.TrackerError
+	if errors.As(err, &te) && te.Message != "" {
+		return te.Message
+	}
+	return err.Error()
 }
 
 // failJob gives the job up; when it is tracker work for an item, the item shows sync: failed

@@ -111,9 +111,7 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		PostmortemID: pm.ID, PostmortemTitle: pm.Title, PostmortemURL: e.postmortemLink(pm),
 	})
 	if err != nil {
-		// The wait for a lost create counts from when we stopped listening, not from the send:
-		// the call itself may have taken the whole timeout.
-		if rerr := e.opts.Store.MarkInFlight(ctx, job.ID, e.opts.Clock.Now(), target); rerr != nil {
+		if rerr := e.afterFailedCreate(ctx, job, target, err); rerr != nil {
 			return errors.Join(err, rerr)
 		}
 		return err
@@ -128,6 +126,19 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		}
 		return store.MarkJobDone(ctx, tx, job.ID, now)
 	})
+}
+
+// afterFailedCreate records what a failed create leaves behind. A refusal (any 4xx, a rate
+// limit, our own pacing: ft.OutcomeRefused) made no ticket, so the create is no longer in
+// flight and its retry creates at once, without looking for a lost create or waiting for one
+// to settle. Any other failure (no answer, a timeout, a 5xx) may have made the ticket: it stays
+// in flight, and the wait for it to show counts from now, when we stopped listening, not from
+// the send (the call itself may have taken the whole timeout).
+func (e *Engine) afterFailedCreate(ctx context.Context, job store.Job, target ft.Target, err error) error {
+	if ft.Refused(err) {
+		return e.opts.Store.Write(ctx, func(tx *store.Tx) error { return store.ClearInFlight(ctx, tx, job.ID) })
+	}
+	return e.opts.Store.MarkInFlight(ctx, job.ID, e.opts.Clock.Now(), target)
 }
 
 // findLostCreate looks for the ticket a lost create may have made in target. Tickets already

@@ -20,6 +20,19 @@ func finalError(op, ticket string, err error) *ft.TrackerError {
 	return &ft.TrackerError{Tracker: ft.GitHub, Op: op, Ticket: ticket, Outcome: ft.OutcomeRefused, Message: err.Error(), Err: err}
 }
 
+// notSent classifies a failure met before the call was sent (its pacing, its context ended
+// while waiting for its turn) as a refusal: the call did nothing.
+func (t *Tracker) notSent(op, ticket string, err error) error {
+	c := t.classify(op, ticket, err)
+	var te *ft.TrackerError
+	if errors.As(c, &te) && te.Outcome != ft.OutcomeRefused {
+		r := *te
+		r.Outcome = ft.OutcomeRefused
+		return &r
+	}
+	return c
+}
+
 // retag gives an error classified for one operation (Self) the operation that needed it.
 func retag(err error, op, ticket string) error {
 	var te *ft.TrackerError
@@ -54,7 +67,15 @@ func (t *Tracker) classify(op, ticket string, err error) error {
 	var are *gh.AbuseRateLimitError
 	var er *gh.ErrorResponse
 	var ihe *ghinstallation.HTTPError
+	var held *heldError
 	switch {
+	case errors.As(err, &held):
+		// Our own pacing held the call back: nothing was sent; it is the call's turn then.
+		e.Outcome = ft.OutcomeRefused
+		e.Paced = true
+		e.Retryable = true
+		e.RetryAfter = max(held.until.Sub(now), time.Millisecond)
+		e.Message = held.reason
 	case errors.As(err, &rle):
 		e.StatusCode = statusOf(rle.Response, http.StatusForbidden)
 		e.Outcome = ft.OutcomeRefused

@@ -31,21 +31,23 @@ func TestClassification(t *testing.T) {
 		retryAfter time.Duration
 		notFound   bool
 		inMessage  string
+		// refused: GitHub answered that it did nothing (every 4xx); else the outcome is unknown.
+		refused bool
 	}{
-		{name: "400", fault: githubfake.Fault{Status: 400, Message: "Problems parsing JSON"}, op: "create", status: 400, inMessage: "Problems parsing JSON"},
-		{name: "401", fault: githubfake.Fault{Status: 401, Message: "Bad credentials"}, op: "create", status: 401, inMessage: "credentials"},
-		{name: "403 permission", fault: githubfake.Fault{Status: 403, Message: "Resource not accessible by integration"}, op: "create", status: 403, inMessage: "Resource not accessible"},
-		{name: "403 primary limit", fault: githubfake.Fault{PrimaryRateLimit: true, ResetAfter: 90 * time.Second}, op: "create", status: 403, retryable: true, retryAfter: 90 * time.Second},
-		{name: "403 secondary limit", fault: githubfake.Fault{SecondaryRateLimit: true, RetryAfter: 42 * time.Second}, op: "create", status: 403, retryable: true, retryAfter: 42 * time.Second, inMessage: "secondary rate limit"},
-		{name: "403 secondary limit by message only", fault: githubfake.Fault{Status: 403, Message: "You have exceeded a secondary rate limit."}, op: "create", status: 403, retryable: true},
-		{name: "404 repo on create", fault: githubfake.Fault{Status: 404}, op: "create", status: 404, inMessage: "acme/checkout"},
-		{name: "404 issue on get", fault: githubfake.Fault{Status: 404}, op: "get", status: 404, notFound: true, inMessage: "acme/checkout#1"},
-		{name: "408", fault: githubfake.Fault{Status: 408}, op: "get", status: 408, retryable: true},
-		{name: "409", fault: githubfake.Fault{Status: 409, Message: "Conflict"}, op: "create", status: 409},
-		{name: "410 issue on get", fault: githubfake.Fault{Status: 410, Message: "This issue was deleted"}, op: "get", status: 410, notFound: true},
-		{name: "422", fault: githubfake.Fault{Status: 422, Message: "Validation Failed"}, op: "create", status: 422, inMessage: "Validation Failed"},
-		{name: "429", fault: githubfake.Fault{Status: 429, RetryAfter: 7 * time.Second}, op: "create", status: 429, retryable: true, retryAfter: 7 * time.Second},
-		{name: "429 secondary", fault: githubfake.Fault{Status: 429, SecondaryRateLimit: true, RetryAfter: 5 * time.Second}, op: "create", status: 429, retryable: true, retryAfter: 5 * time.Second},
+		{name: "400", fault: githubfake.Fault{Status: 400, Message: "Problems parsing JSON"}, op: "create", status: 400, inMessage: "Problems parsing JSON", refused: true},
+		{name: "401", fault: githubfake.Fault{Status: 401, Message: "Bad credentials"}, op: "create", status: 401, inMessage: "credentials", refused: true},
+		{name: "403 permission", fault: githubfake.Fault{Status: 403, Message: "Resource not accessible by integration"}, op: "create", status: 403, inMessage: "Resource not accessible", refused: true},
+		{name: "403 primary limit", fault: githubfake.Fault{PrimaryRateLimit: true, ResetAfter: 90 * time.Second}, op: "create", status: 403, retryable: true, retryAfter: 90 * time.Second, refused: true},
+		{name: "403 secondary limit", fault: githubfake.Fault{SecondaryRateLimit: true, RetryAfter: 42 * time.Second}, op: "create", status: 403, retryable: true, retryAfter: 42 * time.Second, inMessage: "secondary rate limit", refused: true},
+		{name: "403 secondary limit by message only", fault: githubfake.Fault{Status: 403, Message: "You have exceeded a secondary rate limit."}, op: "create", status: 403, retryable: true, refused: true},
+		{name: "404 repo on create", fault: githubfake.Fault{Status: 404}, op: "create", status: 404, inMessage: "acme/checkout", refused: true},
+		{name: "404 issue on get", fault: githubfake.Fault{Status: 404}, op: "get", status: 404, notFound: true, inMessage: "acme/checkout#1", refused: true},
+		{name: "408", fault: githubfake.Fault{Status: 408}, op: "get", status: 408, retryable: true, refused: true},
+		{name: "409", fault: githubfake.Fault{Status: 409, Message: "Conflict"}, op: "create", status: 409, refused: true},
+		{name: "410 issue on get", fault: githubfake.Fault{Status: 410, Message: "This issue was deleted"}, op: "get", status: 410, notFound: true, refused: true},
+		{name: "422", fault: githubfake.Fault{Status: 422, Message: "Validation Failed"}, op: "create", status: 422, inMessage: "Validation Failed", refused: true},
+		{name: "429", fault: githubfake.Fault{Status: 429, RetryAfter: 7 * time.Second}, op: "create", status: 429, retryable: true, retryAfter: 7 * time.Second, refused: true},
+		{name: "429 secondary", fault: githubfake.Fault{Status: 429, SecondaryRateLimit: true, RetryAfter: 5 * time.Second}, op: "create", status: 429, retryable: true, retryAfter: 5 * time.Second, refused: true},
 		{name: "500", fault: githubfake.Fault{Status: 500}, op: "create", status: 500, retryable: true},
 		{name: "502", fault: githubfake.Fault{Status: 502}, op: "get", status: 502, retryable: true},
 		{name: "503 with Retry-After", fault: githubfake.Fault{Status: 503, RetryAfter: 30 * time.Second}, op: "get", status: 503, retryable: true, retryAfter: 30 * time.Second},
@@ -85,6 +87,13 @@ func TestClassification(t *testing.T) {
 			}
 			if ok, after := ft.Retryable(err); ok != c.retryable || after != te.RetryAfter {
 				t.Errorf("ft.Retryable = %v %v", ok, after)
+			}
+			if got := ft.Refused(err); got != c.refused {
+				t.Errorf("ft.Refused = %v, want %v (outcome %v)", got, c.refused, te.Outcome)
+			}
+			_, asked := ft.AskedToWait(err)
+			if want := c.refused && c.retryable && te.RetryAfter > 0; asked != want {
+				t.Errorf("ft.AskedToWait = %v, want %v", asked, want)
 			}
 		})
 	}

@@ -238,7 +238,9 @@ func (t *Tracker) loginFor(email string) string {
 }
 
 // Create implements ft.Tracker with exactly one POST /repos/{o}/{r}/issues carrying title,
-// body with the marker, labels and assignee.
+// body with the marker, labels and assignee; GitHub's answer is the whole issue, so nothing is
+// read back. A create that pacing holds back is a refusal (ft.TrackerError.Paced) whose
+// RetryAfter is its turn.
 func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error) {
 	ctx = connectors.WithOp(ctx, "create")
 	owner, name, err := splitRepo(nt.Target.Repo)
@@ -265,7 +267,7 @@ func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error
 	}
 	req := &gh.IssueRequest{Title: gh.String(nt.Title), Body: gh.String(body), Labels: &labels, Assignees: &assignees}
 	if err := t.pace.wait(ctx); err != nil {
-		return ft.Ticket{}, t.classify("create", nt.Target.Repo, err)
+		return ft.Ticket{}, t.notSent("create", nt.Target.Repo, err)
 	}
 	is, _, err := t.client.Issues.Create(ctx, owner, name, req)
 	if err != nil {

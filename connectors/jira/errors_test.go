@@ -86,6 +86,10 @@ func TestErrorClassification(t *testing.T) {
 			if errors.Is(err, ft.ErrTicketNotFound) != c.notFound {
 				t.Errorf("ErrTicketNotFound = %v", !c.notFound)
 			}
+			// Jira answered 4xx: it did nothing. No answer, a 5xx or a body broken off: it may have.
+			if refused := c.status >= 400 && c.status < 500; ft.Refused(err) != refused {
+				t.Errorf("Refused = %v, want %v", !refused, refused)
+			}
 			for _, w := range c.words {
 				if !strings.Contains(te.Message, w) {
 					t.Errorf("message %q lacks %q", te.Message, w)

@@ -124,6 +124,7 @@ type Call struct {
 	Method string
 	Path   string
 	Query  string
+	Time   time.Time // by the fake's clock
 }
 
 // Server is a running fake Jira.
@@ -514,7 +515,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery})
+	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Time: s.now()})
 	s.mu.Unlock()
 
 	f, latency, faulty := s.takeFault(r)
