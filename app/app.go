@@ -23,7 +23,7 @@ import (
 // Options configures an App.
 type Options struct {
 	Config *config.Config // validated
-	Dev    bool           // webhooks without secrets are accepted
+	Dev    bool           // dev mode: webhooks without secrets are accepted, GitHub writes are not paced
 	Logger *slog.Logger
 	// Transport, when set, carries tracker calls (tests); nil: http.DefaultTransport.
 	Transport http.RoundTripper
@@ -51,7 +51,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	trackers, err := newTrackers(cfg, logger, opts.Transport)
+	trackers, err := newTrackers(cfg, logger, opts.Transport, opts.Dev)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -81,11 +81,12 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}, nil
 }
 
-// newTrackers builds a connector for every configured tracker.
-func newTrackers(cfg *config.Config, logger *slog.Logger, transport http.RoundTripper) (map[ft.TrackerKind]ft.Tracker, error) {
+// newTrackers builds a connector for every configured tracker. Dev mode's stand-ins have no
+// limits, so GitHub writes are not paced there.
+func newTrackers(cfg *config.Config, logger *slog.Logger, transport http.RoundTripper, dev bool) (map[ft.TrackerKind]ft.Tracker, error) {
 	trackers := map[ft.TrackerKind]ft.Tracker{}
 	if cfg.GitHub != nil {
-		gh, err := github.New(cfg.GitHub, cfg.People, github.Options{Logger: logger,
+		gh, err := github.New(cfg.GitHub, cfg.People, github.Options{Logger: logger, Unpaced: dev,
 			HTTPClient: &http.Client{Timeout: cfg.GitHub.RequestTimeout, Transport: transport}})
 		if err != nil {
 			return nil, fmt.Errorf("github: %w", err)

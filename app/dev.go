@@ -61,7 +61,8 @@ func NewDev(listen, db string) (*Dev, error) {
 	gh := config.DefaultGitHub()
 	gh.APIURL = d.GitHub.URL()
 	gh.Token = config.Secret(githubfake.DefaultToken)
-	gh.WriteInterval = 0
+	// The stand-in has no limits: the app runs its GitHub connector unpaced in dev mode
+	// (app.Options.Dev), whatever write_interval and writes_per_hour say.
 	cfg.GitHub = gh
 	j := config.DefaultJira()
 	j.URL = d.Jira.URL()

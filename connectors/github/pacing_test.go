@@ -190,3 +190,25 @@ func TestCreateHeldByPacing(t *testing.T) {
 		t.Errorf("%d creates, sleeps %v", n, clock.sleeps)
 	}
 }
+
+// TestUnpaced: dev mode's stand-in has no limits, so nothing is held or waited for, whatever
+// the configuration says.
+func TestUnpaced(t *testing.T) {
+	clock := newClock()
+	s := newFake(t, githubfake.Options{Now: clock.Now})
+	tr := newTracker(t, s, func(c *config.GitHub, o *Options) {
+		c.WriteInterval = time.Hour
+		c.WritesPerHour = 1
+		o.Now = clock.Now
+		o.Sleep = clock.Sleep
+		o.Unpaced = true
+	})
+	for i := range 10 {
+		if _, err := tr.Create(named(fmt.Sprint("job-", i)), newTicket(fmt.Sprint("AI-", i), "bob@acme.com")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(clock.sleeps) != 0 || s.Calls("POST", "/repos/acme/checkout/issues") != 10 {
+		t.Errorf("sleeps %v, creates %d", clock.sleeps, s.Calls("POST", "/repos/acme/checkout/issues"))
+	}
+}
