@@ -57,7 +57,13 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	engine := sync.New(sync.Options{Store: st, Config: cfg, Trackers: trackers, Logger: logger})
-	srv, err := web.New(web.Options{Config: cfg, Reader: st, Engine: engine, Logger: logger, Dev: opts.Dev, Registry: newRegistry(st, engine)})
+	var kinds []ft.TrackerKind
+	for _, kind := range []ft.TrackerKind{ft.GitHub, ft.Jira} {
+		if trackers[kind] != nil {
+			kinds = append(kinds, kind)
+		}
+	}
+	srv, err := web.New(web.Options{Config: cfg, Reader: st, Engine: engine, Logger: logger, Dev: opts.Dev, Registry: newRegistry(st, engine, kinds)})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/store"
 	"github.com/followthrough/followthrough/sync"
 )
@@ -19,7 +20,7 @@ type outboxCollector struct {
 	failed  *prometheus.Desc
 }
 
-func newRegistry(st *store.Store, engine *sync.Engine) *prometheus.Registry {
+func newRegistry(st *store.Store, engine *sync.Engine, trackers []ft.TrackerKind) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -33,8 +34,57 @@ func newRegistry(st *store.Store, engine *sync.Engine) *prometheus.Registry {
 			pending: prometheus.NewDesc("followthrough_outbox_pending_jobs", "Outbox jobs not yet done (tracker calls, notifications, webhook processing).", nil, nil),
 			failed:  prometheus.NewDesc("followthrough_outbox_failed_jobs", "Outbox jobs given up after their last attempt.", nil, nil),
 		},
+		&waitingCollector{
+			store:    st,
+			trackers: trackers,
+			count: prometheus.NewDesc("followthrough_items_waiting",
+				"Items whose ticket is held back by the tracker's limits (followthrough's pacing of GitHub writes, or a rate limit the tracker answered), by tracker; each item's waiting says why and until when.",
+				[]string{"tracker"}, nil),
+			until: prometheus.NewDesc("followthrough_items_waiting_until_seconds",
+				"When the last item held back by the tracker's limits gets its turn, as a Unix time; 0 when none waits.",
+				[]string{"tracker"}, nil),
+		},
 	)
 	return reg
+}
+
+// waitingCollector reports, on every scrape, the items held back by each tracker's limits and
+// until when.
+type waitingCollector struct {
+	store    *store.Store
+	trackers []ft.TrackerKind
+	count    *prometheus.Desc
+	until    *prometheus.Desc
+}
+
+// Describe implements prometheus.Collector.
+func (c *waitingCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.count
+	ch <- c.until
+}
+
+// Collect implements prometheus.Collector.
+func (c *waitingCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	waiting, err := c.store.ItemsWaiting(ctx, time.Now())
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.count, err)
+		return
+	}
+	byTracker := map[ft.TrackerKind]store.WaitingItems{}
+	for _, w := range waiting {
+		byTracker[w.Tracker] = w
+	}
+	for _, kind := range c.trackers {
+		w := byTracker[kind]
+		until := 0.0
+		if w.Count > 0 {
+			until = float64(w.Last.Unix())
+		}
+		ch <- prometheus.MustNewConstMetric(c.count, prometheus.GaugeValue, float64(w.Count), string(kind))
+		ch <- prometheus.MustNewConstMetric(c.until, prometheus.GaugeValue, until, string(kind))
+	}
 }
 
 // Describe implements prometheus.Collector.

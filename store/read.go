@@ -29,32 +29,15 @@ func (s *Store) Postmortem(ctx context.Context, id string) (ft.PostmortemView, e
 // ListPostmortems returns a page of postmortems, newest sign-off first, and the cursor of the
 // next page ("" on the last page).
 func (s *Store) ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.PostmortemView, string, error) {
-	where := []string{"1 = 1"}
-	var args []any
-	if f.State != "" {
-		where, args = append(where, "state = ?"), append(args, f.State)
-	}
-	if f.Team != "" {
-		where, args = append(where, "team = ?"), append(args, f.Team)
-	}
-	if f.Severity != "" {
-		where, args = append(where, "severity = ?"), append(args, f.Severity)
-	}
-	if f.Cursor != "" {
-		sortAt, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		where = append(where, "(sort_at < ? OR (sort_at = ? AND id < ?))")
-		args = append(args, sortAt, sortAt, id)
-	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 50
 	}
-	args = append(args, limit+1)
-	rows, err := s.readDB.QueryContext(ctx, `SELECT `+postmortemColumns+` FROM postmortems WHERE `+
-		strings.Join(where, " AND ")+` ORDER BY sort_at DESC, id DESC LIMIT ?`, args...)
+	query, args, err := listQuery(f, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := s.readDB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list postmortems: %w", err)
 	}
@@ -79,6 +62,138 @@ func (s *Store) ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.Post
 		pms[i] = p.View()
 	}
 	return pms, next, nil
+}
+
+// listQuery selects up to limit postmortems as f asks (all of them when limit is 0), in the
+// list's order.
+func listQuery(f ft.ListFilter, limit int) (string, []any, error) {
+	where, args, err := listWhere(f, "")
+	if err != nil {
+		return "", nil, err
+	}
+	query := `SELECT ` + postmortemColumns + ` FROM postmortems WHERE ` + where + listOrder
+	if limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	return query, args, nil
+}
+
+// listOrder is the list's order, newest sign-off first; postmortems_list, or the index of the
+// filter (postmortems_by_state, _by_team, _by_severity), reads it in that order.
+const listOrder = ` ORDER BY sort_at DESC, id DESC`
+
+// listWhere is the condition on postmortems (named table, or unnamed when "") that selects
+// what f asks for: its filters, and what comes after its cursor.
+func listWhere(f ft.ListFilter, table string) (string, []any, error) {
+	col := func(name string) string {
+		if table == "" {
+			return name
+		}
+		return table + "." + name
+	}
+	where := []string{"1 = 1"}
+	var args []any
+	if f.State != "" {
+		where, args = append(where, col("state")+" = ?"), append(args, f.State)
+	}
+	if f.Team != "" {
+		where, args = append(where, col("team")+" = ?"), append(args, f.Team)
+	}
+	if f.Severity != "" {
+		where, args = append(where, col("severity")+" = ?"), append(args, f.Severity)
+	}
+	if f.Cursor != "" {
+		sortAt, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		// A row value: the index reads on from the cursor instead of from the top.
+		where = append(where, "("+col("sort_at")+", "+col("id")+") < (?, ?)")
+		args = append(args, sortAt, id)
+	}
+	return strings.Join(where, " AND "), args, nil
+}
+
+// EachPostmortem calls fn with every postmortem that f selects, from f.Cursor on (f.Limit does
+// not apply), newest sign-off first, each with its items: the exports. It streams, holding one
+// postmortem at a time whatever their number: the postmortems and their items come from two
+// queries read side by side in one read transaction (one snapshot), on a connection reserved
+// for exports, so that an export never holds the writer nor the connections pages read with,
+// however slowly its client reads. A bad cursor is ft.ErrBadCursor before fn is called.
+func (s *Store) EachPostmortem(ctx context.Context, f ft.ListFilter, fn func(ft.PostmortemView) error) error {
+	query, args, err := listQuery(f, 0)
+	if err != nil {
+		return err
+	}
+	itemsQuery, itemArgs, _ := exportItemsQuery(f)
+	tx, err := s.exportDB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("export postmortems: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only: nothing to keep
+	pms, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("export postmortems: %w", err)
+	}
+	defer pms.Close()
+	items, err := tx.QueryContext(ctx, itemsQuery, itemArgs...)
+	if err != nil {
+		return fmt.Errorf("export postmortems: %w", err)
+	}
+	defer items.Close()
+	var next *Item // the first item not yet given to its postmortem
+	readItem := func() error {
+		next = nil
+		if !items.Next() {
+			return items.Err()
+		}
+		it, err := scanItem(items)
+		if err != nil {
+			return err
+		}
+		next = &it
+		return nil
+	}
+	if err := readItem(); err != nil {
+		return fmt.Errorf("export postmortems: %w", err)
+	}
+	for pms.Next() {
+		p, err := scanPostmortem(pms)
+		if err != nil {
+			return fmt.Errorf("export postmortems: %w", err)
+		}
+		// Both queries read in the same order, so a postmortem's items come next.
+		p.Items = p.Items[:0]
+		for next != nil && next.PostmortemID == p.ID {
+			p.Items = append(p.Items, *next)
+			if err := readItem(); err != nil {
+				return fmt.Errorf("export postmortems: %w", err)
+			}
+		}
+		if err := fn(p.View()); err != nil {
+			return err
+		}
+	}
+	if err := pms.Err(); err != nil {
+		return fmt.Errorf("export postmortems: %w", err)
+	}
+	return nil
+}
+
+// exportItemsQuery selects the items of the postmortems that f selects, in the list's order
+// and then each postmortem's own.
+func exportItemsQuery(f ft.ListFilter) (string, []any, error) {
+	where, args, err := listWhere(f, "p")
+	if err != nil {
+		return "", nil, err
+	}
+	// CROSS JOIN keeps postmortems the outer loop, read in the list's order through its index:
+	// rows then come out as they are read, each postmortem's items sorted on their own,
+	// rather than every item sorted at once before the first row.
+	return `SELECT ` + itemColumns + ` FROM postmortems p CROSS JOIN items i ON i.postmortem_id = p.id
+	LEFT JOIN tickets t ON t.postmortem_id = i.postmortem_id AND t.item_id = i.item_id AND t.current = 1
+	WHERE ` + where + ` ORDER BY p.sort_at DESC, p.id DESC, i.removed, i.position, i.item_id`, args, nil
 }
 
 func encodeCursor(sortAt, id string) string {
@@ -114,8 +229,7 @@ func (s *Store) PostmortemHistory(ctx context.Context, pmID string) (map[string]
 
 // history reads status changes of one item, or of every item when itemID is empty.
 func (s *Store) history(ctx context.Context, pmID, itemID string) (map[string][]ft.HistoryEntry, error) {
-	rows, err := s.readDB.QueryContext(ctx, `SELECT item_id, from_status, to_status, source, actor, at FROM status_history
-		WHERE postmortem_id = ? AND (? = '' OR item_id = ?) ORDER BY id`, pmID, itemID, itemID)
+	rows, err := s.readDB.QueryContext(ctx, historyQuery, pmID, itemID, itemID)
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s: %w", pmID, err)
 	}
@@ -132,3 +246,8 @@ func (s *Store) history(ctx context.Context, pmID, itemID string) (map[string][]
 	}
 	return out, rows.Err()
 }
+
+// historyQuery reads a postmortem's status changes (of one item, or of all when the item is
+// ""), through status_history_item.
+const historyQuery = `SELECT item_id, from_status, to_status, source, actor, at FROM status_history
+	WHERE postmortem_id = ? AND (? = '' OR item_id = ?) ORDER BY id`

@@ -37,14 +37,20 @@ const timeFormat = "2006-01-02T15:04:05.000000000Z"
 // maxBatch bounds how many waiting transactions share one commit.
 const maxBatch = 256
 
+// maxExports is how many exports stream at once; more wait for one of them to finish.
+const maxExports = 2
+
 // Store is the SQLite database. It is safe for concurrent use.
 type Store struct {
 	lock    *os.File // held while open: one process owns a database file
 	writeDB *sql.DB  // one connection: SQLite has one writer
 	readDB  *sql.DB
-	logger  *slog.Logger
-	writes  chan *writeRequest
-	done    chan struct{}
+	// exportDB streams the exports, on connections of their own so that a slow export never
+	// holds up the pages.
+	exportDB *sql.DB
+	logger   *slog.Logger
+	writes   chan *writeRequest
+	done     chan struct{}
 	// closeMu makes Close wait for writers that are handing in work, so that no send meets a
 	// closed channel.
 	closeMu sync.RWMutex
@@ -119,13 +125,22 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	readDB.SetMaxOpenConns(4)
+	exportDB, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		readDB.Close()
+		writeDB.Close()
+		lock.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	exportDB.SetMaxOpenConns(maxExports)
 	s := &Store{
-		lock:    lock,
-		writeDB: writeDB,
-		readDB:  readDB,
-		logger:  logger,
-		writes:  make(chan *writeRequest, maxBatch),
-		done:    make(chan struct{}),
+		lock:     lock,
+		writeDB:  writeDB,
+		readDB:   readDB,
+		exportDB: exportDB,
+		logger:   logger,
+		writes:   make(chan *writeRequest, maxBatch),
+		done:     make(chan struct{}),
 	}
 	go s.writer()
 	return s, nil
@@ -158,7 +173,7 @@ func (s *Store) Close() error {
 	close(s.writes)
 	s.closeMu.Unlock()
 	<-s.done
-	return errors.Join(s.readDB.Close(), s.writeDB.Close(), s.lock.Close())
+	return errors.Join(s.exportDB.Close(), s.readDB.Close(), s.writeDB.Close(), s.lock.Close())
 }
 
 // Ping checks that the database answers.

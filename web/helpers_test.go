@@ -128,15 +128,20 @@ func newEnv(t testing.TB, configYAML string) *env {
 // newEnvWith lets a test change the server's options before it starts.
 func newEnvWith(t testing.TB, configYAML string, mod func(*Options)) *env {
 	t.Helper()
+	return buildEnv(t, t.TempDir(), configYAML, mod, t.Cleanup)
+}
+
+// buildEnv starts an env on a database in dir; cleanup registers what closes it.
+func buildEnv(t testing.TB, dir, configYAML string, mod func(*Options), cleanup func(func())) *env {
+	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	st, err := store.Open(ctx, filepath.Join(dir, "ft.db"), logger)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	t.Cleanup(func() { st.Close() })
+	cleanup(func() { st.Close() })
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
@@ -155,7 +160,7 @@ func newEnvWith(t testing.TB, configYAML string, mod func(*Options)) *env {
 		t.Fatalf("new server: %v", err)
 	}
 	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	cleanup(ts.Close)
 	client := ts.Client()
 	client.Timeout = 30 * time.Second
 	return &env{t: t, srv: srv, store: st, engine: engine, url: ts.URL, clock: clock, logs: logs, client: client}

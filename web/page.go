@@ -30,8 +30,9 @@ var templateFS embed.FS
 //go:embed static/page.css
 var pageCSS []byte
 
-// pageSize is how many postmortems one HTML page shows; exports page through all of them.
-const pageSize = maxListLimit
+// pageSize is how many postmortems one HTML page shows by default (limit= asks for up to
+// maxListLimit); the exports stream all of them.
+const pageSize = defaultListLimit
 
 // csvColumns are the export's columns, in the contract's order.
 var csvColumns = []string{"id", "title", "team", "severity", "state", "done", "total", "percent", "stalled", "overdue", "signed_off_at"}
@@ -281,52 +282,40 @@ func rowOf(pm ft.PostmortemView, policy ft.StallPolicy, now time.Time) pageRow {
 	return row
 }
 
-// eachPage calls fn with every page of postmortems that f selects, from f.Cursor on.
-func (s *Server) eachPage(c echo.Context, f ft.ListFilter, fn func([]pageRow) error) error {
+// eachRow calls fn with every postmortem that f selects, from f.Cursor on, with its counts,
+// as the reader streams them: an export holds one postmortem at a time.
+func (s *Server) eachRow(c echo.Context, f ft.ListFilter, fn func(pageRow) error) error {
 	now := s.now()
 	policy := s.cfg.Stall.Policy()
-	for {
-		pms, next, err := s.reader.ListPostmortems(c.Request().Context(), f)
-		if err != nil {
-			return err
-		}
-		rows := make([]pageRow, 0, len(pms))
-		for _, pm := range pms {
-			rows = append(rows, rowOf(pm, policy, now))
-		}
-		if err := fn(rows); err != nil {
-			return err
-		}
-		if next == "" {
-			return nil
-		}
-		f.Cursor = next
-	}
+	return s.reader.EachPostmortem(c.Request().Context(), f, func(pm ft.PostmortemView) error {
+		return fn(rowOf(pm, policy, now))
+	})
 }
 
-// exportJSON streams {"postmortems": [...]} with every matching postmortem. The first page is
-// read before anything is written, so that a bad cursor is still a 400.
+// exportJSON streams {"postmortems": [...]} with every matching postmortem. Nothing is written
+// before the first postmortem is read, so that a bad cursor is still a 400.
 func (s *Server) exportJSON(c echo.Context, f ft.ListFilter) error {
 	w := c.Response()
 	started := false
-	err := s.eachPage(c, f, func(rows []pageRow) error {
-		for _, row := range rows {
-			b, err := json.Marshal(row)
-			if err != nil {
-				return err
-			}
-			sep := ","
-			if !started {
-				w.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
-				w.WriteHeader(http.StatusOK)
-				sep = `{"postmortems":[`
-				started = true
-			}
-			if _, err := w.Write(append([]byte(sep), b...)); err != nil {
-				return err
-			}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	err := s.eachRow(c, f, func(row pageRow) error {
+		buf.Reset()
+		if !started {
+			w.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+			w.WriteHeader(http.StatusOK)
+			buf.WriteString(`{"postmortems":[`)
+			started = true
+		} else {
+			buf.WriteByte(',')
 		}
-		return nil
+		if err := enc.Encode(row); err != nil {
+			return err
+		}
+		// Encode ends the value with a newline; the array needs none.
+		buf.Truncate(buf.Len() - 1)
+		_, err := w.Write(buf.Bytes())
+		return err
 	})
 	if err != nil {
 		return s.afterStreaming(c, started, err)
@@ -350,31 +339,32 @@ func (s *Server) exportCSV(c echo.Context, f ft.ListFilter) error {
 		started = true
 		return cw.Write(csvColumns)
 	}
-	err := s.eachPage(c, f, func(rows []pageRow) error {
+	rec := make([]string, len(csvColumns))
+	err := s.eachRow(c, f, func(r pageRow) error {
 		if !started {
 			if err := start(); err != nil {
 				return err
 			}
 		}
-		for _, r := range rows {
-			signedOff := ""
-			if r.SignedOffAt != nil {
-				signedOff = r.SignedOffAt.UTC().Format(time.RFC3339)
-			}
-			rec := []string{
-				csvCell(r.ID), csvCell(r.Title), csvCell(r.Team), csvCell(r.Severity), csvCell(string(r.State)),
-				strconv.Itoa(r.Completion.Done), strconv.Itoa(r.Completion.Total), strconv.Itoa(r.Completion.Percent),
-				strconv.Itoa(r.Stalled), strconv.Itoa(r.Overdue), signedOff,
-			}
-			if err := cw.Write(rec); err != nil {
-				return err
-			}
+		signedOff := ""
+		if r.SignedOffAt != nil {
+			signedOff = r.SignedOffAt.UTC().Format(time.RFC3339)
 		}
-		cw.Flush()
-		return cw.Error()
+		rec = append(rec[:0],
+			csvCell(r.ID), csvCell(r.Title), csvCell(r.Team), csvCell(r.Severity), csvCell(string(r.State)),
+			strconv.Itoa(r.Completion.Done), strconv.Itoa(r.Completion.Total), strconv.Itoa(r.Completion.Percent),
+			strconv.Itoa(r.Stalled), strconv.Itoa(r.Overdue), signedOff)
+		// csv.Writer buffers; what it holds goes out as the response's buffer fills.
+		return cw.Write(rec)
 	})
 	if err != nil {
 		return s.afterStreaming(c, started, err)
+	}
+	if !started {
+		// Nothing matched: the header row alone.
+		if err := start(); err != nil {
+			return err
+		}
 	}
 	cw.Flush()
 	return cw.Error()

@@ -44,6 +44,10 @@ type Reader interface {
 	Postmortem(ctx context.Context, id string) (ft.PostmortemView, error)
 	// ListPostmortems returns a page, newest sign-off first, and the next page's cursor.
 	ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.PostmortemView, string, error)
+	// EachPostmortem calls fn with every postmortem f selects from its cursor on, in the
+	// list's order, one at a time as it reads them (the exports); a bad cursor is
+	// ft.ErrBadCursor before fn is called.
+	EachPostmortem(ctx context.Context, f ft.ListFilter, fn func(ft.PostmortemView) error) error
 	// PostmortemHistory is every item's status changes, by item id, oldest first.
 	PostmortemHistory(ctx context.Context, id string) (map[string][]ft.HistoryEntry, error)
 	// Ping checks that the database answers, for /readyz.

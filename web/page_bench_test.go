@@ -1,0 +1,174 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+)
+
+// The status page and export benchmarks read one database of benchPostmortems postmortems of
+// benchItems items each (10,000 and 50,000: the sizes issue 10 measures pages at), seeded once
+// per process through the engine, as intake would.
+const (
+	benchPostmortems = 10000
+	benchItems       = 5
+)
+
+var (
+	benchOnce sync.Once
+	benchEnv  *env
+	// benchCleanup closes the seeded server and removes its database when the test binary
+	// exits (TestMain): the benchmarks share it, so no one benchmark may close it.
+	benchCleanup []func()
+)
+
+// benchPages is the seeded server.
+func benchPages(b *testing.B) *env {
+	benchOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "followthrough-web-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchCleanup = append(benchCleanup, func() { os.RemoveAll(dir) })
+		e := buildEnv(b, dir, testConfig, nil, func(f func()) { benchCleanup = append(benchCleanup, f) })
+		seedMany(b, e, benchPostmortems, benchItems)
+		benchEnv = e
+	})
+	if benchEnv == nil {
+		b.Fatal("no seeded database")
+	}
+	return benchEnv
+}
+
+// seedMany takes n postmortems of k items each through the engine, 16 at a time, spread over
+// three teams, the three states and two severities, signed off a minute apart.
+func seedMany(tb testing.TB, e *env, n, k int) {
+	tb.Helper()
+	ctx := context.Background()
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	teams := []string{"search", "checkout", "payments-ops"}
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed error
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				signed := start.Add(time.Duration(i) * time.Minute)
+				d := &ft.Document{ID: fmt.Sprintf("PM-%05d", i), Title: fmt.Sprintf("Outage %d of the checkout path", i),
+					Status: "finalized", Team: teams[i%len(teams)], Severity: []string{"SEV1", "SEV2"}[i%2],
+					URL: fmt.Sprintf("https://wiki.acme.com/pm/%d", i), SignedOffBy: []string{"carol@acme.com"}, SignedOffAt: &signed}
+				for j := range k {
+					d.ActionItems = append(d.ActionItems, ft.ActionItem{ID: fmt.Sprintf("AI-%d", j+1),
+						Title: fmt.Sprintf("Action %d of outage %d: add a circuit breaker", j+1, i), Owner: "bob@acme.com",
+						Priority: ft.Priorities[j%4], Due: "2026-12-15", Tracker: &ft.Target{Kind: ft.GitHub, Repo: "acme/actions"}})
+				}
+				if i%3 == 1 {
+					d.ActionItems[0].Status = ft.StatusDone
+				}
+				if i%3 == 2 {
+					for j := range d.ActionItems {
+						d.ActionItems[j].Status = ft.StatusDone
+					}
+				}
+				if _, err := e.engine.Intake(ctx, d); err != nil {
+					mu.Lock()
+					failed = err
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if failed != nil {
+		tb.Fatal(failed)
+	}
+}
+
+// benchGet reads path whole b.N times and reports the bytes of one answer.
+func benchGet(b *testing.B, path string) {
+	e := benchPages(b)
+	size := 0
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := e.client.Get(e.url + path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("%s: %d, %v", path, resp.StatusCode, err)
+		}
+		size = int(n)
+	}
+	b.ReportMetric(float64(size), "bytes/op-body")
+}
+
+// BenchmarkStatusPage is GET / (the first page, 50 postmortems) with 10,000 postmortems.
+func BenchmarkStatusPage(b *testing.B) { benchGet(b, "/") }
+
+// BenchmarkStatusPageFiltered is the first page of postmortems of one team and severity (a
+// sixth of them).
+func BenchmarkStatusPageFiltered(b *testing.B) { benchGet(b, "/?team=payments-ops&severity=SEV2") }
+
+// BenchmarkStatusPageDeep is a page 5,000 postmortems into the list, reached by its cursor.
+func BenchmarkStatusPageDeep(b *testing.B) {
+	e := benchPages(b)
+	var page struct {
+		NextCursor string `json:"next_cursor"`
+	}
+	path := "/v1/postmortems?limit=500"
+	for range 10 {
+		r := e.get(path)
+		if err := json.Unmarshal(r.body, &page); err != nil || page.NextCursor == "" {
+			b.Fatalf("%s: %d %v", path, r.status, err)
+		}
+		path = "/v1/postmortems?limit=500&cursor=" + page.NextCursor
+	}
+	benchGet(b, "/?cursor="+page.NextCursor)
+}
+
+// BenchmarkPostmortemPage is GET /postmortems/{id}.
+func BenchmarkPostmortemPage(b *testing.B) { benchGet(b, "/postmortems/PM-04242") }
+
+// BenchmarkListAPI is GET /v1/postmortems (50 postmortems).
+func BenchmarkListAPI(b *testing.B) {
+	e := benchPages(b)
+	b.ResetTimer()
+	for b.Loop() {
+		r := e.get("/v1/postmortems")
+		if r.status != http.StatusOK {
+			b.Fatalf("%d", r.status)
+		}
+	}
+}
+
+// BenchmarkExportJSON is the full JSON export of 10,000 postmortems.
+func BenchmarkExportJSON(b *testing.B) { benchGet(b, "/?format=json") }
+
+// BenchmarkExportCSV is the full CSV export of 10,000 postmortems.
+func BenchmarkExportCSV(b *testing.B) { benchGet(b, "/?format=csv") }
+
+// TestMain runs the package's tests and benchmarks, then closes what the benchmarks shared.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for i := len(benchCleanup) - 1; i >= 0; i-- {
+		benchCleanup[i]()
+	}
+	os.Exit(code)
+}
