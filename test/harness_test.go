@@ -307,6 +307,8 @@ type envOptions struct {
 	// notify, when set, receives the events listed in notifyEvents.
 	notify       *notifyReceiver
 	notifyEvents string
+	// writeInterval is github.write_interval [0s: creates are not spaced].
+	writeInterval string
 }
 
 // newTrackerEnv starts the stand-ins and writes the config; start runs the server.
@@ -328,6 +330,9 @@ func newTrackerEnv(t *testing.T, o envOptions) *trackerEnv {
 	if o.stall == nil {
 		o.stall = []string{"scan_every: 1h"}
 	}
+	if o.writeInterval == "" {
+		o.writeInterval = "0s"
+	}
 	notify := ""
 	if o.notify != nil {
 		notify = fmt.Sprintf("notify:\n  - url: %s\n    secret: %s\n    events: [%s]\n", o.notify.srv.URL, o.notify.secret, o.notifyEvents)
@@ -343,7 +348,7 @@ github:
   api_url: %s
   token: %s
   webhook_secret: %s
-  write_interval: 0s
+  write_interval: %s
   request_timeout: 2s
 jira:
   url: %s
@@ -364,7 +369,7 @@ reconcile:
   every: %s
 stall:
   %s
-%s`, addr, db, addr, testToken, gh.URL(), githubfake.DefaultToken, githubWebhookSecret, jr.URL(), jiraWebhookSecret,
+%s`, addr, db, addr, testToken, gh.URL(), githubfake.DefaultToken, githubWebhookSecret, o.writeInterval, jr.URL(), jiraWebhookSecret,
 		jiraProject, defaultRepo, o.reconcile, strings.Join(o.stall, "\n  "), notify))
 	return &trackerEnv{t: t, gh: gh, jr: jr, addr: addr, db: db, cfg: cfg}
 }

@@ -293,6 +293,7 @@ func TestStatusPageErrors(t *testing.T) {
 		{"bad limit", "/?limit=0", "", 400, true, "limit must be"},
 		{"long team", "/?team=" + strings.Repeat("x", 201), "", 400, true, "at most 200"},
 		{"export keeps JSON errors", "/?state=stalled&format=json", "", 400, false, `"error":"state must be`},
+		{"export with a bad cursor", "/?cursor=nope&format=csv", "", 400, false, `"error":"bad cursor`},
 		{"Accept JSON keeps JSON errors", "/postmortems/PM-NOPE", "application/json", 404, false, `"error"`},
 	}
 	for _, tc := range tests {
