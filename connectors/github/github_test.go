@@ -53,7 +53,7 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 
 // newTracker connects a token-authenticated tracker to the fake, with no pacing unless cfg
 // says otherwise.
-func newTracker(t *testing.T, s *githubfake.Server, mod func(*config.GitHub, *Options)) *Tracker {
+func newTracker(t testing.TB, s *githubfake.Server, mod func(*config.GitHub, *Options)) *Tracker {
 	t.Helper()
 	cfg := &config.GitHub{APIURL: s.URL(), Token: config.Secret(githubfake.DefaultToken)}
 	opts := Options{Logger: quiet}

@@ -38,7 +38,7 @@ func users(mode jirafake.Mode) []jirafake.User {
 	return []jirafake.User{{Name: "dave", Email: "dave@acme.com", DisplayName: "Dave"}}
 }
 
-func newEnv(t *testing.T, mode jirafake.Mode, configure func(*jirafake.Options)) *env {
+func newEnv(t testing.TB, mode jirafake.Mode, configure func(*jirafake.Options)) *env {
 	t.Helper()
 	c := testclock.New(time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC))
 	opts := jirafake.Options{
