@@ -42,17 +42,18 @@ var errAdoptSuperseded = errors.New("the item no longer names this ticket")
 // adoptTicket links the existing ticket the item names, exactly once whatever is retried:
 //
 //  1. it reads the ticket (one that does not exist, or is a pull request, fails the item);
-//  2. in one transaction it makes the ticket the item's current one, unless another item
-//     follows it (that fails the item); the item takes the ticket's status, recorded in its
-//     history; the ticket the item had before is closed (its own) or unlinked (adopted);
+//  2. it reserves the ticket for the item, unless another item follows it (that fails the
+//     item), so that no other item writes to it meanwhile;
 //  3. it writes to the ticket: the labels followthrough's tickets carry and the assignee when
 //     it has none (Tracker.Adopt), the link back to the postmortem, and one comment saying
 //     which postmortem follows it now, carrying the item's marker and written at most once
-//     (postComment, keyed by the job);
-//  4. the item shows sync: linked.
+//     (postComment, keyed by the job); a ticket that cannot be written fails the item with
+//     the tracker's words, and the item keeps what it had;
+//  4. it reads the ticket again and, in one transaction, makes it the item's current one: the
+//     item takes its status, recorded in its history, and shows sync: linked; the ticket the
+//     item had before is closed (its own) or unlinked (one it adopted).
 //
-// A ticket that cannot be written fails the item with the tracker's words; retry runs this
-// again, and never creates a ticket instead.
+// Retry runs this again, and never creates a ticket instead.
 func (e *Engine) adoptTicket(ctx context.Context, job store.Job) error {
 	var p adoptJob
 	if err := json.Unmarshal(job.Payload, &p); err != nil || p.Ticket.Key == "" {
@@ -70,32 +71,64 @@ func (e *Engine) adoptTicket(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return err
 	}
-	t, err := tr.Get(ctx, key)
-	if errors.Is(err, ft.ErrTicketNotFound) {
-		return fmt.Errorf("the ticket %s that the postmortem names for this item does not exist, or followthrough cannot see it: %w", key, err)
-	}
-	if err != nil {
-		return fmt.Errorf("followthrough cannot follow the ticket %s: %w", key, err)
-	}
-	own, err := e.claimTicket(ctx, job, t)
-	if errors.Is(err, errAdoptSuperseded) {
-		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
-	}
+	t, err := e.readNamedTicket(ctx, tr, key)
 	if err != nil {
 		return err
 	}
-	if !own {
-		if err := e.writeAdoption(ctx, job, tr, t, item); err != nil {
-			return fmt.Errorf("followthrough cannot write to the ticket %s that the postmortem names, so it does not follow it: %w", key, err)
-		}
-	}
-	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), func(tx *store.Tx) error {
-		cur, err := store.LoadItemTx(ctx, tx, job.PostmortemID, job.ItemID)
-		if err != nil || cur.Ticket == nil || !strings.EqualFold(cur.Ticket.Key, t.Ref.Key) {
+	own := false
+	err = e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		own, err = e.mayAdopt(ctx, tx, job, t)
+		if err != nil || own {
 			return err
 		}
-		return store.SetItemSync(ctx, tx, job.PostmortemID, job.ItemID, ft.SyncLinked, e.opts.Clock.Now())
+		return store.ReserveTicket(ctx, tx, job.PostmortemID, job.ItemID, t, e.opts.Clock.Now())
 	})
+	switch {
+	case errors.Is(err, errAdoptSuperseded):
+		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+	case err != nil:
+		return err
+	case own:
+		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), func(tx *store.Tx) error {
+			return store.SetItemSync(ctx, tx, job.PostmortemID, job.ItemID, ft.SyncLinked, e.opts.Clock.Now())
+		})
+	}
+	if err := e.writeAdoption(ctx, job, tr, t, item); err != nil {
+		return fmt.Errorf("followthrough cannot write to the ticket %s that the postmortem names, so it does not follow it: %w", key, err)
+	}
+	// Read again: people may have moved it while it was being linked, and events about it
+	// are not applied to the item before it is linked.
+	if t, err = e.readNamedTicket(ctx, tr, key); err != nil {
+		return err
+	}
+	err = e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+		if _, err := e.mayAdopt(ctx, tx, job, t); err != nil {
+			return err
+		}
+		return e.linkAdopted(ctx, tx, job, t)
+	})
+	if errors.Is(err, errAdoptSuperseded) {
+		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+	}
+	if err == nil {
+		// The item's status and state may have changed: their events are queued.
+		e.wake()
+	}
+	return err
+}
+
+// readNamedTicket reads the ticket a postmortem names, saying in words why it cannot be
+// followed when it cannot be read.
+func (e *Engine) readNamedTicket(ctx context.Context, tr ft.Tracker, key string) (ft.Ticket, error) {
+	t, err := tr.Get(ctx, key)
+	if errors.Is(err, ft.ErrTicketNotFound) {
+		return t, fmt.Errorf("the ticket %s that the postmortem names for this item does not exist, or followthrough cannot see it: %w", key, err)
+	}
+	if err != nil {
+		return t, fmt.Errorf("followthrough cannot follow the ticket %s: %w", key, err)
+	}
+	return t, nil
 }
 
 // namesTicket reports whether the item still wants the ticket with this key.
@@ -103,61 +136,70 @@ func namesTicket(item store.Item, key string) bool {
 	return !item.Removed && item.Sync != ft.SyncNone && item.NamedTicket == key
 }
 
-// claimTicket makes the ticket the item's current one, in one transaction with what follows
-// from it (see adoptTicket). own is true when the ticket is one followthrough made for the item
-// already: there is nothing to adopt.
-func (e *Engine) claimTicket(ctx context.Context, job store.Job, t ft.Ticket) (own bool, err error) {
-	now := e.opts.Clock.Now()
-	err = e.opts.Store.Write(ctx, func(tx *store.Tx) error {
-		own = false
-		item, err := store.LoadItemTx(ctx, tx, job.PostmortemID, job.ItemID)
-		if err != nil {
-			return err
-		}
-		if !namesTicket(item, t.Ref.Key) {
-			return errAdoptSuperseded
-		}
-		if item.Ticket != nil && !item.Adopted() && item.Ticket.Kind == t.Ref.Kind && strings.EqualFold(item.Ticket.Key, t.Ref.Key) {
-			own = true
-			return nil
-		}
-		pmID, itemID, follows, err := store.TicketFollower(ctx, tx, t.Ref)
-		if err != nil {
-			return err
-		}
-		if follows && (pmID != job.PostmortemID || itemID != job.ItemID) {
-			return final(fmt.Errorf("the ticket %s that the postmortem names is already followed by action item %s of postmortem %s: a ticket follows one action item; name another ticket, or none to have followthrough create one",
-				t.Ref.Key, itemID, pmID))
-		}
-		previous, err := store.AdoptTicket(ctx, tx, job.PostmortemID, job.ItemID, t, now)
-		if err != nil {
-			return err
-		}
-		if previous != nil {
-			if err := e.leaveTicket(ctx, tx, job, item, *previous, t.Ref, now); err != nil {
-				return err
-			}
-		}
-		if err := queueStalledLabel(ctx, tx, job, item, t.Ref, now); err != nil {
-			return err
-		}
-		var changes []itemStatusChange
-		if t.Status.Valid() && t.Status != item.Status {
-			source := string(t.Ref.Kind)
-			if _, err := store.SetItemStatus(ctx, tx, job.PostmortemID, job.ItemID, t.Status, source, "", now); err != nil {
-				return err
-			}
-			changes = append(changes, itemStatusChange{ItemID: job.ItemID,
-				Change: StatusChange{From: item.Status, To: t.Status, Source: source}})
-		}
-		_, err = e.evaluate(ctx, tx, job.PostmortemID, now, changes...)
-		return err
-	})
-	if err == nil {
-		// The item's status and state may have changed: their events are queued.
-		e.wake()
+// mayAdopt checks, in the caller's transaction, that the item may adopt the ticket:
+// errAdoptSuperseded when the item no longer names it, a final error when another item
+// follows it. own is true when the ticket is the one followthrough made for the item: there
+// is nothing to adopt.
+func (e *Engine) mayAdopt(ctx context.Context, tx *store.Tx, job store.Job, t ft.Ticket) (own bool, err error) {
+	item, err := store.LoadItemTx(ctx, tx, job.PostmortemID, job.ItemID)
+	if err != nil {
+		return false, err
 	}
-	return own, err
+	if !namesTicket(item, t.Ref.Key) {
+		return false, errAdoptSuperseded
+	}
+	if item.Ticket != nil && !item.Adopted() && item.Ticket.Kind == t.Ref.Kind && strings.EqualFold(item.Ticket.Key, t.Ref.Key) {
+		return true, nil
+	}
+	pmID, itemID, follows, err := store.TicketFollower(ctx, tx, t.Ref)
+	if err != nil {
+		return false, err
+	}
+	if follows && (pmID != job.PostmortemID || itemID != job.ItemID) {
+		return false, final(fmt.Errorf("the ticket %s that the postmortem names is already followed by action item %s of postmortem %s: a ticket follows one action item; name another ticket, or none to have followthrough create one",
+			t.Ref.Key, itemID, pmID))
+	}
+	return false, nil
+}
+
+// linkAdopted makes the reserved ticket the item's current one, in the caller's transaction,
+// with what follows from it: the ticket the item leaves, the stalled label, the item's status
+// taken from the ticket (with history and its event), the postmortem evaluated, and the item
+// shown linked.
+func (e *Engine) linkAdopted(ctx context.Context, tx *store.Tx, job store.Job, t ft.Ticket) error {
+	now := e.opts.Clock.Now()
+	item, err := store.LoadItemTx(ctx, tx, job.PostmortemID, job.ItemID)
+	if err != nil {
+		return err
+	}
+	previous, err := store.AdoptTicket(ctx, tx, job.PostmortemID, job.ItemID, t, now)
+	if err != nil {
+		return err
+	}
+	if previous != nil {
+		if err := e.leaveTicket(ctx, tx, job, item, *previous, t.Ref, now); err != nil {
+			return err
+		}
+	}
+	if err := queueStalledLabel(ctx, tx, job, item, t.Ref, now); err != nil {
+		return err
+	}
+	var changes []itemStatusChange
+	if t.Status.Valid() && t.Status != item.Status {
+		source := string(t.Ref.Kind)
+		if _, err := store.SetItemStatus(ctx, tx, job.PostmortemID, job.ItemID, t.Status, source, "", now); err != nil {
+			return err
+		}
+		changes = append(changes, itemStatusChange{ItemID: job.ItemID,
+			Change: StatusChange{From: item.Status, To: t.Status, Source: source}})
+	}
+	if err := store.SetItemSync(ctx, tx, job.PostmortemID, job.ItemID, ft.SyncLinked, now); err != nil {
+		return err
+	}
+	if _, err := e.evaluate(ctx, tx, job.PostmortemID, now, changes...); err != nil {
+		return err
+	}
+	return store.MarkJobDone(ctx, tx, job.ID, now)
 }
 
 // writeAdoption writes to an adopted ticket what marks it as followed: labels and assignee,
