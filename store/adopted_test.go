@@ -28,7 +28,7 @@ func TestExistingTicketsMigrationKeepsItemsAndWidensSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := provider.UpTo(ctx, 4); err != nil {
+	if _, err := provider.UpTo(ctx, 5); err != nil {
 		t.Fatal(err)
 	}
 	now := formatTime(t0)
