@@ -46,13 +46,22 @@ type StallInput struct {
 
 const day = 24 * time.Hour
 
+// DefaultDueOf is how long after sign-off an item of the priority without a due date of its
+// own is due: default_due[priority] (P2's for an empty or unknown priority).
+func (p Policy) DefaultDueOf(priority string) time.Duration {
+	if priority == "" {
+		priority = ft.DefaultPriority
+	}
+	return p.lookup(p.DefaultDue, priority)
+}
+
 // DueDate is the item's due date, YYYY-MM-DD: its own, else the day default_due[priority]
 // after sign-off ends in (UTC). defaulted says the date came from default_due.
 func DueDate(in StallInput, p Policy) (date string, defaulted bool) {
 	if in.Due != "" {
 		return in.Due, false
 	}
-	return in.SignedOffAt.UTC().Add(p.lookup(p.DefaultDue, priority(in))).Format(time.DateOnly), true
+	return in.SignedOffAt.UTC().Add(p.DefaultDueOf(in.Priority)).Format(time.DateOnly), true
 }
 
 // DueEnd is the end of the due day (UTC): the moment from which the item is overdue. It is
