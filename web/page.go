@@ -49,7 +49,8 @@ var pageSecurityHeaders = map[string]string{
 }
 
 var pageFuncs = template.FuncMap{
-	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"datetime":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"ownerHref": ownerHref,
 }
 
 var (

@@ -507,7 +507,7 @@ func TestPostmortemPage(t *testing.T) {
 			"yes: overdue, and the grace period after the due day has passed", `<a href="https://github.com/acme/actions/issues/12" rel="noreferrer noopener">acme/actions#12</a>`,
 			"sync-linked", "No status changes yet."}, nil},
 		// A ticket URL that is not http(s) is shown as its key, not as a link.
-		{"AI-2", []string{"2026-11-26", "acme/actions#13"}, []string{"javascript:", "<a href", "overdue-badge"}},
+		{"AI-2", []string{"2026-11-26", "acme/actions#13"}, []string{"javascript:", ">acme/actions#13</a>", "overdue-badge"}},
 		{"AI-3", []string{"status-done", "in_progress → done", "open → in_progress", "github", "bob-gh",
 			"2026-11-25 12:00 UTC"}, []string{"overdue-badge"}},
 		{"AI-4", []string{"2026-12-20", "(default)", "sync-failed", "github create acme/actions: 422", "none yet"}, nil},

@@ -54,6 +54,7 @@ type Server struct {
 	registry *prometheus.Registry
 	metrics  *metrics
 	sync     Syncer
+	figures  figureCache // /insights and /owners between writes
 }
 
 // New builds the server and its routes. It fails when an option is missing or the intake
@@ -115,6 +116,8 @@ func (s *Server) routes() {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler())
 	s.pageRoutes() // the status page, in page.go
+	s.ownerRoutes()
+	s.insightRoutes()
 
 	v1 := e.Group("/v1")
 	// Intake authenticates itself after reading the bounded body: a signature covers the body.
