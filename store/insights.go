@@ -227,7 +227,7 @@ func burndownQuery(f InsightsFilter) *sqlText {
 	q := &sqlText{}
 	// Crossings are read once and used twice.
 	q.add("WITH crossings (created_at, at, finishing) AS MATERIALIZED (SELECT i.created_at, h.at, 1").inScope(f, history).
-		add(" AND h.from_status IN " + unfinishedStatuses + " AND h.to_status IN " + finishedStatuses).
+		add(" AND h.from_status IN "+unfinishedStatuses+" AND h.to_status IN "+finishedStatuses).
 		add(" UNION ALL SELECT i.created_at, h.at, 0").inScope(f, history).
 		add(" AND h.from_status IN " + finishedStatuses + " AND h.to_status IN " + unfinishedStatuses + `),
 	events (day, created, finished, reopened) AS (

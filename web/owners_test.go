@@ -217,7 +217,6 @@ func TestOwnerPageJSON(t *testing.T) {
 	}
 }
 
-
 var owedRow = regexp.MustCompile(`<tr id="item-([^"]+)" class="owed-item( overdue)?">`)
 
 func TestOwnerPageHTML(t *testing.T) {
