@@ -1,9 +1,11 @@
 package web
 
 import (
+	"net/http"
 	"strconv"
 	"sync"
 
+	"github.com/labstack/echo/v4"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -52,4 +54,25 @@ func (c *figureCache) get(key string, changes int64, fn func() (any, error)) (an
 		c.entries[key] = v
 	}
 	return v, nil
+}
+
+// cachedPage answers a page from the figure cache. figures computes the page's figures, once
+// for HTML and JSON alike; render turns them into the body of the request's format, once per
+// format. Both stay cached under key until the database changes.
+func (s *Server) cachedPage(c echo.Context, key, format string, figures func() (any, error), render func(figures any) ([]byte, error)) error {
+	changes := s.store.ChangeCount()
+	body, err := s.figures.get(key+" "+format, changes, func() (any, error) {
+		v, err := s.figures.get(key, changes, figures)
+		if err != nil {
+			return nil, err
+		}
+		return render(v)
+	})
+	if err != nil {
+		return err
+	}
+	if format == formatJSON {
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, body.([]byte))
+	}
+	return c.HTMLBlob(http.StatusOK, body.([]byte))
 }

@@ -2,9 +2,9 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"html/template"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -108,29 +108,29 @@ func (s *Server) insightsPage(c echo.Context) error {
 	now := s.now()
 	ctx := context.WithoutCancel(c.Request().Context())
 	key := fmt.Sprintf("insights %s %q %q %q", now.UTC().Format(time.DateOnly), f.Team, f.Severity, q.Get("since"))
-	v, err := s.figures.get(key, s.store.ChangeCount(), func() (any, error) {
-		return s.store.Insights(ctx, f, s.defaultDue(), now)
-	})
-	if err != nil {
-		return err
+	figures := func() (any, error) {
+		in, err := s.store.Insights(ctx, f, s.defaultDue(), now)
+		return insightsData(in, f, now), err
 	}
-	data := insightsData(v.(store.Insights), f, now)
-	if format == formatJSON {
-		return c.JSON(http.StatusOK, data)
-	}
-	page := insightsPageData{insightsResponse: data, Since: q.Get("since")}
-	page.BurndownChart = burndownChart(data.Burndown)
-	page.OnTimeChart = onTimeChart(data.OnTime)
-	page.DaysChart = daysChart(data.DaysToDone)
-	page.OverdueChart = overdueChart(data.OverdueByAge)
-	export := url.Values{"format": {formatJSON}}
-	for _, k := range []string{"team", "severity", "since"} {
-		if v := q.Get(k); v != "" {
-			export.Set(k, v)
+	return s.cachedPage(c, key, format, figures, func(v any) ([]byte, error) {
+		data := v.(insightsResponse)
+		if format == formatJSON {
+			return json.Marshal(data)
 		}
-	}
-	page.ExportJS = "/insights?" + export.Encode()
-	return s.renderHTML(c, http.StatusOK, insightsTemplate, page)
+		page := insightsPageData{insightsResponse: data, Since: q.Get("since")}
+		page.BurndownChart = burndownChart(data.Burndown)
+		page.OnTimeChart = onTimeChart(data.OnTime)
+		page.DaysChart = daysChart(data.DaysToDone)
+		page.OverdueChart = overdueChart(data.OverdueByAge)
+		export := url.Values{"format": {formatJSON}}
+		for _, k := range []string{"team", "severity", "since"} {
+			if v := q.Get(k); v != "" {
+				export.Set(k, v)
+			}
+		}
+		page.ExportJS = "/insights?" + export.Encode()
+		return executeTemplate(insightsTemplate, page)
+	})
 }
 
 // insightsData is the answer to /insights: the store's figures with the on-time shares and the

@@ -195,6 +195,7 @@ func TestInsightsFollowWrites(t *testing.T) {
 	seedOwners(t, e)
 	ctx := context.Background()
 	before := insightsJSON(t, e.page("/insights?format=json&team=payments"))
+	beforeHTML := string(e.page("/insights?team=payments").body)
 	owners := string(e.page("/owners?format=json").body)
 	// PM-1's I2 is done, today: payments has 3 finished, 1 on time.
 	err := e.store.Write(ctx, func(tx *store.Tx) error {
@@ -207,6 +208,10 @@ func TestInsightsFollowWrites(t *testing.T) {
 	after := insightsJSON(t, e.page("/insights?format=json&team=payments"))
 	if got := after.teams(); !slices.Equal(got, []string{"payments 5 3 1 0.3333333333333333"}) {
 		t.Errorf("on time after a write %q (before %q)", got, before.teams())
+	}
+	const row = `<td class="num">5</td><td class="num">3</td><td class="num">1</td><td class="num">33%</td>`
+	if html := string(e.page("/insights?team=payments").body); html == beforeHTML || !strings.Contains(html, row) {
+		t.Errorf("the page did not follow the write: %s", html)
 	}
 	if w := after.Burndown[len(after.Burndown)-1]; w.Finished != 1 || w.Unfinished != 2 {
 		t.Errorf("this week after a write: %+v", w)

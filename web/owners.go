@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"time"
@@ -45,16 +46,10 @@ type ownersResponse struct {
 	Owners []store.OwnerSummary `json:"owners"`
 }
 
-// ownersPageData is the data of templates/owners.html.
+// ownersPageData is the data of templates/owners.html: the owners as computed at Now.
 type ownersPageData struct {
-	Owners []ownerRow
+	Owners []store.OwnerSummary
 	Now    time.Time
-}
-
-// ownerRow is one owner of the list, with the link to their page.
-type ownerRow struct {
-	store.OwnerSummary
-	Href string
 }
 
 // ownersPage is GET /owners: every owner with unfinished items, those with overdue items first.
@@ -66,21 +61,17 @@ func (s *Server) ownersPage(c echo.Context) error {
 	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
 	now := s.now()
 	ctx := context.WithoutCancel(c.Request().Context())
-	v, err := s.figures.get("owners "+now.UTC().Format(time.DateOnly), s.store.ChangeCount(), func() (any, error) {
-		return s.store.Owners(ctx, s.defaultDue(), now)
+	figures := func() (any, error) {
+		owners, err := s.store.Owners(ctx, s.defaultDue(), now)
+		return ownersPageData{Owners: owners, Now: now}, err
+	}
+	return s.cachedPage(c, "owners "+now.UTC().Format(time.DateOnly), format, figures, func(v any) ([]byte, error) {
+		data := v.(ownersPageData)
+		if format == formatJSON {
+			return json.Marshal(ownersResponse{Owners: data.Owners})
+		}
+		return executeTemplate(ownersTemplate, data)
 	})
-	if err != nil {
-		return err
-	}
-	owners := v.([]store.OwnerSummary)
-	if format == formatJSON {
-		return c.JSON(http.StatusOK, ownersResponse{Owners: owners})
-	}
-	data := ownersPageData{Now: now}
-	for _, o := range owners {
-		data.Owners = append(data.Owners, ownerRow{OwnerSummary: o, Href: ownerHref(o.Email)})
-	}
-	return s.renderHTML(c, http.StatusOK, ownersTemplate, data)
 }
 
 // ownerHref is the path of an owner's page. Owners are what postmortem authors wrote: usually
