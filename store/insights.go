@@ -12,86 +12,23 @@ import (
 	ft "github.com/followthrough/followthrough"
 )
 
-// The figures of the status page's /insights, each computed by one SQL query over items, their
-// postmortems and the status history, so that only the figures leave the database.
+// The figures of the status page's /insights (ft.Insights), each computed by one SQL query over
+// items, their postmortems and the status history, so that only the figures leave the database.
 //
 // Portability: the SQL is standard (CTEs, window functions, NULLS LAST, integer arithmetic)
 // except where a comment says "dialect-specific"; those spots are the functions epochSeconds
 // and epochDay, which turn stored time text into numbers.
 
-// InsightsFilter selects the items that the figures count. Removed items never count.
-type InsightsFilter struct {
-	Team     string    // the item's own team, else its postmortem's; empty: any
-	Severity string    // the postmortem's severity; empty: any
-	Since    time.Time // postmortems signed off (accepted, when there is no sign-off time) at or after; zero: any
-}
-
-// DefaultDue says how long after sign-off an item without a due date of its own is due, by
-// priority: the stall rules' default_due (sync.Policy.DefaultDueOf). The store applies it in
-// SQL in whole seconds.
-type DefaultDue func(priority string) time.Duration
-
-// WeekCount is one week of the burn-down. Weeks run Monday to Sunday, UTC.
-type WeekCount struct {
-	Week string `json:"week"` // its Monday, YYYY-MM-DD
-	// Created counts the items accepted in the week.
-	Created int `json:"created"`
-	// Finished counts the changes into done or wont_do in the week; an item that was already
-	// finished at sign-off counts in the week it was accepted.
-	Finished int `json:"finished"`
-	// Reopened counts the changes from done or wont_do back to open or in_progress.
-	Reopened int `json:"reopened"`
-	// Unfinished counts the items not finished at the end of the week (for the current week:
-	// now).
-	Unfinished int `json:"unfinished"`
-}
-
-// TeamOnTime is one team's share of items finished by their due date.
-type TeamOnTime struct {
-	Team     string `json:"team"`     // "" for items with no team, nor one on their postmortem
-	Items    int    `json:"items"`    // every item of the team
-	Finished int    `json:"finished"` // done or wont_do
-	// OnTime counts the finished items that were finished in time: done by the end of the
-	// due day (UTC), won't-do before the due day began.
-	OnTime int `json:"on_time"`
-}
-
-// PriorityDays is the median time from sign-off to done of one priority's done items.
-type PriorityDays struct {
-	Priority   string   `json:"priority"`
-	Done       int      `json:"done"`
-	MedianDays *float64 `json:"median_days"` // nil when no item of the priority is done
-}
-
-// AgeBucket counts the overdue items whose age, in whole days since the end of their due day,
-// is at least FromDays and less than ToDays (no upper bound when ToDays is 0).
-type AgeBucket struct {
-	FromDays int `json:"from_days"`
-	ToDays   int `json:"to_days,omitempty"`
-	Items    int `json:"items"`
-}
-
-// overdueAges are the buckets of the overdue chart: under a week, 1–4 weeks, 1–3 months, older.
-var overdueAges = []AgeBucket{{FromDays: 0, ToDays: 7}, {FromDays: 7, ToDays: 28}, {FromDays: 28, ToDays: 90}, {FromDays: 90}}
-
-// Insights are the four figures of /insights.
-type Insights struct {
-	Burndown   []WeekCount    `json:"burndown"`
-	OnTime     []TeamOnTime   `json:"on_time"`
-	DaysToDone []PriorityDays `json:"days_to_done"`
-	Overdue    []AgeBucket    `json:"overdue_by_age"`
-}
-
 // Insights computes the four figures at now. The queries run at the same time, each on its
 // own connection, so each figure is consistent in itself; a write landing between them may show
 // in one figure and not yet in another.
-func (s *Store) Insights(ctx context.Context, f InsightsFilter, due DefaultDue, now time.Time) (Insights, error) {
-	var out Insights
+func (s *Store) Insights(ctx context.Context, f ft.InsightsFilter, policy ft.StallPolicy, now time.Time) (ft.Insights, error) {
+	var out ft.Insights
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) { out.Burndown, err = s.Burndown(ctx, f, now); return err })
-	g.Go(func() (err error) { out.OnTime, err = s.OnTimeByTeam(ctx, f, due); return err })
+	g.Go(func() (err error) { out.OnTime, err = s.OnTimeByTeam(ctx, f, policy); return err })
 	g.Go(func() (err error) { out.DaysToDone, err = s.DaysToDone(ctx, f); return err })
-	g.Go(func() (err error) { out.Overdue, err = s.OverdueByAge(ctx, f, due, now); return err })
+	g.Go(func() (err error) { out.Overdue, err = s.OverdueByAge(ctx, f, policy, now); return err })
 	return out, g.Wait()
 }
 
@@ -124,17 +61,17 @@ const (
 
 // inScope appends the FROM and WHERE that select the items f counts, as i (the item) and p (its
 // postmortem), with join (if any) joined to them, leaving the WHERE open for more conditions.
-func (q *sqlText) inScope(f InsightsFilter, join ...string) *sqlText {
+func (q *sqlText) inScope(f ft.InsightsFilter, join ...string) *sqlText {
 	return q.scope(f, true, join...)
 }
 
 // itemsInScope is inScope for a query that reads nothing of the postmortems: they are joined
 // only when the filter needs them.
-func (q *sqlText) itemsInScope(f InsightsFilter, join ...string) *sqlText {
+func (q *sqlText) itemsInScope(f ft.InsightsFilter, join ...string) *sqlText {
 	return q.scope(f, f.Severity != "" || !f.Since.IsZero() || f.Team != "", join...)
 }
 
-func (q *sqlText) scope(f InsightsFilter, postmortems bool, join ...string) *sqlText {
+func (q *sqlText) scope(f ft.InsightsFilter, postmortems bool, join ...string) *sqlText {
 	from := " FROM items i "
 	if postmortems {
 		from = " FROM postmortems p JOIN items i ON i.postmortem_id = p.id "
@@ -170,17 +107,17 @@ func dayNumber(t time.Time) int64 { return t.Unix() / 86400 }
 // dayDate is the YYYY-MM-DD of a day number.
 func dayDate(day int64) string { return time.Unix(day*86400, 0).UTC().Format(time.DateOnly) }
 
-// dueDay appends SQL for the day number of an item's effective due date, as sync.DueDate
-// decides it: the item's own due date, else the day that default_due[priority] after sign-off
-// (acceptance when there is none: sort_at) falls in. Adding whole seconds to the whole seconds
-// of sort_at finds the same day as adding them to the exact time: midnights fall on whole
-// seconds.
-func (q *sqlText) dueDay(due DefaultDue) *sqlText {
+// dueDay appends SQL for the day number of an item's effective due date, as ft.DueDate decides
+// it: the item's own due date, else the day that the policy's default_due for its priority
+// after sign-off (acceptance when there is none: sort_at) falls in. default_due is taken in
+// whole seconds; adding them to the whole seconds of sort_at finds the same day as adding them
+// to the exact time, since midnights fall on whole seconds.
+func (q *sqlText) dueDay(policy ft.StallPolicy) *sqlText {
 	q.add("CASE WHEN i.due IS NOT NULL THEN " + epochDay("i.due") + " ELSE (" + epochSeconds("p.sort_at") + " + CASE i.priority")
 	for _, p := range ft.Priorities {
-		q.add(" WHEN ? THEN ?", p, int64(due(p)/time.Second))
+		q.add(" WHEN ? THEN ?", p, int64(policy.DefaultDueFor(p)/time.Second))
 	}
-	return q.add(" ELSE ? END) / 86400 END", int64(due("")/time.Second))
+	return q.add(" ELSE ? END) / 86400 END", int64(policy.DefaultDueFor(ft.DefaultPriority)/time.Second))
 }
 
 // finishedAt is SQL for when a finished item finished: its latest change from unfinished into
@@ -198,7 +135,7 @@ const finishedAt = `COALESCE((SELECT MAX(h.at) FROM status_history h
 // finished. An item that was finished at sign-off has no crossing into finished: what an item
 // is now, undone by its crossings, is what it was when it was created, so those items count as
 // finished in the week they were created.
-func (s *Store) Burndown(ctx context.Context, f InsightsFilter, now time.Time) ([]WeekCount, error) {
+func (s *Store) Burndown(ctx context.Context, f ft.InsightsFilter, now time.Time) ([]ft.WeekCount, error) {
 	q := burndownQuery(f)
 	rows, err := s.readDB.QueryContext(ctx, q.sql.String(), q.args...)
 	if err != nil {
@@ -206,7 +143,7 @@ func (s *Store) Burndown(ctx context.Context, f InsightsFilter, now time.Time) (
 	}
 	type week struct {
 		day    int64
-		counts WeekCount
+		counts ft.WeekCount
 	}
 	weeks, err := collect(rows, func(rows *sql.Rows) (week, error) {
 		var w week
@@ -216,7 +153,7 @@ func (s *Store) Burndown(ctx context.Context, f InsightsFilter, now time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("burn-down: %w", err)
 	}
-	out := []WeekCount{}
+	out := []ft.WeekCount{}
 	if len(weeks) == 0 {
 		return out, nil
 	}
@@ -226,7 +163,7 @@ func (s *Store) Burndown(ctx context.Context, f InsightsFilter, now time.Time) (
 	next := 0
 	unfinished := 0
 	for day := weeks[0].day; day <= last; day += 7 {
-		w := WeekCount{Week: dayDate(day), Unfinished: unfinished}
+		w := ft.WeekCount{Week: dayDate(day), Unfinished: unfinished}
 		if next < len(weeks) && weeks[next].day == day {
 			w = weeks[next].counts
 			w.Week = dayDate(day)
@@ -240,7 +177,7 @@ func (s *Store) Burndown(ctx context.Context, f InsightsFilter, now time.Time) (
 
 // burndownQuery selects, per week with a change, its Monday's day number, the items created,
 // finished and reopened in it, and the items unfinished at its end.
-func burndownQuery(f InsightsFilter) *sqlText {
+func burndownQuery(f ft.InsightsFilter) *sqlText {
 	const history = "JOIN status_history h ON h.postmortem_id = i.postmortem_id AND h.item_id = i.item_id"
 	q := &sqlText{}
 	// Every row is counted into its week as early as possible: sorting rows to group them is
@@ -269,14 +206,14 @@ func burndownQuery(f InsightsFilter) *sqlText {
 // by the end of the effective due day (UTC), or won't-do before the due day began (deciding not
 // to do something on the day it is due is not doing it on time). An item finished at sign-off
 // finished then. Teams are in name order.
-func (s *Store) OnTimeByTeam(ctx context.Context, f InsightsFilter, due DefaultDue) ([]TeamOnTime, error) {
-	q := onTimeQuery(f, due)
+func (s *Store) OnTimeByTeam(ctx context.Context, f ft.InsightsFilter, policy ft.StallPolicy) ([]ft.TeamOnTime, error) {
+	q := onTimeQuery(f, policy)
 	rows, err := s.readDB.QueryContext(ctx, q.sql.String(), q.args...)
 	if err != nil {
 		return nil, fmt.Errorf("on-time share: %w", err)
 	}
-	teams, err := collect(rows, func(rows *sql.Rows) (TeamOnTime, error) {
-		var t TeamOnTime
+	teams, err := collect(rows, func(rows *sql.Rows) (ft.TeamOnTime, error) {
+		var t ft.TeamOnTime
 		err := rows.Scan(&t.Team, &t.Items, &t.Finished, &t.OnTime)
 		return t, err
 	})
@@ -284,19 +221,19 @@ func (s *Store) OnTimeByTeam(ctx context.Context, f InsightsFilter, due DefaultD
 		return nil, fmt.Errorf("on-time share: %w", err)
 	}
 	if teams == nil {
-		teams = []TeamOnTime{}
+		teams = []ft.TeamOnTime{}
 	}
 	return teams, nil
 }
 
 // onTimeQuery selects, per team, its items, finished items and items finished in time.
-func onTimeQuery(f InsightsFilter, due DefaultDue) *sqlText {
+func onTimeQuery(f ft.InsightsFilter, policy ft.StallPolicy) *sqlText {
 	q := &sqlText{}
 	q.add(`SELECT team, COUNT(*), SUM(finished), SUM(on_time) FROM (
 		SELECT ` + itemTeam + ` AS team,
 			CASE WHEN i.status IN ` + finishedStatuses + ` THEN 1 ELSE 0 END AS finished,
 			CASE WHEN i.status IN ` + finishedStatuses + ` AND ` + epochDay(finishedAt) + `
-				+ CASE WHEN i.status = 'wont_do' THEN 1 ELSE 0 END <= `).dueDay(due).add(` THEN 1 ELSE 0 END AS on_time`).
+				+ CASE WHEN i.status = 'wont_do' THEN 1 ELSE 0 END <= `).dueDay(policy).add(` THEN 1 ELSE 0 END AS on_time`).
 		inScope(f).add(`) AS items GROUP BY team ORDER BY team`)
 	return q
 }
@@ -304,14 +241,14 @@ func onTimeQuery(f InsightsFilter, due DefaultDue) *sqlText {
 // DaysToDone is, per priority (P0 to P3, each listed), the median time in days from sign-off
 // (acceptance, when there is none) to done, over done items; an item done at sign-off, or
 // before it, took 0 days. Won't-do items are not done and do not count.
-func (s *Store) DaysToDone(ctx context.Context, f InsightsFilter) ([]PriorityDays, error) {
+func (s *Store) DaysToDone(ctx context.Context, f ft.InsightsFilter) ([]ft.PriorityDays, error) {
 	q := daysToDoneQuery(f)
 	rows, err := s.readDB.QueryContext(ctx, q.sql.String(), q.args...)
 	if err != nil {
 		return nil, fmt.Errorf("days to done: %w", err)
 	}
-	medians, err := collect(rows, func(rows *sql.Rows) (PriorityDays, error) {
-		var p PriorityDays
+	medians, err := collect(rows, func(rows *sql.Rows) (ft.PriorityDays, error) {
+		var p ft.PriorityDays
 		var seconds float64
 		if err := rows.Scan(&p.Priority, &p.Done, &seconds); err != nil {
 			return p, err
@@ -323,9 +260,9 @@ func (s *Store) DaysToDone(ctx context.Context, f InsightsFilter) ([]PriorityDay
 	if err != nil {
 		return nil, fmt.Errorf("days to done: %w", err)
 	}
-	out := make([]PriorityDays, 0, len(ft.Priorities))
+	out := make([]ft.PriorityDays, 0, len(ft.Priorities))
 	for _, priority := range ft.Priorities {
-		p := PriorityDays{Priority: priority}
+		p := ft.PriorityDays{Priority: priority}
 		for _, m := range medians {
 			if m.Priority == priority {
 				p = m
@@ -338,7 +275,7 @@ func (s *Store) DaysToDone(ctx context.Context, f InsightsFilter) ([]PriorityDay
 
 // daysToDoneQuery selects, per priority with a done item, how many are done and the median of
 // their seconds from sign-off to done: the middle one, or the mean of the middle two.
-func daysToDoneQuery(f InsightsFilter) *sqlText {
+func daysToDoneQuery(f ft.InsightsFilter) *sqlText {
 	q := &sqlText{}
 	q.add(`WITH done (priority, seconds) AS (
 		SELECT i.priority, ` + epochSeconds(finishedAt) + ` - ` + epochSeconds("p.sort_at")).inScope(f).add(` AND i.status = 'done'),
@@ -354,13 +291,13 @@ func daysToDoneQuery(f InsightsFilter) *sqlText {
 
 // OverdueByAge counts the unfinished items whose effective due day has ended, by whole days
 // since its end at now: under 7, 7–27, 28–89, 90 or more.
-func (s *Store) OverdueByAge(ctx context.Context, f InsightsFilter, due DefaultDue, now time.Time) ([]AgeBucket, error) {
-	q := overdueQuery(f, due, dayNumber(now))
+func (s *Store) OverdueByAge(ctx context.Context, f ft.InsightsFilter, policy ft.StallPolicy, now time.Time) ([]ft.AgeBucket, error) {
+	q := overdueQuery(f, policy, dayNumber(now))
 	rows, err := s.readDB.QueryContext(ctx, q.sql.String(), q.args...)
 	if err != nil {
 		return nil, fmt.Errorf("overdue by age: %w", err)
 	}
-	out := append([]AgeBucket(nil), overdueAges...)
+	out := ft.OverdueAges()
 	_, err = collect(rows, func(rows *sql.Rows) (struct{}, error) {
 		var bucket, items int
 		if err := rows.Scan(&bucket, &items); err != nil {
@@ -378,19 +315,19 @@ func (s *Store) OverdueByAge(ctx context.Context, f InsightsFilter, due DefaultD
 	return out, nil
 }
 
-// overdueQuery selects, per age bucket (its index in overdueAges) with an overdue item, how
+// overdueQuery selects, per age bucket (its index in ft.OverdueAges) with an overdue item, how
 // many items are in it on the day today.
-func overdueQuery(f InsightsFilter, due DefaultDue, today int64) *sqlText {
+func overdueQuery(f ft.InsightsFilter, policy ft.StallPolicy, today int64) *sqlText {
 	q := &sqlText{}
 	q.add("SELECT bucket, SUM(items) FROM (SELECT CASE")
-	for i, b := range overdueAges {
+	for i, b := range ft.OverdueAges() {
 		if b.ToDays != 0 {
 			q.add(" WHEN age < ? THEN ?", b.ToDays, i)
 		}
 	}
 	// Items are counted per due day first, so that each item's due day is worked out once.
 	q.add(` ELSE ? END AS bucket, items FROM (
-		SELECT ? - due_day - 1 AS age, COUNT(*) AS items FROM (SELECT `, len(overdueAges)-1, today).dueDay(due).add(` AS due_day`).
+		SELECT ? - due_day - 1 AS age, COUNT(*) AS items FROM (SELECT `, len(ft.OverdueAges())-1, today).dueDay(policy).add(` AS due_day`).
 		inScope(f).add(` AND i.status IN `+unfinishedStatuses+`) AS unfinished
 		WHERE due_day < ? GROUP BY due_day) AS days) AS ages GROUP BY bucket`, today)
 	return q

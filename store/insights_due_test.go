@@ -1,34 +1,22 @@
-package store_test
+package store
 
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/store"
-	"github.com/followthrough/followthrough/sync"
 )
 
 // TestEffectiveDueIsTheStallRules: the due dates the store works out in SQL are those of the
-// stall rules (sync.DueDate), for every priority, sign-off times around midnight and
+// stall rules (ft.DueDate), for every priority, sign-off times around midnight and
 // default_due durations that are not whole days; and an item is overdue from the first instant
-// after its due day, as sync.Overdue says.
+// after its due day, as ft.Overdue says.
 func TestEffectiveDueIsTheStallRules(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "ft.db"), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	policy := sync.Policy{DefaultDue: map[string]time.Duration{
+	s := openTest(t)
+	policy := ft.StallPolicy{DefaultDue: map[string]time.Duration{
 		"P0": 28 * 24 * time.Hour, "P1": 36 * time.Hour, "P2": 56 * 24 * time.Hour, "P3": 24*time.Hour + 90*time.Minute + 7*time.Second,
 	}}
 	accepted := time.Date(2026, 3, 1, 23, 59, 59, 999_999_999, time.UTC)
@@ -55,22 +43,18 @@ func TestEffectiveDueIsTheStallRules(t *testing.T) {
 		}
 		for _, p := range ft.Priorities {
 			doc.ActionItems = append(doc.ActionItems, ft.ActionItem{ID: p, Title: p, Owner: "bob@acme.com", Priority: p})
-			due, defaulted := sync.DueDate(sync.StallInput{Priority: p, SignedOffAt: start}, policy)
+			due, defaulted := ft.DueDate(ft.StallInput{Priority: p, SignedOffAt: start}, policy)
 			if !defaulted {
 				t.Fatalf("%s/%s: not a default due date", doc.ID, p)
 			}
 			wants[doc.ID+"/"+p] = want{due, start}
 		}
-		targets := make([]ft.Target, len(doc.ActionItems))
-		for j := range targets {
-			targets[j] = ft.Target{Kind: ft.GitHub, Repo: "acme/a"}
-		}
-		if _, err := s.Intake(ctx, doc, targets, accepted); err != nil {
+		if err := intakeItems(ctx, s, doc, accepted, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, now := range []time.Time{accepted, time.Date(2026, 1, 7, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 6, 23, 59, 59, 0, time.UTC)} {
-		_, items, err := s.OwnerItems(ctx, "bob@acme.com", policy.DefaultDueOf, now)
+		_, items, err := s.OwnerItems(ctx, "bob@acme.com", policy, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,8 +66,8 @@ func TestEffectiveDueIsTheStallRules(t *testing.T) {
 			if it.DueDate != w.due {
 				t.Errorf("%s/%s signed off %s: due %s, the stall rules say %s", it.PostmortemID, it.ID, w.start, it.DueDate, w.due)
 			}
-			in := sync.StallInput{Priority: it.Priority, Status: it.Status, SignedOffAt: w.start}
-			if overdue := sync.Overdue(in, policy, now); it.Overdue != overdue {
+			in := ft.StallInput{Priority: it.Priority, Status: it.Status, SignedOffAt: w.start}
+			if overdue := ft.Overdue(in, policy, now); it.Overdue != overdue {
 				t.Errorf("%s/%s at %s: overdue %v, the stall rules say %v", it.PostmortemID, it.ID, now, it.Overdue, overdue)
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	ft "github.com/followthrough/followthrough"
 )
 
 // TestInsightsQueryPlans checks, with EXPLAIN QUERY PLAN, that the figures read the indexes of
@@ -14,22 +16,22 @@ func TestInsightsQueryPlans(t *testing.T) {
 	s := openTest(t)
 	seedInsights(t, s)
 	today := dayNumber(insightsNow)
-	all := InsightsFilter{Team: "payments", Severity: "SEV1", Since: insightsNow}
+	all := ft.InsightsFilter{Team: "payments", Severity: "SEV1", Since: insightsNow}
 	tests := []struct {
 		name  string
 		query *sqlText
 		uses  []string // indexes the plan must use
 	}{
-		{"burn-down", burndownQuery(InsightsFilter{}), []string{"items_insights", "status_history_finishes", "status_history_reopens"}},
+		{"burn-down", burndownQuery(ft.InsightsFilter{}), []string{"items_insights", "status_history_finishes", "status_history_reopens"}},
 		{"burn-down, filtered", burndownQuery(all), []string{"items_insights", "status_history_finishes", "status_history_reopens"}},
-		{"on time", onTimeQuery(InsightsFilter{}, testDefaultDue), []string{"items_insights", "status_history_finishes"}},
-		{"on time, filtered", onTimeQuery(all, testDefaultDue), []string{"items_insights", "status_history_finishes"}},
-		{"days to done", daysToDoneQuery(InsightsFilter{}), []string{"items_insights", "status_history_finishes"}},
+		{"on time", onTimeQuery(ft.InsightsFilter{}, testPolicy), []string{"items_insights", "status_history_finishes"}},
+		{"on time, filtered", onTimeQuery(all, testPolicy), []string{"items_insights", "status_history_finishes"}},
+		{"days to done", daysToDoneQuery(ft.InsightsFilter{}), []string{"items_insights", "status_history_finishes"}},
 		{"days to done, filtered", daysToDoneQuery(all), []string{"items_insights", "status_history_finishes"}},
-		{"overdue", overdueQuery(InsightsFilter{}, testDefaultDue, today), []string{"COVERING INDEX items_owed"}},
-		{"overdue, filtered", overdueQuery(all, testDefaultDue, today), []string{"items_owed"}},
-		{"owners", ownersQuery(testDefaultDue, today), []string{"COVERING INDEX items_owed"}},
-		{"owner's items", ownerItemsQuery("bob@acme.com", testDefaultDue, today), []string{"SEARCH i USING INDEX items_owed (<expr>=?)"}},
+		{"overdue", overdueQuery(ft.InsightsFilter{}, testPolicy, today), []string{"COVERING INDEX items_owed"}},
+		{"overdue, filtered", overdueQuery(all, testPolicy, today), []string{"items_owed"}},
+		{"owners", ownersQuery(testPolicy, today), []string{"COVERING INDEX items_owed"}},
+		{"owner's items", ownerItemsQuery("bob@acme.com", testPolicy, today), []string{"SEARCH i USING INDEX items_owed (<expr>=?)"}},
 	}
 	tableScan := regexp.MustCompile(`\bSCAN [ih]\b( |$)`)
 	for _, tc := range tests {

@@ -14,14 +14,9 @@ import (
 // that starts on Monday 2026-11-23.
 var insightsNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-// testDefaultDue is the configuration's default default_due: P0 and P1 28 days, P2 and P3 56.
-func testDefaultDue(priority string) time.Duration {
-	switch priority {
-	case "P0", "P1":
-		return 28 * 24 * time.Hour
-	}
-	return 56 * 24 * time.Hour
-}
+// testPolicy is the configuration's default default_due: P0 and P1 28 days, P2 and P3 56.
+var testPolicy = ft.StallPolicy{DefaultDue: map[string]time.Duration{
+	"P0": 28 * 24 * time.Hour, "P1": 28 * 24 * time.Hour, "P2": 56 * 24 * time.Hour, "P3": 56 * 24 * time.Hour}}
 
 func at(s string) time.Time {
 	t, err := time.Parse(time.RFC3339, s)
@@ -68,9 +63,9 @@ func seedInsights(t *testing.T, s *Store) {
 		return &ft.Document{ID: id, Title: "Outage " + id, Status: "finalized", Team: team, Severity: severity,
 			SignedOffBy: []string{"carol@acme.com"}, SignedOffAt: signed, ActionItems: items}
 	}
-	intake := func(d *ft.Document, now time.Time) {
+	intake := func(d *ft.Document, now time.Time, finished map[string]ft.Status) {
 		t.Helper()
-		if _, err := s.Intake(ctx, d, targets(len(d.ActionItems), repoA), now); err != nil {
+		if err := intakeItems(ctx, s, d, now, finished); err != nil {
 			t.Fatalf("intake %s: %v", d.ID, err)
 		}
 	}
@@ -102,14 +97,9 @@ func seedInsights(t *testing.T, s *Store) {
 		it("B1", "carol@acme.com", "P0", ""), it("B2", "carol@acme.com", "P2", "2026-11-25"),
 		it("B3", "dave@acme.com", "P2", "2026-11-26"), it("B4", "BOB@acme.com", "P3", "2026-08-01"),
 		it("B5", "erin@acme.com", "P1", ""), b6, it("B7", "erin@acme.com", "P0", ""),
-		it("B8", "erin@acme.com", "P3", "")), at("2026-10-01T09:00:00Z"))
-	// B5 and B8 were finished at sign-off: recorded so, with no status change.
+		// B5 and B8 were finished at sign-off: stored so, with no status change.
+		it("B8", "erin@acme.com", "P3", "")), at("2026-10-01T09:00:00Z"), map[string]ft.Status{"B5": ft.StatusDone, "B8": ft.StatusWontDo})
 	err := s.Write(ctx, func(tx *Tx) error {
-		_, err := tx.exec(ctx, `UPDATE items SET status = CASE item_id WHEN 'B5' THEN 'done' ELSE 'wont_do' END
-			WHERE postmortem_id = 'PM-B' AND item_id IN ('B5', 'B8')`)
-		if err != nil {
-			return err
-		}
 		return SetItemStall(ctx, tx, "PM-B", "B1", ItemStall{Reason: ft.StallOverdue, Episode: 1, Since: at("2026-10-31T00:00:00Z")})
 	})
 	if err != nil {
@@ -129,7 +119,7 @@ func seedInsights(t *testing.T, s *Store) {
 		it("A5", "bob@acme.com", "P1", "2026-11-10"), it("A6", "bob@acme.com", "P1", "2026-11-10"),
 		it("A7", "bob@acme.com", "P0", "2026-11-05"), it("A8", "bob@acme.com", "P3", "2026-11-20"),
 		it("A9", "carol@acme.com", "P1", "2026-10-29"))
-	intake(pmA, at("2026-11-02T11:00:00Z"))
+	intake(pmA, at("2026-11-02T11:00:00Z"), nil)
 	apply(change{"PM-A", "A8", ft.StatusDone, "github", "2026-11-03T10:00:00Z"},
 		change{"PM-A", "A7", ft.StatusDone, "github", "2026-11-04T10:00:00Z"},
 		change{"PM-A", "A7", ft.StatusOpen, "github", "2026-11-06T10:00:00Z"},
@@ -144,24 +134,58 @@ func seedInsights(t *testing.T, s *Store) {
 		// Done changed to won't do: still finished, and finished since the first.
 		change{"PM-A", "A1", ft.StatusWontDo, "jira", "2026-11-13T10:00:00Z"},
 		change{"PM-A", "A1", ft.StatusDone, "jira", "2026-11-13T11:00:00Z"})
-	// Revision 2 drops A8: removed and won't do.
-	pmA.ActionItems = slices.DeleteFunc(pmA.ActionItems, func(i ft.ActionItem) bool { return i.ID == "A8" })
-	intake(pmA, at("2026-11-20T10:00:00Z"))
+	// Revision 2 drops A8: removed and won't do, as a revision stores it.
+	err = s.Write(ctx, func(tx *Tx) error {
+		a8, err := LoadItemTx(ctx, tx, "PM-A", "A8")
+		if err != nil {
+			return err
+		}
+		from := a8.Status
+		a8.Removed, a8.Status = true, ft.StatusWontDo
+		return ApplyIntake(ctx, tx, IntakePlan{
+			Postmortem: PostmortemRow{ID: pmA.ID, Title: pmA.Title, Team: pmA.Team, Severity: pmA.Severity, SignedOffAt: pmA.SignedOffAt},
+			Revision:   Revision{Number: 2, Hash: "revision-2", Document: []byte("{}")},
+			Items:      []ItemChange{{Row: a8.ItemRow, From: from}},
+		}, at("2026-11-20T10:00:00Z"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	intake(doc("PM-C", "", "SEV3", nil,
 		it("C1", "dave@acme.com", "P2", "2026-09-01"), it("C2", "carol@acme.com", "P2", "2026-11-18"),
 		it("C3", "dave@acme.com", "P2", "2026-11-19"), it("C4", "alice@acme.com", "P2", "2027-01-15")),
-		at("2026-11-24T09:00:00Z"))
+		at("2026-11-24T09:00:00Z"), nil)
+}
+
+// intakeItems stores a new postmortem and its items as a first intake does, accepted at now,
+// each item open unless finished says how it was finished at sign-off.
+func intakeItems(ctx context.Context, s *Store, doc *ft.Document, now time.Time, finished map[string]ft.Status) error {
+	plan := IntakePlan{
+		Postmortem: PostmortemRow{ID: doc.ID, Title: doc.Title, URL: doc.URL, Severity: doc.Severity, Team: doc.Team,
+			SignedOffAt: doc.SignedOffAt},
+		Revision: Revision{Number: 1, Hash: doc.Hash(), Document: []byte("{}")},
+	}
+	for i, it := range doc.ActionItems {
+		status := ft.StatusOpen
+		if st, ok := finished[it.ID]; ok {
+			status = st
+		}
+		plan.Items = append(plan.Items, ItemChange{New: true, Row: ItemRow{PostmortemID: doc.ID, ID: it.ID, Position: i,
+			Title: it.Title, Owner: it.Owner, Priority: it.Priority, Due: it.Due, Team: it.Team, Labels: []string{},
+			Target: repoA, Status: status}})
+	}
+	return s.Write(ctx, func(tx *Tx) error { return ApplyIntake(ctx, tx, plan, now) })
 }
 
 func TestBurndown(t *testing.T) {
 	s := openTest(t)
 	seedInsights(t, s)
 	ctx := context.Background()
-	w := func(week string, created, finished, reopened, unfinished int) WeekCount {
-		return WeekCount{Week: week, Created: created, Finished: finished, Reopened: reopened, Unfinished: unfinished}
+	w := func(week string, created, finished, reopened, unfinished int) ft.WeekCount {
+		return ft.WeekCount{Week: week, Created: created, Finished: finished, Reopened: reopened, Unfinished: unfinished}
 	}
-	all := []WeekCount{
+	all := []ft.WeekCount{
 		// PM-B's 8 items; B5 and B8 finished at sign-off, B7 done on Saturday.
 		w("2026-09-28", 8, 3, 0, 5),
 		w("2026-10-05", 0, 0, 1, 6), // B8 unchecked
@@ -177,22 +201,22 @@ func TestBurndown(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		f    InsightsFilter
+		f    ft.InsightsFilter
 		now  time.Time
-		want []WeekCount
+		want []ft.WeekCount
 	}{
-		{"everything", InsightsFilter{}, insightsNow, all},
-		{"weeks without changes run to now", InsightsFilter{}, insightsNow.Add(14 * 24 * time.Hour),
+		{"everything", ft.InsightsFilter{}, insightsNow, all},
+		{"weeks without changes run to now", ft.InsightsFilter{}, insightsNow.Add(14 * 24 * time.Hour),
 			append(slices.Clone(all), w("2026-11-30", 0, 0, 0, 10), w("2026-12-07", 0, 0, 0, 10))},
-		{"severity", InsightsFilter{Severity: "SEV1"}, insightsNow, []WeekCount{
+		{"severity", ft.InsightsFilter{Severity: "SEV1"}, insightsNow, []ft.WeekCount{
 			w("2026-11-02", 8, 1, 1, 8), w("2026-11-09", 0, 6, 0, 2), w("2026-11-16", 0, 0, 0, 2), w("2026-11-23", 0, 0, 0, 2)}},
-		{"team is the item's own first", InsightsFilter{Team: "platform"}, insightsNow, []WeekCount{
+		{"team is the item's own first", ft.InsightsFilter{Team: "platform"}, insightsNow, []ft.WeekCount{
 			w("2026-09-28", 1, 0, 0, 1), w("2026-10-05", 0, 0, 0, 1), w("2026-10-12", 0, 0, 0, 1), w("2026-10-19", 0, 1, 0, 0),
 			w("2026-10-26", 0, 0, 0, 0), w("2026-11-02", 0, 0, 0, 0), w("2026-11-09", 0, 0, 0, 0), w("2026-11-16", 0, 0, 0, 0),
 			w("2026-11-23", 0, 0, 0, 0)}},
-		{"since filters on sign-off, else acceptance", InsightsFilter{Since: at("2026-11-03T00:00:00Z")}, insightsNow, []WeekCount{
+		{"since filters on sign-off, else acceptance", ft.InsightsFilter{Since: at("2026-11-03T00:00:00Z")}, insightsNow, []ft.WeekCount{
 			w("2026-11-23", 4, 0, 0, 4)}},
-		{"nothing matches", InsightsFilter{Team: "nobody"}, insightsNow, []WeekCount{}},
+		{"nothing matches", ft.InsightsFilter{Team: "nobody"}, insightsNow, []ft.WeekCount{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,10 +236,10 @@ func TestOnTimeByTeam(t *testing.T) {
 	seedInsights(t, s)
 	tests := []struct {
 		name string
-		f    InsightsFilter
-		want []TeamOnTime
+		f    ft.InsightsFilter
+		want []ft.TeamOnTime
 	}{
-		{"everything", InsightsFilter{}, []TeamOnTime{
+		{"everything", ft.InsightsFilter{}, []ft.TeamOnTime{
 			{Team: "", Items: 4},
 			// A1, A2 (on its due day) and A5 (won't do before the due date) in time; A3 a day
 			// late, A6 won't do on the due day, A7 finished last after its due date.
@@ -224,14 +248,14 @@ func TestOnTimeByTeam(t *testing.T) {
 			// B5 at sign-off, B7 and B8 before their default due dates.
 			{Team: "search", Items: 7, Finished: 3, OnTime: 3},
 		}},
-		{"team", InsightsFilter{Team: "search"}, []TeamOnTime{{Team: "search", Items: 7, Finished: 3, OnTime: 3}}},
-		{"severity", InsightsFilter{Severity: "SEV2"}, []TeamOnTime{
+		{"team", ft.InsightsFilter{Team: "search"}, []ft.TeamOnTime{{Team: "search", Items: 7, Finished: 3, OnTime: 3}}},
+		{"severity", ft.InsightsFilter{Severity: "SEV2"}, []ft.TeamOnTime{
 			{Team: "platform", Items: 1, Finished: 1}, {Team: "search", Items: 7, Finished: 3, OnTime: 3}}},
-		{"nothing matches", InsightsFilter{Severity: "SEV9"}, []TeamOnTime{}},
+		{"nothing matches", ft.InsightsFilter{Severity: "SEV9"}, []ft.TeamOnTime{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.OnTimeByTeam(context.Background(), tc.f, testDefaultDue)
+			got, err := s.OnTimeByTeam(context.Background(), tc.f, testPolicy)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -248,19 +272,19 @@ func TestDaysToDone(t *testing.T) {
 	days := func(d float64) *float64 { return &d }
 	tests := []struct {
 		name string
-		f    InsightsFilter
-		want []PriorityDays
+		f    ft.InsightsFilter
+		want []ft.PriorityDays
 	}{
 		// P0: B7 2 days, A7 10 (its last finish): the mean of the middle two. P1: B5 0 (at
 		// sign-off), A1 7, A2 8.5, A3 9, B6 19; won't-do A5 and A6 are not done. P3: B8 13;
 		// the removed A8 is left out.
-		{"everything", InsightsFilter{}, []PriorityDays{
+		{"everything", ft.InsightsFilter{}, []ft.PriorityDays{
 			{Priority: "P0", Done: 2, MedianDays: days(6)}, {Priority: "P1", Done: 5, MedianDays: days(8.5)},
 			{Priority: "P2"}, {Priority: "P3", Done: 1, MedianDays: days(13)}}},
-		{"team", InsightsFilter{Team: "payments"}, []PriorityDays{
+		{"team", ft.InsightsFilter{Team: "payments"}, []ft.PriorityDays{
 			{Priority: "P0", Done: 1, MedianDays: days(10)}, {Priority: "P1", Done: 3, MedianDays: days(8.5)},
 			{Priority: "P2"}, {Priority: "P3"}}},
-		{"nothing matches", InsightsFilter{Team: "nobody"}, []PriorityDays{
+		{"nothing matches", ft.InsightsFilter{Team: "nobody"}, []ft.PriorityDays{
 			{Priority: "P0"}, {Priority: "P1"}, {Priority: "P2"}, {Priority: "P3"}}},
 	}
 	for _, tc := range tests {
@@ -279,28 +303,29 @@ func TestDaysToDone(t *testing.T) {
 func TestOverdueByAge(t *testing.T) {
 	s := openTest(t)
 	seedInsights(t, s)
-	b := func(under7, under28, under90, older int) []AgeBucket {
-		return []AgeBucket{{0, 7, under7}, {7, 28, under28}, {28, 90, under90}, {90, 0, older}}
+	b := func(under7, under28, under90, older int) []ft.AgeBucket {
+		return []ft.AgeBucket{{FromDays: 0, ToDays: 7, Items: under7}, {FromDays: 7, ToDays: 28, Items: under28},
+			{FromDays: 28, ToDays: 90, Items: under90}, {FromDays: 90, Items: older}}
 	}
 	tests := []struct {
 		name string
-		f    InsightsFilter
+		f    ft.InsightsFilter
 		now  time.Time
-		want []AgeBucket
+		want []ft.AgeBucket
 	}{
 		// B2 (due yesterday) and C3 are under a week past their due day, C2 exactly 7 days;
 		// A9 and B1 (default due) 27; C1 85; B4 116. B3 is due today; finished items never
 		// count.
-		{"everything", InsightsFilter{}, insightsNow, b(2, 3, 1, 1)},
-		{"the last instant of a due day", InsightsFilter{}, at("2026-11-26T23:59:59Z"), b(2, 3, 1, 1)},
-		{"the first instant after", InsightsFilter{}, at("2026-11-27T00:00:00Z"), b(2, 2, 3, 1)},
-		{"team", InsightsFilter{Team: "search"}, insightsNow, b(1, 1, 0, 1)},
-		{"since", InsightsFilter{Since: at("2026-11-01T00:00:00Z")}, insightsNow, b(1, 2, 1, 0)},
-		{"nothing matches", InsightsFilter{Team: "nobody"}, insightsNow, b(0, 0, 0, 0)},
+		{"everything", ft.InsightsFilter{}, insightsNow, b(2, 3, 1, 1)},
+		{"the last instant of a due day", ft.InsightsFilter{}, at("2026-11-26T23:59:59Z"), b(2, 3, 1, 1)},
+		{"the first instant after", ft.InsightsFilter{}, at("2026-11-27T00:00:00Z"), b(2, 2, 3, 1)},
+		{"team", ft.InsightsFilter{Team: "search"}, insightsNow, b(1, 1, 0, 1)},
+		{"since", ft.InsightsFilter{Since: at("2026-11-01T00:00:00Z")}, insightsNow, b(1, 2, 1, 0)},
+		{"nothing matches", ft.InsightsFilter{Team: "nobody"}, insightsNow, b(0, 0, 0, 0)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.OverdueByAge(context.Background(), tc.f, testDefaultDue, tc.now)
+			got, err := s.OverdueByAge(context.Background(), tc.f, testPolicy, tc.now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -315,16 +340,16 @@ func TestInsightsRunsEveryFigure(t *testing.T) {
 	s := openTest(t)
 	seedInsights(t, s)
 	ctx := context.Background()
-	got, err := s.Insights(ctx, InsightsFilter{Team: "search"}, testDefaultDue, insightsNow)
+	got, err := s.Insights(ctx, ft.InsightsFilter{Team: "search"}, testPolicy, insightsNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := InsightsFilter{Team: "search"}
+	f := ft.InsightsFilter{Team: "search"}
 	burndown, _ := s.Burndown(ctx, f, insightsNow)
-	onTime, _ := s.OnTimeByTeam(ctx, f, testDefaultDue)
+	onTime, _ := s.OnTimeByTeam(ctx, f, testPolicy)
 	days, _ := s.DaysToDone(ctx, f)
-	overdue, _ := s.OverdueByAge(ctx, f, testDefaultDue, insightsNow)
-	want := Insights{Burndown: burndown, OnTime: onTime, DaysToDone: days, Overdue: overdue}
+	overdue, _ := s.OverdueByAge(ctx, f, testPolicy, insightsNow)
+	want := ft.Insights{Burndown: burndown, OnTime: onTime, DaysToDone: days, Overdue: overdue}
 	if jsonText(t, got) != jsonText(t, want) {
 		t.Fatalf("insights\n%s\nwant\n%s", jsonText(t, got), jsonText(t, want))
 	}

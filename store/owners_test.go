@@ -17,22 +17,22 @@ func TestOwners(t *testing.T) {
 	tests := []struct {
 		name string
 		now  time.Time
-		want []OwnerSummary
+		want []ft.OwnerSummary
 	}{
 		// Erin has only finished items; BOB@acme.com is bob. Overdue owners by their oldest
 		// overdue due date, then the rest by email.
-		{"now", insightsNow, []OwnerSummary{
+		{"now", insightsNow, []ft.OwnerSummary{
 			{Email: "bob@acme.com", Open: 1, Overdue: 1, OldestOverdueDue: date("2026-08-01")},
 			{Email: "dave@acme.com", Open: 3, Overdue: 2, OldestOverdueDue: date("2026-09-01")},
 			{Email: "carol@acme.com", Open: 4, Overdue: 4, Stalled: 1, OldestOverdueDue: date("2026-10-29")},
 			{Email: "alice@acme.com", Open: 2},
 		}},
-		{"before anything was due", at("2026-07-01T00:00:00Z"), []OwnerSummary{
+		{"before anything was due", at("2026-07-01T00:00:00Z"), []ft.OwnerSummary{
 			{Email: "alice@acme.com", Open: 2}, {Email: "bob@acme.com", Open: 1},
 			{Email: "carol@acme.com", Open: 4, Stalled: 1}, {Email: "dave@acme.com", Open: 3},
 		}},
 		// A4's default due date, 2026-12-28, has passed.
-		{"alice overdue too", at("2026-12-29T00:00:00Z"), []OwnerSummary{
+		{"alice overdue too", at("2026-12-29T00:00:00Z"), []ft.OwnerSummary{
 			{Email: "bob@acme.com", Open: 1, Overdue: 1, OldestOverdueDue: date("2026-08-01")},
 			{Email: "dave@acme.com", Open: 3, Overdue: 3, OldestOverdueDue: date("2026-09-01")},
 			{Email: "carol@acme.com", Open: 4, Overdue: 4, Stalled: 1, OldestOverdueDue: date("2026-10-29")},
@@ -41,7 +41,7 @@ func TestOwners(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.Owners(context.Background(), testDefaultDue, tc.now)
+			got, err := s.Owners(context.Background(), testPolicy, tc.now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,7 +54,7 @@ func TestOwners(t *testing.T) {
 
 func TestOwnersOfNobody(t *testing.T) {
 	s := openTest(t)
-	got, err := s.Owners(context.Background(), testDefaultDue, insightsNow)
+	got, err := s.Owners(context.Background(), testPolicy, insightsNow)
 	if err != nil || got == nil || len(got) != 0 {
 		t.Fatalf("owners of an empty store = %v, %v; want none", got, err)
 	}
@@ -93,7 +93,7 @@ func TestOwnerItems(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.email, func(t *testing.T) {
-			email, items, err := s.OwnerItems(ctx, tc.email, testDefaultDue, insightsNow)
+			email, items, err := s.OwnerItems(ctx, tc.email, testPolicy, insightsNow)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +120,7 @@ func TestOwnerItems(t *testing.T) {
 	}
 
 	// What the page shows of an item: its postmortem, own due date, stall and ticket.
-	_, items, err := s.OwnerItems(ctx, "carol@acme.com", testDefaultDue, insightsNow)
+	_, items, err := s.OwnerItems(ctx, "carol@acme.com", testPolicy, insightsNow)
 	if err != nil {
 		t.Fatal(err)
 	}

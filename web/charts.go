@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/followthrough/followthrough/store"
+	ft "github.com/followthrough/followthrough"
 )
 
 // The charts of /insights, drawn on the server as SVG: geometry is worked out here and
@@ -74,7 +74,7 @@ func formatDays(d float64) string { return strconv.FormatFloat(d, 'f', 1, 64) }
 // burndownChart draws the unfinished items at the end of each week as a line (top) and the
 // items created and finished in each week as pairs of bars (bottom), each panel on its own
 // scale.
-func burndownChart(weeks []store.WeekCount) chart {
+func burndownChart(weeks []ft.WeekCount) chart {
 	const left, right, lineTop, lineHeight, barTop, barHeight = 48.0, 8.0, 12.0, 130.0, 170.0, 80.0
 	c := chart{ID: "chart-burndown", Width: chartWidth, Height: 290,
 		Title: "Unfinished action items over time, with items created and finished per week"}

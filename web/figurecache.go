@@ -60,7 +60,7 @@ func (c *figureCache) get(key string, changes int64, fn func() (any, error)) (an
 // for HTML and JSON alike; render turns them into the body of the request's format, once per
 // format. Both stay cached under key until the database changes.
 func (s *Server) cachedPage(c echo.Context, key, format string, figures func() (any, error), render func(figures any) ([]byte, error)) error {
-	changes := s.store.ChangeCount()
+	changes := s.reader.ChangeCount()
 	body, err := s.figures.get(key+" "+format, changes, func() (any, error) {
 		v, err := s.figures.get(key, changes, figures)
 		if err != nil {

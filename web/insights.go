@@ -12,7 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/followthrough/followthrough/store"
+	ft "github.com/followthrough/followthrough"
 )
 
 // GET /insights: are postmortem action items getting done, and on time? Four figures, each an
@@ -31,8 +31,8 @@ func (s *Server) insightRoutes() {
 }
 
 // insightsFilter reads the filters team, severity and since=YYYY-MM-DD.
-func insightsFilter(q url.Values) (store.InsightsFilter, error) {
-	f := store.InsightsFilter{Team: q.Get("team"), Severity: q.Get("severity")}
+func insightsFilter(q url.Values) (ft.InsightsFilter, error) {
+	f := ft.InsightsFilter{Team: q.Get("team"), Severity: q.Get("severity")}
 	if len(f.Team) > maxFilterLength {
 		return f, badRequest("team must be at most %d characters", maxFilterLength)
 	}
@@ -59,7 +59,7 @@ type filterJSON struct {
 // teamShare is one team of the on-time figure with its share, on_time ÷ finished (nil when
 // nothing is finished).
 type teamShare struct {
-	store.TeamOnTime
+	ft.TeamOnTime
 	Share *float64 `json:"share"`
 }
 
@@ -69,17 +69,17 @@ func (t teamShare) Percent() int { return t.OnTime * 100 / max(t.Finished, 1) }
 // ageRow is one bucket of the overdue figure with its label.
 type ageRow struct {
 	Age string `json:"age"`
-	store.AgeBucket
+	ft.AgeBucket
 }
 
 // insightsResponse is the JSON of GET /insights.
 type insightsResponse struct {
-	Filter       filterJSON           `json:"filter"`
-	AsOf         time.Time            `json:"as_of"`
-	Burndown     []store.WeekCount    `json:"burndown"`
-	OnTime       []teamShare          `json:"on_time"`
-	DaysToDone   []store.PriorityDays `json:"days_to_done"`
-	OverdueByAge []ageRow             `json:"overdue_by_age"`
+	Filter       filterJSON        `json:"filter"`
+	AsOf         time.Time         `json:"as_of"`
+	Burndown     []ft.WeekCount    `json:"burndown"`
+	OnTime       []teamShare       `json:"on_time"`
+	DaysToDone   []ft.PriorityDays `json:"days_to_done"`
+	OverdueByAge []ageRow          `json:"overdue_by_age"`
 }
 
 // insightsPageData is the data of templates/insights.html.
@@ -109,7 +109,7 @@ func (s *Server) insightsPage(c echo.Context) error {
 	ctx := context.WithoutCancel(c.Request().Context())
 	key := fmt.Sprintf("insights %s %q %q %q", now.UTC().Format(time.DateOnly), f.Team, f.Severity, q.Get("since"))
 	figures := func() (any, error) {
-		in, err := s.store.Insights(ctx, f, s.defaultDue(), now)
+		in, err := s.reader.Insights(ctx, f, s.cfg.Stall.Policy(), now)
 		return insightsData(in, f, now), err
 	}
 	return s.cachedPage(c, key, format, figures, func(v any) ([]byte, error) {
@@ -135,7 +135,7 @@ func (s *Server) insightsPage(c echo.Context) error {
 
 // insightsData is the answer to /insights: the store's figures with the on-time shares and the
 // age buckets' labels.
-func insightsData(in store.Insights, f store.InsightsFilter, now time.Time) insightsResponse {
+func insightsData(in ft.Insights, f ft.InsightsFilter, now time.Time) insightsResponse {
 	out := insightsResponse{
 		Filter:     filterJSON{Team: f.Team, Severity: f.Severity},
 		AsOf:       now.UTC(),
@@ -162,7 +162,7 @@ func insightsData(in store.Insights, f store.InsightsFilter, now time.Time) insi
 }
 
 // ageLabel names an overdue age bucket.
-func ageLabel(b store.AgeBucket) string {
+func ageLabel(b ft.AgeBucket) string {
 	switch {
 	case b.FromDays == 0:
 		return fmt.Sprintf("under %d days", b.ToDays)
@@ -200,7 +200,7 @@ func onTimeChart(teams []teamShare) chart {
 		labels, values, 100, percent)
 }
 
-func daysChart(days []store.PriorityDays) chart {
+func daysChart(days []ft.PriorityDays) chart {
 	labels := make([]string, len(days))
 	values := make([]*float64, len(days))
 	var words []string

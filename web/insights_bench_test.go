@@ -98,7 +98,7 @@ func BenchmarkInsightsAndOwners(b *testing.B) {
 	}
 }
 
-// seedBenchHistory stores benchPostmortems postmortems through the store, as intake would, and
+// seedBenchHistory stores benchPostmortems postmortems with the store's intake statements and
 // their items' status changes: about 70% finished (one in seven of those won't do), a tenth
 // of the finished reopened and finished again, some stalled, and one postmortem in fifty
 // revised to drop an item.
@@ -162,18 +162,16 @@ func seedBenchHistory(b *testing.B, e *env) {
 		docs, accepted = append(docs, doc), append(accepted, signed.Add(time.Hour))
 	}
 
-	// Intake from many goroutines at once, so that the store's group commit shares the fsyncs.
-	targets := make([]ft.Target, benchItems)
-	for i := range targets {
-		targets[i] = ft.Target{Kind: ft.GitHub, Repo: "acme/actions"}
-	}
+	// Stored as intake stores a first revision, from many goroutines at once, so that the
+	// store's group commit shares the fsyncs.
 	var wg sync.WaitGroup
 	work := make(chan int)
 	errs := make(chan error, 64)
 	for range 64 {
 		wg.Go(func() {
 			for i := range work {
-				if _, err := e.store.Intake(ctx, docs[i], targets, accepted[i]); err != nil {
+				plan := benchPlan(docs[i])
+				if err := e.store.Write(ctx, func(tx *store.Tx) error { return store.ApplyIntake(ctx, tx, plan, accepted[i]) }); err != nil {
 					errs <- err
 					return
 				}
@@ -215,14 +213,39 @@ func seedBenchHistory(b *testing.B, e *env) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// One postmortem in fifty drops its last item in a revision.
+	// One postmortem in fifty drops its last item in a revision: removed, and won't do.
 	for i := 0; i < len(docs); i += 50 {
-		doc := *docs[i]
-		doc.ActionItems = doc.ActionItems[:benchItems-1]
-		if _, err := e.store.Intake(ctx, &doc, targets[:benchItems-1], accepted[i].Add(24*time.Hour)); err != nil {
+		err := e.store.Write(ctx, func(tx *store.Tx) error {
+			last, err := store.LoadItemTx(ctx, tx, docs[i].ID, docs[i].ActionItems[benchItems-1].ID)
+			if err != nil {
+				return err
+			}
+			from := last.Status
+			last.Removed, last.Status = true, ft.StatusWontDo
+			plan := benchPlan(docs[i])
+			plan.Revision.Number = 2
+			plan.Items = []store.ItemChange{{Row: last.ItemRow, From: from}}
+			return store.ApplyIntake(ctx, tx, plan, accepted[i].Add(24*time.Hour))
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchPlan is what a first intake of doc writes, every item going to acme/actions.
+func benchPlan(doc *ft.Document) store.IntakePlan {
+	plan := store.IntakePlan{
+		Postmortem: store.PostmortemRow{ID: doc.ID, Title: doc.Title, Severity: doc.Severity, Team: doc.Team, SignedOffAt: doc.SignedOffAt},
+		Revision:   store.Revision{Number: 1, Hash: doc.Hash(), Document: []byte("{}")},
+	}
+	for i, it := range doc.ActionItems {
+		plan.Items = append(plan.Items, store.ItemChange{New: true, Row: store.ItemRow{PostmortemID: doc.ID, ID: it.ID,
+			Position: i, Title: it.Title, Owner: it.Owner, Priority: it.Priority, Due: it.Due, Team: it.Team,
+			Labels: []string{}, Target: ft.Target{Kind: ft.GitHub, Repo: "acme/actions"}, Status: ft.StatusOpen}})
+		plan.Jobs = append(plan.Jobs, store.Job{Kind: "create_ticket", PostmortemID: doc.ID, ItemID: it.ID, Tracker: string(ft.GitHub)})
+	}
+	return plan
 }
 
 // processCPU is the CPU time, user and system, the process has used so far.

@@ -24,16 +24,16 @@ type insightsBody struct {
 		Severity string  `json:"severity"`
 		Since    *string `json:"since"`
 	} `json:"filter"`
-	AsOf     time.Time         `json:"as_of"`
-	Burndown []store.WeekCount `json:"burndown"`
+	AsOf     time.Time      `json:"as_of"`
+	Burndown []ft.WeekCount `json:"burndown"`
 	OnTime   []struct {
-		store.TeamOnTime
+		ft.TeamOnTime
 		Share *float64 `json:"share"`
 	} `json:"on_time"`
-	DaysToDone   []store.PriorityDays `json:"days_to_done"`
+	DaysToDone   []ft.PriorityDays `json:"days_to_done"`
 	OverdueByAge []struct {
 		Age string `json:"age"`
-		store.AgeBucket
+		ft.AgeBucket
 	} `json:"overdue_by_age"`
 }
 

@@ -9,8 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/followthrough/followthrough/store"
-	"github.com/followthrough/followthrough/sync"
+	ft "github.com/followthrough/followthrough"
 )
 
 // Who owes what: GET /owners lists everyone with unfinished items, GET /owners/{email} what one
@@ -27,11 +26,6 @@ func (s *Server) ownerRoutes() {
 	s.echo.GET("/owners/:email", s.ownerPage, s.pageHeaders, s.htmlErrors, s.pageAuth)
 }
 
-// defaultDue is the stall rules' default_due, for the store's due dates.
-func (s *Server) defaultDue() store.DefaultDue {
-	return sync.PolicyOf(s.cfg.Stall).DefaultDueOf
-}
-
 // htmlOrJSON is the page format of a request for a page that has no CSV.
 func htmlOrJSON(r *http.Request) (string, error) {
 	format, err := pageFormat(r)
@@ -43,12 +37,12 @@ func htmlOrJSON(r *http.Request) (string, error) {
 
 // ownersResponse is the JSON of GET /owners.
 type ownersResponse struct {
-	Owners []store.OwnerSummary `json:"owners"`
+	Owners []ft.OwnerSummary `json:"owners"`
 }
 
 // ownersPageData is the data of templates/owners.html: the owners as computed at Now.
 type ownersPageData struct {
-	Owners []store.OwnerSummary
+	Owners []ft.OwnerSummary
 	Now    time.Time
 }
 
@@ -62,7 +56,7 @@ func (s *Server) ownersPage(c echo.Context) error {
 	now := s.now()
 	ctx := context.WithoutCancel(c.Request().Context())
 	figures := func() (any, error) {
-		owners, err := s.store.Owners(ctx, s.defaultDue(), now)
+		owners, err := s.reader.Owners(ctx, s.cfg.Stall.Policy(), now)
 		return ownersPageData{Owners: owners, Now: now}, err
 	}
 	return s.cachedPage(c, "owners "+now.UTC().Format(time.DateOnly), format, figures, func(v any) ([]byte, error) {
@@ -80,8 +74,8 @@ func ownerHref(owner string) string { return "/owners/" + url.PathEscape(owner) 
 
 // ownerResponse is the JSON of GET /owners/{email}.
 type ownerResponse struct {
-	Email string           `json:"email"`
-	Items []store.OwedItem `json:"items"`
+	Email string        `json:"email"`
+	Items []ft.OwedItem `json:"items"`
 }
 
 // ownerPageData is the data of templates/owner.html.
@@ -94,7 +88,7 @@ type ownerPageData struct {
 
 // owedItem is one item of templates/owner.html.
 type owedItem struct {
-	store.OwedItem
+	ft.OwedItem
 	DueDefaulted bool   // the due date comes from default_due
 	StalledWhy   string // the stall reason in words
 	TicketHref   string // the ticket's URL when it is http(s)
@@ -113,7 +107,7 @@ func (s *Server) ownerPage(c echo.Context) error {
 		return badRequest("email must be a URL-escaped path segment")
 	}
 	now := s.now()
-	email, items, err := s.store.OwnerItems(c.Request().Context(), email, s.defaultDue(), now)
+	email, items, err := s.reader.OwnerItems(c.Request().Context(), email, s.cfg.Stall.Policy(), now)
 	if err != nil {
 		return err
 	}

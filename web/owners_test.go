@@ -46,15 +46,9 @@ func seedOwners(t *testing.T, e *env) {
 		}
 		return tm
 	}
-	intake := func(d *ft.Document, now time.Time) {
+	intake := func(d *ft.Document, accepted time.Time) {
 		t.Helper()
-		targets := make([]ft.Target, len(d.ActionItems))
-		for i := range targets {
-			targets[i] = ft.Target{Kind: ft.GitHub, Repo: "acme/actions"}
-		}
-		if _, err := e.store.Intake(ctx, d, targets, now); err != nil {
-			t.Fatalf("intake %s: %v", d.ID, err)
-		}
+		engineIntake(t, e, d, accepted)
 	}
 	item := func(id, owner, priority, due string) ft.ActionItem {
 		return ft.ActionItem{ID: id, Title: "Fix " + id, Owner: owner, Priority: priority, Due: due}
@@ -95,6 +89,22 @@ func seedOwners(t *testing.T, e *env) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// engineIntake accepts a document through the engine at the time accepted, every item going to
+// acme/actions.
+func engineIntake(t *testing.T, e *env, d *ft.Document, accepted time.Time) {
+	t.Helper()
+	own := *d
+	own.ActionItems = slices.Clone(d.ActionItems)
+	for i := range own.ActionItems {
+		own.ActionItems[i].Tracker = &ft.Target{Kind: ft.GitHub, Repo: "acme/actions"}
+	}
+	e.clock.Set(accepted)
+	defer e.clock.Set(pageNow)
+	if _, err := e.engine.Intake(context.Background(), &own); err != nil {
+		t.Fatalf("intake %s: %v", d.ID, err)
 	}
 }
 
@@ -180,12 +190,9 @@ func TestOwnerPageJSON(t *testing.T) {
 
 	// A percent sign is escaped too, and decoded once.
 	signed := pageNow
-	if _, err := e.store.Intake(context.Background(), &ft.Document{ID: "PM-3", Title: "Sale", Status: "finalized",
+	engineIntake(t, e, &ft.Document{ID: "PM-3", Title: "Sale", Status: "finalized",
 		SignedOffBy: []string{"carol@acme.com"}, SignedOffAt: &signed, ActionItems: []ft.ActionItem{
-			{ID: "I1", Title: "Cap discounts", Owner: "50%25off@acme.com", Priority: "P1"}}},
-		[]ft.Target{{Kind: ft.GitHub, Repo: "acme/actions"}}, pageNow); err != nil {
-		t.Fatal(err)
-	}
+			{ID: "I1", Title: "Cap discounts", Owner: "50%25off@acme.com", Priority: "P1"}}}, pageNow)
 	for _, path := range []string{"/owners/" + url.PathEscape("50%25off@acme.com"), "/owners/50%2525off@acme.com"} {
 		var got ownerJSON
 		r := e.page(path + "?format=json")
