@@ -789,3 +789,23 @@ func TestTwoItemsNamingOneTicket(t *testing.T) {
 		t.Errorf("comments = %q; want one, the winner's", c)
 	}
 }
+
+// TestUnlinkThatCannotBeWrittenLeavesTheItemLinked: the ticket an item left concerns it no
+// more; failing to comment there does not fail the item.
+func TestUnlinkThatCannotBeWrittenLeavesTheItemLinked(t *testing.T) {
+	e := newAdoptEnv(t)
+	first := e.personIssue("acme/old", githubfake.NewIssue{Title: "First"})
+	second := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "Second"})
+	e.submit(adoptDoc("PM-W", naming("AI-1", first)))
+	e.run()
+	e.gh.SetReadOnly("acme/old", true)
+	e.submit(adoptDoc("PM-W", naming("AI-1", second)))
+	e.settle()
+	it := e.item("PM-W", "AI-1")
+	if it.Sync != ft.SyncLinked || it.LastError != nil || it.Ticket == nil || it.Ticket.Key != second {
+		t.Fatalf("item = %+v; want linked to %s, without an error", it, second)
+	}
+	if _, failed, err := e.st.JobCounts(e.ctx); err != nil || failed != 1 {
+		t.Errorf("%d failed jobs (%v); want the one unlink", failed, err)
+	}
+}
