@@ -264,7 +264,7 @@ func (e *Engine) runJob(ctx context.Context, job store.Job) {
 		until := now.Add(wait)
 		log.Info("job waits for the tracker's limits", slog.Time("until", until), slog.String("reason", err.Error()))
 		if werr := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
-			if job.Kind == jobCreateTicket || job.Kind == jobMoveTicket {
+			if givesTicket(job.Kind) {
 				if err := store.SetItemWaiting(ctx, tx, job.PostmortemID, job.ItemID, ft.Waiting{Reason: waitReason(err), Until: until}); err != nil {
 					return err
 				}
@@ -305,6 +305,12 @@ func (e *Engine) runJob(ctx context.Context, job store.Job) {
 	}
 }
 
+// givesTicket reports whether jobs of the kind give an item the ticket it waits for: while
+// such a job waits for a tracker's limits, the item says so.
+func givesTicket(kind string) bool {
+	return kind == jobCreateTicket || kind == jobMoveTicket || kind == jobAdoptTicket
+}
+
 // waitReason is why a tracker's limits hold work back, in the tracker's words.
 func waitReason(err error) string {
 	var te *ft.TrackerError
@@ -315,13 +321,13 @@ func waitReason(err error) string {
 }
 
 // failJob gives the job up; when it is tracker work for an item, the item shows sync: failed
-// with the error. A ticket the item left behind concerns the item no more: failing to close it
-// is logged and counted, not shown as the item's sync state.
+// with the error. A ticket the item left behind concerns the item no more: failing to close
+// or unlink it is logged and counted, not shown as the item's sync state.
 func failJob(ctx context.Context, tx *store.Tx, job store.Job, attempts int, now time.Time, errText string) error {
 	if err := store.FailJob(ctx, tx, job.ID, attempts, now, errText); err != nil {
 		return err
 	}
-	if job.ItemID == "" || job.Tracker == "" || job.Kind == jobCloseMoved {
+	if job.ItemID == "" || job.Tracker == "" || job.Kind == jobCloseMoved || job.Kind == jobUnlinkTicket {
 		return nil
 	}
 	return store.SetItemSyncFailed(ctx, tx, job.PostmortemID, job.ItemID, errText, now)
