@@ -216,8 +216,9 @@ type listPage struct {
 }
 
 // statusPage is GET /: every postmortem, newest sign-off first, filtered by state, team and
-// severity. ?format=json|csv (or Accept) exports every matching postmortem; the HTML shows at
-// most pageSize per page, with a link to the next.
+// severity. ?format=json|csv (or Accept) exports every matching postmortem, streamed; the HTML
+// shows pageSize per page (limit= up to maxListLimit), with links to the next page and back to
+// the first that keep the filters.
 func (s *Server) statusPage(c echo.Context) error {
 	format, err := pageFormat(c.Request())
 	if err != nil {
