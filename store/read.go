@@ -131,7 +131,7 @@ func (s *Store) EachPostmortem(ctx context.Context, f ft.ListFilter, fn func(ft.
 	if err != nil {
 		return fmt.Errorf("export postmortems: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // read only: nothing to keep
+	defer func() { _ = tx.Rollback() }() // it only read: nothing to keep
 	pms, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("export postmortems: %w", err)

@@ -356,6 +356,30 @@ func TestSelfToken(t *testing.T) {
 	}
 }
 
+// TestSelfOnceUnderConcurrency: workers that need Self at the same moment share one GET /user;
+// a failed read is not kept, so the next caller reads again.
+func TestSelfOnceUnderConcurrency(t *testing.T) {
+	s := newFake(t, githubfake.Options{})
+	tr := newTracker(t, s, nil)
+	s.InjectFault(githubfake.Fault{Method: "GET", PathPrefix: "/user", Status: 502})
+	if _, err := tr.Self(context.Background()); err == nil {
+		t.Fatal("Self succeeded through a 502")
+	}
+	s.InjectFault(githubfake.Fault{Method: "GET", PathPrefix: "/user", Latency: 20 * time.Millisecond})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if got, err := tr.Self(context.Background()); err != nil || got != githubfake.DefaultLogin {
+				t.Errorf("Self = %q, %v", got, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.Calls("GET", "/user"); n != 2 {
+		t.Errorf("GET /user made %d times, want 2 (the failed one, then one for eight callers)", n)
+	}
+}
+
 var (
 	appKeyOnce sync.Once
 	appPEM     []byte
