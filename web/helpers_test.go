@@ -154,6 +154,7 @@ func newEnvWith(t testing.TB, configYAML string, mod func(*Options)) *env {
 	t.Cleanup(ts.Close)
 	client := ts.Client()
 	client.Timeout = 30 * time.Second
+	client.Transport = checkedTransport(t, client.Transport) // openapi_test.go
 	return &env{t: t, srv: srv, store: st, url: ts.URL, clock: clock, logs: logs, client: client}
 }
 

@@ -114,6 +114,7 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler())
+	e.GET("/openapi.yaml", s.openAPI) // in openapi.go
 	s.pageRoutes() // the status page, in page.go
 
 	v1 := e.Group("/v1")
