@@ -114,8 +114,8 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler())
-	e.GET("/openapi.yaml", s.openAPI) // in openapi.go
-	s.pageRoutes()                    // the status page, in page.go
+	e.GET("/openapi.yaml", s.openAPI)
+	s.pageRoutes() // the status page, in page.go
 
 	v1 := e.Group("/v1")
 	// Intake authenticates itself after reading the bounded body: a signature covers the body.
