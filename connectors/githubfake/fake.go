@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/followthrough/followthrough/connectors/internal/devweb"
 )
 
 // DefaultToken is the token the fake accepts when Options names no token and no App.
@@ -96,6 +98,7 @@ type Server struct {
 	searchLag   time.Duration
 	calls       []Call
 	allowedRepo map[string]bool
+	hook        devweb.Hook // where the issue pages' buttons deliver webhooks
 }
 
 // New starts a fake GitHub on 127.0.0.1 with a random port. Close it when done.
