@@ -35,6 +35,11 @@ const (
 	devJiraToken = "dev-jira-token"
 )
 
+// devWebhookSecret signs the stand-ins' webhooks, as GitHub and Jira sign theirs when the
+// webhook has a secret. Dev mode configures no webhook secret, so the service takes tracker
+// webhooks unsigned (as the contract says of --dev) and anyone can post their own.
+const devWebhookSecret = "followthrough-dev-webhook-secret"
+
 // The sample people's Jira accountIds.
 const (
 	devBobJira   = "5b10ac8d82e05b22cc7d4ef5"
@@ -64,16 +69,6 @@ func NewDev(listen, db string) (*Dev, error) {
 			{AccountID: devBobJira, Email: "bob@acme.com", DisplayName: "Bob"},
 			{AccountID: devAliceJira, Email: "alice@acme.com", DisplayName: "Alice"},
 		}})
-	ghSecret, err := randomToken()
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	jiraSecret, err := randomToken()
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
 
 	cfg := config.Default()
 	cfg.Listen = listen
@@ -83,7 +78,6 @@ func NewDev(listen, db string) (*Dev, error) {
 	gh.APIURL = d.GitHub.URL()
 	gh.Token = config.Secret(githubfake.DefaultToken)
 	gh.WriteInterval = 0
-	gh.WebhookSecret = config.Secret(ghSecret)
 	cfg.GitHub = gh
 	j := config.DefaultJira()
 	j.URL = d.Jira.URL()
@@ -91,7 +85,6 @@ func NewDev(listen, db string) (*Dev, error) {
 	j.Email = devJiraEmail
 	j.APIToken = config.Secret(devJiraToken)
 	j.SearchLag = time.Second
-	j.WebhookSecret = config.Secret(jiraSecret)
 	cfg.Jira = j
 	cfg.Routes = []config.Route{
 		{When: config.RouteWhen{Team: "payments"}, To: config.RouteTarget{Kind: "jira", Project: "PAY", IssueType: "Task"}},
@@ -113,11 +106,11 @@ func NewDev(listen, db string) (*Dev, error) {
 }
 
 // SetPublicURL points links written into tickets at the running server, and the stand-ins'
-// webhooks at its /webhooks/github and /webhooks/jira, signed with the configured secrets.
+// webhooks at its /webhooks/github and /webhooks/jira.
 func (d *Dev) SetPublicURL(url string) {
 	d.Config.PublicURL = url
-	d.GitHub.SetWebhook(url+"/webhooks/github", d.Config.GitHub.WebhookSecret.Value())
-	d.Jira.SetWebhook(url+"/webhooks/jira", d.Config.Jira.WebhookSecret.Value())
+	d.GitHub.SetWebhook(url+"/webhooks/github", devWebhookSecret)
+	d.Jira.SetWebhook(url+"/webhooks/jira", devWebhookSecret)
 }
 
 // Close stops the stand-ins and removes the temporary database.
