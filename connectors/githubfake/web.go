@@ -48,9 +48,10 @@ type webIssue struct {
 	ClosedBy                 string
 	Comments                 []webComment
 	Message                  string
-	Actions                  []webAction
+	Actions                  []devweb.Button
 	Webhook                  string // where clicks deliver webhooks; "" for none
 	Deliveries               []devweb.Delivery
+	DeliveryHeader           string
 }
 
 type webComment struct {
@@ -109,6 +110,7 @@ func (s *Server) webIssueLocked(rp *repo, is *issue) webIssue {
 	p.Actions = webActionsLocked(is)
 	p.Webhook, _ = s.hook.Target()
 	p.Deliveries = s.hook.Deliveries(strings.ToLower(rp.fullName) + "#" + strconv.Itoa(is.number))
+	p.DeliveryHeader = "X-GitHub-Delivery"
 	return p
 }
 
@@ -129,7 +131,7 @@ func writeWeb(w http.ResponseWriter, status int, page webIssue) {
 	_ = webTemplate.Execute(w, page)
 }
 
-var webTemplate = template.Must(template.New("issue").Parse(`<!DOCTYPE html>
+var webTemplate = template.Must(template.Must(template.New("issue").Parse(devweb.Templates)).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -173,13 +175,7 @@ button { font: inherit; padding: .3em 1em; border-radius: 6px; border: 1px solid
 <dt>Assignees</dt>
 <dd>{{range $i, $a := .Assignees}}{{if $i}}, {{end}}{{$a}}{{else}}No one assigned{{end}}</dd>
 </dl>
-{{- if .Actions}}
-<div class="actions">
-{{- range .Actions}}
-<form method="post"><input type="hidden" name="action" value="{{.Name}}"><button type="submit">{{.Label}}</button></form>
-{{- end}}
-</div>
-{{- end}}
+{{- template "buttons" .Actions}}
 <h2>Description</h2>
 {{if .Body}}<pre class="body">{{.Body}}</pre>{{else}}<p><em>No description provided.</em></p>{{end}}
 <h2>Comments ({{len .Comments}})</h2>
@@ -191,23 +187,8 @@ button { font: inherit; padding: .3em 1em; border-radius: 6px; border: 1px solid
 {{- else}}
 <p><em>No comments.</em></p>
 {{- end}}
-{{- if .Actions}}
-<form method="post" class="comment-form">
-<input type="hidden" name="action" value="comment">
-<label for="comment-body">Add a comment</label>
-<textarea id="comment-body" name="body" rows="3" required></textarea>
-<button type="submit">Comment</button>
-</form>
-{{- end}}
-{{- if .Deliveries}}
-<h2>Webhook deliveries</h2>
-<table class="deliveries">
-<tr><th>when</th><th>event</th><th>X-GitHub-Delivery</th><th>answer</th></tr>
-{{- range .Deliveries}}
-<tr class="{{if .OK}}ok{{else}}failed{{end}}"><td>{{.At.Format "15:04:05"}}</td><td>{{.Event}}</td><td><code>{{.ID}}</code></td><td>{{if .Status}}{{.Status}} {{end}}<code>{{.Answer}}</code></td></tr>
-{{- end}}
-</table>
-{{- end}}
+{{- if .Actions}}{{template "comment-form"}}{{end}}
+{{- template "deliveries" .}}
 {{- end}}
 </body>
 </html>

@@ -19,15 +19,6 @@ import (
 // would send for it: the same headers, signed with the secret, and the payload of
 // ../shared/fixtures/github-webhooks built from the issue as it is now.
 
-// The buttons' actions, as the forms post them.
-const (
-	actionStart   = "start"
-	actionDone    = "done"
-	actionWontDo  = "wont_do"
-	actionReopen  = "reopen"
-	actionComment = "comment"
-)
-
 // inProgressLabel is the label that says work has started (followthrough reads it as
 // in_progress).
 const inProgressLabel = "in progress"
@@ -38,27 +29,25 @@ const webPerson = "octocat"
 // hookID is the id of the fake's one webhook, in X-GitHub-Hook-ID.
 const hookID = "460817210"
 
-// webAction is one button of the page.
-type webAction struct{ Name, Label string }
-
 // SetWebhook makes every click on an issue page deliver GitHub's webhook to url (e.g.
 // followthrough's /webhooks/github), signed with secret. An empty url stops deliveries.
 func (s *Server) SetWebhook(url, secret string) { s.hook.Set(url, secret) }
 
 // webActionsLocked are the buttons an issue's page offers, as GitHub's page would: close or
 // start an open issue, reopen a closed one, comment on any.
-func webActionsLocked(is *issue) []webAction {
+func webActionsLocked(is *issue) []devweb.Button {
 	if is.deleted || is.pullRequest {
 		return nil
 	}
-	var out []webAction
+	var out []devweb.Button
 	if is.state == "open" {
 		if indexFold(is.labels, inProgressLabel) < 0 {
-			out = append(out, webAction{actionStart, "Start (label “in progress”)"})
+			out = append(out, devweb.Button{Action: devweb.ActionStart, Label: "Start (label “in progress”)"})
 		}
-		out = append(out, webAction{actionDone, "Close as done"}, webAction{actionWontDo, "Close as won't do"})
+		out = append(out, devweb.Button{Action: devweb.ActionDone, Label: "Close as done"},
+			devweb.Button{Action: devweb.ActionWontDo, Label: "Close as won't do"})
 	} else {
-		out = append(out, webAction{actionReopen, "Reopen"})
+		out = append(out, devweb.Button{Action: devweb.ActionReopen, Label: "Reopen"})
 	}
 	return out
 }
@@ -78,12 +67,12 @@ func (s *Server) serveWebAction(w http.ResponseWriter, r *http.Request, repoName
 		writeWeb(w, http.StatusNotFound, webIssue{Title: "Page not found", Message: "There is no issue " + repoName + "#" + strconv.Itoa(number) + " on this stand-in of GitHub."})
 		return
 	}
-	allowed := action == actionComment
+	allowed := action == devweb.ActionComment
 	for _, a := range webActionsLocked(is) {
-		allowed = allowed || a.Name == action
+		allowed = allowed || a.Action == action
 	}
 	comment := strings.TrimSpace(r.PostFormValue("body"))
-	if !allowed || (action == actionComment && comment == "") {
+	if !allowed || (action == devweb.ActionComment && comment == "") {
 		s.mu.Unlock()
 		writeWeb(w, http.StatusConflict, webIssue{Title: "Nothing to do", Message: fmt.Sprintf(
 			"%q cannot be done on %s#%d as it is now (%s), or the comment is empty. Go back and reload the page.", action, rp.fullName, number, is.state)})
@@ -96,23 +85,23 @@ func (s *Server) serveWebAction(w http.ResponseWriter, r *http.Request, repoName
 	now := s.nowLocked()
 	event, payload := "issues", map[string]any{}
 	switch action {
-	case actionStart:
+	case devweb.ActionStart:
 		s.ensureLabelLocked(rp, inProgressLabel)
 		l := rp.labels[strings.ToLower(inProgressLabel)]
 		is.labels = append(is.labels, l.name)
 		payload["action"] = "labeled"
 		payload["label"] = s.labelsJSONLocked(rp, []string{l.name})[0]
-	case actionDone, actionWontDo:
+	case devweb.ActionDone, devweb.ActionWontDo:
 		reason := "completed"
-		if action == actionWontDo {
+		if action == devweb.ActionWontDo {
 			reason = "not_planned"
 		}
 		setStateLocked(is, "closed", reason, actor, now)
 		payload["action"] = "closed"
-	case actionReopen:
+	case devweb.ActionReopen:
 		setStateLocked(is, "open", "", "", now)
 		payload["action"] = "reopened"
-	case actionComment:
+	case devweb.ActionComment:
 		c := s.commentLocked(is, actor, comment)
 		event = "issue_comment"
 		payload["action"] = "created"

@@ -36,11 +36,11 @@ func TestIssuePageButtons(t *testing.T) {
 		inProgress      bool
 		status          ft.Status
 	}{
-		{actionStart, "", "issues", "labeled.payload.json", "open", "", true, ft.StatusInProgress},
-		{actionComment, "on it", "issue_comment", "issue_comment.created.payload.json", "open", "", true, ft.StatusInProgress},
-		{actionDone, "", "issues", "issues.closed.json", "closed", "completed", true, ft.StatusDone},
-		{actionReopen, "", "issues", "reopened.payload.json", "open", "reopened", true, ft.StatusInProgress},
-		{actionWontDo, "", "issues", "issues.closed.json", "closed", "not_planned", true, ft.StatusWontDo},
+		{devweb.ActionStart, "", "issues", "labeled.payload.json", "open", "", true, ft.StatusInProgress},
+		{devweb.ActionComment, "on it", "issue_comment", "issue_comment.created.payload.json", "open", "", true, ft.StatusInProgress},
+		{devweb.ActionDone, "", "issues", "issues.closed.json", "closed", "completed", true, ft.StatusDone},
+		{devweb.ActionReopen, "", "issues", "reopened.payload.json", "open", "reopened", true, ft.StatusInProgress},
+		{devweb.ActionWontDo, "", "issues", "issues.closed.json", "closed", "not_planned", true, ft.StatusWontDo},
 	}
 	ids := map[string]bool{}
 	for i, st := range steps {
@@ -122,11 +122,11 @@ func TestIssuePageRefusesForeignPosts(t *testing.T) {
 		header []string
 		status int
 	}{
-		{"cross-site", url.Values{"action": {actionDone}}, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
-		{"other origin", url.Values{"action": {actionDone}}, []string{"Sec-Fetch-Site", "", "Origin", "http://evil.example"}, http.StatusForbidden},
-		{"rebound host name", url.Values{"action": {actionDone}}, []string{"Host", "evil.example:80"}, http.StatusForbidden},
-		{"not offered", url.Values{"action": {actionReopen}}, nil, http.StatusConflict},
-		{"empty comment", url.Values{"action": {actionComment}, "body": {"  "}}, nil, http.StatusConflict},
+		{"cross-site", url.Values{"action": {devweb.ActionDone}}, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"other origin", url.Values{"action": {devweb.ActionDone}}, []string{"Sec-Fetch-Site", "", "Origin", "http://evil.example"}, http.StatusForbidden},
+		{"rebound host name", url.Values{"action": {devweb.ActionDone}}, []string{"Host", "evil.example:80"}, http.StatusForbidden},
+		{"not offered", url.Values{"action": {devweb.ActionReopen}}, nil, http.StatusConflict},
+		{"empty comment", url.Values{"action": {devweb.ActionComment}, "body": {"  "}}, nil, http.StatusConflict},
 		{"unknown", url.Values{"action": {"delete"}}, nil, http.StatusConflict},
 	}
 	for _, tc := range tests {
@@ -144,7 +144,7 @@ func TestIssuePageRefusesForeignPosts(t *testing.T) {
 	}
 	// Without a webhook a click still changes the issue, and nothing is sent.
 	s.SetWebhook("", "")
-	if code, _ := devwebtest.Click(t, page, url.Values{"action": {actionDone}}); code != http.StatusSeeOther {
+	if code, _ := devwebtest.Click(t, page, url.Values{"action": {devweb.ActionDone}}); code != http.StatusSeeOther {
 		t.Fatalf("click without a webhook: %d", code)
 	}
 	if is, _ := s.Issue("acme/x", 1); is.State != "closed" {

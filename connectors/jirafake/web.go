@@ -37,10 +37,11 @@ type webIssue struct {
 	Comments                         []webComment
 	RemoteLinks                      []RemoteLink
 	Message                          string
-	Actions                          []webAction
+	Actions                          []devweb.Button
 	Webhook                          string // where clicks deliver webhooks; "" for none
 	Actor                            webUser
 	Deliveries                       []devweb.Delivery
+	DeliveryHeader                   string
 }
 
 type webUser struct{ Name, ID string }
@@ -105,6 +106,7 @@ func (s *Server) webIssue(is *issue) webIssue {
 		p.Actor = p.Assignee
 	}
 	p.Deliveries = s.hook.Deliveries(is.Key)
+	p.DeliveryHeader = "X-Atlassian-Webhook-Identifier"
 	return p
 }
 
@@ -137,7 +139,7 @@ func writeWeb(w http.ResponseWriter, status int, page webIssue) {
 	_ = webTemplate.Execute(w, page)
 }
 
-var webTemplate = template.Must(template.New("issue").Parse(`<!DOCTYPE html>
+var webTemplate = template.Must(template.Must(template.New("issue").Parse(devweb.Templates)).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -182,13 +184,7 @@ button { font: inherit; padding: .3em 1em; border-radius: 3px; border: 1px solid
 <dt>Created</dt><dd>{{.Created}}</dd>
 <dt>Updated</dt><dd>{{.Updated}}</dd>
 </dl>
-{{- if .Actions}}
-<div class="actions">
-{{- range .Actions}}
-<form method="post"><input type="hidden" name="action" value="{{.Name}}"><button type="submit">{{.Label}}</button></form>
-{{- end}}
-</div>
-{{- end}}
+{{- template "buttons" .Actions}}
 <h2>Description</h2>
 {{if .Description}}<pre class="description">{{.Description}}</pre>{{else}}<p class="muted">None</p>{{end}}
 <h2>Web links</h2>
@@ -210,21 +206,8 @@ button { font: inherit; padding: .3em 1em; border-radius: 3px; border: 1px solid
 {{- else}}
 <p class="muted">There are no comments yet on this issue.</p>
 {{- end}}
-<form method="post" class="comment-form">
-<input type="hidden" name="action" value="comment">
-<label for="comment-body">Add a comment</label>
-<textarea id="comment-body" name="body" rows="3" required></textarea>
-<button type="submit">Comment</button>
-</form>
-{{- if .Deliveries}}
-<h2>Webhook deliveries</h2>
-<table class="deliveries">
-<tr><th>when</th><th>event</th><th>X-Atlassian-Webhook-Identifier</th><th>answer</th></tr>
-{{- range .Deliveries}}
-<tr class="{{if .OK}}ok{{else}}failed{{end}}"><td>{{.At.Format "15:04:05"}}</td><td>{{.Event}}</td><td><code>{{.ID}}</code></td><td>{{if .Status}}{{.Status}} {{end}}<code>{{.Answer}}</code></td></tr>
-{{- end}}
-</table>
-{{- end}}
+{{template "comment-form"}}
+{{- template "deliveries" .}}
 {{- end}}
 </body>
 </html>

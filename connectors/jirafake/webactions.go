@@ -18,23 +18,11 @@ import (
 // the payload of ../shared/fixtures/jira-webhooks (jira:issue_updated with its changelog, or
 // comment_created) built from the issue as it is now.
 
-// The buttons' actions, as the forms post them.
-const (
-	actionStart   = "start"
-	actionDone    = "done"
-	actionWontDo  = "wont_do"
-	actionReopen  = "reopen"
-	actionComment = "comment"
-)
-
 // wontDo is the status and the resolution that say an issue will not be done.
 const wontDo = "Won't Do"
 
 // webPerson clicks on issues that have no assignee; otherwise the assignee does.
 const webPerson = "5c5f880629be9642ba529340"
-
-// webAction is one button of the page.
-type webAction struct{ Name, Label string }
 
 // SetWebhook makes every click on an issue page deliver Jira's webhook to url (e.g.
 // followthrough's /webhooks/jira), signed with secret. An empty url stops deliveries.
@@ -53,12 +41,12 @@ func (s *Server) webTarget(is *issue, action string) (st Status, resolution stri
 		return Status{}, false
 	}
 	switch action {
-	case actionStart:
+	case devweb.ActionStart:
 		if cur.Category != CategoryNew {
 			return Status{}, "", false
 		}
 		st, ok = find(func(st Status) bool { return st.Category == CategoryIndeterminate })
-	case actionDone:
+	case devweb.ActionDone:
 		if cur.Category == CategoryDone {
 			return Status{}, "", false
 		}
@@ -66,7 +54,7 @@ func (s *Server) webTarget(is *issue, action string) (st Status, resolution stri
 			st, ok = find(func(st Status) bool { return st.Category == CategoryDone && st.Name != wontDo })
 		}
 		resolution = "Done"
-	case actionWontDo:
+	case devweb.ActionWontDo:
 		if cur.Category == CategoryDone {
 			return Status{}, "", false
 		}
@@ -74,7 +62,7 @@ func (s *Server) webTarget(is *issue, action string) (st Status, resolution stri
 			st, ok = find(func(st Status) bool { return st.Category == CategoryDone })
 		}
 		resolution = wontDo
-	case actionReopen:
+	case devweb.ActionReopen:
 		if cur.Category != CategoryDone {
 			return Status{}, "", false
 		}
@@ -87,11 +75,14 @@ func (s *Server) webTarget(is *issue, action string) (st Status, resolution stri
 }
 
 // webActions are the buttons an issue's page offers. Callers hold s.mu.
-func (s *Server) webActions(is *issue) []webAction {
-	var out []webAction
-	for _, a := range []webAction{{actionStart, "Start progress"}, {actionDone, "Close as done"}, {actionWontDo, "Close as won't do"}, {actionReopen, "Reopen"}} {
-		if _, _, ok := s.webTarget(is, a.Name); ok {
-			out = append(out, a)
+func (s *Server) webActions(is *issue) []devweb.Button {
+	var out []devweb.Button
+	for _, b := range []devweb.Button{
+		{Action: devweb.ActionStart, Label: "Start progress"}, {Action: devweb.ActionDone, Label: "Close as done"},
+		{Action: devweb.ActionWontDo, Label: "Close as won't do"}, {Action: devweb.ActionReopen, Label: "Reopen"},
+	} {
+		if _, _, ok := s.webTarget(is, b.Action); ok {
+			out = append(out, b)
 		}
 	}
 	return out
@@ -122,7 +113,7 @@ func (s *Server) serveWebAction(w http.ResponseWriter, r *http.Request, key stri
 		actor = is.Assignee
 	}
 	payload := map[string]any{"timestamp": s.now().UnixMilli()}
-	if action == actionComment && comment != "" {
+	if action == devweb.ActionComment && comment != "" {
 		c := s.addComment(is, actor, comment)
 		payload["webhookEvent"] = "comment_created"
 		payload["comment"] = s.commentJSON(is, c)

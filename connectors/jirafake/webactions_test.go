@@ -35,11 +35,11 @@ func TestBrowsePageButtons(t *testing.T) {
 		resolution      string
 		want            ft.Status
 	}{
-		{actionStart, "", "jira:issue_updated", "webhook-issue-updated-started-working.json", "In Progress", "", ft.StatusInProgress},
-		{actionComment, "on it", "comment_created", "webhook-cloud-comment-created.json", "In Progress", "", ft.StatusInProgress},
-		{actionDone, "", "jira:issue_updated", "webhook-issue-updated-resolved.json", "Done", "Done", ft.StatusDone},
-		{actionReopen, "", "jira:issue_updated", "webhook-issue-updated-reopened.json", "To Do", "", ft.StatusOpen},
-		{actionWontDo, "", "jira:issue_updated", "webhook-issue-updated-resolved.json", "Won't Do", "Won't Do", ft.StatusWontDo},
+		{devweb.ActionStart, "", "jira:issue_updated", "webhook-issue-updated-started-working.json", "In Progress", "", ft.StatusInProgress},
+		{devweb.ActionComment, "on it", "comment_created", "webhook-cloud-comment-created.json", "In Progress", "", ft.StatusInProgress},
+		{devweb.ActionDone, "", "jira:issue_updated", "webhook-issue-updated-resolved.json", "Done", "Done", ft.StatusDone},
+		{devweb.ActionReopen, "", "jira:issue_updated", "webhook-issue-updated-reopened.json", "To Do", "", ft.StatusOpen},
+		{devweb.ActionWontDo, "", "jira:issue_updated", "webhook-issue-updated-resolved.json", "Won't Do", "Won't Do", ft.StatusWontDo},
 	}
 	ids := map[string]bool{}
 	for i, st := range steps {
@@ -81,7 +81,7 @@ func TestBrowsePageButtons(t *testing.T) {
 		if err != nil || !relevant {
 			t.Fatalf("%s: followthrough's parser: relevant %v, %v", st.action, relevant, err)
 		}
-		if ev.Ref.Key != key || ev.Status != st.want || ev.Actor != "acc-bob" || !ev.Activity || ev.Marker != "followthrough:PM-1/AI-1" && st.action != actionComment {
+		if ev.Ref.Key != key || ev.Status != st.want || ev.Actor != "acc-bob" || !ev.Activity || ev.Marker != "followthrough:PM-1/AI-1" && st.action != devweb.ActionComment {
 			t.Errorf("%s: parsed %+v, want %s %s by acc-bob", st.action, ev, key, st.want)
 		}
 	}
@@ -111,11 +111,11 @@ func TestBrowsePageRefusesForeignPosts(t *testing.T) {
 		header []string
 		status int
 	}{
-		{"cross-site", url.Values{"action": {actionDone}}, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
-		{"other origin", url.Values{"action": {actionDone}}, []string{"Sec-Fetch-Site", "", "Origin", "http://evil.example"}, http.StatusForbidden},
-		{"rebound host name", url.Values{"action": {actionDone}}, []string{"Host", "evil.example"}, http.StatusForbidden},
-		{"not offered", url.Values{"action": {actionReopen}}, nil, http.StatusConflict},
-		{"empty comment", url.Values{"action": {actionComment}}, nil, http.StatusConflict},
+		{"cross-site", url.Values{"action": {devweb.ActionDone}}, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"other origin", url.Values{"action": {devweb.ActionDone}}, []string{"Sec-Fetch-Site", "", "Origin", "http://evil.example"}, http.StatusForbidden},
+		{"rebound host name", url.Values{"action": {devweb.ActionDone}}, []string{"Host", "evil.example"}, http.StatusForbidden},
+		{"not offered", url.Values{"action": {devweb.ActionReopen}}, nil, http.StatusConflict},
+		{"empty comment", url.Values{"action": {devweb.ActionComment}}, nil, http.StatusConflict},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,7 +138,7 @@ func TestBrowsePageTwoStepWorkflow(t *testing.T) {
 	wf := TwoStepWorkflow()
 	c := newClient(t, Options{ServeHTML: true, Workflow: &wf})
 	key := c.create("PAY", "Fix it")
-	if code, body := devwebtest.Click(t, c.s.URL()+"/browse/"+key, url.Values{"action": {actionWontDo}}); code != http.StatusSeeOther {
+	if code, body := devwebtest.Click(t, c.s.URL()+"/browse/"+key, url.Values{"action": {devweb.ActionWontDo}}); code != http.StatusSeeOther {
 		t.Fatalf("%d: %s", code, body)
 	}
 	if is, _ := c.s.Issue(key); is.Status != "Done" || is.Resolution != "Won't Do" {

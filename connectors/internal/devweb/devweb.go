@@ -19,6 +19,48 @@ import (
 	"time"
 )
 
+// The actions of a ticket page's forms, the same on both stand-ins.
+const (
+	ActionStart   = "start"
+	ActionDone    = "done"
+	ActionWontDo  = "wont_do"
+	ActionReopen  = "reopen"
+	ActionComment = "comment"
+)
+
+// Button is one button of a ticket's page: the action its form posts and its label.
+type Button struct{ Action, Label string }
+
+// Templates are the parts of a ticket's page that both stand-ins show, to parse into each
+// page's template: "buttons" (given the []Button), "comment-form", and "deliveries" (given the
+// page, which has Deliveries []Delivery and DeliveryHeader, the name of the delivery id header).
+const Templates = `
+{{- define "buttons"}}{{if .}}
+<div class="actions">
+{{- range .}}
+<form method="post"><input type="hidden" name="action" value="{{.Action}}"><button type="submit">{{.Label}}</button></form>
+{{- end}}
+</div>
+{{- end}}{{end}}
+{{- define "comment-form"}}
+<form method="post" class="comment-form">
+<input type="hidden" name="action" value="comment">
+<label for="comment-body">Add a comment</label>
+<textarea id="comment-body" name="body" rows="3" required></textarea>
+<button type="submit">Comment</button>
+</form>
+{{- end}}
+{{- define "deliveries"}}{{if .Deliveries}}
+<h2>Webhook deliveries</h2>
+<table class="deliveries">
+<tr><th>when</th><th>event</th><th>{{.DeliveryHeader}}</th><th>answer</th></tr>
+{{- range .Deliveries}}
+<tr class="{{if .OK}}ok{{else}}failed{{end}}"><td>{{.At.Format "15:04:05"}}</td><td>{{.Event}}</td><td><code>{{.ID}}</code></td><td>{{if .Status}}{{.Status}} {{end}}<code>{{.Answer}}</code></td></tr>
+{{- end}}
+</table>
+{{- end}}{{end}}
+`
+
 // maxForm bounds a form post: a comment and a few fields.
 const maxForm = 64 << 10
 
