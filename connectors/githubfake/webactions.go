@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -114,28 +113,24 @@ func (s *Server) serveWebAction(w http.ResponseWriter, r *http.Request, repoName
 	repoID := rp.id
 	s.mu.Unlock()
 
-	body, err := json.Marshal(payload)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	_, secret := s.hook.Target()
 	delivery := newGUID()
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", "GitHub-Hookshot/githubfake")
-	h.Set("X-GitHub-Event", event)
-	h.Set("X-GitHub-Delivery", delivery)
-	h.Set("X-GitHub-Hook-ID", hookID)
-	h.Set("X-GitHub-Hook-Installation-Target-Type", "repository")
-	h.Set("X-GitHub-Hook-Installation-Target-ID", strconv.FormatInt(repoID, 10))
-	h.Set("X-Hub-Signature-256", devweb.HubSignature(secret, body))
-	// GitHub still sends the legacy SHA-1 signature beside it.
-	mac := hmac.New(sha1.New, []byte(secret))
-	mac.Write(body)
-	h.Set("X-Hub-Signature", "sha1="+hex.EncodeToString(mac.Sum(nil)))
-	s.hook.Send(r.Context(), strings.ToLower(repoName)+"#"+strconv.Itoa(number), event+" "+payload["action"].(string), delivery, h, body)
-	http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
+	s.hook.Deliver(w, r, strings.ToLower(repoName)+"#"+strconv.Itoa(number), event+" "+payload["action"].(string), delivery, payload,
+		func(body []byte, secret string) http.Header {
+			h := http.Header{}
+			h.Set("Content-Type", "application/json")
+			h.Set("User-Agent", "GitHub-Hookshot/githubfake")
+			h.Set("X-GitHub-Event", event)
+			h.Set("X-GitHub-Delivery", delivery)
+			h.Set("X-GitHub-Hook-ID", hookID)
+			h.Set("X-GitHub-Hook-Installation-Target-Type", "repository")
+			h.Set("X-GitHub-Hook-Installation-Target-ID", strconv.FormatInt(repoID, 10))
+			h.Set("X-Hub-Signature-256", devweb.HubSignature(secret, body))
+			// GitHub still sends the legacy SHA-1 signature beside it.
+			mac := hmac.New(sha1.New, []byte(secret))
+			mac.Write(body)
+			h.Set("X-Hub-Signature", "sha1="+hex.EncodeToString(mac.Sum(nil)))
+			return h
+		})
 }
 
 // newGUID is a delivery id like GitHub's, a random UUID.

@@ -3,7 +3,6 @@ package jirafake
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -136,22 +135,18 @@ func (s *Server) serveWebAction(w http.ResponseWriter, r *http.Request, key stri
 		payload["issue"] = s.issueJSON(is, nil, false)
 		payload["changelog"] = s.changelog(fromStatus, fromResolution, is)
 	}
+	ticket := is.Key
 	s.mu.Unlock()
 
-	body, err := json.Marshal(payload)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	_, secret := s.hook.Target()
 	id := newIdentifier()
-	h := http.Header{}
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("User-Agent", "Atlassian Webhook HTTP Client")
-	h.Set("X-Atlassian-Webhook-Identifier", id)
-	h.Set("X-Hub-Signature", devweb.HubSignature(secret, body))
-	s.hook.Send(r.Context(), is.Key, payload["webhookEvent"].(string), id, h, body)
-	http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
+	s.hook.Deliver(w, r, ticket, payload["webhookEvent"].(string), id, payload, func(body []byte, secret string) http.Header {
+		h := http.Header{}
+		h.Set("Content-Type", "application/json; charset=utf-8")
+		h.Set("User-Agent", "Atlassian Webhook HTTP Client")
+		h.Set("X-Atlassian-Webhook-Identifier", id)
+		h.Set("X-Hub-Signature", devweb.HubSignature(secret, body))
+		return h
+	})
 }
 
 // changelog is a jira:issue_updated changelog of a move from one status and resolution to the

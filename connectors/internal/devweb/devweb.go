@@ -9,6 +9,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -144,14 +145,24 @@ func (h *Hook) Target() (url, secret string) {
 	return h.url, h.secret
 }
 
-// Send posts body with header (which must carry the signature) and records the outcome under
-// ticket. Nothing is sent when the hook is off.
-func (h *Hook) Send(ctx context.Context, ticket, event, id string, header http.Header, body []byte) Delivery {
-	url, _ := h.Target()
-	d := Delivery{At: time.Now().UTC(), Event: event, ID: id}
-	if url == "" {
-		return d
+// Deliver answers a button's form post once the ticket has changed: it sends payload as JSON
+// with the headers that header makes of the body and the signing secret, records the outcome
+// under ticket, and sends the browser back to the page. Nothing is sent when the hook is off.
+func (h *Hook) Deliver(w http.ResponseWriter, r *http.Request, ticket, event, id string, payload any,
+	header func(body []byte, secret string) http.Header) {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
 	}
+	url, secret := h.Target()
+	if url != "" {
+		h.send(r.Context(), url, ticket, Delivery{At: time.Now().UTC(), Event: event, ID: id}, header(body, secret), body)
+	}
+	http.Redirect(w, r, r.URL.Path, http.StatusSeeOther)
+}
+
+func (h *Hook) send(ctx context.Context, url, ticket string, d Delivery, header http.Header, body []byte) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err == nil {
 		req.Header = header
@@ -171,7 +182,6 @@ func (h *Hook) Send(ctx context.Context, ticket, event, id string, header http.H
 		h.log = map[string][]Delivery{}
 	}
 	h.log[ticket] = append(h.log[ticket], d)
-	return d
 }
 
 // Deliveries lists what was sent about ticket, newest first.
