@@ -58,6 +58,13 @@ type ActionItem struct {
 	Team        string   `json:"team,omitempty"`
 	Tracker     *Target  `json:"tracker,omitempty"`
 	Labels      []string `json:"labels,omitempty"`
+	// Ticket names a ticket that already exists, to be followed instead of creating one: after
+	// Normalize, its key ("owner/repo#N" or "PROJ-N") when the reference names a ticket.
+	// TicketSites.ParseTicket gives its kind, key and URL.
+	Ticket string `json:"ticket,omitempty"`
+	// Status is set for an item already finished at sign-off: done or wont_do. Empty: open
+	// (Normalize reads "open" and "in_progress" so).
+	Status Status `json:"status,omitempty"`
 }
 
 // Hash is the SHA-256 of the document's canonical JSON: equal documents (whatever their bytes

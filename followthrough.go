@@ -106,6 +106,18 @@ func (t Target) Scope() string {
 	return t.Project
 }
 
+// ScopeTarget is the target of a repository ("owner/repo") or project ("PROJ") of a tracker.
+func ScopeTarget(kind TrackerKind, scope string) Target {
+	if kind == GitHub {
+		return Target{Kind: kind, Repo: scope}
+	}
+	return Target{Kind: kind, Project: scope}
+}
+
+// SameScope reports whether two targets are the same repository or project, whatever their
+// issue types.
+func (t Target) SameScope(o Target) bool { return t.Kind == o.Kind && t.Scope() == o.Scope() }
+
 // TicketRef identifies one ticket in one tracker.
 type TicketRef struct {
 	Kind TrackerKind `json:"kind"`
@@ -125,6 +137,14 @@ func (r TicketRef) Scope() string {
 	return r.Key
 }
 
+// Target is the repository or project the ticket is in.
+func (r TicketRef) Target() Target { return ScopeTarget(r.Kind, r.Scope()) }
+
+// FoldsCase reports whether the tracker's keys name the same ticket whatever their case:
+// GitHub's owner and repository names are case-insensitive, and a webhook carries the
+// canonical spelling, which may differ from the configured one.
+func (r TicketRef) FoldsCase() bool { return r.Kind == GitHub }
+
 // Ticket is what a tracker says about one ticket.
 type Ticket struct {
 	Ref       TicketRef
@@ -142,7 +162,8 @@ type NewTicket struct {
 	Target   Target
 	Marker   string // "followthrough:<postmortem id>/<item id>", written by the connector its own way
 	Title    string
-	Body     string // description and postmortem summary, without the marker
+	Body     string      // the item's description
+	Text     *TicketText // what the ticket says under it; nil: nothing
 	Labels   []string
 	Owner    string // the owner's email; the connector maps it through `people`
 	Priority string // P0..P3
@@ -153,6 +174,52 @@ type NewTicket struct {
 	PostmortemURL   string
 }
 
+// TicketText is what a ticket says about its action item under the item's description, in
+// followthrough's words: which postmortem it comes from, its severity, the owner, priority
+// and due date. Each connector writes it into the ticket's body or description its own way
+// (GitHub, which has no due date field, keeps the due date in a line of its own).
+type TicketText struct {
+	ItemID     string
+	Postmortem PostmortemLink // its title, and its link (the document, else its status page)
+	Severity   string
+	Owner      string
+	Priority   string
+	Due        string // YYYY-MM-DD or empty
+	StatusURL  string // the postmortem's status page, when that is not the link already
+}
+
+// String is the text, a fact a line.
+func (t TicketText) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Action item %s of postmortem %q", t.ItemID, t.Postmortem.Title)
+	if t.Postmortem.URL != "" {
+		fmt.Fprintf(&b, ": %s", t.Postmortem.URL)
+	}
+	b.WriteString("\n")
+	if t.Severity != "" {
+		fmt.Fprintf(&b, "Severity: %s\n", t.Severity)
+	}
+	fmt.Fprintf(&b, "Owner: %s\nPriority: %s\n", t.Owner, t.Priority)
+	if t.Due != "" {
+		fmt.Fprintf(&b, "Due: %s\n", t.Due)
+	}
+	if t.StatusURL != "" {
+		fmt.Fprintf(&b, "Status: %s\n", t.StatusURL)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// TicketBody is a ticket's description followed by its text (nil: the description alone).
+func TicketBody(description string, t *TicketText) string {
+	if t == nil {
+		return description
+	}
+	if description == "" {
+		return t.String()
+	}
+	return description + "\n\n" + t.String()
+}
+
 // PostmortemLink is the postmortem a ticket links back to.
 type PostmortemLink struct {
 	ID    string
@@ -161,10 +228,11 @@ type PostmortemLink struct {
 }
 
 // TicketUpdate carries the fields a revision may change. Empty fields are left alone, except
-// Due when ClearDue is set.
+// Due when ClearDue is set; Body and Text together are the ticket's new body (see NewTicket).
 type TicketUpdate struct {
 	Title    string
-	Body     string
+	Body     string      // the item's description
+	Text     *TicketText // what the ticket says under it; nil: nothing
 	Marker   string
 	Owner    string
 	Due      string
@@ -178,7 +246,9 @@ type ChangeQuery struct {
 }
 
 // Tracker is one issue tracker as followthrough uses it. The GitHub and Jira connectors
-// implement it; sync/ talks to trackers only through it. Errors are classified once, by the
+// implement it, and everything that differs between trackers (their webhooks, how long their
+// answers take to show, how a comment mentions someone, how a ticket's body carries its
+// fields) lives behind it; sync/ talks to trackers only through it. Errors are classified once, by the
 // connector: see TrackerError.
 type Tracker interface {
 	Kind() TrackerKind
@@ -223,6 +293,21 @@ type Tracker interface {
 	// ListChanged returns the tickets carrying the postmortem label in the query's scope that
 	// changed at or after Since (newest first), reading no further than needed.
 	ListChanged(ctx context.Context, q ChangeQuery) ([]Ticket, error)
+
+	// ParseWebhook reads one of the tracker's webhook deliveries, already verified: event is
+	// GitHub's X-GitHub-Event or Jira's webhookEvent, payload the raw body. relevant is false
+	// for deliveries followthrough does not follow; err is set only when a relevant delivery
+	// cannot be read.
+	ParseWebhook(event string, payload []byte) (ev TicketEvent, relevant bool, err error)
+	// SettleTime is how long after a call whose answer was lost its effect may still appear (a
+	// created ticket, a comment): the tracker may process a request after we stopped waiting,
+	// and its search may lag behind. Only an absence that outlasts it is an absence.
+	SettleTime() time.Duration
+	// SearchLag is how long the tracker's search may miss a new or changed ticket.
+	SearchLag() time.Duration
+	// Mention is how a comment names an owner (by email) so that the tracker notifies them;
+	// the email itself when the owner has no identity there.
+	Mention(owner string) string
 }
 
 // ErrTicketNotFound is returned (wrapped) when a ticket does not exist or was deleted.

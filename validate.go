@@ -84,7 +84,7 @@ func DecodeDocument(body []byte) (*Document, error) {
 	var doc Document
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		// The shape check above mirrors the Document type; this is a backstop.
-		return nil, &ShapeError{Message: jsonMessage(err)}
+		return nil, &ShapeError{Message: JSONMessage(err)}
 	}
 	return &doc, nil
 }
@@ -102,7 +102,7 @@ func DecodeJSON(body []byte) (json.RawMessage, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: the body is empty", ErrMalformed)
 		}
-		return nil, fmt.Errorf("%w: %s", ErrMalformed, jsonMessage(err))
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, JSONMessage(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: unexpected data after the JSON object", ErrMalformed)
@@ -110,8 +110,9 @@ func DecodeJSON(body []byte) (json.RawMessage, error) {
 	return raw, nil
 }
 
-// jsonMessage strips the package prefix from encoding/json errors, which users need not see.
-func jsonMessage(err error) string {
+// JSONMessage is an encoding/json error in words, without the package prefix that users need
+// not see.
+func JSONMessage(err error) string {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return "unexpected end of JSON input"
 	}
@@ -163,6 +164,7 @@ var (
 				{"kind", str}, {"repo", str}, {"project", str}, {"issue_type", str},
 			}}},
 			{"labels", &shape{kind: shapeArray, elem: str}},
+			{"ticket", str}, {"status", str},
 		}}}},
 	}}
 )
@@ -221,9 +223,12 @@ func (s *shape) check(raw json.RawMessage, path string, errs *[]FieldError) {
 }
 
 // Normalize prepares a decoded document for Validate and storage: it trims the spaces around
-// every string, converts times to UTC and gives items without a priority the default P2. Two
-// documents that differ only in these ways hash the same afterwards.
-func (d *Document) Normalize() {
+// every string, converts times to UTC, gives items without a priority the default P2, and
+// rewrites each item's ticket reference that names a ticket of sites as that ticket's key (a
+// reference that names none is left for Validate to report). Two documents that differ only in
+// these ways hash the same afterwards: a ticket named by its URL or by its key is the same
+// document.
+func (d *Document) Normalize(sites TicketSites) {
 	d.ID = strings.TrimSpace(d.ID)
 	d.Title = strings.TrimSpace(d.Title)
 	d.URL = strings.TrimSpace(d.URL)
@@ -273,6 +278,15 @@ func (d *Document) Normalize() {
 			// An empty list and no list are the same document.
 			it.Labels = nil
 		}
+		it.Ticket = strings.TrimSpace(it.Ticket)
+		if ref, err := sites.ParseTicket(it.Ticket); it.Ticket != "" && err == nil {
+			it.Ticket = ref.Key
+		}
+		it.Status = Status(strings.TrimSpace(string(it.Status)))
+		if it.Status == StatusOpen || it.Status == StatusInProgress {
+			// Unfinished at sign-off is what an item without a status is.
+			it.Status = ""
+		}
 	}
 }
 
@@ -293,7 +307,8 @@ var (
 )
 
 // Validate returns every problem with the document, in field order; none means it can be
-// accepted. Call Normalize first: Validate treats an empty priority as the default.
+// accepted. Call Normalize first: Validate treats an empty priority as the default, and takes
+// an item's ticket only as the key Normalize made of it.
 //
 // A document whose ActionItems is nil had no "action_items" (or null) and is invalid; an empty,
 // non-nil slice is a postmortem without action items, which is allowed.
@@ -361,6 +376,12 @@ func (d *Document) Validate() []FieldError {
 		}
 		for j, l := range it.Labels {
 			v.text(fmt.Sprintf("%s.labels[%d]", p, j), l, MaxLabelLength, true)
+		}
+		if it.Ticket != "" {
+			v.ticket(p+".ticket", it.Ticket)
+		}
+		if it.Status != "" && !it.Status.Finished() {
+			v.add(p+".status", fmt.Sprintf(`must be "done" or "wont_do" (finished at sign-off), or "open" or left out, not %q`, truncate(string(it.Status))))
 		}
 	}
 	return v.errs
@@ -465,6 +486,16 @@ func (v *fieldErrors) ownTracker(p string, t *OwnTicket) {
 	}
 }
 
+// ticket accepts only a ticket's key: Normalize has rewritten every reference that names a
+// ticket of the configured trackers as its key, so anything else names none.
+func (v *fieldErrors) ticket(field, ref string) {
+	if githubKeyRE.MatchString(ref) || jiraKeyRE.MatchString(ref) {
+		return
+	}
+	_, err := TicketSites{}.ParseTicket(ref)
+	v.add(field, err.Error())
+}
+
 // kind reports a tracker kind that is neither github nor jira.
 func (v *fieldErrors) kind(field string, k TrackerKind) {
 	if k == "" {
@@ -478,9 +509,30 @@ func (v *fieldErrors) repo(field, s string) {
 	switch {
 	case s == "":
 		v.add(field, `required with kind github: "owner/name"`)
-	case !repoRE.MatchString(s):
+	case !ValidRepo(s):
 		v.add(field, `must be a GitHub repository as "owner/name"`)
 	}
+}
+
+// ValidRepo reports whether s names a GitHub repository as "owner/name".
+func ValidRepo(s string) bool { return repoRE.MatchString(s) }
+
+// NearestField looks a field path up in m, else the nearest enclosing field that is there:
+// "action_items[2].tracker.repo", then "action_items[2].tracker", "action_items[2]" and
+// "action_items". It is how a problem of a field finds where the field is in a document.
+func NearestField[T any](m map[string]T, field string) (T, bool) {
+	for field != "" {
+		if v, ok := m[field]; ok {
+			return v, true
+		}
+		i := strings.LastIndexAny(field, ".[")
+		if i < 0 {
+			break
+		}
+		field = field[:i]
+	}
+	var zero T
+	return zero, false
 }
 
 // truncate keeps echoed user values short in messages.

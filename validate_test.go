@@ -38,7 +38,7 @@ func decodeValid(t *testing.T) *Document {
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}
-	d.Normalize()
+	d.Normalize(TicketSites{})
 	return d
 }
 
@@ -236,7 +236,7 @@ func TestNormalize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Normalize()
+	d.Normalize(TicketSites{})
 	if errs := d.Validate(); len(errs) != 0 {
 		t.Fatalf("problems: %v", errs)
 	}
@@ -260,7 +260,7 @@ func TestNormalize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d2.Normalize()
+	d2.Normalize(TicketSites{})
 	if d.Hash() != d2.Hash() {
 		t.Error("equal documents hash differently")
 	}

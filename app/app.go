@@ -51,14 +51,13 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	sync.AttachStore(st, cfg)
 	trackers, err := newTrackers(cfg, logger, opts.Transport)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	engine := sync.New(sync.Options{Store: st, Config: cfg, Trackers: trackers, Logger: logger})
-	srv, err := web.New(web.Options{Config: cfg, Store: st, Logger: logger, Dev: opts.Dev, Wake: engine.Wake, Registry: newRegistry(st, engine), Sync: engine})
+	srv, err := web.New(web.Options{Config: cfg, Reader: st, Engine: engine, Logger: logger, Dev: opts.Dev, Registry: newRegistry(st, engine)})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -62,7 +62,7 @@ func NewDev(listen, db string) (*Dev, error) {
 		db = filepath.Join(d.tmpDir, "followthrough.db")
 	}
 	// ServeHTML: the tickets' links on the status page (html_url, <url>/browse/KEY) open a
-	// read-only page of the ticket on the stand-in itself.
+	// page of the ticket on the stand-in itself, whose buttons act on it (SetPublicURL).
 	d.GitHub = githubfake.New(githubfake.Options{ServeHTML: true})
 	d.Jira = jirafake.New(jirafake.Options{Mode: jirafake.Cloud, Email: devJiraEmail, APIToken: devJiraToken, ServeHTML: true,
 		Users: []jirafake.User{

@@ -3,7 +3,12 @@
 // problem reported at once as "FILE: key.path: what is wrong".
 package config
 
-import "time"
+import (
+	"strings"
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+)
 
 // Config is the whole configuration file, after defaults and validation.
 type Config struct {
@@ -139,3 +144,17 @@ func (s Secret) String() string {
 
 // Value is the secret itself, for the one place that needs it.
 func (s Secret) Value() string { return string(s) }
+
+// PostmortemPage is a postmortem's page on the status page, as links in tickets and comments
+// give it; "" without public_url.
+func (c *Config) PostmortemPage(pmID string) string {
+	if c.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(c.PublicURL, "/") + "/postmortems/" + pmID
+}
+
+// Policy is the stall configuration as the stall rules (ft.StallOf and friends) read it.
+func (s Stall) Policy() ft.StallPolicy {
+	return ft.StallPolicy{OverdueGrace: s.OverdueGrace, InactiveAfter: s.InactiveAfter, DefaultDue: s.DefaultDue}
+}

@@ -636,45 +636,6 @@ func TestWebhookKey(t *testing.T) {
 	}
 }
 
-func TestRoute(t *testing.T) {
-	c := &Config{Routes: []Route{
-		{When: RouteWhen{Team: "payments", Severity: "SEV1"}, To: RouteTarget{Kind: "jira", Project: "PAYSEV"}},
-		{When: RouteWhen{Team: "payments"}, To: RouteTarget{Kind: "jira", Project: "PAY"}},
-		{When: RouteWhen{Label: "security"}, To: RouteTarget{Kind: "github", Repo: "acme/security"}},
-		{When: RouteWhen{Severity: "SEV0"}, To: RouteTarget{Kind: "github", Repo: "acme/sev0"}},
-		{To: RouteTarget{Kind: "github", Repo: "acme/all"}},
-	}}
-	for _, tt := range []struct {
-		name           string
-		team, severity string
-		labels         []string
-		want           string
-	}{
-		{"team and severity", "payments", "SEV1", nil, "PAYSEV"},
-		{"team only", "payments", "SEV2", nil, "PAY"},
-		{"case-insensitive", "Payments", "sev1", nil, "PAYSEV"},
-		{"label", "search", "SEV2", []string{"reliability", "security"}, "acme/security"},
-		{"team beats later label", "payments", "SEV3", []string{"security"}, "PAY"},
-		{"severity", "", "SEV0", nil, "acme/sev0"},
-		{"default", "search", "SEV3", []string{"docs"}, "acme/all"},
-		{"nothing known", "", "", nil, "acme/all"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := c.Route(tt.team, tt.severity, tt.labels)
-			if !ok || got.Project+got.Repo != tt.want {
-				t.Errorf("Route = %+v, %v; want %s", got, ok, tt.want)
-			}
-		})
-	}
-	c.Routes = c.Routes[:2]
-	if got, ok := c.Route("search", "SEV1", nil); ok {
-		t.Errorf("Route without default = %+v, want no match", got)
-	}
-	if _, ok := (&Config{}).Route("payments", "SEV1", nil); ok {
-		t.Error("Route with no routes matched")
-	}
-}
-
 func TestPerson(t *testing.T) {
 	c := &Config{People: []Person{{Email: "Bob@Acme.com", GitHub: "bob-gh"}, {Email: "carol@acme.com", Jira: "carol"}}}
 	if p, ok := c.Person("bob@acme.COM"); !ok || p.GitHub != "bob-gh" {

@@ -14,7 +14,6 @@ const (
 	DefaultReconcile      = 5 * time.Minute
 	DefaultScanEvery      = time.Hour
 	DefaultOverdueGrace   = 24 * time.Hour
-	DefaultIssueType      = "Task"
 )
 
 const day = 24 * time.Hour

@@ -17,19 +17,35 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// purpose is what a configuration is loaded for: it decides which problems count.
+type purpose int
+
+const (
+	forAny   purpose = iota // every problem of the file
+	forServe                // and an open API is one more
+	forLint                 // tracker credentials may be left out
+)
+
 // Load reads, decodes and validates the configuration file at path. Its error, when the file can
 // be read, is Problems: every problem at once.
 func Load(path string) (*Config, error) {
-	return load(path, false)
+	return load(path, forAny)
 }
 
 // LoadForServe is Load for `serve` and `check-config`: a configuration that leaves the API open
 // (no intake.tokens and no intake.secret) is one more problem, reported with the others.
 func LoadForServe(path string) (*Config, error) {
-	return load(path, true)
+	return load(path, forServe)
 }
 
-func load(path string, forServe bool) (*Config, error) {
+// LoadForLint is Load for `lint`, which only maps owners, reads ticket references and checks
+// routes: the trackers' credentials may be left out, so that a postmortems repository can keep
+// a copy of the service's routes and people without its secrets.
+func LoadForLint(path string) (*Config, error) {
+	return load(path, forLint)
+}
+
+func load(path string, p purpose) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		var pe *fs.PathError
@@ -38,16 +54,16 @@ func load(path string, forServe bool) (*Config, error) {
 		}
 		return nil, Problems{{File: path, Msg: "cannot read: " + err.Error()}}
 	}
-	return parse(path, data, forServe)
+	return parse(path, data, p)
 }
 
 // Parse decodes and validates a configuration. file names it in problems, and relative
 // <key>_file paths are read relative to its directory. The error is Problems.
 func Parse(file string, data []byte) (*Config, error) {
-	return parse(file, data, false)
+	return parse(file, data, forAny)
 }
 
-func parse(file string, data []byte, forServe bool) (*Config, error) {
+func parse(file string, data []byte, p purpose) (*Config, error) {
 	d := &decoder{file: file, dir: filepath.Dir(file), lines: map[string]int{}}
 	c := Default()
 	c.File = file
@@ -64,8 +80,8 @@ func parse(file string, data []byte, forServe bool) (*Config, error) {
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		d.decode(root.Content[0], reflect.ValueOf(c).Elem(), "")
 	}
-	d.probs = append(d.probs, c.validate(d.lines, d.failed)...)
-	if forServe && !slices.ContainsFunc(d.failed, func(p string) bool { return p == "intake" || strings.HasPrefix(p, "intake.") }) {
+	d.probs = append(d.probs, c.validate(d.lines, d.failed, p != forLint)...)
+	if p == forServe && !slices.ContainsFunc(d.failed, func(p string) bool { return p == "intake" || strings.HasPrefix(p, "intake.") }) {
 		if err := c.RequireIntakeAuth(); err != nil {
 			open := err.(Problems)[0]
 			open.Line = d.lines["intake"]

@@ -1,40 +1,27 @@
 package config
 
-import "strings"
+import (
+	"net/url"
+	"strings"
 
-// Route picks the tracker target for an item with no tracker of its own: the first route whose
-// every given `when` key matches. team and severity compare equal ignoring case; label matches
-// when labels holds it (ignoring case). A route with no `when` matches everything. ok is false
-// when no route matches.
-func (c *Config) Route(team, severity string, labels []string) (target RouteTarget, ok bool) {
-	for _, r := range c.Routes {
-		if r.When.matches(team, severity, labels) {
-			return r.To, true
-		}
-	}
-	return RouteTarget{}, false
-}
+	ft "github.com/followthrough/followthrough"
+)
 
-func (w RouteWhen) matches(team, severity string, labels []string) bool {
-	if w.Team != "" && !strings.EqualFold(w.Team, team) {
-		return false
+// Router is the routing of this configuration: its routes, in order, to the trackers it
+// configures.
+func (c *Config) Router() ft.Router {
+	r := ft.Router{}
+	if c.GitHub != nil {
+		r.Trackers = append(r.Trackers, ft.GitHub)
 	}
-	if w.Severity != "" && !strings.EqualFold(w.Severity, severity) {
-		return false
+	if c.Jira != nil {
+		r.Trackers = append(r.Trackers, ft.Jira)
 	}
-	if w.Label != "" {
-		found := false
-		for _, l := range labels {
-			if strings.EqualFold(w.Label, l) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
+	for _, rt := range c.Routes {
+		r.Rules = append(r.Rules, ft.RouteRule{Team: rt.When.Team, Severity: rt.When.Severity, Label: rt.When.Label,
+			To: ft.Target{Kind: ft.TrackerKind(rt.To.Kind), Repo: rt.To.Repo, Project: rt.To.Project, IssueType: rt.To.IssueType}})
 	}
-	return true
+	return r
 }
 
 // Person finds the people entry for an owner's email, ignoring case.
@@ -59,4 +46,21 @@ func (j *Jira) Status(name string) (status string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// TicketSites are the configured trackers' web addresses, for reading references to existing
+// tickets. GitHub's web host is github.com when api_url is https://api.github.com/, else the
+// host of api_url (GitHub Enterprise serves the API under /api/v3 of its web host).
+func (c *Config) TicketSites() ft.TicketSites {
+	var s ft.TicketSites
+	if c.GitHub != nil {
+		s.GitHub = ft.DefaultGitHubWeb
+		if u, err := url.Parse(c.GitHub.APIURL); err == nil && u.Host != "" && !strings.EqualFold(u.Host, "api.github.com") {
+			s.GitHub = u.Scheme + "://" + u.Host
+		}
+	}
+	if c.Jira != nil {
+		s.Jira = strings.TrimRight(c.Jira.URL, "/")
+	}
+	return s
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,13 +12,11 @@ import (
 	ft "github.com/followthrough/followthrough"
 )
 
-var repoRE = regexp.MustCompile(`^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$`)
-
 // Validate checks a configuration built in code (Parse calls it for files) and fills in what is
 // derived from other settings: jira.deployment from the URL, a route's issue_type, the trailing
 // slash of github.api_url and the lack of one on jira.url. Its error is Problems.
 func (c *Config) Validate() error {
-	return c.validate(nil, nil).err()
+	return c.validate(nil, nil, true).err()
 }
 
 // RequireIntakeAuth returns a problem when the API would be open: neither intake.tokens nor
@@ -37,6 +34,8 @@ type validator struct {
 	lines  map[string]int
 	failed []string // paths whose value could not be decoded
 	probs  Problems
+	// credentials: missing tracker credentials are problems (everywhere but lint).
+	credentials bool
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -69,8 +68,8 @@ func related(a, b string) bool {
 	return strings.HasPrefix(a, b) && (a[len(b)] == '.' || a[len(b)] == '[')
 }
 
-func (c *Config) validate(lines map[string]int, failed []string) Problems {
-	v := &validator{c: c, lines: lines, failed: failed}
+func (c *Config) validate(lines map[string]int, failed []string, credentials bool) Problems {
+	v := &validator{c: c, lines: lines, failed: failed, credentials: credentials}
 	v.listen()
 	if c.Database == "" {
 		v.add("database", "required")
@@ -147,7 +146,9 @@ func (v *validator) github(g *GitHub) {
 	}
 	switch {
 	case g.Token == "" && g.App == nil:
-		v.add("github", "needs token or app")
+		if v.credentials {
+			v.add("github", "needs token or app")
+		}
 	case g.Token != "" && g.App != nil:
 		v.add("github", "give token or app, not both")
 	case g.App != nil:
@@ -189,17 +190,17 @@ func (v *validator) jira(j *Jira) {
 	}
 	switch j.Deployment {
 	case JiraCloud:
-		if j.Email == "" {
+		if j.Email == "" && v.credentials {
 			v.add("jira.email", "required for a cloud deployment")
 		}
-		if j.APIToken == "" {
+		if j.APIToken == "" && v.credentials {
 			v.add("jira.api_token", "required for a cloud deployment")
 		}
 		if j.PAT != "" {
 			v.add("jira.pat", "only for a datacenter deployment (cloud uses email and api_token)")
 		}
 	case JiraDataCenter:
-		if j.PAT == "" {
+		if j.PAT == "" && v.credentials {
 			v.add("jira.pat", "required for a datacenter deployment")
 		}
 		if j.APIToken != "" {
@@ -223,49 +224,16 @@ func (v *validator) jira(j *Jira) {
 }
 
 func (v *validator) routes() {
-	catchAll := -1
-	for i := range v.c.Routes {
-		r := &v.c.Routes[i]
-		p := indexPath("routes", i)
-		if catchAll >= 0 {
-			v.add(p, "never used: routes[%d] before it matches everything", catchAll)
-		} else if r.When == (RouteWhen{}) {
-			catchAll = i
+	for _, p := range v.c.Router().Check() {
+		path := indexPath("routes", p.Rule)
+		if p.Field != "" {
+			path += "." + p.Field
 		}
-		to := &r.To
-		switch to.Kind {
-		case "":
-			v.add(p+".to.kind", "required (github or jira)")
-		case "github":
-			if v.c.GitHub == nil {
-				v.add(p+".to.kind", "github is not configured")
-			}
-			if to.Repo == "" {
-				v.add(p+".to.repo", "required for a github route")
-			} else if !repoRE.MatchString(to.Repo) {
-				v.add(p+".to.repo", "must be owner/name, got %q", to.Repo)
-			}
-			if to.Project != "" {
-				v.add(p+".to.project", "only for a jira route")
-			}
-			if to.IssueType != "" {
-				v.add(p+".to.issue_type", "only for a jira route")
-			}
-		case "jira":
-			if v.c.Jira == nil {
-				v.add(p+".to.kind", "jira is not configured")
-			}
-			if to.Project == "" {
-				v.add(p+".to.project", "required for a jira route")
-			}
-			if to.IssueType == "" {
-				to.IssueType = DefaultIssueType
-			}
-			if to.Repo != "" {
-				v.add(p+".to.repo", "only for a github route")
-			}
-		default:
-			v.add(p+".to.kind", "must be github or jira, got %q", to.Kind)
+		v.add(path, "%s", p.Message)
+	}
+	for i := range v.c.Routes {
+		if to := &v.c.Routes[i].To; to.Kind == string(ft.Jira) && to.IssueType == "" {
+			to.IssueType = ft.DefaultIssueType
 		}
 	}
 }

@@ -2,72 +2,17 @@ package store
 
 import (
 	"context"
-	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
 )
 
-func TestRecordWebhookOnceAndQueued(t *testing.T) {
-	s := openTest(t)
-	ctx := context.Background()
-	payload := []byte(`{"action":"closed"}`)
-	dup, err := s.RecordWebhook(ctx, "github", "d-1", "issues", payload, t0)
-	if err != nil || dup {
-		t.Fatalf("first: dup %v, %v", dup, err)
-	}
-	dup, err = s.RecordWebhook(ctx, "github", "d-1", "issues", payload, t0.Add(time.Minute))
-	if err != nil || !dup {
-		t.Fatalf("again: dup %v, %v", dup, err)
-	}
-	// The same id from another source is another delivery.
-	if dup, err := s.RecordWebhook(ctx, "jira", "d-1", "jira:issue_updated", []byte(`{}`), t0); err != nil || dup {
-		t.Fatalf("jira: dup %v, %v", dup, err)
-	}
-	jobs, err := s.ClaimJobs(ctx, "w", "", t0, time.Minute, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(jobs) != 2 {
-		t.Fatalf("%d jobs, want 2", len(jobs))
-	}
-	id, err := InboundEventID(jobs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := s.InboundEvent(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if jobs[0].Kind != JobProcessWebhook || jobs[0].ItemID != "webhook:github" || ev.Source != "github" ||
-		ev.DeliveryID != "d-1" || ev.Event != "issues" || string(ev.Payload) != string(payload) || !ev.ProcessedAt.IsZero() {
-		t.Fatalf("job %+v event %+v", jobs[0], ev)
-	}
-	if err := s.Write(ctx, func(tx *Tx) error { return MarkInboundProcessed(ctx, tx, id, t0, "") }); err != nil {
-		t.Fatal(err)
-	}
-	if ev, _ := s.InboundEvent(ctx, id); ev.ProcessedAt.IsZero() || ev.Error != "" {
-		t.Fatalf("after processing: %+v", ev)
-	}
-	// Pruning forgets old delivery ids and processed events only.
-	if err := s.PruneInbound(ctx, t0.Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.InboundEvent(ctx, id); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("processed event kept: %v", err)
-	}
-	if dup, err := s.RecordWebhook(ctx, "github", "d-1", "issues", payload, t0.Add(time.Hour)); err != nil || dup {
-		t.Fatalf("after pruning: dup %v, %v", dup, err)
-	}
-}
-
 // linkedItem stores a postmortem with one item linked to a GitHub ticket updated at t0.
 func linkedItem(t *testing.T, s *Store, pmID string) ft.TicketRef {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := s.Intake(ctx, testDoc(pmID, item("AI-1", "one")), targets(1, repoA), t0); err != nil {
+	if err := intakeNew(ctx, s, testDoc(pmID, item("AI-1", "one")), targets(1, repoA), t0); err != nil {
 		t.Fatal(err)
 	}
 	ref := ft.TicketRef{Kind: ft.GitHub, Key: "acme/a#1", URL: "https://github.example/acme/a/issues/1"}
@@ -78,157 +23,7 @@ func linkedItem(t *testing.T, s *Store, pmID string) ft.TicketRef {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The create job is done: only what the tests queue is pending.
-	if _, err := s.writeDB.Exec(`UPDATE outbox SET done_at = ?`, formatTime(t0)); err != nil {
-		t.Fatal(err)
-	}
 	return ref
-}
-
-func apply(t *testing.T, s *Store, ev ft.TicketEvent, source, self string) Applied {
-	t.Helper()
-	var a Applied
-	err := s.Write(context.Background(), func(tx *Tx) error {
-		var err error
-		a, err = ApplyTicketEvent(context.Background(), tx, ev, source, self, t0.Add(time.Hour))
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
-func TestApplyTicketEventRules(t *testing.T) {
-	s := openTest(t)
-	ctx := context.Background()
-	ref := linkedItem(t, s, "PM-1")
-	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
-
-	steps := []struct {
-		name       string
-		ev         ft.TicketEvent
-		self       string
-		wantIgnore string
-		wantChange bool
-		wantStatus ft.Status
-		activity   bool
-	}{
-		{"not ours", ft.TicketEvent{Ref: ft.TicketRef{Kind: ft.GitHub, Key: "acme/a#99"}, Status: ft.StatusDone, UpdatedAt: at(1)},
-			"", IgnoredNotOurs, false, ft.StatusOpen, false},
-		{"closed by a person", ft.TicketEvent{Ref: ref, Status: ft.StatusDone, Actor: "bob", Activity: true, UpdatedAt: at(2)},
-			"bot", "", true, ft.StatusDone, true},
-		{"older reopen", ft.TicketEvent{Ref: ref, Status: ft.StatusOpen, Actor: "bob", Activity: true, UpdatedAt: at(1)},
-			"bot", IgnoredOlder, false, ft.StatusDone, false},
-		{"same time, other case in the key", ft.TicketEvent{Ref: ft.TicketRef{Kind: ft.GitHub, Key: "Acme/A#1"},
-			Status: ft.StatusWontDo, Actor: "bob", UpdatedAt: at(2)}, "bot", "", true, ft.StatusWontDo, false},
-		{"our own reopen", ft.TicketEvent{Ref: ref, Status: ft.StatusOpen, Actor: "bot", Activity: true, UpdatedAt: at(3)},
-			"bot", "", false, ft.StatusWontDo, false},
-		{"a comment", ft.TicketEvent{Ref: ref, Status: ft.StatusWontDo, Actor: "carol", Activity: true, UpdatedAt: at(4)},
-			"bot", "", false, ft.StatusWontDo, true},
-		{"deleted", ft.TicketEvent{Ref: ref, Deleted: true, Actor: "carol", UpdatedAt: at(4)},
-			"bot", "", false, ft.StatusWontDo, false},
-		{"after deletion", ft.TicketEvent{Ref: ref, Status: ft.StatusOpen, Actor: "carol", UpdatedAt: at(9)},
-			"bot", IgnoredDeleted, false, ft.StatusWontDo, false},
-	}
-	for _, step := range steps {
-		a := apply(t, s, step.ev, "github", step.self)
-		if a.Ignored != step.wantIgnore || a.StatusChanged != step.wantChange || a.Activity != step.activity {
-			t.Fatalf("%s: %+v", step.name, a)
-		}
-		it, err := s.LoadItem(ctx, "PM-1", "AI-1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if it.Status != step.wantStatus {
-			t.Fatalf("%s: status %s, want %s", step.name, it.Status, step.wantStatus)
-		}
-	}
-	it, _ := s.LoadItem(ctx, "PM-1", "AI-1")
-	if !it.LastActivityAt.Equal(at(4)) || !it.TicketUpdated.Equal(at(4)) {
-		t.Fatalf("activity %v, ticket updated %v", it.LastActivityAt, it.TicketUpdated)
-	}
-	pm, _ := s.Postmortem(ctx, "PM-1")
-	got := pm.Items[0]
-	if got.Sync != ft.SyncFailed || got.LastError == nil || !strings.Contains(*got.LastError, "acme/a#1 was deleted") {
-		t.Fatalf("after deletion: sync %s error %v", got.Sync, got.LastError)
-	}
-	h, _ := s.History(ctx, "PM-1", "AI-1")
-	if len(h) != 2 || h[0].Source != "github" || h[0].Actor != "bob" || h[1].To != ft.StatusWontDo {
-		t.Fatalf("history %+v", h)
-	}
-}
-
-func TestApplyTicketEventWaitsForOurPush(t *testing.T) {
-	s := openTest(t)
-	ctx := context.Background()
-	ref := linkedItem(t, s, "PM-1")
-	err := s.Write(ctx, func(tx *Tx) error {
-		if _, err := SetItemStatus(ctx, tx, "PM-1", "AI-1", ft.StatusDone, SourceAPI, "", t0); err != nil {
-			return err
-		}
-		return Enqueue(ctx, tx, Job{Kind: JobSetStatus, PostmortemID: "PM-1", ItemID: "AI-1", Tracker: "github"}, t0)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Someone edits the ticket before our push: it still shows open, and that must not undo
-	// the change made through the API.
-	a := apply(t, s, ft.TicketEvent{Ref: ref, Status: ft.StatusOpen, Actor: "bob", Activity: true, UpdatedAt: t0.Add(time.Minute)}, "github", "bot")
-	if a.StatusChanged || !a.Activity {
-		t.Fatalf("%+v", a)
-	}
-	if it, _ := s.LoadItem(ctx, "PM-1", "AI-1"); it.Status != ft.StatusDone {
-		t.Fatalf("status %s, want done", it.Status)
-	}
-}
-
-func TestRetryFailedRevivesJobsAndReplacesDeletedTickets(t *testing.T) {
-	s := openTest(t)
-	ctx := context.Background()
-	ref := linkedItem(t, s, "PM-1")
-	// A given-up update job, then the ticket is deleted.
-	if err := s.EnqueueNow(ctx, Job{Kind: JobUpdateTicket, PostmortemID: "PM-1", ItemID: "AI-1", Tracker: "github"}, t0); err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := s.ClaimJobs(ctx, "w", "github", t0, time.Minute, 10)
-	if err != nil || len(jobs) != 1 {
-		t.Fatalf("claim: %v %v", jobs, err)
-	}
-	if err := s.FailJob(ctx, jobs[0], 1, t0, "github update: 404: gone"); err != nil {
-		t.Fatal(err)
-	}
-	apply(t, s, ft.TicketEvent{Ref: ref, Deleted: true, UpdatedAt: t0.Add(time.Minute)}, "github", "bot")
-
-	n, err := s.RetryFailed(ctx, "PM-1", t0.Add(time.Hour))
-	if err != nil || n != 1 {
-		t.Fatalf("retry: %d, %v", n, err)
-	}
-	it, _ := s.LoadItem(ctx, "PM-1", "AI-1")
-	if it.Ticket != nil || it.Sync != ft.SyncPending {
-		t.Fatalf("after retry: ticket %v sync %s", it.Ticket, it.Sync)
-	}
-	jobs, err = s.ClaimJobs(ctx, "w", "github", t0.Add(time.Hour), time.Minute, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The revived update runs first; the new create waits behind it.
-	if len(jobs) != 1 || jobs[0].Kind != JobUpdateTicket || jobs[0].Attempts != 0 {
-		t.Fatalf("jobs %+v", jobs)
-	}
-	if err := s.CompleteJob(ctx, jobs[0].ID, t0.Add(time.Hour), nil); err != nil {
-		t.Fatal(err)
-	}
-	jobs, _ = s.ClaimJobs(ctx, "w", "github", t0.Add(time.Hour), time.Minute, 10)
-	if len(jobs) != 1 || jobs[0].Kind != JobCreateTicket {
-		t.Fatalf("jobs %+v", jobs)
-	}
-	if n, err := s.RetryFailed(ctx, "PM-1", t0.Add(2*time.Hour)); err != nil || n != 0 {
-		t.Fatalf("second retry: %d, %v", n, err)
-	}
-	if _, err := s.RetryFailed(ctx, "PM-2", t0); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("unknown postmortem: %v", err)
-	}
 }
 
 func TestReconcileScopesAndCursor(t *testing.T) {

@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"time"
+
+	ft "github.com/followthrough/followthrough"
 )
 
 // Job is one piece of outbox work.
@@ -32,4 +36,205 @@ func enqueue(ctx context.Context, tx *Tx, j Job, now time.Time) error {
 		ON CONFLICT (dedupe_key) DO NOTHING`,
 		j.Kind, j.PostmortemID, j.ItemID, j.Tracker, nullString(j.DedupeKey), payload, nowText, nowText)
 	return err
+}
+
+// Enqueue adds outbox work in the caller's transaction.
+func Enqueue(ctx context.Context, tx *Tx, j Job, now time.Time) error {
+	return enqueue(ctx, tx, j, now)
+}
+
+// ReleaseLeases frees every lease: called once at start, when no worker of this database is
+// running (one process owns the file), so a killed process's jobs are taken again at once.
+func (s *Store) ReleaseLeases(ctx context.Context) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE outbox SET lease_owner = NULL, lease_until = NULL
+			WHERE done_at IS NULL AND failed_at IS NULL AND lease_owner IS NOT NULL`)
+		return err
+	})
+}
+
+// UnfinishedJobsOutside lists the unfinished jobs whose lane (tracker) is not among lanes, in
+// the caller's transaction.
+func UnfinishedJobsOutside(ctx context.Context, tx *Tx, lanes []string) ([]Job, error) {
+	laneList, err := json.Marshal(lanes)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.query(ctx, `SELECT id, kind, postmortem_id, item_id, tracker, attempts FROM outbox
+		WHERE done_at IS NULL AND failed_at IS NULL AND tracker NOT IN (SELECT value FROM json_each(?))`, string(laneList))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(rows *sql.Rows) (Job, error) {
+		var j Job
+		err := rows.Scan(&j.ID, &j.Kind, &j.PostmortemID, &j.ItemID, &j.Tracker, &j.Attempts)
+		return j, err
+	})
+}
+
+// ClaimJobs leases up to limit due jobs of one tracker ("" for non-tracker work). A job waits
+// while an earlier unfinished job of the same item (or, for postmortem-wide jobs, the same
+// postmortem) exists, so an item's work runs in the order it was queued.
+func (s *Store) ClaimJobs(ctx context.Context, owner, tracker string, now time.Time, lease time.Duration, limit int) ([]Job, error) {
+	var jobs []Job
+	err := s.Write(ctx, func(tx *Tx) error {
+		jobs = nil
+		nowText := formatTime(now)
+		rows, err := tx.query(ctx, `UPDATE outbox SET lease_owner = ?, lease_until = ?
+			WHERE id IN (
+				SELECT o.id FROM outbox o
+				WHERE o.done_at IS NULL AND o.failed_at IS NULL AND o.tracker = ?
+				  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)
+				  AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.postmortem_id = o.postmortem_id
+				      AND e.item_id = o.item_id AND e.id < o.id AND e.done_at IS NULL AND e.failed_at IS NULL)
+				ORDER BY o.id LIMIT ?)
+			RETURNING id, kind, postmortem_id, item_id, tracker, payload, attempts,
+				COALESCE(last_error, ''), created_at`,
+			owner, formatTime(now.Add(lease)), tracker, nowText, nowText, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var j Job
+			var payload, created string
+			if err := rows.Scan(&j.ID, &j.Kind, &j.PostmortemID, &j.ItemID, &j.Tracker, &payload, &j.Attempts,
+				&j.LastError, &created); err != nil {
+				return err
+			}
+			j.Payload = json.RawMessage(payload)
+			j.CreatedAt = parseTime(created)
+			jobs = append(jobs, j)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// MarkInFlight records, durably, that a create is about to be sent to target: if the outcome
+// is lost, the next attempt looks there for the ticket by its marker before creating again.
+// Each send restarts the wait, since the latest one may still land.
+func (s *Store) MarkInFlight(ctx context.Context, jobID int64, now time.Time, target ft.Target) error {
+	sent, err := json.Marshal(target)
+	if err != nil {
+		return err
+	}
+	return s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE outbox
+			SET payload = json_set(payload, '$.in_flight_at', ?, '$.in_flight_target', json(?))
+			WHERE id = ?`, formatTime(now), string(sent), jobID)
+		return err
+	})
+}
+
+// ClearInFlight records that the create of a job is settled (its ticket was found).
+func ClearInFlight(ctx context.Context, tx *Tx, jobID int64) error {
+	_, err := tx.exec(ctx, `UPDATE outbox
+		SET payload = json_remove(payload, '$.in_flight_at', '$.in_flight_target') WHERE id = ?`, jobID)
+	return err
+}
+
+// InFlight reports whether the job sent a call whose outcome is not known yet (MarkInFlight
+// without ClearInFlight).
+func (j Job) InFlight() bool { return !j.InFlightSince().IsZero() }
+
+// InFlightSince is when the last create of the job was sent (zero when never).
+func (j Job) InFlightSince() time.Time {
+	var p struct {
+		At string `json:"in_flight_at"`
+	}
+	_ = json.Unmarshal(j.Payload, &p)
+	if p.At == "" {
+		return time.Time{}
+	}
+	return parseTime(p.At)
+}
+
+// InFlightTarget is where the last create of the job was sent; ok is false when unknown.
+func (j Job) InFlightTarget() (ft.Target, bool) {
+	var p struct {
+		Target *ft.Target `json:"in_flight_target"`
+	}
+	_ = json.Unmarshal(j.Payload, &p)
+	if p.Target == nil || p.Target.Kind == "" {
+		return ft.Target{}, false
+	}
+	return *p.Target, true
+}
+
+// MarkJobDone marks the job done in the caller's transaction.
+func MarkJobDone(ctx context.Context, tx *Tx, jobID int64, now time.Time) error {
+	_, err := tx.exec(ctx, `UPDATE outbox SET done_at = ?, lease_owner = NULL, lease_until = NULL, last_error = NULL
+		WHERE id = ?`, formatTime(now), jobID)
+	return err
+}
+
+// RescheduleJob makes the job due again at now, without counting an attempt, in the caller's
+// transaction.
+func RescheduleJob(ctx context.Context, tx *Tx, jobID int64, now time.Time) error {
+	_, err := tx.exec(ctx, `UPDATE outbox SET next_attempt_at = ?, lease_owner = NULL, lease_until = NULL
+		WHERE id = ?`, formatTime(now), jobID)
+	return err
+}
+
+// CompleteJob marks the job done and, in the same transaction, applies fn (may be nil).
+func (s *Store) CompleteJob(ctx context.Context, jobID int64, now time.Time, fn func(*Tx) error) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		if fn != nil {
+			if err := fn(tx); err != nil {
+				return err
+			}
+		}
+		return MarkJobDone(ctx, tx, jobID, now)
+	})
+}
+
+// RetryJob records a failed attempt and when to try again.
+func (s *Store) RetryJob(ctx context.Context, jobID int64, attempts int, next time.Time, errText string) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?,
+			lease_owner = NULL, lease_until = NULL WHERE id = ?`, attempts, formatTime(next), errText, jobID)
+		return err
+	})
+}
+
+// FailJob gives the job up after attempts, with the error, in the caller's transaction.
+func FailJob(ctx context.Context, tx *Tx, jobID int64, attempts int, now time.Time, errText string) error {
+	_, err := tx.exec(ctx, `UPDATE outbox SET attempts = ?, failed_at = ?, last_error = ?,
+		lease_owner = NULL, lease_until = NULL WHERE id = ?`, attempts, formatTime(now), errText, jobID)
+	return err
+}
+
+// HasUnfinishedJob reports whether a job of one of the kinds is waiting for the item (queued,
+// running or to be retried; neither done nor given up).
+func HasUnfinishedJob(ctx context.Context, tx *Tx, pmID, itemID string, kinds ...string) (bool, error) {
+	list, err := json.Marshal(kinds)
+	if err != nil {
+		return false, err
+	}
+	var pending bool
+	err = tx.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE postmortem_id = ? AND item_id = ?
+		AND done_at IS NULL AND failed_at IS NULL AND kind IN (SELECT value FROM json_each(?)))`,
+		pmID, itemID, string(list)).Scan(&pending)
+	return pending, err
+}
+
+// RequeueFailedJobs queues an item's given-up tracker jobs again, due now, with no attempts
+// counted; they keep their ids, so they run in their original order.
+func RequeueFailedJobs(ctx context.Context, tx *Tx, pmID, itemID string, now time.Time) error {
+	_, err := tx.exec(ctx, `UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt_at = ?, last_error = NULL,
+		lease_owner = NULL, lease_until = NULL
+		WHERE postmortem_id = ? AND item_id = ? AND tracker != '' AND failed_at IS NOT NULL`, formatTime(now), pmID, itemID)
+	return err
+}
+
+// JobCounts reports unfinished and failed jobs, for metrics and tests.
+func (s *Store) JobCounts(ctx context.Context) (pending, failed int, err error) {
+	err = s.readDB.QueryRowContext(ctx, `SELECT
+		COUNT(*) FILTER (WHERE done_at IS NULL AND failed_at IS NULL),
+		COUNT(*) FILTER (WHERE failed_at IS NOT NULL) FROM outbox`).Scan(&pending, &failed)
+	return pending, failed, err
 }

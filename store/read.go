@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,160 +17,18 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// ListFilter selects and pages postmortems. Limit is already bounded by the caller.
-type ListFilter struct {
-	State    string
-	Team     string
-	Severity string
-	Limit    int
-	Cursor   string
-}
-
 // Postmortem returns one postmortem with its items, as the API shows it.
 func (s *Store) Postmortem(ctx context.Context, id string) (ft.PostmortemView, error) {
-	return postmortemView(ctx, s.readDB, id)
-}
-
-// PostmortemHead is a postmortem without its items (Items is nil, Completion zero): for work
-// that needs only its title, link and severity, without reading every item.
-func (s *Store) PostmortemHead(ctx context.Context, id string) (ft.PostmortemView, error) {
-	pm, _, err := scanPostmortem(s.readDB.QueryRowContext(ctx, `SELECT `+postmortemColumns+` FROM postmortems WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return pm, fmt.Errorf("postmortem %s: %w", id, ErrNotFound)
-	}
+	p, err := loadPostmortem(ctx, s.readDB, id, true)
 	if err != nil {
-		return pm, fmt.Errorf("read postmortem %s: %w", id, err)
+		return ft.PostmortemView{}, err
 	}
-	return pm, nil
-}
-
-// PostmortemTx is Postmortem inside a write transaction, for events that carry the view.
-func PostmortemTx(ctx context.Context, tx *Tx, id string) (ft.PostmortemView, error) {
-	return postmortemView(ctx, tx.tx, id)
-}
-
-const postmortemColumns = `id, title, url, severity, team, signed_off_at, accepted_at, sort_at, state,
-	reopened_count, COALESCE(own_kind, ''), COALESCE(own_key, ''), revision`
-
-func scanPostmortem(row interface{ Scan(...any) error }) (ft.PostmortemView, string, error) {
-	var pm ft.PostmortemView
-	var signedOff sql.NullString
-	var accepted, sortAt, ownKind, ownKey string
-	err := row.Scan(&pm.ID, &pm.Title, &pm.URL, &pm.Severity, &pm.Team, &signedOff, &accepted, &sortAt,
-		&pm.State, &pm.ReopenedCount, &ownKind, &ownKey, &pm.Revision)
-	if err != nil {
-		return pm, "", err
-	}
-	if signedOff.Valid {
-		t := parseTime(signedOff.String)
-		pm.SignedOffAt = &t
-	}
-	pm.AcceptedAt = parseTime(accepted)
-	if ownKind != "" {
-		pm.Tracker = &ft.TicketRef{Kind: ft.TrackerKind(ownKind), Key: ownKey}
-	}
-	return pm, sortAt, nil
-}
-
-func postmortemView(ctx context.Context, q querier, id string) (ft.PostmortemView, error) {
-	pm, _, err := scanPostmortem(q.QueryRowContext(ctx, `SELECT `+postmortemColumns+` FROM postmortems WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return pm, fmt.Errorf("postmortem %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return pm, fmt.Errorf("read postmortem %s: %w", id, err)
-	}
-	if err := fillItems(ctx, q, &pm); err != nil {
-		return pm, fmt.Errorf("read postmortem %s: %w", id, err)
-	}
-	return pm, nil
-}
-
-const itemColumns = `i.item_id, i.title, i.description, i.owner, i.priority, i.due, i.labels, i.status,
-	i.stalled_reason, i.sync, i.last_error, i.removed, i.target_kind, i.target_scope, i.target_issue_type,
-	i.last_activity_at, i.created_at, t.kind, t.key, t.url`
-
-// scanItem reads one row of itemColumns, after the destinations in first (if any).
-func scanItem(rows *sql.Rows, first ...any) (ft.ItemView, error) {
-	var it ft.ItemView
-	var due, stalled, lastError, activity, tKind, tKey, tURL sql.NullString
-	var labels, kind, scope, issueType, created string
-	err := rows.Scan(append(first, &it.ID, &it.Title, &it.Description, &it.Owner, &it.Priority, &due, &labels, &it.Status,
-		&stalled, &it.Sync, &lastError, &it.Removed, &kind, &scope, &issueType, &activity, &created,
-		&tKind, &tKey, &tURL)...)
-	if err != nil {
-		return it, err
-	}
-	if due.Valid {
-		it.Due = &due.String
-	}
-	_ = json.Unmarshal([]byte(labels), &it.Labels)
-	if stalled.Valid && !it.Status.Finished() {
-		reason := ft.StallReason(stalled.String)
-		it.Stalled, it.StalledReason = true, &reason
-	}
-	if lastError.Valid {
-		it.LastError = &lastError.String
-	}
-	it.Target = targetFromColumns(kind, scope, issueType)
-	if activity.Valid {
-		t := parseTime(activity.String)
-		it.LastActivity = &t
-	}
-	it.CreatedAt = parseTime(created)
-	if tKey.Valid {
-		it.Ticket = &ft.TicketRef{Kind: ft.TrackerKind(tKind.String), Key: tKey.String, URL: tURL.String}
-	}
-	return it, nil
-}
-
-// fillItems reads the items of the postmortems, all in one query, and their completion.
-func fillItems(ctx context.Context, q querier, pms ...*ft.PostmortemView) error {
-	if len(pms) == 0 {
-		return nil
-	}
-	ids := make([]string, len(pms))
-	byID := make(map[string]*ft.PostmortemView, len(pms))
-	for i, pm := range pms {
-		ids[i], byID[pm.ID] = pm.ID, pm
-		pm.Items = []ft.ItemView{}
-	}
-	idList, err := json.Marshal(ids)
-	if err != nil {
-		return err
-	}
-	rows, err := q.QueryContext(ctx, `SELECT i.postmortem_id, `+itemColumns+` FROM items i
-		LEFT JOIN tickets t ON t.postmortem_id = i.postmortem_id AND t.item_id = i.item_id AND t.current = 1
-		WHERE i.postmortem_id IN (SELECT value FROM json_each(?))
-		ORDER BY i.postmortem_id, i.removed, i.position, i.item_id`, string(idList))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var pmID string
-		it, err := scanItem(rows, &pmID)
-		if err != nil {
-			return err
-		}
-		pm := byID[pmID]
-		pm.Items = append(pm.Items, it)
-	}
-	for _, pm := range pms {
-		done := 0
-		for _, it := range pm.Items {
-			if it.Status.Finished() {
-				done++
-			}
-		}
-		pm.Completion = ft.NewCompletion(done, len(pm.Items))
-	}
-	return rows.Err()
+	return p.View(), nil
 }
 
 // ListPostmortems returns a page of postmortems, newest sign-off first, and the cursor of the
 // next page ("" on the last page).
-func (s *Store) ListPostmortems(ctx context.Context, f ListFilter) ([]ft.PostmortemView, string, error) {
+func (s *Store) ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.PostmortemView, string, error) {
 	where := []string{"1 = 1"}
 	var args []any
 	if f.State != "" {
@@ -202,34 +58,25 @@ func (s *Store) ListPostmortems(ctx context.Context, f ListFilter) ([]ft.Postmor
 	if err != nil {
 		return nil, "", fmt.Errorf("list postmortems: %w", err)
 	}
-	var pms []ft.PostmortemView
-	var sortKeys []string
-	for rows.Next() {
-		pm, sortAt, err := scanPostmortem(rows)
-		if err != nil {
-			rows.Close()
-			return nil, "", fmt.Errorf("list postmortems: %w", err)
-		}
-		pms, sortKeys = append(pms, pm), append(sortKeys, sortAt)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	records, err := collect(rows, func(rows *sql.Rows) (PostmortemRecord, error) { return scanPostmortem(rows) })
+	if err != nil {
 		return nil, "", fmt.Errorf("list postmortems: %w", err)
 	}
 	next := ""
-	if len(pms) > limit {
-		pms = pms[:limit]
-		next = encodeCursor(sortKeys[limit-1], pms[limit-1].ID)
+	if len(records) > limit {
+		records = records[:limit]
+		next = encodeCursor(records[limit-1].sortAt, records[limit-1].ID)
 	}
-	refs := make([]*ft.PostmortemView, len(pms))
-	for i := range pms {
-		refs[i] = &pms[i]
+	refs := make([]*PostmortemRecord, len(records))
+	for i := range records {
+		refs[i] = &records[i]
 	}
 	if err := fillItems(ctx, s.readDB, refs...); err != nil {
 		return nil, "", fmt.Errorf("list postmortems: %w", err)
 	}
-	if pms == nil {
-		pms = []ft.PostmortemView{}
+	pms := make([]ft.PostmortemView, len(records))
+	for i, p := range records {
+		pms[i] = p.View()
 	}
 	return pms, next, nil
 }
@@ -241,14 +88,14 @@ func encodeCursor(sortAt, id string) string {
 func decodeCursor(c string) (sortAt, id string, err error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return "", "", ErrBadCursor
+		return "", "", ft.ErrBadCursor
 	}
 	sortAt, id, ok := strings.Cut(string(b), "|")
 	if !ok || id == "" {
-		return "", "", ErrBadCursor
+		return "", "", ft.ErrBadCursor
 	}
 	if _, err := time.Parse(timeFormat, sortAt); err != nil {
-		return "", "", ErrBadCursor
+		return "", "", ft.ErrBadCursor
 	}
 	return sortAt, id, nil
 }

@@ -1,5 +1,9 @@
 // Package store keeps followthrough's state in one SQLite file: postmortems and their revisions,
 // action items, tickets, status history, the outbox of tracker work, and webhook deliveries.
+// It only stores: what to write and why is the engine's (package sync), which runs its
+// transactions through Write with the small statements here (ApplyIntake writes the plan of
+// an intake). The API and the status page read through Postmortem, ListPostmortems and
+// PostmortemHistory.
 //
 // All writes go through one writer goroutine that groups the transactions waiting at the same
 // time into one SQLite transaction (each in its own savepoint), so that concurrent requests share
@@ -24,18 +28,8 @@ import (
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
-	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/migrations"
 )
-
-// ErrNotFound is returned (wrapped) for an unknown postmortem, item or ticket.
-var ErrNotFound = errors.New("not found")
-
-// ErrBadCursor is returned for a list cursor that this store did not write.
-var ErrBadCursor = errors.New("bad cursor")
-
-// ErrConflict is returned (wrapped) when a change does not fit the current state.
-var ErrConflict = errors.New("conflict")
 
 // timeFormat is fixed-width so that times compare correctly as text in SQL.
 const timeFormat = "2006-01-02T15:04:05.000000000Z"
@@ -56,18 +50,20 @@ type Store struct {
 	closeMu sync.RWMutex
 	closed  bool
 
-	evaluator  func(ctx context.Context, tx *Tx, pmID string, now time.Time) error
-	statusHook func(ctx context.Context, tx *Tx, pmID, itemID string, from, to ft.Status, source string, now time.Time) error
-
 	transactions atomic.Int64
 	commits      atomic.Int64
+	itemReads    atomic.Int64
 }
 
 // Tx is one logical transaction inside a group commit. Its statements run in a savepoint: if the
 // function returns an error, only its own changes are rolled back.
 type Tx struct {
-	tx *sql.Tx
+	tx        *sql.Tx
+	itemReads *atomic.Int64
 }
+
+// countItemReads counts item rows read inside writes, for ItemRowsRead.
+func (t *Tx) countItemReads(n int) { t.itemReads.Add(int64(n)) }
 
 func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(ctx, query, args...)
@@ -151,28 +147,6 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// SetEvaluator sets what runs, in the same transaction, after a change to a postmortem's items
-// (the sync engine's state evaluation). Without one, only the state is refreshed. Set it before
-// any write.
-func (s *Store) SetEvaluator(fn func(ctx context.Context, tx *Tx, pmID string, now time.Time) error) {
-	s.evaluator = fn
-}
-
-// SetStatusHook sets what runs, in the same transaction, when a revision changes an item's
-// status (removed: wont_do; back again: open), before the state is evaluated: the sync engine
-// queues item.status_changed. Set it before any write.
-func (s *Store) SetStatusHook(fn func(ctx context.Context, tx *Tx, pmID, itemID string, from, to ft.Status, source string, now time.Time) error) {
-	s.statusHook = fn
-}
-
-func (s *Store) evaluate(ctx context.Context, tx *Tx, pmID string, now time.Time) error {
-	if s.evaluator != nil {
-		return s.evaluator(ctx, tx, pmID, now)
-	}
-	_, err := RefreshState(ctx, tx, pmID, now)
-	return err
-}
-
 // Close finishes the writes already queued and closes the database.
 func (s *Store) Close() error {
 	s.closeMu.Lock()
@@ -197,6 +171,11 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) WriteStats() (transactions, commits int64) {
 	return s.transactions.Load(), s.commits.Load()
 }
+
+// ItemRowsRead counts the item rows that write transactions have read whole (a postmortem's
+// items, for planning and evaluation), so that tests and benchmarks can see that a write reads
+// a postmortem's items a fixed number of times, not once per item.
+func (s *Store) ItemRowsRead() int64 { return s.itemReads.Load() }
 
 // Write runs fn in a transaction and returns once it is durably committed (or failed). fn may
 // share its commit with other writers; it must not keep the Tx.
@@ -248,7 +227,7 @@ func (s *Store) commitBatch(batch []*writeRequest) {
 		}
 		return
 	}
-	t := &Tx{tx: tx}
+	t := &Tx{tx: tx, itemReads: &s.itemReads}
 	applied := 0
 	for i, req := range batch {
 		if err := req.ctx.Err(); err != nil {

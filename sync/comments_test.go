@@ -7,6 +7,7 @@ import (
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/connectors/githubfake"
+	"github.com/followthrough/followthrough/sync"
 )
 
 // TestLostStallCommentIsWrittenOnce: the answers to the stall comments are lost (GitHub and
@@ -23,7 +24,7 @@ func TestLostStallCommentIsWrittenOnce(t *testing.T) {
 	const jiraComments = "/rest/api/2/issue/" + twProject + "-1/comment"
 	e.gh.LoseNextResponse("POST", ghComments)
 	e.jf.LoseNextResponse("POST", jiraComments)
-	if _, err := e.st.Intake(e.ctx, doc, targets, e.clock.Now()); err != nil {
+	if _, err := e.eng.Intake(e.ctx, sync.WithTargets(doc, targets)); err != nil {
 		t.Fatal(err)
 	}
 	e.settle()

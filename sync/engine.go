@@ -1,6 +1,10 @@
-// Package sync is followthrough's engine: the outbox worker that turns queued work into tracker
-// calls exactly once, the processing of inbound tracker events, reconciliation, and stall
-// detection. It talks to trackers only through ft.Tracker and to time only through its Clock.
+// Package sync is followthrough's engine, the one owner of every write: intake (it routes
+// the items, plans what a revision changes and has the store apply the plan), webhook
+// deliveries, status changes through the API and retries, each in one transaction with the
+// postmortem's evaluation (stalls, state and outbound events); then the outbox worker turns
+// the queued work into tracker calls exactly once, applies tracker events, reconciles and
+// scans for stalls. It talks to trackers only through ft.Tracker (it imports no connector),
+// to the database only through package store, and to time only through its Clock.
 package sync
 
 import (
@@ -19,6 +23,23 @@ import (
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/config"
 	"github.com/followthrough/followthrough/store"
+)
+
+// Outbox job kinds: the work a change needs, done by the worker.
+const (
+	jobCreateTicket   = "create_ticket" // open the item's ticket in its target
+	jobUpdateTicket   = "update_ticket" // title, description, due, owner changed
+	jobCloseRemoved   = "close_removed" // the item left the postmortem: close as not planned
+	jobMoveTicket     = "move_ticket"   // the item's target changed: close old, open new
+	jobReopenTicket   = "reopen_ticket" // a removed item came back
+	jobSetStatus      = "set_status"    // a status set through the API goes to the ticket
+	jobComment        = "comment"       // a comment on an item's or the postmortem's ticket
+	jobLabel          = "label"         // add or remove a label
+	jobOwnTicket      = "own_ticket"    // reopen or close the postmortem's own ticket
+	jobNotify         = "notify"        // an outbound event to one notify URL
+	jobProcessWebhook = "process_webhook"
+	jobLinkPostmortem = "link_postmortem" // link a new ticket back to its postmortem (Jira's remote link)
+	jobCloseMoved     = "close_moved"     // close a ticket the item left behind, pointing to its new one
 )
 
 // Clock is the engine's only source of time, so tests can drive it.
@@ -53,11 +74,12 @@ type Options struct {
 
 // Engine runs the outbox and the periodic work.
 type Engine struct {
-	opts   Options
-	owner  string
-	wakes  map[string]chan struct{} // one per lane
-	scans  atomic.Int64             // stall scans finished, for /metrics
-	logger *slog.Logger
+	opts    Options
+	owner   string
+	wakes   map[string]chan struct{} // one per lane
+	scans   atomic.Int64             // stall scans finished, for /metrics
+	wakeups atomic.Int64             // calls of wake, for Wakes
+	logger  *slog.Logger
 }
 
 // New returns an engine; Run starts it.
@@ -92,8 +114,13 @@ func New(opts Options) *Engine {
 // StallScans counts the stall scans finished since the engine started.
 func (e *Engine) StallScans() int64 { return e.scans.Load() }
 
-// Wake tells the worker that new work is queued, so it does not wait for its poll.
-func (e *Engine) Wake() {
+// Wakes counts how many times the engine told its worker that work was queued (tests see
+// with it that a write wakes the worker, and that a write that queued nothing does not).
+func (e *Engine) Wakes() int64 { return e.wakeups.Load() }
+
+// wake tells the worker that new work is queued, so it does not wait for its poll.
+func (e *Engine) wake() {
+	e.wakeups.Add(1)
 	for _, wake := range e.wakes {
 		select {
 		case wake <- struct{}{}:
@@ -110,7 +137,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	// Work for a tracker that is no longer configured would wait forever, and hold up the
 	// item's later work: it fails now, in words, and the item shows it.
-	if n, err := e.opts.Store.FailUnconfiguredWork(ctx, e.queues(), e.opts.Clock.Now()); err != nil {
+	if n, err := e.failUnconfiguredWork(ctx, e.queues(), e.opts.Clock.Now()); err != nil {
 		return fmt.Errorf("fail work of unconfigured trackers: %w", err)
 	} else if n > 0 {
 		e.logger.Warn("work for trackers no longer configured failed", slog.Int("jobs", n))
@@ -229,20 +256,20 @@ func (e *Engine) runJob(ctx context.Context, job store.Job) {
 	}
 	attempts := job.Attempts + 1
 	retryable, retryAfter := classify(err)
-	if job.Kind == store.JobProcessWebhook {
+	if job.Kind == jobProcessWebhook {
 		// A delivery was acknowledged: it is tried again whatever failed (our own identity
 		// unknown for a while, a credential being rotated), until the attempts run out.
 		retryable = true
 	}
 	limit := e.opts.MaxAttempts
-	if job.Kind == store.JobNotify || job.Kind == store.JobProcessWebhook {
+	if job.Kind == jobNotify || job.Kind == jobProcessWebhook {
 		// Nothing but patience brings these back: a receiver or a tracker that is down for
 		// hours still gets its events (about five hours of backoff at the default).
 		limit *= 3
 	}
 	if !retryable || attempts >= limit {
 		log.Warn("job failed", slog.Int("attempts", attempts), slog.String("error", err.Error()))
-		if ferr := e.opts.Store.FailJob(ctx, job, attempts, now, err.Error()); ferr != nil {
+		if ferr := e.opts.Store.Write(ctx, func(tx *store.Tx) error { return failJob(ctx, tx, job, attempts, now, err.Error()) }); ferr != nil {
 			log.Error("job fail", slog.String("error", ferr.Error()))
 		}
 		return
@@ -255,6 +282,40 @@ func (e *Engine) runJob(ctx context.Context, job store.Job) {
 	if rerr := e.opts.Store.RetryJob(ctx, job.ID, attempts, now.Add(delay), err.Error()); rerr != nil {
 		log.Error("job reschedule", slog.String("error", rerr.Error()))
 	}
+}
+
+// failJob gives the job up; when it is tracker work for an item, the item shows sync: failed
+// with the error. A ticket the item left behind concerns the item no more: failing to close it
+// is logged and counted, not shown as the item's sync state.
+func failJob(ctx context.Context, tx *store.Tx, job store.Job, attempts int, now time.Time, errText string) error {
+	if err := store.FailJob(ctx, tx, job.ID, attempts, now, errText); err != nil {
+		return err
+	}
+	if job.ItemID == "" || job.Tracker == "" || job.Kind == jobCloseMoved {
+		return nil
+	}
+	return store.SetItemSyncFailed(ctx, tx, job.PostmortemID, job.ItemID, errText, now)
+}
+
+// failUnconfiguredWork gives up the unfinished jobs whose lane is not among lanes (a tracker
+// removed from the configuration); their items show sync: failed saying so. It returns how
+// many jobs it failed.
+func (e *Engine) failUnconfiguredWork(ctx context.Context, lanes []string, now time.Time) (int, error) {
+	n := 0
+	err := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+		stuck, err := store.UnfinishedJobsOutside(ctx, tx, lanes)
+		if err != nil {
+			return err
+		}
+		for _, j := range stuck {
+			if err := failJob(ctx, tx, j, j.Attempts, now, j.Tracker+" is not configured, so this work cannot be done"); err != nil {
+				return err
+			}
+		}
+		n = len(stuck)
+		return nil
+	})
+	return n, err
 }
 
 // finalError is an error that trying again cannot mend: a payload this version cannot read, a

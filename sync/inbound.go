@@ -2,47 +2,82 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/connectors/github"
-	"github.com/followthrough/followthrough/connectors/jira"
 	"github.com/followthrough/followthrough/store"
 )
 
-// webhookParser is a connector that reads its own webhooks with what it knows of its site (the
-// Jira connector: Cloud or Data Center user ids, jira.statuses).
-type webhookParser interface {
-	ParseWebhook(payload []byte) (ft.TicketEvent, bool, error)
+// webhookJob is the payload of a process_webhook job.
+type webhookJob struct {
+	EventID int64 `json:"inbound_event_id"`
 }
 
-// RecordWebhook persists a verified tracker webhook delivery (see store.RecordWebhook: source
-// "github" or "jira", the delivery id, the event name and the raw body) at the engine's time,
-// and wakes the worker to apply it. The web handler calls it after checking the signature and
-// answers 200 once it returns without error, duplicate or not.
+// RecordWebhook persists one verified tracker webhook delivery before it is acknowledged: in
+// one transaction it remembers (source, deliveryID), stores the body as an inbound event and
+// queues a job that applies it; then it wakes the worker. A delivery id seen before is a
+// duplicate: nothing is stored and duplicate is true. The web handler calls it after checking
+// the signature, and answers 200 once it returns without error, duplicate or not.
+//
+// source is "github" or "jira". deliveryID is GitHub's X-GitHub-Delivery, or Jira's
+// X-Atlassian-Webhook-Identifier (the web handler identifies a Jira delivery without one by
+// its body). event is GitHub's X-GitHub-Event, or Jira's webhookEvent.
+//
+// The webhook jobs of one source share one outbox lane (tracker "", item "webhook:<source>"),
+// so they are processed in the order they arrived.
 func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event string, payload []byte) (duplicate bool, err error) {
-	duplicate, err = e.opts.Store.RecordWebhook(ctx, source, deliveryID, event, payload, e.opts.Clock.Now())
-	if err == nil && !duplicate {
-		e.Wake()
+	if source == "" || deliveryID == "" {
+		return false, errors.New("record webhook: no source or delivery id")
 	}
-	return duplicate, err
+	now := e.opts.Clock.Now()
+	err = e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if duplicate, err = store.RecordDelivery(ctx, tx, source, deliveryID, now); err != nil || duplicate {
+			return err
+		}
+		id, err := store.InsertInboundEvent(ctx, tx, store.InboundEvent{Source: source, DeliveryID: deliveryID,
+			Event: event, Payload: payload, ReceivedAt: now})
+		if err != nil {
+			return err
+		}
+		body, _ := json.Marshal(webhookJob{EventID: id})
+		return store.Enqueue(ctx, tx, store.Job{Kind: jobProcessWebhook, ItemID: "webhook:" + source, Payload: body}, now)
+	})
+	if err != nil {
+		return false, fmt.Errorf("record %s webhook %s: %w", source, deliveryID, err)
+	}
+	if !duplicate {
+		e.wake()
+	}
+	return duplicate, nil
 }
 
-// processWebhook applies one stored tracker webhook delivery. Deliveries that cannot be read,
-// are not relevant, or concern a tracker that is not configured are marked processed (with the
-// reason) and never retried; only a failure to learn our own identity in the tracker is, since
-// without it our own changes would count as people's activity.
+// webhookEventID is the inbound event a process_webhook job is about.
+func webhookEventID(j store.Job) (int64, error) {
+	var p webhookJob
+	if err := json.Unmarshal(j.Payload, &p); err != nil || p.EventID == 0 {
+		return 0, fmt.Errorf("webhook job %d: no inbound event id in its payload", j.ID)
+	}
+	return p.EventID, nil
+}
+
+// processWebhook applies one stored tracker webhook delivery, read by its tracker's connector.
+// Deliveries that cannot be read, are not relevant, or come from a tracker that is not
+// configured are marked processed (with the reason) and never retried; only a failure to learn
+// our own identity in the tracker is, since without it our own changes would count as people's
+// activity.
 func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
-	id, err := store.InboundEventID(job)
+	id, err := webhookEventID(job)
 	if err != nil {
 		e.logger.Warn("webhook job without event", slog.Int64("job_id", job.ID), slog.String("error", err.Error()))
 		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
 	}
 	in, err := e.opts.Store.InboundEvent(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ft.ErrNotFound) {
 		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
 	}
 	if err != nil {
@@ -58,7 +93,11 @@ func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 			return store.MarkInboundProcessed(ctx, tx, in.ID, e.opts.Clock.Now(), reason)
 		})
 	}
-	ev, relevant, err := e.parseWebhook(in)
+	tr, ok := e.opts.Trackers[ft.TrackerKind(in.Source)]
+	if !ok {
+		return finish(fmt.Sprintf("%s is not configured", in.Source))
+	}
+	ev, relevant, err := tr.ParseWebhook(in.Event, in.Payload)
 	if err != nil {
 		log.Warn("webhook unreadable", slog.String("error", err.Error()))
 		return finish(err.Error())
@@ -66,20 +105,15 @@ func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 	if !relevant {
 		return finish("")
 	}
-	tr, ok := e.opts.Trackers[ev.Ref.Kind]
-	if !ok {
-		return finish(fmt.Sprintf("%s is not configured", ev.Ref.Kind))
-	}
 	self, err := tr.Self(ctx)
 	if err != nil {
 		return fmt.Errorf("webhook %d: learn our own %s identity: %w", in.ID, ev.Ref.Kind, err)
 	}
 	now := e.opts.Clock.Now()
-	var applied store.Applied
+	var a applied
 	err = e.opts.Store.CompleteJob(ctx, job.ID, now, func(tx *store.Tx) error {
 		var err error
-		applied, err = e.applyEvent(ctx, tx, ev, in.Source, self, now)
-		if err != nil {
+		if a, err = e.applyEvent(ctx, tx, ev, in.Source, self, now); err != nil {
 			return err
 		}
 		return store.MarkInboundProcessed(ctx, tx, in.ID, now, "")
@@ -87,49 +121,30 @@ func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 	if err != nil {
 		return err
 	}
-	logApplied(log, ev, applied)
+	logApplied(log, ev, a)
 	return nil
-}
-
-// parseWebhook turns a stored delivery into a ticket event with the connector's own parser.
-func (e *Engine) parseWebhook(in store.InboundEvent) (ft.TicketEvent, bool, error) {
-	switch in.Source {
-	case store.SourceGitHub:
-		return github.ParseWebhook(in.Event, in.Payload)
-	case store.SourceJira:
-		if p, ok := e.opts.Trackers[ft.Jira].(webhookParser); ok {
-			return p.ParseWebhook(in.Payload)
-		}
-		if e.opts.Config.Jira == nil {
-			return ft.TicketEvent{}, false, errors.New("jira is not configured")
-		}
-		return jira.ParseWebhook(in.Payload, e.opts.Config.Jira.URL, e.opts.Config.Jira.Statuses)
-	}
-	return ft.TicketEvent{}, false, fmt.Errorf("unknown webhook source %q", in.Source)
 }
 
 // applyEvent applies a ticket event in the caller's transaction and does what follows from it
 // there too: item.status_changed to the notify URLs, and the postmortem's state re-evaluated.
-func (e *Engine) applyEvent(ctx context.Context, tx *store.Tx, ev ft.TicketEvent, source, self string, now time.Time) (store.Applied, error) {
-	a, err := store.ApplyTicketEvent(ctx, tx, ev, source, self, now)
+func (e *Engine) applyEvent(ctx context.Context, tx *store.Tx, ev ft.TicketEvent, source, self string, now time.Time) (applied, error) {
+	a, err := applyTicketEvent(ctx, tx, ev, source, self, now)
 	if err != nil || a.Ignored != "" {
 		return a, err
 	}
-	if a.StatusChanged {
-		change := &StatusChange{From: a.From, To: a.To, Source: source}
-		if err := QueueEvent(ctx, tx, e.opts.Config.Notify, ft.EventStatusChanged, a.PostmortemID, a.ItemID, change, now); err != nil {
-			return a, err
-		}
-	}
 	if a.StatusChanged || a.Activity || a.Deleted {
-		if _, err := Evaluate(ctx, tx, e.opts.Config, a.PostmortemID, now); err != nil {
+		var changes []itemStatusChange
+		if a.StatusChanged {
+			changes = append(changes, itemStatusChange{ItemID: a.ItemID, Change: StatusChange{From: a.From, To: a.To, Source: source}})
+		}
+		if _, err := e.evaluate(ctx, tx, a.PostmortemID, now, changes...); err != nil {
 			return a, err
 		}
 	}
 	return a, nil
 }
 
-func logApplied(log *slog.Logger, ev ft.TicketEvent, a store.Applied) {
+func logApplied(log *slog.Logger, ev ft.TicketEvent, a applied) {
 	attrs := []any{slog.String("ticket", ev.Ref.Key)}
 	switch {
 	case a.Ignored != "":

@@ -166,6 +166,8 @@ func newTWEnv(t *testing.T) *twEnv {
 	cfg.Jira = config.DefaultJira()
 	cfg.Jira.URL, cfg.Jira.Deployment = jf.URL(), config.JiraCloud
 	cfg.Jira.Email, cfg.Jira.APIToken = "bot@example.com", "cloud-token"
+	// Items with no tracker of their own go to twRepo.
+	cfg.Routes = []config.Route{{To: config.RouteTarget{Kind: string(ft.GitHub), Repo: twRepo}}}
 	cfg.Notify = []config.Notify{{URL: recv.srv.URL, Secret: config.Secret(recv.secret),
 		Events: []string{ft.EventStatusChanged, ft.EventCompleted, ft.EventReopened, ft.EventResumed}}}
 	ghTr, err := github.New(cfg.GitHub, nil, github.Options{Logger: logger, Now: clock.Now})
@@ -184,7 +186,6 @@ func newTWEnv(t *testing.T) *twEnv {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sync.AttachStore(st, cfg)
 	eng := sync.New(sync.Options{Store: st, Config: cfg, Clock: clock, Logger: logger,
 		Trackers: map[ft.TrackerKind]ft.Tracker{ft.GitHub: ghTr, ft.Jira: jiraTr}})
 	return &twEnv{t: t, ctx: ctx, clock: clock, gh: gh, jf: jf, st: st, cfg: cfg, eng: eng, recv: recv, jiraTr: jiraTr}
@@ -201,7 +202,7 @@ func (e *twEnv) intake(pmID string, targets ...ft.Target) ft.PostmortemView {
 		doc.ActionItems = append(doc.ActionItems, ft.ActionItem{ID: fmt.Sprintf("AI-%d", i+1),
 			Title: fmt.Sprintf("Action %d", i+1), Owner: "bob@acme.com", Priority: "P1"})
 	}
-	if _, err := e.st.Intake(e.ctx, doc, targets, e.clock.Now()); err != nil {
+	if _, err := e.eng.Intake(e.ctx, sync.WithTargets(doc, targets)); err != nil {
 		e.t.Fatal(err)
 	}
 	e.run()
@@ -255,7 +256,7 @@ func (e *twEnv) history(pmID, itemID string) []ft.HistoryEntry {
 // the worker. It returns whether the delivery was a duplicate.
 func (e *twEnv) deliver(source, deliveryID, event string, payload []byte) bool {
 	e.t.Helper()
-	dup, err := e.st.RecordWebhook(e.ctx, source, deliveryID, event, payload, e.clock.Now())
+	dup, err := e.eng.RecordWebhook(e.ctx, source, deliveryID, event, payload)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -697,8 +698,8 @@ func TestPeopleChangeWhilePushPendingLosesToThePush(t *testing.T) {
 	if err := env.gh.EditIssue(repo, num, "Action 1 (edited)", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.st.RecordWebhook(env.ctx, "github", nextDelivery(), "issues",
-		env.githubPayload("issues.closed.json", "edited", key, twPerson), env.clock.Now()); err != nil {
+	if _, err := env.eng.RecordWebhook(env.ctx, "github", nextDelivery(), "issues",
+		env.githubPayload("issues.closed.json", "edited", key, twPerson)); err != nil {
 		t.Fatal(err)
 	}
 	env.run()
@@ -740,7 +741,7 @@ func TestDeletedTicketFailsAndRetryMakesANewOne(t *testing.T) {
 			!strings.Contains(*it.LastError, "/v1/postmortems/PM-X/retry") {
 			t.Fatalf("%s: sync %s, last_error %v", c.item, it.Sync, it.LastError)
 		}
-		if _, err := env.eng.SetItemStatus(env.ctx, "PM-X", c.item, ft.StatusDone); !errors.Is(err, store.ErrConflict) {
+		if _, err := env.eng.SetItemStatus(env.ctx, "PM-X", c.item, ft.StatusDone); !errors.Is(err, ft.ErrConflict) {
 			t.Fatalf("%s: PATCH on a deleted ticket: %v, want a conflict", c.item, err)
 		}
 	}
@@ -783,7 +784,7 @@ func TestDeletedTicketFailsAndRetryMakesANewOne(t *testing.T) {
 	if n := env.gh.Calls("POST", "/repos/"+repo+"/issues"); n != creates+1 {
 		t.Fatalf("a second retry created again")
 	}
-	if _, err := env.eng.Retry(env.ctx, "PM-NONE"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := env.eng.Retry(env.ctx, "PM-NONE"); !errors.Is(err, ft.ErrNotFound) {
 		t.Fatalf("retry of an unknown postmortem: %v", err)
 	}
 }

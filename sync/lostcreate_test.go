@@ -97,7 +97,7 @@ func TestJiraMoveBackLostCreateLinksOldTicket(t *testing.T) {
 	}
 	intake := func(tg ft.Target) {
 		d, ts := doc(tg)
-		if _, err := e.st.Intake(e.ctx, d, ts, e.clock.Now()); err != nil {
+		if _, err := e.eng.Intake(e.ctx, sync.WithTargets(d, ts)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -217,7 +217,7 @@ func TestSettleCountsFromBeforeTheSend(t *testing.T) {
 	signed := twStart
 	doc := &ft.Document{ID: "PM-Z", Title: "Outage", Status: "finalized", SignedOffBy: []string{"c@acme.com"},
 		SignedOffAt: &signed, ActionItems: []ft.ActionItem{{ID: "AI-1", Title: "x", Owner: "bob@acme.com", Priority: "P1", Tracker: &jt}}}
-	if _, err := e.st.Intake(e.ctx, doc, []ft.Target{jt}, e.clock.Now()); err != nil {
+	if _, err := e.eng.Intake(e.ctx, sync.WithTargets(doc, []ft.Target{jt})); err != nil {
 		t.Fatal(err)
 	}
 	e.run() // issue made at +25 s, answer lost

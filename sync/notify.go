@@ -3,10 +3,8 @@ package sync
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -20,6 +18,7 @@ import (
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/config"
+	"github.com/followthrough/followthrough/internal/standardwebhooks"
 	"github.com/followthrough/followthrough/store"
 )
 
@@ -57,10 +56,10 @@ type notifyPayload struct {
 	Body      json.RawMessage `json:"body"`
 }
 
-// QueueEvent queues an outbound event for every notify URL that subscribes to it, in the
-// caller's transaction. The postmortem is read inside the transaction, so the event shows it as
-// the change left it. itemID and change are for item.status_changed only.
-func QueueEvent(ctx context.Context, tx *store.Tx, notify []config.Notify, eventType, pmID, itemID string, change *StatusChange, now time.Time) error {
+// queueEvent queues an outbound event for every notify URL that subscribes to it, in the
+// caller's transaction. pm is the postmortem as the change left it: the caller has it already,
+// so no event reads it again. itemID and change are for item.status_changed only.
+func queueEvent(ctx context.Context, tx *store.Tx, notify []config.Notify, eventType string, pm ft.PostmortemView, itemID string, change *StatusChange, now time.Time) error {
 	var receivers []string
 	for _, n := range notify {
 		if slices.Contains(n.Events, eventType) {
@@ -69,10 +68,6 @@ func QueueEvent(ctx context.Context, tx *store.Tx, notify []config.Notify, event
 	}
 	if len(receivers) == 0 {
 		return nil
-	}
-	pm, err := store.PostmortemTx(ctx, tx, pmID)
-	if err != nil {
-		return err
 	}
 	body := eventBody{Type: eventType, Timestamp: now.UTC(), Data: eventData{PostmortemView: pm, Change: change}}
 	if itemID != "" {
@@ -91,7 +86,7 @@ func QueueEvent(ctx context.Context, tx *store.Tx, notify []config.Notify, event
 		// ItemID orders the events of one receiver without holding up other work. It is logged,
 		// and a receiver's URL may hold its credential: a digest names the receiver instead.
 		digest := sha256.Sum256([]byte(url))
-		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobNotify, PostmortemID: pmID, ItemID: "notify:" + hex.EncodeToString(digest[:8]),
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: jobNotify, PostmortemID: pm.ID, ItemID: "notify:" + hex.EncodeToString(digest[:8]),
 			Payload: payload}, now); err != nil {
 			return err
 		}
@@ -103,14 +98,6 @@ func newWebhookID() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	return "msg_" + hex.EncodeToString(b)
-}
-
-// SignWebhook returns the Standard Webhooks signature header value for a delivery.
-func SignWebhook(key []byte, id string, timestamp time.Time, body []byte) string {
-	mac := hmac.New(sha256.New, key)
-	fmt.Fprintf(mac, "%s.%d.", id, timestamp.Unix())
-	mac.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
 // redactURL is a receiver's URL as logs and errors show it: scheme and host only.
@@ -149,9 +136,10 @@ func (e *Engine) deliver(ctx context.Context, job store.Job) error {
 		return final(fmt.Errorf("notify %s: not a usable URL", redactURL(p.URL)))
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("webhook-id", p.WebhookID)
-	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set("webhook-signature", SignWebhook(key, p.WebhookID, now, p.Body))
+	timestamp := strconv.FormatInt(now.Unix(), 10)
+	req.Header.Set(standardwebhooks.HeaderID, p.WebhookID)
+	req.Header.Set(standardwebhooks.HeaderTimestamp, timestamp)
+	req.Header.Set(standardwebhooks.HeaderSignature, standardwebhooks.Sign(key, p.WebhookID, timestamp, p.Body))
 	resp, err := e.opts.HTTPClient.Do(req)
 	if err != nil {
 		// Receivers are retried whatever went wrong: the event must arrive.
@@ -161,13 +149,12 @@ func (e *Engine) deliver(ctx context.Context, job store.Job) error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return &ft.TrackerError{Op: "notify", Ticket: redactURL(p.URL), Retryable: true, Message: err.Error()}
+		return fmt.Errorf("notify %s: %w", redactURL(p.URL), err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &ft.TrackerError{Op: "notify", Ticket: redactURL(p.URL), StatusCode: resp.StatusCode, Retryable: true,
-			Message: "receiver answered " + resp.Status}
+		return fmt.Errorf("notify %s: the receiver answered %s", redactURL(p.URL), resp.Status)
 	}
 	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
 }

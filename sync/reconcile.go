@@ -91,7 +91,7 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 	}
 	if changed {
 		// Status changes queue outbound events.
-		e.Wake()
+		e.wake()
 	}
 	return errors.Join(errs...)
 }
@@ -99,17 +99,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 // reconcileScope reconciles one repository or project and returns how many item statuses
 // changed.
 func (e *Engine) reconcileScope(ctx context.Context, tr ft.Tracker, sc store.ReconcileScope) (int, error) {
-	target := ft.Target{Kind: sc.Kind}
-	if sc.Kind == ft.GitHub {
-		target.Repo = sc.Scope
-	} else {
-		target.Project = sc.Scope
-	}
+	target := ft.ScopeTarget(sc.Kind, sc.Scope)
 	since := sc.Since
 	if !since.IsZero() {
 		// A search index that lags behind (Jira Cloud) may show a change older than the newest
 		// one seen only later: look back that far again. Seeing a ticket twice is harmless.
-		since = since.Add(-e.searchLag(sc.Kind))
+		since = since.Add(-tr.SearchLag())
 	}
 	tickets, err := tr.ListChanged(ctx, ft.ChangeQuery{Target: target, Since: since})
 	if err != nil {
@@ -125,13 +120,13 @@ func (e *Engine) reconcileScope(ctx context.Context, tr ft.Tracker, sc store.Rec
 		newest := sc.Since
 		for _, t := range tickets {
 			ev := ft.TicketEvent{Ref: t.Ref, Status: t.Status, UpdatedAt: t.UpdatedAt, Marker: t.Marker}
-			a, err := e.applyEvent(ctx, tx, ev, store.SourceReconcile, "", now)
+			a, err := e.applyEvent(ctx, tx, ev, ft.SourceReconcile, "", now)
 			if err != nil {
 				return err
 			}
 			if a.StatusChanged {
 				changed++
-				e.logger.Info("item status changed", slog.String("ticket", t.Ref.Key), slog.String("source", store.SourceReconcile),
+				e.logger.Info("item status changed", slog.String("ticket", t.Ref.Key), slog.String("source", ft.SourceReconcile),
 					slog.String("postmortem_id", a.PostmortemID), slog.String("item_id", a.ItemID),
 					slog.String("from", string(a.From)), slog.String("to", string(a.To)))
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/followthrough/followthrough/connectors/github"
 	"github.com/followthrough/followthrough/connectors/githubfake"
 	"github.com/followthrough/followthrough/store"
+	"github.com/followthrough/followthrough/sync"
 )
 
 func TestReconcileSeesChangesMadeWithoutWebhooks(t *testing.T) {
@@ -104,7 +105,7 @@ func TestReconcileCostGrowsWithChangesNotTickets(t *testing.T) {
 			Owner: "bob@acme.com", Priority: "P2"})
 		targets[i] = ft.Target{Kind: ft.GitHub, Repo: repos[i%len(repos)]}
 	}
-	if _, err := env.st.Intake(env.ctx, doc, targets, env.clock.Now()); err != nil {
+	if _, err := env.eng.Intake(env.ctx, sync.WithTargets(doc, targets)); err != nil {
 		t.Fatal(err)
 	}
 	// The tickets are made at the stand-in directly and linked through the store, as the

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/config"
 	"github.com/followthrough/followthrough/store"
 )
 
@@ -53,10 +52,10 @@ func (e *Engine) ScanStalls(ctx context.Context) (int, error) {
 			return changed, ctx.Err()
 		}
 		now := e.opts.Clock.Now()
-		var change store.StateChange
+		var change stateChange
 		err := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
 			var err error
-			change, err = Evaluate(ctx, tx, e.opts.Config, id, now)
+			change, err = e.evaluate(ctx, tx, id, now)
 			return err
 		})
 		if err != nil {
@@ -69,7 +68,7 @@ func (e *Engine) ScanStalls(ctx context.Context) (int, error) {
 				slog.Int("reopened_count", change.ReopenedCount))
 		}
 	}
-	e.Wake()
+	e.wake()
 	e.scans.Add(1)
 	return changed, nil
 }
@@ -113,8 +112,8 @@ func (e *Engine) comment(ctx context.Context, job store.Job) error {
 func (e *Engine) postComment(ctx context.Context, job store.Job, tr ft.Tracker, key, body string) error {
 	now := e.opts.Clock.Now()
 	if job.InFlight() {
-		if waited := now.Sub(job.InFlightSince()); waited < e.settleTime(tr.Kind()) {
-			return errRetryLater{after: e.settleTime(tr.Kind()) - waited, reason: "waiting for a comment whose answer was lost to show before writing it again"}
+		if waited := now.Sub(job.InFlightSince()); waited < tr.SettleTime() {
+			return errRetryLater{after: tr.SettleTime() - waited, reason: "waiting for a comment whose answer was lost to show before writing it again"}
 		}
 	}
 	target := ft.Target{Kind: tr.Kind()}
@@ -150,11 +149,11 @@ func commentID(job store.Job) string {
 // stallComment writes the one comment of a stall on the item's ticket, unless the stall ended
 // before the job ran: only stalled tickets get stall comments.
 func (e *Engine) stallComment(ctx context.Context, job store.Job, c stallComment) error {
-	st, err := e.opts.Store.ItemStallNow(ctx, job.PostmortemID, job.ItemID)
+	current, err := e.opts.Store.LoadItem(ctx, job.PostmortemID, job.ItemID)
 	if err != nil {
 		return err
 	}
-	if st.Reason == ft.StallNone || st.Episode != c.Episode {
+	if st := current.Stall; st.Reason == ft.StallNone || st.Episode != c.Episode {
 		e.logger.Info("stall ended before its comment", slog.String("postmortem_id", job.PostmortemID),
 			slog.String("item_id", job.ItemID), slog.Int("episode", c.Episode))
 		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
@@ -167,7 +166,7 @@ func (e *Engine) stallComment(ctx context.Context, job store.Job, c stallComment
 	if err != nil {
 		return err
 	}
-	if err := e.postComment(ctx, job, tr, item.Ticket.Key, e.stallCommentBody(pm, item, c)); err != nil {
+	if err := e.postComment(ctx, job, tr, item.Ticket.Key, e.stallCommentBody(pm, item, tr.Mention(item.Owner), c)); err != nil {
 		return err
 	}
 	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
@@ -194,11 +193,12 @@ func (e *Engine) label(ctx context.Context, job store.Job) error {
 	return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
 }
 
-// stallCommentBody says why the item stalled, to its assignee, with the postmortem's page.
-func (e *Engine) stallCommentBody(pm ft.PostmortemView, item store.Item, c stallComment) string {
+// stallCommentBody says why the item stalled, to its assignee (mention names the owner as
+// the ticket's tracker does, so that they are notified), with the postmortem's page.
+func (e *Engine) stallCommentBody(pm store.PostmortemRecord, item store.Item, mention string, c stallComment) string {
 	cfg := e.opts.Config
 	var b strings.Builder
-	b.WriteString(mention(cfg, item.Ticket.Kind, item.Owner))
+	b.WriteString(mention)
 	b.WriteString(" this action item has stalled: ")
 	state := "still open"
 	if item.Status == ft.StatusInProgress {
@@ -209,14 +209,14 @@ func (e *Engine) stallCommentBody(pm ft.PostmortemView, item store.Item, c stall
 		fmt.Fprintf(&b, "it was due on %s and is %s.", c.Due, state)
 		if c.DueDefaulted {
 			fmt.Fprintf(&b, " (It has no due date of its own; %s items are due %s after the postmortem's sign-off.)",
-				item.Priority, days(cfg.Stall.DefaultDue[item.Priority]))
+				item.Priority, days(cfg.Stall.Policy().DefaultDueFor(item.Priority)))
 		}
 	default:
 		fmt.Fprintf(&b, "there has been no activity on it since %s (%s items stall after %s without activity).",
-			c.InactiveSince.UTC().Format(time.DateOnly), item.Priority, days(cfg.Stall.InactiveAfter[item.Priority]))
+			c.InactiveSince.UTC().Format(time.DateOnly), item.Priority, days(cfg.Stall.Policy().InactiveAfterFor(item.Priority)))
 	}
 	fmt.Fprintf(&b, "\n\nPostmortem %s %q is reopened until its stalled action items move again.", pm.ID, pm.Title)
-	link := statusLink(cfg.PublicURL, pm.ID)
+	link := cfg.PostmortemPage(pm.ID)
 	if link == "" {
 		link = pm.URL
 	}
@@ -226,21 +226,7 @@ func (e *Engine) stallCommentBody(pm ft.PostmortemView, item store.Item, c stall
 	return b.String()
 }
 
-// mention names the owner so that the tracker notifies them: @login on GitHub,
-// [~accountid:ID] on Jira Cloud, [~username] on Jira Data Center; the email when the owner is
-// not in `people`.
-func mention(cfg *config.Config, kind ft.TrackerKind, owner string) string {
-	p, _ := cfg.Person(owner)
-	switch {
-	case kind == ft.GitHub && p.GitHub != "":
-		return "@" + p.GitHub
-	case kind == ft.Jira && p.Jira != "" && cfg.Jira != nil && cfg.Jira.Deployment == config.JiraDataCenter:
-		return "[~" + p.Jira + "]"
-	case kind == ft.Jira && p.Jira != "":
-		return "[~accountid:" + p.Jira + "]"
-	}
-	return owner
-}
+const day = 24 * time.Hour
 
 // days writes a duration of whole days as "14 days", anything else as Go does.
 func days(d time.Duration) string {

@@ -185,7 +185,6 @@ func (h *stallHarness) open() {
 		t.Fatal(err)
 	}
 	cfg := h.cfg
-	AttachStore(st, cfg)
 	ghT, err := github.New(cfg.GitHub, cfg.People, github.Options{Logger: h.logger, Now: h.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -241,14 +240,14 @@ func (h *stallHarness) apply(ev ft.TicketEvent) {
 		ev.UpdatedAt = now
 	}
 	err := h.st.Write(h.ctx, func(tx *store.Tx) error {
-		a, err := store.ApplyTicketEvent(h.ctx, tx, ev, string(ev.Ref.Kind), "", now)
+		a, err := applyTicketEvent(h.ctx, tx, ev, string(ev.Ref.Kind), "", now)
 		if err != nil || a.Ignored != "" {
 			if err == nil {
 				h.t.Errorf("event on %s ignored: %s", ev.Ref.Key, a.Ignored)
 			}
 			return err
 		}
-		_, err = Evaluate(h.ctx, tx, h.cfg, a.PostmortemID, now)
+		_, err = h.engine.evaluate(h.ctx, tx, a.PostmortemID, now)
 		return err
 	})
 	if err != nil {
@@ -359,7 +358,7 @@ func TestStallLifecycle(t *testing.T) {
 			{ID: "AI-3", Title: "Game day", Owner: "alice@acme.com", Priority: "P3", Due: "2026-06-01"},
 		}}
 	h.clock.Set(signed.Add(time.Minute))
-	if _, err := h.st.Intake(ctx, doc, []ft.Target{checkout, pay, checkout}, h.clock.Now()); err != nil {
+	if _, err := h.engine.Intake(ctx, WithTargets(doc, []ft.Target{checkout, pay, checkout})); err != nil {
 		t.Fatal(err)
 	}
 	h.run()
@@ -376,7 +375,7 @@ func TestStallLifecycle(t *testing.T) {
 	h.apply(ft.TicketEvent{Ref: *itemOf(pm, "AI-1").Ticket, Activity: true, Actor: "bob-gh"})
 	h.at(date(1, 21, 12))
 	pm = h.pm("PM-1")
-	if ai1 := itemOf(pm, "AI-1"); ai1.Stalled || !Overdue(ItemStallInput(pm, ai1), PolicyOf(h.cfg.Stall), h.clock.Now()) {
+	if ai1 := itemOf(pm, "AI-1"); ai1.Stalled || !ft.Overdue(ft.ItemStallInput(pm, ai1), h.cfg.Stall.Policy(), h.clock.Now()) {
 		t.Fatalf("in the grace: AI-1 stalled %v, want overdue but not stalled", ai1.Stalled)
 	}
 	if pm.State != ft.StateTracking || len(h.recv.types()) != 0 || len(h.ghBotComments(repo1, n1)) != 0 {
@@ -571,7 +570,7 @@ func TestStallJiraOwnTicketRetriesAndNoTicketYet(t *testing.T) {
 			{ID: "AI-2", Title: "Page earlier", Owner: "alice@acme.com", Priority: "P1", Due: "2026-03-01"},
 		}}
 	h.clock.Set(date(1, 5, 11))
-	if _, err := h.st.Intake(ctx, doc, []ft.Target{pay, pay}, h.clock.Now()); err != nil {
+	if _, err := h.engine.Intake(ctx, WithTargets(doc, []ft.Target{pay, pay})); err != nil {
 		t.Fatal(err)
 	}
 	pm := h.pm("PM-2")
@@ -650,7 +649,7 @@ func TestStallRevisionRemovesStalledItem(t *testing.T) {
 	repo := ft.Target{Kind: ft.GitHub, Repo: "acme/ops"}
 	doc := &ft.Document{ID: "PM-3", Title: "DNS", Status: "finalized", SignedOffBy: []string{"carol@acme.com"}, SignedOffAt: &signed,
 		ActionItems: []ft.ActionItem{{ID: "AI-1", Title: "TTL", Owner: "bob@acme.com", Priority: "P0"}}}
-	if _, err := h.st.Intake(ctx, doc, []ft.Target{repo}, h.clock.Now()); err != nil {
+	if _, err := h.engine.Intake(ctx, WithTargets(doc, []ft.Target{repo})); err != nil {
 		t.Fatal(err)
 	}
 	h.run()
@@ -666,7 +665,7 @@ func TestStallRevisionRemovesStalledItem(t *testing.T) {
 	revised := *doc
 	revised.ActionItems = []ft.ActionItem{}
 	h.clock.Set(date(1, 13, 9))
-	if _, err := h.st.Intake(ctx, &revised, []ft.Target{}, h.clock.Now()); err != nil {
+	if _, err := h.engine.Intake(ctx, &revised); err != nil {
 		t.Fatal(err)
 	}
 	h.run()
@@ -686,7 +685,7 @@ func TestStallEmptyPostmortemCompletesAtOnce(t *testing.T) {
 	h := newStallHarness(t, signed, false)
 	doc := &ft.Document{ID: "PM-4", Title: "Nothing to do", Status: "finalized", SignedOffBy: []string{"carol@acme.com"},
 		SignedOffAt: &signed, ActionItems: []ft.ActionItem{}}
-	if _, err := h.st.Intake(h.ctx, doc, nil, h.clock.Now()); err != nil {
+	if _, err := h.engine.Intake(h.ctx, doc); err != nil {
 		t.Fatal(err)
 	}
 	h.run()

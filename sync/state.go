@@ -15,54 +15,101 @@ import (
 // StalledLabel is the label a stalled item's ticket carries while it is stalled.
 const StalledLabel = "stalled"
 
-// AttachStore makes the store's own changes (an intake, a revision) do what the engine's do, in
-// the same transaction: item.status_changed for the statuses a revision changes, and the
-// postmortem's state evaluated. Call it before the store's first write.
-func AttachStore(st *store.Store, cfg *config.Config) {
-	st.SetEvaluator(func(ctx context.Context, tx *store.Tx, pmID string, now time.Time) error {
-		_, err := Evaluate(ctx, tx, cfg, pmID, now)
-		return err
-	})
-	st.SetStatusHook(func(ctx context.Context, tx *store.Tx, pmID, itemID string, from, to ft.Status, source string, now time.Time) error {
-		return QueueEvent(ctx, tx, cfg.Notify, ft.EventStatusChanged, pmID, itemID, &StatusChange{From: from, To: to, Source: source}, now)
-	})
+// stateChange is a postmortem's move from one state to another.
+type stateChange struct {
+	From, To ft.State
+	// ReopenedCount and CompletedCount are the postmortem's entries into reopened and into
+	// completed so far, this change included: they number the episodes that work is keyed by.
+	ReopenedCount  int
+	CompletedCount int
 }
 
-// Evaluate brings a postmortem up to date inside the caller's transaction, after any change to
-// its items (a status change from any side, a revision) and on every stall scan: it recomputes
-// each item's stall at now, then the postmortem's state, and queues in the same transaction
-// what the changes need. An item that newly stalls gets one comment on its ticket and the
-// `stalled` label; the label comes off when it is no longer stalled. Entering reopened reopens
-// the postmortem's own ticket with a comment listing the stalled items and sends
-// postmortem.reopened; leaving reopened for tracking sends postmortem.resumed; entering
-// completed sends postmortem.completed and closes the own ticket with a summary comment;
-// leaving completed for tracking reopens the own ticket with a comment. Every piece of work is
-// queued once per episode: the stall's or the state's number is in its dedupe key.
-func Evaluate(ctx context.Context, tx *store.Tx, cfg *config.Config, pmID string, now time.Time) (store.StateChange, error) {
-	facts, err := store.LoadStallFacts(ctx, tx, pmID)
+// Changed reports whether the state moved.
+func (c stateChange) Changed() bool { return c.From != c.To }
+
+// itemStatusChange is a change of an item's status that subscribers hear of.
+type itemStatusChange struct {
+	ItemID string
+	Change StatusChange
+}
+
+// evaluate brings a postmortem up to date inside the caller's transaction, after any change to
+// its items (a status change from any side, a revision) and on every stall scan. It reads the
+// postmortem once and builds everything from that read: item.status_changed for each of
+// changes (showing the postmortem as the change left it); then each item's stall at now, and
+// the postmortem's state, with what their changes need, queued in the same transaction. An
+// item that newly stalls gets one comment on its ticket and the `stalled` label; the label
+// comes off when it is no longer stalled. Entering reopened reopens the postmortem's own
+// ticket with a comment listing the stalled items and sends postmortem.reopened; leaving
+// reopened for tracking sends postmortem.resumed; entering completed sends
+// postmortem.completed and closes the own ticket with a summary comment; leaving completed for
+// tracking reopens the own ticket with a comment. Every piece of work is queued once per
+// episode: the stall's or the state's number is in its dedupe key.
+func (e *Engine) evaluate(ctx context.Context, tx *store.Tx, pmID string, now time.Time, changes ...itemStatusChange) (stateChange, error) {
+	cfg := e.opts.Config
+	pm, err := store.LoadPostmortemTx(ctx, tx, pmID)
 	if err != nil {
-		return store.StateChange{PostmortemID: pmID}, fmt.Errorf("evaluate %s: %w", pmID, err)
+		return stateChange{}, fmt.Errorf("evaluate %s: %w", pmID, err)
 	}
-	if err := applyStalls(ctx, tx, cfg, &facts, now); err != nil {
-		return store.StateChange{PostmortemID: pmID}, fmt.Errorf("evaluate %s: %w", pmID, err)
+	if len(changes) > 0 {
+		view := pm.View()
+		for _, c := range changes {
+			if err := queueEvent(ctx, tx, cfg.Notify, ft.EventStatusChanged, view, c.ItemID, &c.Change, now); err != nil {
+				return stateChange{}, fmt.Errorf("evaluate %s: %w", pmID, err)
+			}
+		}
 	}
-	change, err := store.RefreshState(ctx, tx, pmID, now)
-	if err != nil || !change.Changed() {
+	if err := applyStalls(ctx, tx, cfg, &pm, now); err != nil {
+		return stateChange{}, fmt.Errorf("evaluate %s: %w", pmID, err)
+	}
+	change := stateChange{From: pm.State, To: stateOf(pm.Items), ReopenedCount: pm.ReopenedCount, CompletedCount: pm.CompletedCount}
+	if !change.Changed() {
+		return change, nil
+	}
+	switch change.To {
+	case ft.StateReopened:
+		change.ReopenedCount++
+	case ft.StateCompleted:
+		change.CompletedCount++
+	}
+	pm.State, pm.ReopenedCount, pm.CompletedCount = change.To, change.ReopenedCount, change.CompletedCount
+	if err := store.SetState(ctx, tx, pm, now); err != nil {
 		return change, err
 	}
-	if err := queueStateWork(ctx, tx, cfg, facts, change, now); err != nil {
+	if err := queueStateWork(ctx, tx, cfg, pm, change, now); err != nil {
 		return change, fmt.Errorf("evaluate %s: %w", pmID, err)
 	}
 	return change, nil
 }
 
+// stateOf is a postmortem's state from its items: completed when every item is finished,
+// reopened when an unfinished item is stalled, tracking otherwise.
+func stateOf(items []store.Item) ft.State {
+	finished, stalled := 0, 0
+	for _, it := range items {
+		switch {
+		case it.Status.Finished():
+			finished++
+		case it.Stall.Reason != ft.StallNone:
+			stalled++
+		}
+	}
+	switch {
+	case finished == len(items):
+		return ft.StateCompleted
+	case stalled > 0:
+		return ft.StateReopened
+	}
+	return ft.StateTracking
+}
+
 // stallInput is the rules' view of one stored item.
-func stallInput(f store.StallFacts, it store.StallItem) StallInput {
+func stallInput(f store.PostmortemRecord, it store.Item) ft.StallInput {
 	status := it.Status
 	if it.Removed {
 		status = ft.StatusWontDo
 	}
-	return StallInput{
+	return ft.StallInput{
 		Priority: it.Priority, Status: status, Due: it.Due, SignedOffAt: f.DueFrom(),
 		AcceptedAt: it.CreatedAt, TicketCreated: it.TicketCreated, LastActivity: it.LastActivity,
 	}
@@ -70,12 +117,12 @@ func stallInput(f store.StallFacts, it store.StallItem) StallInput {
 
 // applyStalls stores each item's stall at now and queues the comment and label work of the
 // stalls that begin and end.
-func applyStalls(ctx context.Context, tx *store.Tx, cfg *config.Config, f *store.StallFacts, now time.Time) error {
-	policy := PolicyOf(cfg.Stall)
+func applyStalls(ctx context.Context, tx *store.Tx, cfg *config.Config, f *store.PostmortemRecord, now time.Time) error {
+	policy := cfg.Stall.Policy()
 	for i := range f.Items {
 		it := &f.Items[i]
 		in := stallInput(*f, *it)
-		reason := StallOf(in, policy, now)
+		reason := ft.StallOf(in, policy, now)
 		st := it.Stall
 		switch {
 		case reason != ft.StallNone && st.Reason == ft.StallNone:
@@ -84,31 +131,31 @@ func applyStalls(ctx context.Context, tx *store.Tx, cfg *config.Config, f *store
 			st.Label = true
 			c := stallComment{Episode: st.Episode, Reason: reason}
 			if reason == ft.StallOverdue {
-				c.Due, c.DueDefaulted = DueDate(in, policy)
+				c.Due, c.DueDefaulted = ft.DueDate(in, policy)
 			} else {
-				c.InactiveSince = InactiveSince(in).UTC()
+				c.InactiveSince = ft.InactiveSince(in).UTC()
 			}
-			if err := queueItemJob(ctx, tx, *f, *it, store.JobComment,
-				fmt.Sprintf("stall-comment:%s/%s:%d", f.PostmortemID, it.ID, st.Episode),
+			if err := queueItemJob(ctx, tx, *f, *it, jobComment,
+				fmt.Sprintf("stall-comment:%s/%s:%d", f.ID, it.ID, st.Episode),
 				commentJob{Stall: &c}, now); err != nil {
 				return err
 			}
-			if err := queueItemJob(ctx, tx, *f, *it, store.JobLabel,
-				fmt.Sprintf("stall-label:%s/%s:%d:add", f.PostmortemID, it.ID, st.Episode),
+			if err := queueItemJob(ctx, tx, *f, *it, jobLabel,
+				fmt.Sprintf("stall-label:%s/%s:%d:add", f.ID, it.ID, st.Episode),
 				labelJob{Label: StalledLabel, Add: true, Episode: st.Episode}, now); err != nil {
 				return err
 			}
 		case reason == ft.StallNone && st.Label:
 			st.Label = false
-			if err := queueItemJob(ctx, tx, *f, *it, store.JobLabel,
-				fmt.Sprintf("stall-label:%s/%s:%d:remove", f.PostmortemID, it.ID, st.Episode),
+			if err := queueItemJob(ctx, tx, *f, *it, jobLabel,
+				fmt.Sprintf("stall-label:%s/%s:%d:remove", f.ID, it.ID, st.Episode),
 				labelJob{Label: StalledLabel, Add: false, Episode: st.Episode}, now); err != nil {
 				return err
 			}
 		}
 		st.Reason = reason
 		if st != it.Stall {
-			if err := store.SetItemStall(ctx, tx, f.PostmortemID, it.ID, st); err != nil {
+			if err := store.SetItemStall(ctx, tx, f.ID, it.ID, st); err != nil {
 				return err
 			}
 			it.Stall = st
@@ -117,7 +164,7 @@ func applyStalls(ctx context.Context, tx *store.Tx, cfg *config.Config, f *store
 	return nil
 }
 
-func queueItemJob(ctx context.Context, tx *store.Tx, f store.StallFacts, it store.StallItem, kind, key string, payload any, now time.Time) error {
+func queueItemJob(ctx context.Context, tx *store.Tx, f store.PostmortemRecord, it store.Item, kind, key string, payload any, now time.Time) error {
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		return err
@@ -126,12 +173,12 @@ func queueItemJob(ctx context.Context, tx *store.Tx, f store.StallFacts, it stor
 	if it.Ticket != nil {
 		tracker = it.Ticket.Kind
 	}
-	return store.Enqueue(ctx, tx, store.Job{Kind: kind, PostmortemID: f.PostmortemID, ItemID: it.ID,
+	return store.Enqueue(ctx, tx, store.Job{Kind: kind, PostmortemID: f.ID, ItemID: it.ID,
 		Tracker: string(tracker), DedupeKey: key, Payload: raw}, now)
 }
 
 // queueStateWork queues the events and own-ticket work of a change of state.
-func queueStateWork(ctx context.Context, tx *store.Tx, cfg *config.Config, f store.StallFacts, change store.StateChange, now time.Time) error {
+func queueStateWork(ctx context.Context, tx *store.Tx, cfg *config.Config, f store.PostmortemRecord, change stateChange, now time.Time) error {
 	event := ""
 	switch {
 	case change.To == ft.StateReopened:
@@ -168,12 +215,12 @@ func queueStateWork(ctx context.Context, tx *store.Tx, cfg *config.Config, f sto
 	if event == "" {
 		return nil
 	}
-	return QueueEvent(ctx, tx, cfg.Notify, event, f.PostmortemID, "", nil, now)
+	return queueEvent(ctx, tx, cfg.Notify, event, f.View(), "", nil, now)
 }
 
 // ownConfigured reports whether the postmortem has an own ticket in a configured tracker: a
 // job for an unconfigured tracker would wait in a lane that no worker reads.
-func ownConfigured(cfg *config.Config, f store.StallFacts) bool {
+func ownConfigured(cfg *config.Config, f store.PostmortemRecord) bool {
 	if f.Own == nil {
 		return false
 	}
@@ -188,44 +235,44 @@ func ownConfigured(cfg *config.Config, f store.StallFacts) bool {
 
 // Own-ticket jobs carry no item id: they run in order among the postmortem's own work and
 // never mark an item as failed.
-func queueOwnComment(ctx context.Context, tx *store.Tx, cfg *config.Config, f store.StallFacts, episode, body string, now time.Time) error {
+func queueOwnComment(ctx context.Context, tx *store.Tx, cfg *config.Config, f store.PostmortemRecord, episode, body string, now time.Time) error {
 	if !ownConfigured(cfg, f) {
 		return nil
 	}
 	raw, _ := json.Marshal(commentJob{Ticket: f.Own, Body: body})
-	return store.Enqueue(ctx, tx, store.Job{Kind: store.JobComment, PostmortemID: f.PostmortemID,
-		Tracker: string(f.Own.Kind), DedupeKey: "own-comment:" + f.PostmortemID + ":" + episode, Payload: raw}, now)
+	return store.Enqueue(ctx, tx, store.Job{Kind: jobComment, PostmortemID: f.ID,
+		Tracker: string(f.Own.Kind), DedupeKey: "own-comment:" + f.ID + ":" + episode, Payload: raw}, now)
 }
 
-func queueOwnStatus(ctx context.Context, tx *store.Tx, cfg *config.Config, f store.StallFacts, episode string, status ft.Status, now time.Time) error {
+func queueOwnStatus(ctx context.Context, tx *store.Tx, cfg *config.Config, f store.PostmortemRecord, episode string, status ft.Status, now time.Time) error {
 	if !ownConfigured(cfg, f) {
 		return nil
 	}
 	raw, _ := json.Marshal(ownTicketJob{Ticket: *f.Own, Status: status})
-	return store.Enqueue(ctx, tx, store.Job{Kind: store.JobOwnTicket, PostmortemID: f.PostmortemID,
-		Tracker: string(f.Own.Kind), DedupeKey: "own-status:" + f.PostmortemID + ":" + episode, Payload: raw}, now)
+	return store.Enqueue(ctx, tx, store.Job{Kind: jobOwnTicket, PostmortemID: f.ID,
+		Tracker: string(f.Own.Kind), DedupeKey: "own-status:" + f.ID + ":" + episode, Payload: raw}, now)
 }
 
 // reopenedText is the comment on the own ticket when the postmortem is reopened.
-func reopenedText(cfg *config.Config, f store.StallFacts) string {
-	policy := PolicyOf(cfg.Stall)
+func reopenedText(cfg *config.Config, f store.PostmortemRecord) string {
+	policy := cfg.Stall.Policy()
 	var b strings.Builder
-	var stalled []store.StallItem
+	var stalled []store.Item
 	for _, it := range f.Items {
 		if it.Stall.Reason != ft.StallNone {
 			stalled = append(stalled, it)
 		}
 	}
-	fmt.Fprintf(&b, "followthrough reopened postmortem %s: %s stalled.\n\n", f.PostmortemID, countItems(len(stalled), "action item"))
+	fmt.Fprintf(&b, "followthrough reopened postmortem %s: %s stalled.\n\n", f.ID, countItems(len(stalled), "action item"))
 	for _, it := range stalled {
 		fmt.Fprintf(&b, "- %s %s%s: %s\n", it.ID, it.Title, ticketSuffix(it.Ticket), stallDetail(f, it, policy))
 	}
-	writeStatusLink(&b, cfg, f.PostmortemID)
+	writeStatusLink(&b, cfg, f.ID)
 	return strings.TrimRight(b.String(), "\n")
 }
 
 // completedText is the summary comment on the own ticket when every item is finished.
-func completedText(cfg *config.Config, f store.StallFacts) string {
+func completedText(cfg *config.Config, f store.PostmortemRecord) string {
 	var b strings.Builder
 	done, wontDo := 0, 0
 	for _, it := range f.Items {
@@ -236,7 +283,7 @@ func completedText(cfg *config.Config, f store.StallFacts) string {
 		}
 	}
 	fmt.Fprintf(&b, "Every action item of postmortem %s is finished (%d done, %d won't do), so followthrough closed this ticket.\n\n",
-		f.PostmortemID, done, wontDo)
+		f.ID, done, wontDo)
 	for _, it := range f.Items {
 		status := string(it.Status)
 		if it.Removed {
@@ -244,39 +291,39 @@ func completedText(cfg *config.Config, f store.StallFacts) string {
 		}
 		fmt.Fprintf(&b, "- %s %s%s: %s\n", it.ID, it.Title, ticketSuffix(it.Ticket), strings.ReplaceAll(status, "_", " "))
 	}
-	writeStatusLink(&b, cfg, f.PostmortemID)
+	writeStatusLink(&b, cfg, f.ID)
 	return strings.TrimRight(b.String(), "\n")
 }
 
 // uncompletedText is the comment on the own ticket when a completed postmortem has unfinished
 // items again.
-func uncompletedText(cfg *config.Config, f store.StallFacts) string {
+func uncompletedText(cfg *config.Config, f store.PostmortemRecord) string {
 	var b strings.Builder
-	var open []store.StallItem
+	var open []store.Item
 	for _, it := range f.Items {
 		if !it.Status.Finished() && !it.Removed {
 			open = append(open, it)
 		}
 	}
 	fmt.Fprintf(&b, "Postmortem %s is no longer complete: %s unfinished again, so followthrough reopened this ticket.\n\n",
-		f.PostmortemID, countItems(len(open), "action item is", "action items are"))
+		f.ID, countItems(len(open), "action item is", "action items are"))
 	for _, it := range open {
 		fmt.Fprintf(&b, "- %s %s%s: %s\n", it.ID, it.Title, ticketSuffix(it.Ticket), strings.ReplaceAll(string(it.Status), "_", " "))
 	}
-	writeStatusLink(&b, cfg, f.PostmortemID)
+	writeStatusLink(&b, cfg, f.ID)
 	return strings.TrimRight(b.String(), "\n")
 }
 
-func stallDetail(f store.StallFacts, it store.StallItem, policy Policy) string {
+func stallDetail(f store.PostmortemRecord, it store.Item, policy ft.StallPolicy) string {
 	in := stallInput(f, it)
 	if it.Stall.Reason == ft.StallOverdue {
-		due, defaulted := DueDate(in, policy)
+		due, defaulted := ft.DueDate(in, policy)
 		if defaulted {
-			return fmt.Sprintf("overdue (due %s by default for %s)", due, priority(in))
+			return fmt.Sprintf("overdue (due %s by default for %s)", due, in.EffectivePriority())
 		}
 		return "overdue (due " + due + ")"
 	}
-	return "inactive (no activity since " + InactiveSince(in).UTC().Format(time.DateOnly) + ")"
+	return "inactive (no activity since " + ft.InactiveSince(in).UTC().Format(time.DateOnly) + ")"
 }
 
 func ticketSuffix(t *ft.TicketRef) string {
@@ -303,15 +350,7 @@ func countItems(n int, forms ...string) string {
 }
 
 func writeStatusLink(b *strings.Builder, cfg *config.Config, pmID string) {
-	if link := statusLink(cfg.PublicURL, pmID); link != "" {
+	if link := cfg.PostmortemPage(pmID); link != "" {
 		fmt.Fprintf(b, "\nStatus: %s\n", link)
 	}
-}
-
-// statusLink is the postmortem's page on followthrough's status page, "" without public_url.
-func statusLink(publicURL, pmID string) string {
-	if publicURL == "" {
-		return ""
-	}
-	return strings.TrimRight(publicURL, "/") + "/postmortems/" + pmID
 }

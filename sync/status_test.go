@@ -8,7 +8,6 @@ import (
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/connectors/github"
 	"github.com/followthrough/followthrough/connectors/jirafake"
-	"github.com/followthrough/followthrough/store"
 	"github.com/followthrough/followthrough/sync"
 )
 
@@ -151,7 +150,7 @@ func TestSetItemStatusRefusals(t *testing.T) {
 			{ID: "AI-3", Title: "Action 3", Owner: "bob@acme.com", Priority: "P1"},
 		}}
 	target := ft.Target{Kind: ft.GitHub, Repo: twRepo}
-	if _, err := env.st.Intake(env.ctx, doc, []ft.Target{target, target}, env.clock.Now()); err != nil {
+	if _, err := env.eng.Intake(env.ctx, sync.WithTargets(doc, []ft.Target{target, target})); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -159,10 +158,10 @@ func TestSetItemStatusRefusals(t *testing.T) {
 		status   ft.Status
 		want     error
 	}{
-		{"PM-NONE", "AI-1", ft.StatusDone, store.ErrNotFound},
-		{"PM-Q", "AI-9", ft.StatusDone, store.ErrNotFound},
-		{"PM-Q", "AI-2", ft.StatusDone, store.ErrConflict},
-		{"PM-Q", "AI-3", ft.StatusDone, store.ErrConflict},
+		{"PM-NONE", "AI-1", ft.StatusDone, ft.ErrNotFound},
+		{"PM-Q", "AI-9", ft.StatusDone, ft.ErrNotFound},
+		{"PM-Q", "AI-2", ft.StatusDone, ft.ErrConflict},
+		{"PM-Q", "AI-3", ft.StatusDone, ft.ErrConflict},
 		{"PM-Q", "AI-1", "finished", sync.ErrInvalidStatus},
 	}
 	for _, c := range cases {

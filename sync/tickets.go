@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
@@ -29,27 +28,27 @@ const (
 
 func (e *Engine) handle(ctx context.Context, job store.Job) error {
 	switch job.Kind {
-	case store.JobCreateTicket, store.JobMoveTicket:
+	case jobCreateTicket, jobMoveTicket:
 		return e.ensureTicket(ctx, job)
-	case store.JobUpdateTicket:
+	case jobUpdateTicket:
 		return e.updateTicket(ctx, job)
-	case store.JobCloseRemoved:
+	case jobCloseRemoved:
 		return e.closeRemoved(ctx, job)
-	case store.JobReopenTicket, store.JobSetStatus:
+	case jobReopenTicket, jobSetStatus:
 		return e.pushStatus(ctx, job)
-	case store.JobCloseMoved:
+	case jobCloseMoved:
 		return e.closeMoved(ctx, job)
-	case store.JobNotify:
+	case jobNotify:
 		return e.deliver(ctx, job)
-	case store.JobComment:
+	case jobComment:
 		return e.comment(ctx, job)
-	case store.JobLabel:
+	case jobLabel:
 		return e.label(ctx, job)
-	case store.JobOwnTicket:
+	case jobOwnTicket:
 		return e.ownTicket(ctx, job)
-	case store.JobLinkPostmortem:
+	case jobLinkPostmortem:
 		return e.linkPostmortem(ctx, job)
-	case store.JobProcessWebhook:
+	case jobProcessWebhook:
 		return e.processWebhook(ctx, job)
 	}
 	return final(fmt.Errorf("unknown job kind %q", job.Kind))
@@ -79,16 +78,20 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 			return e.adoptLostCreate(ctx, job, sent, found)
 		}
 		// The lost create may still be landing (the tracker can process a request after we
-		// stopped waiting, or crashed), and Jira's search lags behind creates: only an absence
-		// that outlasts both is an absence.
-		if settle := e.settleTime(sent.Kind); settle > 0 {
+		// stopped waiting, or crashed), and a tracker's search may lag behind creates: only an
+		// absence that outlasts the tracker's settle time is an absence.
+		tr, err := e.tracker(sent.Kind)
+		if err != nil {
+			return err
+		}
+		if settle := tr.SettleTime(); settle > 0 {
 			if waited := now.Sub(job.InFlightSince()); waited < settle {
 				return errRetryLater{after: settle - waited, reason: "waiting for a possibly created ticket to show before creating it again"}
 			}
 		}
 	}
 	target := item.Target
-	if item.Removed || (item.Ticket != nil && sameScope(ticketTarget(*item.Ticket), target)) {
+	if item.Removed || (item.Ticket != nil && item.Ticket.Target().SameScope(target)) {
 		return e.opts.Store.CompleteJob(ctx, job.ID, now, nil)
 	}
 	tr, err := e.tracker(target.Kind)
@@ -103,7 +106,7 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		return err
 	}
 	created, err := tr.Create(ctx, ft.NewTicket{
-		Target: target, Marker: marker, Title: item.Title, Body: e.ticketBody(pm, item),
+		Target: target, Marker: marker, Title: item.Title, Body: item.Description, Text: e.ticketText(pm, item),
 		Labels: item.Labels, Owner: item.Owner, Priority: item.Priority, Due: item.Due,
 		PostmortemID: pm.ID, PostmortemTitle: pm.Title, PostmortemURL: e.postmortemLink(pm),
 	})
@@ -159,8 +162,8 @@ func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Tar
 		if err != nil {
 			return err
 		}
-		hasOwn := item.Ticket != nil && sameScope(ticketTarget(*item.Ticket), item.Target)
-		if !item.Removed && !hasOwn && sameScope(sent, item.Target) {
+		hasOwn := item.Ticket != nil && item.Ticket.Target().SameScope(item.Target)
+		if !item.Removed && !hasOwn && sent.SameScope(item.Target) {
 			if err := e.linkTx(ctx, tx, job, item, found, self, now); err != nil {
 				return err
 			}
@@ -172,7 +175,7 @@ func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Tar
 		// Queued after this job, the close runs once the item's own ticket is settled, and
 		// points to it.
 		payload, _ := json.Marshal(movedTicket{Old: found.Ref, Reason: reasonLeftBehind})
-		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobCloseMoved, PostmortemID: job.PostmortemID,
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: jobCloseMoved, PostmortemID: job.PostmortemID,
 			ItemID: job.ItemID, Tracker: string(found.Ref.Kind), Payload: payload}, now); err != nil {
 			return err
 		}
@@ -181,28 +184,6 @@ func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Tar
 		}
 		return store.RescheduleJob(ctx, tx, job.ID, now)
 	})
-}
-
-func sameScope(a, b ft.Target) bool { return a.Kind == b.Kind && a.Scope() == b.Scope() }
-
-// ticketTarget is the repository or project a ticket is in, as a target.
-func ticketTarget(r ft.TicketRef) ft.Target {
-	if r.Kind == ft.GitHub {
-		return ft.Target{Kind: r.Kind, Repo: r.Scope()}
-	}
-	return ft.Target{Kind: r.Kind, Project: r.Scope()}
-}
-
-// settleTime is how long after sending a create its ticket may still appear: the request
-// timeout, and on Jira also the search lag.
-func (e *Engine) settleTime(kind ft.TrackerKind) time.Duration {
-	switch {
-	case kind == ft.Jira && e.opts.Config.Jira != nil:
-		return max(e.opts.Config.Jira.SearchLag, e.opts.Config.Jira.RequestTimeout)
-	case kind == ft.GitHub && e.opts.Config.GitHub != nil:
-		return e.opts.Config.GitHub.RequestTimeout
-	}
-	return 0
 }
 
 // linkTx records the ticket as the item's, in the caller's transaction, with what follows: the
@@ -218,19 +199,16 @@ func (e *Engine) linkTx(ctx context.Context, tx *store.Tx, job store.Job, item s
 	// The link back to the postmortem is its own job, so that it is retried on its own and
 	// also made for a ticket found again by its marker.
 	linkPayload, _ := json.Marshal(linkJob{Key: t.Ref.Key})
-	if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobLinkPostmortem, PostmortemID: job.PostmortemID,
+	if err := store.Enqueue(ctx, tx, store.Job{Kind: jobLinkPostmortem, PostmortemID: job.PostmortemID,
 		ItemID: job.ItemID, Tracker: string(t.Ref.Kind), Payload: linkPayload}, now); err != nil {
 		return err
 	}
-	stall, err := store.ItemStallTx(ctx, tx, job.PostmortemID, job.ItemID)
-	if err != nil {
-		return err
-	}
+	stall := item.Stall
 	if stall.Reason != ft.StallNone && stall.Label {
 		// The item stalled before this ticket existed (its create failed for a while, or it
 		// moved): the ticket carries the label like any stalled item's.
 		payload, _ := json.Marshal(labelJob{Label: StalledLabel, Add: true, Episode: stall.Episode})
-		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobLabel, PostmortemID: job.PostmortemID,
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: jobLabel, PostmortemID: job.PostmortemID,
 			ItemID: job.ItemID, Tracker: string(t.Ref.Kind), Payload: payload,
 			DedupeKey: fmt.Sprintf("stall-label:%s/%s:%d:add:%s", job.PostmortemID, job.ItemID, stall.Episode, t.Ref.Key)}, now); err != nil {
 			return err
@@ -238,7 +216,7 @@ func (e *Engine) linkTx(ctx context.Context, tx *store.Tx, job store.Job, item s
 	}
 	if previous != nil {
 		payload, _ := json.Marshal(movedTicket{Old: *previous, New: t.Ref})
-		if err := store.Enqueue(ctx, tx, store.Job{Kind: store.JobCloseMoved, PostmortemID: job.PostmortemID,
+		if err := store.Enqueue(ctx, tx, store.Job{Kind: jobCloseMoved, PostmortemID: job.PostmortemID,
 			ItemID: job.ItemID, Tracker: string(previous.Kind), Payload: payload}, now); err != nil {
 			return err
 		}
@@ -250,7 +228,7 @@ func (e *Engine) linkTx(ctx context.Context, tx *store.Tx, job store.Job, item s
 			string(t.Ref.Kind), foundBy, now)
 		return err
 	default:
-		return store.Enqueue(ctx, tx, store.Job{Kind: store.JobSetStatus, PostmortemID: job.PostmortemID,
+		return store.Enqueue(ctx, tx, store.Job{Kind: jobSetStatus, PostmortemID: job.PostmortemID,
 			ItemID: job.ItemID, Tracker: string(t.Ref.Kind)}, now)
 	}
 	return nil
@@ -303,7 +281,7 @@ func (e *Engine) updateTicket(ctx context.Context, job store.Job) error {
 		return err
 	}
 	t, err := tr.Update(ctx, item.Ticket.Key, ft.TicketUpdate{
-		Title: item.Title, Body: e.ticketBody(pm, item), Marker: ft.Marker(job.PostmortemID, job.ItemID),
+		Title: item.Title, Body: item.Description, Text: e.ticketText(pm, item), Marker: ft.Marker(job.PostmortemID, job.ItemID),
 		Owner: item.Owner, Due: item.Due, ClearDue: item.Due == "",
 	})
 	if err != nil {
@@ -425,50 +403,20 @@ func (e *Engine) finishWithTicket(ctx context.Context, job store.Job, t ft.Ticke
 	})
 }
 
-// ticketBody is the text every ticket carries under the item's description.
-func (e *Engine) ticketBody(pm ft.PostmortemView, item store.Item) string {
-	var b strings.Builder
-	if item.Description != "" {
-		b.WriteString(item.Description)
-		b.WriteString("\n\n")
+// ticketText is what the item's ticket says under its description.
+func (e *Engine) ticketText(pm store.PostmortemRecord, item store.Item) *ft.TicketText {
+	t := &ft.TicketText{ItemID: item.ID, Postmortem: ft.PostmortemLink{ID: pm.ID, Title: pm.Title, URL: e.postmortemLink(pm)},
+		Severity: pm.Severity, Owner: item.Owner, Priority: item.Priority, Due: item.Due}
+	if page := e.opts.Config.PostmortemPage(pm.ID); page != t.Postmortem.URL {
+		t.StatusURL = page
 	}
-	fmt.Fprintf(&b, "Action item %s of postmortem %q", item.ID, pm.Title)
-	if link := e.postmortemLink(pm); link != "" {
-		fmt.Fprintf(&b, ": %s", link)
-	}
-	b.WriteString("\n")
-	if pm.Severity != "" {
-		fmt.Fprintf(&b, "Severity: %s\n", pm.Severity)
-	}
-	fmt.Fprintf(&b, "Owner: %s\nPriority: %s\n", item.Owner, item.Priority)
-	if item.Due != "" {
-		fmt.Fprintf(&b, "Due: %s\n", item.Due)
-	}
-	if page := e.statusPageLink(pm.ID); page != "" && page != e.postmortemLink(pm) {
-		fmt.Fprintf(&b, "Status: %s\n", page)
-	}
-	return strings.TrimRight(b.String(), "\n")
+	return t
 }
 
 // postmortemLink is the postmortem's own document, else its page on followthrough.
-func (e *Engine) postmortemLink(pm ft.PostmortemView) string {
+func (e *Engine) postmortemLink(pm store.PostmortemRecord) string {
 	if pm.URL != "" {
 		return pm.URL
 	}
-	return e.statusPageLink(pm.ID)
-}
-
-func (e *Engine) statusPageLink(pmID string) string {
-	if e.opts.Config.PublicURL == "" {
-		return ""
-	}
-	return strings.TrimRight(e.opts.Config.PublicURL, "/") + "/postmortems/" + pmID
-}
-
-// searchLag is how long the tracker's search may miss a new or changed ticket.
-func (e *Engine) searchLag(kind ft.TrackerKind) time.Duration {
-	if kind == ft.Jira && e.opts.Config.Jira != nil {
-		return e.opts.Config.Jira.SearchLag
-	}
-	return 0
+	return e.opts.Config.PostmortemPage(pm.ID)
 }

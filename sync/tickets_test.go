@@ -6,32 +6,29 @@ import (
 	"time"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/sync"
 )
 
 // revisionDoc is a postmortem whose items are given as id → repository of their own (empty:
 // routed, to twRepo).
-func revisionDoc(e *twEnv, pmID string, items ...[2]string) (*ft.Document, []ft.Target) {
+func revisionDoc(pmID string, items ...[2]string) *ft.Document {
 	signed := twStart
 	d := &ft.Document{ID: pmID, Title: "Outage " + pmID, Status: "finalized", SignedOffBy: []string{"carol@acme.com"},
 		SignedOffAt: &signed, ActionItems: []ft.ActionItem{}}
-	var targets []ft.Target
 	for _, it := range items {
 		ai := ft.ActionItem{ID: it[0], Title: "Do " + it[0], Owner: "bob@acme.com", Priority: "P1"}
-		target := ft.Target{Kind: ft.GitHub, Repo: twRepo}
 		if it[1] != "" {
-			target.Repo = it[1]
-			ai.Tracker = &target
+			ai.Tracker = &ft.Target{Kind: ft.GitHub, Repo: it[1]}
 		}
 		d.ActionItems = append(d.ActionItems, ai)
-		targets = append(targets, target)
 	}
-	return d, targets
+	return d
 }
 
 func (e *twEnv) revise(pmID string, items ...[2]string) {
 	e.t.Helper()
-	d, targets := revisionDoc(e, pmID, items...)
-	if _, err := e.st.Intake(e.ctx, d, targets, e.clock.Now()); err != nil {
+	d := revisionDoc(pmID, items...)
+	if _, err := e.eng.Intake(e.ctx, d); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -118,7 +115,7 @@ func TestTicketMadeAfterItsItemStalledCarriesTheLabel(t *testing.T) {
 			{ID: "AI-1", Title: "Long overdue", Owner: "bob@acme.com", Priority: "P1", Due: "2026-01-02"}}}
 	// The create is refused for good: the item is stalled (overdue at intake) with no ticket.
 	e.gh.FailNextMatching(1, "POST", "/repos/"+twRepo+"/issues", 422)
-	if _, err := e.st.Intake(e.ctx, doc, []ft.Target{{Kind: ft.GitHub, Repo: twRepo}}, e.clock.Now()); err != nil {
+	if _, err := e.eng.Intake(e.ctx, sync.WithTargets(doc, []ft.Target{{Kind: ft.GitHub, Repo: twRepo}})); err != nil {
 		t.Fatal(err)
 	}
 	e.settle()

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/followthrough/followthrough/config"
+	"github.com/followthrough/followthrough/internal/standardwebhooks"
 )
 
 // signatureTolerance is how far a webhook-timestamp may be from the server's clock, either way.
@@ -21,9 +22,9 @@ const signatureTolerance = 5 * time.Minute
 
 // Standard Webhooks headers (standardwebhooks.com).
 const (
-	headerWebhookID        = "webhook-id"
-	headerWebhookTimestamp = "webhook-timestamp"
-	headerWebhookSignature = "webhook-signature"
+	headerWebhookID        = standardwebhooks.HeaderID
+	headerWebhookTimestamp = standardwebhooks.HeaderTimestamp
+	headerWebhookSignature = standardwebhooks.HeaderSignature
 )
 
 // authenticator checks the API's credentials: bearer tokens from intake.tokens and, for intake,
@@ -105,13 +106,7 @@ func (a *authenticator) signature(h http.Header, body []byte) error {
 	if d := a.now().Sub(time.Unix(sec, 0)); d > signatureTolerance || d < -signatureTolerance {
 		return errors.New("webhook-timestamp is more than 5 minutes away from the server's time")
 	}
-	mac := hmac.New(sha256.New, a.webhookKey)
-	mac.Write([]byte(id))
-	mac.Write([]byte{'.'})
-	mac.Write([]byte(ts))
-	mac.Write([]byte{'.'})
-	mac.Write(body)
-	want := mac.Sum(nil)
+	want := standardwebhooks.MAC(a.webhookKey, id, ts, body)
 	valid := false
 	for _, sig := range strings.Fields(sigs) {
 		version, b64, ok := strings.Cut(sig, ",")

@@ -10,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/store"
 )
 
 // errorBody is the one shape of every error answer.
@@ -80,7 +79,7 @@ func statusOf(k requestKind) int {
 
 // errorResponse maps every error a handler may return to its status and body. This is the one
 // place where errors become HTTP statuses: handlers return errors, from this package, the
-// domain, the store or Echo, and never write error answers themselves.
+// domain, the engine, the reader or Echo, and never write error answers themselves.
 func errorResponse(err error) (int, errorBody) {
 	var (
 		re  *requestError
@@ -97,11 +96,11 @@ func errorResponse(err error) (int, errorBody) {
 		return http.StatusUnprocessableEntity, errorBody{Error: se.Message, Fields: se.Fields}
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("the body is larger than %d bytes", mbe.Limit)}
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, ft.ErrNotFound):
 		return http.StatusNotFound, errorBody{Error: err.Error()}
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, ft.ErrConflict):
 		return http.StatusConflict, errorBody{Error: err.Error()}
-	case errors.Is(err, store.ErrBadCursor):
+	case errors.Is(err, ft.ErrBadCursor):
 		return http.StatusBadRequest, errorBody{Error: "bad cursor: pass next_cursor from a previous page unchanged"}
 	case errors.As(err, &he):
 		msg, ok := he.Message.(string)

@@ -22,7 +22,7 @@ func (s *Server) healthz(c echo.Context) error {
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.reader.Ping(ctx); err != nil {
 		s.logger.LogAttrs(ctx, slog.LevelWarn, "readiness check failed",
 			slog.String("request_id", requestIDOf(c)), slog.String("error", err.Error()))
 		return unavailable("the database is not reachable")

@@ -15,7 +15,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/store"
 )
 
 func TestHealthAndReady(t *testing.T) {
@@ -134,12 +133,12 @@ func TestErrorMapping(t *testing.T) {
 	}{
 		{badRequest("x"), 400, 0},
 		{fmt.Errorf("decode: %w", ft.ErrMalformed), 400, 0},
-		{store.ErrBadCursor, 400, 0},
+		{ft.ErrBadCursor, 400, 0},
 		{unauthorized("x"), 401, 0},
-		{fmt.Errorf("postmortem x: %w", store.ErrNotFound), 404, 0},
+		{fmt.Errorf("postmortem x: %w", ft.ErrNotFound), 404, 0},
 		{echo.ErrNotFound, 404, 0},
 		{echo.ErrMethodNotAllowed, 405, 0},
-		{fmt.Errorf("item x/y: %w", store.ErrConflict), 409, 0},
+		{fmt.Errorf("item x/y: %w", ft.ErrConflict), 409, 0},
 		{tooLarge(10), 413, 0},
 		{&http.MaxBytesError{Limit: 10}, 413, 0},
 		{unsupportedType("x"), 415, 0},

@@ -22,6 +22,7 @@ import (
 	"github.com/followthrough/followthrough/config"
 	"github.com/followthrough/followthrough/internal/testclock"
 	"github.com/followthrough/followthrough/store"
+	ftsync "github.com/followthrough/followthrough/sync"
 )
 
 const (
@@ -106,11 +107,13 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// env is a real server on 127.0.0.1 with a real store in a temporary SQLite file.
+// env is a real server on 127.0.0.1 with a real store in a temporary SQLite file and a real
+// engine (not running: the tests look at what it stores and queues).
 type env struct {
 	t      testing.TB
 	srv    *Server
 	store  *store.Store
+	engine *ftsync.Engine
 	url    string
 	clock  *testclock.Clock
 	logs   *lockedBuffer
@@ -142,7 +145,8 @@ func newEnvWith(t testing.TB, configYAML string, mod func(*Options)) *env {
 		t.Fatalf("config: %v", err)
 	}
 	clock := testclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
-	opts := Options{Config: cfg, Store: st, Logger: logger, Now: clock.Now}
+	engine := ftsync.New(ftsync.Options{Store: st, Config: cfg, Logger: logger, Clock: clock})
+	opts := Options{Config: cfg, Reader: st, Engine: engine, Logger: logger, Now: clock.Now}
 	if mod != nil {
 		mod(&opts)
 	}
@@ -155,7 +159,7 @@ func newEnvWith(t testing.TB, configYAML string, mod func(*Options)) *env {
 	client := ts.Client()
 	client.Timeout = 30 * time.Second
 	client.Transport = checkedTransport(t, client.Transport) // openapi_test.go
-	return &env{t: t, srv: srv, store: st, url: ts.URL, clock: clock, logs: logs, client: client}
+	return &env{t: t, srv: srv, store: st, engine: engine, url: ts.URL, clock: clock, logs: logs, client: client}
 }
 
 // response is an answer, read whole.

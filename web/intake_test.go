@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	ft "github.com/followthrough/followthrough"
@@ -51,8 +50,10 @@ func TestIntakeCreatedThenGet(t *testing.T) {
 	if got.status != http.StatusOK {
 		t.Fatalf("GET status = %d: %s", got.status, got.body)
 	}
-	if !bytes.Equal(got.body, resp.body) {
-		t.Errorf("GET body differs from the intake answer:\n%s\n%s", got.body, resp.body)
+	// The intake answer is GET's body with what the intake did beside the postmortem's fields.
+	wantAnswer := append(bytes.TrimSuffix(bytes.TrimSpace(got.body), []byte("}")), `,"intake":"accepted"}`...)
+	if !bytes.Equal(bytes.TrimSpace(resp.body), wantAnswer) {
+		t.Errorf("the intake answer is not GET's body with \"intake\": \"accepted\":\n%s\n%s", got.body, resp.body)
 	}
 	if ct := got.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type = %q", ct)
@@ -397,14 +398,45 @@ func TestIntakeConcurrentSame(t *testing.T) {
 }
 
 func TestIntakeWakesWorker(t *testing.T) {
-	var wakes atomic.Int32
-	e := newEnvWith(t, testConfig, func(o *Options) { o.Wake = func() { wakes.Add(1) } })
+	e := newEnv(t, testConfig)
 	m := sample(t)
 	e.post(encode(t, m), nil) // created
 	e.post(encode(t, m), nil) // unchanged: nothing queued
 	item(m, 0)["owner"] = "frank@acme.com"
 	e.post(encode(t, m), nil) // revised
-	if got := wakes.Load(); got != 2 {
+	if got := e.engine.Wakes(); got != 2 {
 		t.Errorf("Wake called %d times, want 2", got)
+	}
+}
+
+// TestRevisionAfterRoutesEdit is the regression test of a revision refused with 422 because an
+// item the postmortem already had matched no route once the routes were edited: existing items
+// keep their target, and only new items need a route.
+func TestRevisionAfterRoutesEdit(t *testing.T) {
+	e := newEnv(t, testConfig)
+	m := sample(t)
+	if r := e.post(encode(t, m), nil); r.status != http.StatusAccepted {
+		t.Fatalf("first: %d %s", r.status, r.body)
+	}
+	// The payments route that sent AI-3 to Jira PAY is edited away.
+	e.srv.cfg.Routes = e.srv.cfg.Routes[1:]
+	item(m, 2)["title"] = "Write the runbook, with the tax provider's contacts"
+	r := e.post(encode(t, m), nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("revision: %d %s; want 200", r.status, r.body)
+	}
+	pm := r.postmortem(t)
+	if got := pm.Items[2]; got.Title != item(m, 2)["title"] || got.Target != (ft.Target{Kind: ft.Jira, Project: "PAY", IssueType: "Task"}) {
+		t.Errorf("AI-3 after the revision: %+v", got)
+	}
+	// A new item still needs a route (SEV3: the SEV1 route does not take it).
+	m["severity"] = "SEV3"
+	m["action_items"] = append(items(m), map[string]any{"id": "AI-4", "title": "t", "owner": "o"})
+	r = e.post(encode(t, m), nil)
+	if r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("new item without a route: %d %s; want 422", r.status, r.body)
+	}
+	if eb := r.errorBody(t); len(eb.Fields) != 1 || eb.Fields[0].Field != "action_items[3].tracker" {
+		t.Errorf("fields = %+v", eb.Fields)
 	}
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -13,26 +12,16 @@ import (
 	ft "github.com/followthrough/followthrough"
 )
 
-// Syncer is the part of the sync engine that the API's write endpoints drive; *sync.Engine is
-// one. Its errors wrap store.ErrNotFound (unknown postmortem or item) and store.ErrConflict
-// (a removed item, or one whose ticket does not exist yet or was deleted), which the error
-// handler answers with 404 and 409.
-type Syncer interface {
-	// SetItemStatus sets an item's status from the API and queues the move of its ticket.
-	SetItemStatus(ctx context.Context, pmID, itemID string, status ft.Status) (ft.ItemView, error)
-	// Retry tries every item of the postmortem with sync: failed again.
-	Retry(ctx context.Context, pmID string) (ft.PostmortemView, error)
-}
-
-// errNoSync is the answer of the write endpoints when the server was built without a Syncer.
-var errNoSync = unavailable("status changes and retries are not available: this server has no sync engine")
+// errNoEngine is the answer of the write endpoints when the server was built without an
+// Engine.
+var errNoEngine = unavailable("writes are not available: this server has no engine")
 
 // patchItem is PATCH /v1/postmortems/{id}/items/{item_id} with {"status": "..."}. The bearer
 // token is checked first (middleware), then the content type and size, then the body is decoded
 // strictly: status is the only field. It answers with the bare item.
 func (s *Server) patchItem(c echo.Context) error {
-	if s.sync == nil {
-		return errNoSync
+	if s.engine == nil {
+		return errNoEngine
 	}
 	body, err := readAPIBody(c)
 	if err != nil {
@@ -42,7 +31,7 @@ func (s *Server) patchItem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	item, err := s.sync.SetItemStatus(c.Request().Context(), c.Param("id"), c.Param("item_id"), status)
+	item, err := s.engine.SetItemStatus(c.Request().Context(), c.Param("id"), c.Param("item_id"), status)
 	if err != nil {
 		return err
 	}
@@ -52,10 +41,10 @@ func (s *Server) patchItem(c echo.Context) error {
 // retryPostmortem is POST /v1/postmortems/{id}/retry: every item with sync: failed is tried
 // again. Any body is ignored. It answers with the postmortem.
 func (s *Server) retryPostmortem(c echo.Context) error {
-	if s.sync == nil {
-		return errNoSync
+	if s.engine == nil {
+		return errNoEngine
 	}
-	pm, err := s.sync.Retry(c.Request().Context(), c.Param("id"))
+	pm, err := s.engine.Retry(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}

@@ -8,28 +8,22 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/store"
 	ftsync "github.com/followthrough/followthrough/sync"
 )
 
-// clockFunc makes the test clock a sync.Clock.
-type clockFunc func() time.Time
+// Compile-time checks: the engine and the store are what the server drives and reads.
+var (
+	_ Engine = (*ftsync.Engine)(nil)
+	_ Reader = (*store.Store)(nil)
+)
 
-func (f clockFunc) Now() time.Time { return f() }
-
-// Compile-time check: the engine is what the server drives.
-var _ Syncer = (*ftsync.Engine)(nil)
-
-// newSyncEnv is a server whose PATCH and retry go to a real sync engine (not running: the
-// tests look at what it stores and queues), with sampleJSON accepted.
+// newSyncEnv is a server with sampleJSON accepted.
 func newSyncEnv(t *testing.T) *env {
 	t.Helper()
-	e := newEnvWith(t, testConfig, func(o *Options) {
-		o.Sync = ftsync.New(ftsync.Options{Store: o.Store, Config: o.Config, Logger: o.Logger, Clock: clockFunc(o.Now)})
-	})
+	e := newEnv(t, testConfig)
 	if r := e.post([]byte(sampleJSON), nil); r.status != http.StatusAccepted {
 		t.Fatalf("intake: %d %s", r.status, r.body)
 	}
@@ -223,7 +217,7 @@ func TestRetry(t *testing.T) {
 }
 
 func TestWriteEndpointsWithoutSync(t *testing.T) {
-	e := newEnv(t, testConfig)
+	e := newEnvWith(t, testConfig, func(o *Options) { o.Engine = nil })
 	r := e.patch("/v1/postmortems/PM-1/items/AI-1", `{"status": "done"}`, nil)
 	if r.status != http.StatusServiceUnavailable {
 		t.Errorf("PATCH without an engine: %d %s", r.status, r.body)

@@ -18,8 +18,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/store"
-	"github.com/followthrough/followthrough/sync"
 )
 
 // The status page: GET / lists every postmortem (HTML, or JSON and CSV exports), GET
@@ -196,7 +194,7 @@ type pageRow struct {
 // listPage is the data of templates/list.html.
 type listPage struct {
 	Rows      []pageRow
-	Filter    store.ListFilter
+	Filter    ft.ListFilter
 	States    []ft.State
 	Counts    map[string]int
 	Now       time.Time
@@ -227,12 +225,12 @@ func (s *Server) statusPage(c echo.Context) error {
 		return s.exportCSV(c, f)
 	}
 
-	pms, next, err := s.store.ListPostmortems(c.Request().Context(), f)
+	pms, next, err := s.reader.ListPostmortems(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	policy := sync.PolicyOf(s.cfg.Stall)
+	policy := s.cfg.Stall.Policy()
 	data := listPage{
 		Filter: f,
 		States: []ft.State{ft.StateTracking, ft.StateReopened, ft.StateCompleted},
@@ -270,13 +268,13 @@ func (s *Server) statusPage(c echo.Context) error {
 }
 
 // rowOf counts a postmortem's stalled and overdue items at now.
-func rowOf(pm ft.PostmortemView, policy sync.Policy, now time.Time) pageRow {
+func rowOf(pm ft.PostmortemView, policy ft.StallPolicy, now time.Time) pageRow {
 	row := pageRow{PostmortemView: pm}
 	for _, it := range pm.Items {
 		if it.Stalled {
 			row.Stalled++
 		}
-		if sync.Overdue(sync.ItemStallInput(pm, it), policy, now) {
+		if ft.Overdue(ft.ItemStallInput(pm, it), policy, now) {
 			row.Overdue++
 		}
 	}
@@ -284,11 +282,11 @@ func rowOf(pm ft.PostmortemView, policy sync.Policy, now time.Time) pageRow {
 }
 
 // eachPage calls fn with every page of postmortems that f selects, from f.Cursor on.
-func (s *Server) eachPage(c echo.Context, f store.ListFilter, fn func([]pageRow) error) error {
+func (s *Server) eachPage(c echo.Context, f ft.ListFilter, fn func([]pageRow) error) error {
 	now := s.now()
-	policy := sync.PolicyOf(s.cfg.Stall)
+	policy := s.cfg.Stall.Policy()
 	for {
-		pms, next, err := s.store.ListPostmortems(c.Request().Context(), f)
+		pms, next, err := s.reader.ListPostmortems(c.Request().Context(), f)
 		if err != nil {
 			return err
 		}
@@ -308,7 +306,7 @@ func (s *Server) eachPage(c echo.Context, f store.ListFilter, fn func([]pageRow)
 
 // exportJSON streams {"postmortems": [...]} with every matching postmortem. The first page is
 // read before anything is written, so that a bad cursor is still a 400.
-func (s *Server) exportJSON(c echo.Context, f store.ListFilter) error {
+func (s *Server) exportJSON(c echo.Context, f ft.ListFilter) error {
 	w := c.Response()
 	started := false
 	err := s.eachPage(c, f, func(rows []pageRow) error {
@@ -341,7 +339,7 @@ func (s *Server) exportJSON(c echo.Context, f store.ListFilter) error {
 }
 
 // exportCSV streams the contract's columns, one row per matching postmortem.
-func (s *Server) exportCSV(c echo.Context, f store.ListFilter) error {
+func (s *Server) exportCSV(c echo.Context, f ft.ListFilter) error {
 	w := c.Response()
 	cw := csv.NewWriter(w)
 	started := false
@@ -427,21 +425,21 @@ type postmortemPage struct {
 // postmortemPage is GET /postmortems/{id}: the postmortem, each item and its status history.
 func (s *Server) postmortemPage(c echo.Context) error {
 	ctx := c.Request().Context()
-	pm, err := s.store.Postmortem(ctx, c.Param("id"))
+	pm, err := s.reader.Postmortem(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	policy := sync.PolicyOf(s.cfg.Stall)
+	policy := s.cfg.Stall.Policy()
 	data := postmortemPage{pageRow: rowOf(pm, policy, now), Href: httpURL(pm.URL), Now: now}
-	history, err := s.store.PostmortemHistory(ctx, pm.ID)
+	history, err := s.reader.PostmortemHistory(ctx, pm.ID)
 	if err != nil {
 		return err
 	}
 	for _, it := range pm.Items {
-		in := sync.ItemStallInput(pm, it)
-		due, defaulted := sync.DueDate(in, policy)
-		ip := itemPage{ItemView: it, DueDate: due, DueDefaulted: defaulted, Overdue: sync.Overdue(in, policy, now)}
+		in := ft.ItemStallInput(pm, it)
+		due, defaulted := ft.DueDate(in, policy)
+		ip := itemPage{ItemView: it, DueDate: due, DueDefaulted: defaulted, Overdue: ft.Overdue(in, policy, now)}
 		if it.StalledReason != nil {
 			ip.StalledWhy = stallWords(*it.StalledReason)
 		}

@@ -43,13 +43,22 @@ func seedPages(t *testing.T, e *env) {
 		}
 		return &tm
 	}
+	// Each postmortem is accepted, through the engine, when it was signed off (or at pageNow),
+	// so that its items stall only where the seed says.
 	intake := func(d *ft.Document) {
 		t.Helper()
-		targets := make([]ft.Target, len(d.ActionItems))
-		for i := range targets {
-			targets[i] = ft.Target{Kind: ft.GitHub, Repo: "acme/actions"}
+		own := *d
+		own.ActionItems = slices.Clone(d.ActionItems)
+		for i := range own.ActionItems {
+			own.ActionItems[i].Tracker = &ft.Target{Kind: ft.GitHub, Repo: "acme/actions"}
 		}
-		if _, err := e.store.Intake(ctx, d, targets, pageNow); err != nil {
+		d = &own
+		e.clock.Set(pageNow)
+		if d.SignedOffAt != nil && d.SignedOffAt.Before(pageNow) {
+			e.clock.Set(*d.SignedOffAt)
+		}
+		defer e.clock.Set(pageNow)
+		if _, err := e.engine.Intake(ctx, d); err != nil {
 			t.Fatalf("intake %s: %v", d.ID, err)
 		}
 	}
@@ -105,8 +114,7 @@ func seedPages(t *testing.T, e *env) {
 		if err := store.SetItemStall(ctx, tx, "PM-A", "AI-1", store.ItemStall{Reason: ft.StallOverdue, Episode: 1, Since: pageNow}); err != nil {
 			return err
 		}
-		_, err := store.RefreshState(ctx, tx, "PM-A", pageNow)
-		return err
+		return store.SetState(ctx, tx, store.PostmortemRecord{ID: "PM-A", State: ft.StateReopened, ReopenedCount: 1}, pageNow)
 	})
 
 	intake(doc("PM-B", xssTitle, "search", "SEV2", at("2026-10-01T08:00:00Z"),
@@ -119,8 +127,7 @@ func seedPages(t *testing.T, e *env) {
 		if _, err := store.SetItemStatus(ctx, tx, "PM-C", "AI-1", ft.StatusDone, "api", "", pageNow); err != nil {
 			return err
 		}
-		_, err := store.RefreshState(ctx, tx, "PM-C", pageNow)
-		return err
+		return store.SetState(ctx, tx, store.PostmortemRecord{ID: "PM-C", State: ft.StateCompleted, CompletedCount: 1}, pageNow)
 	})
 
 	intake(doc("PM-D", "No action items", "search", "SEV3", nil))

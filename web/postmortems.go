@@ -8,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/store"
 )
 
 // List bounds.
@@ -23,7 +22,7 @@ const (
 
 // getPostmortem is GET /v1/postmortems/{id}.
 func (s *Server) getPostmortem(c echo.Context) error {
-	pm, err := s.store.Postmortem(c.Request().Context(), c.Param("id"))
+	pm, err := s.reader.Postmortem(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -44,7 +43,7 @@ func (s *Server) listPostmortems(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	pms, next, err := s.store.ListPostmortems(c.Request().Context(), f)
+	pms, next, err := s.reader.ListPostmortems(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
@@ -56,9 +55,9 @@ func (s *Server) listPostmortems(c echo.Context) error {
 
 // listFilter reads the list's query parameters, shared by the API and the status page: state
 // (one of the three), team and severity (matched exactly, bounded), limit (1 to 500; more is
-// served as 500; absent is defaultLimit) and cursor (bounded; checked by the store).
-func listFilter(q url.Values, defaultLimit int) (store.ListFilter, error) {
-	f := store.ListFilter{
+// served as 500; absent is defaultLimit) and cursor (bounded; checked by the reader).
+func listFilter(q url.Values, defaultLimit int) (ft.ListFilter, error) {
+	f := ft.ListFilter{
 		State:    q.Get("state"),
 		Team:     q.Get("team"),
 		Severity: q.Get("severity"),
@@ -81,7 +80,7 @@ func listFilter(q url.Values, defaultLimit int) (store.ListFilter, error) {
 		f.Limit = min(n, maxListLimit)
 	}
 	if len(f.Cursor) > maxCursorLength {
-		return f, store.ErrBadCursor
+		return f, ft.ErrBadCursor
 	}
 	return f, nil
 }

@@ -1,10 +1,13 @@
-// Package web is followthrough's HTTP interface: the intake and read API under /v1, health and
-// readiness probes, and Prometheus metrics. Later it also carries PATCH, retry, the tracker
-// webhooks and the HTML status page. Errors are mapped to HTTP statuses in one place, the Echo
-// error handler in errors.go; every request is logged once, in observe.go.
+// Package web is followthrough's HTTP interface: the API under /v1 (intake, reads, PATCH and
+// retry), the tracker webhooks, the HTML status page, health and readiness probes, and
+// Prometheus metrics. It parses, authenticates and answers; every write it hands to the engine
+// (Engine: intake, status changes, retries, webhook deliveries), and it reads through Reader.
+// Errors are mapped to HTTP statuses in one place, the Echo error handler in errors.go; every
+// request is logged once, in observe.go.
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,29 +18,54 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/config"
-	"github.com/followthrough/followthrough/store"
 )
 
-// Options are what New needs. Config, Store and Logger are required.
+// Engine carries out every write the server is asked for; *sync.Engine is one. Its errors wrap
+// ft.ErrNotFound (an unknown postmortem or item) or ft.ErrConflict (a removed item, or one
+// whose ticket does not exist yet or was deleted), or are an *ft.RoutingError (new items with
+// nowhere to go), which the error handler answers with 404, 409 and 422.
+type Engine interface {
+	// Intake durably accepts a normalized, valid postmortem document.
+	Intake(ctx context.Context, doc *ft.Document) (ft.IntakeOutcome, error)
+	// SetItemStatus sets an item's status from the API and queues the move of its ticket.
+	SetItemStatus(ctx context.Context, pmID, itemID string, status ft.Status) (ft.ItemView, error)
+	// Retry tries every item of the postmortem with sync: failed again.
+	Retry(ctx context.Context, pmID string) (ft.PostmortemView, error)
+	// RecordWebhook durably records a verified tracker webhook delivery (source "github" or
+	// "jira") for the worker; a delivery id seen before is a duplicate.
+	RecordWebhook(ctx context.Context, source, deliveryID, event string, payload []byte) (duplicate bool, err error)
+}
+
+// Reader is what the API and the status page read; *store.Store is one. Unknown postmortems
+// wrap ft.ErrNotFound, a cursor it did not write is ft.ErrBadCursor.
+type Reader interface {
+	Postmortem(ctx context.Context, id string) (ft.PostmortemView, error)
+	// ListPostmortems returns a page, newest sign-off first, and the next page's cursor.
+	ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.PostmortemView, string, error)
+	// PostmortemHistory is every item's status changes, by item id, oldest first.
+	PostmortemHistory(ctx context.Context, id string) (map[string][]ft.HistoryEntry, error)
+	// Ping checks that the database answers, for /readyz.
+	Ping(ctx context.Context) error
+}
+
+// Options are what New needs. Config, Reader and Logger are required.
 type Options struct {
 	Config *config.Config
-	Store  *store.Store
+	Reader Reader
+	// Engine carries out the writes; nil answers every write with 503 (a read-only server).
+	Engine Engine
 	Logger *slog.Logger
 	// Dev is `serve --dev`. Authentication of the API is the same as in production (the token
-	// comes from Config.Intake.Tokens); later, tracker webhooks without a configured secret are
+	// comes from Config.Intake.Tokens); tracker webhooks without a configured secret are
 	// accepted only in Dev.
 	Dev bool
-	// Now is the clock for acceptance times and signature timestamps; nil is time.Now.
+	// Now is the clock for signature timestamps and the status page; nil is time.Now.
 	Now func() time.Time
-	// Wake, when set, is called after a change that queued tracker work (an intake that
-	// created or revised a postmortem), so that the sync worker starts on it at once.
-	Wake func()
 	// Registry receives the HTTP and intake metrics and is served on /metrics; nil makes a new
 	// one with the Go and process collectors. Pass one to add other packages' metrics.
 	Registry *prometheus.Registry
-	// Sync carries out PATCH and retry (the sync engine); nil answers them with 503.
-	Sync Syncer
 }
 
 // Server is the HTTP interface. Serve its Handler with an http.Server whose timeouts the caller
@@ -45,15 +73,14 @@ type Options struct {
 type Server struct {
 	echo     *echo.Echo
 	cfg      *config.Config
-	store    *store.Store
+	reader   Reader
+	engine   Engine
 	logger   *slog.Logger
 	dev      bool
 	now      func() time.Time
-	wake     func()
 	auth     *authenticator
 	registry *prometheus.Registry
 	metrics  *metrics
-	sync     Syncer
 }
 
 // New builds the server and its routes. It fails when an option is missing or the intake
@@ -62,26 +89,22 @@ func New(opts Options) (*Server, error) {
 	switch {
 	case opts.Config == nil:
 		return nil, errors.New("web: no config")
-	case opts.Store == nil:
-		return nil, errors.New("web: no store")
+	case opts.Reader == nil:
+		return nil, errors.New("web: no reader")
 	case opts.Logger == nil:
 		return nil, errors.New("web: no logger")
 	}
 	s := &Server{
 		cfg:      opts.Config,
-		store:    opts.Store,
+		reader:   opts.Reader,
+		engine:   opts.Engine,
 		logger:   opts.Logger,
 		dev:      opts.Dev,
 		now:      opts.Now,
-		wake:     opts.Wake,
 		registry: opts.Registry,
-		sync:     opts.Sync,
 	}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	if s.wake == nil {
-		s.wake = func() {}
 	}
 	auth, err := newAuthenticator(opts.Config.Intake, s.now)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/store"
 )
 
 // MaxWebhookBody is the largest tracker webhook body read (GitHub's own cap on payloads); larger
@@ -89,12 +87,12 @@ func (s *Server) githubWebhook(c echo.Context) error {
 		return badRequest("%s is longer than %d characters", headerGitHubDelivery, maxDeliveryID)
 	}
 	if !githubEvents[event] {
-		return s.webhookIgnored(c, store.SourceGitHub, event, delivery, reasonEvent)
+		return s.webhookIgnored(c, ft.SourceGitHub, event, delivery, reasonEvent)
 	}
 	if err := requireJSONObject(body); err != nil {
 		return err
 	}
-	return s.recordWebhook(c, store.SourceGitHub, delivery, event, body)
+	return s.recordWebhook(c, ft.SourceGitHub, delivery, event, body)
 }
 
 // webhookBody takes a tracker webhook's request as far as its verified body, in the order both
@@ -158,14 +156,14 @@ func (s *Server) jiraWebhook(c echo.Context) error {
 	}
 	var env jiraEnvelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		return badRequest("not a Jira webhook: %s", jsonError(err))
+		return badRequest("not a Jira webhook: %s", ft.JSONMessage(err))
 	}
 	if env.WebhookEvent == "" {
 		return badRequest("not a Jira webhook: no webhookEvent")
 	}
 	delivery := r.Header.Get(headerJiraIdentifier)
 	if !jiraEvents[env.WebhookEvent] {
-		return s.webhookIgnored(c, store.SourceJira, env.WebhookEvent, delivery, reasonEvent)
+		return s.webhookIgnored(c, ft.SourceJira, env.WebhookEvent, delivery, reasonEvent)
 	}
 	if delivery == "" {
 		if delivery, err = env.deliveryID(); err != nil {
@@ -175,7 +173,7 @@ func (s *Server) jiraWebhook(c echo.Context) error {
 	if len(delivery) > maxDeliveryID {
 		return badRequest("the delivery id is longer than %d characters", maxDeliveryID)
 	}
-	return s.recordWebhook(c, store.SourceJira, delivery, env.WebhookEvent, body)
+	return s.recordWebhook(c, ft.SourceJira, delivery, env.WebhookEvent, body)
 }
 
 // deliveryID identifies a Jira delivery that came without X-Atlassian-Webhook-Identifier, as
@@ -213,17 +211,19 @@ func rawText(raw json.RawMessage) string {
 	return t
 }
 
-// recordWebhook stores a verified delivery and queues its processing in one transaction, wakes
-// the worker, and only then acknowledges it.
+// recordWebhook has the engine store a verified delivery and queue its processing in one
+// transaction (it wakes its worker), and only then acknowledges it.
 func (s *Server) recordWebhook(c echo.Context, source, delivery, event string, body []byte) error {
-	duplicate, err := s.store.RecordWebhook(c.Request().Context(), source, delivery, event, body, s.now())
+	if s.engine == nil {
+		return errNoEngine
+	}
+	duplicate, err := s.engine.RecordWebhook(c.Request().Context(), source, delivery, event, body)
 	if err != nil {
 		return err
 	}
 	if duplicate {
 		return s.webhookIgnored(c, source, event, delivery, reasonDuplicate)
 	}
-	s.wake()
 	s.logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "webhook accepted",
 		slog.String("request_id", requestIDOf(c)), slog.String("source", source),
 		slog.String("event", event), slog.String("delivery_id", delivery))
@@ -249,22 +249,6 @@ func requireJSONObject(body []byte) error {
 		return badRequest("the body must be a JSON object")
 	}
 	return nil
-}
-
-// jsonError is an encoding/json error without its package prefix.
-func jsonError(err error) string {
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return "unexpected end of JSON input"
-	}
-	return strings.TrimPrefix(err.Error(), "json: ")
-}
-
-// hubSignature is the value of GitHub's X-Hub-Signature-256 and Jira's X-Hub-Signature for
-// body: "sha256=" and the hex HMAC-SHA256 of the raw body keyed with the webhook secret.
-func hubSignature(secret string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
 // checkHubSignature checks a "sha256=<hex>" signature of body, sent in header, in constant

@@ -3,6 +3,9 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,10 +14,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
-	"github.com/followthrough/followthrough/store"
+	ft "github.com/followthrough/followthrough"
 )
 
 const (
@@ -130,7 +132,7 @@ func (e *env) stored() int {
 	events := 0
 	for id := int64(1); ; id++ {
 		_, err := e.store.InboundEvent(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, ft.ErrNotFound) {
 			break
 		}
 		if err != nil {
@@ -144,15 +146,10 @@ func (e *env) stored() int {
 	return events
 }
 
-// newHookEnv is a server with webhook secrets that counts its wake-ups.
-func newHookEnv(t *testing.T, configYAML string, dev bool) (*env, *atomic.Int64) {
+// newHookEnv is a server with webhook secrets.
+func newHookEnv(t *testing.T, configYAML string, dev bool) *env {
 	t.Helper()
-	var wakes atomic.Int64
-	e := newEnvWith(t, configYAML, func(o *Options) {
-		o.Dev = dev
-		o.Wake = func() { wakes.Add(1) }
-	})
-	return e, &wakes
+	return newEnvWith(t, configYAML, func(o *Options) { o.Dev = dev })
 }
 
 func TestGitHubWebhook(t *testing.T) {
@@ -203,11 +200,11 @@ func TestGitHubWebhook(t *testing.T) {
 		{"signed array", []byte(`[]`), githubHeader("issues", "d-16", githubHookSecret, []byte(`[]`)), 400, "", false, ""},
 		{"unsigned malformed JSON is 401, not 400", []byte(`{`), githubHeader("issues", "d-17", "", []byte(`{`)), 401, "", false, ""},
 	}
-	e, wakes := newHookEnv(t, webhookConfig, false)
+	e := newHookEnv(t, webhookConfig, false)
 	want := 0
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := wakes.Load()
+			before := e.engine.Wakes()
 			r := e.hook("/webhooks/github", bytes.NewReader(tt.body), tt.header)
 			if r.status != tt.status {
 				t.Fatalf("status = %d, want %d: %s", r.status, tt.status, r.body)
@@ -225,7 +222,7 @@ func TestGitHubWebhook(t *testing.T) {
 			if got := e.stored(); got != want {
 				t.Errorf("%d deliveries stored, want %d", got, want)
 			}
-			if woke := wakes.Load() - before; (woke == 1) != tt.stored || woke > 1 {
+			if woke := e.engine.Wakes() - before; (woke == 1) != tt.stored || woke > 1 {
 				t.Errorf("worker woken %d times", woke)
 			}
 		})
@@ -248,7 +245,7 @@ func TestGitHubWebhook(t *testing.T) {
 }
 
 func TestGitHubWebhookDuplicate(t *testing.T) {
-	e, wakes := newHookEnv(t, webhookConfig, false)
+	e := newHookEnv(t, webhookConfig, false)
 	body := fixture(t, "github-webhooks/issues.closed.json")
 	h := githubHeader("issues", "72d3162e-cc78-11e3-81ab-4c9367dc0958", githubHookSecret, body)
 	if a := e.hook("/webhooks/github", bytes.NewReader(body), h).answer(t); a.Status != "accepted" {
@@ -265,13 +262,13 @@ func TestGitHubWebhookDuplicate(t *testing.T) {
 	if n := e.stored(); n != 1 {
 		t.Errorf("%d deliveries stored, want 1", n)
 	}
-	if n := wakes.Load(); n != 1 {
+	if n := e.engine.Wakes(); n != 1 {
 		t.Errorf("worker woken %d times, want 1", n)
 	}
 }
 
 func TestWebhookBodyLimit(t *testing.T) {
-	e, _ := newHookEnv(t, webhookConfig, false)
+	e := newHookEnv(t, webhookConfig, false)
 	closed := fixture(t, "github-webhooks/issues.closed.json")
 	exact := append(bytes.Clone(closed), bytes.Repeat([]byte(" "), MaxWebhookBody-len(closed))...)
 	big := append(bytes.Clone(exact), ' ')
@@ -331,7 +328,7 @@ func TestWebhooksWithoutSecret(t *testing.T) {
 		{"refused, tracker not configured", githubOnlyConfig, false, 401},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e, _ := newHookEnv(t, tt.config, tt.dev)
+			e := newHookEnv(t, tt.config, tt.dev)
 			// Signed or not: with no secret there is nothing to check a signature against.
 			for i, h := range []http.Header{githubHeader("issues", "n-1", "", gh), githubHeader("issues", "n-2", "whatever", gh)} {
 				r := e.hook("/webhooks/github", bytes.NewReader(gh), h)
@@ -360,7 +357,7 @@ func TestWebhooksWithoutSecret(t *testing.T) {
 	}
 
 	t.Run("dev mode still checks a configured secret", func(t *testing.T) {
-		e, _ := newHookEnv(t, webhookConfig, true)
+		e := newHookEnv(t, webhookConfig, true)
 		if r := e.hook("/webhooks/github", bytes.NewReader(gh), githubHeader("issues", "n-3", "", gh)); r.status != 401 {
 			t.Errorf("github unsigned in dev with a secret: %d %s", r.status, r.body)
 		}
@@ -414,11 +411,11 @@ func TestJiraWebhook(t *testing.T) {
 			return h
 		}(), 415, "", "", "application/json"},
 	}
-	e, wakes := newHookEnv(t, webhookConfig, false)
+	e := newHookEnv(t, webhookConfig, false)
 	want := 0
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := wakes.Load()
+			before := e.engine.Wakes()
 			r := e.hook("/webhooks/jira"+tt.query, bytes.NewReader(tt.body), tt.header)
 			if r.status != tt.status {
 				t.Fatalf("status = %d, want %d: %s", r.status, tt.status, r.body)
@@ -445,7 +442,7 @@ func TestJiraWebhook(t *testing.T) {
 			if got := e.stored(); got != want {
 				t.Errorf("%d deliveries stored, want %d", got, want)
 			}
-			if woke := wakes.Load() - before; (woke == 1) != (tt.delivery != "") || woke > 1 {
+			if woke := e.engine.Wakes() - before; (woke == 1) != (tt.delivery != "") || woke > 1 {
 				t.Errorf("worker woken %d times", woke)
 			}
 		})
@@ -467,7 +464,7 @@ func TestJiraWebhook(t *testing.T) {
 // TestJiraDedupeOnTimestamp: without an identifier, only the same issue, event and timestamp
 // is a duplicate.
 func TestJiraDedupeOnTimestamp(t *testing.T) {
-	e, _ := newHookEnv(t, webhookConfig, false)
+	e := newHookEnv(t, webhookConfig, false)
 	body := fixture(t, "jira-webhooks/webhook-issue-updated-resolved.json")
 	later := bytes.Replace(body, []byte(`"timestamp": 1550286940507`), []byte(`"timestamp": 1550286940999`), 1)
 	if bytes.Equal(body, later) {
@@ -498,4 +495,12 @@ func TestJiraDedupeOnTimestamp(t *testing.T) {
 	if n := e.stored(); n != 3 {
 		t.Errorf("%d deliveries stored, want 3", n)
 	}
+}
+
+// hubSignature is the value of GitHub's X-Hub-Signature-256 and Jira's X-Hub-Signature for
+// body: "sha256=" and the hex HMAC-SHA256 of the raw body keyed with the webhook secret.
+func hubSignature(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }

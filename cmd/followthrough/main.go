@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/followthrough/followthrough/app"
+	"github.com/followthrough/followthrough/cli"
 	"github.com/followthrough/followthrough/config"
 	"github.com/followthrough/followthrough/store"
 )
@@ -36,10 +37,28 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// exitStatus is a command that has said everything itself and only sets the exit code (lint,
+// submit).
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// statusError is nil for exit code 0, else the exit code as an error.
+func statusError(code int) error {
+	if code == exitOK {
+		return nil
+	}
+	return exitStatus(code)
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := realMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	var status exitStatus
+	if errors.As(err, &status) {
+		os.Exit(int(status))
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "followthrough:", err)
 		var ue usageError
@@ -58,8 +77,12 @@ commands:
   serve --dev [--listen ADDR] [--db FILE]             run with stand-ins for GitHub and Jira, no accounts
   migrate [--config FILE] [--db FILE]                 apply database migrations and exit
   check-config [--config FILE]                        validate the configuration, print every problem
+  lint [--config FILE] FILE...                        check postmortem files (.md, .markdown, .json) as intake would
+  submit [--url URL] [--token T | --secret whsec_...] [--dry-run] FILE...
+                                                      lint, then send postmortem files to the service
   version                                             print the version
-The config file may also come from FOLLOWTHROUGH_CONFIG.`
+The config file may also come from FOLLOWTHROUGH_CONFIG; submit's URL and credential from
+FOLLOWTHROUGH_URL and FOLLOWTHROUGH_TOKEN or FOLLOWTHROUGH_SECRET.`
 
 func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -74,6 +97,10 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return migrate(ctx, args[1:], stderr, logger)
 	case "check-config":
 		return checkConfig(args[1:], stdout, stderr)
+	case "lint":
+		return statusError(cli.LintCommand(args[1:], stdout, stderr, os.Getenv))
+	case "submit":
+		return statusError(cli.SubmitCommand(ctx, args[1:], stdout, stderr, os.Getenv))
 	case "version":
 		if err := parseFlags(newFlagSet("version", stderr), args[1:]); err != nil {
 			return err

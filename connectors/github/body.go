@@ -3,6 +3,8 @@ package github
 import (
 	"regexp"
 	"strings"
+
+	ft "github.com/followthrough/followthrough"
 )
 
 // The body of a ticket is the text followthrough gives, then (when the owner has no GitHub
@@ -20,6 +22,17 @@ var (
 	dueRE    = regexp.MustCompile(`(?mi)^[ \t>*_-]*due(?: date)?[*_]*[ \t]*:.*$`)
 	dateRE   = regexp.MustCompile(`\d{4}-\d{2}-\d{2}`)
 )
+
+// bodyText is the ticket's text without its due date, which GitHub, having no due date field,
+// keeps in a line of its own (setDueLine).
+func bodyText(description string, t *ft.TicketText) string {
+	if t != nil {
+		withoutDue := *t
+		withoutDue.Due = ""
+		t = &withoutDue
+	}
+	return ft.TicketBody(description, t)
+}
 
 // ownerNote is the line saying why an issue is unassigned; "" when the owner has a login.
 func ownerNote(owner, login string) string {

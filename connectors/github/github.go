@@ -19,6 +19,8 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v60/github"
+	// ghinstallation's own go-github, for the type of its token request's options.
+	ghinstall "github.com/google/go-github/v88/github"
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/config"
@@ -67,9 +69,12 @@ type Tracker struct {
 	client *gh.Client
 	app    *gh.Client // authenticated as the App itself (JWT); nil with token auth
 	logins map[string]string
-	log    *slog.Logger
-	now    func() time.Time
-	pace   *pacer
+	// timeout is github.request_timeout: a create whose answer was lost may land that long
+	// after it was sent.
+	timeout time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+	pace    *pacer
 
 	selfMu sync.Mutex
 	self   string
@@ -115,11 +120,12 @@ func New(cfg *config.GitHub, people []config.Person, opts Options) (*Tracker, er
 	logged := &connectors.LoggingTransport{Tracker: ft.GitHub, Logger: logger, Base: rt}
 
 	t := &Tracker{
-		logins: map[string]string{},
-		log:    logger,
-		now:    now,
-		pace:   newPacer(cfg.WriteInterval, cfg.WritesPerHour, now, opts.Sleep),
-		etags:  map[string]listETag{},
+		timeout: cfg.RequestTimeout,
+		logins:  map[string]string{},
+		log:     logger,
+		now:     now,
+		pace:    newPacer(cfg.WriteInterval, cfg.WritesPerHour, now, opts.Sleep),
+		etags:   map[string]listETag{},
 	}
 	for _, p := range people {
 		if p.Email != "" && p.GitHub != "" {
@@ -136,6 +142,9 @@ func New(cfg *config.GitHub, people []config.Person, opts Options) (*Tracker, er
 			return nil, fmt.Errorf("github: app private key: %w", err)
 		}
 		itr.BaseURL = strings.TrimSuffix(base.String(), "/")
+		// Unset, the token request's body is JSON null; GitHub's API description takes an
+		// object, and {} asks for the installation's own permissions and repositories.
+		itr.InstallationTokenOptions = &ghinstall.InstallationTokenOptions{}
 		auth = itr
 		atr, err := ghinstallation.NewAppsTransport(logged, cfg.App.AppID, pemBytes)
 		if err != nil {
@@ -208,6 +217,21 @@ func (t *Tracker) Self(ctx context.Context) (string, error) {
 	return t.self, nil
 }
 
+// SettleTime implements ft.Tracker: github.request_timeout. GitHub lists new issues at once
+// (FindByMarker lists before it searches), so only the request may still land.
+func (t *Tracker) SettleTime() time.Duration { return t.timeout }
+
+// SearchLag implements ft.Tracker: ListChanged lists issues, which shows changes at once.
+func (t *Tracker) SearchLag() time.Duration { return 0 }
+
+// Mention implements ft.Tracker: @login, for an owner mapped in `people`.
+func (t *Tracker) Mention(owner string) string {
+	if login := t.loginFor(owner); login != "" {
+		return "@" + login
+	}
+	return owner
+}
+
 // loginFor maps an owner's email to a GitHub login, case-insensitively; "" when unmapped.
 func (t *Tracker) loginFor(email string) string {
 	return t.logins[strings.ToLower(strings.TrimSpace(email))]
@@ -222,9 +246,13 @@ func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error
 		return ft.Ticket{}, finalError("create", nt.Target.Repo, err)
 	}
 	login := t.loginFor(nt.Owner)
-	// The body is the caller's text as given (it carries the due date), the unassigned note
+	// The body is the caller's text, the due date in a line of its own, the unassigned note
 	// when needed, and the marker.
-	body := composeBody(nt.Body, ownerNote(nt.Owner, login), nt.Marker)
+	text := bodyText(nt.Body, nt.Text)
+	if nt.Due != "" {
+		text = setDueLine(text, nt.Due)
+	}
+	body := composeBody(text, ownerNote(nt.Owner, login), nt.Marker)
 	labels := []string{LabelPostmortem}
 	for _, l := range nt.Labels {
 		if l = strings.TrimSpace(l); l != "" && !containsFold(labels, l) {
@@ -261,7 +289,8 @@ func (t *Tracker) Get(ctx context.Context, key string) (ft.Ticket, error) {
 }
 
 // Update implements ft.Tracker: title, body (the marker kept), due date (a line in the body,
-// GitHub having no due field) and assignee, in one PATCH after reading the issue.
+// GitHub having no due field: a new body without one keeps the line the issue had) and
+// assignee, in one PATCH after reading the issue.
 func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft.Ticket, error) {
 	ctx = connectors.WithOp(ctx, "update")
 	repo, owner, name, num, err := parseKey(key)
@@ -274,8 +303,8 @@ func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft
 	}
 	old := parseBody(cur.GetBody())
 	base := old.text
-	if u.Body != "" {
-		base = u.Body
+	if u.Body != "" || u.Text != nil {
+		base = bodyText(u.Body, u.Text)
 		// A new body without a due line keeps the due date the ticket had.
 		if u.Due == "" && !u.ClearDue && old.due != "" && !hasDueLine(base) {
 			base = setDueLine(base, old.due)
@@ -372,7 +401,7 @@ func (t *Tracker) SetStatus(ctx context.Context, key string, s ft.Status) (ft.Ti
 			if err := t.pace.wait(ctx); err != nil {
 				return ft.Ticket{}, t.classify(op, key, err)
 			}
-			got, _, err := t.client.Issues.AddLabelsToIssue(ctx, owner, name, num, []string{LabelInProgress})
+			got, err := t.addLabels(ctx, owner, name, num, LabelInProgress)
 			if err != nil {
 				return ft.Ticket{}, t.classify(op, key, err)
 			}
@@ -494,8 +523,26 @@ func (t *Tracker) AddLabel(ctx context.Context, key, label string) error {
 	if err := t.pace.wait(ctx); err != nil {
 		return t.classify("label", key, err)
 	}
-	_, _, err = t.client.Issues.AddLabelsToIssue(ctx, owner, name, num, []string{label})
+	_, err = t.addLabels(ctx, owner, name, num, label)
 	return t.classify("label", key, err)
+}
+
+// addLabels adds labels to an issue with the body GitHub's API description gives,
+// {"labels": [...]}. (go-github v60's AddLabelsToIssue sends a bare array, a form the
+// description no longer lists.)
+func (t *Tracker) addLabels(ctx context.Context, owner, name string, num int, labels ...string) ([]*gh.Label, error) {
+	u := fmt.Sprintf("repos/%s/%s/issues/%d/labels", url.PathEscape(owner), url.PathEscape(name), num)
+	req, err := t.client.NewRequest(http.MethodPost, u, struct {
+		Labels []string `json:"labels"`
+	}{labels})
+	if err != nil {
+		return nil, err
+	}
+	var out []*gh.Label
+	if _, err := t.client.Do(ctx, req, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // RemoveLabel implements ft.Tracker; GitHub's 404 "Label does not exist" is success.

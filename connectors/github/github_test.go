@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -639,5 +640,87 @@ func TestListChangedAnswersInFullUntilTheCallerKeptTheChanges(t *testing.T) {
 	got, err := tr.ListChanged(ctx, ft.ChangeQuery{Target: target, Since: first[0].UpdatedAt})
 	if err != nil || len(got) != 0 || s.NotModifiedCalls("GET", path) != 1 {
 		t.Fatalf("third read: %d tickets, %v, %d 304s; want a 304", len(got), err, s.NotModifiedCalls("GET", path))
+	}
+}
+
+func TestTrackerSpecifics(t *testing.T) {
+	s := newFake(t, githubfake.Options{})
+	tr := newTracker(t, s, func(cfg *config.GitHub, _ *Options) { cfg.RequestTimeout = 45 * time.Second })
+	for owner, want := range map[string]string{
+		"bob@ACME.com":  "@bob-gh",       // in people
+		"dave@acme.com": "dave@acme.com", // not: the email itself
+	} {
+		if got := tr.Mention(owner); got != want {
+			t.Errorf("Mention(%s) = %q, want %q", owner, got, want)
+		}
+	}
+	// A lost create may land until the request times out; listing shows changes at once.
+	if tr.SettleTime() != 45*time.Second || tr.SearchLag() != 0 {
+		t.Errorf("settle %v, search lag %v; want 45s and 0", tr.SettleTime(), tr.SearchLag())
+	}
+}
+
+// TestRequestsGitHubsDescriptionAllows is the regression test of two requests that GitHub's
+// published API description does not allow, which the stand-in refuses with 422 as GitHub
+// would: adding labels as a bare JSON array (go-github v60's AddLabelsToIssue) instead of
+// {"labels": [...]}, and, in App mode, an installation token asked for with the body null
+// instead of an object.
+func TestRequestsGitHubsDescriptionAllows(t *testing.T) {
+	pemKey, pub := appKey(t)
+	s := newFake(t, githubfake.Options{App: &githubfake.App{ID: 42, Slug: "followthrough", InstallationID: 7, PublicKey: pub}})
+	tr := newTracker(t, s, func(c *config.GitHub, _ *Options) {
+		c.Token = ""
+		c.App = &config.GitHubApp{AppID: 42, InstallationID: 7, PrivateKey: config.Secret(pemKey)}
+	})
+	ctx := context.Background()
+	tk, err := tr.Create(ctx, newTicket("AI-1", "bob@acme.com"))
+	if err != nil {
+		t.Fatalf("create as the App (its token asked for first): %v", err)
+	}
+	if err := tr.AddLabel(ctx, tk.Ref.Key, "stalled"); err != nil {
+		t.Fatalf("add a label: %v", err)
+	}
+	if _, err := tr.SetStatus(ctx, tk.Ref.Key, ft.StatusInProgress); err != nil {
+		t.Fatalf("in progress (adds its label): %v", err)
+	}
+	is, _ := s.Issue(repo, 1)
+	if !slices.Contains(is.Labels, "stalled") || !slices.Contains(is.Labels, LabelInProgress) {
+		t.Errorf("labels %v; want stalled and %q", is.Labels, LabelInProgress)
+	}
+}
+
+// TestBodyCarriesTheTicketText: the engine passes the ticket's text as fields; GitHub writes it
+// under the description and keeps the due date in a line of its own, once, which a revision
+// moves.
+func TestBodyCarriesTheTicketText(t *testing.T) {
+	s := newFake(t, githubfake.Options{})
+	tr := newTracker(t, s, nil)
+	ctx := context.Background()
+	text := &ft.TicketText{ItemID: "AI-1", Postmortem: ft.PostmortemLink{ID: "PM-1", Title: "Checkout outage", URL: "https://wiki.acme.com/pm/1"},
+		Severity: "SEV1", Owner: "bob@acme.com", Priority: "P1", Due: "2026-12-15"}
+	nt := newTicket("AI-1", "bob@acme.com")
+	nt.Body, nt.Text = "The tax client has no breaker.", text
+	tk, err := tr.Create(ctx, nt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, _ := s.Issue(repo, 1)
+	for _, part := range []string{"The tax client has no breaker.\n\nAction item AI-1 of postmortem \"Checkout outage\": https://wiki.acme.com/pm/1",
+		"Severity: SEV1", "Owner: bob@acme.com", "Priority: P1", "<!-- " + nt.Marker + " -->"} {
+		if !strings.Contains(is.Body, part) {
+			t.Errorf("body lacks %q:\n%s", part, is.Body)
+		}
+	}
+	if n := strings.Count(is.Body, "Due: "); n != 1 || !strings.Contains(is.Body, "Due: 2026-12-15") {
+		t.Errorf("body has %d due lines, want one with 2026-12-15:\n%s", n, is.Body)
+	}
+	moved := *text
+	moved.Due = "2027-01-31"
+	if _, err := tr.Update(ctx, tk.Ref.Key, ft.TicketUpdate{Body: nt.Body, Text: &moved, Due: moved.Due}); err != nil {
+		t.Fatal(err)
+	}
+	is, _ = s.Issue(repo, 1)
+	if n := strings.Count(is.Body, "Due: "); n != 1 || !strings.Contains(is.Body, "Due: 2027-01-31") {
+		t.Errorf("after the revision, %d due lines, want one with 2027-01-31:\n%s", n, is.Body)
 	}
 }

@@ -15,12 +15,16 @@ var issueActions = map[string]bool{
 	"unassigned": true, "labeled": true, "unlabeled": true, "deleted": false,
 }
 
-// ParseWebhook reads one GitHub webhook delivery: eventType is the X-GitHub-Event header and
-// payload the raw body (already verified). It handles issues (opened, edited, closed,
+// ParseWebhook implements ft.Tracker: it reads one GitHub webhook delivery; eventType is the
+// X-GitHub-Event header and payload the raw body (already verified). It handles issues (opened, edited, closed,
 // reopened, assigned, unassigned, labeled, unlabeled, deleted) and issue_comment (created).
 // Everything else, including ping, other actions and events about pull requests, is not
 // relevant. err is set only when a relevant event's body cannot be read.
-func ParseWebhook(eventType string, payload []byte) (ev ft.TicketEvent, relevant bool, err error) {
+func (t *Tracker) ParseWebhook(eventType string, payload []byte) (ev ft.TicketEvent, relevant bool, err error) {
+	return parseWebhook(eventType, payload)
+}
+
+func parseWebhook(eventType string, payload []byte) (ev ft.TicketEvent, relevant bool, err error) {
 	if eventType != "issues" && eventType != "issue_comment" {
 		return ft.TicketEvent{}, false, nil
 	}

@@ -63,7 +63,7 @@ func TestParseWebhookFixtures(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			ev, relevant, err := ParseWebhook(c.event, fixture(t, c.file))
+			ev, relevant, err := parseWebhook(c.event, fixture(t, c.file))
 			if err != nil || !relevant {
 				t.Fatalf("relevant %v err %v", relevant, err)
 			}
@@ -104,7 +104,7 @@ func TestParseWebhookMarkerAndStatus(t *testing.T) {
 				is["body"] = "Fix it.\r\n\r\n<!-- followthrough:PM-2026-042/AI-1 -->"
 				c.fn(is)
 			})
-			ev, relevant, err := ParseWebhook("issues", payload)
+			ev, relevant, err := parseWebhook("issues", payload)
 			if err != nil || !relevant {
 				t.Fatal(relevant, err)
 			}
@@ -134,13 +134,13 @@ func TestParseWebhookIrrelevant(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, relevant, err := ParseWebhook(c.event, c.payload)
+			_, relevant, err := parseWebhook(c.event, c.payload)
 			if relevant || err != nil {
 				t.Errorf("relevant %v err %v", relevant, err)
 			}
 		})
 	}
-	if _, relevant, err := ParseWebhook("issues", []byte(`{"action":`)); err == nil || relevant {
+	if _, relevant, err := parseWebhook("issues", []byte(`{"action":`)); err == nil || relevant {
 		t.Errorf("malformed: relevant %v err %v", relevant, err)
 	}
 }

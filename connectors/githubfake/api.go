@@ -110,8 +110,13 @@ func (s *Server) routeApp(w http.ResponseWriter, r *http.Request, segs []string)
 			"events":       []string{"issues", "issue_comment"},
 		})
 	case len(segs) == 4 && segs[1] == "installations" && segs[3] == "access_tokens" && r.Method == http.MethodPost:
+		const doc = "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app"
 		if segs[2] != strconv.FormatInt(app.InstallationID, 10) {
-			writeError(w, http.StatusNotFound, "Not Found", "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app")
+			writeError(w, http.StatusNotFound, "Not Found", doc)
+			return
+		}
+		// The body is optional, and an object when given (repositories, permissions).
+		if _, ok := readObject(w, r, doc, true); !ok {
 			return
 		}
 		tok := randomToken("ghs_")
@@ -277,6 +282,29 @@ func validationError(w http.ResponseWriter, errs ...map[string]any) {
 }
 
 var loginRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$`)
+
+// readObject reads a request body that GitHub's API description says is a JSON object. An
+// empty body is nil when optional; anything but an object is answered with 422 as GitHub does,
+// and ok is false.
+func readObject(w http.ResponseWriter, r *http.Request, doc string, optional bool) (obj map[string]json.RawMessage, ok bool) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Problems parsing JSON", doc)
+		return nil, false
+	}
+	if optional && len(bytes.TrimSpace(data)) == 0 {
+		return nil, true
+	}
+	if !json.Valid(data) {
+		writeError(w, http.StatusBadRequest, "Problems parsing JSON", doc)
+		return nil, false
+	}
+	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
+		writeError(w, http.StatusUnprocessableEntity, "Invalid request.\n\n"+string(bytes.TrimSpace(data))+" is not an object.", doc)
+		return nil, false
+	}
+	return obj, true
+}
 
 // decodeBody reads a JSON request body into v; on failure it answers 400 and returns false.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -566,10 +594,16 @@ func (s *Server) addLabels(w http.ResponseWriter, r *http.Request, rp *repo, is 
 		writeError(w, http.StatusBadRequest, "Problems parsing JSON", "")
 		return
 	}
-	// GitHub takes {"labels": [...]} or a bare array.
+	// Adding takes {"labels": [...]} only: GitHub's API description lists no other form (the
+	// bare array that older clients send is not in it). Setting them also takes a bare array.
 	var names []string
 	var obj struct {
 		Labels []json.RawMessage `json:"labels"`
+	}
+	if r.Method == http.MethodPost && json.Unmarshal(data, &names) == nil {
+		writeError(w, http.StatusUnprocessableEntity, "Invalid request.\n\n"+string(data)+" is not an object.",
+			"https://docs.github.com/rest/issues/labels#add-labels-to-an-issue")
+		return
 	}
 	if err := json.Unmarshal(data, &names); err != nil {
 		if err := json.Unmarshal(data, &obj); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -234,6 +235,14 @@ func TestIssueLifecycle(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), `"in progress"`) {
 		t.Errorf("add label: %d %s", code, body)
 	}
+	// A bare array is not in GitHub's description of adding labels: 422, as GitHub answers.
+	code, _, body = call(t, s, "POST", "/repos/acme/x/issues/1/labels", `["stalled"]`)
+	if code != 422 || !strings.Contains(string(body), "is not an object") {
+		t.Errorf("add labels as a bare array: %d %s", code, body)
+	}
+	if is, _ := s.Issue("acme/x", 1); slices.Contains(is.Labels, "stalled") {
+		t.Errorf("a refused label was added: %v", is.Labels)
+	}
 	code, _, _ = call(t, s, "DELETE", "/repos/acme/x/issues/1/labels/in%20progress", "")
 	if code != 200 {
 		t.Errorf("remove label: %d", code)
@@ -411,6 +420,19 @@ func TestAppTokens(t *testing.T) {
 	code, body = do("POST", "app/installations/7/access_tokens", "Bearer "+sign("42"))
 	if code != 201 {
 		t.Fatalf("access token: %d %s", code, body)
+	}
+	// The request's body is optional, and an object when there is one (GitHub's description).
+	for body, want := range map[string]int{"{}": 201, `{"repositories":["x"]}`: 201, "null": 422, `["x"]`: 422, "{": 400} {
+		req, _ := http.NewRequest("POST", s.URL()+"app/installations/7/access_tokens", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+sign("42"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("access token with body %s: %d, want %d", body, resp.StatusCode, want)
+		}
 	}
 	var tok struct{ Token string }
 	_ = json.Unmarshal(body, &tok)

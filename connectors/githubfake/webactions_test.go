@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/config"
 	"github.com/followthrough/followthrough/connectors/github"
 	"github.com/followthrough/followthrough/connectors/internal/devweb"
 	"github.com/followthrough/followthrough/connectors/internal/devweb/devwebtest"
@@ -28,6 +29,11 @@ func TestIssuePageButtons(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := s.HTMLBase() + "/acme/x/issues/1"
+	// followthrough's own reader of GitHub's webhooks.
+	tracker, err := github.New(&config.GitHub{APIURL: s.URL(), Token: config.Secret(DefaultToken)}, nil, github.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	steps := []struct {
 		action, comment string
@@ -83,7 +89,7 @@ func TestIssuePageButtons(t *testing.T) {
 				}
 			}
 		}
-		ev, relevant, err := github.ParseWebhook(st.event, body)
+		ev, relevant, err := tracker.ParseWebhook(st.event, body)
 		if err != nil || !relevant {
 			t.Fatalf("%s: followthrough's parser: relevant %v, %v", st.action, relevant, err)
 		}

@@ -279,13 +279,11 @@ func unmappedNote(owner string) string {
 // that the caller never creates the ticket twice.
 func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error) {
 	ctx = connectors.WithOp(ctx, "create")
-	project := nt.Target.Project
+	// Routing completes targets; one built elsewhere gets the same defaults.
+	target := ft.Target{Kind: ft.Jira, Project: nt.Target.Project, IssueType: nt.Target.IssueType}.Complete()
+	project, issueType := target.Project, target.IssueType
 	if project == "" {
 		return ft.Ticket{}, &ft.TrackerError{Tracker: ft.Jira, Op: "create", Message: "creating a ticket in Jira: the target has no project"}
-	}
-	issueType := nt.Target.IssueType
-	if issueType == "" {
-		issueType = "Task"
 	}
 	account, err := t.assignee(ctx, "create", project, nt.Owner)
 	if err != nil {
@@ -308,7 +306,7 @@ func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error
 		"project":     map[string]string{"key": project},
 		"issuetype":   map[string]string{"name": issueType},
 		"summary":     summary(nt.Title),
-		"description": description(nt.Body, note, nt.Marker),
+		"description": description(ft.TicketBody(nt.Body, nt.Text), note, nt.Marker),
 		"labels":      labels,
 	}
 	prio := nt.Priority
@@ -400,7 +398,7 @@ func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft
 			fields["assignee"] = t.userRef(account)
 		}
 	}
-	if u.Body != "" {
+	if u.Body != "" || u.Text != nil {
 		marker := u.Marker
 		if marker == "" {
 			is, err := t.getIssue(ctx, "update", key)
@@ -409,7 +407,7 @@ func (t *Tracker) Update(ctx context.Context, key string, u ft.TicketUpdate) (ft
 			}
 			marker = findMarker(descriptionText(is.Fields.Description))
 		}
-		fields["description"] = description(u.Body, note, marker)
+		fields["description"] = description(ft.TicketBody(u.Body, u.Text), note, marker)
 	}
 	switch {
 	case u.ClearDue:

@@ -127,6 +127,26 @@ func New(cfg *config.Jira, people []config.Person, opts Options) (*Tracker, erro
 // Kind implements ft.Tracker.
 func (t *Tracker) Kind() ft.TrackerKind { return ft.Jira }
 
+// SettleTime implements ft.Tracker: jira.request_timeout, or jira.search_lag when longer, since
+// FindByMarker searches and the search may miss a new issue that long.
+func (t *Tracker) SettleTime() time.Duration { return max(t.cfg.SearchLag, t.cfg.RequestTimeout) }
+
+// SearchLag implements ft.Tracker: jira.search_lag.
+func (t *Tracker) SearchLag() time.Duration { return t.cfg.SearchLag }
+
+// Mention implements ft.Tracker: [~accountid:ID] on Cloud, [~username] on Data Center, for an
+// owner mapped in `people`.
+func (t *Tracker) Mention(owner string) string {
+	id, ok := t.people[strings.ToLower(strings.TrimSpace(owner))]
+	switch {
+	case !ok:
+		return owner
+	case t.cloud:
+		return "[~accountid:" + id + "]"
+	}
+	return "[~" + id + "]"
+}
+
 // Ref is the reference of the ticket with this key, e.g. PROJ-7 at <url>/browse/PROJ-7.
 func (t *Tracker) Ref(key string) ft.TicketRef {
 	return ft.TicketRef{Kind: ft.Jira, Key: key, URL: t.base + "/browse/" + key}

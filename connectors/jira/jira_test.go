@@ -420,3 +420,51 @@ func TestPMLabel(t *testing.T) {
 		}
 	}
 }
+
+func TestTrackerSpecifics(t *testing.T) {
+	for _, tt := range []struct {
+		mode              jirafake.Mode
+		bob, dave, nobody string
+	}{
+		{jirafake.Cloud, "[~accountid:acc-bob]", "[~accountid:dave]", "nobody@acme.com"},
+		{jirafake.DataCenter, "[~acc-bob]", "[~dave]", "nobody@acme.com"},
+	} {
+		t.Run(string(tt.mode), func(t *testing.T) {
+			e := newEnv(t, tt.mode, nil)
+			for owner, want := range map[string]string{"bob@acme.com": tt.bob, "dave@acme.com": tt.dave, "nobody@acme.com": tt.nobody} {
+				if got := e.tr.Mention(owner); got != want {
+					t.Errorf("Mention(%s) = %q, want %q", owner, got, want)
+				}
+			}
+			// A lost create shows once both the request and the search have caught up.
+			e.cfg.RequestTimeout, e.cfg.SearchLag = 30*time.Second, time.Minute
+			if e.tr.SettleTime() != time.Minute || e.tr.SearchLag() != time.Minute {
+				t.Errorf("settle %v, search lag %v; want 1m and 1m", e.tr.SettleTime(), e.tr.SearchLag())
+			}
+			e.cfg.SearchLag = 10 * time.Second
+			if e.tr.SettleTime() != 30*time.Second {
+				t.Errorf("settle %v with a short search lag; want the 30s timeout", e.tr.SettleTime())
+			}
+		})
+	}
+}
+
+// TestDescriptionCarriesTheTicketText: Jira writes the ticket's text, due date included, under
+// the description, and the marker last.
+func TestDescriptionCarriesTheTicketText(t *testing.T) {
+	e := newEnv(t, jirafake.Cloud, nil)
+	nt := newTicket("PM-1", "AI-1", "bob@acme.com")
+	nt.Body = "Wrap the tax client."
+	nt.Text = &ft.TicketText{ItemID: "AI-1", Postmortem: ft.PostmortemLink{ID: "PM-1", Title: "Checkout outage", URL: "https://wiki.acme.com/pm/1"},
+		Owner: "bob@acme.com", Priority: "P1", Due: "2026-12-15"}
+	tk, err := e.tr.Create(context.Background(), nt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, _ := e.fake.Issue(tk.Ref.Key)
+	want := "Wrap the tax client.\n\nAction item AI-1 of postmortem \"Checkout outage\": https://wiki.acme.com/pm/1\n" +
+		"Owner: bob@acme.com\nPriority: P1\nDue: 2026-12-15\n\nfollowthrough:PM-1/AI-1"
+	if is.Description != want {
+		t.Errorf("description\n%q\nwant\n%q", is.Description, want)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
@@ -34,21 +33,14 @@ type webhookJSON struct {
 	} `json:"changelog"`
 }
 
-// ParseWebhook reads a Jira webhook body (Cloud or Data Center) with this site's status
-// mapping (jira.statuses) and ticket URLs. relevant is false for events followthrough does not
-// follow (issue created, comment edited or deleted, and a Data Center comment_created that
-// names no issue: Data Center also reports comments as jira:issue_updated). Once Self has been
-// read, followthrough's own changes are not Activity.
-func (t *Tracker) ParseWebhook(payload []byte) (ev ft.TicketEvent, relevant bool, err error) {
+// ParseWebhook implements ft.Tracker: it reads a Jira webhook body (Cloud or Data Center) with
+// this site's status mapping (jira.statuses) and ticket URLs; event is not needed, the body
+// names its own. relevant is false for events followthrough does not follow (issue created,
+// comment edited or deleted, and a Data Center comment_created that names no issue: Data
+// Center also reports comments as jira:issue_updated). Once Self has been read,
+// followthrough's own changes are not Activity.
+func (t *Tracker) ParseWebhook(event string, payload []byte) (ev ft.TicketEvent, relevant bool, err error) {
 	return parseWebhook(payload, t.base, t.cfg.Statuses, t.cloud, t.cachedSelf())
-}
-
-// ParseWebhook reads a Jira webhook body without a Tracker: baseURL is the site's URL (for
-// ticket URLs), statuses is jira.statuses. Activity is set for every people-kind change
-// (status, comment, assignment, edit) whoever made it: compare Actor with Tracker.Self to
-// leave out followthrough's own.
-func ParseWebhook(payload []byte, baseURL string, statuses map[string]string) (ev ft.TicketEvent, relevant bool, err error) {
-	return parseWebhook(payload, strings.TrimRight(baseURL, "/"), statuses, true, "")
 }
 
 func parseWebhook(payload []byte, base string, statuses map[string]string, cloud bool, self string) (ft.TicketEvent, bool, error) {

@@ -81,7 +81,7 @@ func TestParseWebhookFixtures(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			ev, relevant, err := c.tr.ParseWebhook(fixture(t, c.file))
+			ev, relevant, err := c.tr.ParseWebhook("", fixture(t, c.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,11 +107,11 @@ func TestParseWebhookFixtures(t *testing.T) {
 
 func TestParseWebhookURLs(t *testing.T) {
 	cloud, dc := webhookTrackers(t)
-	ev, _, _ := cloud.ParseWebhook(fixture(t, "webhook-issue-updated-resolved.json"))
+	ev, _, _ := cloud.ParseWebhook("", fixture(t, "webhook-issue-updated-resolved.json"))
 	if ev.Ref.URL != "https://acme.atlassian.net/browse/TES-41" {
 		t.Errorf("cloud url %s", ev.Ref.URL)
 	}
-	ev, _, _ = dc.ParseWebhook(fixture(t, "webhook-server-issue-updated-closed.json"))
+	ev, _, _ = dc.ParseWebhook("", fixture(t, "webhook-server-issue-updated-closed.json"))
 	if ev.Ref.URL != "https://jira.acme.com/jira/browse/TES-4" {
 		t.Errorf("dc url %s", ev.Ref.URL)
 	}
@@ -120,19 +120,19 @@ func TestParseWebhookURLs(t *testing.T) {
 func TestParseWebhookOwnChangesAndOverrides(t *testing.T) {
 	cloud, _ := webhookTrackers(t)
 	cloud.self = "5c5f880629be9642ba529340" // as if Self had been read
-	ev, relevant, err := cloud.ParseWebhook(fixture(t, "webhook-issue-updated-labels.json"))
+	ev, relevant, err := cloud.ParseWebhook("", fixture(t, "webhook-issue-updated-labels.json"))
 	if err != nil || !relevant || ev.Activity {
 		t.Errorf("own change: %+v %v %v", ev, relevant, err)
 	}
 
 	// Without a Tracker, Activity is the kind of change; the caller compares Actor.
-	ev, _, _ = ParseWebhook(fixture(t, "webhook-issue-updated-labels.json"), "https://acme.atlassian.net", nil)
+	ev, _, _ = parseWebhook(fixture(t, "webhook-issue-updated-labels.json"), "https://acme.atlassian.net", nil, true, "")
 	if !ev.Activity || ev.Actor != "5c5f880629be9642ba529340" {
-		t.Errorf("package func: %+v", ev)
+		t.Errorf("without a tracker: %+v", ev)
 	}
 
 	// jira.statuses overrides the category.
-	ev, _, _ = ParseWebhook(fixture(t, "webhook-server-issue-updated-resolved.json"), "https://jira.acme.com", map[string]string{"Resolved": "in_progress"})
+	ev, _, _ = parseWebhook(fixture(t, "webhook-server-issue-updated-resolved.json"), "https://jira.acme.com", map[string]string{"Resolved": "in_progress"}, true, "")
 	if ev.Status != ft.StatusInProgress {
 		t.Errorf("override: %s", ev.Status)
 	}
@@ -147,7 +147,7 @@ func TestParseWebhookMarker(t *testing.T) {
 	fields := m["issue"].(map[string]any)["fields"].(map[string]any)
 	fields["description"] = "Wrap the tax client.\n\nfollowthrough:PM-2026-042/AI-1"
 	b, _ := json.Marshal(m)
-	ev, _, err := cloud.ParseWebhook(b)
+	ev, _, err := cloud.ParseWebhook("", b)
 	if err != nil || ev.Marker != "followthrough:PM-2026-042/AI-1" {
 		t.Errorf("marker %q, %v", ev.Marker, err)
 	}
@@ -156,7 +156,7 @@ func TestParseWebhookMarker(t *testing.T) {
 func TestParseWebhookBad(t *testing.T) {
 	cloud, _ := webhookTrackers(t)
 	for _, body := range []string{`{`, `{}`, `{"webhookEvent":"jira:issue_updated"}`, `{"webhookEvent":"jira:issue_updated","issue":{"fields":{"updated":"yesterday"}}}`} {
-		if _, relevant, err := cloud.ParseWebhook([]byte(body)); err == nil || relevant {
+		if _, relevant, err := cloud.ParseWebhook("", []byte(body)); err == nil || relevant {
 			t.Errorf("%s: relevant=%v err=%v", body, relevant, err)
 		}
 	}

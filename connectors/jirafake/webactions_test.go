@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/config"
 	"github.com/followthrough/followthrough/connectors/internal/devweb"
 	"github.com/followthrough/followthrough/connectors/internal/devweb/devwebtest"
 	"github.com/followthrough/followthrough/connectors/jira"
@@ -27,6 +28,11 @@ func TestBrowsePageButtons(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := c.s.URL() + "/browse/" + key
+	// followthrough's own reader of Jira's webhooks.
+	tracker, err := jira.New(&config.Jira{URL: c.s.URL(), Deployment: config.JiraCloud, Email: "bot@example.com", APIToken: "cloud-token"}, nil, jira.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	steps := []struct {
 		action, comment string
@@ -77,7 +83,7 @@ func TestBrowsePageButtons(t *testing.T) {
 				}
 			}
 		}
-		ev, relevant, err := jira.ParseWebhook(body, c.s.URL(), nil)
+		ev, relevant, err := tracker.ParseWebhook(st.event, body)
 		if err != nil || !relevant {
 			t.Fatalf("%s: followthrough's parser: relevant %v, %v", st.action, relevant, err)
 		}

@@ -1,37 +1,39 @@
-package sync
+package followthrough
 
-import (
-	"time"
+import "time"
 
-	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/config"
-)
-
-// Policy is the `stall` configuration as the stall rules use it. The maps are keyed by
-// priority; a priority missing from a map is read as P2.
-type Policy struct {
+// StallPolicy is the `stall` configuration as the stall rules use it (config.Stall.Policy
+// builds it). The maps are keyed by priority; a priority missing from a map is read as P2.
+type StallPolicy struct {
 	OverdueGrace  time.Duration
 	InactiveAfter map[string]time.Duration
 	DefaultDue    map[string]time.Duration
 }
 
-// PolicyOf is the policy of a loaded configuration (whose maps are complete).
-func PolicyOf(s config.Stall) Policy {
-	return Policy{OverdueGrace: s.OverdueGrace, InactiveAfter: s.InactiveAfter, DefaultDue: s.DefaultDue}
+// DefaultDueFor is default_due for a priority (P2's for one the map lacks): how long after
+// sign-off an item without a due date is due.
+func (p StallPolicy) DefaultDueFor(priority string) time.Duration {
+	return lookup(p.DefaultDue, priority)
 }
 
-func (p Policy) lookup(m map[string]time.Duration, priority string) time.Duration {
+// InactiveAfterFor is inactive_after for a priority (P2's for one the map lacks): how long an
+// item may go without activity before it stalls.
+func (p StallPolicy) InactiveAfterFor(priority string) time.Duration {
+	return lookup(p.InactiveAfter, priority)
+}
+
+func lookup(m map[string]time.Duration, priority string) time.Duration {
 	if d, ok := m[priority]; ok {
 		return d
 	}
-	return m[ft.DefaultPriority]
+	return m[DefaultPriority]
 }
 
 // StallInput is what the stall rules need to know about one action item.
 type StallInput struct {
-	Priority string    // P0..P3; empty is P2
-	Status   ft.Status // finished items never stall
-	Due      string    // YYYY-MM-DD, or empty: default_due applies
+	Priority string // P0..P3; empty is P2
+	Status   Status // finished items never stall
+	Due      string // YYYY-MM-DD, or empty: default_due applies
 	// SignedOffAt is the postmortem's signed_off_at, or its acceptance when absent: where
 	// default_due counts from.
 	SignedOffAt time.Time
@@ -48,16 +50,16 @@ const day = 24 * time.Hour
 
 // DueDate is the item's due date, YYYY-MM-DD: its own, else the day default_due[priority]
 // after sign-off ends in (UTC). defaulted says the date came from default_due.
-func DueDate(in StallInput, p Policy) (date string, defaulted bool) {
+func DueDate(in StallInput, p StallPolicy) (date string, defaulted bool) {
 	if in.Due != "" {
 		return in.Due, false
 	}
-	return in.SignedOffAt.UTC().Add(p.lookup(p.DefaultDue, priority(in))).Format(time.DateOnly), true
+	return in.SignedOffAt.UTC().Add(p.DefaultDueFor(in.EffectivePriority())).Format(time.DateOnly), true
 }
 
 // DueEnd is the end of the due day (UTC): the moment from which the item is overdue. It is
 // zero when the due date cannot be read.
-func DueEnd(in StallInput, p Policy) time.Time {
+func DueEnd(in StallInput, p StallPolicy) time.Time {
 	date, _ := DueDate(in, p)
 	d, err := time.Parse(time.DateOnly, date)
 	if err != nil {
@@ -69,7 +71,7 @@ func DueEnd(in StallInput, p Policy) time.Time {
 // Overdue reports whether an unfinished item's due day has ended at now (what the status page
 // counts as overdue): from the first instant of the next day, UTC. Finished items are never
 // overdue.
-func Overdue(in StallInput, p Policy, now time.Time) bool {
+func Overdue(in StallInput, p StallPolicy, now time.Time) bool {
 	if in.Status.Finished() {
 		return false
 	}
@@ -95,22 +97,22 @@ func InactiveSince(in StallInput) time.Time {
 // stalls as overdue once overdue_grace has passed after the end of its due day, and as
 // inactive once inactive_after[priority] has passed since InactiveSince. "Once d has passed"
 // includes the instant itself. When both apply it is overdue.
-func StallOf(in StallInput, p Policy, now time.Time) ft.StallReason {
+func StallOf(in StallInput, p StallPolicy, now time.Time) StallReason {
 	if in.Status.Finished() {
-		return ft.StallNone
+		return StallNone
 	}
 	if end := DueEnd(in, p); !end.IsZero() && !now.Before(end.Add(p.OverdueGrace)) {
-		return ft.StallOverdue
+		return StallOverdue
 	}
-	if since := InactiveSince(in); !since.IsZero() && !now.Before(since.Add(p.lookup(p.InactiveAfter, priority(in)))) {
-		return ft.StallInactive
+	if since := InactiveSince(in); !since.IsZero() && !now.Before(since.Add(p.InactiveAfterFor(in.EffectivePriority()))) {
+		return StallInactive
 	}
-	return ft.StallNone
+	return StallNone
 }
 
 // ItemStallInput is the stall input of an item as the API shows it, for the status page's
 // overdue counts. It knows no ticket creation time nor activity: use it for Overdue only.
-func ItemStallInput(pm ft.PostmortemView, it ft.ItemView) StallInput {
+func ItemStallInput(pm PostmortemView, it ItemView) StallInput {
 	in := StallInput{Priority: it.Priority, Status: it.Status, SignedOffAt: pm.AcceptedAt, AcceptedAt: it.CreatedAt}
 	if pm.SignedOffAt != nil {
 		in.SignedOffAt = *pm.SignedOffAt
@@ -124,9 +126,10 @@ func ItemStallInput(pm ft.PostmortemView, it ft.ItemView) StallInput {
 	return in
 }
 
-func priority(in StallInput) string {
+// EffectivePriority is the item's priority, P2 when it names none.
+func (in StallInput) EffectivePriority() string {
 	if in.Priority == "" {
-		return ft.DefaultPriority
+		return DefaultPriority
 	}
 	return in.Priority
 }

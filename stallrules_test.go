@@ -1,4 +1,4 @@
-package sync
+package followthrough_test
 
 import (
 	"testing"
@@ -9,7 +9,7 @@ import (
 )
 
 func TestStallOf(t *testing.T) {
-	p := PolicyOf(config.Default().Stall)
+	p := config.Default().Stall.Policy()
 	signed := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 	ticket := signed.Add(time.Hour)
 	recent := func(at time.Time) time.Time { return at.Add(-time.Hour) } // activity an hour ago
@@ -17,17 +17,17 @@ func TestStallOf(t *testing.T) {
 	// 2026-01-22T00:00Z.
 	dueEnd := time.Date(2026, 1, 21, 0, 0, 0, 0, time.UTC)
 	stallAt := dueEnd.Add(24 * time.Hour)
-	due := func(priority string, now time.Time) StallInput {
-		return StallInput{Priority: priority, Status: ft.StatusOpen, Due: "2026-01-20", SignedOffAt: signed,
+	due := func(priority string, now time.Time) ft.StallInput {
+		return ft.StallInput{Priority: priority, Status: ft.StatusOpen, Due: "2026-01-20", SignedOffAt: signed,
 			AcceptedAt: signed, TicketCreated: ticket, LastActivity: recent(now)}
 	}
-	noDue := func(priority string, now time.Time) StallInput {
+	noDue := func(priority string, now time.Time) ft.StallInput {
 		in := due(priority, now)
 		in.Due = ""
 		return in
 	}
-	quiet := func(priority string) StallInput {
-		return StallInput{Priority: priority, Status: ft.StatusInProgress, Due: "2027-01-01", SignedOffAt: signed,
+	quiet := func(priority string) ft.StallInput {
+		return ft.StallInput{Priority: priority, Status: ft.StatusInProgress, Due: "2027-01-01", SignedOffAt: signed,
 			AcceptedAt: signed, TicketCreated: ticket}
 	}
 	// default_due from the 10:00 sign-off: P0/P1 28 days (due 2026-02-02, stall 2026-02-04),
@@ -35,7 +35,7 @@ func TestStallOf(t *testing.T) {
 	day := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 0, 0, 0, 0, time.UTC) }
 	type tc struct {
 		name    string
-		in      StallInput
+		in      ft.StallInput
 		now     time.Time
 		want    ft.StallReason
 		overdue bool
@@ -46,13 +46,13 @@ func TestStallOf(t *testing.T) {
 		{"one ns before the grace ends", due("P1", stallAt.Add(-1)), stallAt.Add(-1), ft.StallNone, true},
 		{"exactly at the grace", due("P1", stallAt), stallAt, ft.StallOverdue, true},
 		{"one ns after the grace", due("P1", stallAt.Add(1)), stallAt.Add(1), ft.StallOverdue, true},
-		{"in progress stalls too", func() StallInput { in := due("P1", stallAt); in.Status = ft.StatusInProgress; return in }(), stallAt, ft.StallOverdue, true},
-		{"done never stalls", func() StallInput { in := quiet("P1"); in.Status = ft.StatusDone; in.Due = "2026-01-06"; return in }(), day(12, 1), ft.StallNone, false},
-		{"won't do never stalls", func() StallInput { in := quiet("P0"); in.Status = ft.StatusWontDo; return in }(), day(12, 1), ft.StallNone, false},
-		{"both apply: overdue first", func() StallInput { in := quiet("P1"); in.Due = "2026-01-20"; return in }(), stallAt, ft.StallOverdue, true},
-		{"no priority is P2", func() StallInput { in := noDue("", day(3, 4)); return in }(), day(3, 4), ft.StallOverdue, true},
-		{"no priority is P2, before", func() StallInput { in := noDue("", day(3, 4).Add(-1)); return in }(), day(3, 4).Add(-1), ft.StallNone, true},
-		{"no due, no sign-off time: from acceptance", func() StallInput {
+		{"in progress stalls too", func() ft.StallInput { in := due("P1", stallAt); in.Status = ft.StatusInProgress; return in }(), stallAt, ft.StallOverdue, true},
+		{"done never stalls", func() ft.StallInput { in := quiet("P1"); in.Status = ft.StatusDone; in.Due = "2026-01-06"; return in }(), day(12, 1), ft.StallNone, false},
+		{"won't do never stalls", func() ft.StallInput { in := quiet("P0"); in.Status = ft.StatusWontDo; return in }(), day(12, 1), ft.StallNone, false},
+		{"both apply: overdue first", func() ft.StallInput { in := quiet("P1"); in.Due = "2026-01-20"; return in }(), stallAt, ft.StallOverdue, true},
+		{"no priority is P2", func() ft.StallInput { in := noDue("", day(3, 4)); return in }(), day(3, 4), ft.StallOverdue, true},
+		{"no priority is P2, before", func() ft.StallInput { in := noDue("", day(3, 4).Add(-1)); return in }(), day(3, 4).Add(-1), ft.StallNone, true},
+		{"no due, no sign-off time: from acceptance", func() ft.StallInput {
 			in := noDue("P0", day(2, 4))
 			in.SignedOffAt = signed.Add(24 * time.Hour) // acceptance a day later
 			return in
@@ -74,17 +74,17 @@ func TestStallOf(t *testing.T) {
 			tc{pr.priority + " quiet, one ns before", quiet(pr.priority), ticket.Add(pr.inactive - 1), ft.StallNone, false},
 			tc{pr.priority + " quiet, exactly", quiet(pr.priority), ticket.Add(pr.inactive), ft.StallInactive, false},
 			tc{pr.priority + " quiet, one ns after", quiet(pr.priority), ticket.Add(pr.inactive + 1), ft.StallInactive, false},
-			tc{pr.priority + " activity restarts the count", func() StallInput {
+			tc{pr.priority + " activity restarts the count", func() ft.StallInput {
 				in := quiet(pr.priority)
 				in.LastActivity = ticket.Add(pr.inactive / 2)
 				return in
 			}(), ticket.Add(pr.inactive), ft.StallNone, false},
-			tc{pr.priority + " counted from the last activity", func() StallInput {
+			tc{pr.priority + " counted from the last activity", func() ft.StallInput {
 				in := quiet(pr.priority)
 				in.LastActivity = ticket.Add(pr.inactive / 2)
 				return in
 			}(), ticket.Add(pr.inactive/2 + pr.inactive), ft.StallInactive, false},
-			tc{pr.priority + " no ticket: from acceptance", func() StallInput {
+			tc{pr.priority + " no ticket: from acceptance", func() ft.StallInput {
 				in := quiet(pr.priority)
 				in.TicketCreated = time.Time{}
 				in.AcceptedAt = signed.Add(-time.Hour)
@@ -94,10 +94,10 @@ func TestStallOf(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := StallOf(c.in, p, c.now); got != c.want {
+			if got := ft.StallOf(c.in, p, c.now); got != c.want {
 				t.Errorf("StallOf at %s = %q; want %q", c.now.Format(time.RFC3339Nano), got, c.want)
 			}
-			if got := Overdue(c.in, p, c.now); got != c.overdue {
+			if got := ft.Overdue(c.in, p, c.now); got != c.overdue {
 				t.Errorf("Overdue at %s = %v; want %v", c.now.Format(time.RFC3339Nano), got, c.overdue)
 			}
 		})
@@ -105,36 +105,36 @@ func TestStallOf(t *testing.T) {
 }
 
 func TestDueDate(t *testing.T) {
-	p := PolicyOf(config.Default().Stall)
+	p := config.Default().Stall.Policy()
 	signed := time.Date(2026, 1, 5, 23, 30, 0, 0, time.FixedZone("X", -3*3600)) // 2026-01-06T02:30Z
 	cases := []struct {
-		in        StallInput
+		in        ft.StallInput
 		want      string
 		defaulted bool
 	}{
-		{StallInput{Priority: "P1", Due: "2026-02-01", SignedOffAt: signed}, "2026-02-01", false},
-		{StallInput{Priority: "P0", SignedOffAt: signed}, "2026-02-03", true},
-		{StallInput{Priority: "P1", SignedOffAt: signed}, "2026-02-03", true},
-		{StallInput{Priority: "P2", SignedOffAt: signed}, "2026-03-03", true},
-		{StallInput{Priority: "P3", SignedOffAt: signed}, "2026-03-03", true},
-		{StallInput{SignedOffAt: signed}, "2026-03-03", true},
+		{ft.StallInput{Priority: "P1", Due: "2026-02-01", SignedOffAt: signed}, "2026-02-01", false},
+		{ft.StallInput{Priority: "P0", SignedOffAt: signed}, "2026-02-03", true},
+		{ft.StallInput{Priority: "P1", SignedOffAt: signed}, "2026-02-03", true},
+		{ft.StallInput{Priority: "P2", SignedOffAt: signed}, "2026-03-03", true},
+		{ft.StallInput{Priority: "P3", SignedOffAt: signed}, "2026-03-03", true},
+		{ft.StallInput{SignedOffAt: signed}, "2026-03-03", true},
 	}
 	for _, c := range cases {
-		got, defaulted := DueDate(c.in, p)
+		got, defaulted := ft.DueDate(c.in, p)
 		if got != c.want || defaulted != c.defaulted {
-			t.Errorf("DueDate(%+v) = %s, %v; want %s, %v", c.in, got, defaulted, c.want, c.defaulted)
+			t.Errorf("ft.DueDate(%+v) = %s, %v; want %s, %v", c.in, got, defaulted, c.want, c.defaulted)
 		}
 	}
 }
 
 func TestPolicyPartialMapsFallBackToP2(t *testing.T) {
-	p := Policy{OverdueGrace: 0, InactiveAfter: map[string]time.Duration{"P2": time.Hour}, DefaultDue: map[string]time.Duration{"P2": 24 * time.Hour}}
+	p := ft.StallPolicy{OverdueGrace: 0, InactiveAfter: map[string]time.Duration{"P2": time.Hour}, DefaultDue: map[string]time.Duration{"P2": 24 * time.Hour}}
 	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	in := StallInput{Priority: "P9", Status: ft.StatusOpen, SignedOffAt: start, AcceptedAt: start}
-	if got := StallOf(in, p, start.Add(time.Hour)); got != ft.StallInactive {
+	in := ft.StallInput{Priority: "P9", Status: ft.StatusOpen, SignedOffAt: start, AcceptedAt: start}
+	if got := ft.StallOf(in, p, start.Add(time.Hour)); got != ft.StallInactive {
 		t.Errorf("unknown priority after an hour = %q; want inactive", got)
 	}
-	if got := StallOf(in, p, time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)); got != ft.StallOverdue {
+	if got := ft.StallOf(in, p, time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)); got != ft.StallOverdue {
 		t.Errorf("unknown priority after its default due = %q; want overdue", got)
 	}
 }

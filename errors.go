@@ -1,0 +1,15 @@
+package followthrough
+
+import "errors"
+
+// The kinds of error that the API answers in words, whatever package found them: every layer
+// wraps one of these (with %w) and the web server maps each to its HTTP status in one place.
+var (
+	// ErrNotFound is an unknown postmortem, item or ticket (404).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is a change that does not fit the current state (409): a removed item, or one
+	// whose ticket does not exist yet or was deleted.
+	ErrConflict = errors.New("conflict")
+	// ErrBadCursor is a list cursor that followthrough did not write (400).
+	ErrBadCursor = errors.New("bad cursor")
+)

@@ -1,0 +1,238 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/store"
+)
+
+// Intake accepts a normalized, valid postmortem document (ft.Document.Validate found nothing)
+// and returns once it is durably stored with the work for its tickets. In one transaction it
+// compares the document with the latest stored revision (the same document again changes
+// nothing), routes the items that need a route, plans what the document changes, applies the
+// plan and evaluates the postmortem (its stalls, state and events); then it wakes the worker.
+// New items that have nowhere to go are a *ft.RoutingError, and nothing is stored.
+func (e *Engine) Intake(ctx context.Context, doc *ft.Document) (ft.IntakeOutcome, error) {
+	now := e.opts.Clock.Now()
+	var outcome ft.IntakeOutcome
+	err := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+		prev, found, err := store.LatestRevision(ctx, tx, doc.ID)
+		if err != nil {
+			return err
+		}
+		if found && prev.Hash == doc.Hash() {
+			outcome = ft.IntakeUnchanged
+			return nil
+		}
+		var prevDoc ft.Document
+		if found {
+			if err := json.Unmarshal(prev.Document, &prevDoc); err != nil {
+				return fmt.Errorf("read revision %d: %w", prev.Number, err)
+			}
+		}
+		stored, err := store.LoadItemsTx(ctx, tx, doc.ID)
+		if err != nil {
+			return err
+		}
+		targets, err := routeItems(e.opts.Config.Router(), doc, &prevDoc, stored)
+		if err != nil {
+			return err
+		}
+		plan, err := planIntake(doc, targets, prev.Number, stored)
+		if err != nil {
+			return err
+		}
+		if err := store.ApplyIntake(ctx, tx, plan, now); err != nil {
+			return err
+		}
+		var changes []itemStatusChange
+		for _, c := range plan.Items {
+			if c.StatusChanged() {
+				changes = append(changes, itemStatusChange{ItemID: c.Row.ID,
+					Change: StatusChange{From: c.From, To: c.Row.Status, Source: ft.SourceRevision}})
+			}
+		}
+		if _, err := e.evaluate(ctx, tx, doc.ID, now, changes...); err != nil {
+			return err
+		}
+		outcome = ft.IntakeRevised
+		if !found {
+			outcome = ft.IntakeCreated
+		}
+		return nil
+	})
+	var routing *ft.RoutingError
+	if errors.As(err, &routing) {
+		return 0, routing
+	}
+	if err != nil {
+		return 0, fmt.Errorf("intake %s: %w", doc.ID, err)
+	}
+	if outcome != ft.IntakeUnchanged {
+		e.wake()
+	}
+	return outcome, nil
+}
+
+// routeItems says where each item's ticket goes (targets[i] is doc.ActionItems[i]'s). Routes
+// decide where an item goes when it arrives: an item the postmortem already has keeps its
+// target unless what routing looks at changed (its own tracker; or, routed, its team, the
+// postmortem's severity or its labels), and when its new route leads nowhere it keeps its
+// target too. New items, and items naming a tracker of their own anew, must route: those that
+// cannot are a *ft.RoutingError naming each.
+func routeItems(r ft.Router, doc, prevDoc *ft.Document, stored []store.Item) ([]ft.Target, error) {
+	have := make(map[string]store.Item, len(stored))
+	for _, it := range stored {
+		have[it.ID] = it
+	}
+	targets := make([]ft.Target, len(doc.ActionItems))
+	var fields []ft.FieldError
+	for i, it := range doc.ActionItems {
+		old, exists := have[it.ID]
+		if exists && routedAlike(prevDoc, doc, it.ID) {
+			targets[i] = old.Target
+			continue
+		}
+		t, err := r.Route(doc, it)
+		switch {
+		case err == nil:
+			targets[i] = t
+		case exists && it.Tracker == nil:
+			targets[i] = old.Target
+		default:
+			fields = append(fields, ft.FieldError{Field: fmt.Sprintf("action_items[%d].tracker", i), Message: err.Error()})
+		}
+	}
+	if len(fields) > 0 {
+		return nil, &ft.RoutingError{Fields: fields}
+	}
+	return targets, nil
+}
+
+// routedAlike reports whether an item is in both documents with the same inputs to routing:
+// the same tracker of its own, or, routed, the same team (else the postmortem's), postmortem
+// severity and labels.
+func routedAlike(oldDoc, doc *ft.Document, itemID string) bool {
+	find := func(d *ft.Document) *ft.ActionItem {
+		i := slices.IndexFunc(d.ActionItems, func(it ft.ActionItem) bool { return it.ID == itemID })
+		if i < 0 {
+			return nil
+		}
+		return &d.ActionItems[i]
+	}
+	was, now := find(oldDoc), find(doc)
+	switch {
+	case was == nil || now == nil:
+		return false
+	case was.Tracker != nil || now.Tracker != nil:
+		return was.Tracker != nil && now.Tracker != nil && *was.Tracker == *now.Tracker
+	}
+	team := func(d *ft.Document, it *ft.ActionItem) string {
+		if it.Team != "" {
+			return it.Team
+		}
+		return d.Team
+	}
+	return team(oldDoc, was) == team(doc, now) && oldDoc.Severity == doc.Severity && slices.Equal(was.Labels, now.Labels)
+}
+
+// planIntake decides what a new revision of a postmortem writes, from the document, where its
+// items go (targets[i] is doc.ActionItems[i]'s), the number of the stored revision (0: none)
+// and the stored items (in the postmortem's order). It reads nothing: every input is given.
+//
+//   - A new item is inserted, open, and its ticket is created.
+//   - An item it had is updated: a ticket whose fields changed is updated, a ticket in
+//     another repository or project is moved (a new one, the old one closed).
+//   - An item that was removed and comes back is open again: its ticket is reopened (made, if
+//     it never was) and updated, or moved.
+//   - An item the document dropped stays, removed and won't do, and its ticket is closed as
+//     not planned. Dropped items come in the postmortem's order, so their work and events do
+//     too.
+func planIntake(doc *ft.Document, targets []ft.Target, prevRevision int, stored []store.Item) (store.IntakePlan, error) {
+	if len(targets) != len(doc.ActionItems) {
+		return store.IntakePlan{}, fmt.Errorf("%d targets for %d items", len(targets), len(doc.ActionItems))
+	}
+	document, err := json.Marshal(doc)
+	if err != nil {
+		return store.IntakePlan{}, err
+	}
+	plan := store.IntakePlan{
+		Postmortem: store.PostmortemRow{ID: doc.ID, Title: doc.Title, URL: doc.URL, Severity: doc.Severity,
+			Team: doc.Team, SignedOffAt: doc.SignedOffAt},
+		Revision: store.Revision{Number: prevRevision + 1, Hash: doc.Hash(), Document: document},
+	}
+	if doc.Tracker != nil {
+		plan.Postmortem.Own = &ft.TicketRef{Kind: doc.Tracker.Kind, Key: doc.Tracker.TicketKey()}
+	}
+	have := make(map[string]store.Item, len(stored))
+	for _, it := range stored {
+		have[it.ID] = it
+	}
+	queue := func(kind string, row store.ItemRow) {
+		plan.Jobs = append(plan.Jobs, store.Job{Kind: kind, PostmortemID: doc.ID, ItemID: row.ID, Tracker: string(row.Target.Kind)})
+	}
+	seen := make(map[string]bool, len(doc.ActionItems))
+	for i, item := range doc.ActionItems {
+		seen[item.ID] = true
+		row := itemRow(doc, item, targets[i], i)
+		old, ok := have[item.ID]
+		if !ok {
+			plan.Items = append(plan.Items, store.ItemChange{Row: row, New: true})
+			queue(jobCreateTicket, row)
+			continue
+		}
+		row.Status = old.Status
+		if old.Removed {
+			row.Status = ft.StatusOpen
+		}
+		plan.Items = append(plan.Items, store.ItemChange{Row: row, From: old.Status})
+		switch {
+		case !row.Target.SameScope(old.Target):
+			queue(jobMoveTicket, row)
+		case old.Removed:
+			// It may never have had a ticket (removed before its create ran): make sure it has
+			// one, then open it again.
+			queue(jobCreateTicket, row)
+			queue(jobReopenTicket, row)
+			if !ticketFieldsEqual(row, old.ItemRow) {
+				queue(jobUpdateTicket, row)
+			}
+		case !ticketFieldsEqual(row, old.ItemRow):
+			queue(jobUpdateTicket, row)
+		}
+	}
+	for _, old := range stored {
+		if seen[old.ID] || old.Removed {
+			continue
+		}
+		row := old.ItemRow
+		row.Removed, row.Status = true, ft.StatusWontDo
+		plan.Items = append(plan.Items, store.ItemChange{Row: row, From: old.Status})
+		queue(jobCloseRemoved, row)
+	}
+	return plan, nil
+}
+
+// itemRow is the stored row of the document's item at position, open, going to target.
+func itemRow(doc *ft.Document, item ft.ActionItem, target ft.Target, position int) store.ItemRow {
+	labels := item.Labels
+	if labels == nil {
+		labels = []string{}
+	}
+	return store.ItemRow{
+		PostmortemID: doc.ID, ID: item.ID, Position: position, Title: item.Title,
+		Description: item.Description, Owner: item.Owner, Priority: item.Priority, Due: item.Due,
+		Type: item.Type, Team: item.Team, Labels: labels, Target: target, Status: ft.StatusOpen,
+	}
+}
+
+// ticketFieldsEqual reports whether the fields a ticket shows are the same.
+func ticketFieldsEqual(a, b store.ItemRow) bool {
+	return a.Title == b.Title && a.Description == b.Description && a.Owner == b.Owner &&
+		a.Due == b.Due && a.Priority == b.Priority && slices.Equal(a.Labels, b.Labels)
+}
