@@ -23,8 +23,8 @@ import (
 // counted: they run in the test process), while clients post b.N postmortems of 5 items each
 // (half routed to Jira; GitHub's write pacing off) and read them back, 8 at a time, until
 // every ticket exists. It reports
-// the server's resident memory when idle after start, its peak (VmHWM), and its CPU time per
-// postmortem. Linux only (/proc).
+// the server's resident memory when idle after start, its peak (VmHWM), its CPU time per
+// postmortem, and the size of its database (with the WAL). Linux only (/proc).
 //
 //	go test -run '^$' -bench ServeMemory -benchtime 1000x ./test
 func BenchmarkServeMemory(b *testing.B) {
@@ -145,6 +145,13 @@ routes:
 	b.ReportMetric(float64(idle)/1024, "idle-RSS-MiB")
 	b.ReportMetric(float64(procStatus(b, cmd.Process.Pid, "VmHWM"))/1024, "peak-RSS-MiB")
 	b.ReportMetric(float64(procCPU(b, cmd.Process.Pid)-cpu0)*10/float64(b.N), "cpu-ms/postmortem")
+	var dbSize int64
+	for _, f := range []string{"ft.db", "ft.db-wal"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			dbSize += st.Size()
+		}
+	}
+	b.ReportMetric(float64(dbSize)/(1<<20), "db-MiB")
 }
 
 // procStatus reads one kB figure (VmRSS, VmHWM) of /proc/<pid>/status.
