@@ -52,6 +52,8 @@ const (
 	SyncPending SyncState = "pending"
 	SyncLinked  SyncState = "linked"
 	SyncFailed  SyncState = "failed"
+	// SyncNone is an item finished at sign-off: it has no ticket, and none is followed.
+	SyncNone SyncState = "none"
 )
 
 // StallReason says why an unfinished item stalled.
@@ -227,6 +229,13 @@ type PostmortemLink struct {
 	URL   string
 }
 
+// Adoption is what Tracker.Adopt needs to know: whose postmortem now follows the ticket, and
+// the owner (an email; the connector maps it through `people`) it goes to when nobody has it.
+type Adoption struct {
+	PostmortemID string
+	Owner        string
+}
+
 // TicketUpdate carries the fields a revision may change. Empty fields are left alone, except
 // Due when ClearDue is set; Body and Text together are the ticket's new body (see NewTicket).
 type TicketUpdate struct {
@@ -284,6 +293,12 @@ type Tracker interface {
 	// every comment is. When there are too many comments since then to read them all, Comment
 	// fails, retryably, rather than risk a second copy. id must pass ValidCommentID.
 	Comment(ctx context.Context, key, id, body string, since time.Time) error
+	// Adopt makes a ticket that people opened one that followthrough follows for a
+	// postmortem, leaving its title and description as they are: it adds the labels
+	// followthrough's own tickets carry that t (as Get read it) lacks, and assigns the ticket
+	// to the owner only when t has no assignee. Adopting again adds nothing. The link back to
+	// the postmortem is LinkPostmortem's, the comment Comment's.
+	Adopt(ctx context.Context, t Ticket, a Adoption) error
 	// AddLabel and RemoveLabel change one label; removing an absent label is not an error.
 	AddLabel(ctx context.Context, key, label string) error
 	RemoveLabel(ctx context.Context, key, label string) error

@@ -1,6 +1,7 @@
 package followthrough
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -32,17 +33,36 @@ func (r RouteRule) matches(team, severity string, labels []string) bool {
 }
 
 // Router decides where each action item's ticket goes. It is the one place of routing: intake
-// routes new items with it, and configuration validation checks the routes with it.
+// routes new items with it, and configuration validation and `lint` check with it.
 type Router struct {
 	Rules    []RouteRule   // first match wins
 	Trackers []TrackerKind // the configured trackers: a target in another is refused
 }
 
-// Route is where the item's ticket goes: the item's own tracker, else the first rule that
-// matches it. The target comes back complete (a Jira target without an issue type gets
-// DefaultIssueType). The error says, naming the item, why it has nowhere to go: no rule
-// matches, or its target is in a tracker that is not configured.
+// RouteProblem is why an action item has nowhere to go. Field is the item's field at fault,
+// relative to the item: "tracker", or "ticket" for an existing ticket in a tracker that is not
+// configured. Message says why, naming the item.
+type RouteProblem struct {
+	Field   string
+	Message string
+}
+
+func (p *RouteProblem) Error() string { return p.Message }
+
+// FieldError is the problem as a field of the document whose item number i it is about.
+func (p *RouteProblem) FieldError(i int) FieldError {
+	return FieldError{Field: fmt.Sprintf("action_items[%d].%s", i, p.Field), Message: p.Message}
+}
+
+// Route is where the item's ticket goes: where the existing ticket it names is, else the
+// item's own tracker, else the first rule that matches it. The target comes back complete (a
+// Jira target without an issue type gets DefaultIssueType). The error, a *RouteProblem, says
+// why the item has nowhere to go, naming it: no rule matches, or its target or ticket is in a
+// tracker that is not configured.
 func (r Router) Route(doc *Document, it ActionItem) (Target, error) {
+	if it.Ticket != "" {
+		return r.ticketTarget(it)
+	}
 	var t Target
 	if it.Tracker != nil {
 		t = *it.Tracker
@@ -53,15 +73,55 @@ func (r Router) Route(doc *Document, it ActionItem) (Target, error) {
 		}
 		i := slices.IndexFunc(r.Rules, func(rule RouteRule) bool { return rule.matches(team, doc.Severity, it.Labels) })
 		if i < 0 {
-			return Target{}, fmt.Errorf("no route for action item %q: give it a tracker, or add a route for team %q, severity %q or its labels",
-				it.ID, team, doc.Severity)
+			return Target{}, &RouteProblem{Field: "tracker", Message: fmt.Sprintf(
+				"no route for action item %q: give it a tracker, or add a route for team %q, severity %q or its labels",
+				it.ID, team, doc.Severity)}
 		}
 		t = r.Rules[i].To
 	}
 	if msg := r.unusable(t); msg != "" {
-		return Target{}, fmt.Errorf("action item %q: %s", it.ID, msg)
+		return Target{}, &RouteProblem{Field: "tracker", Message: fmt.Sprintf("action item %q: %s", it.ID, msg)}
 	}
 	return t.Complete(), nil
+}
+
+// ticketTarget is the repository or project of the existing ticket an item names (its key,
+// as Normalize left it): the ticket says where it is, so no route is needed.
+func (r Router) ticketTarget(it ActionItem) (Target, error) {
+	ref, err := TicketSites{}.ParseTicket(it.Ticket)
+	if err != nil {
+		return Target{}, &RouteProblem{Field: "ticket", Message: fmt.Sprintf("action item %q: %s", it.ID, err)}
+	}
+	if !slices.Contains(r.Trackers, ref.Kind) {
+		return Target{}, &RouteProblem{Field: "ticket", Message: fmt.Sprintf(
+			"action item %q: %s is a %s ticket, and %s is not configured", it.ID, ref.Key, ref.Kind, ref.Kind)}
+	}
+	return ref.Target().Complete(), nil
+}
+
+// Problems returns a FieldError for every item of the document that has nowhere to go, as
+// intake would refuse it: what `lint` checks. A ticket reference that names no ticket is
+// Validate's to report, not a routing problem.
+func (r Router) Problems(doc *Document) []FieldError {
+	var fields []FieldError
+	for i, it := range doc.ActionItems {
+		if _, err := (TicketSites{}).ParseTicket(it.Ticket); it.Ticket != "" && err != nil {
+			continue
+		}
+		if _, err := r.Route(doc, it); err != nil {
+			fields = append(fields, routeProblem(err).FieldError(i))
+		}
+	}
+	return fields
+}
+
+// routeProblem is err as Route returns it.
+func routeProblem(err error) *RouteProblem {
+	var p *RouteProblem
+	if errors.As(err, &p) {
+		return p
+	}
+	return &RouteProblem{Field: "tracker", Message: err.Error()}
 }
 
 // unusable says why no ticket can be made in t, or "" when one can.

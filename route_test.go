@@ -62,6 +62,10 @@ func TestRouteCompletesAndChecksTheTarget(t *testing.T) {
 			Target{Kind: Jira, Project: "OPS", IssueType: "Story"}, ""},
 		{"own tracker not configured", ActionItem{ID: "AI-3", Tracker: &Target{Kind: GitHub, Repo: "acme/a"}},
 			Target{}, `action item "AI-3": goes to GitHub, which is not configured`},
+		{"named ticket: its project, whatever the routes", ActionItem{ID: "AI-4", Ticket: "OPS-7", Tracker: &Target{Kind: Jira, Project: "PAY"}},
+			Target{Kind: Jira, Project: "OPS", IssueType: DefaultIssueType}, ""},
+		{"named ticket not configured", ActionItem{ID: "AI-5", Ticket: "acme/a#3"},
+			Target{}, `action item "AI-5": acme/a#3 is a github ticket, and github is not configured`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := r.Route(doc, tt.item)
@@ -72,5 +76,28 @@ func TestRouteCompletesAndChecksTheTarget(t *testing.T) {
 				t.Errorf("Route error = %v; want %q", err, tt.err)
 			}
 		})
+	}
+}
+
+// TestRouteProblemNamesTheField: the field at fault is the item's ticket when the ticket is
+// in a tracker that is not configured, else its tracker; Problems skips references that name
+// no ticket (Validate reports those).
+func TestRouteProblemNamesTheField(t *testing.T) {
+	r := Router{Trackers: []TrackerKind{GitHub}}
+	doc := &Document{ActionItems: []ActionItem{
+		{ID: "AI-1", Ticket: "PAY-12"},
+		{ID: "AI-2"},
+		{ID: "AI-3", Ticket: "acme/a#1"},
+		{ID: "AI-4", Ticket: "not a ticket"},
+	}}
+	got := r.Problems(doc)
+	want := []string{"action_items[0].ticket", "action_items[1].tracker"}
+	if len(got) != len(want) {
+		t.Fatalf("Problems = %+v; want fields %v", got, want)
+	}
+	for i, f := range got {
+		if f.Field != want[i] || !strings.Contains(f.Message, doc.ActionItems[i].ID) {
+			t.Errorf("problem %d = %+v; want field %s naming %s", i, f, want[i], doc.ActionItems[i].ID)
+		}
 	}
 }

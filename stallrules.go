@@ -40,7 +40,8 @@ type StallInput struct {
 	// AcceptedAt is when followthrough accepted the item: inactivity counts from it while the
 	// item has no ticket.
 	AcceptedAt time.Time
-	// TicketCreated is the tracker's creation time of the item's ticket; zero: no ticket yet.
+	// TicketCreated is the tracker's creation time of the item's ticket, or when followthrough
+	// adopted it for a ticket that people opened; zero: no ticket yet.
 	TicketCreated time.Time
 	// LastActivity is people's last activity on the ticket; zero: none yet.
 	LastActivity time.Time

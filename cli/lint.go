@@ -136,7 +136,7 @@ func (l Linter) Lint(name string, format Format, body []byte) *Report {
 			r.warn(r.Line(field), fmt.Sprintf("owner %q is not an email and not in people: the ticket gets no assignee", it.Owner))
 		}
 	}
-	for _, fe := range route(l.Config, r.Document) {
+	for _, fe := range l.Config.Router().Problems(r.Document) {
 		r.problem(r.Line(fe.Field), fe.Field, fe.Message)
 	}
 	return r

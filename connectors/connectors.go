@@ -62,11 +62,11 @@ func NetworkError(kind ft.TrackerKind, op, ticket string, err error) *ft.Tracker
 }
 
 // OnTicket reports whether op works on one existing ticket (get, update, set_status, comment,
-// label), so that a 404 from the tracker means the ticket is gone (ft.ErrTicketNotFound)
+// label, adopt), so that a 404 from the tracker means the ticket is gone (ft.ErrTicketNotFound)
 // rather than a wrong repository, project or address.
 func OnTicket(op string) bool {
 	switch op {
-	case "get", "update", "set_status", "comment", "label":
+	case "get", "update", "set_status", "comment", "label", "adopt":
 		return true
 	}
 	return false
@@ -74,8 +74,8 @@ func OnTicket(op string) bool {
 
 type opKey struct{}
 
-// WithOp names the tracker operation (create, get, update, set_status, comment, label, link,
-// find, list, self) that the calls made with ctx belong to, for their log lines.
+// WithOp names the tracker operation (create, get, update, set_status, comment, label, adopt,
+// link, find, list, self) that the calls made with ctx belong to, for their log lines.
 func WithOp(ctx context.Context, op string) context.Context {
 	return context.WithValue(ctx, opKey{}, op)
 }

@@ -61,6 +61,10 @@ type ItemChange struct {
 	// From is the stored item's status before an update. When Row.Status differs, the change
 	// is recorded in the item's history with source "revision".
 	From ft.Status
+	// Sync, when set, is the item's sync state after the change: none for an item finished at
+	// sign-off, pending for one that needs a ticket again. Empty leaves it as it is (pending
+	// for a new item).
+	Sync ft.SyncState
 }
 
 // StatusChanged reports whether the change moves the item's status.
@@ -85,6 +89,11 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 		}
 		if err := write(ctx, tx, c.Row, now); err != nil {
 			return fmt.Errorf("write item %s/%s: %w", pm.ID, c.Row.ID, err)
+		}
+		if c.Sync != "" {
+			if err := SetItemSync(ctx, tx, pm.ID, c.Row.ID, c.Sync, now); err != nil {
+				return fmt.Errorf("write sync of %s/%s: %w", pm.ID, c.Row.ID, err)
+			}
 		}
 		if c.StatusChanged() {
 			if err := setItemStatus(ctx, tx, pm.ID, c.Row.ID, c.From, c.Row.Status, ft.SourceRevision, "", now); err != nil {

@@ -28,6 +28,9 @@ type ItemRow struct {
 	Target       ft.Target
 	Status       ft.Status
 	Removed      bool
+	// NamedTicket is the existing ticket the document names for the item ("owner/repo#N" or
+	// "PROJ-N"), to be followed instead of one of its own; "" when it names none.
+	NamedTicket string
 }
 
 // Item is an action item as stored: its row, how its ticket is doing, its stall bookkeeping
@@ -43,7 +46,24 @@ type Item struct {
 	Ticket        *ft.TicketRef // the current ticket, nil before it exists
 	TicketCreated time.Time     // the tracker's creation time of the ticket
 	TicketUpdated time.Time     // the tracker's updated time of the last event applied
+	// TicketAdopted is when followthrough adopted the ticket, one that people opened; zero for
+	// a ticket followthrough created.
+	TicketAdopted time.Time
 }
+
+// TicketSince is when the item's ticket became its ticket: its creation, or its adoption for
+// an existing ticket that followthrough follows. Inactivity counts from it.
+func (it Item) TicketSince() time.Time {
+	if !it.TicketAdopted.IsZero() {
+		return it.TicketAdopted
+	}
+	return it.TicketCreated
+}
+
+// Adopted reports whether the item's current ticket is one that people opened and
+// followthrough adopted: its title and description are theirs, and it is unlinked, never
+// closed, when the item leaves it.
+func (it Item) Adopted() bool { return it.Ticket != nil && !it.TicketAdopted.IsZero() }
 
 // ItemStall is an item's stall bookkeeping.
 type ItemStall struct {
@@ -58,8 +78,8 @@ const (
 	itemColumns = `i.postmortem_id, i.item_id, i.position, i.title, i.description, i.owner, i.priority,
 	COALESCE(i.due, ''), i.type, i.team, i.labels, i.target_kind, i.target_scope, i.target_issue_type,
 	i.status, i.removed, i.sync, COALESCE(i.last_error, ''), i.last_activity_at, i.created_at,
-	COALESCE(i.stalled_reason, ''), i.stall_episode, i.stalled_at, i.stalled_label,
-	t.kind, t.key, t.url, t.created_at, t.tracker_updated_at`
+	COALESCE(i.stalled_reason, ''), i.stall_episode, i.stalled_at, i.stalled_label, i.named_ticket,
+	t.kind, t.key, t.url, t.created_at, t.tracker_updated_at, t.adopted_at`
 	itemsFrom = ` FROM items i
 	LEFT JOIN tickets t ON t.postmortem_id = i.postmortem_id AND t.item_id = i.item_id AND t.current = 1`
 	// itemOrder is a postmortem's order: the document's, removed items last.
@@ -70,12 +90,12 @@ const (
 func scanItem(row interface{ Scan(...any) error }) (Item, error) {
 	var it Item
 	var labels, kind, scope, issueType, created, reason string
-	var activity, stalledAt, tKind, tKey, tURL, tCreated, tUpdated sql.NullString
+	var activity, stalledAt, tKind, tKey, tURL, tCreated, tUpdated, tAdopted sql.NullString
 	err := row.Scan(&it.PostmortemID, &it.ID, &it.Position, &it.Title, &it.Description, &it.Owner, &it.Priority,
 		&it.Due, &it.Type, &it.Team, &labels, &kind, &scope, &issueType,
 		&it.Status, &it.Removed, &it.Sync, &it.LastError, &activity, &created,
-		&reason, &it.Stall.Episode, &stalledAt, &it.Stall.Label,
-		&tKind, &tKey, &tURL, &tCreated, &tUpdated)
+		&reason, &it.Stall.Episode, &stalledAt, &it.Stall.Label, &it.NamedTicket,
+		&tKind, &tKey, &tURL, &tCreated, &tUpdated, &tAdopted)
 	if err != nil {
 		return it, err
 	}
@@ -90,6 +110,7 @@ func scanItem(row interface{ Scan(...any) error }) (Item, error) {
 		it.Ticket = &ft.TicketRef{Kind: ft.TrackerKind(tKind.String), Key: tKey.String, URL: tURL.String}
 		it.TicketCreated = parseTime(tCreated.String)
 		it.TicketUpdated = nullableTime(tUpdated)
+		it.TicketAdopted = nullableTime(tAdopted)
 	}
 	return it, nil
 }
@@ -176,11 +197,11 @@ func InsertItem(ctx context.Context, tx *Tx, r ItemRow, now time.Time) error {
 	nowText := formatTime(now)
 	_, err := tx.exec(ctx, `INSERT INTO items (postmortem_id, item_id, position, title, description, owner,
 		priority, due, type, team, labels, target_kind, target_scope, target_issue_type, status, removed,
-		created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		named_ticket, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.PostmortemID, r.ID, r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due),
 		r.Type, r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
-		string(r.Status), r.Removed, nowText, nowText)
+		string(r.Status), r.Removed, r.NamedTicket, nowText, nowText)
 	return err
 }
 
@@ -190,10 +211,10 @@ func UpdateItem(ctx context.Context, tx *Tx, r ItemRow, now time.Time) error {
 	labels, _ := json.Marshal(r.Labels)
 	_, err := tx.exec(ctx, `UPDATE items SET position = ?, title = ?, description = ?, owner = ?,
 		priority = ?, due = ?, type = ?, team = ?, labels = ?, target_kind = ?, target_scope = ?,
-		target_issue_type = ?, removed = ?, updated_at = ? WHERE postmortem_id = ? AND item_id = ?`,
+		target_issue_type = ?, removed = ?, named_ticket = ?, updated_at = ? WHERE postmortem_id = ? AND item_id = ?`,
 		r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due), r.Type,
 		r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
-		r.Removed, formatTime(now), r.PostmortemID, r.ID)
+		r.Removed, r.NamedTicket, formatTime(now), r.PostmortemID, r.ID)
 	return err
 }
 

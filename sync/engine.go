@@ -285,13 +285,13 @@ func (e *Engine) runJob(ctx context.Context, job store.Job) {
 }
 
 // failJob gives the job up; when it is tracker work for an item, the item shows sync: failed
-// with the error. A ticket the item left behind concerns the item no more: failing to close it
-// is logged and counted, not shown as the item's sync state.
+// with the error. A ticket the item left behind concerns the item no more: failing to close
+// or unlink it is logged and counted, not shown as the item's sync state.
 func failJob(ctx context.Context, tx *store.Tx, job store.Job, attempts int, now time.Time, errText string) error {
 	if err := store.FailJob(ctx, tx, job.ID, attempts, now, errText); err != nil {
 		return err
 	}
-	if job.ItemID == "" || job.Tracker == "" || job.Kind == jobCloseMoved {
+	if job.ItemID == "" || job.Tracker == "" || job.Kind == jobCloseMoved || job.Kind == jobUnlinkTicket {
 		return nil
 	}
 	return store.SetItemSyncFailed(ctx, tx, job.PostmortemID, job.ItemID, errText, now)

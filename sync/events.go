@@ -81,8 +81,11 @@ func applyTicketEvent(ctx context.Context, tx *store.Tx, ev ft.TicketEvent, sour
 			return a, fmt.Errorf("apply deletion of %s: %w", ev.Ref.Key, err)
 		}
 		if t.Current {
-			msg := fmt.Sprintf("%s ticket %s was deleted; POST /v1/postmortems/%s/retry makes a new one",
-				ev.Ref.Kind, ev.Ref.Key, a.PostmortemID)
+			adopted, err := store.TicketAdopted(ctx, tx, t.Ref)
+			if err != nil {
+				return a, fmt.Errorf("apply deletion of %s: %w", ev.Ref.Key, err)
+			}
+			msg := fmt.Sprintf("%s ticket %s was deleted; %s", ev.Ref.Kind, ev.Ref.Key, deletedAdvice(adopted, a.PostmortemID))
 			if err := store.SetItemSyncFailed(ctx, tx, a.PostmortemID, a.ItemID, msg, now); err != nil {
 				return a, fmt.Errorf("apply deletion of %s: %w", ev.Ref.Key, err)
 			}

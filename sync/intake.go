@@ -81,10 +81,11 @@ func (e *Engine) Intake(ctx context.Context, doc *ft.Document) (ft.IntakeOutcome
 
 // routeItems says where each item's ticket goes (targets[i] is doc.ActionItems[i]'s). Routes
 // decide where an item goes when it arrives: an item the postmortem already has keeps its
-// target unless what routing looks at changed (its own tracker; or, routed, its team, the
-// postmortem's severity or its labels), and when its new route leads nowhere it keeps its
-// target too. New items, and items naming a tracker of their own anew, must route: those that
-// cannot are a *ft.RoutingError naming each.
+// target unless what routing looks at changed (the ticket it names; its own tracker; or,
+// routed, its team, the postmortem's severity or its labels), and when its new route leads
+// nowhere it keeps its target too. An item that names an existing ticket goes where the
+// ticket is. New items, items naming a tracker or a ticket anew, and items that stopped
+// naming a ticket must route: those that cannot are a *ft.RoutingError naming each.
 func routeItems(r ft.Router, doc, prevDoc *ft.Document, stored []store.Item) ([]ft.Target, error) {
 	have := make(map[string]store.Item, len(stored))
 	for _, it := range stored {
@@ -99,13 +100,16 @@ func routeItems(r ft.Router, doc, prevDoc *ft.Document, stored []store.Item) ([]
 			continue
 		}
 		t, err := r.Route(doc, it)
+		var problem *ft.RouteProblem
 		switch {
 		case err == nil:
 			targets[i] = t
-		case exists && it.Tracker == nil:
+		case exists && it.Tracker == nil && it.Ticket == "" && old.NamedTicket == "":
 			targets[i] = old.Target
+		case errors.As(err, &problem):
+			fields = append(fields, problem.FieldError(i))
 		default:
-			fields = append(fields, ft.FieldError{Field: fmt.Sprintf("action_items[%d].tracker", i), Message: err.Error()})
+			return nil, err
 		}
 	}
 	if len(fields) > 0 {
@@ -127,8 +131,10 @@ func routedAlike(oldDoc, doc *ft.Document, itemID string) bool {
 	}
 	was, now := find(oldDoc), find(doc)
 	switch {
-	case was == nil || now == nil:
+	case was == nil || now == nil || was.Ticket != now.Ticket:
 		return false
+	case now.Ticket != "":
+		return true
 	case was.Tracker != nil || now.Tracker != nil:
 		return was.Tracker != nil && now.Tracker != nil && *was.Tracker == *now.Tracker
 	}
@@ -145,14 +151,21 @@ func routedAlike(oldDoc, doc *ft.Document, itemID string) bool {
 // items go (targets[i] is doc.ActionItems[i]'s), the number of the stored revision (0: none)
 // and the stored items (in the postmortem's order). It reads nothing: every input is given.
 //
-//   - A new item is inserted, open, and its ticket is created.
-//   - An item it had is updated: a ticket whose fields changed is updated, a ticket in
-//     another repository or project is moved (a new one, the old one closed).
+//   - A new item is inserted, open, and its ticket is created; one that names an existing
+//     ticket has that ticket adopted instead; one finished at sign-off keeps that status, with
+//     no ticket and sync none.
+//   - An item it had is updated: a ticket whose fields changed is updated (one that people
+//     opened never is), a ticket in another repository or project is moved (a new one, the
+//     old one closed). An item that names another existing ticket has it adopted (the ticket
+//     it leaves is closed, or unlinked when people opened it, once the new one is linked);
+//     one that stops naming a ticket gets one of its own.
+//   - An item finished at sign-off keeps no ticket while its mark stays (the mark counts only
+//     when the item first appears); unchecked, it is open and gets a ticket.
 //   - An item that was removed and comes back is open again: its ticket is reopened (made, if
-//     it never was) and updated, or moved.
+//     it never was) and updated, or moved, or the ticket it names is adopted again.
 //   - An item the document dropped stays, removed and won't do, and its ticket is closed as
-//     not planned. Dropped items come in the postmortem's order, so their work and events do
-//     too.
+//     not planned (unlinked, when people opened it). Dropped items come in the postmortem's
+//     order, so their work and events do too.
 func planIntake(doc *ft.Document, targets []ft.Target, prevRevision int, stored []store.Item) (store.IntakePlan, error) {
 	if len(targets) != len(doc.ActionItems) {
 		return store.IntakePlan{}, fmt.Errorf("%d targets for %d items", len(targets), len(doc.ActionItems))
@@ -176,35 +189,48 @@ func planIntake(doc *ft.Document, targets []ft.Target, prevRevision int, stored 
 	queue := func(kind string, row store.ItemRow) {
 		plan.Jobs = append(plan.Jobs, store.Job{Kind: kind, PostmortemID: doc.ID, ItemID: row.ID, Tracker: string(row.Target.Kind)})
 	}
+	// queueTicket gives the item the ticket it should have: the one it names, else its own.
+	queueTicket := func(row store.ItemRow) {
+		if row.NamedTicket != "" {
+			plan.Jobs = append(plan.Jobs, adoptJobFor(row))
+			return
+		}
+		queue(jobCreateTicket, row)
+	}
 	seen := make(map[string]bool, len(doc.ActionItems))
 	for i, item := range doc.ActionItems {
 		seen[item.ID] = true
 		row := itemRow(doc, item, targets[i], i)
 		old, ok := have[item.ID]
 		if !ok {
-			plan.Items = append(plan.Items, store.ItemChange{Row: row, New: true})
-			queue(jobCreateTicket, row)
+			change := store.ItemChange{Row: row, New: true}
+			if item.Status.Finished() {
+				change.Row.Status, change.Sync = item.Status, ft.SyncNone
+			} else {
+				queueTicket(row)
+			}
+			plan.Items = append(plan.Items, change)
 			continue
 		}
-		row.Status = old.Status
-		if old.Removed {
-			row.Status = ft.StatusOpen
-		}
-		plan.Items = append(plan.Items, store.ItemChange{Row: row, From: old.Status})
+		change := store.ItemChange{Row: row, From: old.Status}
+		change.Row.Status = old.Status
 		switch {
-		case !row.Target.SameScope(old.Target):
-			queue(jobMoveTicket, row)
-		case old.Removed:
-			// It may never have had a ticket (removed before its create ran): make sure it has
-			// one, then open it again.
-			queue(jobCreateTicket, row)
-			queue(jobReopenTicket, row)
-			if !ticketFieldsEqual(row, old.ItemRow) {
-				queue(jobUpdateTicket, row)
+		case old.Sync == ft.SyncNone && item.Status.Finished():
+			// Still marked finished, and still without a ticket. A removed item that comes
+			// back takes its mark again.
+			if old.Removed {
+				change.Row.Status = item.Status
 			}
-		case !ticketFieldsEqual(row, old.ItemRow):
-			queue(jobUpdateTicket, row)
+		case old.Sync == ft.SyncNone:
+			change.Row.Status, change.Sync = ft.StatusOpen, ft.SyncPending
+			queueTicket(row)
+		default:
+			if old.Removed {
+				change.Row.Status = ft.StatusOpen
+			}
+			planTicketWork(row, old, queue, queueTicket)
 		}
+		plan.Items = append(plan.Items, change)
 	}
 	for _, old := range stored {
 		if seen[old.ID] || old.Removed {
@@ -213,9 +239,38 @@ func planIntake(doc *ft.Document, targets []ft.Target, prevRevision int, stored 
 		row := old.ItemRow
 		row.Removed, row.Status = true, ft.StatusWontDo
 		plan.Items = append(plan.Items, store.ItemChange{Row: row, From: old.Status})
-		queue(jobCloseRemoved, row)
+		if old.Sync != ft.SyncNone {
+			queue(jobCloseRemoved, row)
+		}
 	}
 	return plan, nil
+}
+
+// planTicketWork queues what a revision's item (row) needs done to the ticket of the stored
+// item it was (old), an item that has or is getting a ticket.
+func planTicketWork(row store.ItemRow, old store.Item, queue func(string, store.ItemRow), queueTicket func(store.ItemRow)) {
+	switch {
+	case row.NamedTicket != "" && (row.NamedTicket != old.NamedTicket || old.Removed):
+		queueTicket(row)
+	case row.NamedTicket != "":
+		// The same ticket, followed already or being adopted: its title and description
+		// are its authors'.
+	case old.NamedTicket != "":
+		// It names no ticket any more: it gets its own, and leaves the one it named.
+		queueTicket(row)
+	case !row.Target.SameScope(old.Target):
+		queue(jobMoveTicket, row)
+	case old.Removed:
+		// It may never have had a ticket (removed before its create ran): make sure it has
+		// one, then open it again.
+		queue(jobCreateTicket, row)
+		queue(jobReopenTicket, row)
+		if !ticketFieldsEqual(row, old.ItemRow) {
+			queue(jobUpdateTicket, row)
+		}
+	case !ticketFieldsEqual(row, old.ItemRow) && !old.Adopted():
+		queue(jobUpdateTicket, row)
+	}
 }
 
 // itemRow is the stored row of the document's item at position, open, going to target.
@@ -228,6 +283,7 @@ func itemRow(doc *ft.Document, item ft.ActionItem, target ft.Target, position in
 		PostmortemID: doc.ID, ID: item.ID, Position: position, Title: item.Title,
 		Description: item.Description, Owner: item.Owner, Priority: item.Priority, Due: item.Due,
 		Type: item.Type, Team: item.Team, Labels: labels, Target: target, Status: ft.StatusOpen,
+		NamedTicket: item.Ticket,
 	}
 }
 

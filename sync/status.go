@@ -39,6 +39,10 @@ func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status 
 			return fmt.Errorf("item %s of postmortem %s was removed from the postmortem, so its status is wont_do: %w",
 				itemID, pmID, ft.ErrConflict)
 		}
+		if it.Sync == ft.SyncNone {
+			return fmt.Errorf("item %s of postmortem %s was finished at sign-off (%s) and has no ticket to follow; uncheck it in the postmortem to give it one: %w",
+				itemID, pmID, it.Status, ft.ErrConflict)
+		}
 		if it.Ticket == nil {
 			return fmt.Errorf("item %s of postmortem %s has no ticket yet (sync: %s); its status can be set once the ticket exists: %w",
 				itemID, pmID, it.Sync, ft.ErrConflict)
@@ -48,8 +52,8 @@ func (e *Engine) SetItemStatus(ctx context.Context, pmID, itemID string, status 
 			return err
 		}
 		if deleted {
-			return fmt.Errorf("the ticket %s of item %s was deleted; POST /v1/postmortems/%s/retry makes a new one: %w",
-				it.Ticket.Key, itemID, pmID, ft.ErrConflict)
+			return fmt.Errorf("the ticket %s of item %s was deleted; %s: %w",
+				it.Ticket.Key, itemID, deletedAdvice(it.Adopted(), pmID), ft.ErrConflict)
 		}
 		if it.Status == status {
 			return nil
@@ -131,7 +135,8 @@ func (e *Engine) Retry(ctx context.Context, pmID string) (ft.PostmortemView, err
 // retryItem tries an item with sync: failed again: its given-up jobs are queued again as they
 // were (a create that was in flight still looks for its marker first), an item whose ticket
 // was deleted stops pointing to it and gets a create job for a new one, and the item shows
-// sync: pending (linked, when its ticket exists).
+// sync: pending (linked, when its ticket exists). An item whose document names an existing
+// ticket gets an adoption of that ticket instead, never a create.
 func retryItem(ctx context.Context, tx *store.Tx, pmID, itemID string, now time.Time) error {
 	if err := store.DropDeletedTicket(ctx, tx, pmID, itemID); err != nil {
 		return err
@@ -144,13 +149,16 @@ func retryItem(ctx context.Context, tx *store.Tx, pmID, itemID string, now time.
 		return err
 	}
 	if it.Ticket == nil && !it.Removed {
-		queued, err := store.HasUnfinishedJob(ctx, tx, pmID, itemID, jobCreateTicket, jobMoveTicket)
+		queued, err := store.HasUnfinishedJob(ctx, tx, pmID, itemID, jobCreateTicket, jobMoveTicket, jobAdoptTicket)
 		if err != nil {
 			return err
 		}
+		job := store.Job{Kind: jobCreateTicket, PostmortemID: pmID, ItemID: itemID, Tracker: string(it.Target.Kind)}
+		if it.NamedTicket != "" {
+			job = adoptJobFor(it.ItemRow)
+		}
 		if !queued {
-			if err := store.Enqueue(ctx, tx, store.Job{Kind: jobCreateTicket, PostmortemID: pmID, ItemID: itemID,
-				Tracker: string(it.Target.Kind)}, now); err != nil {
+			if err := store.Enqueue(ctx, tx, job, now); err != nil {
 				return err
 			}
 		}

@@ -48,6 +48,10 @@ func (e *Engine) handle(ctx context.Context, job store.Job) error {
 		return e.ownTicket(ctx, job)
 	case jobLinkPostmortem:
 		return e.linkPostmortem(ctx, job)
+	case jobAdoptTicket:
+		return e.adoptTicket(ctx, job)
+	case jobUnlinkTicket:
+		return e.unlinkTicket(ctx, job)
 	case jobProcessWebhook:
 		return e.processWebhook(ctx, job)
 	}
@@ -91,7 +95,7 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		}
 	}
 	target := item.Target
-	if item.Removed || (item.Ticket != nil && item.Ticket.Target().SameScope(target)) {
+	if !wantsOwnTicket(item) || (item.Ticket != nil && !item.Adopted() && item.Ticket.Target().SameScope(target)) {
 		return e.opts.Store.CompleteJob(ctx, job.ID, now, nil)
 	}
 	tr, err := e.tracker(target.Kind)
@@ -162,8 +166,8 @@ func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Tar
 		if err != nil {
 			return err
 		}
-		hasOwn := item.Ticket != nil && item.Ticket.Target().SameScope(item.Target)
-		if !item.Removed && !hasOwn && sent.SameScope(item.Target) {
+		hasOwn := item.Ticket != nil && !item.Adopted() && item.Ticket.Target().SameScope(item.Target)
+		if wantsOwnTicket(item) && !hasOwn && sent.SameScope(item.Target) {
 			if err := e.linkTx(ctx, tx, job, item, found, self, now); err != nil {
 				return err
 			}
@@ -187,7 +191,7 @@ func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Tar
 }
 
 // linkTx records the ticket as the item's, in the caller's transaction, with what follows: the
-// link back to the postmortem, the closing of a ticket the item leaves, the stalled label when
+// link back to the postmortem, the closing (or unlinking: leaveTicket) of a ticket the item leaves, the stalled label when
 // the item is stalled already, and the status: a new ticket follows the item; a ticket found
 // after a lost create (foundBy is then our own identity in its tracker) that people already
 // moved on tells the item: their change wins.
@@ -203,21 +207,11 @@ func (e *Engine) linkTx(ctx context.Context, tx *store.Tx, job store.Job, item s
 		ItemID: job.ItemID, Tracker: string(t.Ref.Kind), Payload: linkPayload}, now); err != nil {
 		return err
 	}
-	stall := item.Stall
-	if stall.Reason != ft.StallNone && stall.Label {
-		// The item stalled before this ticket existed (its create failed for a while, or it
-		// moved): the ticket carries the label like any stalled item's.
-		payload, _ := json.Marshal(labelJob{Label: StalledLabel, Add: true, Episode: stall.Episode})
-		if err := store.Enqueue(ctx, tx, store.Job{Kind: jobLabel, PostmortemID: job.PostmortemID,
-			ItemID: job.ItemID, Tracker: string(t.Ref.Kind), Payload: payload,
-			DedupeKey: fmt.Sprintf("stall-label:%s/%s:%d:add:%s", job.PostmortemID, job.ItemID, stall.Episode, t.Ref.Key)}, now); err != nil {
-			return err
-		}
+	if err := queueStalledLabel(ctx, tx, job, item, t.Ref, now); err != nil {
+		return err
 	}
 	if previous != nil {
-		payload, _ := json.Marshal(movedTicket{Old: *previous, New: t.Ref})
-		if err := store.Enqueue(ctx, tx, store.Job{Kind: jobCloseMoved, PostmortemID: job.PostmortemID,
-			ItemID: job.ItemID, Tracker: string(previous.Kind), Payload: payload}, now); err != nil {
+		if err := e.leaveTicket(ctx, tx, job, item, *previous, t.Ref, now); err != nil {
 			return err
 		}
 	}
@@ -232,6 +226,13 @@ func (e *Engine) linkTx(ctx context.Context, tx *store.Tx, job store.Job, item s
 			ItemID: job.ItemID, Tracker: string(t.Ref.Kind)}, now)
 	}
 	return nil
+}
+
+// wantsOwnTicket reports whether the item should have a ticket that followthrough creates: it is
+// not removed, not finished at sign-off, and its document names no existing ticket (while it
+// names one, followthrough never creates one).
+func wantsOwnTicket(item store.Item) bool {
+	return !item.Removed && item.Sync != ft.SyncNone && item.NamedTicket == ""
 }
 
 // selfOf is our own identity in a tracker.
@@ -276,6 +277,10 @@ func (e *Engine) updateTicket(ctx context.Context, job store.Job) error {
 	if err != nil || tr == nil {
 		return err
 	}
+	if item.Adopted() {
+		// Its title and description are its authors'.
+		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+	}
 	pm, err := e.opts.Store.PostmortemHead(ctx, job.PostmortemID)
 	if err != nil {
 		return err
@@ -290,7 +295,8 @@ func (e *Engine) updateTicket(ctx context.Context, job store.Job) error {
 	return e.finishWithTicket(ctx, job, t)
 }
 
-// closeRemoved closes the ticket of an item that a revision removed, as not planned.
+// closeRemoved closes the ticket of an item that a revision removed, as not planned; a ticket
+// followthrough adopted is unlinked instead.
 func (e *Engine) closeRemoved(ctx context.Context, job store.Job) error {
 	item, tr, err := e.itemTicket(ctx, job)
 	if err != nil || tr == nil {
@@ -299,6 +305,9 @@ func (e *Engine) closeRemoved(ctx context.Context, job store.Job) error {
 	if !item.Removed {
 		// It came back before this ran.
 		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
+	}
+	if item.Adopted() {
+		return e.unlinkRemoved(ctx, job, tr, item.Ticket.Key)
 	}
 	t, err := tr.SetStatus(ctx, item.Ticket.Key, ft.StatusWontDo)
 	if err != nil {

@@ -5,14 +5,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/followthrough/followthrough/connectors/githubfake"
+	"github.com/followthrough/followthrough/connectors/jirafake"
 )
 
 // The tests in this file run `followthrough submit` against the real binary serving with the
-// stand-ins, as a postmortems repository's CI does after a merge. (Rows that name existing
-// tickets come with the engine's linking of them.)
+// stand-ins, as a postmortems repository's CI does after a merge.
 
 // markdownPostmortem is a postmortem as a team keeps it: AI-1 and AI-3 go to GitHub by the
 // default route, AI-2 names the Jira project in its row.
@@ -137,6 +140,133 @@ func TestSubmitMarkdownMakesUpdatesAndClosesTickets(t *testing.T) {
 	}
 	if n := e.callsOn(keys["AI-1"]) + e.callsOn(keys["AI-2"]); n != 0 {
 		t.Errorf("%d calls about the tickets of rows that stayed:\n%s", n, e.describeCalls())
+	}
+}
+
+// TestSubmitMarkdownLinksExistingTickets: rows naming an existing GitHub issue (by key) and an
+// existing Jira issue (by URL) have those tickets linked, not created: a label, one comment
+// with the marker, titles and descriptions as their authors wrote them. A revision without
+// those rows unlinks them with a comment and leaves them open.
+func TestSubmitMarkdownLinksExistingTickets(t *testing.T) {
+	e := newTrackerEnv(t, envOptions{})
+	_, err := e.gh.CreateIssue("acme/legacy", githubfake.NewIssue{Title: "Search times out under load", Body: "Seen by on-call twice.", User: "dana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jr := e.jr.CreateIssue(jirafake.NewIssue{Project: "OPS", Summary: "Rotate the index keys", Description: "Agreed in the ops review."})
+	e.start()
+	const pm = "PM-MD-LINK"
+	doc := `---
+id: ` + pm + `
+title: Search outage
+status: finalized
+team: search
+signed_off_by: carol@acme.com
+---
+## Action Items
+
+| ID | Action Item | Owner | Bug |
+|----|-------------|-------|-----|
+| AI-1 | Fix the search timeouts | bob@acme.com | acme/legacy#1 |
+| AI-2 | Rotate the index keys | alice@acme.com | ` + e.jr.URL() + `/browse/` + jr.Key + ` |
+| AI-3 | Write a runbook | @alice-gh | |
+`
+	file := filepath.Join(t.TempDir(), "2026-11-21-search.md")
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(doc)
+	if code, out := e.submit(file); code != 0 || out != file+": "+pm+" accepted\n" {
+		t.Fatalf("submit: exit %d\n%s", code, out)
+	}
+	v := e.waitLinked(pm, 20*time.Second)
+	if k := v.item(t, "AI-1").Ticket; k == nil || k.Key != "acme/legacy#1" {
+		t.Errorf("AI-1's ticket = %+v; want acme/legacy#1", k)
+	}
+	if k := v.item(t, "AI-2").Ticket; k == nil || k.Key != jr.Key || k.URL != e.jr.URL()+"/browse/"+jr.Key {
+		t.Errorf("AI-2's ticket = %+v; want %s", k, jr.Key)
+	}
+	if n := e.gh.Calls("POST", "/repos/acme/legacy/issues") + e.jr.Calls("POST", "/rest/api/2/issue"); n != 0 {
+		t.Errorf("%d creates where the existing tickets are; want none:\n%s", n, e.describeCalls())
+	}
+	if n := e.gh.Calls("POST", "/repos/"+defaultRepo+"/issues"); n != 1 {
+		t.Errorf("%d creates in %s; want one, for AI-3", n, defaultRepo)
+	}
+	botComments := func(comments []string) int {
+		n := 0
+		for _, c := range comments {
+			if strings.Contains(c, "followthrough") {
+				n++
+			}
+		}
+		return n
+	}
+	ghComments := func() []string {
+		var out []string
+		for _, c := range e.ghIssue("acme/legacy#1").Comments {
+			if c.User == githubfake.DefaultLogin {
+				out = append(out, c.Body)
+			}
+		}
+		return out
+	}
+	jiraComments := func() []string {
+		var out []string
+		for _, c := range e.jiraIssue(jr.Key).Comments {
+			out = append(out, c.Body)
+		}
+		return out
+	}
+	is := e.ghIssue("acme/legacy#1")
+	if is.Title != "Search times out under load" || is.Body != "Seen by on-call twice." || !slices.Contains(is.Labels, "postmortem") ||
+		!slices.Equal(is.Assignees, []string{"bob-gh"}) {
+		t.Errorf("GitHub issue = %+v; want its words kept, the postmortem label and bob-gh", is)
+	}
+	if c := ghComments(); len(c) != 1 || !strings.Contains(c[0], marker(pm, "AI-1")) {
+		t.Errorf("GitHub comments = %q; want one carrying the marker", c)
+	}
+	ji := e.jiraIssue(jr.Key)
+	if ji.Summary != "Rotate the index keys" || ji.Description != "Agreed in the ops review." ||
+		!slices.Contains(ji.Labels, "postmortem") || !slices.Contains(ji.Labels, "pm-pm-md-link") || ji.Assignee != "acc-alice" {
+		t.Errorf("Jira issue = %+v; want its words kept, labels postmortem and pm-pm-md-link, acc-alice", ji)
+	}
+	if c := jiraComments(); len(c) != 1 || !strings.Contains(c[0], marker(pm, "AI-2")) {
+		t.Errorf("Jira comments = %q; want one carrying the marker", c)
+	}
+
+	// The rows removed: both tickets are unlinked with a comment, neither is closed.
+	var kept []string
+	for _, l := range strings.SplitAfter(doc, "\n") {
+		if !strings.HasPrefix(l, "| AI-1 |") && !strings.HasPrefix(l, "| AI-2 |") {
+			kept = append(kept, l)
+		}
+	}
+	e.resetCalls()
+	write(strings.Join(kept, ""))
+	if code, out := e.submit(file); code != 0 || out != file+": "+pm+" revised\n" {
+		t.Fatalf("rows removed: exit %d\n%s", code, out)
+	}
+	eventually(t, 20*time.Second, "both existing tickets unlinked with a comment", func() bool {
+		return botComments(ghComments()) == 2 && botComments(jiraComments()) == 2
+	})
+	v = e.waitLinked(pm, 10*time.Second)
+	for _, id := range []string{"AI-1", "AI-2"} {
+		if it := v.item(t, id); !it.Removed || it.Status != "wont_do" {
+			t.Errorf("%s after removal: %+v", id, it)
+		}
+	}
+	if is := e.ghIssue("acme/legacy#1"); is.State != "open" || !strings.Contains(ghComments()[1], "no longer follows") {
+		t.Errorf("GitHub issue after unlinking: %s, comments %q; want it open, told so", is.State, ghComments())
+	}
+	if ji := e.jiraIssue(jr.Key); ji.Status != "To Do" || !strings.Contains(jiraComments()[1], "no longer follows") {
+		t.Errorf("Jira issue after unlinking: %s, comments %q; want it as it was, told so", ji.Status, jiraComments())
+	}
+	if n := e.gh.Calls("PATCH", "/repos/acme/legacy/issues/1") + e.jr.Calls("PUT", "/rest/api/2/issue/"+jr.Key) +
+		e.jr.Calls("POST", "/rest/api/2/issue/"+jr.Key+"/transitions"); n != 0 {
+		t.Errorf("%d edits or status changes of the unlinked tickets; want none:\n%s", n, e.describeCalls())
 	}
 }
 

@@ -47,7 +47,8 @@ var pageSecurityHeaders = map[string]string{
 }
 
 var pageFuncs = template.FuncMap{
-	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"datetime":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"ownerHref": ownerHref,
 }
 
 var (
@@ -130,11 +131,20 @@ func (s *Server) stylesheet(c echo.Context) error {
 // renderHTML executes the template into a buffer first, so that a template error becomes a
 // clean 500 rather than half a page.
 func (s *Server) renderHTML(c echo.Context, status int, t *template.Template, data any) error {
+	page, err := executeTemplate(t, data)
+	if err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, page)
+}
+
+// executeTemplate renders a page into bytes.
+func executeTemplate(t *template.Template, data any) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
-		return fmt.Errorf("render %s: %w", t.Name(), err)
+		return nil, fmt.Errorf("render %s: %w", t.Name(), err)
 	}
-	return c.HTMLBlob(status, buf.Bytes())
+	return buf.Bytes(), nil
 }
 
 // Formats of GET /.

@@ -514,7 +514,7 @@ func TestPostmortemPage(t *testing.T) {
 			"yes: overdue, and the grace period after the due day has passed", `<a href="https://github.com/acme/actions/issues/12" rel="noreferrer noopener">acme/actions#12</a>`,
 			"sync-linked", "No status changes yet."}, nil},
 		// A ticket URL that is not http(s) is shown as its key, not as a link.
-		{"AI-2", []string{"2026-11-26", "acme/actions#13"}, []string{"javascript:", "<a href", "overdue-badge"}},
+		{"AI-2", []string{"2026-11-26", "acme/actions#13"}, []string{"javascript:", ">acme/actions#13</a>", "overdue-badge"}},
 		{"AI-3", []string{"status-done", "in_progress → done", "open → in_progress", "github", "bob-gh",
 			"2026-11-25 12:00 UTC"}, []string{"overdue-badge"}},
 		{"AI-4", []string{"2026-12-20", "(default)", "sync-failed", "github create acme/actions: 422", "none yet"}, nil},
@@ -631,6 +631,42 @@ func TestStatusPageAccess(t *testing.T) {
 	}
 }
 
+// requireChromium is the browser the browser tests drive, Debian's chromium, which .ci/run
+// installs. Without it a test is skipped, except under CI=true, where it fails.
+func requireChromium(t *testing.T) string {
+	t.Helper()
+	chromium := findChromium()
+	if chromium == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium is not installed, and CI=true: install Debian's chromium (apt-get install -y chromium)")
+		}
+		t.Skip("chromium is not installed; CI (.ci/run) installs Debian's chromium, or run: apt-get install -y chromium")
+	}
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	return chromium
+}
+
+// browse opens url in headless chromium with flags and returns what it prints (the DOM, with
+// --dump-dom).
+func browse(t *testing.T, chromium, url string, flags ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-quic", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+		"--user-data-dir=" + t.TempDir()}
+	args = append(append(args, flags...), url)
+	cmd := exec.CommandContext(ctx, chromium, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium %v: %v\n%s", flags, err, stderr.String())
+	}
+	return stdout.Bytes()
+}
+
 // findChromium is the browser the browser test drives: Debian's chromium, which .ci/run installs.
 func findChromium() string {
 	for _, name := range []string{"chromium", "chromium-browser"} {
@@ -648,13 +684,7 @@ func findChromium() string {
 // 127.0.0.1: the DOM it builds holds the rows and the numbers, and a screenshot comes out. Set
 // FT_PAGE_SCREENSHOTS to a directory to keep the screenshots for a person to look at.
 func TestStatusPageInBrowser(t *testing.T) {
-	chromium := findChromium()
-	if chromium == "" {
-		t.Skip("chromium is not installed; CI (.ci/run) installs Debian's chromium, or run: apt-get install -y chromium")
-	}
-	if testing.Short() {
-		t.Skip("starts a browser")
-	}
+	chromium := requireChromium(t)
 	e := newEnv(t, testConfig)
 	seedPages(t, e)
 	if !strings.HasPrefix(e.url, "http://127.0.0.1:") {
@@ -665,25 +695,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 		shots = t.TempDir()
 	}
 
-	browse := func(t *testing.T, url string, flags ...string) []byte {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-			"--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-			"--user-data-dir=" + t.TempDir()}
-		args = append(append(args, flags...), url)
-		cmd := exec.CommandContext(ctx, chromium, args...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("chromium %v: %v\n%s", flags, err, stderr.String())
-		}
-		return stdout.Bytes()
-	}
-
 	t.Run("list", func(t *testing.T) {
-		dom := string(browse(t, e.url+"/", "--dump-dom"))
+		dom := string(browse(t, chromium, e.url+"/", "--dump-dom"))
 		for _, want := range []string{
 			`<tr id="pm-PM-A"`, `<tr id="pm-PM-B"`, `<tr id="pm-PM-C"`, `<tr id="pm-PM-D"`,
 			"Checkout outage 2026-11-20", "2/5 · 40%", "0/2 · 0%", "1/1 · 100%",
@@ -701,7 +714,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		}
 	})
 	t.Run("postmortem", func(t *testing.T) {
-		dom := string(browse(t, e.url+"/postmortems/PM-A", "--dump-dom"))
+		dom := string(browse(t, chromium, e.url+"/postmortems/PM-A", "--dump-dom"))
 		for _, want := range []string{`id="item-AI-1"`, `id="item-AI-5"`, "in_progress → done", "acme/actions#12", "overdue"} {
 			if !strings.Contains(dom, want) {
 				t.Errorf("rendered DOM lacks %q", want)
@@ -711,7 +724,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	for _, shot := range []struct{ name, path string }{{"page.png", "/"}, {"postmortem.png", "/postmortems/PM-A"}} {
 		t.Run("screenshot "+shot.name, func(t *testing.T) {
 			file := filepath.Join(shots, shot.name)
-			browse(t, e.url+shot.path, "--screenshot="+file, "--window-size=1280,900")
+			browse(t, chromium, e.url+shot.path, "--screenshot="+file, "--window-size=1280,900")
 			b, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatalf("no screenshot: %v", err)

@@ -48,6 +48,13 @@ type Reader interface {
 	PostmortemHistory(ctx context.Context, id string) (map[string][]ft.HistoryEntry, error)
 	// Ping checks that the database answers, for /readyz.
 	Ping(ctx context.Context) error
+	// Owners, OwnerItems and Insights are the figures of /owners and /insights at now, with
+	// the stall rules' due dates; ChangeCount moves with every commit, so that figures can be
+	// kept while it does not.
+	Owners(ctx context.Context, policy ft.StallPolicy, now time.Time) ([]ft.OwnerSummary, error)
+	OwnerItems(ctx context.Context, email string, policy ft.StallPolicy, now time.Time) (string, []ft.OwedItem, error)
+	Insights(ctx context.Context, f ft.InsightsFilter, policy ft.StallPolicy, now time.Time) (ft.Insights, error)
+	ChangeCount() int64
 }
 
 // Options are what New needs. Config, Reader and Logger are required.
@@ -81,6 +88,7 @@ type Server struct {
 	auth     *authenticator
 	registry *prometheus.Registry
 	metrics  *metrics
+	figures  figureCache // /insights and /owners between writes
 }
 
 // New builds the server and its routes. It fails when an option is missing or the intake
@@ -139,6 +147,8 @@ func (s *Server) routes() {
 	e.GET("/metrics", s.metricsHandler())
 	e.GET("/openapi.yaml", s.openAPI)
 	s.pageRoutes() // the status page, in page.go
+	s.ownerRoutes()
+	s.insightRoutes()
 
 	v1 := e.Group("/v1")
 	// Intake authenticates itself after reading the bounded body: a signature covers the body.

@@ -274,7 +274,8 @@ func (t *Tracker) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, error
 	return toTicket(nt.Target.Repo, is), nil
 }
 
-// Get implements ft.Tracker; a deleted or missing issue is ft.ErrTicketNotFound.
+// Get implements ft.Tracker; a deleted or missing issue is ft.ErrTicketNotFound. A pull
+// request, which GitHub's issues API also answers for, is not a ticket: a final error says so.
 func (t *Tracker) Get(ctx context.Context, key string) (ft.Ticket, error) {
 	ctx = connectors.WithOp(ctx, "get")
 	repo, owner, name, num, err := parseKey(key)
@@ -285,7 +286,40 @@ func (t *Tracker) Get(ctx context.Context, key string) (ft.Ticket, error) {
 	if err != nil {
 		return ft.Ticket{}, t.classify("get", key, err)
 	}
+	if is.IsPullRequest() {
+		return ft.Ticket{}, &ft.TrackerError{Tracker: ft.GitHub, Op: "get", Ticket: key,
+			Message: key + " is a pull request, not an issue: name an issue"}
+	}
 	return toTicket(repo, is), nil
+}
+
+// Adopt implements ft.Tracker: the postmortem label when the issue lacks it (one POST), and
+// the owner's login as its assignee when it has none (one PATCH that sends the assignees
+// only, never the title or body). An owner `people` does not map leaves it unassigned.
+func (t *Tracker) Adopt(ctx context.Context, tk ft.Ticket, a ft.Adoption) error {
+	ctx = connectors.WithOp(ctx, "adopt")
+	key := tk.Ref.Key
+	_, owner, name, num, err := parseKey(key)
+	if err != nil {
+		return finalError("adopt", key, err)
+	}
+	if !containsFold(tk.Labels, LabelPostmortem) {
+		if err := t.pace.wait(ctx); err != nil {
+			return t.classify("adopt", key, err)
+		}
+		if _, err := t.addLabels(ctx, owner, name, num, LabelPostmortem); err != nil {
+			return t.classify("adopt", key, err)
+		}
+	}
+	login := t.loginFor(a.Owner)
+	if tk.Assignee != "" || login == "" {
+		return nil
+	}
+	if err := t.pace.wait(ctx); err != nil {
+		return t.classify("adopt", key, err)
+	}
+	_, _, err = t.client.Issues.Edit(ctx, owner, name, num, &gh.IssueRequest{Assignees: &[]string{login}})
+	return t.classify("adopt", key, err)
 }
 
 // Update implements ft.Tracker: title, body (the marker kept), due date (a line in the body,

@@ -193,6 +193,17 @@ func (s *Server) routeIssues(w http.ResponseWriter, r *http.Request, login, full
 		writeError(w, http.StatusNotFound, "Not Found", "https://docs.github.com/rest/issues/issues")
 		return
 	}
+	s.mu.Lock()
+	readOnly := s.readOnly[strings.ToLower(rp.fullName)]
+	s.mu.Unlock()
+	if readOnly && r.Method != http.MethodGet {
+		msg := "Resource not accessible by personal access token"
+		if strings.HasSuffix(login, "[bot]") {
+			msg = "Resource not accessible by integration"
+		}
+		writeError(w, http.StatusForbidden, msg, "https://docs.github.com/rest/issues/issues")
+		return
+	}
 	if len(rest) == 0 {
 		switch r.Method {
 		case http.MethodGet:

@@ -59,6 +59,10 @@ type Options struct {
 	// Repos, when not empty, are the only repositories ("owner/name") that exist; others are
 	// 404. Empty: every repository exists on first use.
 	Repos []string
+	// ReadOnlyRepos ("owner/name") can be read but not written: every write to their issues
+	// (create, edit, comment, labels) answers 403 "Resource not accessible by personal access
+	// token", as GitHub answers a token without Issues: write on the repository.
+	ReadOnlyRepos []string
 	// RateLimit is the number of calls per hour per token before GitHub's primary rate limit
 	// answers 403 [5000].
 	RateLimit int
@@ -98,7 +102,8 @@ type Server struct {
 	searchLag   time.Duration
 	calls       []Call
 	allowedRepo map[string]bool
-	hook        devweb.Hook // where the issue pages' buttons deliver webhooks
+	readOnly    map[string]bool // by lower-case "owner/name"
+	hook        devweb.Hook     // where the issue pages' buttons deliver webhooks
 }
 
 // New starts a fake GitHub on 127.0.0.1 with a random port. Close it when done.
@@ -141,6 +146,10 @@ func New(opts Options) *Server {
 	if len(opts.Tokens) == 0 && opts.App == nil {
 		s.tokens[DefaultToken] = DefaultLogin
 	}
+	s.readOnly = map[string]bool{}
+	for _, r := range opts.ReadOnlyRepos {
+		s.readOnly[strings.ToLower(r)] = true
+	}
 	if len(opts.Repos) > 0 {
 		s.allowedRepo = map[string]bool{}
 		for _, r := range opts.Repos {
@@ -162,6 +171,14 @@ func (s *Server) HTMLBase() string { return s.opts.HTMLBase }
 
 // Close stops the server and closes its connections.
 func (s *Server) Close() { s.srv.Close() }
+
+// SetReadOnly makes a repository ("owner/name") read-only for the connector, or writable
+// again (see Options.ReadOnlyRepos).
+func (s *Server) SetReadOnly(repoName string, readOnly bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readOnly[strings.ToLower(repoName)] = readOnly
+}
 
 // SetSearchLag changes how long a new issue stays out of search results (zero: none).
 func (s *Server) SetSearchLag(d time.Duration) {

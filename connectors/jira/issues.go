@@ -533,6 +533,38 @@ func commentIDOf(text string) string {
 	return strings.TrimSpace(text)
 }
 
+// Adopt implements ft.Tracker with at most one edit: the labels `postmortem` and
+// `pm-<postmortem id>` that the issue lacks are added, and, when it has no assignee, the
+// owner's account is set. The summary and description are not sent. An owner nobody maps to
+// a Jira user leaves it unassigned.
+func (t *Tracker) Adopt(ctx context.Context, tk ft.Ticket, a ft.Adoption) error {
+	ctx = connectors.WithOp(ctx, "adopt")
+	key := tk.Ref.Key
+	body := map[string]any{}
+	var adds []map[string]string
+	for _, l := range []string{PostmortemLabel, PMLabel(a.PostmortemID)} {
+		if !slices.Contains(tk.Labels, l) {
+			adds = append(adds, map[string]string{"add": l})
+		}
+	}
+	if len(adds) > 0 {
+		body["update"] = map[string]any{"labels": adds}
+	}
+	if tk.Assignee == "" && a.Owner != "" {
+		account, err := t.assignee(ctx, "adopt", key, a.Owner)
+		if err != nil {
+			return err
+		}
+		if account != "" {
+			body["fields"] = map[string]any{"assignee": t.userRef(account)}
+		}
+	}
+	if len(body) == 0 {
+		return nil
+	}
+	return t.call(ctx, "adopt", key, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(key), body, nil)
+}
+
 // AddLabel implements ft.Tracker.
 func (t *Tracker) AddLabel(ctx context.Context, key, label string) error {
 	ctx = connectors.WithOp(ctx, "label")

@@ -254,6 +254,8 @@ func what(op, ticket string) string {
 		verb = "commenting on"
 	case "label":
 		verb = "changing the labels of"
+	case "adopt":
+		verb = "linking"
 	case "find", "list":
 		return "searching Jira project " + ticket
 	case "self":

@@ -72,6 +72,10 @@ type Options struct {
 	// Now is the fake's clock; default time.Now. It stamps created/updated and drives the
 	// search lag.
 	Now func() time.Time
+	// ReadOnlyProjects can be browsed but not written by the connector's user: edits,
+	// transitions and comments answer 400 as Jira answers a user without the permission, and
+	// remote links 403.
+	ReadOnlyProjects []string
 	// ServeHTML serves a read-only web page of each issue at /browse/{KEY}, without
 	// authentication, as Jira's web UI does, so that <url>/browse/KEY links open in a browser.
 	// The API lives under /rest/, so the pages never shadow it. Page views take no fault or
@@ -149,6 +153,7 @@ type Server struct {
 	faults      []*Fault
 	latency     time.Duration
 	searchLag   time.Duration
+	readOnly    map[string]bool // by project key
 
 	nextChangelog int
 	hook          devweb.Hook // where the issue pages' buttons deliver webhooks
@@ -202,7 +207,10 @@ func New(opts Options) *Server {
 		opts: opts, listener: ln, closed: make(chan struct{}),
 		now: now, workflow: wf, searchLag: opts.SearchLag,
 		issues: map[string]*issue{}, byID: map[string]string{}, nextID: 10000,
-		nextNum: map[string]int{}, nextComment: 10000, nextLink: 10000,
+		nextNum: map[string]int{}, nextComment: 10000, nextLink: 10000, readOnly: map[string]bool{},
+	}
+	for _, p := range opts.ReadOnlyProjects {
+		s.readOnly[strings.ToUpper(p)] = true
 	}
 	s.url = "http://" + ln.Addr().String()
 	s.http = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 10 * time.Second}
@@ -345,6 +353,53 @@ func (s *Server) Transition(key, status, resolution string) error {
 	s.enter(is, st, resolution)
 	s.touch(is)
 	return nil
+}
+
+// NewIssue is an issue that a person creates in Jira, not followthrough.
+type NewIssue struct {
+	Project     string
+	IssueType   string // [Task]
+	Summary     string
+	Description string
+	Labels      []string
+	Assignee    string // accountId (Cloud) or name (Data Center); empty: unassigned
+	Reporter    string // [a person, "someone-else"]
+}
+
+// CreateIssue creates an issue as a person would, in the workflow's initial status, and
+// returns it.
+func (s *Server) CreateIssue(in NewIssue) Issue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if in.IssueType == "" {
+		in.IssueType = "Task"
+	}
+	if in.Reporter == "" {
+		in.Reporter = "someone-else"
+	}
+	key := strings.ToUpper(in.Project)
+	s.nextID++
+	s.nextNum[key]++
+	is := &issue{Issue: Issue{
+		ID: strconv.Itoa(s.nextID), Key: fmt.Sprintf("%s-%d", key, s.nextNum[key]), Project: key,
+		IssueType: in.IssueType, Summary: in.Summary, Description: in.Description,
+		Labels: append([]string(nil), in.Labels...), Priority: "Medium", Assignee: in.Assignee,
+		Reporter: in.Reporter, Created: s.now(),
+	}}
+	st, _, _ := s.workflow.status(s.workflow.Initial)
+	s.enter(is, st, "")
+	s.touch(is)
+	s.issues[is.Key] = is
+	s.byID[is.ID] = is.Key
+	return is.copy()
+}
+
+// SetReadOnly makes a project read-only for the connector's user, or writable again (see
+// Options.ReadOnlyProjects).
+func (s *Server) SetReadOnly(project string, readOnly bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readOnly[strings.ToUpper(project)] = readOnly
 }
 
 // AddComment adds a comment by author (an accountId or username) as a person would.
@@ -892,6 +947,10 @@ func (s *Server) handleIssue(w http.ResponseWriter, r *http.Request, idOrKey, su
 		notFound(w)
 		return
 	}
+	if r.Method != http.MethodGet && s.readOnly[is.Project] {
+		s.refuseWrite(w, r, sub)
+		return
+	}
 	switch {
 	case sub == "" && r.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, s.issueJSON(is, nil, false))
@@ -926,6 +985,33 @@ func (s *Server) handleIssue(w http.ResponseWriter, r *http.Request, idOrKey, su
 		writeJSON(w, http.StatusOK, list)
 	default:
 		writeError(w, http.StatusMethodNotAllowed, []string{"method not allowed"}, nil)
+	}
+}
+
+// refuseWrite answers a write to an issue of a read-only project as Jira answers a user
+// without the permission: an edit names each field it cannot set, a transition or comment is
+// refused in words (400), a remote link is 403.
+func (s *Server) refuseWrite(w http.ResponseWriter, r *http.Request, sub string) {
+	switch sub {
+	case "":
+		var body struct {
+			Fields map[string]json.RawMessage `json:"fields"`
+			Update map[string]json.RawMessage `json:"update"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		errs := map[string]string{}
+		for _, m := range []map[string]json.RawMessage{body.Fields, body.Update} {
+			for name := range m {
+				errs[name] = fmt.Sprintf("Field '%s' cannot be set. It is not on the appropriate screen, or unknown.", name)
+			}
+		}
+		writeError(w, http.StatusBadRequest, nil, errs)
+	case "transitions":
+		writeError(w, http.StatusBadRequest, []string{"You do not have permission to transition this issue."}, nil)
+	case "comment":
+		writeError(w, http.StatusBadRequest, []string{"You do not have the permission to comment on this issue."}, nil)
+	default:
+		writeError(w, http.StatusForbidden, []string{"You do not have permission to link issues."}, nil)
 	}
 }
 

@@ -1,0 +1,143 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	ft "github.com/followthrough/followthrough"
+)
+
+// Who owes what: GET /owners lists everyone with unfinished items, GET /owners/{email} what one
+// person owes across postmortems. HTML, or JSON with ?format=json (or Accept), like /.
+
+var (
+	ownersTemplate = pageTemplate("templates/owners.html")
+	ownerTemplate  = pageTemplate("templates/owner.html")
+)
+
+// ownerRoutes registers the owners pages, public or not as the status page is.
+func (s *Server) ownerRoutes() {
+	s.echo.GET("/owners", s.ownersPage, s.pageHeaders, s.htmlErrors, s.pageAuth)
+	s.echo.GET("/owners/:email", s.ownerPage, s.pageHeaders, s.htmlErrors, s.pageAuth)
+}
+
+// htmlOrJSON is the page format of a request for a page that has no CSV.
+func htmlOrJSON(r *http.Request) (string, error) {
+	format, err := pageFormat(r)
+	if err == nil && format == formatCSV {
+		err = badRequest("format must be html or json")
+	}
+	return format, err
+}
+
+// ownersResponse is the JSON of GET /owners.
+type ownersResponse struct {
+	Owners []ft.OwnerSummary `json:"owners"`
+}
+
+// ownersPageData is the data of templates/owners.html: the owners as computed at Now.
+type ownersPageData struct {
+	Owners []ft.OwnerSummary
+	Now    time.Time
+}
+
+// ownersPage is GET /owners: every owner with unfinished items, those with overdue items first.
+func (s *Server) ownersPage(c echo.Context) error {
+	format, err := htmlOrJSON(c.Request())
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
+	now := s.now()
+	ctx := context.WithoutCancel(c.Request().Context())
+	figures := func() (any, error) {
+		owners, err := s.reader.Owners(ctx, s.cfg.Stall.Policy(), now)
+		return ownersPageData{Owners: owners, Now: now}, err
+	}
+	return s.cachedPage(c, "owners "+now.UTC().Format(time.DateOnly), format, figures, func(v any) ([]byte, error) {
+		data := v.(ownersPageData)
+		if format == formatJSON {
+			return json.Marshal(ownersResponse{Owners: data.Owners})
+		}
+		return executeTemplate(ownersTemplate, data)
+	})
+}
+
+// ownerHref is the path of an owner's page. Owners are what postmortem authors wrote: usually
+// an email, but any text, so it is escaped as one path segment.
+func ownerHref(owner string) string { return "/owners/" + url.PathEscape(owner) }
+
+// ownerResponse is the JSON of GET /owners/{email}.
+type ownerResponse struct {
+	Email string        `json:"email"`
+	Items []ft.OwedItem `json:"items"`
+}
+
+// ownerPageData is the data of templates/owner.html.
+type ownerPageData struct {
+	Email   string
+	Items   []owedItem
+	Overdue int
+	Now     time.Time
+}
+
+// owedItem is one item of templates/owner.html.
+type owedItem struct {
+	ft.OwedItem
+	DueDefaulted bool   // the due date comes from default_due
+	StalledWhy   string // the stall reason in words
+	TicketHref   string // the ticket's URL when it is http(s)
+}
+
+// ownerPage is GET /owners/{email}: what that person owes, overdue first. Someone who owes
+// nothing gets an empty list, not a 404: the page answers the question.
+func (s *Server) ownerPage(c echo.Context) error {
+	format, err := htmlOrJSON(c.Request())
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
+	email, err := pathParam(c, "email")
+	if err != nil {
+		return badRequest("email must be a URL-escaped path segment")
+	}
+	now := s.now()
+	email, items, err := s.reader.OwnerItems(c.Request().Context(), email, s.cfg.Stall.Policy(), now)
+	if err != nil {
+		return err
+	}
+	if format == formatJSON {
+		return c.JSON(http.StatusOK, ownerResponse{Email: email, Items: items})
+	}
+	data := ownerPageData{Email: email, Now: now}
+	for _, it := range items {
+		o := owedItem{OwedItem: it, DueDefaulted: it.Due == nil}
+		if it.StalledReason != nil {
+			o.StalledWhy = stallWords(*it.StalledReason)
+		}
+		if it.Ticket != nil {
+			o.TicketHref = httpURL(it.Ticket.URL)
+		}
+		if it.Overdue {
+			data.Overdue++
+		}
+		data.Items = append(data.Items, o)
+	}
+	return s.renderHTML(c, http.StatusOK, ownerTemplate, data)
+}
+
+// pathParam is a path parameter, decoded. Echo matches routes against the escaped path when
+// the request's path has escapes that decoding would lose (an escaped slash), leaving the
+// parameter escaped, and against the decoded path otherwise.
+func pathParam(c echo.Context, name string) (string, error) {
+	v := c.Param(name)
+	if c.Request().URL.RawPath == "" {
+		return v, nil
+	}
+	return url.PathUnescape(v)
+}
