@@ -19,7 +19,8 @@ import (
 )
 
 // Dev is what `serve --dev` runs beside the service: stand-ins of GitHub and Jira on loopback
-// and a configuration that points at them.
+// and a configuration that points at them. The stand-ins' ticket pages have buttons that act
+// on a ticket and deliver the signed webhook GitHub or Jira would (see SetPublicURL).
 type Dev struct {
 	Config *config.Config
 	Token  string
@@ -32,6 +33,17 @@ type Dev struct {
 const (
 	devJiraEmail = "bot@example.com"
 	devJiraToken = "dev-jira-token"
+)
+
+// devWebhookSecret signs the stand-ins' webhooks, as GitHub and Jira sign theirs when the
+// webhook has a secret. Dev mode configures no webhook secret, so the service takes tracker
+// webhooks unsigned (as the contract says of --dev) and anyone can post their own.
+const devWebhookSecret = "followthrough-dev-webhook-secret"
+
+// The sample people's Jira accountIds.
+const (
+	devBobJira   = "5b10ac8d82e05b22cc7d4ef5"
+	devAliceJira = "5b10a2844c20165700ede21g"
 )
 
 // NewDev starts the stand-ins and builds a configuration for them: SQLite in a temporary
@@ -50,9 +62,13 @@ func NewDev(listen, db string) (*Dev, error) {
 		db = filepath.Join(d.tmpDir, "followthrough.db")
 	}
 	// ServeHTML: the tickets' links on the status page (html_url, <url>/browse/KEY) open a
-	// read-only page of the ticket on the stand-in itself.
+	// page of the ticket on the stand-in itself, whose buttons act on it (SetPublicURL).
 	d.GitHub = githubfake.New(githubfake.Options{ServeHTML: true})
-	d.Jira = jirafake.New(jirafake.Options{Mode: jirafake.Cloud, Email: devJiraEmail, APIToken: devJiraToken, ServeHTML: true})
+	d.Jira = jirafake.New(jirafake.Options{Mode: jirafake.Cloud, Email: devJiraEmail, APIToken: devJiraToken, ServeHTML: true,
+		Users: []jirafake.User{
+			{AccountID: devBobJira, Email: "bob@acme.com", DisplayName: "Bob"},
+			{AccountID: devAliceJira, Email: "alice@acme.com", DisplayName: "Alice"},
+		}})
 
 	cfg := config.Default()
 	cfg.Listen = listen
@@ -76,11 +92,12 @@ func NewDev(listen, db string) (*Dev, error) {
 		{To: config.RouteTarget{Kind: "github", Repo: "acme/postmortem-actions"}},
 	}
 	cfg.People = []config.Person{
-		{Email: "bob@acme.com", GitHub: "bob-gh", Jira: "5b10ac8d82e05b22cc7d4ef5"},
-		{Email: "alice@acme.com", GitHub: "alice-gh", Jira: "5b10a2844c20165700ede21g"},
+		{Email: "bob@acme.com", GitHub: "bob-gh", Jira: devBobJira},
+		{Email: "alice@acme.com", GitHub: "alice-gh", Jira: devAliceJira},
 	}
 	cfg.Reconcile.Every = 30 * time.Second
-	cfg.Stall.ScanEvery = time.Minute
+	// Often, so that the overdue sample reopens its postmortem moments after it is loaded.
+	cfg.Stall.ScanEvery = 5 * time.Second
 	if err := cfg.Validate(); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("dev config: %w", err)
@@ -89,8 +106,13 @@ func NewDev(listen, db string) (*Dev, error) {
 	return d, nil
 }
 
-// SetPublicURL points links written into tickets at the running server.
-func (d *Dev) SetPublicURL(url string) { d.Config.PublicURL = url }
+// SetPublicURL points links written into tickets at the running server, and the stand-ins'
+// webhooks at its /webhooks/github and /webhooks/jira.
+func (d *Dev) SetPublicURL(url string) {
+	d.Config.PublicURL = url
+	d.GitHub.SetWebhook(url+"/webhooks/github", devWebhookSecret)
+	d.Jira.SetWebhook(url+"/webhooks/jira", devWebhookSecret)
+}
 
 // Close stops the stand-ins and removes the temporary database.
 func (d *Dev) Close() {
@@ -121,9 +143,32 @@ func CurlCommand(apiURL, token string) string {
 		token, string(SamplePostmortem()), apiURL)
 }
 
-// LoadSample sends the sample postmortem through the server's own intake API.
+// OverdueSample is the second postmortem dev mode loads: signed off two months before now, with
+// one item ten days past its due date, so that the first stall scan reopens it and comments on
+// that item's ticket.
+func OverdueSample(now time.Time) []byte {
+	day := func(days int) string { return now.UTC().AddDate(0, 0, days).Format(time.DateOnly) }
+	return []byte(`{"id":"PM-2026-031","title":"Login latency spike ` + day(-62) + `","url":"https://wiki.example.com/pm/31",` +
+		`"status":"finalized","severity":"SEV2","team":"identity",` +
+		`"signed_off_by":["dana@acme.com"],"signed_off_at":"` + day(-60) + `T15:00:00Z",` +
+		`"action_items":[` +
+		`{"id":"AI-1","title":"Cache session lookups","owner":"alice@acme.com","priority":"P1","due":"` + day(-10) + `","type":"prevent"},` +
+		`{"id":"AI-2","title":"Alert on login latency","owner":"bob@acme.com","priority":"P2","due":"` + day(14) + `","type":"mitigate"}]}`)
+}
+
+// LoadSample sends the sample postmortems through the server's own intake API: the one of the
+// printed curl command and the overdue one.
 func LoadSample(ctx context.Context, apiURL, token string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL+"/postmortems", bytes.NewReader(SamplePostmortem()))
+	for _, doc := range [][]byte{SamplePostmortem(), OverdueSample(time.Now())} {
+		if err := postSample(ctx, apiURL, token, doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func postSample(ctx context.Context, apiURL, token string, doc []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL+"/postmortems", bytes.NewReader(doc))
 	if err != nil {
 		return err
 	}

@@ -384,7 +384,7 @@ func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			client := &http.Client{Timeout: 10 * time.Second}
+			client := &http.Client{Timeout: 10 * time.Second, Transport: checkedTransport(t)}
 			for i := 0; ; i++ {
 				select {
 				case <-stop:

@@ -41,10 +41,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "followthrough")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/followthrough")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build followthrough:", err)
+	// The binary of the container image (image_test.go), readable by the image's user.
+	if err := buildImageBinary("..", binary); err != nil || os.Chmod(dir, 0o755) != nil {
+		fmt.Fprintln(os.Stderr, "build followthrough as the Dockerfile does:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -80,7 +79,7 @@ func (l *lockedBuffer) String() string {
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -188,7 +187,7 @@ func (s *server) do(method, path, token string, body []byte) (int, []byte) {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Transport: checkedTransport(s.t)}).Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}

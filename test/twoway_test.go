@@ -234,7 +234,7 @@ func (e *twEnv) send(w twWebhook) (int, string) {
 	for k, v := range w.headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Transport: checkedTransport(e.t)}).Do(req)
 	if err != nil {
 		e.t.Fatalf("POST %s: %v", w.path, err)
 	}

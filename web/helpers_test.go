@@ -163,6 +163,7 @@ func buildEnv(t testing.TB, dir, configYAML string, mod func(*Options), cleanup 
 	cleanup(ts.Close)
 	client := ts.Client()
 	client.Timeout = 30 * time.Second
+	client.Transport = checkedTransport(t, client.Transport) // openapi_test.go
 	return &env{t: t, srv: srv, store: st, engine: engine, url: ts.URL, clock: clock, logs: logs, client: client}
 }
 

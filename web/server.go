@@ -149,6 +149,7 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler())
+	e.GET("/openapi.yaml", s.openAPI)
 	s.pageRoutes() // the status page, in page.go
 	s.ownerRoutes()
 	s.insightRoutes()

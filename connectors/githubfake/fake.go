@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/followthrough/followthrough/connectors/internal/devweb"
 )
 
 // DefaultToken is the token the fake accepts when Options names no token and no App.
@@ -101,6 +103,7 @@ type Server struct {
 	calls       []Call
 	allowedRepo map[string]bool
 	readOnly    map[string]bool // by lower-case "owner/name"
+	hook        devweb.Hook     // where the issue pages' buttons deliver webhooks
 }
 
 // New starts a fake GitHub on 127.0.0.1 with a random port. Close it when done.

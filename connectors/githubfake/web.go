@@ -6,11 +6,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/followthrough/followthrough/connectors/internal/devweb"
 )
 
 // The web page of an issue, served with Options.ServeHTML: what a person opening an issue's
-// html_url on github.com would read, without authentication. It is no API call: it takes no
-// fault, no latency and no rate limit, and it is not in the call log.
+// html_url on github.com would read, without authentication, with buttons that act on the
+// issue as that person (webactions.go). It is no API call: it takes no fault, no latency and
+// no rate limit, and it is not in the call log.
 
 // webPath reports whether an escaped request path is an issue's web page,
 // /{owner}/{repo}/issues/{n} (or /pull/{n}), and never an API path: with a PathPrefix every
@@ -45,6 +48,10 @@ type webIssue struct {
 	ClosedBy                 string
 	Comments                 []webComment
 	Message                  string
+	Actions                  []devweb.Button
+	Webhook                  string // where clicks deliver webhooks; "" for none
+	Deliveries               []devweb.Delivery
+	DeliveryHeader           string
 }
 
 type webComment struct {
@@ -55,9 +62,14 @@ type webComment struct {
 
 // serveWeb answers an issue's web page.
 func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request, repoName string, number int) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeWeb(w, http.StatusMethodNotAllowed, webIssue{Title: "Method not allowed", Message: "This page is read-only."})
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodPost:
+		s.serveWebAction(w, r, repoName, number)
+		return
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		writeWeb(w, http.StatusMethodNotAllowed, webIssue{Title: "Method not allowed", Message: "Use the page's buttons."})
 		return
 	}
 	s.mu.Lock()
@@ -95,6 +107,10 @@ func (s *Server) webIssueLocked(rp *repo, is *issue) webIssue {
 	for _, c := range is.comments {
 		p.Comments = append(p.Comments, webComment{ID: c.ID, User: c.User, Time: webTime(c.CreatedAt), Body: c.Body})
 	}
+	p.Actions = webActionsLocked(is)
+	p.Webhook, _ = s.hook.Target()
+	p.Deliveries = s.hook.Deliveries(strings.ToLower(rp.fullName) + "#" + strconv.Itoa(is.number))
+	p.DeliveryHeader = "X-GitHub-Delivery"
 	return p
 }
 
@@ -109,13 +125,13 @@ func writeWeb(w http.ResponseWriter, status int, page webIssue) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = webTemplate.Execute(w, page)
 }
 
-var webTemplate = template.Must(template.New("issue").Parse(`<!DOCTYPE html>
+var webTemplate = template.Must(template.Must(template.New("issue").Parse(devweb.Templates)).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -131,10 +147,17 @@ pre { white-space: pre-wrap; word-wrap: break-word; background: #f6f8fa; padding
 .comment header { background: #f6f8fa; padding: .5em 1em; border-bottom: 1px solid #d0d7de; }
 .comment pre { margin: 0; background: none; }
 dt { font-weight: 600; } dd { margin: 0 0 .5em 0; }
+.actions form { display: inline-block; margin-right: .5em; }
+button { font: inherit; padding: .3em 1em; border-radius: 6px; border: 1px solid #d0d7de; background: #f6f8fa; cursor: pointer; }
+.comment-form textarea { display: block; width: 100%; margin: .3em 0; font: inherit; }
+.deliveries { border-collapse: collapse; font-size: .9em; } .deliveries td, .deliveries th { padding: .2em .6em; text-align: left; }
+.deliveries .failed { color: #cf222e; }
 </style>
 </head>
 <body>
-<p class="note">A stand-in of GitHub (followthrough's githubfake): this page is read-only.</p>
+<p class="note">A stand-in of GitHub (followthrough's githubfake).
+{{- if .Number}} Each button acts on this issue as {{if .Assignees}}{{index .Assignees 0}}{{else}}octocat{{end}} would on github.com
+{{- if .Webhook}} and delivers the signed webhook GitHub would send to <code>{{.Webhook}}</code>.{{else}}; no webhook is configured, so nobody hears of it until they look.{{end}}{{end}}</p>
 {{- if .Message}}
 <h1>{{.Title}}</h1>
 <p>{{.Message}}</p>
@@ -152,6 +175,7 @@ dt { font-weight: 600; } dd { margin: 0 0 .5em 0; }
 <dt>Assignees</dt>
 <dd>{{range $i, $a := .Assignees}}{{if $i}}, {{end}}{{$a}}{{else}}No one assigned{{end}}</dd>
 </dl>
+{{- template "buttons" .Actions}}
 <h2>Description</h2>
 {{if .Body}}<pre class="body">{{.Body}}</pre>{{else}}<p><em>No description provided.</em></p>{{end}}
 <h2>Comments ({{len .Comments}})</h2>
@@ -163,6 +187,8 @@ dt { font-weight: 600; } dd { margin: 0 0 .5em 0; }
 {{- else}}
 <p><em>No comments.</em></p>
 {{- end}}
+{{- if .Actions}}{{template "comment-form"}}{{end}}
+{{- template "deliveries" .}}
 {{- end}}
 </body>
 </html>

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/followthrough/followthrough/connectors/internal/devweb"
 )
 
 // Mode is the kind of Jira the fake plays.
@@ -153,6 +155,9 @@ type Server struct {
 	latency     time.Duration
 	searchLag   time.Duration
 	readOnly    map[string]bool // by project key
+
+	nextChangelog int
+	hook          devweb.Hook // where the issue pages' buttons deliver webhooks
 }
 
 // New starts a fake Jira. It panics when it cannot listen, like httptest.NewServer.

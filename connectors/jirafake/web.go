@@ -5,11 +5,14 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/followthrough/followthrough/connectors/internal/devweb"
 )
 
 // The web page of an issue, served with Options.ServeHTML at /browse/{KEY}: what a person
-// opening an issue's link in Jira would read, without authentication. It is no API call: it
-// takes no fault or latency and is not in the request log.
+// opening an issue's link in Jira would read, without authentication, with buttons that act on
+// the issue as that person (webactions.go). It is no API call: it takes no fault or latency
+// and is not in the request log.
 
 // webPath reports whether a request path is an issue's page, /browse/{KEY}. The API lives
 // under /rest/, so the two never meet.
@@ -34,6 +37,11 @@ type webIssue struct {
 	Comments                         []webComment
 	RemoteLinks                      []RemoteLink
 	Message                          string
+	Actions                          []devweb.Button
+	Webhook                          string // where clicks deliver webhooks; "" for none
+	Actor                            webUser
+	Deliveries                       []devweb.Delivery
+	DeliveryHeader                   string
 }
 
 type webUser struct{ Name, ID string }
@@ -47,9 +55,14 @@ type webComment struct {
 
 // serveWeb answers an issue's page.
 func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request, key string) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeWeb(w, http.StatusMethodNotAllowed, webIssue{Summary: "Method not allowed", Message: "This page is read-only."})
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodPost:
+		s.serveWebAction(w, r, key)
+		return
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		writeWeb(w, http.StatusMethodNotAllowed, webIssue{Summary: "Method not allowed", Message: "Use the page's buttons."})
 		return
 	}
 	s.mu.Lock()
@@ -86,6 +99,14 @@ func (s *Server) webIssue(is *issue) webIssue {
 	for _, c := range is.Comments {
 		p.Comments = append(p.Comments, webComment{ID: c.ID, Author: s.webUser(c.Author), Time: s.webTime(c.Created), Body: c.Body})
 	}
+	p.Actions = s.webActions(is)
+	p.Webhook, _ = s.hook.Target()
+	p.Actor = s.webUser(webPerson)
+	if is.Assignee != "" {
+		p.Actor = p.Assignee
+	}
+	p.Deliveries = s.hook.Deliveries(is.Key)
+	p.DeliveryHeader = "X-Atlassian-Webhook-Identifier"
 	return p
 }
 
@@ -112,13 +133,13 @@ func writeWeb(w http.ResponseWriter, status int, page webIssue) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html;charset=UTF-8")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = webTemplate.Execute(w, page)
 }
 
-var webTemplate = template.Must(template.New("issue").Parse(`<!DOCTYPE html>
+var webTemplate = template.Must(template.Must(template.New("issue").Parse(devweb.Templates)).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -135,10 +156,17 @@ pre { white-space: pre-wrap; word-wrap: break-word; background: #f4f5f7; padding
 dl { display: grid; grid-template-columns: max-content auto; gap: .3em 1.5em; }
 dt { color: #6b778c; } dd { margin: 0; }
 .muted { color: #6b778c; }
+.actions form { display: inline-block; margin-right: .5em; }
+button { font: inherit; padding: .3em 1em; border-radius: 3px; border: 1px solid #dfe1e6; background: #f4f5f7; cursor: pointer; }
+.comment-form textarea { display: block; width: 100%; margin: .3em 0; font: inherit; }
+.deliveries { border-collapse: collapse; font-size: .9em; } .deliveries td, .deliveries th { padding: .2em .6em; text-align: left; }
+.deliveries .failed { color: #de350b; }
 </style>
 </head>
 <body>
-<p class="note">A stand-in of Jira (followthrough's jirafake): this page is read-only.</p>
+<p class="note">A stand-in of Jira (followthrough's jirafake).
+{{- if .Key}} Each button acts on this issue as {{.Actor.Name}} would in Jira
+{{- if .Webhook}} and delivers the signed webhook Jira would send to <code>{{.Webhook}}</code>.{{else}}; no webhook is configured, so nobody hears of it until they look.{{end}}{{end}}</p>
 {{- if .Message}}
 <h1>{{.Summary}}</h1>
 <p>{{.Message}}</p>
@@ -156,6 +184,7 @@ dt { color: #6b778c; } dd { margin: 0; }
 <dt>Created</dt><dd>{{.Created}}</dd>
 <dt>Updated</dt><dd>{{.Updated}}</dd>
 </dl>
+{{- template "buttons" .Actions}}
 <h2>Description</h2>
 {{if .Description}}<pre class="description">{{.Description}}</pre>{{else}}<p class="muted">None</p>{{end}}
 <h2>Web links</h2>
@@ -177,6 +206,8 @@ dt { color: #6b778c; } dd { margin: 0; }
 {{- else}}
 <p class="muted">There are no comments yet on this issue.</p>
 {{- end}}
+{{template "comment-form"}}
+{{- template "deliveries" .}}
 {{- end}}
 </body>
 </html>
