@@ -338,7 +338,10 @@ type TrackerError struct {
 	StatusCode int    // 0 for network errors
 	Retryable  bool
 	RetryAfter time.Duration // the server's Retry-After or rate-limit reset, when it gave one
-	Outcome    Outcome
+	// RetryAt is when RetryAfter ends, by the clock that read it: later work (a write of our
+	// own) does not move it. Zero when RetryAfter is.
+	RetryAt time.Time
+	Outcome Outcome
 	// Paced is set when the connector itself held the call back to stay under the tracker's
 	// limits: nothing was sent (Outcome is OutcomeRefused) and RetryAfter is the call's turn.
 	Paced   bool
@@ -367,15 +370,19 @@ func Refused(err error) bool {
 	return errors.As(err, &te) && te.Outcome == OutcomeRefused
 }
 
-// AskedToWait reports whether err is a refusal that names its own time to try again: a rate
-// limit with Retry-After, or a call the connector held back for its turn. Such a call is not a
-// failure of the work: it waits for that long, without counting an attempt.
-func AskedToWait(err error) (wait time.Duration, ok bool) {
+// AskedToWait reports whether err is a refusal that names its own time to try again, and
+// that time: a rate limit with Retry-After, or a call the connector held back for its turn.
+// Such a call is not a failure of the work: it waits until then, without counting an attempt.
+// now places an error that gave RetryAfter alone.
+func AskedToWait(err error, now time.Time) (until time.Time, ok bool) {
 	var te *TrackerError
-	if errors.As(err, &te) && te.Outcome == OutcomeRefused && te.Retryable && te.RetryAfter > 0 {
-		return te.RetryAfter, true
+	if !errors.As(err, &te) || te.Outcome != OutcomeRefused || !te.Retryable || te.RetryAfter <= 0 {
+		return time.Time{}, false
 	}
-	return 0, false
+	if te.RetryAt.IsZero() {
+		return now.Add(te.RetryAfter), true
+	}
+	return te.RetryAt, true
 }
 
 type turnKey struct{}

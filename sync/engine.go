@@ -257,11 +257,10 @@ func (e *Engine) runJob(ctx context.Context, job store.Job) {
 		}
 		return
 	}
-	if wait, ok := ft.AskedToWait(err); ok {
+	if until, ok := ft.AskedToWait(err, now); ok {
 		// The tracker's limits (its rate limit, or our pacing of it) refused the call and said
 		// when to come back: nothing was done and nothing failed, so no attempt is counted. An
 		// item waiting for its ticket says why, and until when.
-		until := now.Add(wait)
 		log.Info("job waits for the tracker's limits", slog.Time("until", until), slog.String("reason", err.Error()))
 		if werr := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
 			if givesTicket(job.Kind) {

@@ -75,6 +75,7 @@ func (t *Tracker) classify(op, ticket string, err error) error {
 		e.Paced = true
 		e.Retryable = true
 		e.RetryAfter = max(held.until.Sub(now), time.Millisecond)
+		e.RetryAt = held.until
 		e.Message = held.reason
 	case errors.As(err, &rle):
 		e.StatusCode = statusOf(rle.Response, http.StatusForbidden)
@@ -136,6 +137,9 @@ func (t *Tracker) classify(op, ticket string, err error) error {
 		e.Message = fmt.Sprintf("GitHub App installation %d: no installation token (%d %s)", ihe.InstallationID, code, http.StatusText(code))
 	default:
 		return connectors.NetworkError(ft.GitHub, op, ticket, err)
+	}
+	if e.RetryAfter > 0 && e.RetryAt.IsZero() {
+		e.RetryAt = now.Add(e.RetryAfter)
 	}
 	return e
 }

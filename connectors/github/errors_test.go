@@ -91,7 +91,7 @@ func TestClassification(t *testing.T) {
 			if got := ft.Refused(err); got != c.refused {
 				t.Errorf("ft.Refused = %v, want %v (outcome %v)", got, c.refused, te.Outcome)
 			}
-			_, asked := ft.AskedToWait(err)
+			_, asked := ft.AskedToWait(err, time.Now())
 			if want := c.refused && c.retryable && te.RetryAfter > 0; asked != want {
 				t.Errorf("ft.AskedToWait = %v, want %v", asked, want)
 			}

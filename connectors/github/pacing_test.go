@@ -176,8 +176,8 @@ func TestCreateHeldByPacing(t *testing.T) {
 	if !te.Paced || te.Outcome != ft.OutcomeRefused || !te.Retryable || te.RetryAfter != time.Minute || te.Op != "create" {
 		t.Fatalf("err = %+v, want a paced refusal a minute long", te)
 	}
-	if wait, ok := ft.AskedToWait(err); !ok || wait != time.Minute {
-		t.Errorf("AskedToWait = %v, %v", wait, ok)
+	if until, ok := ft.AskedToWait(err, time.Time{}); !ok || !until.Equal(clock.Now().Add(time.Minute)) {
+		t.Errorf("AskedToWait = %v, %v; want the turn, a minute from now", until, ok)
 	}
 	if n := s.Calls("POST", "/repos/acme/checkout/issues"); n != 1 {
 		t.Fatalf("%d creates sent, want the first only", n)

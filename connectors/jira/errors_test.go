@@ -83,6 +83,9 @@ func TestErrorClassification(t *testing.T) {
 			if retry, after := ft.Retryable(err); retry != c.retryable || after != c.retryAfter {
 				t.Errorf("Retryable = %v, %v", retry, after)
 			}
+			if wantAt := now.Add(c.retryAfter); c.retryAfter > 0 && !te.RetryAt.Equal(wantAt) || c.retryAfter == 0 && !te.RetryAt.IsZero() {
+				t.Errorf("RetryAt = %v, want %v", te.RetryAt, wantAt)
+			}
 			if errors.Is(err, ft.ErrTicketNotFound) != c.notFound {
 				t.Errorf("ErrTicketNotFound = %v", !c.notFound)
 			}

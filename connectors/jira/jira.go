@@ -207,7 +207,11 @@ func (t *Tracker) statusError(op, ticket string, resp *http.Response) *ft.Tracke
 	te := &ft.TrackerError{Tracker: ft.Jira, Op: op, Ticket: ticket, StatusCode: code,
 		Retryable: connectors.RetryableStatus(code), Outcome: connectors.OutcomeOf(code)}
 	if te.Retryable {
-		te.RetryAfter = connectors.RetryAfter(resp.Header, t.now())
+		now := t.now()
+		te.RetryAfter = connectors.RetryAfter(resp.Header, now)
+		if te.RetryAfter > 0 {
+			te.RetryAt = now.Add(te.RetryAfter)
+		}
 	}
 	var sentence string
 	switch {
