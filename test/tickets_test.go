@@ -519,10 +519,11 @@ func TestTicketsExactlyOnceAcrossKill(t *testing.T) {
 	e := newTrackerEnv(t, envOptions{jira: jirafake.Options{SearchLag: 500 * time.Millisecond}})
 	e.gh.SetLatency(30 * time.Millisecond)
 	e.jr.SetLatency(20 * time.Millisecond)
-	// A slow remote link keeps Jira jobs between "issue created" and "ticket recorded" most of
-	// the time, so the kill lands there: the restart must find those tickets by their marker.
-	e.jr.AddFault(jirafake.Fault{Method: http.MethodPost, PathPrefix: "/rest/api/2/issue/" + jiraProject + "-",
-		Times: 1 << 20, Latency: 200 * time.Millisecond})
+	// Jira makes each issue at once but answers its create 200 ms later, so Jira jobs spend
+	// most of their time between "issue created" and "ticket recorded" and the kill lands
+	// there: the restart must find those tickets by their marker.
+	e.jr.AddFault(jirafake.Fault{Method: http.MethodPost, PathPrefix: "/rest/api/2/issue",
+		Times: 1 << 20, LatencyAfter: 200 * time.Millisecond})
 	s := e.start()
 	const pm, n = "PM-KILL-200", 200
 	var items []aiDoc

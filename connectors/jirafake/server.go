@@ -485,6 +485,9 @@ type Fault struct {
 	RetryAfter time.Duration
 	// LoseResponse performs the request, then closes the connection without an answer.
 	LoseResponse bool
+	// LatencyAfter performs the request, then delays its answer: the change is made while
+	// the caller still waits to hear of it.
+	LatencyAfter time.Duration
 }
 
 // AddFault arms a fault. Faults are checked in the order they were added; the first that
@@ -603,8 +606,35 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		panic(http.ErrAbortHandler)
 	}
+	if faulty && f.LatencyAfter > 0 {
+		held := &heldAnswer{header: http.Header{}, status: http.StatusOK}
+		s.route(held, r)
+		if !s.wait(r, f.LatencyAfter) {
+			return
+		}
+		for k, v := range held.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(held.status)
+		_, _ = w.Write(held.body)
+		return
+	}
 	s.route(w, r)
 }
+
+// heldAnswer keeps an answer to send later (Fault.LatencyAfter).
+type heldAnswer struct {
+	header http.Header
+	status int
+	body   []byte
+}
+
+func (h *heldAnswer) Header() http.Header { return h.header }
+func (h *heldAnswer) Write(b []byte) (int, error) {
+	h.body = append(h.body, b...)
+	return len(b), nil
+}
+func (h *heldAnswer) WriteHeader(status int) { h.status = status }
 
 // discard is a ResponseWriter that drops the answer of a lost response.
 type discard struct{ header http.Header }

@@ -97,7 +97,9 @@ func run(ctx context.Context, t Target, s spec) (Result, error) {
 			client := t.newClient()
 			defer client.CloseIdleConnections()
 			var body bytes.Buffer
-			for ctx.Err() == nil && (s.duration <= 0 || time.Now().Before(deadline)) {
+			// Every client sends at least once: on a busy machine a client may first run after
+			// a short duration has passed, and a scenario with no answer measures nothing.
+			for first := true; ctx.Err() == nil && (first || s.duration <= 0 || time.Now().Before(deadline)); first = false {
 				seq := next.Add(1) - 1
 				if s.count > 0 && seq >= s.count {
 					return
