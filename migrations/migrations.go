@@ -1,10 +1,22 @@
-// Package migrations embeds the numbered, forward-only SQL migrations of the store. They are
-// applied in order by goose, from `serve` and `migrate`.
+// Package migrations embeds the numbered, forward-only SQL migrations of the store, one folder
+// per database dialect. They are applied in order by goose, from `serve` and `migrate`.
 package migrations
 
-import "embed"
+import (
+	"embed"
+	"io/fs"
+)
 
-// FS holds the migration files, named NNNN_what.sql.
-//
-//go:embed *.sql
-var FS embed.FS
+//go:embed sqlite/*.sql
+var sqliteFiles embed.FS
+
+// SQLite holds the SQLite migrations, named NNNN_what.sql.
+var SQLite = mustSub(sqliteFiles, "sqlite")
+
+func mustSub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}

@@ -24,7 +24,7 @@ func TestExistingTicketsMigrationKeepsItemsAndWidensSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	provider, err := goose.NewProvider(goose.DialectSQLite3, s.writeDB, migrations.FS)
+	provider, err := goose.NewProvider(goose.DialectSQLite3, s.writeDB, migrations.SQLite)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,7 +148,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 
 // Migrate applies the embedded migrations that the database does not have yet.
 func (s *Store) Migrate(ctx context.Context) error {
-	provider, err := goose.NewProvider(goose.DialectSQLite3, s.writeDB, migrations.FS)
+	provider, err := goose.NewProvider(goose.DialectSQLite3, s.writeDB, migrations.SQLite)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
