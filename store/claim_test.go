@@ -43,7 +43,7 @@ func TestClaimsOfTwoProcessesNeverShareAJobNorAnItem(t *testing.T) {
 	queueItemJobs(t, stores[0], items, steps)
 
 	var mu sync.Mutex
-	claimed := map[int64]string{} // job -> the worker that claimed it
+	claimed := map[int64]string{}  // job -> the worker that claimed it
 	working := map[string]string{} // item -> the worker working it now
 	finished := map[string][]string{}
 	var problems []string
