@@ -16,31 +16,20 @@ import (
 	"github.com/followthrough/followthrough/internal/pgtest"
 )
 
-// backend is a database the store's tests run on. Tests of behaviour both databases share run
-// on every backend (forEachBackend); tests of what only SQLite has (its query plans, its file
-// lock, its group commit) use openTest, which is SQLite.
-type backend struct {
-	name string
-	// database is a new, empty database for the test: a file, or a schema of its own.
-	database func(t testing.TB) string
-}
-
-var backends = []backend{
-	{name: "sqlite", database: func(t testing.TB) string { return filepath.Join(t.TempDir(), "ft.db") }},
-	{name: "postgres", database: pgtest.URL},
-}
+// backend is a database the store's tests run on (pgtest.Backends). Tests of behaviour both
+// databases share run on every backend (forEachBackend); tests of what only SQLite has (its
+// query plans, its file lock, its group commit) use openTest, which is SQLite.
+type backend struct{ pgtest.Backend }
 
 // forEachBackend runs test once per backend, as subtests named after them.
-func forEachBackend(t *testing.T, test func(t *testing.T, b backend)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) { test(t, b) })
-	}
+func forEachBackend(t *testing.T, test func(t *testing.T, db backend)) {
+	pgtest.ForEach(t, func(t *testing.T, b pgtest.Backend) { test(t, backend{b}) })
 }
 
 // open is a migrated store on a new database of the backend.
 func (b backend) open(t testing.TB) *Store {
 	t.Helper()
-	return openAt(t, b.database(t))
+	return openAt(t, b.Database(t))
 }
 
 // openAt is a migrated store on database, closed when the test ends.
@@ -61,7 +50,7 @@ func openAt(t testing.TB, database string) *Store {
 // openTest is a migrated SQLite store, for the tests of what only SQLite has.
 func openTest(t testing.TB) *Store {
 	t.Helper()
-	return backends[0].open(t)
+	return openAt(t, pgtest.SQLiteFile(t))
 }
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
