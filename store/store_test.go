@@ -212,8 +212,15 @@ func testWriteErrorRollsBackOnlyItsOwnWork(t *testing.T, db backend) {
 	}
 }
 
-func BenchmarkIntakeGroupCommit(b *testing.B) {
-	s := openTest(b)
+// BenchmarkIntake: 16 writers at once storing new postmortems, on each backend: SQLite's
+// group commit against PostgreSQL's concurrent SERIALIZABLE transactions.
+func BenchmarkIntake(b *testing.B) {
+	for _, db := range pgtest.Backends {
+		b.Run(db.Name, func(b *testing.B) { benchmarkIntake(b, openAt(b, db.Database(b))) })
+	}
+}
+
+func benchmarkIntake(b *testing.B, s *Store) {
 	ctx := context.Background()
 	var n sync.Mutex
 	next := 0
