@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -12,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pressly/goose/v3"
+
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/internal/pgtest"
+	"github.com/followthrough/followthrough/migrations"
 )
 
 // backend is a database the store's tests run on (pgtest.Backends). Tests of behaviour both
@@ -42,6 +47,30 @@ func openAt(t testing.TB, database string) *Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// openAtVersion is a store on a new database of the backend, migrated up to version only, for
+// tests of a migration.
+func (b backend) openAtVersion(t testing.TB, version int64) *Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := Open(ctx, b.Database(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	dialect, fsys := goose.DialectSQLite3, migrations.SQLite
+	if s.Dialect() == Postgres {
+		dialect, fsys = goose.DialectPostgres, migrations.Postgres
+	}
+	provider, err := goose.NewProvider(dialect, s.writeDB.DB, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.UpTo(ctx, version); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -333,5 +362,50 @@ func testOlderBinaryRefusesANewerSchema(t *testing.T, db backend) {
 	err := s.Migrate(ctx)
 	if err == nil || !strings.Contains(err.Error(), "schema version 9999, newer than this binary's") {
 		t.Fatalf("migrate: %v; want the newer schema refused", err)
+	}
+}
+
+// TestBothDatabasesHaveTheSameSchema: the PostgreSQL migrations are the SQLite ones' twins:
+// the same numbers, and once applied the same tables with the same columns in the same order
+// (what copy-db and the shared SQL rely on).
+func TestBothDatabasesHaveTheSameSchema(t *testing.T) {
+	versions := func(fsys fs.FS) []string {
+		names, err := fs.Glob(fsys, "*.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range names {
+			out = append(out, strings.SplitN(n, "_", 2)[0])
+		}
+		return out
+	}
+	if s, p := versions(migrations.SQLite), versions(migrations.Postgres); fmt.Sprint(s) != fmt.Sprint(p) {
+		t.Errorf("migration numbers differ: SQLite %v, PostgreSQL %v", s, p)
+	}
+	columns := func(s *Store, query string) string {
+		rows, err := s.readDB.Query(query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := collect(rows, func(rows *sql.Rows) (string, error) {
+			var table, column string
+			err := rows.Scan(&table, &column)
+			return table + "." + column, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(list, "\n")
+	}
+	sqlite := columns(openTest(t), `SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+		WHERE m.type = 'table' AND m.name NOT IN ('goose_db_version', 'sqlite_sequence') ORDER BY m.name, p.cid`)
+	postgres := columns(openAt(t, pgtest.URL(t)), `SELECT table_name, column_name FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name <> 'goose_db_version' ORDER BY table_name COLLATE "C", ordinal_position`)
+	if !strings.Contains(sqlite, "outbox.lease_owner") {
+		t.Fatalf("SQLite's columns miss outbox.lease_owner:\n%s", sqlite)
+	}
+	if sqlite != postgres {
+		t.Errorf("columns differ\nSQLite:\n%s\n\nPostgreSQL:\n%s", sqlite, postgres)
 	}
 }
