@@ -51,6 +51,8 @@ type postgresState struct {
 	migrateLock int64
 	// exports lets maxExports exports read at once, each on two connections.
 	exports chan struct{}
+	// retries counts the transactions run again after a conflict, for benchmarks.
+	retries atomic.Int64
 	// changes counts, when the database cannot be asked, so that ChangeCount still moves.
 	changes atomic.Int64
 }
@@ -159,6 +161,7 @@ func (s *Store) runPostgres(ctx context.Context, opts *sql.TxOptions, claim bool
 		if err == nil || !again || attempt == maxWriteAttempts {
 			return redactError(err, s.pg.database)
 		}
+		s.pg.retries.Add(1)
 		// Back off a little, at random, so that the writers that collided do not again.
 		wait := time.Duration(rand.Int64N(int64(attempt)*int64(5*time.Millisecond))) + time.Millisecond
 		select {
@@ -255,6 +258,15 @@ func scanClaimedJob(rows *sql.Rows) (Job, error) {
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// WriteRetries counts the transactions run again after a conflict with another's (0 on
+// SQLite, whose one writer has none).
+func (s *Store) WriteRetries() int64 {
+	if s.pg == nil {
+		return 0
+	}
+	return s.pg.retries.Load()
 }
 
 // retryable reports whether PostgreSQL aborted the transaction only for running beside others:
