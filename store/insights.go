@@ -32,12 +32,6 @@ func (s *Store) Insights(ctx context.Context, f ft.InsightsFilter, policy ft.Sta
 	return out, g.Wait()
 }
 
-// ChangeCount counts the commits of this store. Nothing else writes its database (one process
-// owns the file), so figures computed while it had a value stay true as long as it keeps it: a
-// cache of figures is keyed by it. A store shared by several processes must count their
-// commits too.
-func (s *Store) ChangeCount() int64 { return s.commits.Load() }
-
 // sqlText is SQL with its arguments, appended in the order their placeholders appear.
 type sqlText struct {
 	sql  strings.Builder
@@ -121,11 +115,9 @@ func (q *sqlText) dueDay(policy ft.StallPolicy) *sqlText {
 }
 
 // finishedAt is SQL for when a finished item finished: its latest change from unfinished into
-// done or wont_do, or, with none, its postmortem's sign-off (it was finished at sign-off). The
-// conditions repeat the status_history_finishes index's, so that the lookup is one search in it.
-const finishedAt = `COALESCE((SELECT MAX(h.at) FROM status_history h
-	WHERE h.postmortem_id = i.postmortem_id AND h.item_id = i.item_id
-	AND h.from_status IN ` + unfinishedStatuses + ` AND h.to_status IN ` + finishedStatuses + `), p.sort_at)`
+// done or wont_do, which the store keeps on the item (finished_at, set as its status changes),
+// or, with none, its postmortem's sign-off (it was finished at sign-off).
+const finishedAt = `COALESCE(i.finished_at, p.sort_at)`
 
 // Burndown counts, per week, the items created, finished and reopened and the items unfinished
 // at its end, from the first week with an item to now's week; weeks without changes are
