@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -106,7 +105,7 @@ func (s *Server) insightsPage(c echo.Context) error {
 	}
 	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
 	now := s.now()
-	ctx := context.WithoutCancel(c.Request().Context())
+	ctx := c.Request().Context()
 	in, err := s.reader.Insights(ctx, f, s.cfg.Stall.Policy(), now)
 	if err != nil {
 		return err

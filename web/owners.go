@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"time"
@@ -53,7 +52,7 @@ func (s *Server) ownersPage(c echo.Context) error {
 	}
 	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
 	now := s.now()
-	ctx := context.WithoutCancel(c.Request().Context())
+	ctx := c.Request().Context()
 	owners, err := s.reader.Owners(ctx, s.cfg.Stall.Policy(), now)
 	if err != nil {
 		return err
