@@ -277,3 +277,42 @@ func TestOneProcessOwnsADatabase(t *testing.T) {
 	}
 	again.Close()
 }
+
+// TestClaimPlan checks that the claim reads open jobs only, through indexes, whatever the
+// done history: the lane's open jobs in queue order from outbox_claim, with no sort and no scan
+// of the table, and the check for earlier open jobs of the same key from outbox_open_item.
+func TestClaimPlan(t *testing.T) {
+	s := openTest(t)
+	plan := explain(t, s, claimJobsSQL, "w", "u", "github", "n", "n", 4)
+	t.Log(plan)
+	for _, want := range []string{"USING INDEX outbox_claim (tracker=?)", "USING INDEX outbox_open_item"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("claim plan lacks %q:\n%s", want, plan)
+		}
+	}
+	for _, bad := range []string{"SCAN o\n", "SCAN outbox\n", "TEMP B-TREE"} {
+		if strings.Contains(plan+"\n", bad) {
+			t.Errorf("claim plan has %q:\n%s", bad, plan)
+		}
+	}
+}
+
+// explain is the query plan of query with args, one line per step.
+func explain(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.writeDB.Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	plan := ""
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan += detail + "\n"
+	}
+	return plan
+}

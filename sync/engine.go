@@ -208,18 +208,32 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 	}
 }
 
+// claimsPerWorker is how many jobs one claim leases per concurrent call: a lane leases several
+// rounds of work in one write (one commit shared with whatever else is written then), and the
+// lease (Options.Lease) is long enough for them.
+const claimsPerWorker = 4
+
 // runQueue claims one batch of due jobs of a lane and runs them, at most Concurrency at a time.
+// A batch never holds two jobs of one ordering key (the claim takes a key's earliest open job
+// only), so its jobs can run in any order.
 func (e *Engine) runQueue(ctx context.Context, tracker string) (int, error) {
-	jobs, err := e.opts.Store.ClaimJobs(ctx, e.owner, tracker, e.opts.Clock.Now(), e.opts.Lease, e.opts.Concurrency)
+	jobs, err := e.opts.Store.ClaimJobs(ctx, e.owner, tracker, e.opts.Clock.Now(), e.opts.Lease, e.opts.Concurrency*claimsPerWorker)
 	if err != nil || len(jobs) == 0 {
 		return 0, err
 	}
-	var wg gosync.WaitGroup
+	next := make(chan store.Job, len(jobs))
 	for _, job := range jobs {
+		next <- job
+	}
+	close(next)
+	var wg gosync.WaitGroup
+	for range min(e.opts.Concurrency, len(jobs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.runJob(ctx, job)
+			for job := range next {
+				e.runJob(ctx, job)
+			}
 		}()
 	}
 	wg.Wait()

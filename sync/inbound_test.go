@@ -256,12 +256,12 @@ func (e *twEnv) history(pmID, itemID string) []ft.HistoryEntry {
 // the worker. It returns whether the delivery was a duplicate.
 func (e *twEnv) deliver(source, deliveryID, event string, payload []byte) bool {
 	e.t.Helper()
-	dup, err := e.eng.RecordWebhook(e.ctx, source, deliveryID, event, payload)
+	ignored, err := e.eng.RecordWebhook(e.ctx, source, deliveryID, event, payload)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.run()
-	return dup
+	return ignored == sync.WebhookDuplicate
 }
 
 // tick moves the clock so that the next change at a stand-in has a later updated time.

@@ -478,7 +478,8 @@ func TestRecordWebhookOnceAndQueued(t *testing.T) {
 // record is a delivery recorded by the engine at time at.
 func record(e *intakeEnv, at time.Time, source, deliveryID, event string, payload []byte) (bool, error) {
 	e.clock.Set(at)
-	return e.eng.RecordWebhook(e.ctx, source, deliveryID, event, payload)
+	ignored, err := e.eng.RecordWebhook(e.ctx, source, deliveryID, event, payload)
+	return ignored == WebhookDuplicate, err
 }
 
 // TestStallCommentUsesThePolicyFallback is the regression test of stall comments that read

@@ -34,8 +34,9 @@ type Engine interface {
 	// Retry tries every item of the postmortem with sync: failed again.
 	Retry(ctx context.Context, pmID string) (ft.PostmortemView, error)
 	// RecordWebhook durably records a verified tracker webhook delivery (source "github" or
-	// "jira") for the worker; a delivery id seen before is a duplicate.
-	RecordWebhook(ctx context.Context, source, deliveryID, event string, payload []byte) (duplicate bool, err error)
+	// "jira") for the worker. ignored says why it was acknowledged without being stored ("" when
+	// it was): a delivery id seen before, or a delivery about nothing followthrough follows.
+	RecordWebhook(ctx context.Context, source, deliveryID, event string, payload []byte) (ignored string, err error)
 }
 
 // Reader is what the API and the status page read; *store.Store is one. Unknown postmortems
