@@ -139,3 +139,28 @@ func (s *Store) pruneInChunks(ctx context.Context, query, cut string) (int64, er
 		}
 	}
 }
+
+// InboundStats is what webhook deliveries leave in the database, for tests and benchmarks.
+type InboundStats struct {
+	Deliveries   int   // delivery ids remembered
+	Events       int   // stored deliveries
+	Unprocessed  int   // stored deliveries not processed yet
+	PayloadBytes int64 // bytes of the stored bodies
+	WebhookJobs  int   // process_webhook jobs not finished
+}
+
+// InboundStats counts what webhook deliveries left behind.
+func (s *Store) InboundStats(ctx context.Context) (InboundStats, error) {
+	var st InboundStats
+	err := s.readDB.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM webhook_deliveries),
+		(SELECT COUNT(*) FROM inbound_events),
+		(SELECT COUNT(*) FROM inbound_events WHERE processed_at IS NULL),
+		(SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM inbound_events),
+		(SELECT COUNT(*) FROM outbox WHERE kind = 'process_webhook' AND done_at IS NULL AND failed_at IS NULL)`).
+		Scan(&st.Deliveries, &st.Events, &st.Unprocessed, &st.PayloadBytes, &st.WebhookJobs)
+	if err != nil {
+		return st, fmt.Errorf("count webhook deliveries: %w", err)
+	}
+	return st, nil
+}

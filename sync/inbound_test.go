@@ -814,3 +814,89 @@ func TestIrrelevantAndForeignWebhooksAreIgnored(t *testing.T) {
 		t.Fatalf("%d events for foreign tickets", n)
 	}
 }
+
+// An organisation's webhook sends events about every issue: those about issues followthrough
+// does not follow are acknowledged and leave their delivery id behind, and no job or body.
+func TestUnfollowedDeliveriesLeaveOnlyTheirID(t *testing.T) {
+	env := newTWEnv(t)
+	env.intake("PM-U", ft.Target{Kind: ft.GitHub, Repo: twRepo})
+	other, err := env.gh.CreateIssue(twRepo, githubfake.NewIssue{Title: "someone else's"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.tick()
+	if err := env.gh.CloseIssue(twRepo, other.Number, "completed", twPerson); err != nil {
+		t.Fatal(err)
+	}
+	payload := env.githubPayload("issues.closed.json", "closed", github.Key(twRepo, other.Number), twPerson)
+	before, err := env.st.InboundStats(env.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := nextDelivery()
+	for _, want := range []string{sync.WebhookNotFollowed, sync.WebhookDuplicate} {
+		ignored, err := env.eng.RecordWebhook(env.ctx, "github", id, "issues", payload)
+		if err != nil || ignored != want {
+			t.Fatalf("record: %q, %v; want %q", ignored, err, want)
+		}
+	}
+	if ignored, err := env.eng.RecordWebhook(env.ctx, "github", nextDelivery(), "pull_request", payload); err != nil || ignored != sync.WebhookNotUsed {
+		t.Fatalf("pull request event: %q, %v", ignored, err)
+	}
+	after, err := env.st.InboundStats(env.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Deliveries != before.Deliveries+2 || after.Events != before.Events || after.PayloadBytes != before.PayloadBytes ||
+		after.WebhookJobs != 0 {
+		t.Fatalf("before %+v, after %+v: want two delivery ids more and nothing else", before, after)
+	}
+	if pending, failed, err := env.st.JobCounts(env.ctx); err != nil || pending != 0 || failed != 0 {
+		t.Fatalf("jobs pending %d failed %d (%v)", pending, failed, err)
+	}
+}
+
+// Deliveries about followed tickets are stored, applied in the order they came per ticket (the
+// last event of each ticket wins), and their bodies dropped once applied.
+func TestFollowedDeliveriesApplyPerTicketAndDropTheirBodies(t *testing.T) {
+	env := newTWEnv(t)
+	pm := env.intake("PM-F", ft.Target{Kind: ft.GitHub, Repo: twRepo}, ft.Target{Kind: ft.GitHub, Repo: twRepo})
+	var payloads [][]byte
+	for i, it := range pm.Items {
+		repo, num := splitGitHubKey(t, it.Ticket.Key)
+		env.tick()
+		if err := env.gh.AddLabel(repo, num, "in progress"); err != nil {
+			t.Fatal(err)
+		}
+		payloads = append(payloads, env.githubPayload("labeled.payload.json", "labeled", it.Ticket.Key, twPerson))
+		if i == 0 {
+			env.tick()
+			if err := env.gh.CloseIssue(repo, num, "completed", twPerson); err != nil {
+				t.Fatal(err)
+			}
+			payloads = append(payloads, env.githubPayload("issues.closed.json", "closed", it.Ticket.Key, twPerson))
+		}
+	}
+	for _, p := range payloads {
+		if ignored, err := env.eng.RecordWebhook(env.ctx, "github", nextDelivery(), "issues", p); err != nil || ignored != "" {
+			t.Fatalf("record: %q, %v", ignored, err)
+		}
+	}
+	queued, err := env.st.InboundStats(env.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if queued.Events != 3 || queued.WebhookJobs != 3 || queued.PayloadBytes == 0 {
+		t.Fatalf("queued: %+v", queued)
+	}
+	env.run()
+	wantStatus(t, env.item("PM-F", "AI-1"), ft.StatusDone)
+	wantStatus(t, env.item("PM-F", "AI-2"), ft.StatusInProgress)
+	applied, err := env.st.InboundStats(env.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied.Unprocessed != 0 || applied.WebhookJobs != 0 || applied.PayloadBytes != 0 {
+		t.Fatalf("after applying: %+v; want every delivery processed and no body kept", applied)
+	}
+}
