@@ -316,3 +316,33 @@ func explain(t *testing.T, s *Store, query string, args ...any) string {
 	}
 	return plan
 }
+
+// TestWriterPreparesEachStatementOnce checks that the writer's statements are prepared once and
+// then run prepared: after the first intakes, more intakes prepare nothing new.
+func TestWriterPreparesEachStatementOnce(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	intake := func(id string) {
+		t.Helper()
+		if err := intakeNew(ctx, s, testDoc(id, item("AI-1", "x"), item("AI-2", "y")), targets(2, repoA), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	intake("PM-1")
+	intake("PM-2")
+	s.stmts.mu.Lock()
+	prepared := len(s.stmts.stmts)
+	s.stmts.mu.Unlock()
+	hits := s.stmts.hits.Load()
+	for i := 3; i <= 10; i++ {
+		intake(fmt.Sprintf("PM-%d", i))
+	}
+	s.stmts.mu.Lock()
+	defer s.stmts.mu.Unlock()
+	if len(s.stmts.stmts) != prepared || len(s.stmts.wanted) != 0 {
+		t.Errorf("%d statements prepared after two intakes, %d (and %d waiting) after ten", prepared, len(s.stmts.stmts), len(s.stmts.wanted))
+	}
+	if prepared == 0 || s.stmts.hits.Load()-hits < 8*int64(prepared)/2 {
+		t.Errorf("%d statements prepared, run prepared %d times in eight intakes", prepared, s.stmts.hits.Load()-hits)
+	}
+}
