@@ -152,6 +152,19 @@ func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	return t.tx.QueryRowContext(ctx, query, args...)
 }
 
+// reader is the transaction as the read functions' querier, its statements prepared as exec's.
+func (t *Tx) reader() querier { return txReader{t} }
+
+type txReader struct{ t *Tx }
+
+func (r txReader) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return r.t.query(ctx, query, args...)
+}
+
+func (r txReader) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return r.t.queryRow(ctx, query, args...)
+}
+
 type writeRequest struct {
 	ctx  context.Context
 	fn   func(*Tx) error

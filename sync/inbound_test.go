@@ -900,3 +900,42 @@ func TestFollowedDeliveriesApplyPerTicketAndDropTheirBodies(t *testing.T) {
 		t.Fatalf("after applying: %+v; want every delivery processed and no body kept", applied)
 	}
 }
+
+// The intake's answer is built from what it wrote: it must be what GET reads right after, for
+// a new postmortem (one item overdue, so it stalls at once) and for a revision.
+func TestIntakeViewIsWhatIsStored(t *testing.T) {
+	env := newTWEnv(t)
+	signed := env.clock.Now().Add(-90 * 24 * time.Hour)
+	doc := &ft.Document{ID: "PM-V", Title: "Outage", Status: "finalized", SignedOffBy: []string{"carol@acme.com"},
+		SignedOffAt: &signed, ActionItems: []ft.ActionItem{
+			{ID: "AI-1", Title: "Overdue", Owner: "bob@acme.com", Priority: "P1", Due: signed.Format("2006-01-02")},
+			{ID: "AI-2", Title: "Done already", Owner: "bob@acme.com", Priority: "P2", Status: ft.StatusDone},
+		}}
+	var last *ft.Document
+	for i, want := range []ft.IntakeOutcome{ft.IntakeCreated, ft.IntakeRevised} {
+		if i == 1 {
+			doc.ActionItems = append(doc.ActionItems, ft.ActionItem{ID: "AI-3", Title: "New", Owner: "dan@acme.com", Priority: "P2"})
+		}
+		targets := make([]ft.Target, len(doc.ActionItems))
+		for j := range targets {
+			targets[j] = ft.Target{Kind: ft.GitHub, Repo: twRepo}
+		}
+		last = sync.WithTargets(doc, targets)
+		outcome, view, err := env.eng.IntakeView(env.ctx, last)
+		if err != nil || outcome != want {
+			t.Fatalf("intake %d: %v, %v", i, outcome, err)
+		}
+		if !view.Items[0].Stalled {
+			t.Fatalf("intake %d: the overdue item is not stalled: %+v", i, view.Items[0])
+		}
+		got, _ := json.Marshal(view)
+		stored, _ := json.Marshal(env.pm("PM-V"))
+		if string(got) != string(stored) {
+			t.Fatalf("intake %d answered\n%s\nbut GET reads\n%s", i, got, stored)
+		}
+		env.tick()
+	}
+	if outcome, view, err := env.eng.IntakeView(env.ctx, last); err != nil || outcome != ft.IntakeUnchanged || view.ID != "" {
+		t.Fatalf("unchanged: %v, %q, %v", outcome, view.ID, err)
+	}
+}

@@ -27,8 +27,9 @@ import (
 // whose ticket does not exist yet or was deleted), or are an *ft.RoutingError (new items with
 // nowhere to go), which the error handler answers with 404, 409 and 422.
 type Engine interface {
-	// Intake durably accepts a normalized, valid postmortem document.
-	Intake(ctx context.Context, doc *ft.Document) (ft.IntakeOutcome, error)
+	// IntakeView durably accepts a normalized, valid postmortem document and returns the
+	// postmortem as it is after (empty when the document was unchanged).
+	IntakeView(ctx context.Context, doc *ft.Document) (ft.IntakeOutcome, ft.PostmortemView, error)
 	// SetItemStatus sets an item's status from the API and queues the move of its ticket.
 	SetItemStatus(ctx context.Context, pmID, itemID string, status ft.Status) (ft.ItemView, error)
 	// Retry tries every item of the postmortem with sync: failed again.
