@@ -26,16 +26,21 @@ type Job struct {
 
 // enqueue adds a job in the caller's transaction; a job whose dedupe key exists is dropped.
 func enqueue(ctx context.Context, tx *Tx, j Job, now time.Time) error {
-	payload := string(j.Payload)
-	if payload == "" {
-		payload = "{}"
-	}
+	return enqueueAll(ctx, tx, []Job{j}, now)
+}
+
+// enqueueAll adds jobs as enqueue does, in their order, several in one statement.
+func enqueueAll(ctx context.Context, tx *Tx, jobs []Job, now time.Time) error {
 	nowText := formatTime(now)
-	_, err := tx.exec(ctx, `INSERT INTO outbox (kind, postmortem_id, item_id, tracker, dedupe_key, payload,
-		next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (dedupe_key) DO NOTHING`,
-		j.Kind, j.PostmortemID, j.ItemID, j.Tracker, nullString(j.DedupeKey), payload, nowText, nowText)
-	return err
+	return insertRows(ctx, tx, `INSERT INTO outbox (kind, postmortem_id, item_id, tracker, dedupe_key, payload,
+		next_attempt_at, created_at) VALUES `, 8, len(jobs), func(i int, args []any) []any {
+		j := jobs[i]
+		payload := string(j.Payload)
+		if payload == "" {
+			payload = "{}"
+		}
+		return append(args, j.Kind, j.PostmortemID, j.ItemID, j.Tracker, nullString(j.DedupeKey), payload, nowText, nowText)
+	}, ` ON CONFLICT (dedupe_key) DO NOTHING`)
 }
 
 // Enqueue adds outbox work in the caller's transaction.

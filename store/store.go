@@ -406,6 +406,35 @@ func lockFile(path string) (*os.File, error) {
 	return f, nil
 }
 
+// maxRowsPerInsert bounds the rows of one multi-row INSERT: few enough for any database's limit
+// on parameters, and few enough statement texts (one per row count) for the statement cache.
+const maxRowsPerInsert = 50
+
+// insertRows inserts n rows with as few statements as maxRowsPerInsert allows: prefix is the
+// statement up to VALUES, each row has cols parameters appended by row, and suffix follows the
+// rows (an ON CONFLICT clause, or ""). The rows are inserted in their order.
+func insertRows(ctx context.Context, tx *Tx, prefix string, cols, n int, row func(i int, args []any) []any, suffix string) error {
+	placeholders := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	for start := 0; start < n; start += maxRowsPerInsert {
+		end := min(start+maxRowsPerInsert, n)
+		var q strings.Builder
+		q.WriteString(prefix)
+		args := make([]any, 0, (end-start)*cols)
+		for i := start; i < end; i++ {
+			if i > start {
+				q.WriteString(", ")
+			}
+			q.WriteString(placeholders)
+			args = row(i, args)
+		}
+		q.WriteString(suffix)
+		if _, err := tx.exec(ctx, q.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // collect reads every row of rows with scan, then closes them.
 func collect[T any](rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error) {
 	defer rows.Close()
