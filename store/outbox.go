@@ -82,19 +82,23 @@ func UnfinishedJobsOutside(ctx context.Context, tx *Tx, lanes []string) ([]Job, 
 // waits while an earlier unfinished job with the same ordering key (postmortem and item)
 // exists, found in outbox_open_item. Neither index holds done or given-up jobs, so a claim
 // costs the same after a year of history as on the first day (TestClaimPlan checks the plan).
-// Arguments: owner, lease until, tracker, now, now, limit.
+// A worker takes back its own leased jobs too: it claims a lane only when none of that lane's
+// jobs is running, so a job of its own still leased is one whose outcome could not be written
+// (a full disk), to be run again now rather than when its lease runs out.
+// Arguments: owner, lease until, tracker, now, now, owner, limit.
 const claimJobsSQL = `UPDATE outbox SET lease_owner = ?, lease_until = ?
 	WHERE id IN (
 		SELECT o.id FROM outbox o
 		WHERE o.done_at IS NULL AND o.failed_at IS NULL AND o.tracker = ?
-		  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)
+		  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ? OR o.lease_owner = ?)
 		  AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.postmortem_id = o.postmortem_id
 		      AND e.item_id = o.item_id AND e.id < o.id AND e.done_at IS NULL AND e.failed_at IS NULL)
 		ORDER BY o.id LIMIT ?)
 	RETURNING id, kind, postmortem_id, item_id, tracker, payload, attempts,
 		COALESCE(last_error, ''), created_at`
 
-// ClaimJobs leases up to limit due jobs of one tracker ("" for non-tracker work). A job waits
+// ClaimJobs leases up to limit due jobs of one tracker ("" for non-tracker work); the caller
+// must not be running any job of that tracker (see claimJobsSQL). A job waits
 // while an earlier unfinished job of the same item (or, for postmortem-wide jobs, the same
 // postmortem; for a webhook, the same ticket) exists, so an item's work runs in the order it
 // was queued. The lease is written in the group commit, beside whatever else is being
@@ -104,7 +108,7 @@ func (s *Store) ClaimJobs(ctx context.Context, owner, tracker string, now time.T
 	err := s.Write(ctx, func(tx *Tx) error {
 		jobs = nil
 		nowText := formatTime(now)
-		rows, err := tx.query(ctx, claimJobsSQL, owner, formatTime(now.Add(lease)), tracker, nowText, nowText, limit)
+		rows, err := tx.query(ctx, claimJobsSQL, owner, formatTime(now.Add(lease)), tracker, nowText, nowText, owner, limit)
 		if err != nil {
 			return err
 		}

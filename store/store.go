@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,7 @@ import (
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/migrations"
 )
 
@@ -56,7 +58,8 @@ type Store struct {
 	closeMu sync.RWMutex
 	closed  bool
 
-	stmts        *stmtCache // the writer's prepared statements
+	stmts        *stmtCache  // the writer's prepared statements
+	refused      atomic.Bool // writes are being refused (refused.go)
 	transactions atomic.Int64
 	commits      atomic.Int64
 	itemReads    atomic.Int64
@@ -262,8 +265,12 @@ func (s *Store) Close() error {
 	return errors.Join(s.stmts.close(), s.exportDB.Close(), s.readDB.Close(), s.writeDB.Close(), s.lock.Close())
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers, and takes writes: while writes are refused (a full
+// disk) it fails with ft.ErrWriteRefused until one succeeds.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.WritesRefused() {
+		return fmt.Errorf("ping: %w", ft.ErrWriteRefused)
+	}
 	var one int
 	return s.readDB.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
@@ -324,12 +331,19 @@ func (s *Store) commitBatch(batch []*writeRequest) {
 	results := make([]error, len(batch))
 	tx, err := s.writeDB.BeginTx(ctx, nil)
 	if err != nil {
+		err = s.refusal(err)
 		for _, req := range batch {
 			req.done <- fmt.Errorf("begin transaction: %w", err)
 		}
 		return
 	}
 	t := &Tx{tx: tx, stmts: s.stmts, itemReads: &s.itemReads}
+	// While writes are refused, only a commit that stored something shows that they are taken
+	// again (a claim that found nothing commits with no write at all).
+	changesBefore := int64(-1)
+	if s.refused.Load() {
+		changesBefore = totalChanges(tx)
+	}
 	applied := 0
 	for i, req := range batch {
 		if err := req.ctx.Err(); err != nil {
@@ -342,16 +356,20 @@ func (s *Store) commitBatch(batch []*writeRequest) {
 			// The savepoint could not be undone (a full disk, an I/O error): nothing of this
 			// batch can be trusted, so none of it is committed and every writer hears so.
 			_ = tx.Rollback()
+			broken = s.refusal(broken)
 			for _, r := range batch {
 				r.done <- fmt.Errorf("transaction aborted: %w", broken)
 			}
 			return
 		}
+		results[i] = s.refusal(results[i])
 		if results[i] == nil {
 			applied++
 		}
 	}
+	stored := changesBefore >= 0 && totalChanges(tx) > changesBefore
 	if err := tx.Commit(); err != nil {
+		err = s.refusal(err)
 		for _, req := range batch {
 			req.done <- fmt.Errorf("commit: %w", err)
 		}
@@ -359,6 +377,9 @@ func (s *Store) commitBatch(batch []*writeRequest) {
 	}
 	s.commits.Add(1)
 	s.transactions.Add(int64(applied))
+	if stored && !slices.ContainsFunc(results, func(err error) bool { return errors.Is(err, ft.ErrWriteRefused) }) {
+		s.writeSucceeded()
+	}
 	for i, req := range batch {
 		req.done <- results[i]
 	}
@@ -377,7 +398,7 @@ func (s *Store) runInSavepoint(t *Tx, fn func(*Tx) error) (err, broken error) {
 		}
 		if err != nil {
 			if _, rbErr := t.exec(ctx, "ROLLBACK TO w"); rbErr != nil {
-				broken = fmt.Errorf("undo a failed write (%v): %w", err, rbErr)
+				broken = fmt.Errorf("undo a failed write (%w): %w", err, rbErr)
 				return
 			}
 		}

@@ -172,7 +172,9 @@ func (e *Engine) queues() []string {
 func (e *Engine) workQueue(ctx context.Context, tracker string) {
 	for ctx.Err() == nil {
 		n, err := e.runQueue(ctx, tracker)
-		if err != nil && ctx.Err() == nil {
+		// A database that refuses writes is logged once per episode by the store; the lane
+		// keeps polling, and resumes by itself when a claim is taken again.
+		if err != nil && ctx.Err() == nil && !errors.Is(err, ft.ErrWriteRefused) {
 			e.logger.Error("outbox", slog.String("tracker", tracker), slog.String("error", err.Error()))
 		}
 		if n > 0 {

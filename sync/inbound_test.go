@@ -939,3 +939,4 @@ func TestIntakeViewIsWhatIsStored(t *testing.T) {
 		t.Fatalf("unchanged: %v, %q, %v", outcome, view.ID, err)
 	}
 }
+
