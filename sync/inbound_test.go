@@ -939,4 +939,3 @@ func TestIntakeViewIsWhatIsStored(t *testing.T) {
 		t.Fatalf("unchanged: %v, %q, %v", outcome, view.ID, err)
 	}
 }
-
