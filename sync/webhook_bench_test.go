@@ -141,3 +141,84 @@ func fileSize(b *testing.B, path string) int64 {
 	}
 	return total
 }
+
+// BenchmarkFollowedWebhooks sends GitHub deliveries (11 KB) about 50 tickets followthrough
+// follows, 16 at a time: each is stored with its job in the group commit (not applied here).
+func BenchmarkFollowedWebhooks(b *testing.B) {
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	gh := githubfake.New(githubfake.Options{})
+	defer gh.Close()
+	cfg := config.Default()
+	cfg.GitHub = config.DefaultGitHub()
+	cfg.GitHub.APIURL, cfg.GitHub.Token = gh.URL(), config.Secret(githubfake.DefaultToken)
+	tr, err := github.New(cfg.GitHub, nil, github.Options{Logger: logger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "ft.db"), logger)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	eng := sync.New(sync.Options{Store: st, Config: cfg, Logger: logger,
+		Trackers: map[ft.TrackerKind]ft.Tracker{ft.GitHub: tr}})
+	const tickets = 50
+	now := time.Now()
+	doc := &ft.Document{ID: "PM-B", Title: "Outage", Status: "finalized", SignedOffBy: []string{"carol@acme.com"}, SignedOffAt: &now}
+	targets := make([]ft.Target, tickets)
+	for i := range tickets {
+		doc.ActionItems = append(doc.ActionItems, ft.ActionItem{ID: fmt.Sprintf("AI-%d", i+1), Title: "Action", Owner: "bob@acme.com", Priority: "P2"})
+		targets[i] = ft.Target{Kind: ft.GitHub, Repo: "codinasion/codinasion-bot"}
+	}
+	if _, err := eng.Intake(ctx, sync.WithTargets(doc, targets)); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.Write(ctx, func(tx *store.Tx) error {
+		for i := range tickets {
+			ref := ft.TicketRef{Kind: ft.GitHub, Key: github.Key("codinasion/codinasion-bot", i+1)}
+			if _, err := store.LinkTicket(ctx, tx, "PM-B", fmt.Sprintf("AI-%d", i+1), ft.Ticket{Ref: ref, Status: ft.StatusOpen}, ref.Scope(), now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("testdata", "issues.closed.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var base map[string]any
+	if err := json.Unmarshal(raw, &base); err != nil {
+		b.Fatal(err)
+	}
+	payloads := make([][]byte, tickets)
+	for i := range tickets {
+		issue := map[string]any{}
+		for k, v := range base["issue"].(map[string]any) {
+			issue[k] = v
+		}
+		issue["number"] = i + 1
+		base["issue"] = issue
+		if payloads[i], err = json.Marshal(base); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			ignored, err := eng.RecordWebhook(ctx, "github", fmt.Sprintf("bench-%d", i), "issues", payloads[i%tickets])
+			if err != nil || ignored != "" {
+				b.Errorf("delivery %d: %q, %v", i, ignored, err)
+				return
+			}
+		}
+	})
+}
