@@ -215,11 +215,20 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 // lease (Options.Lease) is long enough for them.
 const claimsPerWorker = 4
 
+// localConcurrency is how many jobs of the non-tracker lane run at once, at least.
+const localConcurrency = 16
+
 // runQueue claims one batch of due jobs of a lane and runs them, at most Concurrency at a time.
 // A batch never holds two jobs of one ordering key (the claim takes a key's earliest open job
 // only), so its jobs can run in any order.
 func (e *Engine) runQueue(ctx context.Context, tracker string) (int, error) {
-	jobs, err := e.opts.Store.ClaimJobs(ctx, e.owner, tracker, e.opts.Clock.Now(), e.opts.Lease, e.opts.Concurrency*claimsPerWorker)
+	concurrency := e.opts.Concurrency
+	if tracker == "" {
+		// The lane of webhook deliveries and notifications waits on our own database and on
+		// receivers, not on a tracker's limits: more of its jobs share each commit.
+		concurrency = max(concurrency, localConcurrency)
+	}
+	jobs, err := e.opts.Store.ClaimJobs(ctx, e.owner, tracker, e.opts.Clock.Now(), e.opts.Lease, concurrency*claimsPerWorker)
 	if err != nil || len(jobs) == 0 {
 		return 0, err
 	}
@@ -229,7 +238,7 @@ func (e *Engine) runQueue(ctx context.Context, tracker string) (int, error) {
 	}
 	close(next)
 	var wg gosync.WaitGroup
-	for range min(e.opts.Concurrency, len(jobs)) {
+	for range min(concurrency, len(jobs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
