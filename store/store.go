@@ -237,7 +237,9 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 
 // Migrate applies the embedded migrations that the database does not have yet.
 func (s *Store) Migrate(ctx context.Context) error {
-	provider, err := goose.NewProvider(goose.DialectSQLite3, s.writeDB, migrations.SQLite)
+	// Numbers are reserved in ranges for work done side by side, so a database may have a later
+	// migration before an earlier one lands (0010 before 0009): the missing one is applied then.
+	provider, err := goose.NewProvider(goose.DialectSQLite3, s.writeDB, migrations.SQLite, goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
