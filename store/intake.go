@@ -101,6 +101,9 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 			}
 		}
 	}
+	if err := refreshFigureNumbers(ctx, tx, pm); err != nil {
+		return fmt.Errorf("write figures of %s: %w", pm.ID, err)
+	}
 	for _, j := range p.Jobs {
 		if err := enqueue(ctx, tx, j, now); err != nil {
 			return fmt.Errorf("queue %s for %s/%s: %w", j.Kind, pm.ID, j.ItemID, err)

@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+)
+
+// The numbers that /insights and /owners compute with, kept on items and their status history
+// as they change (migration 0015), so that a request reads integers from indexes in the order
+// it groups by, and no time text, no join with the postmortems:
+//
+//   - an item's figure_team (its own team, else its postmortem's), severity and signed_off_unix
+//     (its postmortem's severity, and its sign-off, or acceptance when there is none, in Unix
+//     seconds): set for all of a postmortem's items by refreshFigureNumbers after every intake;
+//   - its due_day (own due date), created_week and born_finished (finished when created): set by
+//     InsertItem and UpdateItem; finished_unix: set by setItemStatus with finished_at;
+//   - a status change's week and crossing, and a copy of its item's filter numbers and removed
+//     flag: set by setItemStatus, and brought up to date by refreshFigureNumbers.
+//
+// The day and week numbers are worked out here, in Go, so that the SQL stays the same on every
+// database.
+
+// weekOf is the day number of the Monday that starts the week (UTC) of the day day. Day 0,
+// 1970-01-01, was a Thursday.
+func weekOf(day int64) int64 { return (day+3)/7*7 - 3 }
+
+// dueDayOf is the day number of a YYYY-MM-DD due date, or nil (NULL) for none.
+func dueDayOf(due string) any {
+	t, err := time.Parse(time.DateOnly, due)
+	if err != nil {
+		return nil
+	}
+	return dayNumber(t)
+}
+
+// crossing is 1 for a change from unfinished into finished, -1 for one back, 0 for any other.
+func crossing(from, to ft.Status) int {
+	switch {
+	case !from.Finished() && to.Finished():
+		return 1
+	case from.Finished() && !to.Finished():
+		return -1
+	}
+	return 0
+}
+
+func oneIf(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// refreshFigureNumbers gives a postmortem's items its team, severity and sign-off as the intake
+// just wrote them, and their status history the items' numbers; rows already up to date are
+// left alone.
+func refreshFigureNumbers(ctx context.Context, tx *Tx, pm PostmortemRow) error {
+	var sortAt string
+	if err := tx.queryRow(ctx, `SELECT sort_at FROM postmortems WHERE id = ?`, pm.ID).Scan(&sortAt); err != nil {
+		return err
+	}
+	signedOff := parseTime(sortAt).Unix()
+	_, err := tx.exec(ctx, `UPDATE items SET figure_team = CASE WHEN team <> '' THEN team ELSE ? END,
+		severity = ?, signed_off_unix = ?
+		WHERE postmortem_id = ? AND (figure_team <> CASE WHEN team <> '' THEN team ELSE ? END
+			OR severity <> ? OR signed_off_unix <> ?)`,
+		pm.Team, pm.Severity, signedOff, pm.ID, pm.Team, pm.Severity, signedOff)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, `UPDATE status_history SET
+		figure_team = (SELECT i.figure_team FROM items i WHERE i.postmortem_id = status_history.postmortem_id AND i.item_id = status_history.item_id),
+		removed = (SELECT i.removed FROM items i WHERE i.postmortem_id = status_history.postmortem_id AND i.item_id = status_history.item_id),
+		severity = ?, signed_off_unix = ?
+		WHERE postmortem_id = ?`, pm.Severity, signedOff, pm.ID)
+	return err
+}
