@@ -204,8 +204,8 @@ func onTimeByTeam(ctx context.Context, db querier, f ft.InsightsFilter, policy f
 // onTimeQuery selects, per team, its items, finished items and items finished in time.
 func onTimeQuery(f ft.InsightsFilter, policy ft.StallPolicy) *sqlText {
 	q := &sqlText{}
-	q.add(`SELECT i.figure_team, COUNT(*), SUM(CASE WHEN i.status IN ` + finishedStatuses + ` THEN 1 ELSE 0 END),
-		SUM(CASE WHEN i.status IN ` + finishedStatuses + ` AND ` + finishedUnix + ` / 86400
+	q.add(`SELECT i.figure_team, COUNT(*), SUM(CASE WHEN i.status IN `+finishedStatuses+` THEN 1 ELSE 0 END),
+		SUM(CASE WHEN i.status IN `+finishedStatuses+` AND `+finishedUnix+` / 86400
 			+ CASE WHEN i.status = 'wont_do' THEN 1 ELSE 0 END <= `).dueDay(policy).add(` THEN 1 ELSE 0 END)
 		FROM items i WHERE i.removed = 0`).filter(f, "i").add(` GROUP BY i.figure_team ORDER BY i.figure_team`)
 	return q
