@@ -70,10 +70,14 @@ func refreshFigureNumbers(ctx context.Context, tx *Tx, pm PostmortemRow) error {
 	if err != nil {
 		return err
 	}
+	// Only rows that differ are written, so that a revision that changes nothing the figures
+	// select on rewrites no index entry.
+	const item = `FROM items i WHERE i.postmortem_id = status_history.postmortem_id AND i.item_id = status_history.item_id`
 	_, err = tx.exec(ctx, `UPDATE status_history SET
-		figure_team = (SELECT i.figure_team FROM items i WHERE i.postmortem_id = status_history.postmortem_id AND i.item_id = status_history.item_id),
-		removed = (SELECT i.removed FROM items i WHERE i.postmortem_id = status_history.postmortem_id AND i.item_id = status_history.item_id),
+		figure_team = (SELECT i.figure_team `+item+`), removed = (SELECT i.removed `+item+`),
 		severity = ?, signed_off_unix = ?
-		WHERE postmortem_id = ?`, pm.Severity, signedOff, pm.ID)
+		WHERE postmortem_id = ? AND (severity <> ? OR signed_off_unix <> ?
+			OR EXISTS (SELECT 1 `+item+` AND (i.figure_team <> status_history.figure_team OR i.removed <> status_history.removed)))`,
+		pm.Severity, signedOff, pm.ID, pm.Severity, signedOff)
 	return err
 }
