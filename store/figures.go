@@ -13,11 +13,16 @@ import (
 //
 //   - an item's figure_team (its own team, else its postmortem's), severity and signed_off_unix
 //     (its postmortem's severity, and its sign-off, or acceptance when there is none, in Unix
-//     seconds): set for all of a postmortem's items by refreshFigureNumbers after every intake;
-//   - its due_day (own due date), created_week and born_finished (finished when created): set by
-//     InsertItem and UpdateItem; finished_unix: set by setItemStatus with finished_at;
+//     seconds), due_day (own due date), created_week and born_finished (finished when
+//     created): written by intake with the item (insertItem, updateItem), and for the items a
+//     revision no longer lists by refreshFigureNumbers; finished_unix: set by setItemStatus
+//     with finished_at;
 //   - a status change's week and crossing, and a copy of its item's filter numbers and removed
-//     flag: set by setItemStatus, and brought up to date by refreshFigureNumbers.
+//     flag: set by setItemStatus, and brought up to date by refreshFigureNumbers after a
+//     revision.
+//
+// A first intake writes them with its rows and reads nothing back: on PostgreSQL, reading a
+// postmortem's items again would make concurrent intakes conflict (predicate locks).
 //
 // The day and week numbers are worked out here, in Go, so that the SQL stays the same on every
 // database.
@@ -53,20 +58,49 @@ func oneIf(b bool) int {
 	return 0
 }
 
-// refreshFigureNumbers gives a postmortem's items its team, severity and sign-off as the intake
-// just wrote them, and their status history the items' numbers; rows already up to date are
-// left alone.
-func refreshFigureNumbers(ctx context.Context, tx *Tx, pm PostmortemRow) error {
-	var sortAt string
-	if err := tx.queryRow(ctx, `SELECT sort_at FROM postmortems WHERE id = ?`, pm.ID).Scan(&sortAt); err != nil {
-		return err
+// postmortemFigures are the figure numbers a postmortem gives its items.
+type postmortemFigures struct {
+	team, severity string
+	signedOffUnix  int64 // its sign-off, else its acceptance (sort_at), in Unix seconds
+}
+
+// teamOf is an item's team as the figures count it: its own, else its postmortem's.
+func (pm postmortemFigures) teamOf(r ItemRow) string {
+	if r.Team != "" {
+		return r.Team
 	}
-	signedOff := parseTime(sortAt).Unix()
+	return pm.team
+}
+
+// figuresOf works out the figure numbers of a postmortem that intake has just written as its
+// revision revision at now: a first revision's from what it wrote (accepted now), a later
+// one's with its first acceptance read back.
+func figuresOf(ctx context.Context, tx *Tx, pm PostmortemRow, revision int, now time.Time) (postmortemFigures, error) {
+	f := postmortemFigures{team: pm.Team, severity: pm.Severity}
+	switch {
+	case pm.SignedOffAt != nil:
+		f.signedOffUnix = pm.SignedOffAt.Unix()
+	case revision == 1:
+		f.signedOffUnix = now.Unix()
+	default:
+		var sortAt string
+		if err := tx.queryRow(ctx, `SELECT sort_at FROM postmortems WHERE id = ?`, pm.ID).Scan(&sortAt); err != nil {
+			return f, err
+		}
+		f.signedOffUnix = parseTime(sortAt).Unix()
+	}
+	return f, nil
+}
+
+// refreshFigureNumbers brings the figure numbers of a postmortem's items that a revision did
+// not write (items it no longer lists) and of their status history up to date with the
+// postmortem's, pm; rows already up to date are left alone.
+func refreshFigureNumbers(ctx context.Context, tx *Tx, pmID string, pm postmortemFigures) error {
 	_, err := tx.exec(ctx, `UPDATE items SET figure_team = CASE WHEN team <> '' THEN team ELSE ? END,
 		severity = ?, signed_off_unix = ?
 		WHERE postmortem_id = ? AND (figure_team <> CASE WHEN team <> '' THEN team ELSE ? END
 			OR severity <> ? OR signed_off_unix <> ?)`,
-		pm.Team, pm.Severity, signedOff, pm.ID, pm.Team, pm.Severity, signedOff)
+		pm.team, pm.severity, pm.signedOffUnix, pmID, pm.team, pm.severity, pm.signedOffUnix)
 	if err != nil {
 		return err
 	}
@@ -78,6 +112,6 @@ func refreshFigureNumbers(ctx context.Context, tx *Tx, pm PostmortemRow) error {
 		severity = ?, signed_off_unix = ?
 		WHERE postmortem_id = ? AND (severity <> ? OR signed_off_unix <> ?
 			OR EXISTS (SELECT 1 `+item+` AND (i.figure_team <> status_history.figure_team OR i.removed <> status_history.removed)))`,
-		pm.Severity, signedOff, pm.ID, pm.Severity, signedOff)
+		pm.severity, pm.signedOffUnix, pmID, pm.severity, pm.signedOffUnix)
 	return err
 }

@@ -90,8 +90,8 @@ func TestFinishedAtBackfill(t *testing.T) {
 func figureNumbers(t *testing.T, s *Store) []string {
 	t.Helper()
 	rows, err := s.readDB.Query(`SELECT postmortem_id || '/' || item_id || ' team=' || figure_team || ' severity=' || severity
-		|| ' signed_off=' || signed_off_unix || ' created_week=' || created_week || ' due_day=' || COALESCE(due_day, 'none')
-		|| ' finished=' || COALESCE(finished_unix, 'none') || ' born_finished=' || born_finished FROM items
+		|| ' signed_off=' || signed_off_unix || ' created_week=' || created_week || ' due_day=' || COALESCE(CAST(due_day AS TEXT), 'none')
+		|| ' finished=' || COALESCE(CAST(finished_unix AS TEXT), 'none') || ' born_finished=' || born_finished FROM items
 		UNION ALL
 		SELECT 'history ' || id || ' ' || postmortem_id || '/' || item_id || ' week=' || week || ' crossing=' || crossing
 		|| ' team=' || figure_team || ' severity=' || severity || ' signed_off=' || signed_off_unix || ' removed=' || removed

@@ -82,12 +82,16 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 		VALUES (?, ?, ?, ?, ?)`, pm.ID, p.Revision.Number, p.Revision.Hash, string(p.Revision.Document), formatTime(now)); err != nil {
 		return fmt.Errorf("write revision %d of %s: %w", p.Revision.Number, pm.ID, err)
 	}
+	figures, err := figuresOf(ctx, tx, pm, p.Revision.Number, now)
+	if err != nil {
+		return fmt.Errorf("write postmortem %s: %w", pm.ID, err)
+	}
 	for _, c := range p.Items {
-		write := UpdateItem
+		write := updateItem
 		if c.New {
-			write = InsertItem
+			write = insertItem
 		}
-		if err := write(ctx, tx, c.Row, now); err != nil {
+		if err := write(ctx, tx, c.Row, figures, now); err != nil {
 			return fmt.Errorf("write item %s/%s: %w", pm.ID, c.Row.ID, err)
 		}
 		if c.Sync != "" {
@@ -101,8 +105,10 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 			}
 		}
 	}
-	if err := refreshFigureNumbers(ctx, tx, pm); err != nil {
-		return fmt.Errorf("write figures of %s: %w", pm.ID, err)
+	if p.Revision.Number > 1 {
+		if err := refreshFigureNumbers(ctx, tx, pm.ID, figures); err != nil {
+			return fmt.Errorf("write figures of %s: %w", pm.ID, err)
+		}
 	}
 	for _, j := range p.Jobs {
 		if err := enqueue(ctx, tx, j, now); err != nil {

@@ -201,34 +201,38 @@ func LoadItemsTx(ctx context.Context, tx *Tx, pmID string) ([]Item, error) {
 	return items, nil
 }
 
-// InsertItem adds an item in the caller's transaction: open, sync pending, accepted now.
-func InsertItem(ctx context.Context, tx *Tx, r ItemRow, now time.Time) error {
+// insertItem adds an item in the caller's transaction: open, sync pending, accepted now, with
+// the figure numbers it takes from its postmortem, pm.
+func insertItem(ctx context.Context, tx *Tx, r ItemRow, pm postmortemFigures, now time.Time) error {
 	labels, _ := json.Marshal(r.Labels)
 	nowText := formatTime(now)
-	// The figures' numbers of the item's own (figures.go); its postmortem's are set by
-	// refreshFigureNumbers once the intake's items are written.
+	// With the figures' numbers (figures.go), so that a first intake reads nothing back.
 	_, err := tx.exec(ctx, `INSERT INTO items (postmortem_id, item_id, position, title, description, owner,
 		priority, due, type, team, labels, target_kind, target_scope, target_issue_type, status, removed,
-		named_ticket, created_at, updated_at, due_day, created_week, born_finished)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		named_ticket, created_at, updated_at, due_day, created_week, born_finished,
+		figure_team, severity, signed_off_unix)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.PostmortemID, r.ID, r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due),
 		r.Type, r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
 		string(r.Status), r.Removed, r.NamedTicket, nowText, nowText,
-		dueDayOf(r.Due), weekOf(dayNumber(now)), oneIf(r.Status.Finished()))
+		dueDayOf(r.Due), weekOf(dayNumber(now)), oneIf(r.Status.Finished()),
+		pm.teamOf(r), pm.severity, pm.signedOffUnix)
 	return err
 }
 
-// UpdateItem writes an item's row, all but its status (see SetItemStatus), in the caller's
-// transaction.
-func UpdateItem(ctx context.Context, tx *Tx, r ItemRow, now time.Time) error {
+// updateItem writes an item's row, all but its status (see SetItemStatus), in the caller's
+// transaction, with the figure numbers it takes from its postmortem, pm.
+func updateItem(ctx context.Context, tx *Tx, r ItemRow, pm postmortemFigures, now time.Time) error {
 	labels, _ := json.Marshal(r.Labels)
 	_, err := tx.exec(ctx, `UPDATE items SET position = ?, title = ?, description = ?, owner = ?,
 		priority = ?, due = ?, type = ?, team = ?, labels = ?, target_kind = ?, target_scope = ?,
-		target_issue_type = ?, removed = ?, named_ticket = ?, updated_at = ?, due_day = ?
+		target_issue_type = ?, removed = ?, named_ticket = ?, updated_at = ?, due_day = ?,
+		figure_team = ?, severity = ?, signed_off_unix = ?
 		WHERE postmortem_id = ? AND item_id = ?`,
 		r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due), r.Type,
 		r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
-		r.Removed, r.NamedTicket, formatTime(now), dueDayOf(r.Due), r.PostmortemID, r.ID)
+		r.Removed, r.NamedTicket, formatTime(now), dueDayOf(r.Due),
+		pm.teamOf(r), pm.severity, pm.signedOffUnix, r.PostmortemID, r.ID)
 	return err
 }
 
