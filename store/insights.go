@@ -87,9 +87,9 @@ func dayDate(day int64) string { return time.Unix(day*86400, 0).UTC().Format(tim
 func (q *sqlText) dueDay(policy ft.StallPolicy) *sqlText {
 	q.add("COALESCE(i.due_day, (i.signed_off_unix + CASE i.priority")
 	for _, p := range ft.Priorities {
-		q.add(" WHEN ? THEN ?", p, int64(policy.DefaultDueFor(p)/time.Second))
+		q.add(" WHEN ? THEN CAST(? AS BIGINT)", p, int64(policy.DefaultDueFor(p)/time.Second))
 	}
-	return q.add(" ELSE ? END) / 86400)", int64(policy.DefaultDueFor(ft.DefaultPriority)/time.Second))
+	return q.add(" ELSE CAST(? AS BIGINT) END) / 86400)", int64(policy.DefaultDueFor(ft.DefaultPriority)/time.Second))
 }
 
 // finishedUnix is SQL for when a finished item finished, in Unix seconds: its latest change
