@@ -14,7 +14,7 @@ import (
 //   - an item's figure_team (its own team, else its postmortem's), severity and signed_off_unix
 //     (its postmortem's severity, and its sign-off, or acceptance when there is none, in Unix
 //     seconds), due_day (own due date), created_week and born_finished (finished when
-//     created): written by intake with the item (insertItem, updateItem), and for the items a
+//     created): written by intake with the item (insertItems, updateItem), and for the items a
 //     revision no longer lists by refreshFigureNumbers; finished_unix: set by setItemStatus
 //     with finished_at;
 //   - a status change's week and crossing, and a copy of its item's filter numbers and removed

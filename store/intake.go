@@ -86,13 +86,20 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 	if err != nil {
 		return fmt.Errorf("write postmortem %s: %w", pm.ID, err)
 	}
+	var inserts []ItemRow
 	for _, c := range p.Items {
-		write := updateItem
 		if c.New {
-			write = insertItem
+			inserts = append(inserts, c.Row)
 		}
-		if err := write(ctx, tx, c.Row, figures, now); err != nil {
-			return fmt.Errorf("write item %s/%s: %w", pm.ID, c.Row.ID, err)
+	}
+	if err := insertItems(ctx, tx, inserts, figures, now); err != nil {
+		return fmt.Errorf("write items of %s: %w", pm.ID, err)
+	}
+	for _, c := range p.Items {
+		if !c.New {
+			if err := updateItem(ctx, tx, c.Row, figures, now); err != nil {
+				return fmt.Errorf("write item %s/%s: %w", pm.ID, c.Row.ID, err)
+			}
 		}
 		if c.Sync != "" {
 			if err := SetItemSync(ctx, tx, pm.ID, c.Row.ID, c.Sync, now); err != nil {
@@ -110,10 +117,8 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 			return fmt.Errorf("write figures of %s: %w", pm.ID, err)
 		}
 	}
-	for _, j := range p.Jobs {
-		if err := enqueue(ctx, tx, j, now); err != nil {
-			return fmt.Errorf("queue %s for %s/%s: %w", j.Kind, pm.ID, j.ItemID, err)
-		}
+	if err := enqueueAll(ctx, tx, p.Jobs, now); err != nil {
+		return fmt.Errorf("queue the work of %s: %w", pm.ID, err)
 	}
 	return nil
 }
