@@ -140,7 +140,13 @@ func (s *Store) postgresMigrations(ctx context.Context) (*goose.Provider, error)
 // same time, the outcome is one that running the writes one after another would give, as
 // under SQLite's single writer.
 func (s *Store) writePostgres(ctx context.Context, fn func(*Tx) error) error {
-	return s.runPostgres(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, false, fn)
+	err := s.runPostgres(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, false, fn)
+	if err == nil {
+		// A write went through: writes are taken again (claims, which may commit nothing,
+		// do not say so).
+		s.writeSucceeded()
+	}
+	return err
 }
 
 // runPostgres runs fn in a transaction with opts, first taking the claim lock when claim is
@@ -163,8 +169,12 @@ func (s *Store) runPostgres(ctx context.Context, opts *sql.TxOptions, claim bool
 			uniqueRetries++
 			again = true
 		}
-		if err == nil || !again || attempt == maxWriteAttempts {
-			return redactError(err, s.pg.database)
+		if err == nil {
+			return nil
+		}
+		if !again || attempt == maxWriteAttempts {
+			// A database out of room answers 503 and makes /readyz not ready, as on SQLite.
+			return redactError(s.refusal(err), s.pg.database)
 		}
 		s.pg.retries.Add(1)
 		// Back off, at random, so that the writers that collided do not again.
