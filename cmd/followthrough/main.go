@@ -189,7 +189,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, logger 
 		cfg.Listen = *listen
 	}
 	if *db != "" {
-		cfg.Database = *db
+		cfg.Database = config.Secret(*db)
 	}
 	a, err := app.New(ctx, app.Options{Config: cfg, Logger: logger})
 	if err != nil {
@@ -238,7 +238,7 @@ func migrate(ctx context.Context, args []string, stderr io.Writer, logger *slog.
 			return err
 		}
 		if path == "" {
-			path = cfg.Database
+			path = cfg.Database.Value()
 		}
 	}
 	st, err := store.Open(ctx, path, logger)
