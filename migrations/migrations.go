@@ -10,8 +10,15 @@ import (
 //go:embed sqlite/*.sql
 var sqliteFiles embed.FS
 
+//go:embed postgres/*.sql
+var postgresFiles embed.FS
+
 // SQLite holds the SQLite migrations, named NNNN_what.sql.
 var SQLite = mustSub(sqliteFiles, "sqlite")
+
+// Postgres holds the PostgreSQL migrations: the same numbers as SQLite's, each meaning the
+// same change to the same tables in PostgreSQL's words.
+var Postgres = mustSub(postgresFiles, "postgres")
 
 func mustSub(fsys fs.FS, dir string) fs.FS {
 	sub, err := fs.Sub(fsys, dir)

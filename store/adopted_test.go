@@ -24,7 +24,7 @@ func TestExistingTicketsMigrationKeepsItemsAndWidensSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	provider, err := goose.NewProvider(goose.DialectSQLite3, s.writeDB, migrations.SQLite)
+	provider, err := goose.NewProvider(goose.DialectSQLite3, s.writeDB.DB, migrations.SQLite)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +75,12 @@ func TestExistingTicketsMigrationKeepsItemsAndWidensSync(t *testing.T) {
 // TestReservedTicketIsFollowedByTheItemThatNamesIt: a reservation keeps the ticket from other
 // items while the item names it, without making it current; a removed item follows nothing.
 func TestReservedTicketIsFollowedByTheItemThatNamesIt(t *testing.T) {
+	forEachBackend(t, testReservedTicketIsFollowedByTheItemThatNamesIt)
+}
+
+func testReservedTicketIsFollowedByTheItemThatNamesIt(t *testing.T, db backend) {
 	ctx := context.Background()
-	s := openTest(t)
+	s := db.open(t)
 	ref := ft.TicketRef{Kind: ft.GitHub, Key: "acme/legacy#3", URL: "https://github.com/acme/legacy/issues/3"}
 	if err := s.Write(ctx, func(tx *Tx) error {
 		return ApplyIntake(ctx, tx, IntakePlan{

@@ -26,8 +26,10 @@ func linkedItem(t *testing.T, s *Store, pmID string) ft.TicketRef {
 	return ref
 }
 
-func TestReconcileScopesAndCursor(t *testing.T) {
-	s := openTest(t)
+func TestReconcileScopesAndCursor(t *testing.T) { forEachBackend(t, testReconcileScopesAndCursor) }
+
+func testReconcileScopesAndCursor(t *testing.T, db backend) {
+	s := db.open(t)
 	ctx := context.Background()
 	linkedItem(t, s, "PM-1")
 	scopes, err := s.ReconcileScopes(ctx)

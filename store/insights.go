@@ -16,8 +16,8 @@ import (
 // items, their postmortems and the status history, so that only the figures leave the database.
 //
 // Portability: the SQL is standard (CTEs, window functions, NULLS LAST, integer arithmetic)
-// except where a comment says "dialect-specific"; those spots are the functions epochSeconds
-// and epochDay, which turn stored time text into numbers.
+// but for unixepoch(), which turns stored time text into numbers (epochSeconds): SQLite has
+// it, and the PostgreSQL migrations define it with the same meaning.
 
 // Insights computes the four figures at now. The queries run at the same time, each on its
 // own connection, so each figure is consistent in itself; a write landing between them may show
@@ -32,11 +32,16 @@ func (s *Store) Insights(ctx context.Context, f ft.InsightsFilter, policy ft.Sta
 	return out, g.Wait()
 }
 
-// ChangeCount counts the commits of this store. Nothing else writes its database (one process
-// owns the file), so figures computed while it had a value stay true as long as it keeps it: a
-// cache of figures is keyed by it. A store shared by several processes must count their
-// commits too.
-func (s *Store) ChangeCount() int64 { return s.commits.Load() }
+// ChangeCount is a number that moves whenever the database changes, so that figures computed
+// while it had a value stay true as long as it keeps it: a cache of figures is keyed by it. On
+// SQLite it counts this store's commits (one process owns the file); on PostgreSQL, which
+// other processes write too, it asks the database (changeCountPostgres).
+func (s *Store) ChangeCount() int64 {
+	if s.dialect == Postgres {
+		return s.changeCountPostgres()
+	}
+	return s.commits.Load()
+}
 
 // sqlText is SQL with its arguments, appended in the order their placeholders appear.
 type sqlText struct {
@@ -90,8 +95,8 @@ func (q *sqlText) scope(f ft.InsightsFilter, postmortems bool, join ...string) *
 }
 
 // epochSeconds is SQL for the Unix time, in whole seconds (the fraction dropped), of a stored
-// time or YYYY-MM-DD text. Dialect-specific: SQLite's unixepoch(); PostgreSQL's is
-// floor(extract(epoch FROM x))::bigint.
+// time or YYYY-MM-DD text: SQLite's unixepoch(), or the PostgreSQL function of that name
+// (migrations/postgres/0005_insights.sql).
 func epochSeconds(expr string) string { return "unixepoch(" + expr + ")" }
 
 // epochDay is SQL for the day number (days since 1970-01-01, UTC) of a stored time or date.
@@ -115,9 +120,9 @@ func dayDate(day int64) string { return time.Unix(day*86400, 0).UTC().Format(tim
 func (q *sqlText) dueDay(policy ft.StallPolicy) *sqlText {
 	q.add("CASE WHEN i.due IS NOT NULL THEN " + epochDay("i.due") + " ELSE (" + epochSeconds("p.sort_at") + " + CASE i.priority")
 	for _, p := range ft.Priorities {
-		q.add(" WHEN ? THEN ?", p, int64(policy.DefaultDueFor(p)/time.Second))
+		q.add(" WHEN ? THEN CAST(? AS BIGINT)", p, int64(policy.DefaultDueFor(p)/time.Second))
 	}
-	return q.add(" ELSE ? END) / 86400 END", int64(policy.DefaultDueFor(ft.DefaultPriority)/time.Second))
+	return q.add(" ELSE CAST(? AS BIGINT) END) / 86400 END", int64(policy.DefaultDueFor(ft.DefaultPriority)/time.Second))
 }
 
 // finishedAt is SQL for when a finished item finished: its latest change from unfinished into
@@ -322,11 +327,11 @@ func overdueQuery(f ft.InsightsFilter, policy ft.StallPolicy, today int64) *sqlT
 	q.add("SELECT bucket, SUM(items) FROM (SELECT CASE")
 	for i, b := range ft.OverdueAges() {
 		if b.ToDays != 0 {
-			q.add(" WHEN age < ? THEN ?", b.ToDays, i)
+			q.add(" WHEN age < ? THEN CAST(? AS BIGINT)", b.ToDays, i)
 		}
 	}
 	// Items are counted per due day first, so that each item's due day is worked out once.
-	q.add(` ELSE ? END AS bucket, items FROM (
+	q.add(` ELSE CAST(? AS BIGINT) END AS bucket, items FROM (
 		SELECT ? - due_day - 1 AS age, COUNT(*) AS items FROM (SELECT `, len(ft.OverdueAges())-1, today).dueDay(policy).add(` AS due_day`).
 		inScope(f).add(` AND i.status IN `+unfinishedStatuses+`) AS unfinished
 		WHERE due_day < ? GROUP BY due_day) AS days) AS ages GROUP BY bucket`, today)

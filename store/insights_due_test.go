@@ -14,8 +14,12 @@ import (
 // default_due durations that are not whole days; and an item is overdue from the first instant
 // after its due day, as ft.Overdue says.
 func TestEffectiveDueIsTheStallRules(t *testing.T) {
+	forEachBackend(t, testEffectiveDueIsTheStallRules)
+}
+
+func testEffectiveDueIsTheStallRules(t *testing.T, db backend) {
 	ctx := context.Background()
-	s := openTest(t)
+	s := db.open(t)
 	policy := ft.StallPolicy{DefaultDue: map[string]time.Duration{
 		"P0": 28 * 24 * time.Hour, "P1": 36 * time.Hour, "P2": 56 * 24 * time.Hour, "P3": 24*time.Hour + 90*time.Minute + 7*time.Second,
 	}}

@@ -178,8 +178,10 @@ func intakeItems(ctx context.Context, s *Store, doc *ft.Document, now time.Time,
 	return s.Write(ctx, func(tx *Tx) error { return ApplyIntake(ctx, tx, plan, now) })
 }
 
-func TestBurndown(t *testing.T) {
-	s := openTest(t)
+func TestBurndown(t *testing.T) { forEachBackend(t, testBurndown) }
+
+func testBurndown(t *testing.T, db backend) {
+	s := db.open(t)
 	seedInsights(t, s)
 	ctx := context.Background()
 	w := func(week string, created, finished, reopened, unfinished int) ft.WeekCount {
@@ -231,8 +233,10 @@ func TestBurndown(t *testing.T) {
 	}
 }
 
-func TestOnTimeByTeam(t *testing.T) {
-	s := openTest(t)
+func TestOnTimeByTeam(t *testing.T) { forEachBackend(t, testOnTimeByTeam) }
+
+func testOnTimeByTeam(t *testing.T, db backend) {
+	s := db.open(t)
 	seedInsights(t, s)
 	tests := []struct {
 		name string
@@ -266,8 +270,10 @@ func TestOnTimeByTeam(t *testing.T) {
 	}
 }
 
-func TestDaysToDone(t *testing.T) {
-	s := openTest(t)
+func TestDaysToDone(t *testing.T) { forEachBackend(t, testDaysToDone) }
+
+func testDaysToDone(t *testing.T, db backend) {
+	s := db.open(t)
 	seedInsights(t, s)
 	days := func(d float64) *float64 { return &d }
 	tests := []struct {
@@ -300,8 +306,10 @@ func TestDaysToDone(t *testing.T) {
 	}
 }
 
-func TestOverdueByAge(t *testing.T) {
-	s := openTest(t)
+func TestOverdueByAge(t *testing.T) { forEachBackend(t, testOverdueByAge) }
+
+func testOverdueByAge(t *testing.T, db backend) {
+	s := db.open(t)
 	seedInsights(t, s)
 	b := func(under7, under28, under90, older int) []ft.AgeBucket {
 		return []ft.AgeBucket{{FromDays: 0, ToDays: 7, Items: under7}, {FromDays: 7, ToDays: 28, Items: under28},
@@ -336,8 +344,10 @@ func TestOverdueByAge(t *testing.T) {
 	}
 }
 
-func TestInsightsRunsEveryFigure(t *testing.T) {
-	s := openTest(t)
+func TestInsightsRunsEveryFigure(t *testing.T) { forEachBackend(t, testInsightsRunsEveryFigure) }
+
+func testInsightsRunsEveryFigure(t *testing.T, db backend) {
+	s := db.open(t)
 	seedInsights(t, s)
 	ctx := context.Background()
 	got, err := s.Insights(ctx, ft.InsightsFilter{Team: "search"}, testPolicy, insightsNow)

@@ -175,7 +175,7 @@ func (s *Store) LoadItem(ctx context.Context, pmID, itemID string) (Item, error)
 
 // LoadItemTx is LoadItem inside a write transaction.
 func LoadItemTx(ctx context.Context, tx *Tx, pmID, itemID string) (Item, error) {
-	return loadItem(ctx, tx.tx, pmID, itemID)
+	return loadItem(ctx, tx, pmID, itemID)
 }
 
 func loadItem(ctx context.Context, q querier, pmID, itemID string) (Item, error) {
@@ -193,7 +193,7 @@ func loadItem(ctx context.Context, q querier, pmID, itemID string) (Item, error)
 // LoadItemsTx reads every item of a postmortem inside a write transaction, in its order
 // (removed items last).
 func LoadItemsTx(ctx context.Context, tx *Tx, pmID string) ([]Item, error) {
-	items, err := loadItems(ctx, tx.tx, `i.postmortem_id = ?`, pmID)
+	items, err := loadItems(ctx, tx, `i.postmortem_id = ?`, pmID)
 	tx.countItemReads(len(items))
 	if err != nil {
 		return nil, fmt.Errorf("read items of %s: %w", pmID, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -122,18 +123,46 @@ func (s *Store) MarkInFlight(ctx context.Context, jobID int64, now time.Time, ta
 	if err != nil {
 		return err
 	}
-	return s.Write(ctx, func(tx *Tx) error {
-		_, err := tx.exec(ctx, `UPDATE outbox
-			SET payload = json_set(payload, '$.in_flight_at', ?, '$.in_flight_target', json(?))
-			WHERE id = ?`, formatTime(now), string(sent), jobID)
+	at, err := json.Marshal(formatTime(now))
+	if err != nil {
 		return err
+	}
+	return s.Write(ctx, func(tx *Tx) error {
+		return editPayload(ctx, tx, jobID, func(p map[string]json.RawMessage) {
+			p["in_flight_at"] = at
+			p["in_flight_target"] = sent
+		})
 	})
 }
 
 // ClearInFlight records that the create of a job is settled (its ticket was found).
 func ClearInFlight(ctx context.Context, tx *Tx, jobID int64) error {
-	_, err := tx.exec(ctx, `UPDATE outbox
-		SET payload = json_remove(payload, '$.in_flight_at', '$.in_flight_target') WHERE id = ?`, jobID)
+	return editPayload(ctx, tx, jobID, func(p map[string]json.RawMessage) {
+		delete(p, "in_flight_at")
+		delete(p, "in_flight_target")
+	})
+}
+
+// editPayload changes the keys of a job's JSON payload in the caller's transaction. It is done
+// here rather than in SQL because SQLite and PostgreSQL name their JSON functions differently.
+func editPayload(ctx context.Context, tx *Tx, jobID int64, edit func(map[string]json.RawMessage)) error {
+	var text string
+	if err := tx.queryRow(ctx, `SELECT payload FROM outbox WHERE id = ?`, jobID).Scan(&text); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	}
+	payload := map[string]json.RawMessage{}
+	if err := json.Unmarshal([]byte(text), &payload); err != nil {
+		return fmt.Errorf("payload of job %d: %w", jobID, err)
+	}
+	edit(payload)
+	out, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, `UPDATE outbox SET payload = ? WHERE id = ?`, string(out), jobID)
 	return err
 }
 

@@ -10,8 +10,10 @@ import (
 	ft "github.com/followthrough/followthrough"
 )
 
-func TestOwners(t *testing.T) {
-	s := openTest(t)
+func TestOwners(t *testing.T) { forEachBackend(t, testOwners) }
+
+func testOwners(t *testing.T, db backend) {
+	s := db.open(t)
 	seedInsights(t, s)
 	date := func(d string) *string { return &d }
 	tests := []struct {
@@ -52,16 +54,20 @@ func TestOwners(t *testing.T) {
 	}
 }
 
-func TestOwnersOfNobody(t *testing.T) {
-	s := openTest(t)
+func TestOwnersOfNobody(t *testing.T) { forEachBackend(t, testOwnersOfNobody) }
+
+func testOwnersOfNobody(t *testing.T, db backend) {
+	s := db.open(t)
 	got, err := s.Owners(context.Background(), testPolicy, insightsNow)
 	if err != nil || got == nil || len(got) != 0 {
 		t.Fatalf("owners of an empty store = %v, %v; want none", got, err)
 	}
 }
 
-func TestOwnerItems(t *testing.T) {
-	s := openTest(t)
+func TestOwnerItems(t *testing.T) { forEachBackend(t, testOwnerItems) }
+
+func testOwnerItems(t *testing.T, db backend) {
+	s := db.open(t)
 	seedInsights(t, s)
 	ctx := context.Background()
 	err := s.Write(ctx, func(tx *Tx) error {

@@ -127,17 +127,17 @@ func (s *Store) EachPostmortem(ctx context.Context, f ft.ListFilter, fn func(ft.
 		return err
 	}
 	itemsQuery, itemArgs, _ := exportItemsQuery(f)
-	tx, err := s.exportDB.BeginTx(ctx, nil)
+	pmsTx, itemsTx, end, err := s.exportSnapshot(ctx)
 	if err != nil {
-		return fmt.Errorf("export postmortems: %w", err)
+		return fmt.Errorf("export postmortems: %w", redactError(err, s.pgDatabase()))
 	}
-	defer func() { _ = tx.Rollback() }() // it only read: nothing to keep
-	pms, err := tx.QueryContext(ctx, query, args...)
+	defer end()
+	pms, err := pmsTx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("export postmortems: %w", err)
 	}
 	defer pms.Close()
-	items, err := tx.QueryContext(ctx, itemsQuery, itemArgs...)
+	items, err := itemsTx.QueryContext(ctx, itemsQuery, itemArgs...)
 	if err != nil {
 		return fmt.Errorf("export postmortems: %w", err)
 	}
@@ -179,6 +179,52 @@ func (s *Store) EachPostmortem(ctx context.Context, f ft.ListFilter, fn func(ft.
 		return fmt.Errorf("export postmortems: %w", err)
 	}
 	return nil
+}
+
+// exportSnapshot opens the read transactions of an export, which see one snapshot: one
+// transaction for both queries on SQLite; on PostgreSQL, whose connection reads one result at
+// a time, two on two connections, the second set to the first's exported snapshot. end
+// finishes them.
+func (s *Store) exportSnapshot(ctx context.Context) (pms, items *Tx, end func(), err error) {
+	if s.dialect != Postgres {
+		tx, err := s.exportDB.beginTx(ctx, nil, &s.itemReads)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return tx, tx, func() { _ = tx.tx.Rollback() }, nil // it only read: nothing to keep
+	}
+	select {
+	case s.pg.exports <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, nil, ctx.Err()
+	}
+	var opened []*Tx
+	end = func() {
+		for _, tx := range opened {
+			_ = tx.tx.Rollback()
+		}
+		<-s.pg.exports
+	}
+	opts := &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	for range 2 {
+		tx, err := s.exportDB.beginTx(ctx, opts, &s.itemReads)
+		if err != nil {
+			end()
+			return nil, nil, nil, err
+		}
+		opened = append(opened, tx)
+	}
+	var snapshot string
+	if err := opened[0].queryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snapshot); err != nil {
+		end()
+		return nil, nil, nil, err
+	}
+	// The snapshot id is PostgreSQL's own text; SET TRANSACTION takes no parameter.
+	if _, err := opened[1].exec(ctx, "SET TRANSACTION SNAPSHOT '"+strings.ReplaceAll(snapshot, "'", "")+"'"); err != nil {
+		end()
+		return nil, nil, nil, err
+	}
+	return opened[0], opened[1], end, nil
 }
 
 // exportItemsQuery selects the items of the postmortems that f selects, in the list's order

@@ -122,7 +122,11 @@ func TestReadQueriesUseIndexes(t *testing.T) {
 // TestEachPostmortemStreamsTheList: the export sees what the list's pages see, in the same
 // order, items and all, from a cursor on too.
 func TestEachPostmortemStreamsTheList(t *testing.T) {
-	s := openTest(t)
+	forEachBackend(t, testEachPostmortemStreamsTheList)
+}
+
+func testEachPostmortemStreamsTheList(t *testing.T, db backend) {
+	s := db.open(t)
 	ctx := context.Background()
 	for i := range 12 {
 		doc := testDoc(fmt.Sprintf("PM-%02d", i), item("AI-2", "b"), item("AI-1", "a"), item("AI-3", "c"))

@@ -1,14 +1,25 @@
-// Package store keeps followthrough's state in one SQLite file: postmortems and their revisions,
-// action items, tickets, status history, the outbox of tracker work, and webhook deliveries.
-// It only stores: what to write and why is the engine's (package sync), which runs its
-// transactions through Write with the small statements here (ApplyIntake writes the plan of
-// an intake). The API and the status page read through Postmortem, ListPostmortems and
+// Package store keeps followthrough's state: postmortems and their revisions, action items,
+// tickets, status history, the outbox of tracker work, and webhook deliveries. It keeps it in
+// one SQLite file (the default: one process owns the file) or in a PostgreSQL database that
+// several processes share, chosen by the `database` value (Open); the rest of the service does
+// not know which. It only stores: what to write and why is the engine's (package sync), which
+// runs its transactions through Write with the small statements here (ApplyIntake writes the
+// plan of an intake). The API and the status page read through Postmortem, ListPostmortems and
 // PostmortemHistory.
 //
-// All writes go through one writer goroutine that groups the transactions waiting at the same
-// time into one SQLite transaction (each in its own savepoint), so that concurrent requests share
-// one fsync instead of paying one each. synchronous=FULL makes every acknowledged write survive a
-// power cut.
+// One set of SQL serves both databases (dialect.go says how): database/sql with pgx's stdlib
+// driver rather than a pgx pool, so that statements, transactions (*sql.Tx) and scans are one
+// code path, and pgx still caches each connection's prepared statements.
+//
+// SQLite: all writes go through one writer goroutine that groups the transactions waiting at
+// the same time into one SQLite transaction (each in its own savepoint), so that concurrent
+// requests share one fsync instead of paying one each. synchronous=FULL makes every
+// acknowledged write survive a power cut.
+//
+// PostgreSQL (postgres.go): each Write is its own SERIALIZABLE transaction, retried a few
+// times when PostgreSQL reports a serialization failure or deadlock, so writes mean what they
+// mean under SQLite's single writer; outbox claims are serialised across processes and leases
+// pass a dead process's jobs to the others.
 package store
 
 import (
@@ -40,14 +51,18 @@ const maxBatch = 256
 // maxExports is how many exports stream at once; more wait for one of them to finish.
 const maxExports = 2
 
-// Store is the SQLite database. It is safe for concurrent use.
+// Store is the database. It is safe for concurrent use.
 type Store struct {
-	lock    *os.File // held while open: one process owns a database file
-	writeDB *sql.DB  // one connection: SQLite has one writer
-	readDB  *sql.DB
+	dialect Dialect
+	name    string    // the database as it may be printed (RedactDatabase)
+	r       *rebinder // the dialect's statements
+	lock    *os.File  // SQLite: held while open, one process owns a database file
+	writeDB *db       // SQLite: one connection, SQLite has one writer; PostgreSQL: the pool
+	readDB  *db
 	// exportDB streams the exports, on connections of their own so that a slow export never
 	// holds up the pages.
-	exportDB *sql.DB
+	exportDB *db
+	pg       *postgresState // PostgreSQL only
 	logger   *slog.Logger
 	writes   chan *writeRequest
 	done     chan struct{}
@@ -65,6 +80,7 @@ type Store struct {
 // function returns an error, only its own changes are rolled back.
 type Tx struct {
 	tx        *sql.Tx
+	r         *rebinder
 	itemReads *atomic.Int64
 }
 
@@ -72,15 +88,24 @@ type Tx struct {
 func (t *Tx) countItemReads(n int) { t.itemReads.Add(int64(n)) }
 
 func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, query, args...)
+	return t.tx.ExecContext(ctx, t.r.rebind(query), t.r.args(args)...)
 }
 
 func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, query, args...)
+	return t.tx.QueryContext(ctx, t.r.rebind(query), t.r.args(args)...)
 }
 
 func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, query, args...)
+	return t.tx.QueryRowContext(ctx, t.r.rebind(query), t.r.args(args)...)
+}
+
+// QueryContext and QueryRowContext make a Tx a querier, for the reads shared with the pools.
+func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.query(ctx, query, args...)
+}
+
+func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.queryRow(ctx, query, args...)
 }
 
 type writeRequest struct {
@@ -89,9 +114,19 @@ type writeRequest struct {
 	done chan error
 }
 
-// Open opens (creating if needed) the database file with WAL, foreign keys, synchronous=FULL and
-// a busy timeout on every connection. It does not migrate: call Migrate.
-func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
+// Open opens the database that the `database` value names: a postgres:// or postgresql:// URL
+// is a PostgreSQL database (openPostgres), anything else a SQLite file. It does not migrate:
+// call Migrate. Errors name the database without its password.
+func Open(ctx context.Context, database string, logger *slog.Logger) (*Store, error) {
+	if IsPostgres(database) {
+		return openPostgres(ctx, database, logger)
+	}
+	return openSQLite(ctx, database, logger)
+}
+
+// openSQLite opens (creating if needed) the database file with WAL, foreign keys,
+// synchronous=FULL and a busy timeout on every connection.
+func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open database: no path")
 	}
@@ -104,7 +139,8 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		pragmas.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?" + pragmas.Encode()
-	writeDB, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	r := &rebinder{dialect: SQLite}
+	writeDB, err := openDB("sqlite", dsn+"&_txlock=immediate", r)
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -118,14 +154,14 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		lock.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	readDB, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	readDB, err := openDB("sqlite", dsn+"&_pragma=query_only(1)", r)
 	if err != nil {
 		writeDB.Close()
 		lock.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	readDB.SetMaxOpenConns(4)
-	exportDB, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	exportDB, err := openDB("sqlite", dsn+"&_pragma=query_only(1)", r)
 	if err != nil {
 		readDB.Close()
 		writeDB.Close()
@@ -134,6 +170,9 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	}
 	exportDB.SetMaxOpenConns(maxExports)
 	s := &Store{
+		dialect:  SQLite,
+		name:     path,
+		r:        r,
 		lock:     lock,
 		writeDB:  writeDB,
 		readDB:   readDB,
@@ -146,18 +185,62 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	return s, nil
 }
 
-// Migrate applies the embedded migrations that the database does not have yet.
-func (s *Store) Migrate(ctx context.Context) error {
-	provider, err := goose.NewProvider(goose.DialectSQLite3, s.writeDB, migrations.SQLite)
+// openDB opens a pool of the driver whose statements r rebinds.
+func openDB(driver, dsn string, r *rebinder) (*db, error) {
+	pool, err := sql.Open(driver, dsn)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return nil, err
+	}
+	return &db{DB: pool, r: r}, nil
+}
+
+// Dialect says which kind of database the store has.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Name is the database as it may be printed: the file, or the URL without its password.
+func (s *Store) Name() string { return s.name }
+
+// Migrate applies the embedded migrations that the database does not have yet. It refuses a
+// database whose schema is newer than this binary knows (written by a newer release): its
+// statements could not be trusted to mean what they say. On PostgreSQL, processes starting
+// together migrate one at a time, under an advisory lock.
+func (s *Store) Migrate(ctx context.Context) error {
+	var provider *goose.Provider
+	var err error
+	switch s.dialect {
+	case Postgres:
+		provider, err = s.postgresMigrations(ctx)
+	default:
+		provider, err = goose.NewProvider(goose.DialectSQLite3, s.writeDB.DB, migrations.SQLite)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", s.name, redactError(err, s.pgDatabase()))
+	}
+	if err := s.refuseNewerSchema(ctx, provider); err != nil {
+		return err
 	}
 	results, err := provider.Up(ctx)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("migrate %s: %w", s.name, redactError(err, s.pgDatabase()))
 	}
 	for _, r := range results {
 		s.logger.Info("migration applied", slog.String("migration", r.Source.Path), slog.Duration("duration", r.Duration))
+	}
+	return s.refuseNewerSchema(ctx, provider)
+}
+
+// refuseNewerSchema fails when the database has a migration this binary does not have.
+func (s *Store) refuseNewerSchema(ctx context.Context, provider *goose.Provider) error {
+	current, err := provider.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate %s: schema version: %w", s.name, redactError(err, s.pgDatabase()))
+	}
+	known := int64(0)
+	for _, src := range provider.ListSources() {
+		known = max(known, src.Version)
+	}
+	if current > known {
+		return fmt.Errorf("database %s has schema version %d, newer than this binary's %d: run a newer followthrough", s.name, current, known)
 	}
 	return nil
 }
@@ -170,6 +253,10 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.dialect == Postgres {
+		s.closeMu.Unlock()
+		return s.closePostgres()
+	}
 	close(s.writes)
 	s.closeMu.Unlock()
 	<-s.done
@@ -179,7 +266,7 @@ func (s *Store) Close() error {
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	return s.readDB.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	return redactError(s.readDB.QueryRowContext(ctx, "SELECT 1").Scan(&one), s.pgDatabase())
 }
 
 // WriteStats says how many logical transactions were committed in how many SQLite commits.
@@ -195,11 +282,14 @@ func (s *Store) ItemRowsRead() int64 { return s.itemReads.Load() }
 // Write runs fn in a transaction and returns once it is durably committed (or failed). fn may
 // share its commit with other writers; it must not keep the Tx.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	if s.dialect == Postgres {
+		return s.writePostgres(ctx, fn)
+	}
 	req := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
-		return errors.New("database closed")
+		return errClosed
 	}
 	select {
 	case s.writes <- req:
@@ -235,14 +325,14 @@ func (s *Store) writer() {
 func (s *Store) commitBatch(batch []*writeRequest) {
 	ctx := context.Background()
 	results := make([]error, len(batch))
-	tx, err := s.writeDB.BeginTx(ctx, nil)
+	t, err := s.writeDB.beginTx(ctx, nil, &s.itemReads)
 	if err != nil {
 		for _, req := range batch {
 			req.done <- fmt.Errorf("begin transaction: %w", err)
 		}
 		return
 	}
-	t := &Tx{tx: tx, itemReads: &s.itemReads}
+	tx := t.tx
 	applied := 0
 	for i, req := range batch {
 		if err := req.ctx.Err(); err != nil {

@@ -13,12 +13,41 @@ import (
 	"time"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/internal/pgtest"
 )
 
-func openTest(t testing.TB) *Store {
+// backend is a database the store's tests run on. Tests of behaviour both databases share run
+// on every backend (forEachBackend); tests of what only SQLite has (its query plans, its file
+// lock, its group commit) use openTest, which is SQLite.
+type backend struct {
+	name string
+	// database is a new, empty database for the test: a file, or a schema of its own.
+	database func(t testing.TB) string
+}
+
+var backends = []backend{
+	{name: "sqlite", database: func(t testing.TB) string { return filepath.Join(t.TempDir(), "ft.db") }},
+	{name: "postgres", database: pgtest.URL},
+}
+
+// forEachBackend runs test once per backend, as subtests named after them.
+func forEachBackend(t *testing.T, test func(t *testing.T, b backend)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { test(t, b) })
+	}
+}
+
+// open is a migrated store on a new database of the backend.
+func (b backend) open(t testing.TB) *Store {
+	t.Helper()
+	return openAt(t, b.database(t))
+}
+
+// openAt is a migrated store on database, closed when the test ends.
+func openAt(t testing.TB, database string) *Store {
 	t.Helper()
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "ft.db"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := Open(ctx, database, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,6 +56,12 @@ func openTest(t testing.TB) *Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// openTest is a migrated SQLite store, for the tests of what only SQLite has.
+func openTest(t testing.TB) *Store {
+	t.Helper()
+	return backends[0].open(t)
 }
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -94,8 +129,10 @@ func pendingJobs(t *testing.T, s *Store) []jobRow {
 	return out
 }
 
-func TestListPaging(t *testing.T) {
-	s := openTest(t)
+func TestListPaging(t *testing.T) { forEachBackend(t, testListPaging) }
+
+func testListPaging(t *testing.T, db backend) {
+	s := db.open(t)
 	ctx := context.Background()
 	for i := range 7 {
 		// PM-i has i+1 items, so each page shows whether items landed on their own postmortem.
@@ -149,7 +186,11 @@ func TestListPaging(t *testing.T) {
 }
 
 func TestWriteErrorRollsBackOnlyItsOwnWork(t *testing.T) {
-	s := openTest(t)
+	forEachBackend(t, testWriteErrorRollsBackOnlyItsOwnWork)
+}
+
+func testWriteErrorRollsBackOnlyItsOwnWork(t *testing.T, db backend) {
+	s := db.open(t)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	errs := make([]error, 40)
@@ -205,8 +246,10 @@ func BenchmarkIntakeGroupCommit(b *testing.B) {
 	b.ReportMetric(float64(tx)/float64(commits), "tx/commit")
 }
 
-func TestPruneKeepsUnfinishedJobs(t *testing.T) {
-	s := openTest(t)
+func TestPruneKeepsUnfinishedJobs(t *testing.T) { forEachBackend(t, testPruneKeepsUnfinishedJobs) }
+
+func testPruneKeepsUnfinishedJobs(t *testing.T, db backend) {
+	s := db.open(t)
 	ctx := context.Background()
 	if err := intakeNew(ctx, s, testDoc("PM-1", item("AI-1", "x"), item("AI-2", "y")), targets(2, repoA), t0); err != nil {
 		t.Fatal(err)

@@ -34,7 +34,8 @@ func FindTicket(ctx context.Context, tx *Tx, ref ft.TicketRef, foldCase bool) (t
 	}
 	err = row(`key = ?`)
 	if errors.Is(err, sql.ErrNoRows) && foldCase {
-		err = row(`key = ? COLLATE NOCASE`)
+		// lower() folds ASCII letters only on both databases, as SQLite's NOCASE does.
+		err = row(`lower(key) = lower(?)`)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, false, nil

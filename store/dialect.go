@@ -1,0 +1,213 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// The store's SQL is written once, with `?` placeholders, in the subset both SQLite and
+// PostgreSQL accept. On PostgreSQL every statement goes through rebind on its way to the
+// driver, which numbers the placeholders ($1, $2, ...); the few spots where the dialects do
+// not agree are few: PostgreSQL has a unixepoch function of the same meaning as SQLite's
+// (migrations/postgres/0005), and rebind rewrites SQLite's json_each list (postgresRewrites).
+
+// Dialect names the kind of database a store keeps its data in.
+type Dialect string
+
+// The dialects a store can have.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// IsPostgres reports whether a `database` value names a PostgreSQL database (a postgres:// or
+// postgresql:// URL); anything else is a SQLite file path.
+func IsPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+// RedactDatabase is a `database` value as it may be printed: a PostgreSQL URL loses its
+// password (in the user part or as a password parameter); a file path is left as it is.
+func RedactDatabase(database string) string {
+	if !IsPostgres(database) {
+		return database
+	}
+	u, err := url.Parse(database)
+	if err != nil {
+		// A URL that does not parse may still hold a password: print only its scheme.
+		return strings.SplitN(database, "://", 2)[0] + "://(unparsable URL)"
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// databasePassword is the password a PostgreSQL URL holds ("" when none), so that error texts
+// can be searched for it.
+func databasePassword(database string) string {
+	u, err := url.Parse(database)
+	if err != nil {
+		return ""
+	}
+	if p, ok := u.User.Password(); ok && p != "" {
+		return p
+	}
+	return u.Query().Get("password")
+}
+
+// redactedError is an error whose text has the database password taken out; errors.Is and
+// errors.As still see the error it wraps.
+type redactedError struct {
+	err  error
+	text string
+}
+
+func (e *redactedError) Error() string { return e.text }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactError takes the database's password and URL out of err's text: the driver's errors
+// may quote the connection string.
+func redactError(err error, database string) error {
+	if err == nil || !IsPostgres(database) {
+		return err
+	}
+	text := strings.ReplaceAll(err.Error(), database, RedactDatabase(database))
+	if p := databasePassword(database); p != "" {
+		text = strings.ReplaceAll(text, p, "xxxxx")
+		if esc := url.QueryEscape(p); esc != p {
+			text = strings.ReplaceAll(text, esc, "xxxxx")
+		}
+	}
+	if text == err.Error() {
+		return err
+	}
+	return &redactedError{err: err, text: text}
+}
+
+// rebinder turns the store's `?` placeholders into the dialect's, caching each statement's
+// text: the statements are a fixed set, and the driver caches its prepared statements by text.
+type rebinder struct {
+	dialect Dialect
+	cache   sync.Map // query string -> rebound string
+}
+
+func (r *rebinder) rebind(query string) string {
+	if r == nil || r.dialect != Postgres {
+		return query
+	}
+	if v, ok := r.cache.Load(query); ok {
+		return v.(string)
+	}
+	out := numberPlaceholders(postgresRewrites.Replace(query))
+	r.cache.Store(query, out)
+	return out
+}
+
+// postgresRewrites are the phrases of the store's SQLite SQL that PostgreSQL says otherwise:
+// the values of a JSON array passed as one parameter, for `x IN (SELECT value FROM
+// json_each(?))`; and SQLite's CROSS JOIN with a condition, which there fixes the join order
+// (PostgreSQL plans its joins itself).
+var postgresRewrites = strings.NewReplacer(
+	"SELECT value FROM json_each(?)", "SELECT jsonb_array_elements_text(CAST(? AS jsonb))",
+	"CROSS JOIN items i ON", "JOIN items i ON",
+)
+
+// args converts the arguments of a statement for the dialect: the store passes Go bools for
+// its 0/1 columns, which SQLite stores as integers and PostgreSQL's driver will not.
+func (r *rebinder) args(args []any) []any {
+	if r == nil || r.dialect != Postgres {
+		return args
+	}
+	copied := false
+	for i, a := range args {
+		if b, ok := a.(bool); ok {
+			if !copied { // never write into the caller's slice
+				args, copied = append([]any(nil), args...), true
+			}
+			args[i] = boolInt(b)
+		}
+	}
+	return args
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// numberPlaceholders replaces each `?` outside quotes and comments with $1, $2, ...
+func numberPlaceholders(query string) string {
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'' || c == '"':
+			end := strings.IndexByte(query[i+1:], c)
+			if end < 0 {
+				b.WriteString(query[i:])
+				return b.String()
+			}
+			b.WriteString(query[i : i+end+2])
+			i += end + 1
+		case c == '-' && strings.HasPrefix(query[i:], "--"):
+			end := strings.IndexByte(query[i:], '\n')
+			if end < 0 {
+				b.WriteString(query[i:])
+				return b.String()
+			}
+			b.WriteString(query[i : i+end])
+			i += end - 1
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// db is a connection pool that speaks the store's SQL: its statements are rebound for the
+// dialect. Everything else is database/sql's.
+type db struct {
+	*sql.DB
+	r *rebinder
+}
+
+func (d *db) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return d.DB.QueryContext(ctx, d.r.rebind(query), d.r.args(args)...)
+}
+
+func (d *db) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return d.DB.QueryRowContext(ctx, d.r.rebind(query), d.r.args(args)...)
+}
+
+func (d *db) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return d.DB.ExecContext(ctx, d.r.rebind(query), d.r.args(args)...)
+}
+
+func (d *db) Query(query string, args ...any) (*sql.Rows, error) {
+	return d.QueryContext(context.Background(), query, args...)
+}
+
+// beginTx starts a transaction whose statements are rebound too.
+func (d *db) beginTx(ctx context.Context, opts *sql.TxOptions, itemReads *atomic.Int64) (*Tx, error) {
+	tx, err := d.DB.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{tx: tx, r: d.r, itemReads: itemReads}, nil
+}

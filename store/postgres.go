@@ -1,0 +1,224 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/followthrough/followthrough/migrations"
+)
+
+// PostgreSQL: several processes share one database. What differs from SQLite is here: how the
+// database is opened and migrated, how a write commits, and how a change is noticed.
+
+// maxPostgresConns bounds each process's connections: the writes of concurrent requests, the
+// page reads and the outbox workers share them.
+const maxPostgresConns = 16
+
+// maxWriteAttempts bounds the retries of a write that PostgreSQL aborted to keep transactions
+// serializable (or to break a deadlock). Each retry runs the write again from the start.
+const maxWriteAttempts = 10
+
+// errClosed is the answer to a write handed in after Close.
+var errClosed = errors.New("database closed")
+
+// postgresState is what a PostgreSQL store has that a SQLite one does not.
+type postgresState struct {
+	database string // the URL as given, password and all: only for taking it out of errors
+	schema   string // the schema the tables are in (the URL's search_path, else public)
+	// claimLock is the advisory lock that serialises outbox claims across processes sharing
+	// the schema; migrateLock the one migrations take.
+	claimLock   int64
+	migrateLock int64
+	// exports lets maxExports exports read at once, each on two connections.
+	exports chan struct{}
+	// changes counts, when the database cannot be asked, so that ChangeCount still moves.
+	changes atomic.Int64
+}
+
+// openPostgres opens a pool on the database the URL names and checks that it answers.
+func openPostgres(ctx context.Context, database string, logger *slog.Logger) (*Store, error) {
+	name := RedactDatabase(database)
+	r := &rebinder{dialect: Postgres}
+	pool, err := openDB("pgx", database, r)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", name, redactError(err, database))
+	}
+	pool.SetMaxOpenConns(maxPostgresConns)
+	pool.SetMaxIdleConns(maxPostgresConns)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	var schema string
+	if err := pool.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open database %s: %w", name, redactError(err, database))
+	}
+	exportDB, err := openDB("pgx", database, r)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open database %s: %w", name, redactError(err, database))
+	}
+	exportDB.SetMaxOpenConns(2 * maxExports)
+	s := &Store{
+		dialect:  Postgres,
+		name:     name,
+		r:        r,
+		writeDB:  pool,
+		readDB:   pool,
+		exportDB: exportDB,
+		pg: &postgresState{
+			database:    database,
+			schema:      schema,
+			claimLock:   lockID(schema, "outbox claim"),
+			migrateLock: lockID(schema, "migrate"),
+			exports:     make(chan struct{}, maxExports),
+		},
+		logger: logger,
+	}
+	return s, nil
+}
+
+// lockID is an advisory lock key for what, in one schema: processes sharing a schema share the
+// lock, and tests in schemas of their own do not wait for each other.
+func lockID(schema, what string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("followthrough " + what + " " + schema))
+	return int64(h.Sum64())
+}
+
+// pgDatabase is the URL to take out of errors ("" on SQLite).
+func (s *Store) pgDatabase() string {
+	if s.pg == nil {
+		return ""
+	}
+	return s.pg.database
+}
+
+func (s *Store) closePostgres() error {
+	return errors.Join(s.exportDB.Close(), s.writeDB.Close())
+}
+
+// postgresMigrations is the goose provider of the PostgreSQL migrations, holding a session
+// advisory lock while it migrates so that processes starting together take turns.
+func (s *Store) postgresMigrations(ctx context.Context) (*goose.Provider, error) {
+	locker, err := lock.NewPostgresSessionLocker(
+		lock.WithLockID(s.pg.migrateLock),
+		lock.WithLockTimeout(1, 600), // wait up to 10 minutes for another process's migration
+		lock.WithUnlockTimeout(1, 60),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectPostgres, s.writeDB.DB, migrations.Postgres, goose.WithSessionLocker(locker))
+}
+
+// writePostgres runs fn in a SERIALIZABLE transaction: whatever other processes commit at the
+// same time, the outcome is one that running the writes one after another would give, as
+// under SQLite's single writer. PostgreSQL aborts a transaction it cannot fit into such an
+// order (40001) or that deadlocked (40P01); the write is then run again, from the start, a few
+// times. fn must therefore be safe to run again (set what it reports, do not append to it).
+func (s *Store) writePostgres(ctx context.Context, fn func(*Tx) error) error {
+	s.closeMu.RLock()
+	closed := s.closed
+	s.closeMu.RUnlock()
+	if closed {
+		return errClosed
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.writeOnce(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, "", fn)
+		if err == nil || !retryable(err) || attempt == maxWriteAttempts {
+			return redactError(err, s.pg.database)
+		}
+		// Back off a little, at random, so that the writers that collided do not again.
+		wait := time.Duration(rand.Int64N(int64(attempt)*int64(5*time.Millisecond))) + time.Millisecond
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// writeOnce runs fn in one transaction with opts, first taking the transaction-level advisory
+// lock lockKey when it is not "" (see claimPostgres).
+func (s *Store) writeOnce(ctx context.Context, opts *sql.TxOptions, lockKey string, fn func(*Tx) error) (err error) {
+	t, err := s.writeDB.beginTx(ctx, opts, &s.itemReads)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+		if err != nil {
+			_ = t.tx.Rollback()
+		}
+	}()
+	if lockKey != "" {
+		if _, err := t.exec(ctx, "SELECT pg_advisory_xact_lock(?)", s.pg.claimLock); err != nil {
+			return fmt.Errorf("take the claim lock: %w", err)
+		}
+	}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := t.tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	s.commits.Add(1)
+	s.transactions.Add(1)
+	return nil
+}
+
+// retryable reports whether PostgreSQL aborted the transaction only for running beside others:
+// a serialization failure or a deadlock, after which the same write may well succeed.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	return pgErr.Code == "40001" || pgErr.Code == "40P01"
+}
+
+// changeCountPostgres is a number that moves whenever any process commits a change to the
+// database: the position of PostgreSQL's write-ahead log, which every commit that changed
+// something advances. It moves with other writes too (other databases of the server, vacuum),
+// which only costs a cache a recomputation. When the database cannot be asked, it moves on
+// every call, so that nothing is kept on its word.
+func (s *Store) changeCountPostgres() int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var lsn string
+	if err := s.readDB.QueryRowContext(ctx, "SELECT CAST(pg_current_wal_insert_lsn() AS text)").Scan(&lsn); err == nil {
+		if n, ok := parseLSN(lsn); ok {
+			return n
+		}
+	}
+	return -s.pg.changes.Add(1)
+}
+
+// parseLSN reads a PostgreSQL log position, "XXXXXXXX/XXXXXXXX" in hex.
+func parseLSN(lsn string) (int64, bool) {
+	hi, lo, ok := strings.Cut(lsn, "/")
+	if !ok {
+		return 0, false
+	}
+	h, err1 := strconv.ParseUint(hi, 16, 32)
+	l, err2 := strconv.ParseUint(lo, 16, 32)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return int64(h<<32 | l), true
+}
