@@ -147,9 +147,9 @@ func (s Secret) String() string {
 // Value is the secret itself, for the one place that needs it.
 func (s Secret) Value() string { return string(s) }
 
-// IsPostgresURL reports whether a database setting is a PostgreSQL URL rather than a SQLite
+// isPostgresURL reports whether a database setting is a PostgreSQL URL rather than a SQLite
 // file's path.
-func IsPostgresURL(database string) bool {
+func isPostgresURL(database string) bool {
 	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
 }
 

@@ -37,8 +37,8 @@ func TestDatabaseForms(t *testing.T) {
 		if got := c.Database.Value(); got != tt.want {
 			t.Errorf("%s: database %q, want %q", tt.yaml, got, tt.want)
 		}
-		if IsPostgresURL(c.Database.Value()) != tt.postgres {
-			t.Errorf("%s: IsPostgresURL = %v", tt.yaml, !tt.postgres)
+		if isPostgresURL(c.Database.Value()) != tt.postgres {
+			t.Errorf("%s: isPostgresURL = %v", tt.yaml, !tt.postgres)
 		}
 	}
 }

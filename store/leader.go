@@ -42,7 +42,12 @@ func (s *Store) Lead(ctx context.Context, every time.Duration) (context.Context,
 
 // sharedDB is the connection pool of a database that several processes may share (PostgreSQL),
 // nil for a SQLite file, which one process owns.
-func (s *Store) sharedDB() *sql.DB { return nil }
+func (s *Store) sharedDB() *sql.DB {
+	if s.dialect != Postgres {
+		return nil
+	}
+	return s.writeDB.DB
+}
 
 // leader takes and holds the advisory lock of the periodic work on db; a nil db always leads.
 type leader struct {

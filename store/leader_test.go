@@ -2,36 +2,23 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/followthrough/followthrough/internal/pgtest"
 )
 
-// leaderPool is a connection pool on a fresh schema of the test PostgreSQL; each call is one
-// process's pool.
-func leaderPool(t *testing.T, url string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-// TestLeaderOneAtATime: of two processes on one schema one leads and the other waits; when the
-// leader gives up, the other takes over; when the leader's session is killed, the leader stops
-// leading and the other takes over within its polling interval.
+// TestLeaderOneAtATime: of two processes on one PostgreSQL schema one leads the periodic work
+// and the other waits; when the leader gives up, the other takes over; when the leader's
+// session is killed (its node lost), it stops leading and the other takes over; a process on
+// another schema leads on its own.
 func TestLeaderOneAtATime(t *testing.T) {
-	url := testPostgresSchema(t)
+	url := pgtest.URL(t)
 	ctx := t.Context()
-	logger := slog.New(slog.DiscardHandler)
-	a := leader{db: leaderPool(t, url), logger: logger}
-	b := leader{db: leaderPool(t, url), logger: logger}
+	a, b := openAt(t, url), openAt(t, url)
 	const every = 50 * time.Millisecond
 
-	aCtx, aResign, err := a.lead(ctx, every)
+	aCtx, aResign, err := a.Lead(ctx, every)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,13 +26,17 @@ func TestLeaderOneAtATime(t *testing.T) {
 		ctx    context.Context
 		resign context.CancelFunc
 	}
-	bLed := make(chan led, 1)
-	go func() {
-		c, r, err := b.lead(ctx, every)
-		if err == nil {
-			bLed <- led{c, r}
-		}
-	}()
+	waitLead := func(s *Store) chan led {
+		ch := make(chan led, 1)
+		go func() {
+			c, r, err := s.Lead(ctx, every)
+			if err == nil {
+				ch <- led{c, r}
+			}
+		}()
+		return ch
+	}
+	bLed := waitLead(b)
 	select {
 	case <-bLed:
 		t.Fatal("b leads while a does")
@@ -64,32 +55,26 @@ func TestLeaderOneAtATime(t *testing.T) {
 		t.Fatal("b did not take over after a gave up")
 	}
 
-	// A third process on another schema leads at once: schemas do not share a leader.
-	other := leader{db: leaderPool(t, testPostgresSchema(t)), logger: logger}
-	oCtx, oResign, err := other.lead(ctx, every)
+	// A process on another schema leads at once: schemas do not share a leader.
+	other := openAt(t, pgtest.URL(t))
+	oCtx, oResign, err := other.Lead(ctx, every)
 	if err != nil || oCtx.Err() != nil {
 		t.Fatalf("another schema's process does not lead: %v", err)
 	}
 	oResign()
 
-	// a waits again; b's session is killed under it, as when its node is lost.
-	aLed := make(chan led, 1)
-	go func() {
-		c, r, err := a.lead(ctx, every)
-		if err == nil {
-			aLed <- led{c, r}
-		}
-	}()
+	// a waits again; b's session is ended under it, as when its node is lost.
+	aLed := waitLead(a)
 	select {
 	case <-aLed:
 		t.Fatal("a leads while b does")
 	case <-time.After(10 * every):
 	}
-	admin := leaderPool(t, url)
-	if _, err := admin.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
-		WHERE locktype = 'advisory' AND pid <> pg_backend_pid() AND granted
-		  AND objid = (`+leaderLockKey+` & x'ffffffff'::bigint)::oid`); err != nil {
-		t.Fatal(err)
+	var killed int
+	if err := a.sharedDB().QueryRowContext(ctx, `SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l
+		WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
+		  AND l.objid = (`+leaderLockKey+` & x'ffffffff'::bigint)::oid`).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("ended %d sessions holding the lead: %v", killed, err)
 	}
 	select {
 	case <-bl.ctx.Done():
@@ -101,7 +86,32 @@ func TestLeaderOneAtATime(t *testing.T) {
 	case al := <-aLed:
 		al.resign()
 	case <-time.After(5 * time.Second):
-		t.Fatal("a did not take over after b's session was killed")
+		t.Fatal("a did not take over after b's session was ended")
+	}
+}
+
+// TestLeaderTakesOverWhenTheLeaderStops: a process that stops (the context of its engine
+// ended, as at SIGTERM) hands the lead over before it is told to give it up.
+func TestLeaderTakesOverWhenTheLeaderStops(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := openAt(t, url), openAt(t, url)
+	aRun, stopA := context.WithCancel(t.Context())
+	aCtx, aResign, err := a.Lead(aRun, 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aResign()
+	stopA()
+	<-aCtx.Done()
+	waitCtx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	bCtx, resign, err := b.Lead(waitCtx, 50*time.Millisecond)
+	if err != nil {
+		t.Fatalf("b did not take over after a stopped: %v", err)
+	}
+	defer resign()
+	if bCtx.Err() != nil {
+		t.Fatal("b's lead ended at once")
 	}
 }
 
