@@ -45,8 +45,13 @@ func Enqueue(ctx context.Context, tx *Tx, j Job, now time.Time) error {
 }
 
 // ReleaseLeases frees every lease: called once at start, when no worker of this database is
-// running (one process owns the file), so a killed process's jobs are taken again at once.
+// running (one process owns the file), so a killed process's jobs are taken again at once. On
+// PostgreSQL other processes may be working their leased jobs: nothing is freed, and a dead
+// process's jobs pass on when their leases run out.
 func (s *Store) ReleaseLeases(ctx context.Context) error {
+	if s.dialect == Postgres {
+		return nil
+	}
 	return s.Write(ctx, func(tx *Tx) error {
 		_, err := tx.exec(ctx, `UPDATE outbox SET lease_owner = NULL, lease_until = NULL
 			WHERE done_at IS NULL AND failed_at IS NULL AND lease_owner IS NOT NULL`)
@@ -77,6 +82,9 @@ func UnfinishedJobsOutside(ctx context.Context, tx *Tx, lanes []string) ([]Job, 
 // while an earlier unfinished job of the same item (or, for postmortem-wide jobs, the same
 // postmortem) exists, so an item's work runs in the order it was queued.
 func (s *Store) ClaimJobs(ctx context.Context, owner, tracker string, now time.Time, lease time.Duration, limit int) ([]Job, error) {
+	if s.dialect == Postgres {
+		return s.claimJobsPostgres(ctx, owner, tracker, now, lease, limit)
+	}
 	var jobs []Job
 	err := s.Write(ctx, func(tx *Tx) error {
 		jobs = nil
@@ -113,6 +121,17 @@ func (s *Store) ClaimJobs(ctx context.Context, owner, tracker string, now time.T
 		return nil, fmt.Errorf("claim jobs: %w", err)
 	}
 	return jobs, nil
+}
+
+// RenewLeases extends to until the leases that owner holds on unfinished jobs, so that a job
+// that takes longer than a lease is not claimed again while it runs. A lease that ran out and
+// passed to another worker stays with it.
+func (s *Store) RenewLeases(ctx context.Context, owner string, until time.Time) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE outbox SET lease_until = ?
+			WHERE lease_owner = ? AND done_at IS NULL AND failed_at IS NULL`, formatTime(until), owner)
+		return err
+	})
 }
 
 // MarkInFlight records, durably, that a create is about to be sent to target: if the outcome

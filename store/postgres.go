@@ -1,13 +1,16 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -126,10 +129,16 @@ func (s *Store) postgresMigrations(ctx context.Context) (*goose.Provider, error)
 
 // writePostgres runs fn in a SERIALIZABLE transaction: whatever other processes commit at the
 // same time, the outcome is one that running the writes one after another would give, as
-// under SQLite's single writer. PostgreSQL aborts a transaction it cannot fit into such an
-// order (40001) or that deadlocked (40P01); the write is then run again, from the start, a few
-// times. fn must therefore be safe to run again (set what it reports, do not append to it).
+// under SQLite's single writer.
 func (s *Store) writePostgres(ctx context.Context, fn func(*Tx) error) error {
+	return s.runPostgres(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, false, fn)
+}
+
+// runPostgres runs fn in a transaction with opts, first taking the claim lock when claim is
+// set (claimJobsPostgres). PostgreSQL aborts a transaction it cannot fit into a serial order
+// (40001) or that deadlocked (40P01); the transaction is then run again, from the start, a few
+// times. fn must therefore be safe to run again (set what it reports, do not append to it).
+func (s *Store) runPostgres(ctx context.Context, opts *sql.TxOptions, claim bool, fn func(*Tx) error) error {
 	s.closeMu.RLock()
 	closed := s.closed
 	s.closeMu.RUnlock()
@@ -137,7 +146,7 @@ func (s *Store) writePostgres(ctx context.Context, fn func(*Tx) error) error {
 		return errClosed
 	}
 	for attempt := 1; ; attempt++ {
-		err := s.writeOnce(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, "", fn)
+		err := s.transactOnce(ctx, opts, claim, fn)
 		if err == nil || !retryable(err) || attempt == maxWriteAttempts {
 			return redactError(err, s.pg.database)
 		}
@@ -151,9 +160,8 @@ func (s *Store) writePostgres(ctx context.Context, fn func(*Tx) error) error {
 	}
 }
 
-// writeOnce runs fn in one transaction with opts, first taking the transaction-level advisory
-// lock lockKey when it is not "" (see claimPostgres).
-func (s *Store) writeOnce(ctx context.Context, opts *sql.TxOptions, lockKey string, fn func(*Tx) error) (err error) {
+// transactOnce runs fn in one transaction.
+func (s *Store) transactOnce(ctx context.Context, opts *sql.TxOptions, claim bool, fn func(*Tx) error) (err error) {
 	t, err := s.writeDB.beginTx(ctx, opts, &s.itemReads)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -166,7 +174,7 @@ func (s *Store) writeOnce(ctx context.Context, opts *sql.TxOptions, lockKey stri
 			_ = t.tx.Rollback()
 		}
 	}()
-	if lockKey != "" {
+	if claim {
 		if _, err := t.exec(ctx, "SELECT pg_advisory_xact_lock(?)", s.pg.claimLock); err != nil {
 			return fmt.Errorf("take the claim lock: %w", err)
 		}
@@ -180,6 +188,52 @@ func (s *Store) writeOnce(ctx context.Context, opts *sql.TxOptions, lockKey stri
 	s.commits.Add(1)
 	s.transactions.Add(1)
 	return nil
+}
+
+// claimJobsPostgres is ClaimJobs for processes sharing a database. The claims of all of them
+// take turns, under a transaction-level advisory lock, and each runs at READ COMMITTED, so
+// that it sees every claim committed before it: a job is leased to one process, and an item's
+// next job cannot be claimed while an earlier one is unfinished (leased or not), so no two
+// processes work one item at once and its jobs run in order. FOR UPDATE SKIP LOCKED passes
+// over jobs that another transaction is finishing right now rather than waiting for it. A
+// lease that ran out (its process died) makes the job claimable again.
+func (s *Store) claimJobsPostgres(ctx context.Context, owner, tracker string, now time.Time, lease time.Duration, limit int) ([]Job, error) {
+	var jobs []Job
+	err := s.runPostgres(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, true, func(tx *Tx) error {
+		nowText := formatTime(now)
+		rows, err := tx.query(ctx, `UPDATE outbox SET lease_owner = ?, lease_until = ?
+			WHERE id IN (
+				SELECT o.id FROM outbox o
+				WHERE o.done_at IS NULL AND o.failed_at IS NULL AND o.tracker = ?
+				  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)
+				  AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.postmortem_id = o.postmortem_id
+				      AND e.item_id = o.item_id AND e.id < o.id AND e.done_at IS NULL AND e.failed_at IS NULL)
+				ORDER BY o.id LIMIT ?
+				FOR UPDATE OF o SKIP LOCKED)
+			RETURNING id, kind, postmortem_id, item_id, tracker, payload, attempts,
+				COALESCE(last_error, ''), created_at`,
+			owner, formatTime(now.Add(lease)), tracker, nowText, nowText, limit)
+		if err != nil {
+			return err
+		}
+		jobs, err = collect(rows, scanClaimedJob)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	slices.SortFunc(jobs, func(a, b Job) int { return cmp.Compare(a.ID, b.ID) })
+	return jobs, nil
+}
+
+// scanClaimedJob reads a job as a claim returns it.
+func scanClaimedJob(rows *sql.Rows) (Job, error) {
+	var j Job
+	var payload, created string
+	err := rows.Scan(&j.ID, &j.Kind, &j.PostmortemID, &j.ItemID, &j.Tracker, &payload, &j.Attempts, &j.LastError, &created)
+	j.Payload = json.RawMessage(payload)
+	j.CreatedAt = parseTime(created)
+	return j, err
 }
 
 // retryable reports whether PostgreSQL aborted the transaction only for running beside others:

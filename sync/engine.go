@@ -66,7 +66,9 @@ type Options struct {
 	MaxAttempts int
 	// Concurrency is how many calls run at once per tracker [4].
 	Concurrency int
-	// Lease is how long a claimed job is reserved for the worker that claimed it [2m].
+	// Lease is how long a claimed job is reserved for the worker that claimed it, renewed
+	// while the job runs [30s]. When a process dies, its jobs pass to the others (on
+	// PostgreSQL) after at most this long.
 	Lease time.Duration
 	// Poll is the longest the worker sleeps when nothing wakes it [1s].
 	Poll time.Duration
@@ -104,7 +106,7 @@ func New(opts Options) *Engine {
 		opts.Concurrency = 4
 	}
 	if opts.Lease == 0 {
-		opts.Lease = 2 * time.Minute
+		opts.Lease = 30 * time.Second
 	}
 	if opts.Poll == 0 {
 		opts.Poll = time.Second
@@ -254,8 +256,22 @@ func (e *Engine) runQueue(ctx context.Context, tracker string) (int, error) {
 			e.runJob(ctx, job)
 		}()
 	}
-	wg.Wait()
-	return len(jobs), nil
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	// A job may wait long for its tracker's turn: its lease is renewed while it runs, so that
+	// no other worker takes it, and lapses within a lease when this process dies.
+	renew := time.NewTicker(e.opts.Lease / 3)
+	defer renew.Stop()
+	for {
+		select {
+		case <-finished:
+			return len(jobs), nil
+		case <-renew.C:
+			if err := e.opts.Store.RenewLeases(ctx, e.owner, e.opts.Clock.Now().Add(e.opts.Lease)); err != nil && ctx.Err() == nil {
+				e.logger.Error("outbox lease renewal", slog.String("error", err.Error()))
+			}
+		}
+	}
 }
 
 // errRetryLater asks for the job to be tried again after a while, without counting a failure.
