@@ -145,7 +145,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		o    load.BenchOptions
 		bins binaries
 	)
-	fs.Var(&bins, "binary", "a followthrough binary to measure (repeat: one column each, e.g. before and after)")
+	fs.Var(&bins, "binary", "a followthrough binary to measure (repeat: one column each, e.g. before and after); PATH@postgres runs it on PostgreSQL, PATH@postgres:N as N processes sharing one database")
+	fs.StringVar(&o.Postgres, "postgres", envOr("FOLLOWTHROUGH_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"),
+		"PostgreSQL server for @postgres columns (each phase gets its own schema, dropped afterwards)")
 	fs.IntVar(&o.Clients, "clients", 16, "keep-alive clients of every scenario")
 	fs.IntVar(&o.Items, "items", 5, "action items per postmortem")
 	fs.DurationVar(&o.Healthz, "healthz", 5*time.Second, "length of the /healthz ceiling")
@@ -165,7 +167,13 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if len(bins) == 0 {
 		return usageError{errors.New("bench: give at least one --binary")}
 	}
-	o.Binaries = bins
+	for _, b := range bins {
+		c, err := load.ParseColumn(b)
+		if err != nil {
+			return usageError{err}
+		}
+		o.Columns = append(o.Columns, c)
+	}
 	if !*quiet {
 		o.Log = stderr
 	}
@@ -180,8 +188,16 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	for _, c := range cols {
 		if c.Err != nil {
-			return fmt.Errorf("%s: %w", c.Binary, c.Err)
+			return fmt.Errorf("%s: %w", c.Column, c.Err)
 		}
 	}
 	return nil
+}
+
+// envOr is the environment variable's value, or def when it is unset or empty.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

@@ -14,7 +14,9 @@ import (
 
 // BenchOptions size a benchmark; every phase starts its own server from an empty database.
 type BenchOptions struct {
-	Binaries []string
+	Columns []Column
+	// Postgres is the server on which PostgreSQL columns get a fresh schema for each phase.
+	Postgres string
 	Clients  int // keep-alive clients of every scenario [16]
 	Items    int // action items per postmortem [5]
 
@@ -66,9 +68,9 @@ func (o *BenchOptions) defaults() {
 	}
 }
 
-// BenchColumn is one binary's figures: rows of (label, value) in the order they were measured.
+// BenchColumn is one column's figures: rows of (label, value) in the order they were measured.
 type BenchColumn struct {
-	Binary string
+	Column Column
 	Rows   []Note
 	// Problems are unexpected outcomes (errors, unchecked or failed checks); a clean run has
 	// none.
@@ -106,17 +108,22 @@ func (c *BenchColumn) scenario(label string, r Result, healthz float64) {
 // When ctx ends, the columns measured so far are returned with its error.
 func Bench(ctx context.Context, o BenchOptions) ([]BenchColumn, error) {
 	o.defaults()
-	if len(o.Binaries) == 0 {
+	if len(o.Columns) == 0 {
 		return nil, fmt.Errorf("bench: no binary to measure")
 	}
 	var cols []BenchColumn
-	for _, bin := range o.Binaries {
-		abs, err := filepath.Abs(bin)
+	for _, c := range o.Columns {
+		if c.Postgres && o.Postgres == "" {
+			return nil, fmt.Errorf("bench: %s needs a PostgreSQL server (--postgres)", c)
+		}
+		abs, err := filepath.Abs(c.Binary)
 		if err != nil {
 			return nil, err
 		}
-		col := BenchColumn{Binary: bin}
-		if err := benchBinary(ctx, o, abs, &col); err != nil {
+		col := BenchColumn{Column: c}
+		run := c
+		run.Binary = abs
+		if err := benchBinary(ctx, o, run, &col); err != nil {
 			col.Err = err
 			col.problem("%v", err)
 		}
@@ -129,9 +136,11 @@ func Bench(ctx context.Context, o BenchOptions) ([]BenchColumn, error) {
 	return cols, nil
 }
 
-func benchBinary(ctx context.Context, o BenchOptions, bin string, col *BenchColumn) error {
+func benchBinary(ctx context.Context, o BenchOptions, bin Column, col *BenchColumn) error {
+	name := bin
+	name.Binary = filepath.Base(bin.Binary)
 	logf := func(format string, args ...any) {
-		fmt.Fprintf(o.Log, "ftload: %s: %s\n", filepath.Base(bin), fmt.Sprintf(format, args...))
+		fmt.Fprintf(o.Log, "ftload: %s: %s\n", name, fmt.Sprintf(format, args...))
 	}
 	healthz, err := benchIntake(ctx, o, bin, col, logf)
 	if err != nil {
@@ -155,8 +164,8 @@ func benchBinary(ctx context.Context, o BenchOptions, bin string, col *BenchColu
 func runID() string { return fmt.Sprintf("%06x", rand.Uint32()&0xffffff) }
 
 // benchIntake: the /healthz ceiling, then intake while the worker creates the tickets.
-func benchIntake(ctx context.Context, o BenchOptions, bin string, col *BenchColumn, logf func(string, ...any)) (float64, error) {
-	s, err := startServer(ctx, bin)
+func benchIntake(ctx context.Context, o BenchOptions, bin Column, col *BenchColumn, logf func(string, ...any)) (float64, error) {
+	s, err := startServer(ctx, bin, o.Postgres)
 	if err != nil {
 		return 0, err
 	}
@@ -179,14 +188,6 @@ func benchIntake(ctx context.Context, o BenchOptions, bin string, col *BenchColu
 	logf("intake %s/s", formatRate(in.AcceptedPerSecond()))
 	col.scenario(fmt.Sprintf("intake (%d items each, %s)", o.Items, o.Intake), in, healthz)
 	return healthz, s.serverAlive()
-}
-
-// serverAlive is an error when the server has exited, with its last log lines.
-func (s *server) serverAlive() error {
-	if s.exited() {
-		return fmt.Errorf("the server exited: %s\n%s", s.cmd.ProcessState, s.logTail(20))
-	}
-	return nil
 }
 
 // drainResult is what a backlog drain measured.
@@ -298,8 +299,8 @@ func (c *BenchColumn) addDrain(label string, d drainResult, timeout time.Duratio
 }
 
 // benchBacklog: tickets/s draining a backlog, then a burst of webhooks about those tickets.
-func benchBacklog(ctx context.Context, o BenchOptions, bin string, col *BenchColumn, healthz float64, logf func(string, ...any)) error {
-	s, err := startServer(ctx, bin)
+func benchBacklog(ctx context.Context, o BenchOptions, bin Column, col *BenchColumn, healthz float64, logf func(string, ...any)) error {
+	s, err := startServer(ctx, bin, o.Postgres)
 	if err != nil {
 		return err
 	}
@@ -336,8 +337,8 @@ func benchBacklog(ctx context.Context, o BenchOptions, bin string, col *BenchCol
 
 // benchDataset: a dataset loaded through intake and drained, then the status page, one
 // postmortem's page and the list API, a full cursor walk, and the server's memory.
-func benchDataset(ctx context.Context, o BenchOptions, bin string, col *BenchColumn, healthz float64, logf func(string, ...any)) error {
-	s, err := startServer(ctx, bin)
+func benchDataset(ctx context.Context, o BenchOptions, bin Column, col *BenchColumn, healthz float64, logf func(string, ...any)) error {
+	s, err := startServer(ctx, bin, o.Postgres)
 	if err != nil {
 		return err
 	}
@@ -385,18 +386,18 @@ func benchDataset(ctx context.Context, o BenchOptions, bin string, col *BenchCol
 	if !check.OK() {
 		col.problem("full cursor walk: %s", check)
 	}
-	peak, current, err := s.rss()
+	rss, err := s.rss()
 	if err != nil {
 		return err
 	}
-	col.add("server RSS at the end (peak)", "%.0f MB (%.0f MB)", float64(current)/1e6, float64(peak)/1e6)
+	col.add("server RSS at the end (peak)", "%s", rss)
 	return s.serverAlive()
 }
 
 // benchUnfollowed: tickets/s before, deliveries about unfollowed issues, what they left behind,
 // and tickets/s after.
-func benchUnfollowed(ctx context.Context, o BenchOptions, bin string, col *BenchColumn, healthz float64, logf func(string, ...any)) error {
-	s, err := startServer(ctx, bin)
+func benchUnfollowed(ctx context.Context, o BenchOptions, bin Column, col *BenchColumn, healthz float64, logf func(string, ...any)) error {
+	s, err := startServer(ctx, bin, o.Postgres)
 	if err != nil {
 		return err
 	}
@@ -407,14 +408,21 @@ func benchUnfollowed(ctx context.Context, o BenchOptions, bin string, col *Bench
 		return err
 	}
 	col.addDrain(label+": before", before, o.DrainTimeout)
-	size := s.dbBytes()
+	size, err := s.dbBytes(ctx)
+	if err != nil {
+		return err
+	}
 	u, err := Unfollowed(ctx, s.Target, o.Clients, int64(o.Unfollowed), runID())
 	if err != nil {
 		return err
 	}
 	logf("unfollowed deliveries %s/s", formatRate(u.AcceptedPerSecond()))
 	col.scenario(label, u, healthz)
-	grown := s.dbBytes() - size
+	sizeAfter, err := s.dbBytes(ctx)
+	if err != nil {
+		return err
+	}
+	grown := sizeAfter - size
 	col.add(label+": database growth", "%.0f bytes a delivery (%.1f MB with -wal)", float64(grown)/float64(max(1, u.Accepted)), float64(grown)/1e6)
 	if err := sleep(ctx, o.QueuedAfter); err != nil {
 		return err
@@ -462,7 +470,7 @@ func WriteBenchTable(w io.Writer, m Machine, cols []BenchColumn) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header := []string{"figure"}
 	for _, c := range cols {
-		header = append(header, c.Binary)
+		header = append(header, c.Column.String())
 	}
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, l := range labels {
@@ -480,7 +488,7 @@ func WriteBenchTable(w io.Writer, m Machine, cols []BenchColumn) error {
 	}
 	for _, c := range cols {
 		for _, p := range c.Problems {
-			fmt.Fprintf(w, "\nproblem: %s: %s", c.Binary, p)
+			fmt.Fprintf(w, "\nproblem: %s: %s", c.Column, p)
 		}
 	}
 	fmt.Fprintln(w)

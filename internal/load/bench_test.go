@@ -34,7 +34,7 @@ func TestBenchEndToEnd(t *testing.T) {
 	defer cancel()
 	var progress bytes.Buffer
 	cols, err := Bench(ctx, BenchOptions{
-		Binaries: []string{bin}, Clients: 4, Items: 3,
+		Columns: []Column{{Binary: bin, Replicas: 1}}, Clients: 4, Items: 3,
 		Healthz: 500 * time.Millisecond, Intake: 500 * time.Millisecond,
 		Backlog: 30, Webhooks: 500 * time.Millisecond, AppliedTimeout: 60 * time.Second,
 		Dataset: 25, Reads: 500 * time.Millisecond, DrainTimeout: time.Minute,
@@ -117,5 +117,35 @@ func TestBenchEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(table.String(), bin) || strings.Contains(table.String(), "problem:") {
 		t.Errorf("table:\n%s", table.String())
+	}
+}
+
+func TestParseColumn(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Column
+		err  string
+	}{
+		{in: "/tmp/ft", want: Column{Binary: "/tmp/ft", Replicas: 1}},
+		{in: "/tmp/ft@postgres", want: Column{Binary: "/tmp/ft", Postgres: true, Replicas: 1}},
+		{in: "/tmp/ft@postgres:2", want: Column{Binary: "/tmp/ft", Postgres: true, Replicas: 2}},
+		{in: "/tmp/ft@mysql", err: "must be postgres"},
+		{in: "/tmp/ft@postgres:0", err: "replicas must be"},
+		{in: "/tmp/ft@postgres:x", err: "replicas must be"},
+		{in: "@postgres", err: "names no binary"},
+	} {
+		got, err := ParseColumn(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseColumn(%q) error %v, want one saying %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseColumn(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+		if got.String() != tc.in {
+			t.Errorf("%+v prints as %q, want %q", got, got.String(), tc.in)
+		}
 	}
 }

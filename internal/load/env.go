@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver for PostgreSQL columns
 
 	"github.com/followthrough/followthrough/connectors/githubfake"
 	"github.com/followthrough/followthrough/connectors/jirafake"
@@ -37,33 +40,96 @@ var benchPeople = []string{
 	"{ email: carol@acme.com, github: carol-gh, jira: acc-carol }",
 }
 
-// server is one followthrough process started by bench, with its own zero-latency GitHub and
-// Jira stand-ins, configuration and SQLite file in a temporary directory.
-type server struct {
-	Target
-	binary string
-	dir    string
-	db     string
-	gh     *githubfake.Server
-	jr     *jirafake.Server
-	cmd    *exec.Cmd
-	log    *os.File // the server's stderr
-	done   chan struct{}
+// Column is what one column of bench measures: a binary, the database its servers keep their
+// state in, and how many serve processes share it.
+type Column struct {
+	Binary string
+	// Postgres gives each phase a fresh schema of BenchOptions.Postgres instead of a SQLite file.
+	Postgres bool
+	Replicas int // serve processes on the one database [1]; more than one needs Postgres
 }
 
-// startServer starts the stand-ins, writes the configuration and runs `binary serve` until
-// /readyz answers 200.
-func startServer(ctx context.Context, binary string) (s *server, err error) {
+// ParseColumn reads a --binary value: PATH (SQLite), PATH@postgres (one process on
+// PostgreSQL) or PATH@postgres:N (N processes sharing one PostgreSQL schema).
+func ParseColumn(v string) (Column, error) {
+	path, db, hasDB := strings.Cut(v, "@")
+	c := Column{Binary: path, Replicas: 1}
+	if path == "" {
+		return c, fmt.Errorf("bench: %q names no binary", v)
+	}
+	if !hasDB {
+		return c, nil
+	}
+	name, replicas, hasReplicas := strings.Cut(db, ":")
+	if name != "postgres" {
+		return c, fmt.Errorf("bench: %q: the database after @ must be postgres", v)
+	}
+	c.Postgres = true
+	if hasReplicas {
+		n, err := strconv.Atoi(replicas)
+		if err != nil || n < 1 || n > 16 {
+			return c, fmt.Errorf("bench: %q: replicas must be a number from 1 to 16", v)
+		}
+		c.Replicas = n
+	}
+	return c, nil
+}
+
+func (c Column) String() string {
+	switch {
+	case !c.Postgres:
+		return c.Binary
+	case c.Replicas > 1:
+		return fmt.Sprintf("%s@postgres:%d", c.Binary, c.Replicas)
+	default:
+		return c.Binary + "@postgres"
+	}
+}
+
+// server is the followthrough processes of one phase of bench, with their own zero-latency
+// GitHub and Jira stand-ins, configuration and database: a SQLite file in a temporary
+// directory, or a fresh PostgreSQL schema that every process shares.
+type server struct {
+	Target
+	col    Column
+	dir    string
+	db     string  // the SQLite file, or the PostgreSQL URL of the schema
+	schema string  // the PostgreSQL schema, dropped at stop ("" on SQLite)
+	admin  *sql.DB // PostgreSQL: creates, measures and drops the schema
+	gh     *githubfake.Server
+	jr     *jirafake.Server
+	procs  []*process
+}
+
+// process is one `serve` process.
+type process struct {
+	url  string
+	cmd  *exec.Cmd
+	log  string // the path of its stderr
+	done chan struct{}
+}
+
+// startServer starts the stand-ins, prepares the database, writes one configuration per
+// process and runs `binary serve` for each until its /readyz answers 200. Clients spread over
+// the processes (Target.Replicas).
+func startServer(ctx context.Context, col Column, postgres string) (s *server, err error) {
 	dir, err := os.MkdirTemp("", "ftload-")
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	s = &server{binary: binary, dir: dir, db: filepath.Join(dir, "ft.db"), done: make(chan struct{})}
+	s = &server{col: col, dir: dir, db: filepath.Join(dir, "ft.db")}
 	defer func() {
 		if err != nil {
 			s.stop()
 		}
 	}()
+	if col.Postgres {
+		if err := s.createSchema(ctx, postgres); err != nil {
+			return nil, err
+		}
+	} else if col.Replicas > 1 {
+		return nil, fmt.Errorf("bench: %s: several processes need PostgreSQL (one process owns a SQLite file)", col)
+	}
 	// No rate limit can be reached in a benchmark: every call is served.
 	s.gh = githubfake.New(githubfake.Options{RateLimit: 1 << 30, SearchRateLimit: 1 << 30})
 	s.jr = jirafake.New(jirafake.Options{Mode: jirafake.Cloud})
@@ -77,30 +143,73 @@ func startServer(ctx context.Context, binary string) (s *server, err error) {
 		GitHubSecret: randomHex(16),
 		JiraSecret:   randomHex(16),
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
+	for i := range max(1, col.Replicas) {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			s.URL = "http://" + addr
+		} else {
+			s.Replicas = append(s.Replicas, "http://"+addr)
+		}
+		p, err := s.startProcess(ctx, i, addr)
+		if err != nil {
+			return nil, err
+		}
+		s.procs = append(s.procs, p)
 	}
-	s.URL = "http://" + addr
-	cfg := filepath.Join(dir, "followthrough.yaml")
+	return s, nil
+}
+
+// createSchema makes a fresh schema for this phase on the PostgreSQL server at base, and the
+// URL that sets it as the servers' search path.
+func (s *server) createSchema(ctx context.Context, base string) error {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return fmt.Errorf("bench: --postgres must be a postgres:// URL")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return fmt.Errorf("bench: open PostgreSQL: %w", err)
+	}
+	s.admin = admin
+	schema := "ftload_" + randomHex(6)
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return fmt.Errorf("bench: create schema on %s: %w", u.Redacted(), err)
+	}
+	s.schema = schema
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	s.db = u.String()
+	return nil
+}
+
+// startProcess writes process i's configuration and starts it.
+func (s *server) startProcess(ctx context.Context, i int, addr string) (*process, error) {
+	cfg := filepath.Join(s.dir, fmt.Sprintf("followthrough-%d.yaml", i))
 	if err := os.WriteFile(cfg, []byte(s.config(addr)), 0o600); err != nil {
 		return nil, fmt.Errorf("bench: write config: %w", err)
 	}
-	if s.log, err = os.Create(filepath.Join(dir, "server.log")); err != nil {
+	p := &process{url: "http://" + addr, log: filepath.Join(s.dir, fmt.Sprintf("server-%d.log", i)), done: make(chan struct{})}
+	logFile, err := os.Create(p.log)
+	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	s.cmd = exec.Command(binary, "serve", "--config", cfg)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	defer logFile.Close() // the child has its own descriptor
+	p.cmd = exec.Command(s.col.Binary, "serve", "--config", cfg)
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	// A server must not outlive the benchmark, even one killed with SIGKILL.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("bench: start %s: %w", binary, err)
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bench: start %s: %w", s.col.Binary, err)
 	}
 	go func() {
-		_ = s.cmd.Wait()
-		close(s.done)
+		_ = p.cmd.Wait()
+		close(p.done)
 	}()
-	return s, s.waitReady(ctx, 30*time.Second)
+	return p, p.waitReady(ctx, s.col.Binary, 30*time.Second)
 }
 
 // config is the YAML of a server that uses the stand-ins with pacing off: no pause between
@@ -108,8 +217,8 @@ func startServer(ctx context.Context, binary string) (s *server, err error) {
 // hourly, so that they stay out of the measurements.
 func (s *server) config(addr string) string {
 	return fmt.Sprintf(`listen: %s
-database: %s
-public_url: http://%s
+database: %q
+public_url: %s
 intake:
   secret: %s
   tokens: [%q]
@@ -135,22 +244,22 @@ reconcile:
   every: 1h
 stall:
   scan_every: 1h
-`, addr, s.db, addr, s.IntakeSecret, s.Token, s.gh.URL(), githubfake.DefaultToken, s.GitHubSecret,
+`, addr, s.db, s.URL, s.IntakeSecret, s.Token, s.gh.URL(), githubfake.DefaultToken, s.GitHubSecret,
 		s.jr.URL(), s.JiraSecret, JiraTeam, BenchJiraProject, BenchRepo, strings.Join(benchPeople, "\n  - "))
 }
 
-func (s *server) waitReady(ctx context.Context, within time.Duration) error {
+func (p *process) waitReady(ctx context.Context, binary string, within time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.done:
-			return fmt.Errorf("bench: %s exited before it was ready: %s\n%s", s.binary, s.cmd.ProcessState, s.logTail(20))
+		case <-p.done:
+			return fmt.Errorf("bench: %s exited before it was ready: %s\n%s", binary, p.cmd.ProcessState, p.logTail(20))
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
 		}
-		resp, err := client.Get(s.URL + "/readyz")
+		resp, err := client.Get(p.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -159,23 +268,22 @@ func (s *server) waitReady(ctx context.Context, within time.Duration) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return fmt.Errorf("bench: %s not ready within %s:\n%s", s.binary, within, s.logTail(20))
+	return fmt.Errorf("bench: %s not ready within %s:\n%s", binary, within, p.logTail(20))
 }
 
-// stop ends the server (SIGTERM, SIGKILL after 20 s), the stand-ins, and removes the
-// directory.
+// stop ends the processes (SIGTERM, SIGKILL after 20 s), the stand-ins, and removes the
+// directory and the schema.
 func (s *server) stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(20 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
+	for _, p := range s.procs {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	}
-	if s.log != nil {
-		s.log.Close()
+	for _, p := range s.procs {
+		select {
+		case <-p.done:
+		case <-time.After(20 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
 	}
 	if s.gh != nil {
 		s.gh.Close()
@@ -183,22 +291,30 @@ func (s *server) stop() {
 	if s.jr != nil {
 		s.jr.Close()
 	}
+	if s.admin != nil {
+		if s.schema != "" {
+			_, _ = s.admin.Exec("DROP SCHEMA " + s.schema + " CASCADE")
+		}
+		s.admin.Close()
+	}
 	os.RemoveAll(s.dir)
 }
 
-// exited says whether the server process has ended.
-func (s *server) exited() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
+// serverAlive is an error when a process has exited, with its last log lines.
+func (s *server) serverAlive() error {
+	for _, p := range s.procs {
+		select {
+		case <-p.done:
+			return fmt.Errorf("the server at %s exited: %s\n%s", p.url, p.cmd.ProcessState, p.logTail(20))
+		default:
+		}
 	}
+	return nil
 }
 
-// logTail is the last lines the server logged.
-func (s *server) logTail(lines int) string {
-	b, err := os.ReadFile(filepath.Join(s.dir, "server.log"))
+// logTail is the last lines the process logged.
+func (p *process) logTail(lines int) string {
+	b, err := os.ReadFile(p.log)
 	if err != nil {
 		return ""
 	}
@@ -212,23 +328,38 @@ func (s *server) tickets() int { return s.gh.IssueCount() + s.jr.IssueCount() }
 // calls is the number of calls both stand-ins received.
 func (s *server) calls() int { return s.gh.CallCount() + s.jr.CallCount() }
 
-// dbBytes is the size of the SQLite file and its write-ahead log.
-func (s *server) dbBytes() int64 {
+// dbBytes is the size of the database: the SQLite file and its write-ahead log, or the
+// schema's tables with their indexes and TOAST on PostgreSQL.
+func (s *server) dbBytes(ctx context.Context) (int64, error) {
+	if s.admin != nil {
+		var n int64
+		err := s.admin.QueryRowContext(ctx, `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)
+			FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+			WHERE ns.nspname = $1 AND c.relkind IN ('r', 'm')`, s.schema).Scan(&n)
+		return n, err
+	}
 	var n int64
 	for _, f := range []string{s.db, s.db + "-wal"} {
 		if fi, err := os.Stat(f); err == nil {
 			n += fi.Size()
 		}
 	}
-	return n
+	return n, nil
 }
 
-// rss reads the server's peak and current resident set size, in bytes, from /proc.
-func (s *server) rss() (peak, current int64, err error) {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return 0, 0, errors.New("no server process")
+// rss is the resident set size of each process at the end (and its peak), e.g.
+// "72 MB (76 MB)" or "72 + 70 MB (76 + 74 MB)" for two.
+func (s *server) rss() (string, error) {
+	var now, peaks []string
+	for _, p := range s.procs {
+		peak, current, err := procRSS(p.cmd.Process.Pid)
+		if err != nil {
+			return "", err
+		}
+		now = append(now, fmt.Sprintf("%.0f", float64(current)/1e6))
+		peaks = append(peaks, fmt.Sprintf("%.0f", float64(peak)/1e6))
 	}
-	return procRSS(s.cmd.Process.Pid)
+	return fmt.Sprintf("%s MB (%s MB)", strings.Join(now, " + "), strings.Join(peaks, " + ")), nil
 }
 
 // procRSS reads VmHWM and VmRSS of a process from /proc/PID/status.

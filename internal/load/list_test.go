@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -121,6 +122,36 @@ func TestRoundTracker(t *testing.T) {
 	for _, tt := range tests {
 		if ok, bad := r.get(tt.i); ok != tt.ok || bad != tt.bad {
 			t.Errorf("ticket %d: ok %d bad %d, want %d %d", tt.i, ok, bad, tt.ok, tt.bad)
+		}
+	}
+}
+
+// A target with replicas spreads its clients over every process: client i sends to the
+// (i mod n)th, and each process gets requests.
+func TestClientsSpreadOverReplicas(t *testing.T) {
+	var hits [3]atomic.Int64
+	var urls []string
+	for i := range hits {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+		}))
+		t.Cleanup(srv.Close)
+		urls = append(urls, srv.URL)
+	}
+	tgt := Target{URL: urls[0], Replicas: urls[1:]}
+	r, err := run(context.Background(), tgt, spec{name: "spread", clients: 6, count: 60,
+		request: func(int, int64) (*http.Request, error) {
+			return http.NewRequest(http.MethodGet, tgt.url("/healthz"), nil)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Accepted != 60 {
+		t.Fatalf("accepted %d of 60", r.Accepted)
+	}
+	for i := range hits {
+		if hits[i].Load() == 0 {
+			t.Errorf("process %d got no request (hits %d, %d, %d)", i, hits[0].Load(), hits[1].Load(), hits[2].Load())
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,23 @@ type Target struct {
 	JiraSecret   string // jira.webhook_secret
 	// RequestTimeout bounds each request [60s].
 	RequestTimeout time.Duration
+	// Replicas are the base URLs of more processes serving the same database: the clients of a
+	// scenario spread over URL and these, client i sending to the (i mod n)th.
+	Replicas []string
+}
+
+// spread sends a client's request to that client's process.
+func (t Target) spread(req *http.Request, client int) error {
+	i := client % (len(t.Replicas) + 1)
+	if i == 0 {
+		return nil
+	}
+	u, err := url.Parse(t.Replicas[i-1])
+	if err != nil {
+		return fmt.Errorf("replica URL: %w", err)
+	}
+	req.URL.Scheme, req.URL.Host, req.Host = u.Scheme, u.Host, ""
+	return nil
 }
 
 func (t Target) url(path string) string { return strings.TrimRight(t.URL, "/") + path }
@@ -66,6 +84,9 @@ type spec struct {
 	clients  int
 	duration time.Duration // 0: until count
 	count    int64         // 0: until duration
+	// atLeast keeps a timed scenario going until this many requests were sent, e.g. one
+	// event about every ticket whatever the machine's speed.
+	atLeast int64
 	// request builds request seq (0, 1, 2, ... across all clients) for a client.
 	request func(client int, seq int64) (*http.Request, error)
 	// answer, when set, is told every answered request's status and, with wantBody, its body
@@ -99,12 +120,15 @@ func run(ctx context.Context, t Target, s spec) (Result, error) {
 			var body bytes.Buffer
 			// Every client sends at least once: on a busy machine a client may first run after
 			// a short duration has passed, and a scenario with no answer measures nothing.
-			for first := true; ctx.Err() == nil && (first || s.duration <= 0 || time.Now().Before(deadline)); first = false {
+			for first := true; ctx.Err() == nil && (first || s.duration <= 0 || time.Now().Before(deadline) || next.Load() < s.atLeast); first = false {
 				seq := next.Add(1) - 1
 				if s.count > 0 && seq >= s.count {
 					return
 				}
 				req, err := s.request(c, seq)
+				if err == nil {
+					err = t.spread(req, c)
+				}
 				if err != nil {
 					buildErr.CompareAndSwap(nil, &err)
 					return

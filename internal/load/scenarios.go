@@ -90,7 +90,8 @@ func Intake(ctx context.Context, t Target, o IntakeOptions) (Result, []string, e
 
 // WebhookOptions shape a burst of tracker webhooks for known tickets.
 type WebhookOptions struct {
-	Clients  int
+	Clients int
+	// Duration is how long the burst lasts, and at least until every ticket had an event.
 	Duration time.Duration
 	Count    int64
 	Tickets  []Ticket // the tickets the events are about (github and jira)
@@ -203,7 +204,7 @@ func Webhooks(ctx context.Context, t Target, o WebhookOptions) (Result, error) {
 		pendingBefore = -1
 	}
 	res, err := run(ctx, t, spec{
-		name: "webhooks", clients: o.Clients, duration: o.Duration, count: o.Count,
+		name: "webhooks", clients: o.Clients, duration: o.Duration, count: o.Count, atLeast: n,
 		request: func(_ int, seq int64) (*http.Request, error) {
 			i := int(seq % n)
 			prev, status, updated := ticketEvent(i, seq/n, base)

@@ -127,8 +127,8 @@ func TestWriteResults(t *testing.T) {
 }
 
 func TestWriteBenchTable(t *testing.T) {
-	before := BenchColumn{Binary: "/tmp/ft-main", Rows: []Note{{"healthz: accepted/s", "14000"}, {"intake: accepted/s", "527"}}}
-	after := BenchColumn{Binary: "/tmp/ft-new", Rows: []Note{{"healthz: accepted/s", "14100"}, {"intake: accepted/s", "6100"},
+	before := BenchColumn{Column: Column{Binary: "/tmp/ft-main", Replicas: 1}, Rows: []Note{{"healthz: accepted/s", "14000"}, {"intake: accepted/s", "527"}}}
+	after := BenchColumn{Column: Column{Binary: "/tmp/ft-new", Postgres: true, Replicas: 2}, Rows: []Note{{"healthz: accepted/s", "14100"}, {"intake: accepted/s", "6100"},
 		{"intake: new figure", "1"}}, Problems: []string{"webhooks: 3/4 applied"}}
 	var out bytes.Buffer
 	if err := WriteBenchTable(&out, Machine{CPUs: 2, Model: "AMD EPYC"}, []BenchColumn{before, after}); err != nil {
@@ -136,10 +136,10 @@ func TestWriteBenchTable(t *testing.T) {
 	}
 	for _, want := range []string{
 		"machine: 2 CPUs (nproc), AMD EPYC",
-		"figure               /tmp/ft-main  /tmp/ft-new",
+		"figure               /tmp/ft-main  /tmp/ft-new@postgres:2",
 		"intake: accepted/s   527           6100",
 		"intake: new figure   -             1",
-		"problem: /tmp/ft-new: webhooks: 3/4 applied",
+		"problem: /tmp/ft-new@postgres:2: webhooks: 3/4 applied",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
