@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -43,7 +45,7 @@ func TestClaimsOfTwoProcessesNeverShareAJobNorAnItem(t *testing.T) {
 	queueItemJobs(t, stores[0], items, steps)
 
 	var mu sync.Mutex
-	claimed := map[int64]string{} // job -> the worker that claimed it
+	claimed := map[int64]string{}  // job -> the worker that claimed it
 	working := map[string]string{} // item -> the worker working it now
 	finished := map[string][]string{}
 	var problems []string
@@ -164,5 +166,39 @@ func TestLeaseOfADeadProcessPassesToAnother(t *testing.T) {
 	}
 	if jobs, err := alive.ClaimJobs(ctx, "third", "github", later.Add(lease+time.Second), lease, 10); err != nil || len(jobs) != 0 {
 		t.Fatalf("after a renewal: claimed %d jobs, %v; want none", len(jobs), err)
+	}
+}
+
+// TestProcessesStartingTogetherMigrateOnce: several stores migrating one new PostgreSQL schema
+// at the same moment take turns under the migration lock; every one of them succeeds.
+func TestProcessesStartingTogetherMigrateOnce(t *testing.T) {
+	database := pgtest.URL(t)
+	ctx := context.Background()
+	var stores []*Store
+	for range 4 {
+		s, err := Open(ctx, database, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	errs := make([]error, len(stores))
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Migrate(ctx)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("store %d: %v", i, err)
+		}
+	}
+	if err := intakeNew(ctx, stores[3], testDoc("PM-1", item("AI-1", "x")), targets(1, repoA), t0); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -113,11 +113,13 @@ func (r *rebinder) rebind(query string) string {
 
 // postgresRewrites are the phrases of the store's SQLite SQL that PostgreSQL says otherwise:
 // the values of a JSON array passed as one parameter, for `x IN (SELECT value FROM
-// json_each(?))`; and SQLite's CROSS JOIN with a condition, which there fixes the join order
-// (PostgreSQL plans its joins itself).
+// json_each(?))`; SQLite's CROSS JOIN with a condition, which there fixes the join order
+// (PostgreSQL plans its joins itself); and a ticket key compared without case (NOCASE folds
+// ASCII letters, as lower() does on text of collation "C").
 var postgresRewrites = strings.NewReplacer(
 	"SELECT value FROM json_each(?)", "SELECT jsonb_array_elements_text(CAST(? AS jsonb))",
 	"CROSS JOIN items i ON", "JOIN items i ON",
+	"key = ? COLLATE NOCASE", "lower(key) = lower(?)",
 )
 
 // args converts the arguments of a statement for the dialect: the store passes Go bools for

@@ -35,6 +35,9 @@ const maxPostgresConns = 16
 // serializable (or to break a deadlock). Each retry runs the write again from the start.
 const maxWriteAttempts = 10
 
+// maxUniqueRetries bounds the retries of a write that met a unique key (isUniqueViolation).
+const maxUniqueRetries = 2
+
 // errClosed is the answer to a write handed in after Close.
 var errClosed = errors.New("database closed")
 
@@ -137,7 +140,7 @@ func (s *Store) writePostgres(ctx context.Context, fn func(*Tx) error) error {
 // runPostgres runs fn in a transaction with opts, first taking the claim lock when claim is
 // set (claimJobsPostgres). PostgreSQL aborts a transaction it cannot fit into a serial order
 // (40001) or that deadlocked (40P01); the transaction is then run again, from the start, a few
-// times. fn must therefore be safe to run again (set what it reports, do not append to it).
+// times (and up to twice after a unique key collision, isUniqueViolation). fn must therefore be safe to run again (set what it reports, do not append to it).
 func (s *Store) runPostgres(ctx context.Context, opts *sql.TxOptions, claim bool, fn func(*Tx) error) error {
 	s.closeMu.RLock()
 	closed := s.closed
@@ -145,9 +148,15 @@ func (s *Store) runPostgres(ctx context.Context, opts *sql.TxOptions, claim bool
 	if closed {
 		return errClosed
 	}
+	uniqueRetries := 0
 	for attempt := 1; ; attempt++ {
 		err := s.transactOnce(ctx, opts, claim, fn)
-		if err == nil || !retryable(err) || attempt == maxWriteAttempts {
+		again := retryable(err)
+		if isUniqueViolation(err) && uniqueRetries < maxUniqueRetries {
+			uniqueRetries++
+			again = true
+		}
+		if err == nil || !again || attempt == maxWriteAttempts {
 			return redactError(err, s.pg.database)
 		}
 		// Back off a little, at random, so that the writers that collided do not again.
@@ -234,6 +243,18 @@ func scanClaimedJob(rows *sql.Rows) (Job, error) {
 	j.Payload = json.RawMessage(payload)
 	j.CreatedAt = parseTime(created)
 	return j, err
+}
+
+// isUniqueViolation reports whether the transaction inserted a key that exists. Under
+// SERIALIZABLE that is often a race, not a mistake: a concurrent transaction inserted the same
+// key after this one had looked for it and found none (PostgreSQL reports it as a
+// serialization failure only when the key itself was read, not when a related row was, as
+// intake reads the revisions and then writes the postmortem). Run again, the transaction
+// sees the key and does what it does when it exists; a write that still collides is a real
+// duplicate and fails.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
 // retryable reports whether PostgreSQL aborted the transaction only for running beside others:

@@ -320,3 +320,22 @@ func TestOneProcessOwnsADatabase(t *testing.T) {
 	}
 	again.Close()
 }
+
+// TestOlderBinaryRefusesANewerSchema: a database migrated by a newer release (a migration
+// this binary does not have) is refused, not written with statements that may no longer mean
+// what they say.
+func TestOlderBinaryRefusesANewerSchema(t *testing.T) {
+	forEachBackend(t, testOlderBinaryRefusesANewerSchema)
+}
+
+func testOlderBinaryRefusesANewerSchema(t *testing.T, db backend) {
+	s := db.open(t)
+	ctx := context.Background()
+	if _, err := s.writeDB.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (9999, TRUE)`); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Migrate(ctx)
+	if err == nil || !strings.Contains(err.Error(), "schema version 9999, newer than this binary's") {
+		t.Fatalf("migrate: %v; want the newer schema refused", err)
+	}
+}

@@ -34,8 +34,7 @@ func FindTicket(ctx context.Context, tx *Tx, ref ft.TicketRef, foldCase bool) (t
 	}
 	err = row(`key = ?`)
 	if errors.Is(err, sql.ErrNoRows) && foldCase {
-		// lower() folds ASCII letters only on both databases, as SQLite's NOCASE does.
-		err = row(`lower(key) = lower(?)`)
+		err = row(`key = ? COLLATE NOCASE`)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, false, nil

@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestNumberPlaceholders(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"SELECT 1", "SELECT 1"},
+		{"SELECT * FROM t WHERE a = ? AND b IN (?, ?)", "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3)"},
+		{"SELECT '?' || ?, \"odd?name\" FROM t", "SELECT '?' || $1, \"odd?name\" FROM t"},
+		{"SELECT ? -- what? nothing\n, ?", "SELECT $1 -- what? nothing\n, $2"},
+		{"SELECT 'it''s ?', ?", "SELECT 'it''s ?', $1"},
+		{"SELECT a - b, ?", "SELECT a - b, $1"},
+	}
+	for _, tc := range tests {
+		if got := numberPlaceholders(tc.in); got != tc.want {
+			t.Errorf("numberPlaceholders(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestRedactDatabase(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/var/lib/followthrough/ft.db", "/var/lib/followthrough/ft.db"},
+		{"postgres://ft@db.internal/ft", "postgres://ft@db.internal/ft"},
+		{"postgres://ft:hunter2@db.internal:5432/ft?sslmode=require", "postgres://ft:xxxxx@db.internal:5432/ft?sslmode=require"},
+		{"postgresql://ft@db.internal/ft?password=hunter2&sslmode=require", "postgresql://ft@db.internal/ft?password=xxxxx&sslmode=require"},
+	}
+	for _, tc := range tests {
+		if got := RedactDatabase(tc.in); got != tc.want {
+			t.Errorf("RedactDatabase(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestOpenErrorsDoNotShowThePassword: a database that does not answer, or refuses, is named in
+// the error without its password.
+func TestOpenErrorsDoNotShowThePassword(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, database := range []string{
+		"postgres://ft:hunter2@127.0.0.1:1/ft?sslmode=disable&connect_timeout=2",
+		"postgresql://ft@127.0.0.1:1/ft?sslmode=disable&password=hunter2&connect_timeout=2",
+		"postgres://ft:hunter2@127.0.0.1:1/ft?sslmode=nonsense",
+	} {
+		s, err := Open(context.Background(), database, quiet)
+		if err == nil {
+			err = s.Ping(context.Background())
+			s.Close()
+		}
+		if err == nil {
+			t.Fatalf("%s: opened", RedactDatabase(database))
+		}
+		t.Log(err)
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error shows the password: %v", err)
+		}
+	}
+}
