@@ -191,6 +191,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.periodic(ctx)
 	}()
 	wg.Wait()
+	// Stopping: the jobs this process claimed and did not finish are given back, so that another
+	// process sharing the database (or this one, started again) takes them at once rather than
+	// when their leases run out. A killed process gives nothing back: its leases run out.
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := e.opts.Store.ReleaseLeasesOf(stopCtx, e.owner); err != nil {
+		e.logger.Warn("give back the leases of unfinished jobs", slog.String("error", err.Error()))
+	}
 	return nil
 }
 
