@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -12,35 +14,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pressly/goose/v3"
+
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/internal/pgtest"
+	"github.com/followthrough/followthrough/migrations"
 )
 
-// backend is a database the store's tests run on. Tests of behaviour both databases share run
-// on every backend (forEachBackend); tests of what only SQLite has (its query plans, its file
-// lock, its group commit) use openTest, which is SQLite.
-type backend struct {
-	name string
-	// database is a new, empty database for the test: a file, or a schema of its own.
-	database func(t testing.TB) string
-}
-
-var backends = []backend{
-	{name: "sqlite", database: func(t testing.TB) string { return filepath.Join(t.TempDir(), "ft.db") }},
-	{name: "postgres", database: pgtest.URL},
-}
+// backend is a database the store's tests run on (pgtest.Backends). Tests of behaviour both
+// databases share run on every backend (forEachBackend); tests of what only SQLite has (its
+// query plans, its file lock, its group commit) use openTest, which is SQLite.
+type backend struct{ pgtest.Backend }
 
 // forEachBackend runs test once per backend, as subtests named after them.
-func forEachBackend(t *testing.T, test func(t *testing.T, b backend)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) { test(t, b) })
-	}
+func forEachBackend(t *testing.T, test func(t *testing.T, db backend)) {
+	pgtest.ForEach(t, func(t *testing.T, b pgtest.Backend) { test(t, backend{b}) })
 }
 
 // open is a migrated store on a new database of the backend.
 func (b backend) open(t testing.TB) *Store {
 	t.Helper()
-	return openAt(t, b.database(t))
+	return openAt(t, b.Database(t))
 }
 
 // openAt is a migrated store on database, closed when the test ends.
@@ -58,10 +52,34 @@ func openAt(t testing.TB, database string) *Store {
 	return s
 }
 
+// openAtVersion is a store on a new database of the backend, migrated up to version only, for
+// tests of a migration.
+func (b backend) openAtVersion(t testing.TB, version int64) *Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := Open(ctx, b.Database(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	dialect, fsys := goose.DialectSQLite3, migrations.SQLite
+	if s.Dialect() == Postgres {
+		dialect, fsys = goose.DialectPostgres, migrations.Postgres
+	}
+	provider, err := goose.NewProvider(dialect, s.writeDB.DB, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.UpTo(ctx, version); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // openTest is a migrated SQLite store, for the tests of what only SQLite has.
 func openTest(t testing.TB) *Store {
 	t.Helper()
-	return backends[0].open(t)
+	return openAt(t, pgtest.SQLiteFile(t))
 }
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -223,8 +241,15 @@ func testWriteErrorRollsBackOnlyItsOwnWork(t *testing.T, db backend) {
 	}
 }
 
-func BenchmarkIntakeGroupCommit(b *testing.B) {
-	s := openTest(b)
+// BenchmarkIntake: 16 writers at once storing new postmortems, on each backend: SQLite's
+// group commit against PostgreSQL's concurrent SERIALIZABLE transactions.
+func BenchmarkIntake(b *testing.B) {
+	for _, db := range pgtest.Backends {
+		b.Run(db.Name, func(b *testing.B) { benchmarkIntake(b, openAt(b, db.Database(b))) })
+	}
+}
+
+func benchmarkIntake(b *testing.B, s *Store) {
 	ctx := context.Background()
 	var n sync.Mutex
 	next := 0
@@ -337,5 +362,50 @@ func testOlderBinaryRefusesANewerSchema(t *testing.T, db backend) {
 	err := s.Migrate(ctx)
 	if err == nil || !strings.Contains(err.Error(), "schema version 9999, newer than this binary's") {
 		t.Fatalf("migrate: %v; want the newer schema refused", err)
+	}
+}
+
+// TestBothDatabasesHaveTheSameSchema: the PostgreSQL migrations are the SQLite ones' twins:
+// the same numbers, and once applied the same tables with the same columns in the same order
+// (what copy-db and the shared SQL rely on).
+func TestBothDatabasesHaveTheSameSchema(t *testing.T) {
+	versions := func(fsys fs.FS) []string {
+		names, err := fs.Glob(fsys, "*.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range names {
+			out = append(out, strings.SplitN(n, "_", 2)[0])
+		}
+		return out
+	}
+	if s, p := versions(migrations.SQLite), versions(migrations.Postgres); fmt.Sprint(s) != fmt.Sprint(p) {
+		t.Errorf("migration numbers differ: SQLite %v, PostgreSQL %v", s, p)
+	}
+	columns := func(s *Store, query string) string {
+		rows, err := s.readDB.Query(query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := collect(rows, func(rows *sql.Rows) (string, error) {
+			var table, column string
+			err := rows.Scan(&table, &column)
+			return table + "." + column, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(list, "\n")
+	}
+	sqlite := columns(openTest(t), `SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+		WHERE m.type = 'table' AND m.name NOT IN ('goose_db_version', 'sqlite_sequence') ORDER BY m.name, p.cid`)
+	postgres := columns(openAt(t, pgtest.URL(t)), `SELECT table_name, column_name FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name <> 'goose_db_version' ORDER BY table_name COLLATE "C", ordinal_position`)
+	if !strings.Contains(sqlite, "outbox.lease_owner") {
+		t.Fatalf("SQLite's columns miss outbox.lease_owner:\n%s", sqlite)
+	}
+	if sqlite != postgres {
+		t.Errorf("columns differ\nSQLite:\n%s\n\nPostgreSQL:\n%s", sqlite, postgres)
 	}
 }

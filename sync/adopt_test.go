@@ -16,6 +16,7 @@ import (
 	"github.com/followthrough/followthrough/connectors/githubfake"
 	"github.com/followthrough/followthrough/connectors/jira"
 	"github.com/followthrough/followthrough/connectors/jirafake"
+	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/sync"
 )
 
@@ -24,9 +25,9 @@ const legacyRepo = "acme/legacy"
 
 // newAdoptEnv is the two-way environment whose connectors map bob@acme.com to his GitHub login
 // and Jira account, so that an adopted ticket nobody has gets him.
-func newAdoptEnv(t *testing.T) *twEnv {
+func newAdoptEnv(t *testing.T, on pgtest.Backend) *twEnv {
 	t.Helper()
-	e := newTWEnv(t)
+	e := newTWEnv(t, on)
 	e.cfg.People = []config.Person{{Email: "bob@acme.com", GitHub: "bob-gh", Jira: "acc-bob"}}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ghTr, err := github.New(e.cfg.GitHub, e.cfg.People, github.Options{Logger: logger, Now: e.clock.Now})
@@ -140,7 +141,11 @@ func (e *twEnv) createdIssues() int {
 }
 
 func TestAdoptLinksAnExistingGitHubIssueInsteadOfCreatingOne(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testAdoptLinksAnExistingGitHubIssueInsteadOfCreatingOne)
+}
+
+func testAdoptLinksAnExistingGitHubIssueInsteadOfCreatingOne(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	key := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "Flaky checkout tests", Body: "Seen since May.", Labels: []string{"bug"}})
 	e.submit(adoptDoc("PM-A", naming("AI-1", key)))
 	e.run()
@@ -171,7 +176,11 @@ func TestAdoptLinksAnExistingGitHubIssueInsteadOfCreatingOne(t *testing.T) {
 }
 
 func TestAdoptLinksAnExistingJiraIssue(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testAdoptLinksAnExistingJiraIssue)
+}
+
+func testAdoptLinksAnExistingJiraIssue(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	created := e.jf.CreateIssue(jirafake.NewIssue{Project: "OPS", Summary: "Rotate the keys", Description: "As agreed."})
 	if err := e.jf.Transition(created.Key, "In Progress", ""); err != nil {
 		t.Fatal(err)
@@ -206,7 +215,9 @@ func TestAdoptLinksAnExistingJiraIssue(t *testing.T) {
 	}
 }
 
-func TestAdoptTakesTheTicketsStatus(t *testing.T) {
+func TestAdoptTakesTheTicketsStatus(t *testing.T) { pgtest.ForEach(t, testAdoptTakesTheTicketsStatus) }
+
+func testAdoptTakesTheTicketsStatus(t *testing.T, db pgtest.Backend) {
 	for _, tt := range []struct {
 		name   string
 		change func(e *twEnv, repo string, n int) error
@@ -219,7 +230,7 @@ func TestAdoptTakesTheTicketsStatus(t *testing.T) {
 		{"closed as not planned", func(e *twEnv, r string, n int) error { return e.gh.CloseIssue(r, n, "not_planned", twPerson) }, ft.StatusWontDo, ft.StateCompleted},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newAdoptEnv(t)
+			e := newAdoptEnv(t, db)
 			key := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "Existing"})
 			if err := tt.change(e, legacyRepo, 1); err != nil {
 				t.Fatal(err)
@@ -248,6 +259,10 @@ func TestAdoptTakesTheTicketsStatus(t *testing.T) {
 }
 
 func TestAdoptRetriedAfterALostAnswerMakesOneComment(t *testing.T) {
+	pgtest.ForEach(t, testAdoptRetriedAfterALostAnswerMakesOneComment)
+}
+
+func testAdoptRetriedAfterALostAnswerMakesOneComment(t *testing.T, db pgtest.Backend) {
 	for _, tt := range []struct {
 		name string
 		open func(e *twEnv) string // the existing ticket, after arming the lost answer
@@ -264,7 +279,7 @@ func TestAdoptRetriedAfterALostAnswerMakesOneComment(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newAdoptEnv(t)
+			e := newAdoptEnv(t, db)
 			key := tt.open(e)
 			e.submit(adoptDoc("PM-L", naming("AI-1", key)))
 			e.run() // the comment is written, its answer lost
@@ -295,7 +310,11 @@ func TestAdoptRetriedAfterALostAnswerMakesOneComment(t *testing.T) {
 }
 
 func TestAdoptKeepsTheAssigneeATicketHas(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testAdoptKeepsTheAssigneeATicketHas)
+}
+
+func testAdoptKeepsTheAssigneeATicketHas(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	key := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "Existing", Assignees: []string{"dana-gh"}})
 	jiraIssue := e.jf.CreateIssue(jirafake.NewIssue{Project: "OPS", Summary: "Existing", Assignee: twJiraAcc})
 	e.submit(adoptDoc("PM-K", naming("AI-1", key), naming("AI-2", jiraIssue.Key)))
@@ -317,7 +336,11 @@ func TestAdoptKeepsTheAssigneeATicketHas(t *testing.T) {
 }
 
 func TestRevisionsNeverEditAnAdoptedTicket(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testRevisionsNeverEditAnAdoptedTicket)
+}
+
+func testRevisionsNeverEditAnAdoptedTicket(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	key := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "Their words", Body: "Their body."})
 	jiraIssue := e.jf.CreateIssue(jirafake.NewIssue{Project: "OPS", Summary: "Their summary", Description: "Their description."})
 	e.submit(adoptDoc("PM-E", naming("AI-1", key), naming("AI-2", jiraIssue.Key)))
@@ -354,7 +377,11 @@ func TestRevisionsNeverEditAnAdoptedTicket(t *testing.T) {
 }
 
 func TestRemovingAnItemUnlinksItsAdoptedTicketWithoutClosingIt(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testRemovingAnItemUnlinksItsAdoptedTicketWithoutClosingIt)
+}
+
+func testRemovingAnItemUnlinksItsAdoptedTicketWithoutClosingIt(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	key := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "Existing"})
 	jiraIssue := e.jf.CreateIssue(jirafake.NewIssue{Project: "OPS", Summary: "Existing"})
 	e.submit(adoptDoc("PM-R", naming("AI-1", key), naming("AI-2", jiraIssue.Key), naming("AI-3", "")))
@@ -395,7 +422,11 @@ func TestRemovingAnItemUnlinksItsAdoptedTicketWithoutClosingIt(t *testing.T) {
 }
 
 func TestNamingAnotherTicketUnlinksTheFirst(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testNamingAnotherTicketUnlinksTheFirst)
+}
+
+func testNamingAnotherTicketUnlinksTheFirst(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	first := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "First"})
 	second := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "Second"})
 	e.submit(adoptDoc("PM-N", naming("AI-1", first)))
@@ -440,7 +471,11 @@ func TestNamingAnotherTicketUnlinksTheFirst(t *testing.T) {
 // followthrough made is closed as not planned, pointing to it, once the adoption succeeded
 // (until then the item keeps following its own).
 func TestNamingATicketForAnItemThatHasItsOwn(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testNamingATicketForAnItemThatHasItsOwn)
+}
+
+func testNamingATicketForAnItemThatHasItsOwn(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	e.submit(adoptDoc("PM-O", naming("AI-1", "")))
 	e.run()
 	own := e.item("PM-O", "AI-1").Ticket
@@ -475,7 +510,11 @@ func TestNamingATicketForAnItemThatHasItsOwn(t *testing.T) {
 }
 
 func TestNamingNoTicketAnyMoreGivesTheItemItsOwn(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testNamingNoTicketAnyMoreGivesTheItemItsOwn)
+}
+
+func testNamingNoTicketAnyMoreGivesTheItemItsOwn(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	existing := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "Existing"})
 	e.submit(adoptDoc("PM-U", naming("AI-1", existing)))
 	e.run()
@@ -492,6 +531,10 @@ func TestNamingNoTicketAnyMoreGivesTheItemItsOwn(t *testing.T) {
 }
 
 func TestAdoptionThatCannotBeDoneFailsTheItemInWords(t *testing.T) {
+	pgtest.ForEach(t, testAdoptionThatCannotBeDoneFailsTheItemInWords)
+}
+
+func testAdoptionThatCannotBeDoneFailsTheItemInWords(t *testing.T, db pgtest.Backend) {
 	for _, tt := range []struct {
 		name    string
 		prepare func(e *twEnv) string // the ticket the item names
@@ -521,7 +564,7 @@ func TestAdoptionThatCannotBeDoneFailsTheItemInWords(t *testing.T) {
 		}, []string{"already followed by action item AI-7 of postmortem PM-FIRST"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newAdoptEnv(t)
+			e := newAdoptEnv(t, db)
 			key := tt.prepare(e)
 			e.submit(adoptDoc("PM-X", naming("AI-1", key)))
 			e.settle()
@@ -560,7 +603,11 @@ func (e *twEnv) botCommentsOn(repo string) int {
 }
 
 func TestRetryAdoptsAgainAndNeverCreates(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testRetryAdoptsAgainAndNeverCreates)
+}
+
+func testRetryAdoptsAgainAndNeverCreates(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	key := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "Theirs"})
 	e.gh.SetReadOnly(legacyRepo, true)
 	e.submit(adoptDoc("PM-T", naming("AI-1", key)))
@@ -613,7 +660,11 @@ func TestRetryAdoptsAgainAndNeverCreates(t *testing.T) {
 }
 
 func TestReconcileFollowsAnAdoptedTicketsRepository(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testReconcileFollowsAnAdoptedTicketsRepository)
+}
+
+func testReconcileFollowsAnAdoptedTicketsRepository(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	key := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "Theirs"})
 	e.submit(adoptDoc("PM-C", naming("AI-1", key)))
 	e.run()
@@ -637,7 +688,11 @@ func TestReconcileFollowsAnAdoptedTicketsRepository(t *testing.T) {
 }
 
 func TestInactivityOfAnAdoptedTicketCountsFromItsAdoption(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testInactivityOfAnAdoptedTicketCountsFromItsAdoption)
+}
+
+func testInactivityOfAnAdoptedTicketCountsFromItsAdoption(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	// Opened two months before the postmortem names it, and quiet since.
 	key := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "Old and quiet"})
 	e.clock.Advance(60 * 24 * time.Hour)
@@ -666,7 +721,11 @@ func TestInactivityOfAnAdoptedTicketCountsFromItsAdoption(t *testing.T) {
 }
 
 func TestItemsFinishedAtSignOffHaveNoTicket(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testItemsFinishedAtSignOffHaveNoTicket)
+}
+
+func testItemsFinishedAtSignOffHaveNoTicket(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	e.submit(adoptDoc("PM-F", finishedAt("AI-1", ft.StatusDone), finishedAt("AI-2", ft.StatusWontDo)))
 	e.settle()
 	pm := e.pm("PM-F")
@@ -702,7 +761,11 @@ func TestItemsFinishedAtSignOffHaveNoTicket(t *testing.T) {
 }
 
 func TestSignOffMarkCountsOnlyWhenTheItemFirstAppears(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testSignOffMarkCountsOnlyWhenTheItemFirstAppears)
+}
+
+func testSignOffMarkCountsOnlyWhenTheItemFirstAppears(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	e.submit(adoptDoc("PM-M", finishedAt("AI-1", ft.StatusDone), naming("AI-2", "")))
 	e.settle()
 	e.gh.ResetCalls()
@@ -726,7 +789,11 @@ func TestSignOffMarkCountsOnlyWhenTheItemFirstAppears(t *testing.T) {
 }
 
 func TestUncheckingAFinishedItemGivesItATicket(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testUncheckingAFinishedItemGivesItATicket)
+}
+
+func testUncheckingAFinishedItemGivesItATicket(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	existing := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "Theirs"})
 	named := finishedAt("AI-2", ft.StatusDone)
 	named.Ticket = existing
@@ -769,8 +836,10 @@ func TestUncheckingAFinishedItemGivesItATicket(t *testing.T) {
 
 // TestTwoItemsNamingOneTicket: one adopts it (their jobs run side by side, so either), the
 // other fails saying which item follows it, and the ticket gets one comment.
-func TestTwoItemsNamingOneTicket(t *testing.T) {
-	e := newAdoptEnv(t)
+func TestTwoItemsNamingOneTicket(t *testing.T) { pgtest.ForEach(t, testTwoItemsNamingOneTicket) }
+
+func testTwoItemsNamingOneTicket(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	key := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "Shared"})
 	e.submit(adoptDoc("PM-2", naming("AI-1", key), naming("AI-2", key)))
 	e.settle()
@@ -793,7 +862,11 @@ func TestTwoItemsNamingOneTicket(t *testing.T) {
 // TestUnlinkThatCannotBeWrittenLeavesTheItemLinked: the ticket an item left concerns it no
 // more; failing to comment there does not fail the item.
 func TestUnlinkThatCannotBeWrittenLeavesTheItemLinked(t *testing.T) {
-	e := newAdoptEnv(t)
+	pgtest.ForEach(t, testUnlinkThatCannotBeWrittenLeavesTheItemLinked)
+}
+
+func testUnlinkThatCannotBeWrittenLeavesTheItemLinked(t *testing.T, db pgtest.Backend) {
+	e := newAdoptEnv(t, db)
 	first := e.personIssue("acme/old", githubfake.NewIssue{Title: "First"})
 	second := e.personIssue(legacyRepo, githubfake.NewIssue{Title: "Second"})
 	e.submit(adoptDoc("PM-W", naming("AI-1", first)))

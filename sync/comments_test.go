@@ -7,13 +7,18 @@ import (
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/connectors/githubfake"
+	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/sync"
 )
 
 // TestLostStallCommentIsWrittenOnce: the answers to the stall comments are lost (GitHub and
 // Jira); the worker retries the jobs and each ticket still gets one comment.
 func TestLostStallCommentIsWrittenOnce(t *testing.T) {
-	e := newTWEnv(t)
+	pgtest.ForEach(t, testLostStallCommentIsWrittenOnce)
+}
+
+func testLostStallCommentIsWrittenOnce(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
 	signed := twStart
 	doc := &ft.Document{ID: "PM-C", Title: "Outage PM-C", Status: "finalized", SignedOffBy: []string{"carol@acme.com"},
 		SignedOffAt: &signed, ActionItems: []ft.ActionItem{
@@ -60,7 +65,11 @@ func TestLostStallCommentIsWrittenOnce(t *testing.T) {
 // TestLostRemovalCommentIsWrittenOnce: a revision removes an item; the answer to the comment
 // on its closed ticket is lost, and the retried job does not write it again.
 func TestLostRemovalCommentIsWrittenOnce(t *testing.T) {
-	e := newTWEnv(t)
+	pgtest.ForEach(t, testLostRemovalCommentIsWrittenOnce)
+}
+
+func testLostRemovalCommentIsWrittenOnce(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
 	e.revise("PM-D", [2]string{"AI-1"}, [2]string{"AI-2"})
 	e.settle()
 	it := e.item("PM-D", "AI-1")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/store"
 )
 
@@ -52,8 +53,10 @@ func apply(t *testing.T, s *store.Store, ev ft.TicketEvent, source, self string)
 	return a
 }
 
-func TestApplyTicketEventRules(t *testing.T) {
-	e := newIntakeEnv(t)
+func TestApplyTicketEventRules(t *testing.T) { pgtest.ForEach(t, testApplyTicketEventRules) }
+
+func testApplyTicketEventRules(t *testing.T, db pgtest.Backend) {
+	e := newIntakeEnv(t, db)
 	s, ctx := e.st, e.ctx
 	ref := e.linkedItem("PM-1")
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
@@ -113,7 +116,11 @@ func TestApplyTicketEventRules(t *testing.T) {
 }
 
 func TestApplyTicketEventWaitsForOurPush(t *testing.T) {
-	e := newIntakeEnv(t)
+	pgtest.ForEach(t, testApplyTicketEventWaitsForOurPush)
+}
+
+func testApplyTicketEventWaitsForOurPush(t *testing.T, db pgtest.Backend) {
+	e := newIntakeEnv(t, db)
 	s, ctx := e.st, e.ctx
 	ref := e.linkedItem("PM-1")
 	err := s.Write(ctx, func(tx *store.Tx) error {
@@ -137,7 +144,11 @@ func TestApplyTicketEventWaitsForOurPush(t *testing.T) {
 }
 
 func TestRetryFailedRevivesJobsAndReplacesDeletedTickets(t *testing.T) {
-	e := newIntakeEnv(t)
+	pgtest.ForEach(t, testRetryFailedRevivesJobsAndReplacesDeletedTickets)
+}
+
+func testRetryFailedRevivesJobsAndReplacesDeletedTickets(t *testing.T, db pgtest.Backend) {
+	e := newIntakeEnv(t, db)
 	s, ctx := e.st, e.ctx
 	ref := e.linkedItem("PM-1")
 	// A given-up update job, then the ticket is deleted.
@@ -189,8 +200,10 @@ func TestRetryFailedRevivesJobsAndReplacesDeletedTickets(t *testing.T) {
 	}
 }
 
-func TestFailUnconfiguredWork(t *testing.T) {
-	e := newIntakeEnv(t)
+func TestFailUnconfiguredWork(t *testing.T) { pgtest.ForEach(t, testFailUnconfiguredWork) }
+
+func testFailUnconfiguredWork(t *testing.T, db pgtest.Backend) {
+	e := newIntakeEnv(t, db)
 	s, ctx := e.st, e.ctx
 	jiraTarget := ft.Target{Kind: ft.Jira, Project: "PAY", IssueType: "Task"}
 	if _, err := e.eng.Intake(ctx, WithTargets(testDoc("PM-1", item("AI-1", "x"), item("AI-2", "y")), []ft.Target{repoA, jiraTarget})); err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/followthrough/followthrough/connectors/githubfake"
 	"github.com/followthrough/followthrough/connectors/jira"
 	"github.com/followthrough/followthrough/connectors/jirafake"
+	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/internal/testclock"
 	"github.com/followthrough/followthrough/store"
 	"github.com/followthrough/followthrough/sync"
@@ -148,7 +149,7 @@ const (
 
 var twStart = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
-func newTWEnv(t *testing.T) *twEnv {
+func newTWEnv(t *testing.T, on pgtest.Backend) *twEnv {
 	t.Helper()
 	ctx := context.Background()
 	clock := testclock.New(twStart)
@@ -178,7 +179,7 @@ func newTWEnv(t *testing.T) *twEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "ft.db"), logger)
+	st, err := store.Open(ctx, on.Database(t), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +386,11 @@ func wantStatus(t *testing.T, it ft.ItemView, want ft.Status) {
 // ---- tests -------------------------------------------------------------------------------
 
 func TestGitHubWebhooksMoveItemStatus(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testGitHubWebhooksMoveItemStatus)
+}
+
+func testGitHubWebhooksMoveItemStatus(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	pm := env.intake("PM-1", ft.Target{Kind: ft.GitHub, Repo: twRepo})
 	key := pm.Items[0].Ticket.Key
 	repo, num := splitGitHubKey(t, key)
@@ -456,8 +461,10 @@ func TestGitHubWebhooksMoveItemStatus(t *testing.T) {
 	}
 }
 
-func TestJiraWebhooksMoveItemStatus(t *testing.T) {
-	env := newTWEnv(t)
+func TestJiraWebhooksMoveItemStatus(t *testing.T) { pgtest.ForEach(t, testJiraWebhooksMoveItemStatus) }
+
+func testJiraWebhooksMoveItemStatus(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	pm := env.intake("PM-J", ft.Target{Kind: ft.Jira, Project: twProject})
 	key := pm.Items[0].Ticket.Key
 
@@ -501,7 +508,11 @@ func TestJiraWebhooksMoveItemStatus(t *testing.T) {
 }
 
 func TestJiraCommentIsActivityUnlessOurs(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testJiraCommentIsActivityUnlessOurs)
+}
+
+func testJiraCommentIsActivityUnlessOurs(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	pm := env.intake("PM-C", ft.Target{Kind: ft.Jira, Project: twProject})
 	key := pm.Items[0].Ticket.Key
 	if it := env.item("PM-C", "AI-1"); it.LastActivity != nil {
@@ -533,7 +544,11 @@ func TestJiraCommentIsActivityUnlessOurs(t *testing.T) {
 }
 
 func TestDuplicateAndOlderDeliveriesChangeNothing(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testDuplicateAndOlderDeliveriesChangeNothing)
+}
+
+func testDuplicateAndOlderDeliveriesChangeNothing(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	pm := env.intake("PM-D", ft.Target{Kind: ft.GitHub, Repo: twRepo}, ft.Target{Kind: ft.Jira, Project: twProject})
 	ghKey, jiraKey := pm.Items[0].Ticket.Key, pm.Items[1].Ticket.Key
 	repo, num := splitGitHubKey(t, ghKey)
@@ -591,7 +606,11 @@ func TestDuplicateAndOlderDeliveriesChangeNothing(t *testing.T) {
 }
 
 func TestGitHubOpenedAssignedPairActsOnce(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testGitHubOpenedAssignedPairActsOnce)
+}
+
+func testGitHubOpenedAssignedPairActsOnce(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	pm := env.intake("PM-O", ft.Target{Kind: ft.GitHub, Repo: twRepo})
 	key := pm.Items[0].Ticket.Key
 	repo, num := splitGitHubKey(t, key)
@@ -627,7 +646,11 @@ func TestGitHubOpenedAssignedPairActsOnce(t *testing.T) {
 }
 
 func TestOwnChangeComingBackChangesNothing(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testOwnChangeComingBackChangesNothing)
+}
+
+func testOwnChangeComingBackChangesNothing(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	pm := env.intake("PM-E", ft.Target{Kind: ft.GitHub, Repo: twRepo}, ft.Target{Kind: ft.Jira, Project: twProject})
 	ghKey, jiraKey := pm.Items[0].Ticket.Key, pm.Items[1].Ticket.Key
 	repo, num := splitGitHubKey(t, ghKey)
@@ -685,7 +708,11 @@ func TestOwnChangeComingBackChangesNothing(t *testing.T) {
 }
 
 func TestPeopleChangeWhilePushPendingLosesToThePush(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testPeopleChangeWhilePushPendingLosesToThePush)
+}
+
+func testPeopleChangeWhilePushPendingLosesToThePush(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	pm := env.intake("PM-P", ft.Target{Kind: ft.GitHub, Repo: twRepo})
 	key := pm.Items[0].Ticket.Key
 	repo, num := splitGitHubKey(t, key)
@@ -717,7 +744,11 @@ func TestPeopleChangeWhilePushPendingLosesToThePush(t *testing.T) {
 }
 
 func TestDeletedTicketFailsAndRetryMakesANewOne(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testDeletedTicketFailsAndRetryMakesANewOne)
+}
+
+func testDeletedTicketFailsAndRetryMakesANewOne(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	pm := env.intake("PM-X", ft.Target{Kind: ft.GitHub, Repo: twRepo}, ft.Target{Kind: ft.Jira, Project: twProject})
 	ghKey, jiraKey := pm.Items[0].Ticket.Key, pm.Items[1].Ticket.Key
 	repo, num := splitGitHubKey(t, ghKey)
@@ -790,7 +821,11 @@ func TestDeletedTicketFailsAndRetryMakesANewOne(t *testing.T) {
 }
 
 func TestIrrelevantAndForeignWebhooksAreIgnored(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testIrrelevantAndForeignWebhooksAreIgnored)
+}
+
+func testIrrelevantAndForeignWebhooksAreIgnored(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	env.intake("PM-I", ft.Target{Kind: ft.GitHub, Repo: twRepo})
 	// An issue we did not create, a ping, and a body that is not JSON.
 	other, err := env.gh.CreateIssue(twRepo, githubfake.NewIssue{Title: "someone else's", Labels: []string{"postmortem"}})

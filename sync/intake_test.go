@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,12 +17,13 @@ import (
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/config"
+	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/internal/testclock"
 	"github.com/followthrough/followthrough/store"
 )
 
 // intakeEnv is an engine (not running: the tests look at what it stores and queues) on a store
-// in a temporary file, with GitHub and Jira configured, every item routed to acme/a, and a
+// in a new database of the backend, with GitHub and Jira configured, every item routed to acme/a, and a
 // notify URL that hears item.status_changed.
 type intakeEnv struct {
 	t     *testing.T
@@ -32,7 +32,7 @@ type intakeEnv struct {
 	cfg   *config.Config
 	st    *store.Store
 	eng   *Engine
-	db    *sql.DB // the same file, read directly
+	db    *sql.DB // the same database, read directly
 }
 
 var (
@@ -41,11 +41,11 @@ var (
 	repoB = ft.Target{Kind: ft.GitHub, Repo: "acme/b"}
 )
 
-func newIntakeEnv(t *testing.T) *intakeEnv {
+func newIntakeEnv(t *testing.T, on pgtest.Backend) *intakeEnv {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	path := filepath.Join(t.TempDir(), "ft.db")
+	path := on.Database(t)
 	st, err := store.Open(ctx, path, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +54,11 @@ func newIntakeEnv(t *testing.T) *intakeEnv {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	driver, dsn := "sqlite", "file:"+path+"?mode=ro"
+	if store.IsPostgres(path) {
+		driver, dsn = "pgx", path
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +94,7 @@ type jobRow struct{ Kind, Item string }
 // jobs is the outbox, oldest first, without notifications.
 func (e *intakeEnv) jobs() []jobRow {
 	e.t.Helper()
-	rows, err := e.db.Query(`SELECT kind, item_id FROM outbox WHERE kind <> ? ORDER BY id`, jobNotify)
+	rows, err := e.db.Query(`SELECT kind, item_id FROM outbox WHERE kind <> '` + jobNotify + `' ORDER BY id`)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -110,7 +114,7 @@ func (e *intakeEnv) jobs() []jobRow {
 // "<postmortem>/<item> <from>-><to> <source>".
 func (e *intakeEnv) statusEvents() []string {
 	e.t.Helper()
-	rows, err := e.db.Query(`SELECT payload FROM outbox WHERE kind = ? ORDER BY id`, jobNotify)
+	rows, err := e.db.Query(`SELECT payload FROM outbox WHERE kind = '` + jobNotify + `' ORDER BY id`)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -143,7 +147,11 @@ func (e *intakeEnv) statusEvents() []string {
 }
 
 func TestIntakeCreatedUnchangedRevised(t *testing.T) {
-	e := newIntakeEnv(t)
+	pgtest.ForEach(t, testIntakeCreatedUnchangedRevised)
+}
+
+func testIntakeCreatedUnchangedRevised(t *testing.T, db pgtest.Backend) {
+	e := newIntakeEnv(t, db)
 	s, ctx := e.st, e.ctx
 	doc := testDoc("PM-1", item("AI-1", "one"), item("AI-2", "two"))
 	out, err := e.eng.Intake(ctx, doc)
@@ -204,7 +212,11 @@ func TestIntakeCreatedUnchangedRevised(t *testing.T) {
 }
 
 func TestRevisionKeepsWhereRoutesSentAnItem(t *testing.T) {
-	e := newIntakeEnv(t)
+	pgtest.ForEach(t, testRevisionKeepsWhereRoutesSentAnItem)
+}
+
+func testRevisionKeepsWhereRoutesSentAnItem(t *testing.T, db pgtest.Backend) {
+	e := newIntakeEnv(t, db)
 	ctx := e.ctx
 	if _, err := e.eng.Intake(ctx, testDoc("PM-1", item("AI-1", "one"))); err != nil {
 		t.Fatal(err)
@@ -233,7 +245,11 @@ func TestRevisionKeepsWhereRoutesSentAnItem(t *testing.T) {
 // an item the postmortem already had matched no route after the routes were edited: existing
 // items keep their target; only new items need a route.
 func TestRevisionKeepsItemsThatNoLongerRoute(t *testing.T) {
-	e := newIntakeEnv(t)
+	pgtest.ForEach(t, testRevisionKeepsItemsThatNoLongerRoute)
+}
+
+func testRevisionKeepsItemsThatNoLongerRoute(t *testing.T, db pgtest.Backend) {
+	e := newIntakeEnv(t, db)
 	ctx := e.ctx
 	e.cfg.Routes = []config.Route{{When: config.RouteWhen{Team: "payments"}, To: config.RouteTarget{Kind: "github", Repo: repoA.Repo}}}
 	if _, err := e.eng.Intake(ctx, testDoc("PM-1", item("AI-1", "one"))); err != nil {
@@ -266,8 +282,10 @@ func TestRevisionKeepsItemsThatNoLongerRoute(t *testing.T) {
 	}
 }
 
-func TestIntakeNoItemsIsCompleted(t *testing.T) {
-	e := newIntakeEnv(t)
+func TestIntakeNoItemsIsCompleted(t *testing.T) { pgtest.ForEach(t, testIntakeNoItemsIsCompleted) }
+
+func testIntakeNoItemsIsCompleted(t *testing.T, db pgtest.Backend) {
+	e := newIntakeEnv(t, db)
 	if _, err := e.eng.Intake(e.ctx, testDoc("PM-0")); err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +301,11 @@ func TestIntakeNoItemsIsCompleted(t *testing.T) {
 // TestRevisionStatusChangesAreAnnounced: the statuses a revision changes (removed: won't do;
 // back again: open) reach item.status_changed, with source revision.
 func TestRevisionStatusChangesAreAnnounced(t *testing.T) {
-	e := newIntakeEnv(t)
+	pgtest.ForEach(t, testRevisionStatusChangesAreAnnounced)
+}
+
+func testRevisionStatusChangesAreAnnounced(t *testing.T, db pgtest.Backend) {
+	e := newIntakeEnv(t, db)
 	steps := [][]ft.ActionItem{
 		{item("AI-1", "x"), item("AI-2", "y")},
 		{item("AI-1", "x")},                    // AI-2 removed
@@ -305,7 +327,11 @@ func TestRevisionStatusChangesAreAnnounced(t *testing.T) {
 // whole postmortem once per status change it announced (removing 1,000 items read about a
 // million rows): the events are built from the one read that evaluation makes.
 func TestRevisionEventsReadThePostmortemOnce(t *testing.T) {
-	e := newIntakeEnv(t)
+	pgtest.ForEach(t, testRevisionEventsReadThePostmortemOnce)
+}
+
+func testRevisionEventsReadThePostmortemOnce(t *testing.T, db pgtest.Backend) {
+	e := newIntakeEnv(t, db)
 	const n = 200
 	var items []ft.ActionItem
 	for i := range n {
@@ -422,8 +448,10 @@ func TestPlanIntake(t *testing.T) {
 	}
 }
 
-func TestRecordWebhookOnceAndQueued(t *testing.T) {
-	e := newIntakeEnv(t)
+func TestRecordWebhookOnceAndQueued(t *testing.T) { pgtest.ForEach(t, testRecordWebhookOnceAndQueued) }
+
+func testRecordWebhookOnceAndQueued(t *testing.T, db pgtest.Backend) {
+	e := newIntakeEnv(t, db)
 	s, ctx := e.st, e.ctx
 	payload := []byte(`{"action":"closed"}`)
 	dup, err := record(e, t0, "github", "d-1", "issues", payload)

@@ -15,13 +15,18 @@ import (
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/connectors/github"
+	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/sync"
 )
 
 // A lost create in A, then the item moves to B and the create job's create in B is refused
 // for good: the move job makes B's ticket, and the stray in A is still closed.
 func TestStrayLeftOpenWhenCreateJobFails(t *testing.T) {
-	e := newTWEnv(t)
+	pgtest.ForEach(t, testStrayLeftOpenWhenCreateJobFails)
+}
+
+func testStrayLeftOpenWhenCreateJobFails(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
 	const repoA, repoB = "acme/a", "acme/b"
 	e.gh.LoseNextResponse("POST", "/repos/"+repoA+"/issues")
 	e.revise("PM-X", [2]string{"AI-1", repoA})
@@ -56,7 +61,11 @@ func (h *hookTracker) FindByMarker(ctx context.Context, target ft.Target, marker
 // A lost create, then the item is removed, and comes back while the next attempt looks for
 // the lost ticket: the decision is made on the item as it is then, so there is one ticket.
 func TestRemovedThenRestoredDuringLookupMakesSecondTicket(t *testing.T) {
-	e := newTWEnv(t)
+	pgtest.ForEach(t, testRemovedThenRestoredDuringLookupMakesSecondTicket)
+}
+
+func testRemovedThenRestoredDuringLookupMakesSecondTicket(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ghTr, err := github.New(e.cfg.GitHub, nil, github.Options{Logger: logger, Now: e.clock.Now})
 	if err != nil {
@@ -84,7 +93,11 @@ func TestRemovedThenRestoredDuringLookupMakesSecondTicket(t *testing.T) {
 // Jira P → GitHub → back to Jira P, and the create back in P is lost: the lookup by marker
 // in P must not take the item's old closed ticket for the lost one.
 func TestJiraMoveBackLostCreateLinksOldTicket(t *testing.T) {
-	e := newTWEnv(t)
+	pgtest.ForEach(t, testJiraMoveBackLostCreateLinksOldTicket)
+}
+
+func testJiraMoveBackLostCreateLinksOldTicket(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
 	pmID := "PM-J"
 	jiraT := ft.Target{Kind: ft.Jira, Project: twProject, IssueType: "Task"}
 	ghT := ft.Target{Kind: ft.GitHub, Repo: twRepo}
@@ -135,7 +148,11 @@ func TestJiraMoveBackLostCreateLinksOldTicket(t *testing.T) {
 // The item's ticket was deleted (sync: failed); a revision moves the item: the new ticket is
 // linked, and closing the deleted one neither fails nor marks the item failed.
 func TestMoveAfterDeletionShowsFailedWhileLinked(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testMoveAfterDeletionShowsFailedWhileLinked)
+}
+
+func testMoveAfterDeletionShowsFailedWhileLinked(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	const repoA, repoB = "acme/a", "acme/b"
 	env.revise("PM-D", [2]string{"AI-1", repoA})
 	env.run()
@@ -163,7 +180,11 @@ func TestMoveAfterDeletionShowsFailedWhileLinked(t *testing.T) {
 // attempt (its webhook is ignored: not ours yet). The next attempt finds the issue by its
 // marker and takes the owner's status; it does not push the item's stale "open" onto it.
 func TestFoundTicketStatusIsOverwritten(t *testing.T) {
-	e := newTWEnv(t)
+	pgtest.ForEach(t, testFoundTicketStatusIsOverwritten)
+}
+
+func testFoundTicketStatusIsOverwritten(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
 	e.gh.LoseNextResponse("POST", "/repos/"+twRepo+"/issues")
 	e.revise("PM-F", [2]string{"AI-1"})
 	e.run() // made, answer lost
@@ -199,7 +220,11 @@ func (s *slowCreate) Create(ctx context.Context, nt ft.NewTicket) (ft.Ticket, er
 // called: a Jira issue that landed 25 s into the call, still hidden by the search lag at the
 // next attempt, is waited for rather than made twice.
 func TestSettleCountsFromBeforeTheSend(t *testing.T) {
-	e := newTWEnv(t)
+	pgtest.ForEach(t, testSettleCountsFromBeforeTheSend)
+}
+
+func testSettleCountsFromBeforeTheSend(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sc := &slowCreate{Tracker: e.jiraTr}
 	e.eng = sync.New(sync.Options{Store: e.st, Config: e.cfg, Clock: e.clock, Logger: logger,
@@ -230,8 +255,10 @@ func TestSettleCountsFromBeforeTheSend(t *testing.T) {
 }
 
 // A receiver's URL may carry its credential: no log line of the worker shows it.
-func TestNotifyURLInJobLogs(t *testing.T) {
-	e := newTWEnv(t)
+func TestNotifyURLInJobLogs(t *testing.T) { pgtest.ForEach(t, testNotifyURLInJobLogs) }
+
+func testNotifyURLInJobLogs(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, nil))
 	e.cfg.Notify[0].URL = e.recv.srv.URL + "/hook/SECRET-TOKEN-123"
@@ -298,7 +325,11 @@ func (l *lateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // A removal comment whose POST lands after the client gave up is not written again by the
 // retry: the job waits the settle time before it looks for the comment.
 func TestCommentThatLandsLateIsWrittenOnce(t *testing.T) {
-	e := newTWEnv(t)
+	pgtest.ForEach(t, testCommentThatLandsLateIsWrittenOnce)
+}
+
+func testCommentThatLandsLateIsWrittenOnce(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
 	late := &lateTransport{release: make(chan struct{}), landed: make(chan struct{})}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	gh, err := github.New(e.cfg.GitHub, nil, github.Options{Logger: logger, Now: e.clock.Now, Transport: late})

@@ -10,6 +10,7 @@ import (
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/connectors/github"
 	"github.com/followthrough/followthrough/connectors/githubfake"
+	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/store"
 	"github.com/followthrough/followthrough/sync"
 )
@@ -18,10 +19,14 @@ import (
 // and two Jira projects and nothing changed, a reconcile cycle makes at most one call per
 // repository or project (a 304 on GitHub, one search page on Jira), cycle after cycle.
 func TestReconcileTenThousandUnchangedTickets(t *testing.T) {
+	pgtest.ForEach(t, testReconcileTenThousandUnchangedTickets)
+}
+
+func testReconcileTenThousandUnchangedTickets(t *testing.T, db pgtest.Backend) {
 	if testing.Short() {
 		t.Skip("10,000 tickets: not in -short")
 	}
-	env := newTWEnv(t)
+	env := newTWEnv(t, db)
 	scopes := []ft.Target{
 		{Kind: ft.GitHub, Repo: "acme/one"}, {Kind: ft.GitHub, Repo: "acme/two"}, {Kind: ft.GitHub, Repo: "acme/three"},
 		{Kind: ft.Jira, Project: "PAY"}, {Kind: ft.Jira, Project: "OPS"},

@@ -9,12 +9,17 @@ import (
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/connectors/github"
 	"github.com/followthrough/followthrough/connectors/githubfake"
+	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/store"
 	"github.com/followthrough/followthrough/sync"
 )
 
 func TestReconcileSeesChangesMadeWithoutWebhooks(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testReconcileSeesChangesMadeWithoutWebhooks)
+}
+
+func testReconcileSeesChangesMadeWithoutWebhooks(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	pm := env.intake("PM-R", ft.Target{Kind: ft.GitHub, Repo: twRepo}, ft.Target{Kind: ft.Jira, Project: twProject})
 	ghKey, jiraKey := pm.Items[0].Ticket.Key, pm.Items[1].Ticket.Key
 	repo, num := splitGitHubKey(t, ghKey)
@@ -95,7 +100,11 @@ func TestReconcileSeesChangesMadeWithoutWebhooks(t *testing.T) {
 // three repositories, ten of them changed, cost one list call per repository; with nothing
 // changed, one 304 per repository.
 func TestReconcileCostGrowsWithChangesNotTickets(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testReconcileCostGrowsWithChangesNotTickets)
+}
+
+func testReconcileCostGrowsWithChangesNotTickets(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	repos := []string{"acme/one", "acme/two", "acme/three"}
 	const total = 1000
 	doc := &ft.Document{ID: "PM-BIG", Title: "Big", Status: "finalized", SignedOffBy: []string{"carol@acme.com"}}
@@ -219,7 +228,11 @@ func TestReconcileCostGrowsWithChangesNotTickets(t *testing.T) {
 // TestRunReconcilesAndAppliesWebhooks runs the engine as the server does: reconciliation on its
 // interval catches a change made without a webhook, and a recorded webhook is applied at once.
 func TestRunReconcilesAndAppliesWebhooks(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testRunReconcilesAndAppliesWebhooks)
+}
+
+func testRunReconcilesAndAppliesWebhooks(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	pm := env.intake("PM-RUN", ft.Target{Kind: ft.GitHub, Repo: twRepo}, ft.Target{Kind: ft.Jira, Project: twProject})
 	repo, num := splitGitHubKey(t, pm.Items[0].Ticket.Key)
 	jiraKey := pm.Items[1].Ticket.Key

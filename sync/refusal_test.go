@@ -14,6 +14,7 @@ import (
 	"github.com/followthrough/followthrough/connectors/github"
 	"github.com/followthrough/followthrough/connectors/githubfake"
 	"github.com/followthrough/followthrough/connectors/jirafake"
+	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/sync"
 )
 
@@ -83,9 +84,13 @@ func (e *twEnv) intakeOne(pmID string, target ft.Target) {
 // create is sent again, with no search for a lost create in between, no settle wait and no
 // attempt counted; while it waits the item says why and until when.
 func TestRefusedCreateIsSentAgainAtOnce(t *testing.T) {
+	pgtest.ForEach(t, testRefusedCreateIsSentAgainAtOnce)
+}
+
+func testRefusedCreateIsSentAgainAtOnce(t *testing.T, db pgtest.Backend) {
 	for _, c := range refusalCases {
 		t.Run(string(c.kind), func(t *testing.T) {
-			e := newTWEnv(t)
+			e := newTWEnv(t, db)
 			e.cfg.PublicURL = "https://ft.example.com" // so that Jira's ticket gets its remote link
 			e.failCreate(c, http.StatusTooManyRequests, 2*time.Second)
 			e.intakeOne("PM-429", c.target)
@@ -128,9 +133,13 @@ func TestRefusedCreateIsSentAgainAtOnce(t *testing.T) {
 // looks for it by its marker first, and creates only once its absence outlasted the tracker's
 // settle time: one ticket, never two.
 func TestUnknownCreateOutcomeIsLookedFor(t *testing.T) {
+	pgtest.ForEach(t, testUnknownCreateOutcomeIsLookedFor)
+}
+
+func testUnknownCreateOutcomeIsLookedFor(t *testing.T, db pgtest.Backend) {
 	for _, c := range refusalCases {
 		t.Run(string(c.kind), func(t *testing.T) {
-			e := newTWEnv(t)
+			e := newTWEnv(t, db)
 			e.failCreate(c, http.StatusBadGateway, 0)
 			e.intakeOne("PM-502", c.target)
 			e.run()
@@ -179,8 +188,8 @@ func TestUnknownCreateOutcomeIsLookedFor(t *testing.T) {
 
 // pacedEnv is a twEnv whose GitHub connector paces its writes on the driven clock, with one
 // job at a time so that turns go in the order of the items.
-func pacedEnv(t *testing.T, interval time.Duration, perHour int) *twEnv {
-	e := newTWEnv(t)
+func pacedEnv(t *testing.T, on pgtest.Backend, interval time.Duration, perHour int) *twEnv {
+	e := newTWEnv(t, on)
 	e.cfg.GitHub.WriteInterval, e.cfg.GitHub.WritesPerHour = interval, perHour
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ghTr, err := github.New(e.cfg.GitHub, nil, github.Options{Logger: logger, Now: e.clock.Now,
@@ -196,7 +205,9 @@ func pacedEnv(t *testing.T, interval time.Duration, perHour int) *twEnv {
 // TestPacingSaysWhyItemsWait: items whose creates GitHub pacing holds back say so, each with
 // its own turn, on the API and in the count the metrics read; at its turn each is made, with
 // no search (nothing was sent) and no attempt counted.
-func TestPacingSaysWhyItemsWait(t *testing.T) {
+func TestPacingSaysWhyItemsWait(t *testing.T) { pgtest.ForEach(t, testPacingSaysWhyItemsWait) }
+
+func testPacingSaysWhyItemsWait(t *testing.T, db pgtest.Backend) {
 	tests := []struct {
 		name     string
 		interval time.Duration
@@ -209,7 +220,7 @@ func TestPacingSaysWhyItemsWait(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := pacedEnv(t, tt.interval, tt.perHour)
+			e := pacedEnv(t, db, tt.interval, tt.perHour)
 			t0 := e.clock.Now()
 			targets := make([]ft.Target, 5)
 			for i := range targets {

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -23,6 +22,7 @@ import (
 	"github.com/followthrough/followthrough/connectors/githubfake"
 	"github.com/followthrough/followthrough/connectors/jira"
 	"github.com/followthrough/followthrough/connectors/jirafake"
+	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/internal/testclock"
 	"github.com/followthrough/followthrough/store"
 )
@@ -127,7 +127,7 @@ const (
 
 // newStallHarness starts the stand-ins (Jira Cloud, or Data Center with dc) and the service's
 // pieces at start.
-func newStallHarness(t *testing.T, start time.Time, dc bool) *stallHarness {
+func newStallHarness(t *testing.T, on pgtest.Backend, start time.Time, dc bool) *stallHarness {
 	h := &stallHarness{t: t, ctx: context.Background(), clock: testclock.New(start),
 		logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	h.gh = githubfake.New(githubfake.Options{Now: h.clock.Now})
@@ -168,7 +168,7 @@ func newStallHarness(t *testing.T, start time.Time, dc bool) *stallHarness {
 	cfg.Notify = []config.Notify{{URL: h.recv.srv.URL, Secret: config.Secret(receiverSecret),
 		Events: []string{ft.EventReopened, ft.EventResumed, ft.EventCompleted}}}
 	h.cfg = cfg
-	h.db = filepath.Join(t.TempDir(), "ft.db")
+	h.db = on.Database(t)
 	h.open()
 	t.Cleanup(func() { h.st.Close() })
 	return h
@@ -334,9 +334,11 @@ func date(m time.Month, d, hour int) time.Time { return time.Date(2026, m, d, ho
 // (an overdue item, then an inactive one) → resumed → completed → reopened again when a
 // finished item is reopened, with a restart in the middle, and checks every comment, label,
 // own-ticket change and event, and that none is repeated.
-func TestStallLifecycle(t *testing.T) {
+func TestStallLifecycle(t *testing.T) { pgtest.ForEach(t, testStallLifecycle) }
+
+func testStallLifecycle(t *testing.T, db pgtest.Backend) {
 	signed := date(1, 5, 10)
-	h := newStallHarness(t, signed, false)
+	h := newStallHarness(t, db, signed, false)
 	ctx := h.ctx
 
 	// The postmortem's own ticket, closed when the postmortem was signed off.
@@ -551,8 +553,12 @@ func TestStallLifecycle(t *testing.T) {
 // retried after a tracker failure and written once, mentioning the Data Center username. The
 // postmortem's own Jira ticket is reopened, then closed (Done) with a summary.
 func TestStallJiraOwnTicketRetriesAndNoTicketYet(t *testing.T) {
+	pgtest.ForEach(t, testStallJiraOwnTicketRetriesAndNoTicketYet)
+}
+
+func testStallJiraOwnTicketRetriesAndNoTicketYet(t *testing.T, db pgtest.Backend) {
 	signed := date(1, 5, 10)
-	h := newStallHarness(t, signed, true)
+	h := newStallHarness(t, db, signed, true)
 	ctx := h.ctx
 	ownT, err := h.engine.opts.Trackers[ft.Jira].Create(ctx, ft.NewTicket{Target: ft.Target{Kind: ft.Jira, Project: "PIR"},
 		Title: "PM-2 postmortem", Marker: "pm-2-own"})
@@ -643,8 +649,12 @@ func TestStallJiraOwnTicketRetriesAndNoTicketYet(t *testing.T) {
 // TestStallRevisionRemovesStalledItem: a revision that removes a stalled item takes its label
 // off, and a postmortem whose items are all finished or removed completes.
 func TestStallRevisionRemovesStalledItem(t *testing.T) {
+	pgtest.ForEach(t, testStallRevisionRemovesStalledItem)
+}
+
+func testStallRevisionRemovesStalledItem(t *testing.T, db pgtest.Backend) {
 	signed := date(1, 5, 10)
-	h := newStallHarness(t, signed, false)
+	h := newStallHarness(t, db, signed, false)
 	ctx := h.ctx
 	repo := ft.Target{Kind: ft.GitHub, Repo: "acme/ops"}
 	doc := &ft.Document{ID: "PM-3", Title: "DNS", Status: "finalized", SignedOffBy: []string{"carol@acme.com"}, SignedOffAt: &signed,
@@ -681,8 +691,12 @@ func TestStallRevisionRemovesStalledItem(t *testing.T) {
 
 // TestStallEmptyPostmortemCompletesAtOnce: no action items is 100 % at intake.
 func TestStallEmptyPostmortemCompletesAtOnce(t *testing.T) {
+	pgtest.ForEach(t, testStallEmptyPostmortemCompletesAtOnce)
+}
+
+func testStallEmptyPostmortemCompletesAtOnce(t *testing.T, db pgtest.Backend) {
 	signed := date(1, 5, 10)
-	h := newStallHarness(t, signed, false)
+	h := newStallHarness(t, db, signed, false)
 	doc := &ft.Document{ID: "PM-4", Title: "Nothing to do", Status: "finalized", SignedOffBy: []string{"carol@acme.com"},
 		SignedOffAt: &signed, ActionItems: []ft.ActionItem{}}
 	if _, err := h.engine.Intake(h.ctx, doc); err != nil {

@@ -8,11 +8,16 @@ import (
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/connectors/github"
 	"github.com/followthrough/followthrough/connectors/jirafake"
+	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/sync"
 )
 
 func TestSetItemStatusMovesTheTicket(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testSetItemStatusMovesTheTicket)
+}
+
+func testSetItemStatusMovesTheTicket(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	pm := env.intake("PM-S", ft.Target{Kind: ft.GitHub, Repo: twRepo}, ft.Target{Kind: ft.Jira, Project: twProject})
 	repo, num := splitGitHubKey(t, pm.Items[0].Ticket.Key)
 	jiraKey := pm.Items[1].Ticket.Key
@@ -89,7 +94,11 @@ func TestSetItemStatusMovesTheTicket(t *testing.T) {
 }
 
 func TestSetItemStatusCompletesThePostmortem(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testSetItemStatusCompletesThePostmortem)
+}
+
+func testSetItemStatusCompletesThePostmortem(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	env.intake("PM-F", ft.Target{Kind: ft.GitHub, Repo: twRepo}, ft.Target{Kind: ft.GitHub, Repo: twRepo})
 	for _, item := range []string{"AI-1", "AI-2"} {
 		if _, err := env.eng.SetItemStatus(env.ctx, "PM-F", item, ft.StatusDone); err != nil {
@@ -114,7 +123,11 @@ func TestSetItemStatusCompletesThePostmortem(t *testing.T) {
 }
 
 func TestSetItemStatusTwoStepJiraWorkflow(t *testing.T) {
-	env := newTWEnv(t)
+	pgtest.ForEach(t, testSetItemStatusTwoStepJiraWorkflow)
+}
+
+func testSetItemStatusTwoStepJiraWorkflow(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	env.jf.SetWorkflow(jirafake.TwoStepWorkflow())
 	pm := env.intake("PM-W", ft.Target{Kind: ft.Jira, Project: twProject}, ft.Target{Kind: ft.Jira, Project: twProject})
 	for i, c := range []struct {
@@ -139,8 +152,10 @@ func TestSetItemStatusTwoStepJiraWorkflow(t *testing.T) {
 	}
 }
 
-func TestSetItemStatusRefusals(t *testing.T) {
-	env := newTWEnv(t)
+func TestSetItemStatusRefusals(t *testing.T) { pgtest.ForEach(t, testSetItemStatusRefusals) }
+
+func testSetItemStatusRefusals(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
 	env.intake("PM-Q", ft.Target{Kind: ft.GitHub, Repo: twRepo}, ft.Target{Kind: ft.GitHub, Repo: twRepo})
 	// A revision removes AI-2 and adds AI-3, whose ticket does not exist until the worker runs.
 	signed := env.clock.Now()

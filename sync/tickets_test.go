@@ -6,6 +6,7 @@ import (
 	"time"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/sync"
 )
 
@@ -53,7 +54,11 @@ func (e *twEnv) openIssues(repo string) int {
 }
 
 func TestRemovedBeforeItsCreateThenRestoredGetsATicket(t *testing.T) {
-	e := newTWEnv(t)
+	pgtest.ForEach(t, testRemovedBeforeItsCreateThenRestoredGetsATicket)
+}
+
+func testRemovedBeforeItsCreateThenRestoredGetsATicket(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
 	e.revise("PM-R", [2]string{"AI-1"}, [2]string{"AI-2"})
 	e.revise("PM-R", [2]string{"AI-2"}) // AI-1 removed before the worker ran
 	e.run()
@@ -69,7 +74,11 @@ func TestRemovedBeforeItsCreateThenRestoredGetsATicket(t *testing.T) {
 }
 
 func TestLostCreateThenMovedBackLeavesNoOpenStray(t *testing.T) {
-	e := newTWEnv(t)
+	pgtest.ForEach(t, testLostCreateThenMovedBackLeavesNoOpenStray)
+}
+
+func testLostCreateThenMovedBackLeavesNoOpenStray(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
 	const repoA, repoB = "acme/a", "acme/b"
 	e.revise("PM-M", [2]string{"AI-1", repoA})
 	e.run()
@@ -91,7 +100,11 @@ func TestLostCreateThenMovedBackLeavesNoOpenStray(t *testing.T) {
 }
 
 func TestLostCreateThenRemovedIsClosed(t *testing.T) {
-	e := newTWEnv(t)
+	pgtest.ForEach(t, testLostCreateThenRemovedIsClosed)
+}
+
+func testLostCreateThenRemovedIsClosed(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
 	e.gh.LoseNextResponse("POST", "/repos/"+twRepo+"/issues")
 	e.revise("PM-L", [2]string{"AI-1"})
 	e.run() // made, answer lost
@@ -108,7 +121,11 @@ func TestLostCreateThenRemovedIsClosed(t *testing.T) {
 }
 
 func TestTicketMadeAfterItsItemStalledCarriesTheLabel(t *testing.T) {
-	e := newTWEnv(t)
+	pgtest.ForEach(t, testTicketMadeAfterItsItemStalledCarriesTheLabel)
+}
+
+func testTicketMadeAfterItsItemStalledCarriesTheLabel(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
 	signed := twStart
 	doc := &ft.Document{ID: "PM-S", Title: "Outage PM-S", Status: "finalized", SignedOffBy: []string{"carol@acme.com"},
 		SignedOffAt: &signed, ActionItems: []ft.ActionItem{

@@ -15,10 +15,17 @@ import (
 	"github.com/labstack/echo/v4"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/internal/pgtest"
 )
 
+// TestHealthAndReady: /readyz checks the database, whichever it is.
 func TestHealthAndReady(t *testing.T) {
-	e := newEnv(t, testConfig)
+	pgtest.ForEach(t, func(t *testing.T, db pgtest.Backend) {
+		testHealthAndReady(t, buildEnvOn(t, db.Database(t), t.TempDir(), testConfig, nil, t.Cleanup))
+	})
+}
+
+func testHealthAndReady(t *testing.T, e *env) {
 	if r := e.do(http.MethodGet, "/healthz", nil, http.Header{}); r.status != http.StatusOK {
 		t.Errorf("healthz: %d", r.status)
 	}

@@ -134,10 +134,16 @@ func newEnvWith(t testing.TB, configYAML string, mod func(*Options)) *env {
 // buildEnv starts an env on a database in dir; cleanup registers what closes it.
 func buildEnv(t testing.TB, dir, configYAML string, mod func(*Options), cleanup func(func())) *env {
 	t.Helper()
+	return buildEnvOn(t, filepath.Join(dir, "ft.db"), dir, configYAML, mod, cleanup)
+}
+
+// buildEnvOn starts an env on database (a file or a PostgreSQL URL), its config named in dir.
+func buildEnvOn(t testing.TB, database, dir, configYAML string, mod func(*Options), cleanup func(func())) *env {
+	t.Helper()
 	ctx := context.Background()
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st, err := store.Open(ctx, filepath.Join(dir, "ft.db"), logger)
+	st, err := store.Open(ctx, database, logger)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
