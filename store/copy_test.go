@@ -187,7 +187,7 @@ func testCopyRefusesNonEmptyTarget(t *testing.T, b backend) {
 	src.Close()
 
 	// The target is at an older schema, with one postmortem.
-	to := b.database(t)
+	to := b.Database(t)
 	dst, err := Open(ctx, to, quiet)
 	if err != nil {
 		t.Fatal(err)

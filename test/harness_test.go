@@ -274,27 +274,27 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // ---- the databases ---------------------------------------------------------------------------
 
-// backend is a database the servers of the end-to-end suites keep their data in. The suites
-// that run a server against the stand-ins run once per backend (forEachBackend), as subtests
-// named after it: the same tests, on a SQLite file and on a fresh PostgreSQL schema.
-type backend struct {
-	name string
-	// database is a new, empty database for the test: a SQLite file's path or a PostgreSQL URL.
-	database func(t *testing.T) string
-}
+// backend is a database the servers of the end-to-end suites keep their data in: the suites
+// that run a server against the stand-ins run once per backend of pgtest's table (a SQLite
+// file, a fresh PostgreSQL schema), as subtests named after it, through forEachBackend.
+type backend = pgtest.Backend
 
 var (
-	sqliteBackend   = backend{name: "sqlite", database: func(t *testing.T) string { return filepath.Join(t.TempDir(), "ft.db") }}
-	postgresBackend = backend{name: "postgres", database: func(t *testing.T) string { return pgtest.URL(t) }}
-	backends        = []backend{sqliteBackend, postgresBackend}
+	sqliteBackend   = backendNamed("sqlite")
+	postgresBackend = backendNamed("postgres")
 )
 
-// forEachBackend runs test once per backend, as subtests named after them.
-func forEachBackend(t *testing.T, test func(t *testing.T, b backend)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) { test(t, b) })
+func backendNamed(name string) backend {
+	for _, b := range pgtest.Backends {
+		if b.Name == name {
+			return b
+		}
 	}
+	panic("no backend " + name)
 }
+
+// forEachBackend runs test once per backend, as subtests named after them.
+func forEachBackend(t *testing.T, test func(t *testing.T, b backend)) { pgtest.ForEach(t, test) }
 
 // openDatabase opens the database a server of the test used, to look at it directly. Queries
 // number their parameters ($1, $2), which both databases read.
@@ -381,10 +381,10 @@ func newTrackerEnv(t *testing.T, o envOptions) *trackerEnv {
 		notify = fmt.Sprintf("notify:\n  - url: %s\n    secret: %s\n    events: [%s]\n", o.notify.srv.URL, o.notify.secret, o.notifyEvents)
 	}
 	addr := freeAddr(t)
-	if o.backend.database == nil {
+	if o.backend.Database == nil {
 		o.backend = sqliteBackend
 	}
-	db := o.backend.database(t)
+	db := o.backend.Database(t)
 	cfg := writeConfig(t, fmt.Sprintf(`listen: %s
 database: %q
 public_url: http://%s
