@@ -191,7 +191,7 @@ func (s *Store) holdStill(ctx context.Context) (release func(), err error) {
 	if s.dialect != Postgres {
 		return func() {}, nil
 	}
-	l := leader{db: s.sharedDB(), logger: s.logger}
+	l := leader{db: s.sharedDB(), logger: s.logger, database: s.pgDatabase()}
 	conn, err := l.tryLock(ctx, 10*time.Second)
 	if err != nil {
 		return nil, err

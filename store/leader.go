@@ -31,13 +31,16 @@ const leaderLockKey = `hashtextextended('followthrough periodic work in ' || coa
 // leader checks that its session (and so its lock) is still there.
 const DefaultLeaderEvery = 5 * time.Second
 
+// leaderPingTimeout is how long the leader waits for its session to answer a check.
+const leaderPingTimeout = 15 * time.Second
+
 // Lead waits until this process leads the periodic work, then returns a context that ends when
 // it stops leading (its database session lost, or ctx ended) and a function that gives the
 // lead up, which the caller must call. every is how often it tries and, once leading, checks
 // [DefaultLeaderEvery]. On SQLite the one process that owns the file leads at once. Lead
 // returns an error only when ctx ends first.
 func (s *Store) Lead(ctx context.Context, every time.Duration) (context.Context, context.CancelFunc, error) {
-	return leader{db: s.sharedDB(), logger: s.logger}.lead(ctx, every)
+	return leader{db: s.sharedDB(), logger: s.logger, database: s.pgDatabase()}.lead(ctx, every)
 }
 
 // sharedDB is the connection pool of a database that several processes may share (PostgreSQL),
@@ -51,8 +54,9 @@ func (s *Store) sharedDB() *sql.DB {
 
 // leader takes and holds the advisory lock of the periodic work on db; a nil db always leads.
 type leader struct {
-	db     *sql.DB
-	logger *slog.Logger
+	db       *sql.DB
+	logger   *slog.Logger
+	database string // the URL, only to take its password out of errors
 }
 
 func (l leader) lead(ctx context.Context, every time.Duration) (context.Context, context.CancelFunc, error) {
@@ -65,10 +69,10 @@ func (l leader) lead(ctx context.Context, every time.Duration) (context.Context,
 	}
 	failing := false
 	for {
-		conn, err := l.tryLock(ctx, every)
+		conn, err := l.tryLock(ctx, max(every, leaderPingTimeout))
 		if err != nil && ctx.Err() == nil && !failing {
 			// Logged once per outage, not once per try.
-			l.logger.Warn("periodic work: cannot try for the lead", slog.String("error", err.Error()))
+			l.logger.Warn("periodic work: cannot try for the lead", slog.String("error", redactError(err, l.database).Error()))
 		}
 		failing = err != nil
 		if conn != nil {
@@ -125,12 +129,15 @@ func (l leader) hold(ctx context.Context, conn *sql.Conn, every time.Duration) (
 				return
 			case <-tick.C:
 			}
-			pingCtx, stop := context.WithTimeout(leadCtx, every)
+			// A slow answer is not a lost session: only a failed one or none in a long while
+			// gives the lead up, so that a busy database does not make the lead flap.
+			pingCtx, stop := context.WithTimeout(leadCtx, max(every, leaderPingTimeout))
 			err := conn.PingContext(pingCtx)
 			stop()
 			if err != nil && leadCtx.Err() == nil {
 				// The lock went with the session (or may have): another process may lead now.
-				l.logger.Warn("periodic work: lost the database session that held the lead", slog.String("error", err.Error()))
+				l.logger.Warn("periodic work: lost the database session that held the lead",
+					slog.String("error", redactError(err, l.database).Error()))
 				cancel()
 				discard(conn, driver.ErrBadConn)
 				return
