@@ -16,10 +16,17 @@
 // requests share one fsync instead of paying one each. synchronous=FULL makes every
 // acknowledged write survive a power cut.
 //
-// PostgreSQL (postgres.go): each Write is its own SERIALIZABLE transaction, retried a few
-// times when PostgreSQL reports a serialization failure or deadlock, so writes mean what they
-// mean under SQLite's single writer; outbox claims are serialised across processes and leases
-// pass a dead process's jobs to the others.
+// PostgreSQL (postgres.go): several processes share the database. Each Write is its own
+// SERIALIZABLE transaction, run again (a few times) when PostgreSQL reports a serialization
+// failure or deadlock, so writes mean what they mean under SQLite's single writer; also, at
+// most twice, after a unique-key collision, which PostgreSQL reports as such rather than as a
+// serialization failure when the transaction had read a related row rather than the key (the
+// same postmortem posted to two processes at once). Outbox claims take turns across processes
+// under an advisory lock, at READ COMMITTED so each sees the claims before it, and skip rows
+// that others hold (SKIP LOCKED); leases, renewed while a job runs, pass a dead process's jobs
+// to the others. Exports read on two connections sharing one exported snapshot, since a
+// PostgreSQL connection reads one result at a time. ChangeCount follows the write-ahead log,
+// which other processes' commits move too.
 package store
 
 import (
