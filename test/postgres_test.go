@@ -395,6 +395,15 @@ func TestCopyDBRoundTrip(t *testing.T) {
 		}
 		s.stop()
 	}
+	// Again into the PostgreSQL copy, which has rows now: refused with exit 1; and without a
+	// target: a usage error.
+	out, err := exec.Command(binary, "copy-db", "--from", e.db, "--to", pg).CombinedOutput()
+	if exitCode(err) != 1 || !strings.Contains(string(out), "not empty") {
+		t.Errorf("copy-db into a database with rows: %v, want exit 1 saying it is not empty:\n%s", err, out)
+	}
+	if out, err := exec.Command(binary, "copy-db", "--from", e.db).CombinedOutput(); exitCode(err) != 2 {
+		t.Errorf("copy-db without --to: %v, want exit 2:\n%s", err, out)
+	}
 }
 
 // TestDatabasePasswordNeverPrinted: a database URL with a password, given in the file or
