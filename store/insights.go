@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	ft "github.com/followthrough/followthrough"
 )
 
@@ -19,28 +17,27 @@ import (
 // but for unixepoch(), which turns stored time text into numbers (epochSeconds): SQLite has
 // it, and the PostgreSQL migrations define it with the same meaning.
 
-// Insights computes the four figures at now. The queries run at the same time, each on its
-// own connection, so each figure is consistent in itself; a write landing between them may show
-// in one figure and not yet in another.
-func (s *Store) Insights(ctx context.Context, f ft.InsightsFilter, policy ft.StallPolicy, now time.Time) (ft.Insights, error) {
-	var out ft.Insights
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { out.Burndown, err = s.Burndown(ctx, f, now); return err })
-	g.Go(func() (err error) { out.OnTime, err = s.OnTimeByTeam(ctx, f, policy); return err })
-	g.Go(func() (err error) { out.DaysToDone, err = s.DaysToDone(ctx, f); return err })
-	g.Go(func() (err error) { out.Overdue, err = s.OverdueByAge(ctx, f, policy, now); return err })
-	return out, g.Wait()
-}
-
-// ChangeCount is a number that moves whenever the database changes, so that figures computed
-// while it had a value stay true as long as it keeps it: a cache of figures is keyed by it. On
-// SQLite it counts this store's commits (one process owns the file); on PostgreSQL, which
-// other processes write too, it asks the database (changeCountPostgres).
-func (s *Store) ChangeCount() int64 {
-	if s.dialect == Postgres {
-		return s.changeCountPostgres()
+// Insights computes the four figures at now, one after the other in one read transaction:
+// the figures agree with each other (one snapshot of the database), and the pages of the
+// indexes they share are read once, where one connection per figure would read each of them
+// again after every commit.
+func (s *Store) Insights(ctx context.Context, f ft.InsightsFilter, policy ft.StallPolicy, now time.Time) (out ft.Insights, err error) {
+	tx, err := s.readSnapshot(ctx)
+	if err != nil {
+		return out, fmt.Errorf("insights: %w", err)
 	}
-	return s.commits.Load()
+	defer tx.tx.Rollback()
+	if out.Burndown, err = burndown(ctx, tx, f, now); err != nil {
+		return out, err
+	}
+	if out.OnTime, err = onTimeByTeam(ctx, tx, f, policy); err != nil {
+		return out, err
+	}
+	if out.DaysToDone, err = daysToDone(ctx, tx, f); err != nil {
+		return out, err
+	}
+	out.Overdue, err = overdueByAge(ctx, tx, f, policy, now)
+	return out, err
 }
 
 // sqlText is SQL with its arguments, appended in the order their placeholders appear.
@@ -126,11 +123,9 @@ func (q *sqlText) dueDay(policy ft.StallPolicy) *sqlText {
 }
 
 // finishedAt is SQL for when a finished item finished: its latest change from unfinished into
-// done or wont_do, or, with none, its postmortem's sign-off (it was finished at sign-off). The
-// conditions repeat the status_history_finishes index's, so that the lookup is one search in it.
-const finishedAt = `COALESCE((SELECT MAX(h.at) FROM status_history h
-	WHERE h.postmortem_id = i.postmortem_id AND h.item_id = i.item_id
-	AND h.from_status IN ` + unfinishedStatuses + ` AND h.to_status IN ` + finishedStatuses + `), p.sort_at)`
+// done or wont_do, which the store keeps on the item (finished_at, set as its status changes),
+// or, with none, its postmortem's sign-off (it was finished at sign-off).
+const finishedAt = `COALESCE(i.finished_at, p.sort_at)`
 
 // Burndown counts, per week, the items created, finished and reopened and the items unfinished
 // at its end, from the first week with an item to now's week; weeks without changes are
@@ -141,8 +136,12 @@ const finishedAt = `COALESCE((SELECT MAX(h.at) FROM status_history h
 // is now, undone by its crossings, is what it was when it was created, so those items count as
 // finished in the week they were created.
 func (s *Store) Burndown(ctx context.Context, f ft.InsightsFilter, now time.Time) ([]ft.WeekCount, error) {
-	q := burndownQuery(f)
-	rows, err := s.readDB.QueryContext(ctx, q.sql.String(), q.args...)
+	return burndown(ctx, s.readDB, f, now)
+}
+
+func burndown(ctx context.Context, db querier, f ft.InsightsFilter, now time.Time) ([]ft.WeekCount, error) {
+	sq := burndownQuery(f)
+	rows, err := db.QueryContext(ctx, sq.sql.String(), sq.args...)
 	if err != nil {
 		return nil, fmt.Errorf("burn-down: %w", err)
 	}
@@ -212,8 +211,12 @@ func burndownQuery(f ft.InsightsFilter) *sqlText {
 // to do something on the day it is due is not doing it on time). An item finished at sign-off
 // finished then. Teams are in name order.
 func (s *Store) OnTimeByTeam(ctx context.Context, f ft.InsightsFilter, policy ft.StallPolicy) ([]ft.TeamOnTime, error) {
-	q := onTimeQuery(f, policy)
-	rows, err := s.readDB.QueryContext(ctx, q.sql.String(), q.args...)
+	return onTimeByTeam(ctx, s.readDB, f, policy)
+}
+
+func onTimeByTeam(ctx context.Context, db querier, f ft.InsightsFilter, policy ft.StallPolicy) ([]ft.TeamOnTime, error) {
+	sq := onTimeQuery(f, policy)
+	rows, err := db.QueryContext(ctx, sq.sql.String(), sq.args...)
 	if err != nil {
 		return nil, fmt.Errorf("on-time share: %w", err)
 	}
@@ -247,8 +250,12 @@ func onTimeQuery(f ft.InsightsFilter, policy ft.StallPolicy) *sqlText {
 // (acceptance, when there is none) to done, over done items; an item done at sign-off, or
 // before it, took 0 days. Won't-do items are not done and do not count.
 func (s *Store) DaysToDone(ctx context.Context, f ft.InsightsFilter) ([]ft.PriorityDays, error) {
-	q := daysToDoneQuery(f)
-	rows, err := s.readDB.QueryContext(ctx, q.sql.String(), q.args...)
+	return daysToDone(ctx, s.readDB, f)
+}
+
+func daysToDone(ctx context.Context, db querier, f ft.InsightsFilter) ([]ft.PriorityDays, error) {
+	sq := daysToDoneQuery(f)
+	rows, err := db.QueryContext(ctx, sq.sql.String(), sq.args...)
 	if err != nil {
 		return nil, fmt.Errorf("days to done: %w", err)
 	}
@@ -297,8 +304,12 @@ func daysToDoneQuery(f ft.InsightsFilter) *sqlText {
 // OverdueByAge counts the unfinished items whose effective due day has ended, by whole days
 // since its end at now: under 7, 7–27, 28–89, 90 or more.
 func (s *Store) OverdueByAge(ctx context.Context, f ft.InsightsFilter, policy ft.StallPolicy, now time.Time) ([]ft.AgeBucket, error) {
-	q := overdueQuery(f, policy, dayNumber(now))
-	rows, err := s.readDB.QueryContext(ctx, q.sql.String(), q.args...)
+	return overdueByAge(ctx, s.readDB, f, policy, now)
+}
+
+func overdueByAge(ctx context.Context, db querier, f ft.InsightsFilter, policy ft.StallPolicy, now time.Time) ([]ft.AgeBucket, error) {
+	sq := overdueQuery(f, policy, dayNumber(now))
+	rows, err := db.QueryContext(ctx, sq.sql.String(), sq.args...)
 	if err != nil {
 		return nil, fmt.Errorf("overdue by age: %w", err)
 	}

@@ -251,8 +251,15 @@ func setItemStatus(ctx context.Context, tx *Tx, pmID, itemID string, from, to ft
 		return nil
 	}
 	nowText := formatTime(now)
-	if _, err := tx.exec(ctx, `UPDATE items SET status = ?, updated_at = ? WHERE postmortem_id = ? AND item_id = ?`,
-		string(to), nowText, pmID, itemID); err != nil {
+	// A change from unfinished into finished also sets when the item finished (the latest such
+	// change; migration 0009), which /insights reads.
+	set, args := `status = ?, updated_at = ?`, []any{string(to), nowText}
+	if !from.Finished() && to.Finished() {
+		set += `, finished_at = CASE WHEN finished_at > ? THEN finished_at ELSE ? END`
+		args = append(args, nowText, nowText)
+	}
+	if _, err := tx.exec(ctx, `UPDATE items SET `+set+` WHERE postmortem_id = ? AND item_id = ?`,
+		append(args, pmID, itemID)...); err != nil {
 		return err
 	}
 	_, err := tx.exec(ctx, `INSERT INTO status_history (postmortem_id, item_id, from_status, to_status, source, actor, at)

@@ -11,8 +11,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -51,8 +49,8 @@ type postgresState struct {
 	migrateLock int64
 	// exports lets maxExports exports read at once, each on two connections.
 	exports chan struct{}
-	// changes counts, when the database cannot be asked, so that ChangeCount still moves.
-	changes atomic.Int64
+	// retries counts the transactions run again after a conflict, for benchmarks.
+	retries atomic.Int64
 }
 
 // openPostgres opens a pool on the database the URL names and checks that it answers.
@@ -159,6 +157,7 @@ func (s *Store) runPostgres(ctx context.Context, opts *sql.TxOptions, claim bool
 		if err == nil || !again || attempt == maxWriteAttempts {
 			return redactError(err, s.pg.database)
 		}
+		s.pg.retries.Add(1)
 		// Back off a little, at random, so that the writers that collided do not again.
 		wait := time.Duration(rand.Int64N(int64(attempt)*int64(5*time.Millisecond))) + time.Millisecond
 		select {
@@ -257,6 +256,15 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
+// WriteRetries counts the transactions run again after a conflict with another's (0 on
+// SQLite, whose one writer has none).
+func (s *Store) WriteRetries() int64 {
+	if s.pg == nil {
+		return 0
+	}
+	return s.pg.retries.Load()
+}
+
 // retryable reports whether PostgreSQL aborted the transaction only for running beside others:
 // a serialization failure or a deadlock, after which the same write may well succeed.
 func retryable(err error) bool {
@@ -265,35 +273,4 @@ func retryable(err error) bool {
 		return false
 	}
 	return pgErr.Code == "40001" || pgErr.Code == "40P01"
-}
-
-// changeCountPostgres is a number that moves whenever any process commits a change to the
-// database: the position of PostgreSQL's write-ahead log, which every commit that changed
-// something advances. It moves with other writes too (other databases of the server, vacuum),
-// which only costs a cache a recomputation. When the database cannot be asked, it moves on
-// every call, so that nothing is kept on its word.
-func (s *Store) changeCountPostgres() int64 {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	var lsn string
-	if err := s.readDB.QueryRowContext(ctx, "SELECT CAST(pg_current_wal_insert_lsn() AS text)").Scan(&lsn); err == nil {
-		if n, ok := parseLSN(lsn); ok {
-			return n
-		}
-	}
-	return -s.pg.changes.Add(1)
-}
-
-// parseLSN reads a PostgreSQL log position, "XXXXXXXX/XXXXXXXX" in hex.
-func parseLSN(lsn string) (int64, bool) {
-	hi, lo, ok := strings.Cut(lsn, "/")
-	if !ok {
-		return 0, false
-	}
-	h, err1 := strconv.ParseUint(hi, 16, 32)
-	l, err2 := strconv.ParseUint(lo, 16, 32)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return int64(h<<32 | l), true
 }

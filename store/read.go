@@ -181,6 +181,18 @@ func (s *Store) EachPostmortem(ctx context.Context, f ft.ListFilter, fn func(ft.
 	return nil
 }
 
+// readSnapshot begins a read transaction whose queries all see one snapshot of the database:
+// SQLite's read transactions do; on PostgreSQL it is REPEATABLE READ (READ COMMITTED would
+// take a snapshot per statement).
+func (s *Store) readSnapshot(ctx context.Context) (*Tx, error) {
+	var opts *sql.TxOptions
+	if s.dialect == Postgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	tx, err := s.readDB.beginTx(ctx, opts, &s.itemReads)
+	return tx, redactError(err, s.pgDatabase())
+}
+
 // exportSnapshot opens the read transactions of an export, which see one snapshot: one
 // transaction for both queries on SQLite; on PostgreSQL, whose connection reads one result at
 // a time, two on two connections, the second set to the first's exported snapshot. end

@@ -25,8 +25,8 @@
 // under an advisory lock, at READ COMMITTED so each sees the claims before it, and skip rows
 // that others hold (SKIP LOCKED); leases, renewed while a job runs, pass a dead process's jobs
 // to the others. Exports read on two connections sharing one exported snapshot, since a
-// PostgreSQL connection reads one result at a time. ChangeCount follows the write-ahead log,
-// which other processes' commits move too.
+// PostgreSQL connection reads one result at a time; reads that must agree (the insights'
+// figures) run in one REPEATABLE READ transaction.
 package store
 
 import (

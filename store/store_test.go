@@ -269,6 +269,7 @@ func benchmarkIntake(b *testing.B, s *Store) {
 	})
 	tx, commits := s.WriteStats()
 	b.ReportMetric(float64(tx)/float64(commits), "tx/commit")
+	b.ReportMetric(float64(s.WriteRetries())/float64(b.N), "retries/op")
 }
 
 func TestPruneKeepsUnfinishedJobs(t *testing.T) { forEachBackend(t, testPruneKeepsUnfinishedJobs) }

@@ -1,10 +1,9 @@
 package web
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"html/template"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -106,31 +105,28 @@ func (s *Server) insightsPage(c echo.Context) error {
 	}
 	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
 	now := s.now()
-	ctx := context.WithoutCancel(c.Request().Context())
-	key := fmt.Sprintf("insights %s %q %q %q", now.UTC().Format(time.DateOnly), f.Team, f.Severity, q.Get("since"))
-	figures := func() (any, error) {
-		in, err := s.reader.Insights(ctx, f, s.cfg.Stall.Policy(), now)
-		return insightsData(in, f, now), err
+	ctx := c.Request().Context()
+	in, err := s.reader.Insights(ctx, f, s.cfg.Stall.Policy(), now)
+	if err != nil {
+		return err
 	}
-	return s.cachedPage(c, key, format, figures, func(v any) ([]byte, error) {
-		data := v.(insightsResponse)
-		if format == formatJSON {
-			return json.Marshal(data)
+	data := insightsData(in, f, now)
+	if format == formatJSON {
+		return c.JSON(http.StatusOK, data)
+	}
+	page := insightsPageData{insightsResponse: data, Since: q.Get("since")}
+	page.BurndownChart = burndownChart(data.Burndown)
+	page.OnTimeChart = onTimeChart(data.OnTime)
+	page.DaysChart = daysChart(data.DaysToDone)
+	page.OverdueChart = overdueChart(data.OverdueByAge)
+	export := url.Values{"format": {formatJSON}}
+	for _, k := range []string{"team", "severity", "since"} {
+		if v := q.Get(k); v != "" {
+			export.Set(k, v)
 		}
-		page := insightsPageData{insightsResponse: data, Since: q.Get("since")}
-		page.BurndownChart = burndownChart(data.Burndown)
-		page.OnTimeChart = onTimeChart(data.OnTime)
-		page.DaysChart = daysChart(data.DaysToDone)
-		page.OverdueChart = overdueChart(data.OverdueByAge)
-		export := url.Values{"format": {formatJSON}}
-		for _, k := range []string{"team", "severity", "since"} {
-			if v := q.Get(k); v != "" {
-				export.Set(k, v)
-			}
-		}
-		page.ExportJS = "/insights?" + export.Encode()
-		return executeTemplate(insightsTemplate, page)
-	})
+	}
+	page.ExportJS = "/insights?" + export.Encode()
+	return s.renderHTML(c, http.StatusOK, insightsTemplate, page)
 }
 
 // insightsData is the answer to /insights: the store's figures with the on-time shares and the

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"time"
@@ -54,18 +52,15 @@ func (s *Server) ownersPage(c echo.Context) error {
 	}
 	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
 	now := s.now()
-	ctx := context.WithoutCancel(c.Request().Context())
-	figures := func() (any, error) {
-		owners, err := s.reader.Owners(ctx, s.cfg.Stall.Policy(), now)
-		return ownersPageData{Owners: owners, Now: now}, err
+	ctx := c.Request().Context()
+	owners, err := s.reader.Owners(ctx, s.cfg.Stall.Policy(), now)
+	if err != nil {
+		return err
 	}
-	return s.cachedPage(c, "owners "+now.UTC().Format(time.DateOnly), format, figures, func(v any) ([]byte, error) {
-		data := v.(ownersPageData)
-		if format == formatJSON {
-			return json.Marshal(ownersResponse{Owners: data.Owners})
-		}
-		return executeTemplate(ownersTemplate, data)
-	})
+	if format == formatJSON {
+		return c.JSON(http.StatusOK, ownersResponse{Owners: owners})
+	}
+	return s.renderHTML(c, http.StatusOK, ownersTemplate, ownersPageData{Owners: owners, Now: now})
 }
 
 // ownerHref is the path of an owner's page. Owners are what postmortem authors wrote: usually

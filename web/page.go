@@ -425,18 +425,26 @@ type postmortemPage struct {
 
 // postmortemPage is GET /postmortems/{id}: the postmortem, each item and its status history.
 func (s *Server) postmortemPage(c echo.Context) error {
+	format, err := htmlOrJSON(c.Request())
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
 	ctx := c.Request().Context()
 	pm, err := s.reader.Postmortem(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	policy := s.cfg.Stall.Policy()
-	data := postmortemPage{pageRow: rowOf(pm, policy, now), Href: httpURL(pm.URL), Now: now}
 	history, err := s.reader.PostmortemHistory(ctx, pm.ID)
 	if err != nil {
 		return err
 	}
+	if format == formatJSON {
+		return c.JSON(http.StatusOK, postmortemJSON(pm, history))
+	}
+	now := s.now()
+	policy := s.cfg.Stall.Policy()
+	data := postmortemPage{pageRow: rowOf(pm, policy, now), Href: httpURL(pm.URL), Now: now}
 	for _, it := range pm.Items {
 		in := ft.ItemStallInput(pm, it)
 		due, defaulted := ft.DueDate(in, policy)
@@ -451,6 +459,31 @@ func (s *Server) postmortemPage(c echo.Context) error {
 		data.Items = append(data.Items, ip)
 	}
 	return s.renderHTML(c, http.StatusOK, postmortemTemplate, data)
+}
+
+// postmortemResponse is the JSON of GET /postmortems/{id}: the body of GET /v1/postmortems/{id}
+// with each item's status history.
+type postmortemResponse struct {
+	ft.PostmortemView
+	Items []itemWithHistory `json:"items"` // hides the view's items
+}
+
+// itemWithHistory is an item as the API shows it, with its status changes, oldest first.
+type itemWithHistory struct {
+	ft.ItemView
+	History []ft.HistoryEntry `json:"history"`
+}
+
+func postmortemJSON(pm ft.PostmortemView, history map[string][]ft.HistoryEntry) postmortemResponse {
+	out := postmortemResponse{PostmortemView: pm, Items: []itemWithHistory{}}
+	for _, it := range pm.Items {
+		h := history[it.ID]
+		if h == nil {
+			h = []ft.HistoryEntry{}
+		}
+		out.Items = append(out.Items, itemWithHistory{ItemView: it, History: h})
+	}
+	return out
 }
 
 // stallWords says why an item stalled, as the stall rules decide it.

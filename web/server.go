@@ -53,12 +53,10 @@ type Reader interface {
 	// Ping checks that the database answers, for /readyz.
 	Ping(ctx context.Context) error
 	// Owners, OwnerItems and Insights are the figures of /owners and /insights at now, with
-	// the stall rules' due dates; ChangeCount moves with every commit, so that figures can be
-	// kept while it does not.
+	// the stall rules' due dates.
 	Owners(ctx context.Context, policy ft.StallPolicy, now time.Time) ([]ft.OwnerSummary, error)
 	OwnerItems(ctx context.Context, email string, policy ft.StallPolicy, now time.Time) (string, []ft.OwedItem, error)
 	Insights(ctx context.Context, f ft.InsightsFilter, policy ft.StallPolicy, now time.Time) (ft.Insights, error)
-	ChangeCount() int64
 }
 
 // Options are what New needs. Config, Reader and Logger are required.
@@ -92,7 +90,6 @@ type Server struct {
 	auth     *authenticator
 	registry *prometheus.Registry
 	metrics  *metrics
-	figures  figureCache // /insights and /owners between writes
 }
 
 // New builds the server and its routes. It fails when an option is missing or the intake
