@@ -192,13 +192,25 @@ func TestTwoReplicasShareOnePostgres(t *testing.T) {
 		}()
 	}
 	<-killAt
+	// Half the burst is acknowledged: the kill lands as soon as the first process holds a
+	// lease, so that there is claimed work to pass on.
+	host, _ := os.Hostname()
+	deadOwner := fmt.Sprintf("%s/%d/", host, a.cmd.Process.Pid)
+	conn := openDatabase(t, e.db)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		var held int
+		if err := conn.QueryRow(`SELECT COUNT(*) FROM outbox WHERE lease_owner LIKE $1 AND done_at IS NULL AND failed_at IS NULL`,
+			deadOwner+"%").Scan(&held); err != nil {
+			t.Fatal(err)
+		}
+		if held > 0 {
+			break
+		}
+	}
 	a.kill()
 	aDead.Store(true)
 	killedAt := time.Now()
-	host, _ := os.Hostname()
-	deadOwner := fmt.Sprintf("%s/%d/", host, a.cmd.Process.Pid)
 	// The jobs the dead process had leased, straight from the database.
-	conn := openDatabase(t, e.db)
 	type leasedJob struct {
 		id    int64
 		until time.Time
@@ -228,7 +240,7 @@ func TestTwoReplicasShareOnePostgres(t *testing.T) {
 	if len(leased) == 0 {
 		t.Fatal("the killed process held no lease when it died: slow the stand-ins down")
 	}
-	t.Logf("killed the leader with %d of %d postmortems acknowledged and %d jobs leased to it", n/2, n, len(leased))
+	t.Logf("killed the leader with %d jobs leased to it, after half of %d postmortems were acknowledged", len(leased), n)
 
 	// The survivor finishes everything, the dead one's leased jobs after their leases.
 	e.gh.SetLatency(0)
