@@ -87,7 +87,8 @@ func (s *server) periodic() (m periodicMetrics, ok bool) {
 // every item ends with exactly one ticket, the survivor takes the dead one's leased jobs after
 // their lease, and reconciliation and stall scans run on one process at a time throughout:
 // their runs are counted from both processes' /metrics, and GitHub's reconcile calls do not
-// double with two processes.
+// double with two processes. The same postmortem posted to both at once gets one 202 and one
+// 200.
 func TestTwoReplicasShareOnePostgres(t *testing.T) {
 	e := newTrackerEnv(t, envOptions{backend: postgresBackend, reconcile: "1s", stall: []string{"scan_every: 1s"}})
 	a := e.start()
@@ -140,6 +141,24 @@ func TestTwoReplicasShareOnePostgres(t *testing.T) {
 	e.s = b
 	e.post(newPM("PM-WARM", "Warm up", aiDoc{ID: "AI-1", Title: "Warm up", Owner: "bob@acme.com", Priority: "P2"}), http.StatusAccepted)
 	e.waitLinked("PM-WARM", 20*time.Second)
+	// The same postmortem posted to both processes at once: one 202 and one 200.
+	twice := postmortemJSON("PM-TWICE", 2)
+	codes := make(chan int, 2)
+	for _, s := range []*server{a, b} {
+		go func() {
+			code, body, err := s.tryDo(http.MethodPost, "/v1/postmortems", twice)
+			if err != nil {
+				t.Errorf("POST PM-TWICE: %v", err)
+			} else if code != http.StatusAccepted && code != http.StatusOK {
+				t.Errorf("POST PM-TWICE = %d: %s", code, body)
+			}
+			codes <- code
+		}()
+	}
+	if c1, c2 := <-codes, <-codes; c1+c2 != http.StatusAccepted+http.StatusOK {
+		t.Errorf("the same postmortem posted to both processes at once: %d and %d, want one 202 and one 200", c1, c2)
+	}
+	e.waitLinked("PM-TWICE", 20*time.Second)
 	listPath := "/repos/" + defaultRepo + "/issues"
 	e.gh.ResetCalls()
 	const quiet = 5 * time.Second
