@@ -369,3 +369,30 @@ func TestCopyNeverPrintsThePassword(t *testing.T) {
 		t.Errorf("copy into a non-empty target: %v", err)
 	}
 }
+
+// TestCopyVerifiesRowCounts: a target that loses rows on the way (here a trigger drops every
+// ticket) fails the copy on its row counts, and nothing of the copy is committed.
+func TestCopyVerifiesRowCounts(t *testing.T) {
+	ctx := context.Background()
+	from := filepath.Join(t.TempDir(), "from.db")
+	src := openAt(t, from)
+	fillForCopy(t, src, "PM")
+	src.Close()
+	to := pgtest.URL(t)
+	dst := openAt(t, to) // migrated and empty: a target copy-db takes
+	if _, err := dst.writeDB.ExecContext(ctx, `CREATE FUNCTION drop_row() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+		CREATE TRIGGER drop_tickets BEFORE INSERT ON tickets FOR EACH ROW EXECUTE FUNCTION drop_row()`); err != nil {
+		t.Fatal(err)
+	}
+	dst.Close()
+	_, err := Copy(ctx, from, to, quiet)
+	if err == nil || !strings.Contains(err.Error(), "tickets: 1 rows in the source, 0 copied: nothing was committed") {
+		t.Fatalf("copy into a target that drops tickets: %v", err)
+	}
+	dst = openAt(t, to)
+	for table, rows := range dumpTables(t, dst) {
+		if len(rows) > 0 {
+			t.Errorf("%s has %d rows after a failed copy", table, len(rows))
+		}
+	}
+}
