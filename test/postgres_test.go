@@ -455,7 +455,7 @@ func TestDatabasePasswordNeverPrinted(t *testing.T) {
 	}
 	badURL := writeConfig(t, "database: 'postgres://ft:"+password+"@db.example.com:port/ft'\nintake:\n  tokens: [t]\n")
 	// A source to copy from, so that the copy gets as far as the target.
-	source := pgtest.URL(t)
+	source := filepath.Join(dir, "source.db")
 	if out, err := exec.Command(binary, "migrate", "--db", source).CombinedOutput(); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
