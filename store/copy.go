@@ -55,12 +55,15 @@ func copyDatabase(ctx context.Context, from, to string, logger *slog.Logger) ([]
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	defer src.Close()
-	current, known, err := src.schemaVersion(ctx)
+	current, known, pending, err := src.schemaVersion(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", src.name, err)
 	}
 	if current != known {
 		return nil, fmt.Errorf("source %s has schema version %d, this binary's is %d: copy with the followthrough that serves it, or run its migrate first", src.name, current, known)
+	}
+	if pending {
+		return nil, fmt.Errorf("source %s lacks migrations this binary has (numbered below its version %d): run migrate on it first", src.name, current)
 	}
 	releaseSrc, err := src.holdStill(ctx)
 	if err != nil {
@@ -134,30 +137,34 @@ func copyDatabase(ctx context.Context, from, to string, logger *slog.Logger) ([]
 	return copied, nil
 }
 
-// schemaVersion is the database's schema version (0 when it was never migrated) and the
-// newest this binary knows. It writes nothing.
-func (s *Store) schemaVersion(ctx context.Context) (current, known int64, err error) {
+// schemaVersion is the database's schema version (0 when it was never migrated), the newest
+// this binary knows, and whether the database lacks any of this binary's migrations (one
+// numbered below its version, which migrate applies out of order). It writes nothing.
+func (s *Store) schemaVersion(ctx context.Context) (current, known int64, pending bool, err error) {
 	dialect, fsys := goose.DialectSQLite3, fs.FS(migrations.SQLite)
 	if s.dialect == Postgres {
 		dialect, fsys = goose.DialectPostgres, migrations.Postgres
 	}
-	provider, err := goose.NewProvider(dialect, s.writeDB.DB, fsys)
+	provider, err := goose.NewProvider(dialect, s.writeDB.DB, fsys, goose.WithAllowOutofOrder(true))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	for _, src := range provider.ListSources() {
 		known = max(known, src.Version)
 	}
 	tables, err := s.tableNames(ctx)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	if !slices.Contains(tables, gooseTable) {
 		// Asking goose would create its table.
-		return 0, known, nil
+		return 0, known, known > 0, nil
 	}
-	current, err = provider.GetDBVersion(ctx)
-	return current, known, err
+	if current, err = provider.GetDBVersion(ctx); err != nil {
+		return 0, 0, false, err
+	}
+	pending, err = provider.HasPending(ctx)
+	return current, known, pending, err
 }
 
 // tableNames lists the tables of the store's schema (not SQLite's own).

@@ -192,7 +192,7 @@ func testCopyRefusesNonEmptyTarget(t *testing.T, b backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, known, err := dst.schemaVersion(ctx)
+	_, known, _, err := dst.schemaVersion(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func testCopyRefusesNonEmptyTarget(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	if current, _, err := dst.schemaVersion(ctx); err != nil || current != known-1 {
+	if current, _, _, err := dst.schemaVersion(ctx); err != nil || current != known-1 {
 		t.Errorf("the refused target is at schema version %d (%v), want %d as it was", current, err, known-1)
 	}
 	sameTables(t, "refused target", before, dumpTables(t, dst))
@@ -245,13 +245,23 @@ func TestCopyRefusesSourceAtAnotherVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, known, _ := s.schemaVersion(ctx)
+	_, known, _, _ := s.schemaVersion(ctx)
 	migrateTo(t, s, known-1)
 	s.Close()
 
 	_, err = Copy(ctx, old, to, quiet)
 	if want := fmt.Sprintf("has schema version %d, this binary's is %d", known-1, known); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("copy from an older schema: %v, want %q", err, want)
+	}
+	// At the newest version, but without one below it (migrate applies such a one out of order).
+	gap := filepath.Join(dir, "gap.db")
+	s = openAt(t, gap)
+	if _, err := s.writeDB.ExecContext(ctx, `DELETE FROM goose_db_version WHERE version_id = ?`, known-1); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := Copy(ctx, gap, to, quiet); err == nil || !strings.Contains(err.Error(), "lacks migrations this binary has") {
+		t.Errorf("copy from a source missing a migration: %v", err)
 	}
 	missing := filepath.Join(dir, "missing.db")
 	if _, err := Copy(ctx, missing, to, quiet); err == nil || !strings.Contains(err.Error(), "no such file") {
