@@ -13,3 +13,8 @@ var (
 	// ErrBadCursor is a list cursor that followthrough did not write (400).
 	ErrBadCursor = errors.New("bad cursor")
 )
+
+// ErrWriteRefused is a write the database refused for want of room or a working disk (a full
+// disk, an I/O error): nothing of it was stored, and it may succeed later (503 with
+// Retry-After).
+var ErrWriteRefused = errors.New("the database refuses writes for now")

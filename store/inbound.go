@@ -67,26 +67,100 @@ func (s *Store) InboundEvent(ctx context.Context, id int64) (InboundEvent, error
 }
 
 // MarkInboundProcessed records that an inbound event was dealt with; errText says why it could
-// not be used, when it could not ("" when it was applied or was irrelevant).
+// not be used, when it could not ("" when it was applied or was irrelevant). Its body is
+// dropped: what it said is applied (or the reason is kept), and the row stays only so long as
+// its delivery id is remembered.
 func MarkInboundProcessed(ctx context.Context, tx *Tx, id int64, now time.Time, errText string) error {
-	_, err := tx.exec(ctx, `UPDATE inbound_events SET processed_at = ?, error = ? WHERE id = ?`,
-		formatTime(now), nullString(errText), id)
+	_, err := tx.exec(ctx, `UPDATE inbound_events SET processed_at = ?, error = ?, payload = ? WHERE id = ?`,
+		formatTime(now), nullString(errText), []byte{}, id)
 	return err
 }
+
+// pruneChunk bounds the rows one pruning write deletes, so that pruning a long history holds
+// the writer for milliseconds at a time, never for the whole history at once.
+const pruneChunk = 2000
 
 // PruneInbound forgets webhook delivery ids, processed inbound events and finished outbox
 // jobs from before before. A redelivery older than that is applied again, which the
 // older-event rule makes harmless; given-up jobs stay, for retry.
 func (s *Store) PruneInbound(ctx context.Context, before time.Time) error {
-	return s.Write(ctx, func(tx *Tx) error {
-		cut := formatTime(before)
-		if _, err := tx.exec(ctx, `DELETE FROM webhook_deliveries WHERE received_at < ?`, cut); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `DELETE FROM inbound_events WHERE processed_at IS NOT NULL AND received_at < ?`, cut); err != nil {
-			return err
-		}
-		_, err := tx.exec(ctx, `DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < ?`, cut)
+	if _, err := s.PruneDeliveries(ctx, before); err != nil {
 		return err
-	})
+	}
+	_, err := s.PruneDoneJobs(ctx, before)
+	return err
+}
+
+// PruneDeliveries forgets webhook delivery ids and processed inbound events received before
+// before; it returns how many rows went.
+func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	cut := formatTime(before)
+	ids, err := s.pruneInChunks(ctx, `DELETE FROM webhook_deliveries WHERE (source, delivery_id) IN (
+		SELECT source, delivery_id FROM webhook_deliveries WHERE received_at < ? LIMIT ?)`, cut)
+	if err != nil {
+		return ids, fmt.Errorf("prune webhook deliveries: %w", err)
+	}
+	events, err := s.pruneInChunks(ctx, `DELETE FROM inbound_events WHERE id IN (
+		SELECT id FROM inbound_events WHERE processed_at IS NOT NULL AND received_at < ? LIMIT ?)`, cut)
+	if err != nil {
+		return ids + events, fmt.Errorf("prune inbound events: %w", err)
+	}
+	return ids + events, nil
+}
+
+// PruneDoneJobs deletes the outbox jobs done before before (given-up jobs stay, for retry) and
+// returns how many went. Claims never read done jobs; this keeps the table itself to recent work.
+func (s *Store) PruneDoneJobs(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.pruneInChunks(ctx, `DELETE FROM outbox WHERE id IN (
+		SELECT id FROM outbox WHERE done_at IS NOT NULL AND done_at < ? LIMIT ?)`, formatTime(before))
+	if err != nil {
+		return n, fmt.Errorf("prune done jobs: %w", err)
+	}
+	return n, nil
+}
+
+// pruneInChunks runs query (arguments: the cut and the chunk size) in separate writes until a
+// write deletes less than a chunk.
+func (s *Store) pruneInChunks(ctx context.Context, query, cut string) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := s.Write(ctx, func(tx *Tx) error {
+			res, err := tx.exec(ctx, query, cut, pruneChunk)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		total += n
+		if err != nil || n < pruneChunk {
+			return total, err
+		}
+	}
+}
+
+// InboundStats is what webhook deliveries leave in the database, for tests and benchmarks.
+type InboundStats struct {
+	Deliveries   int   // delivery ids remembered
+	Events       int   // stored deliveries
+	Unprocessed  int   // stored deliveries not processed yet
+	PayloadBytes int64 // bytes of the stored bodies
+	WebhookJobs  int   // process_webhook jobs not finished
+}
+
+// InboundStats counts what webhook deliveries left behind.
+func (s *Store) InboundStats(ctx context.Context) (InboundStats, error) {
+	var st InboundStats
+	err := s.readDB.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM webhook_deliveries),
+		(SELECT COUNT(*) FROM inbound_events),
+		(SELECT COUNT(*) FROM inbound_events WHERE processed_at IS NULL),
+		(SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM inbound_events),
+		(SELECT COUNT(*) FROM outbox WHERE kind = 'process_webhook' AND done_at IS NULL AND failed_at IS NULL)`).
+		Scan(&st.Deliveries, &st.Events, &st.Unprocessed, &st.PayloadBytes, &st.WebhookJobs)
+	if err != nil {
+		return st, fmt.Errorf("count webhook deliveries: %w", err)
+	}
+	return st, nil
 }

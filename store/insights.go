@@ -27,16 +27,16 @@ func (s *Store) Insights(ctx context.Context, f ft.InsightsFilter, policy ft.Sta
 		return out, fmt.Errorf("insights: %w", err)
 	}
 	defer tx.tx.Rollback()
-	if out.Burndown, err = burndown(ctx, tx, f, now); err != nil {
+	if out.Burndown, err = burndown(ctx, tx.reader(), f, now); err != nil {
 		return out, err
 	}
-	if out.OnTime, err = onTimeByTeam(ctx, tx, f, policy); err != nil {
+	if out.OnTime, err = onTimeByTeam(ctx, tx.reader(), f, policy); err != nil {
 		return out, err
 	}
-	if out.DaysToDone, err = daysToDone(ctx, tx, f); err != nil {
+	if out.DaysToDone, err = daysToDone(ctx, tx.reader(), f); err != nil {
 		return out, err
 	}
-	out.Overdue, err = overdueByAge(ctx, tx, f, policy, now)
+	out.Overdue, err = overdueByAge(ctx, tx.reader(), f, policy, now)
 	return out, err
 }
 

@@ -82,13 +82,20 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 		VALUES (?, ?, ?, ?, ?)`, pm.ID, p.Revision.Number, p.Revision.Hash, string(p.Revision.Document), formatTime(now)); err != nil {
 		return fmt.Errorf("write revision %d of %s: %w", p.Revision.Number, pm.ID, err)
 	}
+	var inserts []ItemRow
 	for _, c := range p.Items {
-		write := UpdateItem
 		if c.New {
-			write = InsertItem
+			inserts = append(inserts, c.Row)
 		}
-		if err := write(ctx, tx, c.Row, now); err != nil {
-			return fmt.Errorf("write item %s/%s: %w", pm.ID, c.Row.ID, err)
+	}
+	if err := insertItems(ctx, tx, inserts, now); err != nil {
+		return fmt.Errorf("write items of %s: %w", pm.ID, err)
+	}
+	for _, c := range p.Items {
+		if !c.New {
+			if err := UpdateItem(ctx, tx, c.Row, now); err != nil {
+				return fmt.Errorf("write item %s/%s: %w", pm.ID, c.Row.ID, err)
+			}
 		}
 		if c.Sync != "" {
 			if err := SetItemSync(ctx, tx, pm.ID, c.Row.ID, c.Sync, now); err != nil {
@@ -101,10 +108,8 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 			}
 		}
 	}
-	for _, j := range p.Jobs {
-		if err := enqueue(ctx, tx, j, now); err != nil {
-			return fmt.Errorf("queue %s for %s/%s: %w", j.Kind, pm.ID, j.ItemID, err)
-		}
+	if err := enqueueAll(ctx, tx, p.Jobs, now); err != nil {
+		return fmt.Errorf("queue the work of %s: %w", pm.ID, err)
 	}
 	return nil
 }

@@ -175,7 +175,7 @@ func (s *Store) LoadItem(ctx context.Context, pmID, itemID string) (Item, error)
 
 // LoadItemTx is LoadItem inside a write transaction.
 func LoadItemTx(ctx context.Context, tx *Tx, pmID, itemID string) (Item, error) {
-	return loadItem(ctx, tx, pmID, itemID)
+	return loadItem(ctx, tx.reader(), pmID, itemID)
 }
 
 func loadItem(ctx context.Context, q querier, pmID, itemID string) (Item, error) {
@@ -193,7 +193,7 @@ func loadItem(ctx context.Context, q querier, pmID, itemID string) (Item, error)
 // LoadItemsTx reads every item of a postmortem inside a write transaction, in its order
 // (removed items last).
 func LoadItemsTx(ctx context.Context, tx *Tx, pmID string) ([]Item, error) {
-	items, err := loadItems(ctx, tx, `i.postmortem_id = ?`, pmID)
+	items, err := loadItems(ctx, tx.reader(), `i.postmortem_id = ?`, pmID)
 	tx.countItemReads(len(items))
 	if err != nil {
 		return nil, fmt.Errorf("read items of %s: %w", pmID, err)
@@ -203,16 +203,21 @@ func LoadItemsTx(ctx context.Context, tx *Tx, pmID string) ([]Item, error) {
 
 // InsertItem adds an item in the caller's transaction: open, sync pending, accepted now.
 func InsertItem(ctx context.Context, tx *Tx, r ItemRow, now time.Time) error {
-	labels, _ := json.Marshal(r.Labels)
+	return insertItems(ctx, tx, []ItemRow{r}, now)
+}
+
+// insertItems adds items as InsertItem does, up to maxRowsPerInsert in one statement.
+func insertItems(ctx context.Context, tx *Tx, rows []ItemRow, now time.Time) error {
 	nowText := formatTime(now)
-	_, err := tx.exec(ctx, `INSERT INTO items (postmortem_id, item_id, position, title, description, owner,
+	return insertRows(ctx, tx, `INSERT INTO items (postmortem_id, item_id, position, title, description, owner,
 		priority, due, type, team, labels, target_kind, target_scope, target_issue_type, status, removed,
-		named_ticket, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.PostmortemID, r.ID, r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due),
-		r.Type, r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
-		string(r.Status), r.Removed, r.NamedTicket, nowText, nowText)
-	return err
+		named_ticket, created_at, updated_at) VALUES `, 19, len(rows), func(i int, args []any) []any {
+		r := rows[i]
+		labels, _ := json.Marshal(r.Labels)
+		return append(args, r.PostmortemID, r.ID, r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due),
+			r.Type, r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
+			string(r.Status), r.Removed, r.NamedTicket, nowText, nowText)
+	}, "")
 }
 
 // UpdateItem writes an item's row, all but its status (see SetItemStatus), in the caller's

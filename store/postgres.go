@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -31,10 +32,16 @@ const maxPostgresConns = 16
 
 // maxWriteAttempts bounds the retries of a write that PostgreSQL aborted to keep transactions
 // serializable (or to break a deadlock). Each retry runs the write again from the start.
-const maxWriteAttempts = 10
+// Many writers of one table at once abort each other often while its pages are few (a new
+// database: PostgreSQL then tracks what a transaction read by whole table), so the bound is
+// generous; the backoff, exponential up to maxWriteBackoff, spreads them out.
+const maxWriteAttempts = 40
+
+// maxWriteBackoff bounds the pause before a write is run again.
+const maxWriteBackoff = 100 * time.Millisecond
 
 // maxUniqueRetries bounds the retries of a write that met a unique key (isUniqueViolation).
-const maxUniqueRetries = 2
+const maxUniqueRetries = 3
 
 // errClosed is the answer to a write handed in after Close.
 var errClosed = errors.New("database closed")
@@ -125,7 +132,8 @@ func (s *Store) postgresMigrations(ctx context.Context) (*goose.Provider, error)
 	if err != nil {
 		return nil, err
 	}
-	return goose.NewProvider(goose.DialectPostgres, s.writeDB.DB, migrations.Postgres, goose.WithSessionLocker(locker))
+	return goose.NewProvider(goose.DialectPostgres, s.writeDB.DB, migrations.Postgres, goose.WithSessionLocker(locker),
+		goose.WithAllowOutofOrder(true))
 }
 
 // writePostgres runs fn in a SERIALIZABLE transaction: whatever other processes commit at the
@@ -138,7 +146,8 @@ func (s *Store) writePostgres(ctx context.Context, fn func(*Tx) error) error {
 // runPostgres runs fn in a transaction with opts, first taking the claim lock when claim is
 // set (claimJobsPostgres). PostgreSQL aborts a transaction it cannot fit into a serial order
 // (40001) or that deadlocked (40P01); the transaction is then run again, from the start, a few
-// times (and up to twice after a unique key collision, isUniqueViolation). fn must therefore be safe to run again (set what it reports, do not append to it).
+// times (and up to maxUniqueRetries times after a unique key collision, isUniqueViolation).
+// fn must therefore be safe to run again (set what it reports, do not append to it).
 func (s *Store) runPostgres(ctx context.Context, opts *sql.TxOptions, claim bool, fn func(*Tx) error) error {
 	s.closeMu.RLock()
 	closed := s.closed
@@ -158,8 +167,8 @@ func (s *Store) runPostgres(ctx context.Context, opts *sql.TxOptions, claim bool
 			return redactError(err, s.pg.database)
 		}
 		s.pg.retries.Add(1)
-		// Back off a little, at random, so that the writers that collided do not again.
-		wait := time.Duration(rand.Int64N(int64(attempt)*int64(5*time.Millisecond))) + time.Millisecond
+		// Back off, at random, so that the writers that collided do not again.
+		wait := time.Duration(rand.Int64N(int64(min(time.Millisecond<<min(attempt, 10), maxWriteBackoff)))) + time.Millisecond
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -198,6 +207,17 @@ func (s *Store) transactOnce(ctx context.Context, opts *sql.TxOptions, claim boo
 	return nil
 }
 
+// claimJobsPostgresSQL is SQLite's claim (claimJobsSQL, the same arguments) with its rows
+// locked as they are chosen, passing over those that another transaction holds.
+var claimJobsPostgresSQL = mustReplace(claimJobsSQL, "ORDER BY o.id LIMIT ?)", "ORDER BY o.id LIMIT ?\n\t\tFOR UPDATE OF o SKIP LOCKED)")
+
+func mustReplace(s, old, new string) string {
+	if !strings.Contains(s, old) {
+		panic(fmt.Sprintf("store: %q not found in %q", old, s))
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
 // claimJobsPostgres is ClaimJobs for processes sharing a database. The claims of all of them
 // take turns, under a transaction-level advisory lock, and each runs at READ COMMITTED, so
 // that it sees every claim committed before it: a job is leased to one process, and an item's
@@ -209,18 +229,7 @@ func (s *Store) claimJobsPostgres(ctx context.Context, owner, tracker string, no
 	var jobs []Job
 	err := s.runPostgres(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, true, func(tx *Tx) error {
 		nowText := formatTime(now)
-		rows, err := tx.query(ctx, `UPDATE outbox SET lease_owner = ?, lease_until = ?
-			WHERE id IN (
-				SELECT o.id FROM outbox o
-				WHERE o.done_at IS NULL AND o.failed_at IS NULL AND o.tracker = ?
-				  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)
-				  AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.postmortem_id = o.postmortem_id
-				      AND e.item_id = o.item_id AND e.id < o.id AND e.done_at IS NULL AND e.failed_at IS NULL)
-				ORDER BY o.id LIMIT ?
-				FOR UPDATE OF o SKIP LOCKED)
-			RETURNING id, kind, postmortem_id, item_id, tracker, payload, attempts,
-				COALESCE(last_error, ''), created_at`,
-			owner, formatTime(now.Add(lease)), tracker, nowText, nowText, limit)
+		rows, err := tx.query(ctx, claimJobsPostgresSQL, owner, formatTime(now.Add(lease)), tracker, nowText, nowText, owner, limit)
 		if err != nil {
 			return err
 		}

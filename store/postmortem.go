@@ -133,7 +133,7 @@ func (s *Store) PostmortemHead(ctx context.Context, id string) (PostmortemRecord
 
 // LoadPostmortemTx reads a postmortem and every item inside a write transaction.
 func LoadPostmortemTx(ctx context.Context, tx *Tx, id string) (PostmortemRecord, error) {
-	p, err := loadPostmortem(ctx, tx, id, true)
+	p, err := loadPostmortem(ctx, tx.reader(), id, true)
 	tx.countItemReads(len(p.Items))
 	return p, err
 }

@@ -132,12 +132,12 @@ func (s *Store) EachPostmortem(ctx context.Context, f ft.ListFilter, fn func(ft.
 		return fmt.Errorf("export postmortems: %w", redactError(err, s.pgDatabase()))
 	}
 	defer end()
-	pms, err := pmsTx.QueryContext(ctx, query, args...)
+	pms, err := pmsTx.query(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("export postmortems: %w", err)
 	}
 	defer pms.Close()
-	items, err := itemsTx.QueryContext(ctx, itemsQuery, itemArgs...)
+	items, err := itemsTx.query(ctx, itemsQuery, itemArgs...)
 	if err != nil {
 		return fmt.Errorf("export postmortems: %w", err)
 	}

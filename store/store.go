@@ -17,11 +17,11 @@
 // acknowledged write survive a power cut.
 //
 // PostgreSQL (postgres.go): several processes share the database. Each Write is its own
-// SERIALIZABLE transaction, run again (a few times) when PostgreSQL reports a serialization
-// failure or deadlock, so writes mean what they mean under SQLite's single writer; also, at
-// most twice, after a unique-key collision, which PostgreSQL reports as such rather than as a
-// serialization failure when the transaction had read a related row rather than the key (the
-// same postmortem posted to two processes at once). Outbox claims take turns across processes
+// SERIALIZABLE transaction, run again (with a backoff) when PostgreSQL reports a
+// serialization failure or deadlock, so writes mean what they mean under SQLite's single
+// writer; also, a few times, after a unique-key collision, which PostgreSQL reports as such
+// rather than as a serialization failure when the transaction had read a related row rather
+// than the key (the same postmortem posted to two processes at once). Outbox claims take turns across processes
 // under an advisory lock, at READ COMMITTED so each sees the claims before it, and skip rows
 // that others hold (SKIP LOCKED); leases, renewed while a job runs, pass a dead process's jobs
 // to the others. Exports read on two connections sharing one exported snapshot, since a
@@ -37,6 +37,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,7 @@ import (
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/migrations"
 )
 
@@ -78,41 +80,121 @@ type Store struct {
 	closeMu sync.RWMutex
 	closed  bool
 
+	stmts        *stmtCache  // the writer's prepared statements
+	refused      atomic.Bool // writes are being refused (refused.go)
 	transactions atomic.Int64
 	commits      atomic.Int64
 	itemReads    atomic.Int64
+}
+
+// maxCachedStmts bounds the writer's prepared statements: every statement text the code writes
+// fits many times over, and a text built per call (an IN list, say) cannot grow it without end.
+const maxCachedStmts = 512
+
+// stmtCache holds the write connection's prepared statements by query text, so that SQLite
+// parses a statement once per connection instead of once per use (a quarter of intake's CPU
+// went to parsing). A text first met inside a transaction runs unprepared and is prepared after
+// the commit, when the one write connection is free: preparing inside the transaction would
+// wait for that connection forever.
+type stmtCache struct {
+	db     *sql.DB
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt
+	wanted map[string]bool
+	hits   atomic.Int64 // statements run prepared, for tests
+}
+
+// get returns the prepared statement for query, or nil (and remembers to prepare it).
+func (c *stmtCache) get(query string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.stmts[query]; ok {
+		c.hits.Add(1)
+		return st
+	}
+	if len(c.stmts)+len(c.wanted) < maxCachedStmts {
+		c.wanted[query] = true
+	}
+	return nil
+}
+
+// prepareWanted prepares the texts met since the last call; the write connection must be free.
+func (c *stmtCache) prepareWanted(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for query := range c.wanted {
+		delete(c.wanted, query)
+		st, err := c.db.PrepareContext(ctx, query)
+		if err != nil {
+			continue // it runs unprepared, and fails there in words if it is wrong
+		}
+		c.stmts[query] = st
+	}
+}
+
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, st := range c.stmts {
+		errs = append(errs, st.Close())
+	}
+	c.stmts = map[string]*sql.Stmt{}
+	return errors.Join(errs...)
 }
 
 // Tx is one logical transaction inside a group commit. Its statements run in a savepoint: if the
 // function returns an error, only its own changes are rolled back.
 type Tx struct {
 	tx        *sql.Tx
-	r         *rebinder
+	r         *rebinder  // the dialect's statements
+	stmts     *stmtCache // SQLite's writer: its prepared statements; nil elsewhere
 	itemReads *atomic.Int64
 }
 
 // countItemReads counts item rows read inside writes, for ItemRowsRead.
 func (t *Tx) countItemReads(n int) { t.itemReads.Add(int64(n)) }
 
+// The statements run prepared when the writer has prepared their text before (stmtCache).
+
 func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.r.rebind(query), t.r.args(args)...)
+	query, args = t.r.rebind(query), t.r.args(args)
+	if st := t.stmts.get(query); st != nil {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, query, args...)
 }
 
 func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.r.rebind(query), t.r.args(args)...)
+	query, args = t.r.rebind(query), t.r.args(args)
+	if st := t.stmts.get(query); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, query, args...)
 }
 
 func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.r.rebind(query), t.r.args(args)...)
+	query, args = t.r.rebind(query), t.r.args(args)
+	if st := t.stmts.get(query); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, query, args...)
 }
 
-// QueryContext and QueryRowContext make a Tx a querier, for the reads shared with the pools.
-func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.query(ctx, query, args...)
+// reader is the transaction as the read functions' querier, its statements prepared as exec's.
+func (t *Tx) reader() querier { return txReader{t} }
+
+type txReader struct{ t *Tx }
+
+func (r txReader) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return r.t.query(ctx, query, args...)
 }
 
-func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.queryRow(ctx, query, args...)
+func (r txReader) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return r.t.queryRow(ctx, query, args...)
 }
 
 type writeRequest struct {
@@ -147,7 +229,10 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*Store, 
 	}
 	dsn := "file:" + path + "?" + pragmas.Encode()
 	r := &rebinder{dialect: SQLite}
-	writeDB, err := openDB("sqlite", dsn+"&_txlock=immediate", r)
+	// The writer keeps its savepoints' sub-journals in memory (temp_store): they only undo one
+	// failed write inside its transaction, never a crash, and in a temporary file they cost a
+	// write call for every page a write touches (a third of intake's time).
+	writeDB, err := openDB("sqlite", dsn+"&_txlock=immediate&_pragma=temp_store(MEMORY)", r)
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -185,6 +270,7 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*Store, 
 		readDB:   readDB,
 		exportDB: exportDB,
 		logger:   logger,
+		stmts:    &stmtCache{db: writeDB.DB, stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}},
 		writes:   make(chan *writeRequest, maxBatch),
 		done:     make(chan struct{}),
 	}
@@ -210,7 +296,9 @@ func (s *Store) Name() string { return s.name }
 // Migrate applies the embedded migrations that the database does not have yet. It refuses a
 // database whose schema is newer than this binary knows (written by a newer release): its
 // statements could not be trusted to mean what they say. On PostgreSQL, processes starting
-// together migrate one at a time, under an advisory lock.
+// together migrate one at a time, under an advisory lock. Numbers are reserved in ranges for
+// work done side by side, so a database may have a later migration before an earlier one
+// lands (0010 before 0009): the missing one is applied then (goose's out-of-order).
 func (s *Store) Migrate(ctx context.Context) error {
 	var provider *goose.Provider
 	var err error
@@ -218,7 +306,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	case Postgres:
 		provider, err = s.postgresMigrations(ctx)
 	default:
-		provider, err = goose.NewProvider(goose.DialectSQLite3, s.writeDB.DB, migrations.SQLite)
+		provider, err = goose.NewProvider(goose.DialectSQLite3, s.writeDB.DB, migrations.SQLite, goose.WithAllowOutofOrder(true))
 	}
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", s.name, redactError(err, s.pgDatabase()))
@@ -267,11 +355,15 @@ func (s *Store) Close() error {
 	close(s.writes)
 	s.closeMu.Unlock()
 	<-s.done
-	return errors.Join(s.exportDB.Close(), s.readDB.Close(), s.writeDB.Close(), s.lock.Close())
+	return errors.Join(s.stmts.close(), s.exportDB.Close(), s.readDB.Close(), s.writeDB.Close(), s.lock.Close())
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers, and takes writes: while writes are refused (a full
+// disk) it fails with ft.ErrWriteRefused until one succeeds.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.WritesRefused() {
+		return fmt.Errorf("ping: %w", ft.ErrWriteRefused)
+	}
 	var one int
 	return redactError(s.readDB.QueryRowContext(ctx, "SELECT 1").Scan(&one), s.pgDatabase())
 }
@@ -326,6 +418,7 @@ func (s *Store) writer() {
 			}
 		}
 		s.commitBatch(batch)
+		s.stmts.prepareWanted(context.Background())
 	}
 }
 
@@ -334,12 +427,20 @@ func (s *Store) commitBatch(batch []*writeRequest) {
 	results := make([]error, len(batch))
 	t, err := s.writeDB.beginTx(ctx, nil, &s.itemReads)
 	if err != nil {
+		err = s.refusal(err)
 		for _, req := range batch {
 			req.done <- fmt.Errorf("begin transaction: %w", err)
 		}
 		return
 	}
+	t.stmts = s.stmts
 	tx := t.tx
+	// While writes are refused, only a commit that stored something shows that they are taken
+	// again (a claim that found nothing commits with no write at all).
+	changesBefore := int64(-1)
+	if s.refused.Load() {
+		changesBefore = totalChanges(tx)
+	}
 	applied := 0
 	for i, req := range batch {
 		if err := req.ctx.Err(); err != nil {
@@ -352,16 +453,20 @@ func (s *Store) commitBatch(batch []*writeRequest) {
 			// The savepoint could not be undone (a full disk, an I/O error): nothing of this
 			// batch can be trusted, so none of it is committed and every writer hears so.
 			_ = tx.Rollback()
+			broken = s.refusal(broken)
 			for _, r := range batch {
 				r.done <- fmt.Errorf("transaction aborted: %w", broken)
 			}
 			return
 		}
+		results[i] = s.refusal(results[i])
 		if results[i] == nil {
 			applied++
 		}
 	}
+	stored := changesBefore >= 0 && totalChanges(tx) > changesBefore
 	if err := tx.Commit(); err != nil {
+		err = s.refusal(err)
 		for _, req := range batch {
 			req.done <- fmt.Errorf("commit: %w", err)
 		}
@@ -369,6 +474,9 @@ func (s *Store) commitBatch(batch []*writeRequest) {
 	}
 	s.commits.Add(1)
 	s.transactions.Add(int64(applied))
+	if stored && !slices.ContainsFunc(results, func(err error) bool { return errors.Is(err, ft.ErrWriteRefused) }) {
+		s.writeSucceeded()
+	}
 	for i, req := range batch {
 		req.done <- results[i]
 	}
@@ -387,7 +495,7 @@ func (s *Store) runInSavepoint(t *Tx, fn func(*Tx) error) (err, broken error) {
 		}
 		if err != nil {
 			if _, rbErr := t.exec(ctx, "ROLLBACK TO w"); rbErr != nil {
-				broken = fmt.Errorf("undo a failed write (%v): %w", err, rbErr)
+				broken = fmt.Errorf("undo a failed write (%w): %w", err, rbErr)
 				return
 			}
 		}
@@ -414,6 +522,35 @@ func lockFile(path string) (*os.File, error) {
 		return nil, fmt.Errorf("lock database %s: %w", path, err)
 	}
 	return f, nil
+}
+
+// maxRowsPerInsert bounds the rows of one multi-row INSERT: few enough for any database's limit
+// on parameters, and few enough statement texts (one per row count) for the statement cache.
+const maxRowsPerInsert = 50
+
+// insertRows inserts n rows with as few statements as maxRowsPerInsert allows: prefix is the
+// statement up to VALUES, each row has cols parameters appended by row, and suffix follows the
+// rows (an ON CONFLICT clause, or ""). The rows are inserted in their order.
+func insertRows(ctx context.Context, tx *Tx, prefix string, cols, n int, row func(i int, args []any) []any, suffix string) error {
+	placeholders := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	for start := 0; start < n; start += maxRowsPerInsert {
+		end := min(start+maxRowsPerInsert, n)
+		var q strings.Builder
+		q.WriteString(prefix)
+		args := make([]any, 0, (end-start)*cols)
+		for i := start; i < end; i++ {
+			if i > start {
+				q.WriteString(", ")
+			}
+			q.WriteString(placeholders)
+			args = row(i, args)
+		}
+		q.WriteString(suffix)
+		if _, err := tx.exec(ctx, q.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // collect reads every row of rows with scan, then closes them.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -408,5 +409,132 @@ func TestBothDatabasesHaveTheSameSchema(t *testing.T) {
 	}
 	if sqlite != postgres {
 		t.Errorf("columns differ\nSQLite:\n%s\n\nPostgreSQL:\n%s", sqlite, postgres)
+	}
+}
+
+// TestClaimPlan checks that the claim reads open jobs only, through indexes, whatever the
+// done history: the lane's open jobs in queue order from outbox_claim, with no sort and no scan
+// of the table, and the check for earlier open jobs of the same key from outbox_open_item.
+// SQLite's plan (EXPLAIN QUERY PLAN): SQLite only.
+func TestClaimPlan(t *testing.T) {
+	s := openTest(t)
+	plan := explain(t, s, claimJobsSQL, "w", "u", "github", "n", "n", "w", 4)
+	t.Log(plan)
+	for _, want := range []string{"USING INDEX outbox_claim (tracker=?)", "USING INDEX outbox_open_item"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("claim plan lacks %q:\n%s", want, plan)
+		}
+	}
+	for _, bad := range []string{"SCAN o\n", "SCAN outbox\n", "TEMP B-TREE"} {
+		if strings.Contains(plan+"\n", bad) {
+			t.Errorf("claim plan has %q:\n%s", bad, plan)
+		}
+	}
+}
+
+// explain is the query plan of query with args, one line per step.
+func explain(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.writeDB.Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	plan := ""
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan += detail + "\n"
+	}
+	return plan
+}
+
+// TestWriterPreparesEachStatementOnce checks that the writer's statements are prepared once and
+// then run prepared: after the first intakes, more intakes prepare nothing new. SQLite only:
+// pgx prepares and caches PostgreSQL's statements per connection by itself.
+func TestWriterPreparesEachStatementOnce(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	intake := func(id string) {
+		t.Helper()
+		if err := intakeNew(ctx, s, testDoc(id, item("AI-1", "x"), item("AI-2", "y")), targets(2, repoA), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	intake("PM-1")
+	intake("PM-2")
+	s.stmts.mu.Lock()
+	prepared := len(s.stmts.stmts)
+	s.stmts.mu.Unlock()
+	hits := s.stmts.hits.Load()
+	for i := 3; i <= 10; i++ {
+		intake(fmt.Sprintf("PM-%d", i))
+	}
+	s.stmts.mu.Lock()
+	defer s.stmts.mu.Unlock()
+	if len(s.stmts.stmts) != prepared || len(s.stmts.wanted) != 0 {
+		t.Errorf("%d statements prepared after two intakes, %d (and %d waiting) after ten", prepared, len(s.stmts.stmts), len(s.stmts.wanted))
+	}
+	if prepared == 0 || s.stmts.hits.Load()-hits < 8*int64(prepared)/2 {
+		t.Errorf("%d statements prepared, run prepared %d times in eight intakes", prepared, s.stmts.hits.Load()-hits)
+	}
+}
+
+// A worker takes its own leased jobs back at its next claim (their outcome could not be
+// stored: a full disk), while another worker leaves them until the lease runs out.
+func TestClaimTakesBackOwnLeases(t *testing.T) { forEachBackend(t, testClaimTakesBackOwnLeases) }
+
+func testClaimTakesBackOwnLeases(t *testing.T, db backend) {
+	s := db.open(t)
+	ctx := context.Background()
+	if err := intakeNew(ctx, s, testDoc("PM-1", item("AI-1", "x"), item("AI-2", "y")), targets(2, repoA), t0); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.ClaimJobs(ctx, "w1", "github", t0, time.Minute, 10)
+	if err != nil || len(first) != 2 {
+		t.Fatalf("first claim: %d, %v", len(first), err)
+	}
+	if other, err := s.ClaimJobs(ctx, "w2", "github", t0.Add(time.Second), time.Minute, 10); err != nil || len(other) != 0 {
+		t.Fatalf("another worker claimed %d leased jobs (%v)", len(other), err)
+	}
+	again, err := s.ClaimJobs(ctx, "w1", "github", t0.Add(time.Second), time.Minute, 10)
+	if err != nil || len(again) != 2 || again[0].ID != first[0].ID || again[1].ID != first[1].ID {
+		t.Fatalf("the same worker took back %d of its 2 jobs (%v)", len(again), err)
+	}
+}
+
+// A write the database refuses for want of room fails with ft.ErrWriteRefused, marks the store
+// as refusing writes until a write stores something, and a commit that stores nothing does not
+// end the episode. SQLite only: it fills the file (LimitPages).
+func TestRefusedWritesEpisode(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	if err := s.LimitPages(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	for i := 0; i < 50 && err == nil; i++ {
+		err = intakeNew(ctx, s, testDoc(fmt.Sprintf("PM-%d", i), item("AI-1", strings.Repeat("x", 2000))), targets(1, repoA), t0)
+	}
+	if !errors.Is(err, ft.ErrWriteRefused) || !s.WritesRefused() {
+		t.Fatalf("with the database full: %v, refused %v", err, s.WritesRefused())
+	}
+	if err := s.Ping(ctx); !errors.Is(err, ft.ErrWriteRefused) {
+		t.Fatalf("ping while refused: %v", err)
+	}
+	if err := s.LimitPages(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimJobs(ctx, "w", "nothing-here", t0, time.Minute, 1); err != nil || !s.WritesRefused() {
+		t.Fatalf("an empty claim ended the episode (%v)", err)
+	}
+	if err := intakeNew(ctx, s, testDoc("PM-after", item("AI-1", "x")), targets(1, repoA), t0); err != nil {
+		t.Fatal(err)
+	}
+	if s.WritesRefused() || s.Ping(ctx) != nil {
+		t.Fatal("still refused after a write succeeded")
 	}
 }

@@ -214,7 +214,9 @@ func (e *Engine) queues() []string {
 func (e *Engine) workQueue(ctx context.Context, tracker string) {
 	for ctx.Err() == nil {
 		n, err := e.runQueue(ctx, tracker)
-		if err != nil && ctx.Err() == nil {
+		// A database that refuses writes is logged once per episode by the store; the lane
+		// keeps polling, and resumes by itself when a claim is taken again.
+		if err != nil && ctx.Err() == nil && !errors.Is(err, ft.ErrWriteRefused) {
 			e.logger.Error("outbox", slog.String("tracker", tracker), slog.String("error", err.Error()))
 		}
 		if n > 0 {
@@ -250,18 +252,41 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 	}
 }
 
+// claimsPerWorker is how many jobs one claim leases per concurrent call: a lane leases several
+// rounds of work in one write (one commit shared with whatever else is written then), and the
+// lease (Options.Lease) is renewed while they run.
+const claimsPerWorker = 4
+
+// localConcurrency is how many jobs of the non-tracker lane run at once, at least.
+const localConcurrency = 16
+
 // runQueue claims one batch of due jobs of a lane and runs them, at most Concurrency at a time.
+// A batch never holds two jobs of one ordering key (the claim takes a key's earliest open job
+// only), so its jobs can run in any order.
 func (e *Engine) runQueue(ctx context.Context, tracker string) (int, error) {
-	jobs, err := e.opts.Store.ClaimJobs(ctx, e.owner, tracker, e.opts.Clock.Now(), e.opts.Lease, e.opts.Concurrency)
+	concurrency := e.opts.Concurrency
+	if tracker == "" {
+		// The lane of webhook deliveries and notifications waits on our own database and on
+		// receivers, not on a tracker's limits: more of its jobs share each commit.
+		concurrency = max(concurrency, localConcurrency)
+	}
+	jobs, err := e.opts.Store.ClaimJobs(ctx, e.owner, tracker, e.opts.Clock.Now(), e.opts.Lease, concurrency*claimsPerWorker)
 	if err != nil || len(jobs) == 0 {
 		return 0, err
 	}
-	var wg gosync.WaitGroup
+	next := make(chan store.Job, len(jobs))
 	for _, job := range jobs {
+		next <- job
+	}
+	close(next)
+	var wg gosync.WaitGroup
+	for range min(concurrency, len(jobs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.runJob(ctx, job)
+			for job := range next {
+				e.runJob(ctx, job)
+			}
 		}()
 	}
 	finished := make(chan struct{})

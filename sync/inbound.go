@@ -17,27 +17,63 @@ type webhookJob struct {
 	EventID int64 `json:"inbound_event_id"`
 }
 
-// RecordWebhook persists one verified tracker webhook delivery before it is acknowledged: in
-// one transaction it remembers (source, deliveryID), stores the body as an inbound event and
-// queues a job that applies it; then it wakes the worker. A delivery id seen before is a
-// duplicate: nothing is stored and duplicate is true. The web handler calls it after checking
-// the signature, and answers 200 once it returns without error, duplicate or not.
+// Why a webhook delivery was acknowledged without being stored for the worker.
+const (
+	WebhookDuplicate   = "this delivery was received before"
+	WebhookNotFollowed = "followthrough does not follow this ticket"
+	WebhookNotUsed     = "followthrough does not use this event"
+	WebhookUnreadable  = "the delivery cannot be read"
+)
+
+// RecordWebhook persists one verified tracker webhook delivery before it is acknowledged. The
+// tracker's connector reads it first, outside the writer; then, in one transaction of the group
+// commit, its (source, deliveryID) is remembered and, only when it is about a ticket
+// followthrough follows, the body is stored as an inbound event with a job that applies it. An
+// organisation's webhook sends every issue event of every repository: the others leave the
+// delivery id behind and nothing else. ignored says why the delivery was not stored ("" when it
+// was): a delivery id seen before (nothing is written), an event the tracker does not use, a
+// body it cannot read, or a ticket not followed. The web handler calls it after checking the
+// signature, and answers 200 once it returns without error.
 //
 // source is "github" or "jira". deliveryID is GitHub's X-GitHub-Delivery, or Jira's
 // X-Atlassian-Webhook-Identifier (the web handler identifies a Jira delivery without one by
 // its body). event is GitHub's X-GitHub-Event, or Jira's webhookEvent.
 //
-// The webhook jobs of one source share one outbox lane (tracker "", item "webhook:<source>"),
-// so they are processed in the order they arrived.
-func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event string, payload []byte) (duplicate bool, err error) {
+// The webhook jobs of one ticket share one ordering key (item "webhook:<source>:<ticket key>"),
+// so a ticket's events are applied in the order they arrived while other tickets' run beside
+// them. A delivery for a tracker this engine does not run is stored under "webhook:<source>",
+// for the worker to decide.
+func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event string, payload []byte) (ignored string, err error) {
 	if source == "" || deliveryID == "" {
-		return false, errors.New("record webhook: no source or delivery id")
+		return "", errors.New("record webhook: no source or delivery id")
 	}
+	lane, ignoredBefore := e.webhookLane(source, deliveryID, event, payload)
 	now := e.opts.Clock.Now()
 	err = e.opts.Store.Write(ctx, func(tx *store.Tx) error {
-		var err error
-		if duplicate, err = store.RecordDelivery(ctx, tx, source, deliveryID, now); err != nil || duplicate {
+		ignored = ""
+		duplicate, err := store.RecordDelivery(ctx, tx, source, deliveryID, now)
+		if err != nil {
 			return err
+		}
+		if duplicate {
+			ignored = WebhookDuplicate
+			return nil
+		}
+		if ignoredBefore != "" {
+			ignored = ignoredBefore
+			return nil
+		}
+		itemKey := "webhook:" + source
+		if lane.Kind != "" {
+			t, ok, err := store.FindTicket(ctx, tx, lane, lane.FoldsCase())
+			if err != nil {
+				return err
+			}
+			if !ok || t.Deleted {
+				ignored = WebhookNotFollowed
+				return nil
+			}
+			itemKey += ":" + t.Ref.Key
 		}
 		id, err := store.InsertInboundEvent(ctx, tx, store.InboundEvent{Source: source, DeliveryID: deliveryID,
 			Event: event, Payload: payload, ReceivedAt: now})
@@ -45,15 +81,34 @@ func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event st
 			return err
 		}
 		body, _ := json.Marshal(webhookJob{EventID: id})
-		return store.Enqueue(ctx, tx, store.Job{Kind: jobProcessWebhook, ItemID: "webhook:" + source, Payload: body}, now)
+		return store.Enqueue(ctx, tx, store.Job{Kind: jobProcessWebhook, ItemID: itemKey, Payload: body}, now)
 	})
 	if err != nil {
-		return false, fmt.Errorf("record %s webhook %s: %w", source, deliveryID, err)
+		return "", fmt.Errorf("record %s webhook %s: %w", source, deliveryID, err)
 	}
-	if !duplicate {
+	if ignored == "" {
 		e.wake()
 	}
-	return duplicate, nil
+	return ignored, nil
+}
+
+// webhookLane reads a delivery with its tracker's connector: the ticket it is about, or why it
+// is not stored. Both are empty for a tracker this engine does not run.
+func (e *Engine) webhookLane(source, deliveryID, event string, payload []byte) (ticket ft.TicketRef, ignored string) {
+	tr, ok := e.opts.Trackers[ft.TrackerKind(source)]
+	if !ok {
+		return ft.TicketRef{}, ""
+	}
+	ev, relevant, err := tr.ParseWebhook(event, payload)
+	switch {
+	case err != nil:
+		e.logger.Warn("webhook unreadable", slog.String("source", source), slog.String("delivery_id", deliveryID),
+			slog.String("event", event), slog.String("error", err.Error()))
+		return ft.TicketRef{}, WebhookUnreadable
+	case !relevant:
+		return ft.TicketRef{}, WebhookNotUsed
+	}
+	return ev.Ref, ""
 }
 
 // webhookEventID is the inbound event a process_webhook job is about.

@@ -257,12 +257,12 @@ func (e *twEnv) history(pmID, itemID string) []ft.HistoryEntry {
 // the worker. It returns whether the delivery was a duplicate.
 func (e *twEnv) deliver(source, deliveryID, event string, payload []byte) bool {
 	e.t.Helper()
-	dup, err := e.eng.RecordWebhook(e.ctx, source, deliveryID, event, payload)
+	ignored, err := e.eng.RecordWebhook(e.ctx, source, deliveryID, event, payload)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.run()
-	return dup
+	return ignored == sync.WebhookDuplicate
 }
 
 // tick moves the clock so that the next change at a stand-in has a later updated time.
@@ -847,5 +847,140 @@ func testIrrelevantAndForeignWebhooksAreIgnored(t *testing.T, db pgtest.Backend)
 	wantStatus(t, env.item("PM-I", "AI-1"), ft.StatusOpen)
 	if n := len(env.recv.statusEvents()); n != 0 {
 		t.Fatalf("%d events for foreign tickets", n)
+	}
+}
+
+// An organisation's webhook sends events about every issue: those about issues followthrough
+// does not follow are acknowledged and leave their delivery id behind, and no job or body.
+func TestUnfollowedDeliveriesLeaveOnlyTheirID(t *testing.T) {
+	pgtest.ForEach(t, testUnfollowedDeliveriesLeaveOnlyTheirID)
+}
+
+func testUnfollowedDeliveriesLeaveOnlyTheirID(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
+	env.intake("PM-U", ft.Target{Kind: ft.GitHub, Repo: twRepo})
+	other, err := env.gh.CreateIssue(twRepo, githubfake.NewIssue{Title: "someone else's"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.tick()
+	if err := env.gh.CloseIssue(twRepo, other.Number, "completed", twPerson); err != nil {
+		t.Fatal(err)
+	}
+	payload := env.githubPayload("issues.closed.json", "closed", github.Key(twRepo, other.Number), twPerson)
+	before, err := env.st.InboundStats(env.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := nextDelivery()
+	for _, want := range []string{sync.WebhookNotFollowed, sync.WebhookDuplicate} {
+		ignored, err := env.eng.RecordWebhook(env.ctx, "github", id, "issues", payload)
+		if err != nil || ignored != want {
+			t.Fatalf("record: %q, %v; want %q", ignored, err, want)
+		}
+	}
+	if ignored, err := env.eng.RecordWebhook(env.ctx, "github", nextDelivery(), "pull_request", payload); err != nil || ignored != sync.WebhookNotUsed {
+		t.Fatalf("pull request event: %q, %v", ignored, err)
+	}
+	after, err := env.st.InboundStats(env.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Deliveries != before.Deliveries+2 || after.Events != before.Events || after.PayloadBytes != before.PayloadBytes ||
+		after.WebhookJobs != 0 {
+		t.Fatalf("before %+v, after %+v: want two delivery ids more and nothing else", before, after)
+	}
+	if pending, failed, err := env.st.JobCounts(env.ctx); err != nil || pending != 0 || failed != 0 {
+		t.Fatalf("jobs pending %d failed %d (%v)", pending, failed, err)
+	}
+}
+
+// Deliveries about followed tickets are stored, applied in the order they came per ticket (the
+// last event of each ticket wins), and their bodies dropped once applied.
+func TestFollowedDeliveriesApplyPerTicketAndDropTheirBodies(t *testing.T) {
+	pgtest.ForEach(t, testFollowedDeliveriesApplyPerTicketAndDropTheirBodies)
+}
+
+func testFollowedDeliveriesApplyPerTicketAndDropTheirBodies(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
+	pm := env.intake("PM-F", ft.Target{Kind: ft.GitHub, Repo: twRepo}, ft.Target{Kind: ft.GitHub, Repo: twRepo})
+	var payloads [][]byte
+	for i, it := range pm.Items {
+		repo, num := splitGitHubKey(t, it.Ticket.Key)
+		env.tick()
+		if err := env.gh.AddLabel(repo, num, "in progress"); err != nil {
+			t.Fatal(err)
+		}
+		payloads = append(payloads, env.githubPayload("labeled.payload.json", "labeled", it.Ticket.Key, twPerson))
+		if i == 0 {
+			env.tick()
+			if err := env.gh.CloseIssue(repo, num, "completed", twPerson); err != nil {
+				t.Fatal(err)
+			}
+			payloads = append(payloads, env.githubPayload("issues.closed.json", "closed", it.Ticket.Key, twPerson))
+		}
+	}
+	for _, p := range payloads {
+		if ignored, err := env.eng.RecordWebhook(env.ctx, "github", nextDelivery(), "issues", p); err != nil || ignored != "" {
+			t.Fatalf("record: %q, %v", ignored, err)
+		}
+	}
+	queued, err := env.st.InboundStats(env.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if queued.Events != 3 || queued.WebhookJobs != 3 || queued.PayloadBytes == 0 {
+		t.Fatalf("queued: %+v", queued)
+	}
+	env.run()
+	wantStatus(t, env.item("PM-F", "AI-1"), ft.StatusDone)
+	wantStatus(t, env.item("PM-F", "AI-2"), ft.StatusInProgress)
+	applied, err := env.st.InboundStats(env.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied.Unprocessed != 0 || applied.WebhookJobs != 0 || applied.PayloadBytes != 0 {
+		t.Fatalf("after applying: %+v; want every delivery processed and no body kept", applied)
+	}
+}
+
+// The intake's answer is built from what it wrote: it must be what GET reads right after, for
+// a new postmortem (one item overdue, so it stalls at once) and for a revision.
+func TestIntakeViewIsWhatIsStored(t *testing.T) { pgtest.ForEach(t, testIntakeViewIsWhatIsStored) }
+
+func testIntakeViewIsWhatIsStored(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
+	signed := env.clock.Now().Add(-90 * 24 * time.Hour)
+	doc := &ft.Document{ID: "PM-V", Title: "Outage", Status: "finalized", SignedOffBy: []string{"carol@acme.com"},
+		SignedOffAt: &signed, ActionItems: []ft.ActionItem{
+			{ID: "AI-1", Title: "Overdue", Owner: "bob@acme.com", Priority: "P1", Due: signed.Format("2006-01-02")},
+			{ID: "AI-2", Title: "Done already", Owner: "bob@acme.com", Priority: "P2", Status: ft.StatusDone},
+		}}
+	var last *ft.Document
+	for i, want := range []ft.IntakeOutcome{ft.IntakeCreated, ft.IntakeRevised} {
+		if i == 1 {
+			doc.ActionItems = append(doc.ActionItems, ft.ActionItem{ID: "AI-3", Title: "New", Owner: "dan@acme.com", Priority: "P2"})
+		}
+		targets := make([]ft.Target, len(doc.ActionItems))
+		for j := range targets {
+			targets[j] = ft.Target{Kind: ft.GitHub, Repo: twRepo}
+		}
+		last = sync.WithTargets(doc, targets)
+		outcome, view, err := env.eng.IntakeView(env.ctx, last)
+		if err != nil || outcome != want {
+			t.Fatalf("intake %d: %v, %v", i, outcome, err)
+		}
+		if !view.Items[0].Stalled {
+			t.Fatalf("intake %d: the overdue item is not stalled: %+v", i, view.Items[0])
+		}
+		got, _ := json.Marshal(view)
+		stored, _ := json.Marshal(env.pm("PM-V"))
+		if string(got) != string(stored) {
+			t.Fatalf("intake %d answered\n%s\nbut GET reads\n%s", i, got, stored)
+		}
+		env.tick()
+	}
+	if outcome, view, err := env.eng.IntakeView(env.ctx, last); err != nil || outcome != ft.IntakeUnchanged || view.ID != "" {
+		t.Fatalf("unchanged: %v, %q, %v", outcome, view.ID, err)
 	}
 }

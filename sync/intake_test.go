@@ -506,7 +506,8 @@ func testRecordWebhookOnceAndQueued(t *testing.T, db pgtest.Backend) {
 // record is a delivery recorded by the engine at time at.
 func record(e *intakeEnv, at time.Time, source, deliveryID, event string, payload []byte) (bool, error) {
 	e.clock.Set(at)
-	return e.eng.RecordWebhook(e.ctx, source, deliveryID, event, payload)
+	ignored, err := e.eng.RecordWebhook(e.ctx, source, deliveryID, event, payload)
+	return ignored == WebhookDuplicate, err
 }
 
 // TestStallCommentUsesThePolicyFallback is the regression test of stall comments that read
@@ -559,5 +560,51 @@ func TestNotifyDeliveryErrorNamesTheReceiver(t *testing.T) {
 		if retry, _ := classify(err); !retry {
 			t.Errorf("delivery to %s: %v is not retried", tt.url, err)
 		}
+	}
+}
+
+// Pruning forgets delivery ids after deliveryRetention (longer than GitHub's 3 days of
+// redelivery) and done jobs after doneJobRetention; younger ones stay, and so do open jobs.
+func TestPruneRetentions(t *testing.T) { pgtest.ForEach(t, testPruneRetentions) }
+
+func testPruneRetentions(t *testing.T, db pgtest.Backend) {
+	e := newIntakeEnv(t, db)
+	if deliveryRetention <= 3*24*time.Hour || doneJobRetention <= 0 {
+		t.Fatalf("retentions %v and %v", deliveryRetention, doneJobRetention)
+	}
+	count := func(query string) int {
+		t.Helper()
+		var n int
+		if err := e.db.QueryRow(query).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// An old delivery, its job done; a young delivery, its job done; a young job still open.
+	for i, at := range []time.Time{t0, t0.Add(deliveryRetention)} {
+		if dup, err := record(e, at, "github", fmt.Sprintf("d-%d", i), "issues", []byte(`{}`)); err != nil || dup {
+			t.Fatalf("record: %v, %v", dup, err)
+		}
+		jobs, err := e.st.ClaimJobs(e.ctx, "w", "", at, time.Minute, 10)
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("claim: %d, %v", len(jobs), err)
+		}
+		if err := e.st.CompleteJob(e.ctx, jobs[0].ID, at, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := record(e, t0.Add(deliveryRetention), "github", "d-open", "issues", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(t0.Add(deliveryRetention + time.Hour))
+	e.eng.prune(e.ctx)
+	if n := count(`SELECT COUNT(*) FROM webhook_deliveries`); n != 2 {
+		t.Errorf("%d delivery ids kept, want the 2 younger than %v", n, deliveryRetention)
+	}
+	if n := count(`SELECT COUNT(*) FROM outbox WHERE done_at IS NOT NULL`); n != 1 {
+		t.Errorf("%d done jobs kept, want the 1 done within %v", n, doneJobRetention)
+	}
+	if n := count(`SELECT COUNT(*) FROM outbox WHERE done_at IS NULL`); n != 1 {
+		t.Errorf("%d open jobs kept, want 1", n)
 	}
 }

@@ -15,8 +15,14 @@ import (
 const (
 	defaultReconcileEvery = 5 * time.Minute
 	defaultStallScanEvery = time.Hour
-	// inboundRetention is how long webhook delivery ids are remembered as seen.
-	inboundRetention = 30 * 24 * time.Hour
+	// deliveryRetention is how long webhook delivery ids (and processed deliveries) are
+	// remembered as seen: longer than the trackers let anyone redeliver (GitHub: 3 days), so a
+	// redelivery is still known as one. An older one is applied again, which the older-event
+	// rule makes harmless.
+	deliveryRetention = 7 * 24 * time.Hour
+	// doneJobRetention is how long done outbox jobs stay, to be looked at; claims never read
+	// them, so this only bounds the table's size to about a day of work.
+	doneJobRetention = 24 * time.Hour
 )
 
 // periodic runs the periodic work while this process leads it: one process at a time does it,
@@ -56,9 +62,7 @@ func (e *Engine) lead(ctx context.Context) {
 		if err := e.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			e.logger.Error("reconcile", slog.String("error", err.Error()))
 		}
-		if err := e.opts.Store.PruneInbound(ctx, e.opts.Clock.Now().Add(-inboundRetention)); err != nil && ctx.Err() == nil {
-			e.logger.Error("prune webhook deliveries", slog.String("error", err.Error()))
-		}
+		e.prune(ctx)
 	}
 	scan := func() {
 		e.stallRuns.Add(1)
@@ -160,4 +164,16 @@ func (e *Engine) reconcileScope(ctx context.Context, tr ft.Tracker, sc store.Rec
 		return store.AdvanceReconcileCursor(ctx, tx, sc.Kind, sc.Scope, newest)
 	})
 	return changed, err
+}
+
+// prune forgets delivery ids and processed deliveries after deliveryRetention, and done jobs
+// after doneJobRetention.
+func (e *Engine) prune(ctx context.Context) {
+	now := e.opts.Clock.Now()
+	if _, err := e.opts.Store.PruneDeliveries(ctx, now.Add(-deliveryRetention)); err != nil && ctx.Err() == nil {
+		e.logger.Error("prune webhook deliveries", slog.String("error", err.Error()))
+	}
+	if _, err := e.opts.Store.PruneDoneJobs(ctx, now.Add(-doneJobRetention)); err != nil && ctx.Err() == nil {
+		e.logger.Error("prune done jobs", slog.String("error", err.Error()))
+	}
 }

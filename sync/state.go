@@ -46,25 +46,32 @@ type itemStatusChange struct {
 // tracking reopens the own ticket with a comment. Every piece of work is queued once per
 // episode: the stall's or the state's number is in its dedupe key.
 func (e *Engine) evaluate(ctx context.Context, tx *store.Tx, pmID string, now time.Time, changes ...itemStatusChange) (stateChange, error) {
+	change, _, err := e.evaluateRecord(ctx, tx, pmID, now, changes...)
+	return change, err
+}
+
+// evaluateRecord is evaluate, and also returns the postmortem as it is once evaluated: what the
+// transaction wrote, so that an answer needs no reading back.
+func (e *Engine) evaluateRecord(ctx context.Context, tx *store.Tx, pmID string, now time.Time, changes ...itemStatusChange) (stateChange, store.PostmortemRecord, error) {
 	cfg := e.opts.Config
 	pm, err := store.LoadPostmortemTx(ctx, tx, pmID)
 	if err != nil {
-		return stateChange{}, fmt.Errorf("evaluate %s: %w", pmID, err)
+		return stateChange{}, pm, fmt.Errorf("evaluate %s: %w", pmID, err)
 	}
 	if len(changes) > 0 {
 		view := pm.View()
 		for _, c := range changes {
 			if err := queueEvent(ctx, tx, cfg.Notify, ft.EventStatusChanged, view, c.ItemID, &c.Change, now); err != nil {
-				return stateChange{}, fmt.Errorf("evaluate %s: %w", pmID, err)
+				return stateChange{}, pm, fmt.Errorf("evaluate %s: %w", pmID, err)
 			}
 		}
 	}
 	if err := applyStalls(ctx, tx, cfg, &pm, now); err != nil {
-		return stateChange{}, fmt.Errorf("evaluate %s: %w", pmID, err)
+		return stateChange{}, pm, fmt.Errorf("evaluate %s: %w", pmID, err)
 	}
 	change := stateChange{From: pm.State, To: stateOf(pm.Items), ReopenedCount: pm.ReopenedCount, CompletedCount: pm.CompletedCount}
 	if !change.Changed() {
-		return change, nil
+		return change, pm, nil
 	}
 	switch change.To {
 	case ft.StateReopened:
@@ -74,12 +81,12 @@ func (e *Engine) evaluate(ctx context.Context, tx *store.Tx, pmID string, now ti
 	}
 	pm.State, pm.ReopenedCount, pm.CompletedCount = change.To, change.ReopenedCount, change.CompletedCount
 	if err := store.SetState(ctx, tx, pm, now); err != nil {
-		return change, err
+		return change, pm, err
 	}
 	if err := queueStateWork(ctx, tx, cfg, pm, change, now); err != nil {
-		return change, fmt.Errorf("evaluate %s: %w", pmID, err)
+		return change, pm, fmt.Errorf("evaluate %s: %w", pmID, err)
 	}
-	return change, nil
+	return change, pm, nil
 }
 
 // stateOf is a postmortem's state from its items: completed when every item is finished,
@@ -127,7 +134,7 @@ func applyStalls(ctx context.Context, tx *store.Tx, cfg *config.Config, f *store
 		switch {
 		case reason != ft.StallNone && st.Reason == ft.StallNone:
 			st.Episode++
-			st.Since = now
+			st.Since = now.UTC() // as it is stored, and read back
 			st.Label = true
 			c := stallComment{Episode: st.Episode, Reason: reason}
 			if reason == ft.StallOverdue {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -108,6 +109,8 @@ func errorResponse(err error) (int, errorBody) {
 			msg = http.StatusText(he.Code)
 		}
 		return he.Code, errorBody{Error: lowerFirst(msg)}
+	case errors.Is(err, ft.ErrWriteRefused):
+		return http.StatusServiceUnavailable, errorBody{Error: "the database cannot store this now (a full disk, say); try again later"}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, errorBody{Error: "the request was cancelled or timed out"}
 	}
@@ -118,7 +121,12 @@ func errorResponse(err error) (int, errorBody) {
 // logged, since the client gets no details, and a 401 names the scheme in WWW-Authenticate.
 func (s *Server) answerError(c echo.Context, err error) (int, errorBody) {
 	status, body := errorResponse(err)
-	if status >= 500 {
+	refused := errors.Is(err, ft.ErrWriteRefused)
+	if refused {
+		// The store logs a refusal once per episode, not once per request.
+		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfterRefused))
+	}
+	if status >= 500 && !refused {
 		s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
 			slog.String("request_id", requestIDOf(c)), slog.String("error", err.Error()))
 	}
@@ -127,6 +135,9 @@ func (s *Server) answerError(c echo.Context, err error) (int, errorBody) {
 	}
 	return status, body
 }
+
+// retryAfterRefused is the Retry-After, in seconds, of a write the database refused.
+const retryAfterRefused = 10
 
 // handleError is Echo's HTTPErrorHandler.
 func (s *Server) handleError(err error, c echo.Context) {

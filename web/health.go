@@ -2,12 +2,16 @@ package web
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	ft "github.com/followthrough/followthrough"
 )
 
 // readyTimeout bounds the database check of /readyz.
@@ -22,7 +26,12 @@ func (s *Server) healthz(c echo.Context) error {
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
-	if err := s.reader.Ping(ctx); err != nil {
+	if err := s.reader.Ping(ctx); errors.Is(err, ft.ErrWriteRefused) {
+		// Answered here, not through the error handler: the store logs the episode once, and
+		// a probe every few seconds should not log it again.
+		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfterRefused))
+		return c.JSON(http.StatusServiceUnavailable, errorBody{Error: "the database refuses writes (a full disk, say)"})
+	} else if err != nil {
 		s.logger.LogAttrs(ctx, slog.LevelWarn, "readiness check failed",
 			slog.String("request_id", requestIDOf(c)), slog.String("error", err.Error()))
 		return unavailable("the database is not reachable")

@@ -45,7 +45,7 @@ func (s *Server) intake(c echo.Context) error {
 	if s.engine == nil {
 		return errNoEngine
 	}
-	outcome, err := s.engine.Intake(r.Context(), doc)
+	outcome, view, err := s.engine.IntakeView(r.Context(), doc)
 	var routing *ft.RoutingError
 	if errors.As(err, &routing) {
 		s.metrics.intake.WithLabelValues("invalid").Inc()
@@ -54,9 +54,10 @@ func (s *Server) intake(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	view, err := s.reader.Postmortem(r.Context(), doc.ID)
-	if err != nil {
-		return err
+	if outcome == ft.IntakeUnchanged {
+		if view, err = s.reader.Postmortem(r.Context(), doc.ID); err != nil {
+			return err
+		}
 	}
 	answer := intakeAnswer{PostmortemView: view}
 	switch outcome {

@@ -27,15 +27,17 @@ import (
 // whose ticket does not exist yet or was deleted), or are an *ft.RoutingError (new items with
 // nowhere to go), which the error handler answers with 404, 409 and 422.
 type Engine interface {
-	// Intake durably accepts a normalized, valid postmortem document.
-	Intake(ctx context.Context, doc *ft.Document) (ft.IntakeOutcome, error)
+	// IntakeView durably accepts a normalized, valid postmortem document and returns the
+	// postmortem as it is after (empty when the document was unchanged).
+	IntakeView(ctx context.Context, doc *ft.Document) (ft.IntakeOutcome, ft.PostmortemView, error)
 	// SetItemStatus sets an item's status from the API and queues the move of its ticket.
 	SetItemStatus(ctx context.Context, pmID, itemID string, status ft.Status) (ft.ItemView, error)
 	// Retry tries every item of the postmortem with sync: failed again.
 	Retry(ctx context.Context, pmID string) (ft.PostmortemView, error)
 	// RecordWebhook durably records a verified tracker webhook delivery (source "github" or
-	// "jira") for the worker; a delivery id seen before is a duplicate.
-	RecordWebhook(ctx context.Context, source, deliveryID, event string, payload []byte) (duplicate bool, err error)
+	// "jira") for the worker. ignored says why it was acknowledged without being stored ("" when
+	// it was): a delivery id seen before, or a delivery about nothing followthrough follows.
+	RecordWebhook(ctx context.Context, source, deliveryID, event string, payload []byte) (ignored string, err error)
 }
 
 // Reader is what the API and the status page read; *store.Store is one. Unknown postmortems

@@ -47,7 +47,8 @@ type webhookAnswer struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// Reasons a delivery is acknowledged but not stored.
+// Reasons a delivery is acknowledged but not stored, here; the engine gives its own (the same
+// words for a duplicate).
 const (
 	reasonDuplicate = "this delivery was received before"
 	reasonEvent     = "followthrough does not use this event"
@@ -217,12 +218,12 @@ func (s *Server) recordWebhook(c echo.Context, source, delivery, event string, b
 	if s.engine == nil {
 		return errNoEngine
 	}
-	duplicate, err := s.engine.RecordWebhook(c.Request().Context(), source, delivery, event, body)
+	ignored, err := s.engine.RecordWebhook(c.Request().Context(), source, delivery, event, body)
 	if err != nil {
 		return err
 	}
-	if duplicate {
-		return s.webhookIgnored(c, source, event, delivery, reasonDuplicate)
+	if ignored != "" {
+		return s.webhookIgnored(c, source, event, delivery, ignored)
 	}
 	s.logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "webhook accepted",
 		slog.String("request_id", requestIDOf(c)), slog.String("source", source),

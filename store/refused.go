@@ -1,0 +1,76 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	ft "github.com/followthrough/followthrough"
+)
+
+// refusedBy reports whether err is the database refusing a write for want of room or a working
+// disk, which may pass, rather than the write being wrong.
+func refusedBy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR:
+		return true
+	}
+	return false
+}
+
+// refusal wraps a refused write's error in ft.ErrWriteRefused and notes the episode; other
+// errors pass unchanged.
+func (s *Store) refusal(err error) error {
+	if err == nil || !refusedBy(err) {
+		return err
+	}
+	if s.refused.CompareAndSwap(false, true) {
+		// Once per episode: every write fails alike until it ends.
+		s.logger.Error("the database refuses writes; writes answer 503 and /readyz is not ready until one succeeds",
+			slog.String("error", err.Error()))
+	}
+	return fmt.Errorf("%w: %w", ft.ErrWriteRefused, err)
+}
+
+// writeSucceeded ends a refusal episode, if one was on.
+func (s *Store) writeSucceeded() {
+	if s.refused.CompareAndSwap(true, false) {
+		s.logger.Info("the database accepts writes again")
+	}
+}
+
+// totalChanges is how many rows the write connection has changed since it opened (-1 when
+// unknown).
+func totalChanges(tx *sql.Tx) int64 {
+	var n int64
+	if err := tx.QueryRow(`SELECT total_changes()`).Scan(&n); err != nil {
+		return -1
+	}
+	return n
+}
+
+// WritesRefused reports whether the last writes were refused (a full disk, an I/O error) and
+// none has succeeded since.
+func (s *Store) WritesRefused() bool { return s.refused.Load() }
+
+// LimitPages bounds the database file to pages pages (PRAGMA max_page_count), as a full disk
+// does: a write that needs more fails with SQLITE_FULL. 0 lifts the bound. It is for tests and
+// drills of a full disk.
+func (s *Store) LimitPages(ctx context.Context, pages int64) error {
+	if pages <= 0 {
+		pages = 1 << 32
+	}
+	return s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", pages))
+		return err
+	})
+}

@@ -1,0 +1,224 @@
+package sync_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/config"
+	"github.com/followthrough/followthrough/connectors/github"
+	"github.com/followthrough/followthrough/connectors/githubfake"
+	"github.com/followthrough/followthrough/store"
+	"github.com/followthrough/followthrough/sync"
+)
+
+// BenchmarkUnfollowedWebhooks sends signed-and-verified GitHub deliveries (11 KB each, as
+// GitHub sends them) about issues followthrough does not follow, 16 at a time as an
+// organisation's webhook does, and reports what each left in the database (bytes-per-delivery:
+// the database file's growth, checkpointed, over the deliveries) and how long a claim of the
+// webhook lane takes before and after (claim-µs-before, claim-µs-after: the median of 50).
+func BenchmarkUnfollowedWebhooks(b *testing.B) {
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	gh := githubfake.New(githubfake.Options{})
+	defer gh.Close()
+	cfg := config.Default()
+	cfg.GitHub = config.DefaultGitHub()
+	cfg.GitHub.APIURL, cfg.GitHub.Token = gh.URL(), config.Secret(githubfake.DefaultToken)
+	tr, err := github.New(cfg.GitHub, nil, github.Options{Logger: logger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "ft.db")
+	open := func() *store.Store {
+		st, err := store.Open(ctx, path, logger)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st
+	}
+	st := open()
+	if err := st.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	st.Close()
+	sizeBefore := fileSize(b, path)
+
+	st = open()
+	defer func() { st.Close() }()
+	eng := sync.New(sync.Options{Store: st, Config: cfg, Logger: logger,
+		Trackers: map[ft.TrackerKind]ft.Tracker{ft.GitHub: tr}})
+	raw, err := os.ReadFile(filepath.Join("testdata", "issues.closed.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		b.Fatal(err)
+	}
+	claimBefore := medianClaim(b, st)
+
+	var n atomic.Int64
+	b.SetParallelism(8) // 16 senders on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		mine := map[string]any{}
+		for k, v := range doc {
+			mine[k] = v
+		}
+		issue := map[string]any{}
+		for k, v := range doc["issue"].(map[string]any) {
+			issue[k] = v
+		}
+		mine["issue"] = issue
+		for pb.Next() {
+			i := n.Add(1)
+			issue["number"] = 100000 + i
+			payload, err := json.Marshal(mine)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			ignored, err := eng.RecordWebhook(ctx, "github", fmt.Sprintf("bench-%d", i), "issues", payload)
+			if err != nil || ignored != sync.WebhookNotFollowed {
+				b.Errorf("delivery %d: %q, %v", i, ignored, err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	claimAfter := medianClaim(b, st)
+	stats, err := st.InboundStats(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if stats.Events != 0 || stats.WebhookJobs != 0 {
+		b.Fatalf("unfollowed deliveries left %+v", stats)
+	}
+	st.Close()
+	st = open() // for the deferred Close
+	grew := fileSize(b, path) - sizeBefore
+	b.ReportMetric(float64(grew)/float64(n.Load()), "bytes-per-delivery")
+	b.ReportMetric(float64(claimBefore.Microseconds()), "claim-µs-before")
+	b.ReportMetric(float64(claimAfter.Microseconds()), "claim-µs-after")
+}
+
+// medianClaim is the median time of 50 claims of the webhook lane.
+func medianClaim(b *testing.B, st *store.Store) time.Duration {
+	b.Helper()
+	var took []time.Duration
+	for range 50 {
+		start := time.Now()
+		if _, err := st.ClaimJobs(context.Background(), "bench", "", time.Now(), time.Minute, 16); err != nil {
+			b.Fatal(err)
+		}
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	return took[len(took)/2]
+}
+
+// fileSize is the size of the database file with its WAL (none after a clean close).
+func fileSize(b *testing.B, path string) int64 {
+	b.Helper()
+	var total int64
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err == nil {
+			total += fi.Size()
+		} else if !os.IsNotExist(err) {
+			b.Fatal(err)
+		}
+	}
+	return total
+}
+
+// BenchmarkFollowedWebhooks sends GitHub deliveries (11 KB) about 50 tickets followthrough
+// follows, 16 at a time: each is stored with its job in the group commit (not applied here).
+func BenchmarkFollowedWebhooks(b *testing.B) {
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	gh := githubfake.New(githubfake.Options{})
+	defer gh.Close()
+	cfg := config.Default()
+	cfg.GitHub = config.DefaultGitHub()
+	cfg.GitHub.APIURL, cfg.GitHub.Token = gh.URL(), config.Secret(githubfake.DefaultToken)
+	tr, err := github.New(cfg.GitHub, nil, github.Options{Logger: logger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "ft.db"), logger)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	eng := sync.New(sync.Options{Store: st, Config: cfg, Logger: logger,
+		Trackers: map[ft.TrackerKind]ft.Tracker{ft.GitHub: tr}})
+	const tickets = 50
+	now := time.Now()
+	doc := &ft.Document{ID: "PM-B", Title: "Outage", Status: "finalized", SignedOffBy: []string{"carol@acme.com"}, SignedOffAt: &now}
+	targets := make([]ft.Target, tickets)
+	for i := range tickets {
+		doc.ActionItems = append(doc.ActionItems, ft.ActionItem{ID: fmt.Sprintf("AI-%d", i+1), Title: "Action", Owner: "bob@acme.com", Priority: "P2"})
+		targets[i] = ft.Target{Kind: ft.GitHub, Repo: "codinasion/codinasion-bot"}
+	}
+	if _, err := eng.Intake(ctx, sync.WithTargets(doc, targets)); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.Write(ctx, func(tx *store.Tx) error {
+		for i := range tickets {
+			ref := ft.TicketRef{Kind: ft.GitHub, Key: github.Key("codinasion/codinasion-bot", i+1)}
+			if _, err := store.LinkTicket(ctx, tx, "PM-B", fmt.Sprintf("AI-%d", i+1), ft.Ticket{Ref: ref, Status: ft.StatusOpen}, ref.Scope(), now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("testdata", "issues.closed.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var base map[string]any
+	if err := json.Unmarshal(raw, &base); err != nil {
+		b.Fatal(err)
+	}
+	payloads := make([][]byte, tickets)
+	for i := range tickets {
+		issue := map[string]any{}
+		for k, v := range base["issue"].(map[string]any) {
+			issue[k] = v
+		}
+		issue["number"] = i + 1
+		base["issue"] = issue
+		if payloads[i], err = json.Marshal(base); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			ignored, err := eng.RecordWebhook(ctx, "github", fmt.Sprintf("bench-%d", i), "issues", payloads[i%tickets])
+			if err != nil || ignored != "" {
+				b.Errorf("delivery %d: %q, %v", i, ignored, err)
+				return
+			}
+		}
+	})
+}
