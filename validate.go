@@ -76,17 +76,22 @@ func DecodeDocument(body []byte) (*Document, error) {
 	if raw[0] != '{' {
 		return nil, &ShapeError{Message: "the body must be a JSON object"}
 	}
+	// Decoding succeeds only when every value fits its field (encoding/json checks every key,
+	// duplicates and case variants too, before it reports the first misfit), which is what the
+	// shape check finds: the shape check, which reads the body once per level, runs only to
+	// name every misfit of a document that does not decode.
+	var doc Document
+	err = json.Unmarshal(raw, &doc)
+	if err == nil {
+		return &doc, nil
+	}
 	var fields []FieldError
 	documentShape.check(raw, "", &fields)
 	if len(fields) > 0 {
 		return nil, &ShapeError{Message: "wrong type of value", Fields: fields}
 	}
-	var doc Document
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		// The shape check above mirrors the Document type; this is a backstop.
-		return nil, &ShapeError{Message: JSONMessage(err)}
-	}
-	return &doc, nil
+	// The shape check mirrors the Document type; this is a backstop.
+	return nil, &ShapeError{Message: JSONMessage(err)}
 }
 
 // DecodeJSON reads body as exactly one JSON value, for request bodies: invalid UTF-8, an empty
@@ -95,6 +100,10 @@ func DecodeDocument(body []byte) (*Document, error) {
 func DecodeJSON(body []byte) (json.RawMessage, error) {
 	if !utf8.Valid(body) {
 		return nil, fmt.Errorf("%w: the body is not valid UTF-8", ErrMalformed)
+	}
+	// One value with only JSON's white space around it: the common case, without a decoder.
+	if json.Valid(body) {
+		return bytes.Trim(body, " \t\r\n"), nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var raw json.RawMessage

@@ -1,6 +1,8 @@
 package followthrough
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -268,4 +270,28 @@ func TestNormalize(t *testing.T) {
 	if d.Hash() == d2.Hash() {
 		t.Error("a changed owner hashes the same")
 	}
+}
+
+// FuzzDecodeShapeAgrees checks what DecodeDocument's fast path relies on: a body that
+// encoding/json decodes into a Document has no value the shape check would report.
+func FuzzDecodeShapeAgrees(f *testing.F) {
+	for _, seed := range []string{
+		`{"id": "a", "ID": 1}`, `{"id": 1, "id": "x"}`, `{"Tracker": {"Number": 3}}`,
+		`{"action_items": [{"id": "a", "labels": ["x"], "tracker": {"kind": "jira"}}]}`,
+		`{"incident": {"started_at": "2026-11-22T10:00:00Z"}, "signed_off_at": null}`,
+		`{"tracker": {"number": -0}}`, `{"action_items": [{"STATUS": "done", "Labels": null}]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var doc Document
+		if json.Unmarshal(body, &doc) != nil || len(body) == 0 || bytes.TrimSpace(body)[0] != '{' {
+			return
+		}
+		var fields []FieldError
+		documentShape.check(body, "", &fields)
+		if len(fields) > 0 {
+			t.Fatalf("%s decodes, but the shape check reports %v", body, fields)
+		}
+	})
 }

@@ -12,9 +12,12 @@ import (
 
 // The store's SQL is written once, with `?` placeholders, in the subset both SQLite and
 // PostgreSQL accept. On PostgreSQL every statement goes through rebind on its way to the
-// driver, which numbers the placeholders ($1, $2, ...); the few spots where the dialects do
-// not agree are few: PostgreSQL has a unixepoch function of the same meaning as SQLite's
-// (migrations/postgres/0005), and rebind rewrites SQLite's json_each list (postgresRewrites).
+// driver, which numbers the placeholders ($1, $2, ...) and sends bools as 0/1. Where the
+// dialects do not agree: PostgreSQL has a unixepoch function of the same meaning as SQLite's
+// (migrations/postgres/0005), rebind rewrites the few SQLite phrases PostgreSQL says otherwise
+// (postgresRewrites), and the claim (postgres.go) and the JSON payload edits (editPayload) are
+// written per dialect or in Go. Text columns are COLLATE "C" on PostgreSQL, so that text
+// compares and sorts byte by byte as in SQLite; times stay fixed-width text (timeFormat).
 
 // Dialect names the kind of database a store keeps its data in.
 type Dialect string

@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestNumberPlaceholders(t *testing.T) {
@@ -58,6 +61,16 @@ func TestOpenErrorsDoNotShowThePassword(t *testing.T) {
 		t.Log(err)
 		if strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("error shows the password: %v", err)
+		}
+	}
+}
+
+// TestRefusedWritesOnPostgres: PostgreSQL's disk full and I/O errors are writes refused
+// (ft.ErrWriteRefused: 503, /readyz not ready), as SQLite's are; a write that is wrong is not.
+func TestRefusedWritesOnPostgres(t *testing.T) {
+	for code, refused := range map[string]bool{"53100": true, "58030": true, "23505": false, "40001": false} {
+		if got := refusedBy(fmt.Errorf("write: %w", &pgconn.PgError{Code: code})); got != refused {
+			t.Errorf("refusedBy(SQLSTATE %s) = %v; want %v", code, got, refused)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,12 +11,9 @@ import (
 	ft "github.com/followthrough/followthrough"
 )
 
-// The figures of the status page's /insights (ft.Insights), each computed by one SQL query over
-// items, their postmortems and the status history, so that only the figures leave the database.
-//
-// Portability: the SQL is standard (CTEs, window functions, NULLS LAST, integer arithmetic)
-// but for unixepoch(), which turns stored time text into numbers (epochSeconds): SQLite has
-// it, and the PostgreSQL migrations define it with the same meaning.
+// The figures of the status page's /insights (ft.Insights), each computed by SQL over the
+// numbers kept on items and their status history as they change (figures.go), so that only the
+// figures leave the database. The SQL is standard (CTEs, window functions, integer arithmetic).
 
 // Insights computes the four figures at now, one after the other in one read transaction:
 // the figures agree with each other (one snapshot of the database), and the pages of the
@@ -52,56 +50,28 @@ func (q *sqlText) add(sql string, args ...any) *sqlText {
 	return q
 }
 
-// itemTeam is SQL for an item's team: its own, else its postmortem's.
-const itemTeam = "COALESCE(NULLIF(i.team, ''), p.team)"
-
 // Status sets as SQL lists.
 const (
 	finishedStatuses   = "('done', 'wont_do')"
 	unfinishedStatuses = "('open', 'in_progress')"
 )
 
-// inScope appends the FROM and WHERE that select the items f counts, as i (the item) and p (its
-// postmortem), with join (if any) joined to them, leaving the WHERE open for more conditions.
-func (q *sqlText) inScope(f ft.InsightsFilter, join ...string) *sqlText {
-	return q.scope(f, true, join...)
-}
-
-// itemsInScope is inScope for a query that reads nothing of the postmortems: they are joined
-// only when the filter needs them.
-func (q *sqlText) itemsInScope(f ft.InsightsFilter, join ...string) *sqlText {
-	return q.scope(f, f.Severity != "" || !f.Since.IsZero() || f.Team != "", join...)
-}
-
-func (q *sqlText) scope(f ft.InsightsFilter, postmortems bool, join ...string) *sqlText {
-	from := " FROM items i "
-	if postmortems {
-		from = " FROM postmortems p JOIN items i ON i.postmortem_id = p.id "
-	}
-	q.add(from + strings.Join(join, " ") + " WHERE i.removed = 0")
+// filter appends the conditions that select what f counts, on the figure numbers of the rows
+// of alias (an item, or a status change, which carries its item's).
+func (q *sqlText) filter(f ft.InsightsFilter, alias string) *sqlText {
 	if f.Severity != "" {
-		q.add(" AND p.severity = ?", f.Severity)
+		q.add(" AND "+alias+".severity = ?", f.Severity)
 	}
 	if !f.Since.IsZero() {
-		q.add(" AND p.sort_at >= ?", formatTime(f.Since))
+		// Since is a midnight: a sign-off in whole seconds is at or after it exactly when the
+		// sign-off is.
+		q.add(" AND "+alias+".signed_off_unix >= ?", f.Since.Unix())
 	}
 	if f.Team != "" {
-		q.add(" AND "+itemTeam+" = ?", f.Team)
+		q.add(" AND "+alias+".figure_team = ?", f.Team)
 	}
 	return q
 }
-
-// epochSeconds is SQL for the Unix time, in whole seconds (the fraction dropped), of a stored
-// time or YYYY-MM-DD text: SQLite's unixepoch(), or the PostgreSQL function of that name
-// (migrations/postgres/0005_insights.sql).
-func epochSeconds(expr string) string { return "unixepoch(" + expr + ")" }
-
-// epochDay is SQL for the day number (days since 1970-01-01, UTC) of a stored time or date.
-func epochDay(expr string) string { return "(" + epochSeconds(expr) + " / 86400)" }
-
-// weekOf is SQL for the day number of the Monday that starts the week (UTC) of a stored time.
-// Day 0, 1970-01-01, was a Thursday: the Monday of day d is (d + 3) / 7 * 7 - 3.
-func weekOf(expr string) string { return "((" + epochSeconds(expr) + " / 86400 + 3) / 7 * 7 - 3)" }
 
 // dayNumber is the day number of t's UTC date.
 func dayNumber(t time.Time) int64 { return t.Unix() / 86400 }
@@ -111,21 +81,25 @@ func dayDate(day int64) string { return time.Unix(day*86400, 0).UTC().Format(tim
 
 // dueDay appends SQL for the day number of an item's effective due date, as ft.DueDate decides
 // it: the item's own due date, else the day that the policy's default_due for its priority
-// after sign-off (acceptance when there is none: sort_at) falls in. default_due is taken in
-// whole seconds; adding them to the whole seconds of sort_at finds the same day as adding them
+// after sign-off (acceptance when there is none) falls in. default_due is taken in whole
+// seconds; adding them to the whole seconds of the sign-off finds the same day as adding them
 // to the exact time, since midnights fall on whole seconds.
 func (q *sqlText) dueDay(policy ft.StallPolicy) *sqlText {
-	q.add("CASE WHEN i.due IS NOT NULL THEN " + epochDay("i.due") + " ELSE (" + epochSeconds("p.sort_at") + " + CASE i.priority")
+	q.add("COALESCE(i.due_day, (i.signed_off_unix + CASE i.priority")
 	for _, p := range ft.Priorities {
 		q.add(" WHEN ? THEN CAST(? AS BIGINT)", p, int64(policy.DefaultDueFor(p)/time.Second))
 	}
-	return q.add(" ELSE CAST(? AS BIGINT) END) / 86400 END", int64(policy.DefaultDueFor(ft.DefaultPriority)/time.Second))
+	return q.add(" ELSE CAST(? AS BIGINT) END) / 86400)", int64(policy.DefaultDueFor(ft.DefaultPriority)/time.Second))
 }
 
-// finishedAt is SQL for when a finished item finished: its latest change from unfinished into
-// done or wont_do, which the store keeps on the item (finished_at, set as its status changes),
-// or, with none, its postmortem's sign-off (it was finished at sign-off).
-const finishedAt = `COALESCE(i.finished_at, p.sort_at)`
+// finishedUnix is SQL for when a finished item finished, in Unix seconds: its latest change
+// from unfinished into done or wont_do (kept on the item as its status changes), or, with none,
+// its sign-off (it was finished at sign-off).
+const finishedUnix = `COALESCE(i.finished_unix, i.signed_off_unix)`
+
+// doneSeconds is SQL for a done item's seconds from sign-off to done, 0 when done at or before
+// sign-off: the expression of the index items_days_to_done, which the median reads in order.
+const doneSeconds = `(CASE WHEN i.finished_unix > i.signed_off_unix THEN i.finished_unix - i.signed_off_unix ELSE 0 END)`
 
 // Burndown counts, per week, the items created, finished and reopened and the items unfinished
 // at its end, from the first week with an item to now's week; weeks without changes are
@@ -180,24 +154,17 @@ func burndown(ctx context.Context, db querier, f ft.InsightsFilter, now time.Tim
 }
 
 // burndownQuery selects, per week with a change, its Monday's day number, the items created,
-// finished and reopened in it, and the items unfinished at its end.
+// finished and reopened in it, and the items unfinished at its end. Each row is counted into
+// its week as it is read from an index in week order: the items by creation week (with those
+// finished at creation), and the status history's crossings by week.
 func burndownQuery(f ft.InsightsFilter) *sqlText {
-	const history = "JOIN status_history h ON h.postmortem_id = i.postmortem_id AND h.item_id = i.item_id"
 	q := &sqlText{}
-	// Every row is counted into its week as early as possible: sorting rows to group them is
-	// what these queries spend most on.
-	q.add(`WITH crossings (created_week, week, finishing, n) AS MATERIALIZED (
-		SELECT `+weekOf("i.created_at")+`, `+weekOf("h.at")+`, 1, COUNT(*)`).itemsInScope(f, history).
-		add(" AND h.from_status IN "+unfinishedStatuses+" AND h.to_status IN "+finishedStatuses+" GROUP BY 1, 2").
-		add(" UNION ALL SELECT "+weekOf("i.created_at")+", "+weekOf("h.at")+", 0, COUNT(*)").itemsInScope(f, history).
-		add(" AND h.from_status IN " + finishedStatuses + " AND h.to_status IN " + unfinishedStatuses + ` GROUP BY 1, 2),
-	events (week, created, finished, reopened) AS (
-		SELECT ` + weekOf("i.created_at") + `, COUNT(*), SUM(CASE WHEN i.status IN ` + finishedStatuses + ` THEN 1 ELSE 0 END), 0`).
-		itemsInScope(f).add(` GROUP BY 1
+	q.add(`WITH events (week, created, finished, reopened) AS (
+		SELECT i.created_week, COUNT(*), SUM(i.born_finished), 0 FROM items i WHERE i.removed = 0`).filter(f, "i").
+		add(` GROUP BY i.created_week
 		UNION ALL
-		SELECT created_week, 0, CASE WHEN finishing = 1 THEN -n ELSE n END, 0 FROM crossings
-		UNION ALL
-		SELECT week, 0, finishing * n, (1 - finishing) * n FROM crossings),
+		SELECT h.week, 0, SUM(CASE WHEN h.crossing = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN h.crossing = -1 THEN 1 ELSE 0 END)
+		FROM status_history h WHERE h.crossing <> 0 AND h.removed = 0`).filter(f, "h").add(` GROUP BY h.week),
 	weeks (week, created, finished, reopened) AS (
 		SELECT week, SUM(created), SUM(finished), SUM(reopened) FROM events GROUP BY week)
 	SELECT week, created, finished, reopened,
@@ -237,12 +204,10 @@ func onTimeByTeam(ctx context.Context, db querier, f ft.InsightsFilter, policy f
 // onTimeQuery selects, per team, its items, finished items and items finished in time.
 func onTimeQuery(f ft.InsightsFilter, policy ft.StallPolicy) *sqlText {
 	q := &sqlText{}
-	q.add(`SELECT team, COUNT(*), SUM(finished), SUM(on_time) FROM (
-		SELECT ` + itemTeam + ` AS team,
-			CASE WHEN i.status IN ` + finishedStatuses + ` THEN 1 ELSE 0 END AS finished,
-			CASE WHEN i.status IN ` + finishedStatuses + ` AND ` + epochDay(finishedAt) + `
-				+ CASE WHEN i.status = 'wont_do' THEN 1 ELSE 0 END <= `).dueDay(policy).add(` THEN 1 ELSE 0 END AS on_time`).
-		inScope(f).add(`) AS items GROUP BY team ORDER BY team`)
+	q.add(`SELECT i.figure_team, COUNT(*), SUM(CASE WHEN i.status IN `+finishedStatuses+` THEN 1 ELSE 0 END),
+		SUM(CASE WHEN i.status IN `+finishedStatuses+` AND `+finishedUnix+` / 86400
+			+ CASE WHEN i.status = 'wont_do' THEN 1 ELSE 0 END <= `).dueDay(policy).add(` THEN 1 ELSE 0 END)
+		FROM items i WHERE i.removed = 0`).filter(f, "i").add(` GROUP BY i.figure_team ORDER BY i.figure_team`)
 	return q
 }
 
@@ -254,20 +219,19 @@ func (s *Store) DaysToDone(ctx context.Context, f ft.InsightsFilter) ([]ft.Prior
 }
 
 func daysToDone(ctx context.Context, db querier, f ft.InsightsFilter) ([]ft.PriorityDays, error) {
-	sq := daysToDoneQuery(f)
+	sq := doneCountQuery(f)
 	rows, err := db.QueryContext(ctx, sq.sql.String(), sq.args...)
 	if err != nil {
 		return nil, fmt.Errorf("days to done: %w", err)
 	}
-	medians, err := collect(rows, func(rows *sql.Rows) (ft.PriorityDays, error) {
-		var p ft.PriorityDays
-		var seconds float64
-		if err := rows.Scan(&p.Priority, &p.Done, &seconds); err != nil {
-			return p, err
-		}
-		days := seconds / 86400
-		p.MedianDays = &days
-		return p, nil
+	type count struct {
+		priority string
+		done     int
+	}
+	counts, err := collect(rows, func(rows *sql.Rows) (count, error) {
+		var c count
+		err := rows.Scan(&c.priority, &c.done)
+		return c, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("days to done: %w", err)
@@ -275,30 +239,60 @@ func daysToDone(ctx context.Context, db querier, f ft.InsightsFilter) ([]ft.Prio
 	out := make([]ft.PriorityDays, 0, len(ft.Priorities))
 	for _, priority := range ft.Priorities {
 		p := ft.PriorityDays{Priority: priority}
-		for _, m := range medians {
-			if m.Priority == priority {
-				p = m
+		for _, c := range counts {
+			if c.priority != priority || c.done == 0 {
+				continue
 			}
+			// The median: the middle one, or the mean of the middle two, read in order from the
+			// index items_days_to_done.
+			first, last := (c.done+1)/2, (c.done+2)/2
+			mq := middleDoneQuery(f, priority, first-1, last-first+1)
+			seconds, err := middleSeconds(ctx, db, mq)
+			if err != nil {
+				return nil, fmt.Errorf("days to done: %w", err)
+			}
+			var sum float64
+			for _, s := range seconds {
+				sum += float64(s)
+			}
+			days := sum / float64(len(seconds)) / 86400
+			p.Done, p.MedianDays = c.done, &days
 		}
 		out = append(out, p)
 	}
 	return out, nil
 }
 
-// daysToDoneQuery selects, per priority with a done item, how many are done and the median of
-// their seconds from sign-off to done: the middle one, or the mean of the middle two.
-func daysToDoneQuery(f ft.InsightsFilter) *sqlText {
+// middleSeconds runs a middleDoneQuery and reads its seconds.
+func middleSeconds(ctx context.Context, db querier, q *sqlText) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, q.sql.String(), q.args...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := collect(rows, func(rows *sql.Rows) (int64, error) {
+		var n int64
+		err := rows.Scan(&n)
+		return n, err
+	})
+	if err == nil && len(out) == 0 {
+		err = errors.New("no middle item")
+	}
+	return out, err
+}
+
+// doneCountQuery selects, per priority with a done item, how many are done.
+func doneCountQuery(f ft.InsightsFilter) *sqlText {
 	q := &sqlText{}
-	q.add(`WITH done (priority, seconds) AS (
-		SELECT i.priority, ` + epochSeconds(finishedAt) + ` - ` + epochSeconds("p.sort_at")).inScope(f).add(` AND i.status = 'done'),
-	ranked (priority, seconds, n, total) AS (
-		SELECT priority, CASE WHEN seconds < 0 THEN 0 ELSE seconds END,
-			ROW_NUMBER() OVER (PARTITION BY priority ORDER BY seconds),
-			COUNT(*) OVER (PARTITION BY priority)
-		FROM done)
-	SELECT priority, total, AVG(seconds) FROM ranked
-	WHERE n IN ((total + 1) / 2, (total + 2) / 2) GROUP BY priority, total`)
-	return q
+	return q.add(`SELECT i.priority, COUNT(*) FROM items i WHERE i.removed = 0 AND i.status = 'done'`).filter(f, "i").
+		add(` GROUP BY i.priority`)
+}
+
+// middleDoneQuery selects the seconds from sign-off to done of n done items of a priority,
+// after the first skip in that order.
+func middleDoneQuery(f ft.InsightsFilter, priority string, skip, n int) *sqlText {
+	q := &sqlText{}
+	return q.add(`SELECT `+doneSeconds+` FROM items i WHERE i.removed = 0 AND i.status = 'done' AND i.priority = ?`, priority).
+		filter(f, "i").add(` ORDER BY `+doneSeconds+` LIMIT ? OFFSET ?`, n, skip)
 }
 
 // OverdueByAge counts the unfinished items whose effective due day has ended, by whole days
@@ -343,8 +337,8 @@ func overdueQuery(f ft.InsightsFilter, policy ft.StallPolicy, today int64) *sqlT
 	}
 	// Items are counted per due day first, so that each item's due day is worked out once.
 	q.add(` ELSE CAST(? AS BIGINT) END AS bucket, items FROM (
-		SELECT ? - due_day - 1 AS age, COUNT(*) AS items FROM (SELECT `, len(ft.OverdueAges())-1, today).dueDay(policy).add(` AS due_day`).
-		inScope(f).add(` AND i.status IN `+unfinishedStatuses+`) AS unfinished
+		SELECT ? - due_day - 1 AS age, COUNT(*) AS items FROM (SELECT `, len(ft.OverdueAges())-1, today).dueDay(policy).add(` AS due_day
+		FROM items i WHERE i.removed = 0 AND i.status IN `+unfinishedStatuses).filter(f, "i").add(`) AS unfinished
 		WHERE due_day < ? GROUP BY due_day) AS days) AS ages GROUP BY bucket`, today)
 	return q
 }

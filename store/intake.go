@@ -82,18 +82,22 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 		VALUES (?, ?, ?, ?, ?)`, pm.ID, p.Revision.Number, p.Revision.Hash, string(p.Revision.Document), formatTime(now)); err != nil {
 		return fmt.Errorf("write revision %d of %s: %w", p.Revision.Number, pm.ID, err)
 	}
+	figures, err := figuresOf(ctx, tx, pm, p.Revision.Number, now)
+	if err != nil {
+		return fmt.Errorf("write postmortem %s: %w", pm.ID, err)
+	}
 	var inserts []ItemRow
 	for _, c := range p.Items {
 		if c.New {
 			inserts = append(inserts, c.Row)
 		}
 	}
-	if err := insertItems(ctx, tx, inserts, now); err != nil {
+	if err := insertItems(ctx, tx, inserts, figures, now); err != nil {
 		return fmt.Errorf("write items of %s: %w", pm.ID, err)
 	}
 	for _, c := range p.Items {
 		if !c.New {
-			if err := UpdateItem(ctx, tx, c.Row, now); err != nil {
+			if err := updateItem(ctx, tx, c.Row, figures, now); err != nil {
 				return fmt.Errorf("write item %s/%s: %w", pm.ID, c.Row.ID, err)
 			}
 		}
@@ -106,6 +110,11 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 			if err := setItemStatus(ctx, tx, pm.ID, c.Row.ID, c.From, c.Row.Status, ft.SourceRevision, "", now); err != nil {
 				return fmt.Errorf("write status of %s/%s: %w", pm.ID, c.Row.ID, err)
 			}
+		}
+	}
+	if p.Revision.Number > 1 {
+		if err := refreshFigureNumbers(ctx, tx, pm.ID, figures); err != nil {
+			return fmt.Errorf("write figures of %s: %w", pm.ID, err)
 		}
 	}
 	if err := enqueueAll(ctx, tx, p.Jobs, now); err != nil {

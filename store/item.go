@@ -201,35 +201,38 @@ func LoadItemsTx(ctx context.Context, tx *Tx, pmID string) ([]Item, error) {
 	return items, nil
 }
 
-// InsertItem adds an item in the caller's transaction: open, sync pending, accepted now.
-func InsertItem(ctx context.Context, tx *Tx, r ItemRow, now time.Time) error {
-	return insertItems(ctx, tx, []ItemRow{r}, now)
-}
-
-// insertItems adds items as InsertItem does, up to maxRowsPerInsert in one statement.
-func insertItems(ctx context.Context, tx *Tx, rows []ItemRow, now time.Time) error {
+// insertItems adds items in the caller's transaction, up to maxRowsPerInsert in one statement:
+// open, sync pending, accepted now, with the figure numbers (figures.go) they take from their
+// postmortem, pm, so that a first intake reads nothing back.
+func insertItems(ctx context.Context, tx *Tx, rows []ItemRow, pm postmortemFigures, now time.Time) error {
 	nowText := formatTime(now)
 	return insertRows(ctx, tx, `INSERT INTO items (postmortem_id, item_id, position, title, description, owner,
 		priority, due, type, team, labels, target_kind, target_scope, target_issue_type, status, removed,
-		named_ticket, created_at, updated_at) VALUES `, 19, len(rows), func(i int, args []any) []any {
+		named_ticket, created_at, updated_at, due_day, created_week, born_finished,
+		figure_team, severity, signed_off_unix) VALUES `, 25, len(rows), func(i int, args []any) []any {
 		r := rows[i]
 		labels, _ := json.Marshal(r.Labels)
 		return append(args, r.PostmortemID, r.ID, r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due),
 			r.Type, r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
-			string(r.Status), r.Removed, r.NamedTicket, nowText, nowText)
+			string(r.Status), r.Removed, r.NamedTicket, nowText, nowText,
+			dueDayOf(r.Due), weekOf(dayNumber(now)), oneIf(r.Status.Finished()),
+			pm.teamOf(r), pm.severity, pm.signedOffUnix)
 	}, "")
 }
 
-// UpdateItem writes an item's row, all but its status (see SetItemStatus), in the caller's
-// transaction.
-func UpdateItem(ctx context.Context, tx *Tx, r ItemRow, now time.Time) error {
+// updateItem writes an item's row, all but its status (see SetItemStatus), in the caller's
+// transaction, with the figure numbers it takes from its postmortem, pm.
+func updateItem(ctx context.Context, tx *Tx, r ItemRow, pm postmortemFigures, now time.Time) error {
 	labels, _ := json.Marshal(r.Labels)
 	_, err := tx.exec(ctx, `UPDATE items SET position = ?, title = ?, description = ?, owner = ?,
 		priority = ?, due = ?, type = ?, team = ?, labels = ?, target_kind = ?, target_scope = ?,
-		target_issue_type = ?, removed = ?, named_ticket = ?, updated_at = ? WHERE postmortem_id = ? AND item_id = ?`,
+		target_issue_type = ?, removed = ?, named_ticket = ?, updated_at = ?, due_day = ?,
+		figure_team = ?, severity = ?, signed_off_unix = ?
+		WHERE postmortem_id = ? AND item_id = ?`,
 		r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due), r.Type,
 		r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
-		r.Removed, r.NamedTicket, formatTime(now), r.PostmortemID, r.ID)
+		r.Removed, r.NamedTicket, formatTime(now), dueDayOf(r.Due),
+		pm.teamOf(r), pm.severity, pm.signedOffUnix, r.PostmortemID, r.ID)
 	return err
 }
 
@@ -257,18 +260,24 @@ func setItemStatus(ctx context.Context, tx *Tx, pmID, itemID string, from, to ft
 	}
 	nowText := formatTime(now)
 	// A change from unfinished into finished also sets when the item finished (the latest such
-	// change; migration 0009), which /insights reads.
+	// change; migrations 0009 and 0015), which /insights reads. SET reads the row as it was.
 	set, args := `status = ?, updated_at = ?`, []any{string(to), nowText}
 	if !from.Finished() && to.Finished() {
-		set += `, finished_at = CASE WHEN finished_at > ? THEN finished_at ELSE ? END`
-		args = append(args, nowText, nowText)
+		set += `, finished_at = CASE WHEN finished_at > ? THEN finished_at ELSE ? END,
+			finished_unix = CASE WHEN finished_at > ? THEN finished_unix ELSE ? END`
+		args = append(args, nowText, nowText, nowText, now.Unix())
 	}
 	if _, err := tx.exec(ctx, `UPDATE items SET `+set+` WHERE postmortem_id = ? AND item_id = ?`,
 		append(args, pmID, itemID)...); err != nil {
 		return err
 	}
-	_, err := tx.exec(ctx, `INSERT INTO status_history (postmortem_id, item_id, from_status, to_status, source, actor, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, pmID, itemID, string(from), string(to), source, actor, nowText)
+	// The change's week and crossing, and the item's numbers the filters select on (figures.go).
+	_, err := tx.exec(ctx, `INSERT INTO status_history (postmortem_id, item_id, from_status, to_status, source, actor, at,
+		week, crossing, figure_team, severity, signed_off_unix, removed)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, figure_team, severity, signed_off_unix, removed
+		FROM items WHERE postmortem_id = ? AND item_id = ?`,
+		pmID, itemID, string(from), string(to), source, actor, nowText,
+		weekOf(dayNumber(now)), crossing(from, to), pmID, itemID)
 	return err
 }
 

@@ -145,11 +145,18 @@ func (s *Store) ClaimJobs(ctx context.Context, owner, tracker string, now time.T
 // that takes longer than a lease is not claimed again while it runs. A lease that ran out and
 // passed to another worker stays with it.
 func (s *Store) RenewLeases(ctx context.Context, owner string, until time.Time) error {
-	return s.Write(ctx, func(tx *Tx) error {
+	renew := func(tx *Tx) error {
 		_, err := tx.exec(ctx, `UPDATE outbox SET lease_until = ?
 			WHERE lease_owner = ? AND done_at IS NULL AND failed_at IS NULL`, formatTime(until), owner)
 		return err
-	})
+	}
+	if s.dialect == Postgres {
+		// It reads every open job to find the owner's: at SERIALIZABLE that read would
+		// conflict with every write queueing a job meanwhile. It only moves its own leases
+		// forward, which no order of the others' writes can make wrong.
+		return s.runPostgres(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, false, renew)
+	}
+	return s.Write(ctx, renew)
 }
 
 // MarkInFlight records, durably, that a create is about to be sent to target: if the outcome

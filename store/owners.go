@@ -50,8 +50,7 @@ func ownersQuery(policy ft.StallPolicy, today int64) *sqlText {
 		MIN(CASE WHEN due_day < ? THEN due_day END) AS oldest
 	FROM (SELECT lower(i.owner) AS email, CASE WHEN i.stalled_reason IS NOT NULL THEN 1 ELSE 0 END AS stalled, `, today, today).
 		dueDay(policy).add(` AS due_day
-		FROM postmortems p JOIN items i ON i.postmortem_id = p.id
-		WHERE i.removed = 0 AND i.status IN ` + unfinishedStatuses + `) AS owed
+		FROM items i WHERE i.removed = 0 AND i.status IN ` + unfinishedStatuses + `) AS owed
 	GROUP BY email ORDER BY oldest NULLS LAST, email`)
 	return q
 }

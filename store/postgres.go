@@ -24,7 +24,7 @@ import (
 )
 
 // PostgreSQL: several processes share one database. What differs from SQLite is here: how the
-// database is opened and migrated, how a write commits, and how a change is noticed.
+// database is opened and migrated, how a write commits, and how jobs are claimed.
 
 // maxPostgresConns bounds each process's connections: the writes of concurrent requests, the
 // page reads and the outbox workers share them.
@@ -42,9 +42,6 @@ const maxWriteBackoff = 100 * time.Millisecond
 
 // maxUniqueRetries bounds the retries of a write that met a unique key (isUniqueViolation).
 const maxUniqueRetries = 3
-
-// errClosed is the answer to a write handed in after Close.
-var errClosed = errors.New("database closed")
 
 // postgresState is what a PostgreSQL store has that a SQLite one does not.
 type postgresState struct {
@@ -71,6 +68,9 @@ func openPostgres(ctx context.Context, database string, logger *slog.Logger) (*S
 	pool.SetMaxOpenConns(maxPostgresConns)
 	pool.SetMaxIdleConns(maxPostgresConns)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
+	// Connections are renewed now and then, so that after a failover or a scale-up of the
+	// database they spread over what is there now.
+	pool.SetConnMaxLifetime(30 * time.Minute)
 	var schema string
 	if err := pool.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
 		pool.Close()
@@ -140,7 +140,13 @@ func (s *Store) postgresMigrations(ctx context.Context) (*goose.Provider, error)
 // same time, the outcome is one that running the writes one after another would give, as
 // under SQLite's single writer.
 func (s *Store) writePostgres(ctx context.Context, fn func(*Tx) error) error {
-	return s.runPostgres(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, false, fn)
+	err := s.runPostgres(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, false, fn)
+	if err == nil {
+		// A write went through: writes are taken again (claims, which may commit nothing,
+		// do not say so).
+		s.writeSucceeded()
+	}
+	return err
 }
 
 // runPostgres runs fn in a transaction with opts, first taking the claim lock when claim is
@@ -163,8 +169,12 @@ func (s *Store) runPostgres(ctx context.Context, opts *sql.TxOptions, claim bool
 			uniqueRetries++
 			again = true
 		}
-		if err == nil || !again || attempt == maxWriteAttempts {
-			return redactError(err, s.pg.database)
+		if err == nil {
+			return nil
+		}
+		if !again || attempt == maxWriteAttempts {
+			// A database out of room answers 503 and makes /readyz not ready, as on SQLite.
+			return redactError(s.refusal(err), s.pg.database)
 		}
 		s.pg.retries.Add(1)
 		// Back off, at random, so that the writers that collided do not again.

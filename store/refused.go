@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -16,6 +17,15 @@ import (
 // refusedBy reports whether err is the database refusing a write for want of room or a working
 // disk, which may pass, rather than the write being wrong.
 func refusedBy(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "53100", // disk_full
+			"58030": // io_error
+			return true
+		}
+		return false
+	}
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return false

@@ -54,6 +54,9 @@ import (
 // timeFormat is fixed-width so that times compare correctly as text in SQL.
 const timeFormat = "2006-01-02T15:04:05.000000000Z"
 
+// errClosed is the answer to a write handed in after Close.
+var errClosed = errors.New("database closed")
+
 // maxBatch bounds how many waiting transactions share one commit.
 const maxBatch = 256
 

@@ -369,7 +369,7 @@ func testOlderBinaryRefusesANewerSchema(t *testing.T, db backend) {
 
 // TestBothDatabasesHaveTheSameSchema: the PostgreSQL migrations are the SQLite ones' twins:
 // the same numbers, and once applied the same tables with the same columns in the same order
-// (what copy-db and the shared SQL rely on).
+// (what copy-db and the shared SQL rely on), and the same indexes.
 func TestBothDatabasesHaveTheSameSchema(t *testing.T) {
 	versions := func(fsys fs.FS) []string {
 		names, err := fs.Glob(fsys, "*.sql")
@@ -400,10 +400,24 @@ func TestBothDatabasesHaveTheSameSchema(t *testing.T) {
 		}
 		return strings.Join(list, "\n")
 	}
-	sqlite := columns(openTest(t), `SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+	lite, pg := openTest(t), openAt(t, pgtest.URL(t))
+	sqlite := columns(lite, `SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
 		WHERE m.type = 'table' AND m.name NOT IN ('goose_db_version', 'sqlite_sequence') ORDER BY m.name, p.cid`)
-	postgres := columns(openAt(t, pgtest.URL(t)), `SELECT table_name, column_name FROM information_schema.columns
+	postgres := columns(pg, `SELECT table_name, column_name FROM information_schema.columns
 		WHERE table_schema = current_schema() AND table_name <> 'goose_db_version' ORDER BY table_name COLLATE "C", ordinal_position`)
+	// The indexes by name, but for those of primary keys and UNIQUE columns, which each
+	// database names its own way.
+	sqliteIndexes := columns(lite, `SELECT tbl_name, name FROM sqlite_master
+		WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex_%' ORDER BY tbl_name, name`)
+	postgresIndexes := columns(pg, `SELECT tablename, indexname FROM pg_indexes
+		WHERE schemaname = current_schema() AND tablename <> 'goose_db_version'
+		AND indexname NOT LIKE '%\_pkey' AND indexname NOT LIKE '%\_key' ORDER BY tablename COLLATE "C", indexname COLLATE "C"`)
+	if !strings.Contains(sqliteIndexes, "outbox.outbox_claim") {
+		t.Fatalf("SQLite's indexes miss outbox_claim:\n%s", sqliteIndexes)
+	}
+	if sqliteIndexes != postgresIndexes {
+		t.Errorf("indexes differ\nSQLite:\n%s\n\nPostgreSQL:\n%s", sqliteIndexes, postgresIndexes)
+	}
 	if !strings.Contains(sqlite, "outbox.lease_owner") {
 		t.Fatalf("SQLite's columns miss outbox.lease_owner:\n%s", sqlite)
 	}

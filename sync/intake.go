@@ -2,6 +2,8 @@ package sync
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,32 +29,40 @@ func (e *Engine) Intake(ctx context.Context, doc *ft.Document) (ft.IntakeOutcome
 // empty when the document is unchanged: nothing was written, and the caller reads it.
 func (e *Engine) IntakeView(ctx context.Context, doc *ft.Document) (ft.IntakeOutcome, ft.PostmortemView, error) {
 	now := e.opts.Clock.Now()
+	// Encoded here, before the writer: the writer runs one transaction at a time, so the
+	// work done in it is what limits intakes per second.
+	rev, err := encodeRevision(doc)
+	if err != nil {
+		return 0, ft.PostmortemView{}, fmt.Errorf("intake %s: %w", doc.ID, err)
+	}
+	router := e.opts.Config.Router()
 	var outcome ft.IntakeOutcome
 	var written store.PostmortemRecord
-	err := e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+	err = e.opts.Store.Write(ctx, func(tx *store.Tx) error {
 		prev, found, err := store.LatestRevision(ctx, tx, doc.ID)
 		if err != nil {
 			return err
 		}
-		if found && prev.Hash == doc.Hash() {
+		if found && prev.Hash == rev.Hash {
 			outcome = ft.IntakeUnchanged
 			return nil
 		}
 		var prevDoc ft.Document
+		var stored []store.Item
+		// A postmortem without a revision has no items: intake writes both together.
 		if found {
 			if err := json.Unmarshal(prev.Document, &prevDoc); err != nil {
 				return fmt.Errorf("read revision %d: %w", prev.Number, err)
 			}
+			if stored, err = store.LoadItemsTx(ctx, tx, doc.ID); err != nil {
+				return err
+			}
 		}
-		stored, err := store.LoadItemsTx(ctx, tx, doc.ID)
+		targets, err := routeItems(router, doc, &prevDoc, stored)
 		if err != nil {
 			return err
 		}
-		targets, err := routeItems(e.opts.Config.Router(), doc, &prevDoc, stored)
-		if err != nil {
-			return err
-		}
-		plan, err := planIntake(doc, targets, prev.Number, stored)
+		plan, err := planIntake(doc, rev, targets, prev.Number, stored)
 		if err != nil {
 			return err
 		}
@@ -157,7 +167,19 @@ func routedAlike(oldDoc, doc *ft.Document, itemID string) bool {
 	return team(oldDoc, was) == team(doc, now) && oldDoc.Severity == doc.Severity && slices.Equal(was.Labels, now.Labels)
 }
 
-// planIntake decides what a new revision of a postmortem writes, from the document, where its
+// encodeRevision is the document as a revision stores it, its canonical JSON and that JSON's
+// hash (what doc.Hash gives, from one encoding instead of two); the number is planIntake's.
+func encodeRevision(doc *ft.Document) (store.Revision, error) {
+	document, err := json.Marshal(doc)
+	if err != nil {
+		return store.Revision{}, err
+	}
+	sum := sha256.Sum256(document)
+	return store.Revision{Hash: hex.EncodeToString(sum[:]), Document: document}, nil
+}
+
+// planIntake decides what a new revision of a postmortem writes, from the document (encoded as
+// rev), where its
 // items go (targets[i] is doc.ActionItems[i]'s), the number of the stored revision (0: none)
 // and the stored items (in the postmortem's order). It reads nothing: every input is given.
 //
@@ -176,18 +198,15 @@ func routedAlike(oldDoc, doc *ft.Document, itemID string) bool {
 //   - An item the document dropped stays, removed and won't do, and its ticket is closed as
 //     not planned (unlinked, when people opened it). Dropped items come in the postmortem's
 //     order, so their work and events do too.
-func planIntake(doc *ft.Document, targets []ft.Target, prevRevision int, stored []store.Item) (store.IntakePlan, error) {
+func planIntake(doc *ft.Document, rev store.Revision, targets []ft.Target, prevRevision int, stored []store.Item) (store.IntakePlan, error) {
 	if len(targets) != len(doc.ActionItems) {
 		return store.IntakePlan{}, fmt.Errorf("%d targets for %d items", len(targets), len(doc.ActionItems))
 	}
-	document, err := json.Marshal(doc)
-	if err != nil {
-		return store.IntakePlan{}, err
-	}
+	rev.Number = prevRevision + 1
 	plan := store.IntakePlan{
 		Postmortem: store.PostmortemRow{ID: doc.ID, Title: doc.Title, URL: doc.URL, Severity: doc.Severity,
 			Team: doc.Team, SignedOffAt: doc.SignedOffAt},
-		Revision: store.Revision{Number: prevRevision + 1, Hash: doc.Hash(), Document: document},
+		Revision: rev,
 	}
 	if doc.Tracker != nil {
 		plan.Postmortem.Own = &ft.TicketRef{Kind: doc.Tracker.Kind, Key: doc.Tracker.TicketKey()}

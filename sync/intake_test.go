@@ -366,7 +366,7 @@ func TestPlanIntakeRemovesItemsInTheirOrder(t *testing.T) {
 			Target: repoA, Status: ft.StatusOpen, Labels: []string{}}})
 		want = append(want, id)
 	}
-	plan, err := planIntake(testDoc("PM-1"), nil, 1, stored)
+	plan, err := planIntake(testDoc("PM-1"), mustEncode(t, testDoc("PM-1")), nil, 1, stored)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +425,7 @@ func TestPlanIntake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			plan, err := planIntake(testDoc("PM-1", tt.items...), tt.targets, 1, tt.stored)
+			plan, err := planIntake(testDoc("PM-1", tt.items...), mustEncode(t, testDoc("PM-1", tt.items...)), tt.targets, 1, tt.stored)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -606,5 +606,22 @@ func testPruneRetentions(t *testing.T, db pgtest.Backend) {
 	}
 	if n := count(`SELECT COUNT(*) FROM outbox WHERE done_at IS NULL`); n != 1 {
 		t.Errorf("%d open jobs kept, want 1", n)
+	}
+}
+
+// mustEncode is doc as intake encodes it for its revision.
+func mustEncode(t *testing.T, doc *ft.Document) store.Revision {
+	t.Helper()
+	rev, err := encodeRevision(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rev
+}
+
+func TestEncodeRevisionHashIsDocumentHash(t *testing.T) {
+	doc := testDoc("PM-1")
+	if got := mustEncode(t, doc).Hash; got != doc.Hash() {
+		t.Fatalf("encodeRevision hash %s, Document.Hash %s", got, doc.Hash())
 	}
 }

@@ -169,7 +169,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, logger 
 	fs := newFlagSet("serve", stderr)
 	configPath := fs.String("config", "", "configuration file (or FOLLOWTHROUGH_CONFIG)")
 	listen := fs.String("listen", "", "address to listen on, overrides listen")
-	db := fs.String("db", "", "SQLite database file, overrides database")
+	db := fs.String("db", "", "database (SQLite file or postgres:// URL), overrides database")
 	dev := fs.Bool("dev", false, "run with stand-ins for GitHub and Jira, a temporary database and a random token")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -230,7 +230,7 @@ func serveDev(ctx context.Context, listen, db string, stdout io.Writer, logger *
 func migrate(ctx context.Context, args []string, stderr io.Writer, logger *slog.Logger) error {
 	fs := newFlagSet("migrate", stderr)
 	configPath := fs.String("config", "", "configuration file (or FOLLOWTHROUGH_CONFIG)")
-	db := fs.String("db", "", "SQLite database file, overrides database")
+	db := fs.String("db", "", "database (SQLite file or postgres:// URL), overrides database")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

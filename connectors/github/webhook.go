@@ -1,6 +1,7 @@
 package github
 
 import (
+	"encoding/json"
 	"fmt"
 
 	gh "github.com/google/go-github/v60/github"
@@ -24,50 +25,54 @@ func (t *Tracker) ParseWebhook(eventType string, payload []byte) (ev ft.TicketEv
 	return parseWebhook(eventType, payload)
 }
 
+// issueWebhook is the part of an issues or issue_comment delivery that is read. Decoding the
+// whole go-github event builds the repository's and users' dozens of fields on every
+// delivery; a repository's full name and the sender's login are all that is used of them.
+type issueWebhook struct {
+	Action string    `json:"action"`
+	Issue  *gh.Issue `json:"issue"`
+	Repo   struct {
+		FullName string `json:"full_name"`
+	} `json:"repository"`
+	Sender struct {
+		Login string `json:"login"`
+	} `json:"sender"`
+}
+
 func parseWebhook(eventType string, payload []byte) (ev ft.TicketEvent, relevant bool, err error) {
 	if eventType != "issues" && eventType != "issue_comment" {
 		return ft.TicketEvent{}, false, nil
 	}
-	parsed, err := gh.ParseWebHook(eventType, payload)
-	if err != nil {
+	var wh issueWebhook
+	if err := json.Unmarshal(payload, &wh); err != nil {
 		return ft.TicketEvent{}, false, fmt.Errorf("parse github %s webhook: %w", eventType, err)
 	}
-	var (
-		action   string
-		issue    *gh.Issue
-		repo     *gh.Repository
-		sender   *gh.User
-		activity bool
-	)
-	switch e := parsed.(type) {
-	case *gh.IssuesEvent:
-		action, issue, repo, sender = e.GetAction(), e.GetIssue(), e.GetRepo(), e.GetSender()
+	action, issue := wh.Action, wh.Issue
+	activity := true
+	switch eventType {
+	case "issues":
 		act, ok := issueActions[action]
 		if !ok {
 			return ft.TicketEvent{}, false, nil
 		}
 		activity = act
-	case *gh.IssueCommentEvent:
-		action, issue, repo, sender = e.GetAction(), e.GetIssue(), e.GetRepo(), e.GetSender()
+	case "issue_comment":
 		if action != "created" {
 			return ft.TicketEvent{}, false, nil
 		}
-		activity = true
-	default:
-		return ft.TicketEvent{}, false, nil
 	}
 	if issue == nil || issue.IsPullRequest() {
 		return ft.TicketEvent{}, false, nil
 	}
-	if repo.GetFullName() == "" || issue.GetNumber() == 0 {
+	if wh.Repo.FullName == "" || issue.GetNumber() == 0 {
 		return ft.TicketEvent{}, false, fmt.Errorf("parse github %s webhook: no repository or issue number", eventType)
 	}
 	ev = ft.TicketEvent{
-		Ref:       ft.TicketRef{Kind: ft.GitHub, Key: Key(repo.GetFullName(), issue.GetNumber()), URL: issue.GetHTMLURL()},
+		Ref:       ft.TicketRef{Kind: ft.GitHub, Key: Key(wh.Repo.FullName, issue.GetNumber()), URL: issue.GetHTMLURL()},
 		Status:    mapStatus(issue),
 		Deleted:   eventType == "issues" && action == "deleted",
 		Activity:  activity,
-		Actor:     sender.GetLogin(),
+		Actor:     wh.Sender.Login,
 		UpdatedAt: issue.GetUpdatedAt().Time,
 		Marker:    MarkerOf(issue.GetBody()),
 	}

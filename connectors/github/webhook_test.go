@@ -183,3 +183,19 @@ func TestBodyParts(t *testing.T) {
 		t.Error("marker not found")
 	}
 }
+
+// BenchmarkParseWebhook reads a real issues delivery (about 7 KB), as RecordWebhook does on
+// every request and the worker again when it applies it.
+func BenchmarkParseWebhook(b *testing.B) {
+	data, err := os.ReadFile("testdata/webhooks/issues.edited.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, relevant, err := parseWebhook("issues", data); err != nil || !relevant {
+			b.Fatal(relevant, err)
+		}
+	}
+}

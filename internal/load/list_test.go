@@ -139,15 +139,17 @@ func TestClientsSpreadOverReplicas(t *testing.T) {
 		urls = append(urls, srv.URL)
 	}
 	tgt := Target{URL: urls[0], Replicas: urls[1:]}
-	r, err := run(context.Background(), tgt, spec{name: "spread", clients: 6, count: 60,
+	// Timed, not counted: every client sends at least once, so each process gets its clients'
+	// requests however the machine schedules them.
+	r, err := run(context.Background(), tgt, spec{name: "spread", clients: 6, duration: 100 * time.Millisecond,
 		request: func(int, int64) (*http.Request, error) {
 			return http.NewRequest(http.MethodGet, tgt.url("/healthz"), nil)
 		}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Accepted != 60 {
-		t.Fatalf("accepted %d of 60", r.Accepted)
+	if r.Accepted < 6 || len(r.Errors) > 0 {
+		t.Fatalf("accepted %d, errors %s", r.Accepted, r.ErrorText())
 	}
 	for i := range hits {
 		if hits[i].Load() == 0 {

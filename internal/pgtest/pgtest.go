@@ -49,7 +49,7 @@ func connect() {
 	}
 	if err != nil {
 		problem = fmt.Sprintf("no PostgreSQL at %s (%s): set %s to a postgres:// URL to run the PostgreSQL tests",
-			redact(baseURL), redactText(err.Error()), EnvVar)
+			redact(baseURL), strings.Join(strings.Fields(redactText(err.Error())), " "), EnvVar)
 		return
 	}
 	db.SetMaxOpenConns(2)
