@@ -43,7 +43,7 @@ type App struct {
 func New(ctx context.Context, opts Options) (*App, error) {
 	cfg := opts.Config
 	logger := opts.Logger
-	st, err := store.Open(ctx, cfg.Database, logger)
+	st, err := store.Open(ctx, cfg.Database.Value(), logger)
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,7 @@ func NewDev(listen, db string) (*Dev, error) {
 
 	cfg := config.Default()
 	cfg.Listen = listen
-	cfg.Database = db
+	cfg.Database = config.Secret(db)
 	cfg.Intake.Tokens = []config.Secret{config.Secret(token)}
 	gh := config.DefaultGitHub()
 	gh.APIURL = d.GitHub.URL()

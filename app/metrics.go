@@ -27,6 +27,26 @@ func newRegistry(st *store.Store, engine *sync.Engine, trackers []ft.TrackerKind
 			Name: "followthrough_stall_scans_total",
 			Help: "Stall scans finished since the process started.",
 		}, func() float64 { return float64(engine.StallScans()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "followthrough_periodic_leader",
+			Help:        "1 while this process leads the periodic work (reconciliation, stall scans), which one process at a time does; 0 while another does. The label names the process: host/pid/random.",
+			ConstLabels: prometheus.Labels{"process": engine.Process()},
+		}, func() float64 {
+			if engine.Leading() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "followthrough_periodic_runs_total",
+			Help:        "Runs of the periodic work this process started as its leader, by work: reconcile or stall (a scan).",
+			ConstLabels: prometheus.Labels{"work": "reconcile"},
+		}, func() float64 { r, _ := engine.PeriodicRuns(); return float64(r) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "followthrough_periodic_runs_total",
+			Help:        "Runs of the periodic work this process started as its leader, by work: reconcile or stall (a scan).",
+			ConstLabels: prometheus.Labels{"work": "stall"},
+		}, func() float64 { _, s := engine.PeriodicRuns(); return float64(s) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&outboxCollector{

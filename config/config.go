@@ -12,8 +12,10 @@ import (
 
 // Config is the whole configuration file, after defaults and validation.
 type Config struct {
-	Listen     string     `yaml:"listen"`
-	Database   string     `yaml:"database"`
+	Listen string `yaml:"listen"`
+	// Database is a SQLite file's path or a PostgreSQL URL, which may hold a password: it is
+	// a secret (database_file works), given to the store with Value.
+	Database   Secret     `yaml:"database"`
 	PublicURL  string     `yaml:"public_url"`
 	Intake     Intake     `yaml:"intake"`
 	GitHub     *GitHub    `yaml:"github"` // nil: not configured
@@ -144,6 +146,12 @@ func (s Secret) String() string {
 
 // Value is the secret itself, for the one place that needs it.
 func (s Secret) Value() string { return string(s) }
+
+// isPostgresURL reports whether a database setting is a PostgreSQL URL rather than a SQLite
+// file's path.
+func isPostgresURL(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
 
 // PostmortemPage is a postmortem's page on the status page, as links in tickets and comments
 // give it; "" without public_url.

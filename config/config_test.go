@@ -40,6 +40,9 @@ func TestBadConfigs(t *testing.T) {
 			"public_url: unterminated ${ (write $${ for a literal ${)",
 		}},
 		{"secret_both", []string{"github.token: give token or token_file, not both"}},
+		{"database_both", []string{"database: give database or database_file, not both"}},
+		{"database_url", []string{"database: not a PostgreSQL URL that can be read (postgres://user:password@host:5432/database?sslmode=require; percent-encode special characters in the password)"}},
+		{"database_scheme", []string{"database: must be a SQLite file's path, or a PostgreSQL URL starting with postgres:// or postgresql://"}},
 		{"secret_file_missing", []string{"jira.pat_file: cannot read testdata/does-not-exist: no such file or directory"}},
 		{"route_jira_no_project", []string{"routes[1].to.project: required for a jira route"}},
 		{"route_unconfigured", []string{"routes[0].to.kind: github is not configured"}},
@@ -503,9 +506,9 @@ func TestSecretBothForms(t *testing.T) {
 		}
 	}
 	// A _file key next to something that is not a secret is just unknown.
-	_, err := Parse("ft.yaml", []byte("database_file: x"))
-	if want := "ft.yaml: database_file: unknown key"; err == nil || err.Error() != want {
-		t.Errorf("database_file: got %v, want %s", err, want)
+	_, err := Parse("ft.yaml", []byte("public_url_file: x"))
+	if want := "ft.yaml: public_url_file: unknown key"; err == nil || err.Error() != want {
+		t.Errorf("public_url_file: got %v, want %s", err, want)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	ft "github.com/followthrough/followthrough"
 )
 
@@ -71,9 +73,7 @@ func related(a, b string) bool {
 func (c *Config) validate(lines map[string]int, failed []string, credentials bool) Problems {
 	v := &validator{c: c, lines: lines, failed: failed, credentials: credentials}
 	v.listen()
-	if c.Database == "" {
-		v.add("database", "required")
-	}
+	v.database()
 	if c.PublicURL != "" {
 		v.httpURL("public_url", c.PublicURL)
 	}
@@ -92,6 +92,22 @@ func (c *Config) validate(lines map[string]int, failed []string, credentials boo
 	v.stall()
 	v.notify()
 	return v.probs
+}
+
+// database checks that database is a SQLite file's path or a PostgreSQL URL that pgx can read.
+// No problem quotes it: a URL may hold a password.
+func (v *validator) database() {
+	db := v.c.Database.Value()
+	switch {
+	case db == "":
+		v.add("database", "required")
+	case isPostgresURL(db):
+		if _, err := pgconn.ParseConfig(db); err != nil {
+			v.add("database", "not a PostgreSQL URL that can be read (postgres://user:password@host:5432/database?sslmode=require; percent-encode special characters in the password)")
+		}
+	case strings.Contains(db, "://"):
+		v.add("database", "must be a SQLite file's path, or a PostgreSQL URL starting with postgres:// or postgresql://")
+	}
 }
 
 func (v *validator) listen() {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	gosync "sync"
 	"sync/atomic"
@@ -73,6 +74,9 @@ type Options struct {
 	Poll time.Duration
 	// HTTPClient sends outbound notifications [a client with a 10 s timeout].
 	HTTPClient HTTPDoer
+	// LeaderEvery is how often a process that does not lead the periodic work tries to, and
+	// how often the leader checks that it still does [store.DefaultLeaderEvery].
+	LeaderEvery time.Duration
 }
 
 // Engine runs the outbox and the periodic work.
@@ -83,6 +87,11 @@ type Engine struct {
 	scans   atomic.Int64             // stall scans finished, for /metrics
 	wakeups atomic.Int64             // calls of wake, for Wakes
 	logger  *slog.Logger
+
+	// The periodic work, for /metrics: whether this process leads it, and the runs it started.
+	leading       atomic.Bool
+	reconcileRuns atomic.Int64
+	stallRuns     atomic.Int64
 }
 
 // New returns an engine; Run starts it.
@@ -105,13 +114,36 @@ func New(opts Options) *Engine {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = defaultHTTPClient()
 	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	e := &Engine{opts: opts, owner: "worker-" + hex.EncodeToString(b), wakes: map[string]chan struct{}{}, logger: opts.Logger}
+	e := &Engine{opts: opts, owner: processName(), wakes: map[string]chan struct{}{}, logger: opts.Logger}
 	for _, lane := range e.queues() {
 		e.wakes[lane] = make(chan struct{}, 1)
 	}
 	return e
+}
+
+// processName names this process among those that share the database, in leases and in
+// /metrics: its host (a pod's name), its pid, and random bytes, since a restarted container
+// has the host name and pid of the process it replaces.
+func processName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return host + "/" + strconv.Itoa(os.Getpid()) + "/" + hex.EncodeToString(b)
+}
+
+// Process names this process among those that share the database.
+func (e *Engine) Process() string { return e.owner }
+
+// Leading reports whether this process leads the periodic work now.
+func (e *Engine) Leading() bool { return e.leading.Load() }
+
+// PeriodicRuns counts the reconciliations and the stall scans this process started as the
+// leader of the periodic work.
+func (e *Engine) PeriodicRuns() (reconcile, stall int64) {
+	return e.reconcileRuns.Load(), e.stallRuns.Load()
 }
 
 // StallScans counts the stall scans finished since the engine started.
@@ -159,6 +191,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.periodic(ctx)
 	}()
 	wg.Wait()
+	// Stopping: the jobs this process claimed and did not finish are given back, so that another
+	// process sharing the database (or this one, started again) takes them at once rather than
+	// when their leases run out. A killed process gives nothing back: its leases run out.
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := e.opts.Store.ReleaseLeasesOf(stopCtx, e.owner); err != nil {
+		e.logger.Warn("give back the leases of unfinished jobs", slog.String("error", err.Error()))
+	}
 	return nil
 }
 

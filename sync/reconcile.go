@@ -25,9 +25,30 @@ const (
 	doneJobRetention = 24 * time.Hour
 )
 
-// periodic reconciles every reconcile.every and scans for stalls every stall.scan_every, both
-// once at start too (a restart may have missed webhooks and stalls), until ctx ends.
+// periodic runs the periodic work while this process leads it: one process at a time does it,
+// however many share the database, so its tracker calls do not grow with them. A process that
+// does not lead waits for the lead, and takes it over when the leader dies.
 func (e *Engine) periodic(ctx context.Context) {
+	for ctx.Err() == nil {
+		leadCtx, resign, err := e.opts.Store.Lead(ctx, e.opts.LeaderEvery)
+		if err != nil {
+			return // ctx ended
+		}
+		e.leading.Store(true)
+		e.logger.Info("leading the periodic work", slog.String("process", e.owner))
+		e.lead(leadCtx)
+		e.leading.Store(false)
+		resign()
+		if ctx.Err() == nil {
+			e.logger.Warn("no longer leading the periodic work", slog.String("process", e.owner))
+		}
+	}
+}
+
+// lead reconciles every reconcile.every and scans for stalls every stall.scan_every, both once
+// at the start too (a restart, or a leader that died, may have missed webhooks and stalls),
+// until ctx ends.
+func (e *Engine) lead(ctx context.Context) {
 	every := e.opts.Config.Reconcile.Every
 	if every <= 0 {
 		every = defaultReconcileEvery
@@ -37,12 +58,14 @@ func (e *Engine) periodic(ctx context.Context) {
 		scanEvery = defaultStallScanEvery
 	}
 	reconcile := func() {
+		e.reconcileRuns.Add(1)
 		if err := e.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			e.logger.Error("reconcile", slog.String("error", err.Error()))
 		}
 		e.prune(ctx)
 	}
 	scan := func() {
+		e.stallRuns.Add(1)
 		if err := e.scanStalls(ctx); err != nil && ctx.Err() == nil {
 			e.logger.Error("stall scan", slog.String("error", err.Error()))
 		}

@@ -30,6 +30,8 @@ func testSecret(name string) string {
 	switch {
 	case strings.Contains(lower, "intake") && strings.Contains(lower, "secret"):
 		return "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	case strings.Contains(lower, "database"):
+		return "postgres://followthrough:test-password@postgres.example.com:5432/followthrough?sslmode=verify-full"
 	case strings.Contains(lower, "url"):
 		return "https://" + strings.ReplaceAll(lower, "_", "-") + ".example.com"
 	case strings.Contains(lower, "tokens"):
@@ -157,10 +159,11 @@ type k8sObject struct {
 	Data       map[string]string `yaml:"data"`
 	StringData map[string]string `yaml:"stringData"`
 	Spec       struct {
-		Replicas    *int   `yaml:"replicas"`
-		ServiceName string `yaml:"serviceName"`
-		ClusterIP   string `yaml:"clusterIP"`
-		Ports       []struct {
+		Replicas     *int   `yaml:"replicas"`
+		MinAvailable *int   `yaml:"minAvailable"` // PodDisruptionBudget
+		ServiceName  string `yaml:"serviceName"`
+		ClusterIP    string `yaml:"clusterIP"`
+		Ports        []struct {
 			TargetPort string `yaml:"targetPort"`
 		} `yaml:"ports"`
 		Template struct {
@@ -169,8 +172,11 @@ type k8sObject struct {
 					RunAsNonRoot bool `yaml:"runAsNonRoot"`
 					RunAsUser    int  `yaml:"runAsUser"`
 				} `yaml:"securityContext"`
-				Containers []k8sContainer `yaml:"containers"`
-				Volumes    []struct {
+				Containers                []k8sContainer `yaml:"containers"`
+				TopologySpreadConstraints []struct {
+					TopologyKey string `yaml:"topologyKey"`
+				} `yaml:"topologySpreadConstraints"`
+				Volumes []struct {
 					Name      string `yaml:"name"`
 					ConfigMap *struct {
 						Name string `yaml:"name"`
@@ -218,13 +224,11 @@ type k8sProbe struct {
 	} `yaml:"httpGet"`
 }
 
-// TestDeployKubernetes: one replica of a StatefulSet whose claim is mounted on /data, running
-// the image's command with the ConfigMap on /etc/followthrough and the Secret's files where the
-// configuration reads them, probed on /healthz and /readyz, with resource requests; the
-// configuration passes check-config once the Secret's keys hold values.
-func TestDeployKubernetes(t *testing.T) {
+// k8sObjects reads a manifest of Kubernetes objects, by kind/name.
+func k8sObjects(t *testing.T, file string) map[string]k8sObject {
+	t.Helper()
 	objects := map[string]k8sObject{}
-	dec := yaml.NewDecoder(bytes.NewReader(readDeploy(t, "kubernetes/followthrough.yaml")))
+	dec := yaml.NewDecoder(bytes.NewReader(readDeploy(t, file)))
 	for {
 		var o k8sObject
 		err := dec.Decode(&o)
@@ -232,10 +236,19 @@ func TestDeployKubernetes(t *testing.T) {
 			break
 		}
 		if err != nil {
-			t.Fatalf("kubernetes/followthrough.yaml: %v", err)
+			t.Fatalf("%s: %v", file, err)
 		}
 		objects[o.Kind+"/"+o.Metadata.Name] = o
 	}
+	return objects
+}
+
+// TestDeployKubernetes: one replica of a StatefulSet whose claim is mounted on /data, running
+// the image's command with the ConfigMap on /etc/followthrough and the Secret's files where the
+// configuration reads them, probed on /healthz and /readyz, with resource requests; the
+// configuration passes check-config once the Secret's keys hold values.
+func TestDeployKubernetes(t *testing.T) {
+	objects := k8sObjects(t, "kubernetes/followthrough.yaml")
 	sts, ok := objects["StatefulSet/followthrough"]
 	if !ok {
 		t.Fatalf("no StatefulSet followthrough in %v", objects)
@@ -246,7 +259,52 @@ func TestDeployKubernetes(t *testing.T) {
 	if gov := objects["Service/"+sts.Spec.ServiceName]; gov.Spec.ClusterIP != "None" {
 		t.Errorf("serviceName %q is not a headless Service", sts.Spec.ServiceName)
 	}
-	pod := sts.Spec.Template.Spec
+	services := []string{"Service/followthrough", "Service/" + sts.Spec.ServiceName}
+	mounts := checkK8sPod(t, objects, sts, services)
+	if len(sts.Spec.VolumeClaimTemplates) != 1 || mounts[sts.Spec.VolumeClaimTemplates[0].Metadata.Name] != "/data" {
+		t.Errorf("the volume claim is not mounted on /data: %v", mounts)
+	}
+}
+
+// TestDeployKubernetesPostgres: several replicas of a Deployment sharing PostgreSQL, whose URL
+// comes from the Secret through database_file, spread over nodes and kept above one during a
+// drain, with no volume of their own; otherwise the pod is the single-replica one's (the
+// image's command, probes, resources, non-root, read-only), and its configuration passes
+// check-config with a PostgreSQL URL in the Secret.
+func TestDeployKubernetesPostgres(t *testing.T) {
+	objects := k8sObjects(t, "kubernetes/followthrough-postgres.yaml")
+	deploy, ok := objects["Deployment/followthrough"]
+	if !ok {
+		t.Fatalf("no Deployment followthrough in %v", objects)
+	}
+	if deploy.Spec.Replicas == nil || *deploy.Spec.Replicas < 2 {
+		t.Errorf("replicas %v, want several: the point is to survive a lost node", deploy.Spec.Replicas)
+	}
+	pod := deploy.Spec.Template.Spec
+	if len(pod.TopologySpreadConstraints) == 0 || pod.TopologySpreadConstraints[0].TopologyKey != "kubernetes.io/hostname" {
+		t.Errorf("topologySpreadConstraints %+v: want the replicas spread over nodes", pod.TopologySpreadConstraints)
+	}
+	if pdb := objects["PodDisruptionBudget/followthrough"]; pdb.Spec.MinAvailable == nil || *pdb.Spec.MinAvailable < 1 {
+		t.Errorf("no PodDisruptionBudget keeping a replica up during a drain: %+v", pdb.Spec)
+	}
+	mounts := checkK8sPod(t, objects, deploy, []string{"Service/followthrough"})
+	if _, ok := mounts["data"]; ok || len(deploy.Spec.VolumeClaimTemplates) > 0 {
+		t.Errorf("a replica has a data volume (%v): the data is in PostgreSQL", mounts)
+	}
+	config := []byte(objects["ConfigMap/followthrough-config"].Data["config.yaml"])
+	if !regexp.MustCompile(`(?m)^database_file: /var/run/secrets/followthrough/database-url\s*$`).Match(config) {
+		t.Errorf("the configuration does not read the database URL from the Secret:\n%s", config)
+	}
+}
+
+// checkK8sPod checks the pod of a workload: the image's command on port 8080 behind the
+// services, probes on /healthz and /readyz, resources, non-root with a read-only root, the
+// ConfigMap's config.yaml where the command reads it, the Secret's files where the
+// configuration reads them, and check-config passing once they hold values. It returns the
+// container's mounts, volume name -> path.
+func checkK8sPod(t *testing.T, objects map[string]k8sObject, workload k8sObject, services []string) map[string]string {
+	t.Helper()
+	pod := workload.Spec.Template.Spec
 	if !pod.SecurityContext.RunAsNonRoot || pod.SecurityContext.RunAsUser != imageUID || len(pod.Containers) != 1 {
 		t.Fatalf("pod: %+v", pod)
 	}
@@ -262,7 +320,7 @@ func TestDeployKubernetes(t *testing.T) {
 		c.LivenessProbe.HTTPGet.Port != port || c.ReadinessProbe.HTTPGet.Port != port {
 		t.Errorf("probes %+v %+v, want /healthz and /readyz on %s", c.LivenessProbe, c.ReadinessProbe, port)
 	}
-	for _, svc := range []string{"Service/followthrough", "Service/" + sts.Spec.ServiceName} {
+	for _, svc := range services {
 		if ports := objects[svc].Spec.Ports; len(ports) != 1 || ports[0].TargetPort != port {
 			t.Errorf("%s targets %+v, want %s", svc, ports, port)
 		}
@@ -277,9 +335,6 @@ func TestDeployKubernetes(t *testing.T) {
 	mounts := map[string]string{}
 	for _, m := range c.VolumeMounts {
 		mounts[m.Name] = m.MountPath
-	}
-	if len(sts.Spec.VolumeClaimTemplates) != 1 || mounts[sts.Spec.VolumeClaimTemplates[0].Metadata.Name] != "/data" {
-		t.Errorf("the volume claim is not mounted on /data: %v", mounts)
 	}
 	var config []byte
 	var secret k8sObject
@@ -312,6 +367,7 @@ func TestDeployKubernetes(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(dir, key), []byte(testSecret(key)), 0o600))
 	}
 	checkConfig(t, bytes.ReplaceAll(config, []byte(secretMount+"/"), []byte(dir+"/")))
+	return mounts
 }
 
 // TestDeploySystemd: the unit runs the image's command as a dynamic user with its state

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -256,8 +255,10 @@ func TestDevModeLoadsSampleWithTickets(t *testing.T) {
 // TestKillAfterAcknowledgedBurst SIGKILLs the server right after a burst of 202s and checks that
 // every acknowledged postmortem and its outbox entries are in the database, and served after a
 // restart.
-func TestKillAfterAcknowledgedBurst(t *testing.T) {
-	e := newTrackerEnv(t, envOptions{})
+func TestKillAfterAcknowledgedBurst(t *testing.T) { forEachBackend(t, testKillAfterAcknowledgedBurst) }
+
+func testKillAfterAcknowledgedBurst(t *testing.T, b backend) {
+	e := newTrackerEnv(t, envOptions{backend: b})
 	gh := e.gh
 	// Slow trackers keep the worker busy, so the kill lands while tickets are still queued.
 	gh.SetLatency(200 * time.Millisecond)
@@ -292,17 +293,14 @@ func TestKillAfterAcknowledgedBurst(t *testing.T) {
 		t.Fatalf("%d of %d acknowledged", len(acked), n)
 	}
 
-	// Straight from the file the killed process left.
-	conn, err := sql.Open("sqlite", "file:"+e.db+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Straight from the database the killed process left.
+	conn := openDatabase(t, e.db)
 	for id, items := range acked {
 		var pms, jobs int
-		if err := conn.QueryRow(`SELECT COUNT(*) FROM postmortems WHERE id = ?`, id).Scan(&pms); err != nil {
+		if err := conn.QueryRow(`SELECT COUNT(*) FROM postmortems WHERE id = $1`, id).Scan(&pms); err != nil {
 			t.Fatal(err)
 		}
-		if err := conn.QueryRow(`SELECT COUNT(*) FROM outbox WHERE postmortem_id = ? AND kind = 'create_ticket'`, id).Scan(&jobs); err != nil {
+		if err := conn.QueryRow(`SELECT COUNT(*) FROM outbox WHERE postmortem_id = $1 AND kind = 'create_ticket'`, id).Scan(&jobs); err != nil {
 			t.Fatal(err)
 		}
 		if pms != 1 || jobs != items {
@@ -372,7 +370,11 @@ func postmortemJSON(id string, n int) []byte {
 // no request is answered with a server error, and every acknowledged postmortem is there after
 // a restart.
 func TestSIGTERMFinishesInFlightRequests(t *testing.T) {
-	e := newTrackerEnv(t, envOptions{})
+	forEachBackend(t, testSIGTERMFinishesInFlightRequests)
+}
+
+func testSIGTERMFinishesInFlightRequests(t *testing.T, b backend) {
+	e := newTrackerEnv(t, envOptions{backend: b})
 	s := e.start()
 
 	var mu sync.Mutex

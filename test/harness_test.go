@@ -9,6 +9,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/followthrough/followthrough/connectors/githubfake"
 	"github.com/followthrough/followthrough/connectors/jirafake"
+	"github.com/followthrough/followthrough/internal/pgtest"
 )
 
 // binary is the followthrough binary built once for the whole package.
@@ -270,6 +272,46 @@ func readLines(t *testing.T, r io.Reader, n int) []string {
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
+// ---- the databases ---------------------------------------------------------------------------
+
+// backend is a database the servers of the end-to-end suites keep their data in: the suites
+// that run a server against the stand-ins run once per backend of pgtest's table (a SQLite
+// file, a fresh PostgreSQL schema), as subtests named after it, through forEachBackend.
+type backend = pgtest.Backend
+
+var (
+	sqliteBackend   = backendNamed("sqlite")
+	postgresBackend = backendNamed("postgres")
+)
+
+func backendNamed(name string) backend {
+	for _, b := range pgtest.Backends {
+		if b.Name == name {
+			return b
+		}
+	}
+	panic("no backend " + name)
+}
+
+// forEachBackend runs test once per backend, as subtests named after them.
+func forEachBackend(t *testing.T, test func(t *testing.T, b backend)) { pgtest.ForEach(t, test) }
+
+// openDatabase opens the database a server of the test used, to look at it directly. Queries
+// number their parameters ($1, $2), which both databases read.
+func openDatabase(t *testing.T, database string) *sql.DB {
+	t.Helper()
+	driver, dsn := "sqlite", "file:"+database+"?mode=ro"
+	if strings.HasPrefix(database, "postgres://") {
+		driver, dsn = "pgx", database
+	}
+	conn, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 // ---- the stand-ins and the server that uses them -------------------------------------------
 
 // trackerEnv is a GitHub and a Jira stand-in and the config of a followthrough that uses both,
@@ -297,8 +339,10 @@ const (
 
 // envOptions is what a test's trackerEnv varies in.
 type envOptions struct {
-	github githubfake.Options
-	jira   jirafake.Options // Mode and Users are the env's own
+	// backend is the database the server keeps its data in [SQLite].
+	backend backend
+	github  githubfake.Options
+	jira    jirafake.Options // Mode and Users are the env's own
 	// reconcile is reconcile.every [1h]; stall holds the stall section's settings, one per
 	// line [scan_every: 1h].
 	reconcile string
@@ -337,9 +381,12 @@ func newTrackerEnv(t *testing.T, o envOptions) *trackerEnv {
 		notify = fmt.Sprintf("notify:\n  - url: %s\n    secret: %s\n    events: [%s]\n", o.notify.srv.URL, o.notify.secret, o.notifyEvents)
 	}
 	addr := freeAddr(t)
-	db := filepath.Join(t.TempDir(), "ft.db")
+	if o.backend.Database == nil {
+		o.backend = sqliteBackend
+	}
+	db := o.backend.Database(t)
 	cfg := writeConfig(t, fmt.Sprintf(`listen: %s
-database: %s
+database: %q
 public_url: http://%s
 intake:
   tokens: [%q]

@@ -52,7 +52,11 @@ func (e *trackerEnv) submit(files ...string) (int, string) {
 }
 
 func TestSubmitMarkdownMakesUpdatesAndClosesTickets(t *testing.T) {
-	e := newTrackerEnv(t, envOptions{})
+	forEachBackend(t, testSubmitMarkdownMakesUpdatesAndClosesTickets)
+}
+
+func testSubmitMarkdownMakesUpdatesAndClosesTickets(t *testing.T, b backend) {
+	e := newTrackerEnv(t, envOptions{backend: b})
 	e.start()
 	file := filepath.Join(t.TempDir(), "2026-11-20-search-outage.md")
 	write := func(content string) {
@@ -148,7 +152,11 @@ func TestSubmitMarkdownMakesUpdatesAndClosesTickets(t *testing.T) {
 // with the marker, titles and descriptions as their authors wrote them. A revision without
 // those rows unlinks them with a comment and leaves them open.
 func TestSubmitMarkdownLinksExistingTickets(t *testing.T) {
-	e := newTrackerEnv(t, envOptions{})
+	forEachBackend(t, testSubmitMarkdownLinksExistingTickets)
+}
+
+func testSubmitMarkdownLinksExistingTickets(t *testing.T, b backend) {
+	e := newTrackerEnv(t, envOptions{backend: b})
 	_, err := e.gh.CreateIssue("acme/legacy", githubfake.NewIssue{Title: "Search times out under load", Body: "Seen by on-call twice.", User: "dana"})
 	if err != nil {
 		t.Fatal(err)

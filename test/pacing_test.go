@@ -23,8 +23,10 @@ type waitingView struct {
 // TestPacedItemsSayWhyTheyWait: with github.write_interval at 20s, a burst of four items
 // gets one ticket at once; the other three wait their turns 20 s apart, and say so, until when,
 // on the API, on their page and in /metrics; none is created early.
-func TestPacedItemsSayWhyTheyWait(t *testing.T) {
-	e := newTrackerEnv(t, envOptions{writeInterval: "20s"})
+func TestPacedItemsSayWhyTheyWait(t *testing.T) { forEachBackend(t, testPacedItemsSayWhyTheyWait) }
+
+func testPacedItemsSayWhyTheyWait(t *testing.T, b backend) {
+	e := newTrackerEnv(t, envOptions{backend: b, writeInterval: "20s"})
 	s := e.start()
 	const pm = "PM-2026-PACE"
 	var items []aiDoc

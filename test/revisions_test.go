@@ -16,7 +16,11 @@ import (
 // items close the old ticket with a pointer and get a new one, a returning item reopens its
 // ticket, and the same postmortem again changes nothing at all.
 func TestRevisionsChangeOnlyWhatChanged(t *testing.T) {
-	e := newTrackerEnv(t, envOptions{})
+	forEachBackend(t, testRevisionsChangeOnlyWhatChanged)
+}
+
+func testRevisionsChangeOnlyWhatChanged(t *testing.T, b backend) {
+	e := newTrackerEnv(t, envOptions{backend: b})
 	e.start()
 	const pm = "PM-REV-1"
 	rev1 := newPM(pm, "Search outage",
@@ -295,7 +299,11 @@ func expectNoCalls(t *testing.T, e *trackerEnv, what string) {
 // ticket that the lost create made must not stay behind as a second, open, unfollowed ticket:
 // it is found and closed as moved, or the item is linked to it.
 func TestRevisionMovesItemWhoseCreateWasLost(t *testing.T) {
-	e := newTrackerEnv(t, envOptions{})
+	forEachBackend(t, testRevisionMovesItemWhoseCreateWasLost)
+}
+
+func testRevisionMovesItemWhoseCreateWasLost(t *testing.T, b backend) {
+	e := newTrackerEnv(t, envOptions{backend: b})
 	e.start()
 	const pm = "PM-REV-LOST"
 	rev1 := newPM(pm, "Lost and moved",

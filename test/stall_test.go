@@ -16,8 +16,12 @@ import (
 // receivers hear of it; finishing the items completes it; a restart repeats nothing.
 
 func TestStallsReopenAndCompleteEndToEnd(t *testing.T) {
+	forEachBackend(t, testStallsReopenAndCompleteEndToEnd)
+}
+
+func testStallsReopenAndCompleteEndToEnd(t *testing.T, b backend) {
 	recv := newNotifyReceiver(t)
-	e := newTrackerEnv(t, envOptions{
+	e := newTrackerEnv(t, envOptions{backend: b,
 		stall:  []string{"scan_every: 1s", "overdue_grace: 1s", "inactive_after: { P2: 3s }"},
 		notify: recv, notifyEvents: "postmortem.reopened, postmortem.resumed, postmortem.completed",
 	})

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -249,8 +248,10 @@ func lastLine(s string) string {
 // TestTicketsCarryContractFields sends one postmortem with items for two GitHub repositories
 // (one by its own tracker, one by the default route) and a Jira project (one by a team route,
 // one by its own tracker) and checks every field the contract puts on the tickets.
-func TestTicketsCarryContractFields(t *testing.T) {
-	e := newTrackerEnv(t, envOptions{})
+func TestTicketsCarryContractFields(t *testing.T) { forEachBackend(t, testTicketsCarryContractFields) }
+
+func testTicketsCarryContractFields(t *testing.T, b backend) {
+	e := newTrackerEnv(t, envOptions{backend: b})
 	e.start()
 	const pm = "PM-2026-101"
 	doc := newPM(pm, "Checkout outage 2026-11-20",
@@ -396,6 +397,10 @@ func faultPM(id string) pmDoc {
 // TestTicketsExactlyOnceUnderFaults arms one fault per case at the stand-ins and checks that
 // each item still ends with exactly one ticket, linked, with its marker.
 func TestTicketsExactlyOnceUnderFaults(t *testing.T) {
+	forEachBackend(t, testTicketsExactlyOnceUnderFaults)
+}
+
+func testTicketsExactlyOnceUnderFaults(t *testing.T, b backend) {
 	const ghCreate = "/repos/" + defaultRepo + "/issues"
 	const jiraCreate = "/rest/api/2/issue"
 	cases := []struct {
@@ -449,7 +454,7 @@ func TestTicketsExactlyOnceUnderFaults(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newTrackerEnv(t, envOptions{jira: tc.jiraOpts})
+			e := newTrackerEnv(t, envOptions{backend: b, jira: tc.jiraOpts})
 			e.start()
 			tc.arm(e)
 			doc := faultPM(fmt.Sprintf("PM-FAULT-%d", i))
@@ -516,7 +521,11 @@ func TestTicketsExactlyOnceUnderFaults(t *testing.T) {
 // TestTicketsExactlyOnceAcrossKill SIGKILLs the server while 200 tickets are being created on
 // slow stand-ins, restarts it, and checks that every item has exactly one ticket.
 func TestTicketsExactlyOnceAcrossKill(t *testing.T) {
-	e := newTrackerEnv(t, envOptions{jira: jirafake.Options{SearchLag: 500 * time.Millisecond}})
+	forEachBackend(t, testTicketsExactlyOnceAcrossKill)
+}
+
+func testTicketsExactlyOnceAcrossKill(t *testing.T, b backend) {
+	e := newTrackerEnv(t, envOptions{backend: b, jira: jirafake.Options{SearchLag: 500 * time.Millisecond}})
 	e.gh.SetLatency(30 * time.Millisecond)
 	e.jr.SetLatency(20 * time.Millisecond)
 	// Jira makes each issue at once but answers its create 200 ms later, so Jira jobs spend
@@ -598,14 +607,11 @@ func TestTicketsExactlyOnceAcrossKill(t *testing.T) {
 	}
 }
 
-// linkedInDB counts the items with a ticket recorded, straight from the database file that a
-// killed process left.
+// linkedInDB counts the items with a ticket recorded, straight from the database that a killed
+// process left.
 func linkedInDB(t *testing.T, db string) int {
 	t.Helper()
-	conn, err := sql.Open("sqlite", "file:"+db+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := openDatabase(t, db)
 	defer conn.Close()
 	var n int
 	if err := conn.QueryRow(`SELECT COUNT(*) FROM items WHERE sync = 'linked'`).Scan(&n); err != nil {

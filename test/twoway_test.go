@@ -71,13 +71,13 @@ type twEnv struct {
 	delivery atomic.Int64
 }
 
-// newTWEnv starts the stand-ins, the receiver and the server; reconcileEvery is the config's
-// reconcile.every.
-func newTWEnv(t *testing.T, reconcileEvery string) *twEnv {
+// newTWEnv starts the stand-ins, the receiver and the server on a new database of the backend;
+// reconcileEvery is the config's reconcile.every.
+func newTWEnv(t *testing.T, b backend, reconcileEvery string) *twEnv {
 	t.Helper()
 	clock := &twClock{}
 	recv := newNotifyReceiver(t)
-	e := &twEnv{trackerEnv: newTrackerEnv(t, envOptions{
+	e := &twEnv{trackerEnv: newTrackerEnv(t, envOptions{backend: b,
 		github:    githubfake.Options{Now: clock.now},
 		jira:      jirafake.Options{Now: clock.now},
 		reconcile: reconcileEvery,
@@ -376,9 +376,11 @@ func must(t *testing.T, err error) {
 // webhook GitHub would send for each: close as completed, reopen, close as not planned, close
 // as duplicate, and the `in progress` label. Each moves the item, with history source github by
 // that person, and one item.status_changed.
-func TestTwoWayGitHubWebhooks(t *testing.T) {
+func TestTwoWayGitHubWebhooks(t *testing.T) { forEachBackend(t, testTwoWayGitHubWebhooks) }
+
+func testTwoWayGitHubWebhooks(t *testing.T, b backend) {
 	t.Parallel()
-	e := newTWEnv(t, "1h")
+	e := newTWEnv(t, b, "1h")
 	const pm = "PM-TW-GH"
 	v := e.intake(newPM(pm, "GitHub both ways",
 		aiDoc{ID: "AI-1", Title: "Fix the retry storm", Owner: "bob@acme.com", Priority: "P1", Due: "2027-01-15"}))
@@ -457,9 +459,11 @@ func TestTwoWayGitHubWebhooks(t *testing.T) {
 // webhooks: To Do → In Progress → Done, and Won't Do. Then, with a workflow where Done is
 // reachable only through In Progress (behind a resolution screen), a PATCH to done takes the
 // ticket there in two transitions.
-func TestTwoWayJiraWebhooks(t *testing.T) {
+func TestTwoWayJiraWebhooks(t *testing.T) { forEachBackend(t, testTwoWayJiraWebhooks) }
+
+func testTwoWayJiraWebhooks(t *testing.T, b backend) {
 	t.Parallel()
-	e := newTWEnv(t, "1h")
+	e := newTWEnv(t, b, "1h")
 	const pm = "PM-TW-JIRA"
 	v := e.intake(newPM(pm, "Jira both ways",
 		aiDoc{ID: "AI-1", Title: "Cap the card retries", Owner: "bob@acme.com", Team: "payments"},
@@ -572,8 +576,12 @@ func TestTwoWayJiraWebhooks(t *testing.T) {
 // late (an older updated time after a newer one, under a new delivery id). None of them
 // changes the status, the history or what the receiver gets.
 func TestTwoWayDuplicateAndOutOfOrderDeliveries(t *testing.T) {
+	forEachBackend(t, testTwoWayDuplicateAndOutOfOrderDeliveries)
+}
+
+func testTwoWayDuplicateAndOutOfOrderDeliveries(t *testing.T, b backend) {
 	t.Parallel()
-	e := newTWEnv(t, "1h")
+	e := newTWEnv(t, b, "1h")
 	const pm = "PM-TW-DUP"
 	v := e.intake(newPM(pm, "Duplicates",
 		aiDoc{ID: "AI-1", Title: "GitHub one", Owner: "bob@acme.com"},
@@ -670,9 +678,11 @@ func TestTwoWayDuplicateAndOutOfOrderDeliveries(t *testing.T) {
 // wrong secret, no signature, a body changed after signing, a malformed signature, a wrong
 // ?secret=. Each is 401 and stores nothing: the same delivery ids, properly signed, are then
 // accepted as new, and the items keep their status.
-func TestTwoWayBadSignaturesAre401(t *testing.T) {
+func TestTwoWayBadSignaturesAre401(t *testing.T) { forEachBackend(t, testTwoWayBadSignaturesAre401) }
+
+func testTwoWayBadSignaturesAre401(t *testing.T, b backend) {
 	t.Parallel()
-	e := newTWEnv(t, "1h")
+	e := newTWEnv(t, b, "1h")
 	const pm = "PM-TW-SIG"
 	v := e.intake(newPM(pm, "Forgeries",
 		aiDoc{ID: "AI-1", Title: "GitHub one", Owner: "bob@acme.com"},
@@ -757,8 +767,12 @@ func TestTwoWayBadSignaturesAre401(t *testing.T) {
 // webhook: with reconcile.every 1s the items follow within a few seconds, with history and
 // events from source reconcile.
 func TestTwoWayReconcileSeesChangesWithoutWebhooks(t *testing.T) {
+	forEachBackend(t, testTwoWayReconcileSeesChangesWithoutWebhooks)
+}
+
+func testTwoWayReconcileSeesChangesWithoutWebhooks(t *testing.T, b backend) {
 	t.Parallel()
-	e := newTWEnv(t, "1s")
+	e := newTWEnv(t, b, "1s")
 	const pm = "PM-TW-REC"
 	v := e.intake(newPM(pm, "Lost webhooks",
 		aiDoc{ID: "AI-1", Title: "GitHub one", Owner: "bob@acme.com"},
@@ -838,8 +852,12 @@ func TestTwoWayReconcileSeesChangesWithoutWebhooks(t *testing.T) {
 // They change nothing, count as no activity and send no second event; a person's change
 // afterwards still goes through.
 func TestTwoWayPatchMovesTicketsAndEchoesChangeNothing(t *testing.T) {
+	forEachBackend(t, testTwoWayPatchMovesTicketsAndEchoesChangeNothing)
+}
+
+func testTwoWayPatchMovesTicketsAndEchoesChangeNothing(t *testing.T, b backend) {
 	t.Parallel()
-	e := newTWEnv(t, "1h")
+	e := newTWEnv(t, b, "1h")
 	const pm = "PM-TW-PATCH"
 	v := e.intake(newPM(pm, "Changes from our side",
 		aiDoc{ID: "AI-1", Title: "GitHub done then in progress", Owner: "bob@acme.com"},
@@ -925,8 +943,12 @@ func TestTwoWayPatchMovesTicketsAndEchoesChangeNothing(t *testing.T) {
 // TestTwoWayNotifyRetryKeepsWebhookID makes the receiver answer 500 once: the event comes again
 // within 5 s with the same webhook-id, is accepted once, and no other event is sent.
 func TestTwoWayNotifyRetryKeepsWebhookID(t *testing.T) {
+	forEachBackend(t, testTwoWayNotifyRetryKeepsWebhookID)
+}
+
+func testTwoWayNotifyRetryKeepsWebhookID(t *testing.T, b backend) {
 	t.Parallel()
-	e := newTWEnv(t, "1h")
+	e := newTWEnv(t, b, "1h")
 	const pm = "PM-TW-RETRY"
 	e.intake(newPM(pm, "Retries", aiDoc{ID: "AI-1", Title: "GitHub one", Owner: "bob@acme.com"}))
 

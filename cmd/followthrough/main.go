@@ -76,6 +76,8 @@ commands:
   serve [--config FILE] [--listen ADDR] [--db FILE]   run the server
   serve --dev [--listen ADDR] [--db FILE]             run with stand-ins for GitHub and Jira, no accounts
   migrate [--config FILE] [--db FILE]                 apply database migrations and exit
+  copy-db --from SOURCE --to TARGET                   copy a stopped service's database into an empty one
+                                                      (SQLite file or postgres:// URL, either way)
   check-config [--config FILE]                        validate the configuration, print every problem
   lint [--config FILE] FILE...                        check postmortem files (.md, .markdown, .json) as intake would
   submit [--url URL] [--token T | --secret whsec_...] [--dry-run] FILE...
@@ -97,6 +99,8 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return migrate(ctx, args[1:], stderr, logger)
 	case "check-config":
 		return checkConfig(args[1:], stdout, stderr)
+	case "copy-db":
+		return copyDB(ctx, args[1:], stdout, stderr, logger)
 	case "lint":
 		return statusError(cli.LintCommand(args[1:], stdout, stderr, os.Getenv))
 	case "submit":
@@ -189,7 +193,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, logger 
 		cfg.Listen = *listen
 	}
 	if *db != "" {
-		cfg.Database = *db
+		cfg.Database = config.Secret(*db)
 	}
 	a, err := app.New(ctx, app.Options{Config: cfg, Logger: logger})
 	if err != nil {
@@ -238,7 +242,7 @@ func migrate(ctx context.Context, args []string, stderr io.Writer, logger *slog.
 			return err
 		}
 		if path == "" {
-			path = cfg.Database
+			path = cfg.Database.Value()
 		}
 	}
 	st, err := store.Open(ctx, path, logger)
@@ -250,6 +254,30 @@ func migrate(ctx context.Context, args []string, stderr io.Writer, logger *slog.
 		return err
 	}
 	return st.Close()
+}
+
+func copyDB(ctx context.Context, args []string, stdout, stderr io.Writer, logger *slog.Logger) error {
+	fs := newFlagSet("copy-db", stderr)
+	from := fs.String("from", "", "the database to copy: a SQLite file or a postgres:// URL")
+	to := fs.String("to", "", "the empty database to copy into: a SQLite file or a postgres:// URL")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *from == "" || *to == "" {
+		return usageError{errors.New("copy-db: give --from SOURCE and --to TARGET")}
+	}
+	copied, err := store.Copy(ctx, *from, *to, logger)
+	if err != nil {
+		return fmt.Errorf("copy-db: %w", err)
+	}
+	total := int64(0)
+	for _, t := range copied {
+		fmt.Fprintf(stdout, "%s: %d rows\n", t.Name, t.Rows)
+		total += t.Rows
+	}
+	fmt.Fprintf(stdout, "copied %d rows from %s to %s; the row counts of all %d tables agree\n",
+		total, store.RedactDatabase(*from), store.RedactDatabase(*to), len(copied))
+	return nil
 }
 
 func checkConfig(args []string, stdout, stderr io.Writer) error {

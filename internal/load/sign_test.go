@@ -59,7 +59,7 @@ func inProcessServer(t *testing.T) Target {
 	}
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
-	cfg.Database = filepath.Join(t.TempDir(), "ft.db")
+	cfg.Database = config.Secret(filepath.Join(t.TempDir(), "ft.db"))
 	cfg.Intake.Secret = config.Secret(tgt.IntakeSecret)
 	cfg.Intake.Tokens = []config.Secret{config.Secret(tgt.Token)}
 	g := config.DefaultGitHub()

@@ -1,0 +1,14 @@
+package store
+
+import "context"
+
+// ReleaseLeasesOf frees the leases that owner holds on unfinished jobs: a process that stops
+// gives its claimed work back, so that the other processes sharing the database take it at
+// once instead of when the leases run out.
+func (s *Store) ReleaseLeasesOf(ctx context.Context, owner string) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE outbox SET lease_owner = NULL, lease_until = NULL
+			WHERE lease_owner = ? AND done_at IS NULL AND failed_at IS NULL`, owner)
+		return err
+	})
+}

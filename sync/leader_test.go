@@ -1,0 +1,83 @@
+package sync_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/followthrough/followthrough/config"
+	"github.com/followthrough/followthrough/internal/pgtest"
+	"github.com/followthrough/followthrough/store"
+	"github.com/followthrough/followthrough/sync"
+)
+
+// TestPeriodicWorkHasOneLeader: two engines on one PostgreSQL schema, reconciling and
+// scanning every 20 ms: only one of them runs the periodic work; when it stops, the other
+// takes over.
+func TestPeriodicWorkHasOneLeader(t *testing.T) {
+	url := pgtest.URL(t)
+	cfg := config.Default()
+	cfg.Reconcile.Every = 20 * time.Millisecond
+	cfg.Stall.ScanEvery = 20 * time.Millisecond
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	type process struct {
+		eng  *sync.Engine
+		stop context.CancelFunc
+		done chan struct{}
+	}
+	start := func() process {
+		st, err := store.Open(t.Context(), url, logger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		if err := st.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		eng := sync.New(sync.Options{Store: st, Config: cfg, Logger: logger, LeaderEvery: 50 * time.Millisecond})
+		ctx, stop := context.WithCancel(t.Context())
+		p := process{eng: eng, stop: stop, done: make(chan struct{})}
+		go func() {
+			defer close(p.done)
+			_ = eng.Run(ctx)
+		}()
+		t.Cleanup(func() { stop(); <-p.done })
+		return p
+	}
+	runs := func(p process) int64 {
+		r, s := p.eng.PeriodicRuns()
+		return r + s
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("not within 10s: %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	a := start()
+	waitFor("a leads", func() bool { return a.eng.Leading() && runs(a) > 0 })
+	b := start()
+	// Both run for many periods: b never runs the periodic work.
+	aBefore := runs(a)
+	waitFor("a reconciles and scans 20 more times", func() bool { return runs(a) >= aBefore+20 })
+	if b.eng.Leading() || runs(b) != 0 {
+		t.Fatalf("b leads (%v) or ran the periodic work %d times while a leads", b.eng.Leading(), runs(b))
+	}
+
+	a.stop()
+	<-a.done
+	if a.eng.Leading() {
+		t.Fatal("a stopped but says it leads")
+	}
+	waitFor("b takes over, reconciling and scanning", func() bool {
+		reconciles, scans := b.eng.PeriodicRuns()
+		return b.eng.Leading() && reconciles > 0 && scans > 0
+	})
+}
