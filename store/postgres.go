@@ -303,11 +303,19 @@ func (s *Store) WriteRetries() int64 {
 }
 
 // retryable reports whether PostgreSQL aborted the transaction only for running beside others:
-// a serialization failure or a deadlock, after which the same write may well succeed.
+// a serialization failure, a deadlock, or the server's table of conflicts between serializable
+// transactions being full (53200 "not enough elements in RWConflictPool", seen when many run
+// at once), after which the same write may well succeed.
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return false
 	}
-	return pgErr.Code == "40001" || pgErr.Code == "40P01"
+	switch pgErr.Code {
+	case "40001", "40P01":
+		return true
+	case "53200":
+		return strings.Contains(pgErr.Message, "RWConflictPool")
+	}
+	return false
 }
