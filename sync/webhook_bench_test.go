@@ -21,16 +21,12 @@ import (
 	"github.com/followthrough/followthrough/sync"
 )
 
-// BenchmarkUnfollowedWebhooks sends signed-and-verified GitHub deliveries (11 KB each, as
-// GitHub sends them) about issues followthrough does not follow, 16 at a time as an
-// organisation's webhook does, and reports what each left in the database (bytes-per-delivery:
-// the database file's growth, checkpointed, over the deliveries) and how long a claim of the
-// webhook lane takes before and after (claim-µs-before, claim-µs-after: the median of 50).
-func BenchmarkUnfollowedWebhooks(b *testing.B) {
-	ctx := context.Background()
+// benchGitHub is a configuration with GitHub on a stand-in (closed with b), its tracker, and a
+// logger that drops everything.
+func benchGitHub(b *testing.B) (*config.Config, ft.Tracker, *slog.Logger) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	gh := githubfake.New(githubfake.Options{})
-	defer gh.Close()
+	b.Cleanup(gh.Close)
 	cfg := config.Default()
 	cfg.GitHub = config.DefaultGitHub()
 	cfg.GitHub.APIURL, cfg.GitHub.Token = gh.URL(), config.Secret(githubfake.DefaultToken)
@@ -38,6 +34,17 @@ func BenchmarkUnfollowedWebhooks(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return cfg, tr, logger
+}
+
+// BenchmarkUnfollowedWebhooks sends signed-and-verified GitHub deliveries (11 KB each, as
+// GitHub sends them) about issues followthrough does not follow, 16 at a time as an
+// organisation's webhook does, and reports what each left in the database (bytes-per-delivery:
+// the database file's growth, checkpointed, over the deliveries) and how long a claim of the
+// webhook lane takes before and after (claim-µs-before, claim-µs-after: the median of 50).
+func BenchmarkUnfollowedWebhooks(b *testing.B) {
+	ctx := context.Background()
+	cfg, tr, logger := benchGitHub(b)
 	path := filepath.Join(b.TempDir(), "ft.db")
 	open := func() *store.Store {
 		st, err := store.Open(ctx, path, logger)
@@ -146,16 +153,7 @@ func fileSize(b *testing.B, path string) int64 {
 // follows, 16 at a time: each is stored with its job in the group commit (not applied here).
 func BenchmarkFollowedWebhooks(b *testing.B) {
 	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	gh := githubfake.New(githubfake.Options{})
-	defer gh.Close()
-	cfg := config.Default()
-	cfg.GitHub = config.DefaultGitHub()
-	cfg.GitHub.APIURL, cfg.GitHub.Token = gh.URL(), config.Secret(githubfake.DefaultToken)
-	tr, err := github.New(cfg.GitHub, nil, github.Options{Logger: logger})
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg, tr, logger := benchGitHub(b)
 	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "ft.db"), logger)
 	if err != nil {
 		b.Fatal(err)
