@@ -147,12 +147,6 @@ func (s Secret) String() string {
 // Value is the secret itself, for the one place that needs it.
 func (s Secret) Value() string { return string(s) }
 
-// isPostgresURL reports whether a database setting is a PostgreSQL URL rather than a SQLite
-// file's path.
-func isPostgresURL(database string) bool {
-	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
-}
-
 // PostmortemPage is a postmortem's page on the status page, as links in tickets and comments
 // give it; "" without public_url.
 func (c *Config) PostmortemPage(pmID string) string {

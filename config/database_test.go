@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	ft "github.com/followthrough/followthrough"
 )
 
 // TestDatabaseForms: database is a SQLite file or a PostgreSQL URL, given in the file, through
@@ -37,8 +39,8 @@ func TestDatabaseForms(t *testing.T) {
 		if got := c.Database.Value(); got != tt.want {
 			t.Errorf("%s: database %q, want %q", tt.yaml, got, tt.want)
 		}
-		if isPostgresURL(c.Database.Value()) != tt.postgres {
-			t.Errorf("%s: isPostgresURL = %v", tt.yaml, !tt.postgres)
+		if ft.IsPostgresURL(c.Database.Value()) != tt.postgres {
+			t.Errorf("%s: IsPostgresURL = %v", tt.yaml, !tt.postgres)
 		}
 	}
 }

@@ -101,7 +101,7 @@ func (v *validator) database() {
 	switch {
 	case db == "":
 		v.add("database", "required")
-	case isPostgresURL(db):
+	case ft.IsPostgresURL(db):
 		if _, err := pgconn.ParseConfig(db); err != nil {
 			v.add("database", "not a PostgreSQL URL that can be read (postgres://user:password@host:5432/database?sslmode=require; percent-encode special characters in the password)")
 		}

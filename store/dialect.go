@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	ft "github.com/followthrough/followthrough"
 )
 
 // The store's SQL is written once, with `?` placeholders, in the subset both SQLite and
@@ -30,9 +32,7 @@ const (
 
 // IsPostgres reports whether a `database` value names a PostgreSQL database (a postgres:// or
 // postgresql:// URL); anything else is a SQLite file path.
-func IsPostgres(database string) bool {
-	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
-}
+func IsPostgres(database string) bool { return ft.IsPostgresURL(database) }
 
 // RedactDatabase is a `database` value as it may be printed: a PostgreSQL URL loses its
 // password (in the user part or as a password parameter); a file path is left as it is.

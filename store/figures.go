@@ -51,13 +51,6 @@ func crossing(from, to ft.Status) int {
 	return 0
 }
 
-func oneIf(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // postmortemFigures are the figure numbers a postmortem gives its items.
 type postmortemFigures struct {
 	team, severity string

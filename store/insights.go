@@ -137,7 +137,7 @@ func burndown(ctx context.Context, db querier, f ft.InsightsFilter, now time.Tim
 	}
 	// Weeks without a change carry the count of the week before.
 	today := dayNumber(now)
-	last := max(weeks[len(weeks)-1].day, today-(today+3)%7)
+	last := max(weeks[len(weeks)-1].day, weekOf(today))
 	next := 0
 	unfinished := 0
 	for day := weeks[0].day; day <= last; day += 7 {

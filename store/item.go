@@ -215,7 +215,7 @@ func insertItems(ctx context.Context, tx *Tx, rows []ItemRow, pm postmortemFigur
 		return append(args, r.PostmortemID, r.ID, r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due),
 			r.Type, r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
 			string(r.Status), r.Removed, r.NamedTicket, nowText, nowText,
-			dueDayOf(r.Due), weekOf(dayNumber(now)), oneIf(r.Status.Finished()),
+			dueDayOf(r.Due), weekOf(dayNumber(now)), boolInt(r.Status.Finished()),
 			pm.teamOf(r), pm.severity, pm.signedOffUnix)
 	}, "")
 }

@@ -278,6 +278,10 @@ func TestTwoReplicasShareOnePostgres(t *testing.T) {
 		if at.Before(j.until) {
 			t.Errorf("job %d was done at %s, before the killed process's lease ended at %s", j.id, at, j.until)
 		}
+		// CONTRACT: a dead process's claimed work passes to the others within 60 s.
+		if passed := at.Sub(killedAt); passed > 60*time.Second {
+			t.Errorf("job %d, leased to the killed process, was done %s after the kill; the contract says within 60 s", j.id, passed)
+		}
 	}
 
 	// Every postmortem in the database (acknowledged, and any the kill cut off before it was

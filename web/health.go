@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -27,10 +26,9 @@ func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
 	if err := s.reader.Ping(ctx); errors.Is(err, ft.ErrWriteRefused) {
-		// Answered here, not through the error handler: the store logs the episode once, and
-		// a probe every few seconds should not log it again.
-		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfterRefused))
-		return c.JSON(http.StatusServiceUnavailable, errorBody{Error: "the database refuses writes (a full disk, say)"})
+		// The error handler answers 503 with Retry-After and does not log it: the store logs
+		// the episode once, not every probe.
+		return err
 	} else if err != nil {
 		s.logger.LogAttrs(ctx, slog.LevelWarn, "readiness check failed",
 			slog.String("request_id", requestIDOf(c)), slog.String("error", err.Error()))
