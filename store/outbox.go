@@ -141,13 +141,14 @@ func (s *Store) ClaimJobs(ctx context.Context, owner, tracker string, now time.T
 	return jobs, nil
 }
 
-// RenewLeases extends to until the leases that owner holds on unfinished jobs, so that a job
-// that takes longer than a lease is not claimed again while it runs. A lease that ran out and
-// passed to another worker stays with it.
-func (s *Store) RenewLeases(ctx context.Context, owner string, until time.Time) error {
+// RenewLeases extends to until the leases that owner holds on unfinished jobs of tracker's
+// lane, so that a job that takes longer than a lease is not claimed again while it runs. Each
+// lane renews its own (reading only its open jobs, through outbox_claim). A lease that ran out
+// and passed to another worker stays with it.
+func (s *Store) RenewLeases(ctx context.Context, owner, tracker string, until time.Time) error {
 	renew := func(tx *Tx) error {
 		_, err := tx.exec(ctx, `UPDATE outbox SET lease_until = ?
-			WHERE lease_owner = ? AND done_at IS NULL AND failed_at IS NULL`, formatTime(until), owner)
+			WHERE tracker = ? AND lease_owner = ? AND done_at IS NULL AND failed_at IS NULL`, formatTime(until), tracker, owner)
 		return err
 	}
 	if s.dialect == Postgres {

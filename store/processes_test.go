@@ -161,7 +161,7 @@ func TestLeaseOfADeadProcessPassesToAnother(t *testing.T) {
 	// The new owner renews its lease: another claim after the first lease would have run out
 	// finds nothing.
 	later := t0.Add(lease + time.Millisecond)
-	if err := alive.RenewLeases(ctx, "alive", later.Add(2*lease)); err != nil {
+	if err := alive.RenewLeases(ctx, "alive", "github", later.Add(2*lease)); err != nil {
 		t.Fatal(err)
 	}
 	if jobs, err := alive.ClaimJobs(ctx, "third", "github", later.Add(lease+time.Second), lease, 10); err != nil || len(jobs) != 0 {

@@ -300,7 +300,7 @@ func (e *Engine) runQueue(ctx context.Context, tracker string) (int, error) {
 		case <-finished:
 			return len(jobs), nil
 		case <-renew.C:
-			if err := e.opts.Store.RenewLeases(ctx, e.owner, e.opts.Clock.Now().Add(e.opts.Lease)); err != nil && ctx.Err() == nil {
+			if err := e.opts.Store.RenewLeases(ctx, e.owner, tracker, e.opts.Clock.Now().Add(e.opts.Lease)); err != nil && ctx.Err() == nil {
 				e.logger.Error("outbox lease renewal", slog.String("error", err.Error()))
 			}
 		}

@@ -66,11 +66,7 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request, key string) {
 		return
 	}
 	s.mu.Lock()
-	is, ok := s.issues[key]
-	if !ok {
-		// Jira opens an issue whatever the case of its key.
-		is, ok = s.issues[strings.ToUpper(key)]
-	}
+	is, ok := s.issueLocked(key)
 	var page webIssue
 	status := http.StatusOK
 	if ok {
@@ -212,3 +208,13 @@ button { font: inherit; padding: .3em 1em; border-radius: 3px; border: 1px solid
 </body>
 </html>
 `))
+
+// issueLocked is the issue with key, whatever the case of the key as Jira opens it. s.mu must
+// be held.
+func (s *Server) issueLocked(key string) (*issue, bool) {
+	if is, ok := s.issues[key]; ok {
+		return is, true
+	}
+	is, ok := s.issues[strings.ToUpper(key)]
+	return is, ok
+}

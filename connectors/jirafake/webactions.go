@@ -65,10 +65,7 @@ func (s *Server) webTarget(is *issue, action string) (st Status, resolution stri
 		if cur.Category != CategoryDone {
 			return Status{}, "", false
 		}
-		st, ok = s.workflow.Statuses[0], len(s.workflow.Statuses) > 0
-		if initial, _, found := s.workflow.status(s.workflow.Initial); found {
-			st = initial
-		}
+		st, _, ok = s.workflow.status(s.workflow.Initial)
 	}
 	return st, resolution, ok
 }
@@ -97,11 +94,7 @@ func (s *Server) serveWebAction(w http.ResponseWriter, r *http.Request, key stri
 	action := r.PostFormValue("action")
 	comment := strings.TrimSpace(r.PostFormValue("body"))
 	s.mu.Lock()
-	is, ok := s.issues[key]
-	if !ok {
-		// Jira opens an issue whatever the case of its key.
-		is, ok = s.issues[strings.ToUpper(key)]
-	}
+	is, ok := s.issueLocked(key)
 	if !ok {
 		s.mu.Unlock()
 		writeWeb(w, http.StatusNotFound, webIssue{Summary: "Issue not found", Message: "Issue " + key + " does not exist on this stand-in of Jira."})
