@@ -70,9 +70,16 @@ type ActionItem struct {
 // Hash is the SHA-256 of the document's canonical JSON: equal documents (whatever their bytes
 // or key order) hash the same, so a redelivery is recognised and anything else is a revision.
 func (d *Document) Hash() string {
-	b, _ := json.Marshal(d) // struct fields marshal in a fixed order
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	_, hash, _ := d.Canonical()
+	return hash
+}
+
+// Canonical is the document's canonical JSON (struct fields marshal in a fixed order) and its
+// SHA-256 in hex, the Hash.
+func (d *Document) Canonical() (doc []byte, hash string, err error) {
+	doc, err = json.Marshal(d)
+	sum := sha256.Sum256(doc)
+	return doc, hex.EncodeToString(sum[:]), err
 }
 
 // Completion counts finished items.

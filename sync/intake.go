@@ -2,8 +2,6 @@ package sync
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -167,15 +165,14 @@ func routedAlike(oldDoc, doc *ft.Document, itemID string) bool {
 	return team(oldDoc, was) == team(doc, now) && oldDoc.Severity == doc.Severity && slices.Equal(was.Labels, now.Labels)
 }
 
-// encodeRevision is the document as a revision stores it, its canonical JSON and that JSON's
-// hash (what doc.Hash gives, from one encoding instead of two); the number is planIntake's.
+// encodeRevision is the document as a revision stores it: its canonical JSON and that JSON's
+// hash, from one encoding; the number is planIntake's.
 func encodeRevision(doc *ft.Document) (store.Revision, error) {
-	document, err := json.Marshal(doc)
+	document, hash, err := doc.Canonical()
 	if err != nil {
 		return store.Revision{}, err
 	}
-	sum := sha256.Sum256(document)
-	return store.Revision{Hash: hex.EncodeToString(sum[:]), Document: document}, nil
+	return store.Revision{Hash: hash, Document: document}, nil
 }
 
 // planIntake decides what a new revision of a postmortem writes, from the document (encoded as
