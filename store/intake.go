@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
@@ -149,4 +150,37 @@ func writePostmortem(ctx context.Context, tx *Tx, pm PostmortemRow, revision int
 		pm.Title, pm.URL, pm.Severity, pm.Team, nullTime(pm.SignedOffAt),
 		nullTime(pm.SignedOffAt), ownKind, ownKey, revision, nowText, pm.ID)
 	return err
+}
+
+// NewRecord is the postmortem that ApplyIntake writes for revision 1, as LoadPostmortemTx
+// reads it back (times at the stored precision, targets as stored), so that intake evaluates
+// a new postmortem and answers without reading back what it just wrote. ok is false for a
+// later revision, whose record depends on what was stored before: read it.
+func (p IntakePlan) NewRecord(now time.Time) (rec PostmortemRecord, ok bool) {
+	if p.Revision.Number != 1 {
+		return PostmortemRecord{}, false
+	}
+	accepted := parseTime(formatTime(now))
+	pm := p.Postmortem
+	rec = PostmortemRecord{ID: pm.ID, Title: pm.Title, URL: pm.URL, Severity: pm.Severity, Team: pm.Team,
+		State: ft.StateTracking, Revision: 1, AcceptedAt: accepted, sortAt: formatTime(now),
+		Items: make([]Item, 0, len(p.Items))}
+	if pm.SignedOffAt != nil {
+		signed := parseTime(formatTime(*pm.SignedOffAt))
+		rec.SignedOffAt, rec.sortAt = &signed, formatTime(signed)
+	}
+	if pm.Own != nil {
+		rec.Own = &ft.TicketRef{Kind: pm.Own.Kind, Key: pm.Own.Key}
+	}
+	for _, c := range p.Items {
+		it := Item{ItemRow: c.Row, Sync: ft.SyncPending, CreatedAt: accepted}
+		if c.Sync != "" {
+			it.Sync = c.Sync
+		}
+		it.Target = ft.ScopeTarget(c.Row.Target.Kind, c.Row.Target.Scope())
+		it.Target.IssueType = c.Row.Target.IssueType
+		it.Labels = slices.Clone(c.Row.Labels) // as stored: nil stays nil, empty stays empty
+		rec.Items = append(rec.Items, it)
+	}
+	return rec, true
 }

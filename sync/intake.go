@@ -74,7 +74,12 @@ func (e *Engine) IntakeView(ctx context.Context, doc *ft.Document) (ft.IntakeOut
 					Change: StatusChange{From: c.From, To: c.Row.Status, Source: ft.SourceRevision}})
 			}
 		}
-		if _, written, err = e.evaluateRecord(ctx, tx, doc.ID, now, changes...); err != nil {
+		if rec, ok := plan.NewRecord(now); ok {
+			_, written, err = e.evaluateLoaded(ctx, tx, rec, now, changes...)
+		} else {
+			_, written, err = e.evaluateRecord(ctx, tx, doc.ID, now, changes...)
+		}
+		if err != nil {
 			return err
 		}
 		outcome = ft.IntakeRevised

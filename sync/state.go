@@ -53,11 +53,18 @@ func (e *Engine) evaluate(ctx context.Context, tx *store.Tx, pmID string, now ti
 // evaluateRecord is evaluate, and also returns the postmortem as it is once evaluated: what the
 // transaction wrote, so that an answer needs no reading back.
 func (e *Engine) evaluateRecord(ctx context.Context, tx *store.Tx, pmID string, now time.Time, changes ...itemStatusChange) (stateChange, store.PostmortemRecord, error) {
-	cfg := e.opts.Config
 	pm, err := store.LoadPostmortemTx(ctx, tx, pmID)
 	if err != nil {
 		return stateChange{}, pm, fmt.Errorf("evaluate %s: %w", pmID, err)
 	}
+	return e.evaluateLoaded(ctx, tx, pm, now, changes...)
+}
+
+// evaluateLoaded is evaluateRecord for a postmortem the caller has as stored in this
+// transaction.
+func (e *Engine) evaluateLoaded(ctx context.Context, tx *store.Tx, pm store.PostmortemRecord, now time.Time, changes ...itemStatusChange) (stateChange, store.PostmortemRecord, error) {
+	cfg := e.opts.Config
+	pmID := pm.ID
 	if len(changes) > 0 {
 		view := pm.View()
 		for _, c := range changes {
