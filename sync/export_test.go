@@ -1,6 +1,10 @@
 package sync
 
-import ft "github.com/followthrough/followthrough"
+import (
+	"context"
+
+	ft "github.com/followthrough/followthrough"
+)
 
 // WithTargets is a copy of doc whose items name the targets as trackers of their own
 // (targets[i] for doc.ActionItems[i]), so that intake sends them there whatever the routes:
@@ -16,4 +20,11 @@ func WithTargets(doc *ft.Document, targets []ft.Target) *ft.Document {
 		d.ActionItems[i] = it
 	}
 	return &d
+}
+
+// LearnSelf has the engine ask the tracker for its own identity now, as the first job that
+// needs it would.
+func (e *Engine) LearnSelf(ctx context.Context, kind ft.TrackerKind) error {
+	_, err := e.selfOf(ctx, kind)
+	return err
 }

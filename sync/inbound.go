@@ -28,63 +28,96 @@ const (
 // RecordWebhook persists one verified tracker webhook delivery before it is acknowledged. The
 // tracker's connector reads it first, outside the writer; then, in one transaction of the group
 // commit, its (source, deliveryID) is remembered and, only when it is about a ticket
-// followthrough follows, the body is stored as an inbound event with a job that applies it. An
-// organisation's webhook sends every issue event of every repository: the others leave the
-// delivery id behind and nothing else. ignored says why the delivery was not stored ("" when it
-// was): a delivery id seen before (nothing is written), an event the tracker does not use, a
-// body it cannot read, or a ticket not followed. The web handler calls it after checking the
-// signature, and answers 200 once it returns without error.
+// followthrough follows, it is applied. An organisation's webhook sends every issue event of
+// every repository: the others leave the delivery id behind and nothing else. ignored says why
+// the delivery was not stored ("" when it was): a delivery id seen before (nothing is
+// written), an event the tracker does not use, a body it cannot read, or a ticket not
+// followed. The web handler calls it after checking the signature, and answers 200 once it
+// returns without error.
+//
+// A delivery about a followed ticket is applied in that same transaction (its status, the
+// postmortem's evaluation and the work that follows), so it is never a second write: when
+// followthrough already knows its own identity in the tracker (to tell its own changes from
+// people's) and nothing of that ticket's is queued ahead of it. Otherwise, or when applying it
+// fails, its body is stored as an inbound event with a job that applies it later. The webhook
+// jobs of one ticket share one ordering key (item "webhook:<source>:<ticket key>"), so a
+// ticket's events are applied in the order they arrived while other tickets' run beside them.
+// A delivery for a tracker this engine does not run is stored under "webhook:<source>", for
+// the worker to decide.
 //
 // source is "github" or "jira". deliveryID is GitHub's X-GitHub-Delivery, or Jira's
 // X-Atlassian-Webhook-Identifier (the web handler identifies a Jira delivery without one by
 // its body). event is GitHub's X-GitHub-Event, or Jira's webhookEvent.
-//
-// The webhook jobs of one ticket share one ordering key (item "webhook:<source>:<ticket key>"),
-// so a ticket's events are applied in the order they arrived while other tickets' run beside
-// them. A delivery for a tracker this engine does not run is stored under "webhook:<source>",
-// for the worker to decide.
 func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event string, payload []byte) (ignored string, err error) {
 	if source == "" || deliveryID == "" {
 		return "", errors.New("record webhook: no source or delivery id")
 	}
-	lane, ignoredBefore := e.webhookLane(source, deliveryID, event, payload)
+	self, applyNow := e.knownSelf(ft.TrackerKind(source))
+	ev, ignoredBefore := e.readWebhook(source, deliveryID, event, payload)
 	now := e.opts.Clock.Now()
-	err = e.opts.Store.Write(ctx, func(tx *store.Tx) error {
-		ignored = ""
-		duplicate, err := store.RecordDelivery(ctx, tx, source, deliveryID, now)
-		if err != nil {
-			return err
-		}
-		if duplicate {
-			ignored = WebhookDuplicate
-			return nil
-		}
-		if ignoredBefore != "" {
-			ignored = ignoredBefore
-			return nil
-		}
-		itemKey := "webhook:" + source
-		if lane.Kind != "" {
-			t, ok, err := store.FindTicket(ctx, tx, lane, lane.FoldsCase())
+	var a applied
+	var appliedNow bool
+	record := func(applyNow bool) error {
+		return e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+			a, appliedNow, ignored = applied{}, false, ""
+			duplicate, err := store.RecordDelivery(ctx, tx, source, deliveryID, now)
 			if err != nil {
 				return err
 			}
-			if !ok || t.Deleted {
-				ignored = WebhookNotFollowed
+			if duplicate {
+				ignored = WebhookDuplicate
 				return nil
 			}
-			itemKey += ":" + t.Ref.Key
-		}
-		id, err := store.InsertInboundEvent(ctx, tx, store.InboundEvent{Source: source, DeliveryID: deliveryID,
-			Event: event, Payload: payload, ReceivedAt: now})
-		if err != nil {
-			return err
-		}
-		body, _ := json.Marshal(webhookJob{EventID: id})
-		return store.Enqueue(ctx, tx, store.Job{Kind: jobProcessWebhook, ItemID: itemKey, Payload: body}, now)
-	})
+			if ignoredBefore != "" {
+				ignored = ignoredBefore
+				return nil
+			}
+			itemKey := "webhook:" + source
+			if ev.Ref.Kind != "" {
+				t, ok, err := store.FindTicket(ctx, tx, ev.Ref, ev.Ref.FoldsCase())
+				if err != nil {
+					return err
+				}
+				if !ok || t.Deleted {
+					ignored = WebhookNotFollowed
+					return nil
+				}
+				itemKey += ":" + t.Ref.Key
+				if applyNow {
+					queued, err := store.HasUnfinishedJob(ctx, tx, "", itemKey, jobProcessWebhook)
+					if err != nil {
+						return err
+					}
+					if !queued {
+						appliedNow = true
+						a, err = e.applyEvent(ctx, tx, ev, source, self, now)
+						return err
+					}
+				}
+			}
+			id, err := store.InsertInboundEvent(ctx, tx, store.InboundEvent{Source: source, DeliveryID: deliveryID,
+				Event: event, Payload: payload, ReceivedAt: now})
+			if err != nil {
+				return err
+			}
+			body, _ := json.Marshal(webhookJob{EventID: id})
+			return store.Enqueue(ctx, tx, store.Job{Kind: jobProcessWebhook, ItemID: itemKey, Payload: body}, now)
+		})
+	}
+	err = record(applyNow)
+	if err != nil && applyNow && !errors.Is(err, ft.ErrWriteRefused) && ctx.Err() == nil {
+		// Nothing of the failed attempt was written: store the delivery for its job, which
+		// retries it, rather than lose it.
+		e.logger.Warn("webhook not applied at receipt; queued", slog.String("source", source),
+			slog.String("delivery_id", deliveryID), slog.String("error", err.Error()))
+		err = record(false)
+	}
 	if err != nil {
 		return "", fmt.Errorf("record %s webhook %s: %w", source, deliveryID, err)
+	}
+	if appliedNow {
+		logApplied(e.logger.With(slog.String("source", source), slog.String("delivery_id", deliveryID),
+			slog.String("event", event)), ev, a)
 	}
 	if ignored == "" {
 		e.wake()
@@ -92,23 +125,23 @@ func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event st
 	return ignored, nil
 }
 
-// webhookLane reads a delivery with its tracker's connector: the ticket it is about, or why it
-// is not stored. Both are empty for a tracker this engine does not run.
-func (e *Engine) webhookLane(source, deliveryID, event string, payload []byte) (ticket ft.TicketRef, ignored string) {
+// readWebhook reads a delivery with its tracker's connector: the ticket event, or why it is
+// not stored. Both are empty for a tracker this engine does not run.
+func (e *Engine) readWebhook(source, deliveryID, event string, payload []byte) (ev ft.TicketEvent, ignored string) {
 	tr, ok := e.opts.Trackers[ft.TrackerKind(source)]
 	if !ok {
-		return ft.TicketRef{}, ""
+		return ft.TicketEvent{}, ""
 	}
 	ev, relevant, err := tr.ParseWebhook(event, payload)
 	switch {
 	case err != nil:
 		e.logger.Warn("webhook unreadable", slog.String("source", source), slog.String("delivery_id", deliveryID),
 			slog.String("event", event), slog.String("error", err.Error()))
-		return ft.TicketRef{}, WebhookUnreadable
+		return ft.TicketEvent{}, WebhookUnreadable
 	case !relevant:
-		return ft.TicketRef{}, WebhookNotUsed
+		return ft.TicketEvent{}, WebhookNotUsed
 	}
-	return ev.Ref, ""
+	return ev, ""
 }
 
 // webhookEventID is the inbound event a process_webhook job is about.
@@ -160,7 +193,7 @@ func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 	if !relevant {
 		return finish("")
 	}
-	self, err := tr.Self(ctx)
+	self, err := e.selfOf(ctx, ev.Ref.Kind)
 	if err != nil {
 		return fmt.Errorf("webhook %d: learn our own %s identity: %w", in.ID, ev.Ref.Kind, err)
 	}

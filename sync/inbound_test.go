@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -982,5 +983,80 @@ func testIntakeViewIsWhatIsStored(t *testing.T, db pgtest.Backend) {
 	}
 	if outcome, view, err := env.eng.IntakeView(env.ctx, last); err != nil || outcome != ft.IntakeUnchanged || view.ID != "" {
 		t.Fatalf("unchanged: %v, %q, %v", outcome, view.ID, err)
+	}
+}
+
+// Once the engine knows its own identity in the tracker, a delivery about a followed ticket is
+// applied in the transaction that records it: no body, no job. Before that, and behind a
+// delivery of the same ticket still queued, it is queued, so a ticket's events keep the order
+// they came in.
+func TestFollowedDeliveryAppliedAtReceipt(t *testing.T) {
+	pgtest.ForEach(t, testFollowedDeliveryAppliedAtReceipt)
+}
+
+func testFollowedDeliveryAppliedAtReceipt(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
+	pm := env.intake("PM-N", ft.Target{Kind: ft.GitHub, Repo: twRepo}, ft.Target{Kind: ft.GitHub, Repo: twRepo})
+	first, second := pm.Items[0].Ticket.Key, pm.Items[1].Ticket.Key
+	record := func(payload []byte) {
+		t.Helper()
+		if ignored, err := env.eng.RecordWebhook(env.ctx, "github", nextDelivery(), "issues", payload); err != nil || ignored != "" {
+			t.Fatalf("record: %q, %v", ignored, err)
+		}
+	}
+	wantStored := func(events, jobs int) {
+		t.Helper()
+		st, err := env.st.InboundStats(env.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Events != events || st.WebhookJobs != jobs {
+			t.Fatalf("stored %d events and %d webhook jobs, want %d and %d", st.Events, st.WebhookJobs, events, jobs)
+		}
+	}
+	repo, num := splitGitHubKey(t, first)
+	env.tick()
+	if err := env.gh.AddLabel(repo, num, "in progress"); err != nil {
+		t.Fatal(err)
+	}
+	record(env.githubPayload("labeled.payload.json", "labeled", first, twPerson))
+	wantStored(1, 1) // the engine has not learnt who it is in GitHub yet
+	wantStatus(t, env.item("PM-N", "AI-1"), ft.StatusOpen)
+
+	if err := env.eng.LearnSelf(env.ctx, ft.GitHub); err != nil {
+		t.Fatal(err)
+	}
+	env.tick()
+	if err := env.gh.CloseIssue(repo, num, "completed", twPerson); err != nil {
+		t.Fatal(err)
+	}
+	record(env.githubPayload("issues.closed.json", "closed", first, twPerson))
+	wantStored(2, 2) // behind the first ticket's queued delivery
+	wantStatus(t, env.item("PM-N", "AI-1"), ft.StatusOpen)
+
+	repo2, num2 := splitGitHubKey(t, second)
+	env.tick()
+	if err := env.gh.CloseIssue(repo2, num2, "not_planned", twPerson); err != nil {
+		t.Fatal(err)
+	}
+	record(env.githubPayload("issues.closed.json", "closed", second, twPerson))
+	wantStored(2, 2) // applied at once: nothing more stored
+	wantStatus(t, env.item("PM-N", "AI-2"), ft.StatusWontDo)
+
+	env.run()
+	wantStatus(t, env.item("PM-N", "AI-1"), ft.StatusDone)
+	var got []string
+	for _, h := range env.history("PM-N", "AI-1") {
+		got = append(got, string(h.From)+"→"+string(h.To))
+	}
+	if want := []string{"open→in_progress", "in_progress→done"}; !slices.Equal(got, want) {
+		t.Fatalf("AI-1's history %v, want %v", got, want)
+	}
+	var changed []string
+	for _, ev := range env.recv.statusEvents() {
+		changed = append(changed, ev.Item+":"+string(ev.Change.To))
+	}
+	if !slices.Contains(changed, "AI-2:wont_do") {
+		t.Fatalf("item.status_changed events %v: none for AI-2's change applied at receipt", changed)
 	}
 }

@@ -246,13 +246,29 @@ func wantsOwnTicket(item store.Item) bool {
 	return !item.Removed && item.Sync != ft.SyncNone && item.NamedTicket == ""
 }
 
-// selfOf is our own identity in a tracker.
+// selfOf is our own identity in a tracker, asked of it once and then remembered.
 func (e *Engine) selfOf(ctx context.Context, kind ft.TrackerKind) (string, error) {
+	if self, ok := e.knownSelf(kind); ok {
+		return self, nil
+	}
 	tr, err := e.tracker(kind)
 	if err != nil {
 		return "", err
 	}
-	return tr.Self(ctx)
+	self, err := tr.Self(ctx)
+	if err == nil {
+		e.selves.Store(kind, self)
+	}
+	return self, err
+}
+
+// knownSelf is selfOf when the tracker has told it already: it never calls the tracker.
+func (e *Engine) knownSelf(kind ft.TrackerKind) (string, bool) {
+	self, ok := e.selves.Load(kind)
+	if !ok {
+		return "", false
+	}
+	return self.(string), true
 }
 
 type linkJob struct {
