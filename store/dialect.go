@@ -189,15 +189,24 @@ func numberPlaceholders(query string) string {
 // dialect. Everything else is database/sql's.
 type db struct {
 	*sql.DB
-	r *rebinder
+	r        *rebinder
+	prepared *stmtCache // SQLite's readers: their queries prepared once; nil runs them as text
 }
 
 func (d *db) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return d.DB.QueryContext(ctx, d.r.rebind(query), d.r.args(args)...)
+	query, args = d.r.rebind(query), d.r.args(args)
+	if st := d.prepared.prepare(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return d.DB.QueryContext(ctx, query, args...)
 }
 
 func (d *db) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return d.DB.QueryRowContext(ctx, d.r.rebind(query), d.r.args(args)...)
+	query, args = d.r.rebind(query), d.r.args(args)
+	if st := d.prepared.prepare(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return d.DB.QueryRowContext(ctx, query, args...)
 }
 
 func (d *db) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {

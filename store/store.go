@@ -107,6 +107,10 @@ type stmtCache struct {
 	hits   atomic.Int64 // statements run prepared, for tests
 }
 
+func newStmtCache(pool *sql.DB) *stmtCache {
+	return &stmtCache{db: pool, stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
+}
+
 // get returns the prepared statement for query, or nil (and remembers to prepare it).
 func (c *stmtCache) get(query string) *sql.Stmt {
 	if c == nil {
@@ -138,7 +142,44 @@ func (c *stmtCache) prepareWanted(ctx context.Context) {
 	}
 }
 
+// prepare returns query prepared on a pool of connections (the readers), preparing it on
+// first use; nil when the cache is full or the text does not prepare, and the caller runs it
+// unprepared. database/sql prepares it again on each connection that runs it.
+func (c *stmtCache) prepare(ctx context.Context, query string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	st, ok := c.stmts[query]
+	full := len(c.stmts) >= maxCachedStmts
+	c.mu.Unlock()
+	if ok {
+		c.hits.Add(1)
+		return st
+	}
+	if full {
+		return nil
+	}
+	// Prepared without the lock held: preparing waits for a free connection, and readers
+	// holding one may need the cache meanwhile.
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if had, ok := c.stmts[query]; ok {
+		st.Close()
+		return had
+	}
+	c.stmts[query] = st
+	return st
+}
+
 func (c *stmtCache) close() error {
+	if c == nil {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var errs []error
@@ -256,6 +297,7 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*Store, 
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	readDB.SetMaxOpenConns(4)
+	readDB.prepared = newStmtCache(readDB.DB)
 	exportDB, err := openDB("sqlite", dsn+"&_pragma=query_only(1)", r)
 	if err != nil {
 		readDB.Close()
@@ -273,7 +315,7 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*Store, 
 		readDB:   readDB,
 		exportDB: exportDB,
 		logger:   logger,
-		stmts:    &stmtCache{db: writeDB.DB, stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}},
+		stmts:    newStmtCache(writeDB.DB),
 		writes:   make(chan *writeRequest, maxBatch),
 		done:     make(chan struct{}),
 	}
@@ -358,7 +400,7 @@ func (s *Store) Close() error {
 	close(s.writes)
 	s.closeMu.Unlock()
 	<-s.done
-	return errors.Join(s.stmts.close(), s.exportDB.Close(), s.readDB.Close(), s.writeDB.Close(), s.lock.Close())
+	return errors.Join(s.stmts.close(), s.readDB.prepared.close(), s.exportDB.Close(), s.readDB.Close(), s.writeDB.Close(), s.lock.Close())
 }
 
 // Ping checks that the database answers, and takes writes: while writes are refused (a full

@@ -497,6 +497,43 @@ func TestWriterPreparesEachStatementOnce(t *testing.T) {
 	}
 }
 
+// The readers prepare each query text once too: reading postmortems again prepares nothing
+// new, and every read after the first of its text runs prepared, with the right rows.
+func TestReadersPrepareEachQueryOnce(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	for _, id := range []string{"PM-1", "PM-2"} {
+		if err := intakeNew(ctx, s, testDoc(id, item("AI-1", "x"), item("AI-2", "y")), targets(2, repoA), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(id string) {
+		t.Helper()
+		pm, err := s.Postmortem(ctx, id)
+		if err != nil || pm.ID != id || len(pm.Items) != 2 {
+			t.Fatalf("read %s: %+v, %v", id, pm, err)
+		}
+	}
+	read("PM-1")
+	cache := s.readDB.prepared
+	cache.mu.Lock()
+	prepared := len(cache.stmts)
+	cache.mu.Unlock()
+	hits := cache.hits.Load()
+	for range 5 {
+		read("PM-2")
+		read("PM-1")
+	}
+	cache.mu.Lock()
+	defer cache.mu.Unlock()
+	if prepared == 0 || len(cache.stmts) != prepared {
+		t.Errorf("%d queries prepared after one read, %d after eleven", prepared, len(cache.stmts))
+	}
+	if got := cache.hits.Load() - hits; got < 10*int64(prepared) {
+		t.Errorf("%d queries prepared, run prepared %d times in ten reads", prepared, got)
+	}
+}
+
 // A worker takes its own leased jobs back at its next claim (their outcome could not be
 // stored: a full disk), while another worker leaves them until the lease runs out.
 func TestClaimTakesBackOwnLeases(t *testing.T) { forEachBackend(t, testClaimTakesBackOwnLeases) }
