@@ -35,11 +35,12 @@ const (
 // followed. The web handler calls it after checking the signature, and answers 200 once it
 // returns without error.
 //
-// A delivery about a followed ticket is applied in that same transaction (its status, the
-// postmortem's evaluation and the work that follows), so it is never a second write: when
-// followthrough already knows its own identity in the tracker (to tell its own changes from
-// people's) and nothing of that ticket's is queued ahead of it. Otherwise, or when applying it
-// fails, its body is stored as an inbound event with a job that applies it later. The webhook
+// On SQLite, a delivery about a followed ticket is applied in that same transaction (its
+// status, the postmortem's evaluation and the work that follows), so it is never a second
+// write: when followthrough already knows its own identity in the tracker (to tell its own
+// changes from people's) and nothing of that ticket's is queued ahead of it. Otherwise (and
+// always on PostgreSQL), or when applying it fails, its body is stored as an inbound event
+// with a job that applies it later. The webhook
 // jobs of one ticket share one ordering key (item "webhook:<source>:<ticket key>"), so a
 // ticket's events are applied in the order they arrived while other tickets' run beside them.
 // A delivery for a tracker this engine does not run is stored under "webhook:<source>", for
@@ -53,6 +54,11 @@ func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event st
 		return "", errors.New("record webhook: no source or delivery id")
 	}
 	self, applyNow := e.knownSelf(ft.TrackerKind(source))
+	// On PostgreSQL, writes that touch the same postmortem abort each other and run again, so
+	// there the answer waits only for the small write that records the delivery, and the
+	// worker applies it: measured with ftload, 207 deliveries/s accepted instead of 70, and
+	// applied at the same rate either way. SQLite's one writer runs every write in turn.
+	applyNow = applyNow && e.opts.Store.Dialect() == store.SQLite
 	ev, ignoredBefore := e.readWebhook(source, deliveryID, event, payload)
 	now := e.opts.Clock.Now()
 	var a applied
