@@ -63,7 +63,7 @@ func testFinishedAtBackfill(t *testing.T, db backend) {
 	// The database as it was before migration 0009 (and so before 0015), then migrated again.
 	revertFigureNumbers(t, s)
 	for _, stmt := range []string{
-		`DROP INDEX items_insights`,
+		`DROP INDEX IF EXISTS items_insights`, // migration 0016 dropped it
 		`ALTER TABLE items DROP COLUMN finished_at`,
 		`CREATE INDEX items_insights ON items (postmortem_id, item_id, removed, status, priority, due, team, created_at)`,
 		`DELETE FROM goose_db_version WHERE version_id = 9`,
