@@ -22,12 +22,18 @@ import (
 // until AdoptTicket. A row that another item holds passes to this item (the caller has
 // checked that that item no longer follows it).
 func ReserveTicket(ctx context.Context, tx *Tx, pmID, itemID string, t ft.Ticket, now time.Time) error {
+	_, err := reserveTicket(ctx, tx, pmID, itemID, t, now)
+	return err
+}
+
+// reserveTicket is ReserveTicket, returning the ticket's row as it is now the item's.
+func reserveTicket(ctx context.Context, tx *Tx, pmID, itemID string, t ft.Ticket, now time.Time) (TicketRecord, error) {
 	rec, found, err := FindTicket(ctx, tx, t.Ref, t.Ref.FoldsCase())
 	switch {
 	case err != nil:
-		return err
+		return rec, err
 	case found && rec.PostmortemID == pmID && rec.ItemID == itemID:
-		return nil
+		return rec, nil
 	case found:
 		_, err = tx.exec(ctx, `UPDATE tickets SET postmortem_id = ?, item_id = ?, current = 0 WHERE id = ?`,
 			pmID, itemID, rec.ID)
@@ -36,14 +42,16 @@ func ReserveTicket(ctx context.Context, tx *Tx, pmID, itemID string, t ft.Ticket
 		if created.IsZero() {
 			created = now
 		}
-		_, err = tx.exec(ctx, `INSERT INTO tickets (postmortem_id, item_id, kind, scope, key, url, current, created_at,
-			tracker_updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)`,
-			pmID, itemID, string(t.Ref.Kind), t.Ref.Scope(), t.Ref.Key, t.Ref.URL, formatTime(created), nullTime(&t.UpdatedAt))
+		rec = TicketRecord{Ref: t.Ref, TrackerUpdated: t.UpdatedAt}
+		err = tx.queryRow(ctx, `INSERT INTO tickets (postmortem_id, item_id, kind, scope, key, url, current, created_at,
+			tracker_updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id`,
+			pmID, itemID, string(t.Ref.Kind), t.Ref.Scope(), t.Ref.Key, t.Ref.URL, formatTime(created), nullTime(&t.UpdatedAt)).Scan(&rec.ID)
 	}
 	if err != nil {
-		return fmt.Errorf("reserve ticket %s for %s/%s: %w", t.Ref.Key, pmID, itemID, err)
+		return rec, fmt.Errorf("reserve ticket %s for %s/%s: %w", t.Ref.Key, pmID, itemID, err)
 	}
-	return nil
+	rec.PostmortemID, rec.ItemID, rec.Current = pmID, itemID, false
+	return rec, nil
 }
 
 // AdoptTicket makes the existing ticket that the item reserved (ReserveTicket) its current
@@ -51,10 +59,7 @@ func ReserveTicket(ctx context.Context, tx *Tx, pmID, itemID string, t ft.Ticket
 // item follows already is left as it is, its adoption time kept. It returns the item's
 // current ticket before, when it was another; that ticket stops being current.
 func AdoptTicket(ctx context.Context, tx *Tx, pmID, itemID string, t ft.Ticket, now time.Time) (*ft.TicketRef, error) {
-	if err := ReserveTicket(ctx, tx, pmID, itemID, t, now); err != nil {
-		return nil, err
-	}
-	rec, _, err := FindTicket(ctx, tx, t.Ref, t.Ref.FoldsCase())
+	rec, err := reserveTicket(ctx, tx, pmID, itemID, t, now)
 	if err != nil {
 		return nil, err
 	}

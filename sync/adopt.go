@@ -78,7 +78,7 @@ func (e *Engine) adoptTicket(ctx context.Context, job store.Job) error {
 	own := false
 	err = e.opts.Store.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		own, err = e.mayAdopt(ctx, tx, job, t)
+		own, _, err = e.mayAdopt(ctx, tx, job, t)
 		if err != nil || own {
 			return err
 		}
@@ -103,10 +103,11 @@ func (e *Engine) adoptTicket(ctx context.Context, job store.Job) error {
 		return err
 	}
 	err = e.opts.Store.Write(ctx, func(tx *store.Tx) error {
-		if _, err := e.mayAdopt(ctx, tx, job, t); err != nil {
+		_, item, err := e.mayAdopt(ctx, tx, job, t)
+		if err != nil {
 			return err
 		}
-		return e.linkAdopted(ctx, tx, job, t)
+		return e.linkAdopted(ctx, tx, job, item, t)
 	})
 	if errors.Is(err, errAdoptSuperseded) {
 		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), nil)
@@ -136,42 +137,38 @@ func namesTicket(item store.Item, key string) bool {
 	return !item.Removed && item.Sync != ft.SyncNone && item.NamedTicket == key
 }
 
-// mayAdopt checks, in the caller's transaction, that the item may adopt the ticket:
-// errAdoptSuperseded when the item no longer names it, a final error when another item
-// follows it. own is true when the ticket is the one followthrough made for the item: there
+// mayAdopt checks, in the caller's transaction, that the item (returned as read) may adopt
+// the ticket: errAdoptSuperseded when the item no longer names it, a final error when another
+// item follows it. own is true when the ticket is the one followthrough made for the item: there
 // is nothing to adopt.
-func (e *Engine) mayAdopt(ctx context.Context, tx *store.Tx, job store.Job, t ft.Ticket) (own bool, err error) {
-	item, err := store.LoadItemTx(ctx, tx, job.PostmortemID, job.ItemID)
+func (e *Engine) mayAdopt(ctx context.Context, tx *store.Tx, job store.Job, t ft.Ticket) (own bool, item store.Item, err error) {
+	item, err = store.LoadItemTx(ctx, tx, job.PostmortemID, job.ItemID)
 	if err != nil {
-		return false, err
+		return false, item, err
 	}
 	if !namesTicket(item, t.Ref.Key) {
-		return false, errAdoptSuperseded
+		return false, item, errAdoptSuperseded
 	}
 	if item.Ticket != nil && !item.Adopted() && item.Ticket.Kind == t.Ref.Kind && strings.EqualFold(item.Ticket.Key, t.Ref.Key) {
-		return true, nil
+		return true, item, nil
 	}
 	pmID, itemID, follows, err := store.TicketFollower(ctx, tx, t.Ref)
 	if err != nil {
-		return false, err
+		return false, item, err
 	}
 	if follows && (pmID != job.PostmortemID || itemID != job.ItemID) {
-		return false, final(fmt.Errorf("the ticket %s that the postmortem names is already followed by action item %s of postmortem %s: a ticket follows one action item; name another ticket, or none to have followthrough create one",
+		return false, item, final(fmt.Errorf("the ticket %s that the postmortem names is already followed by action item %s of postmortem %s: a ticket follows one action item; name another ticket, or none to have followthrough create one",
 			t.Ref.Key, itemID, pmID))
 	}
-	return false, nil
+	return false, item, nil
 }
 
 // linkAdopted makes the reserved ticket the item's current one, in the caller's transaction,
 // with what follows from it: the ticket the item leaves, the stalled label, the item's status
 // taken from the ticket (with history and its event), the postmortem evaluated, and the item
 // shown linked.
-func (e *Engine) linkAdopted(ctx context.Context, tx *store.Tx, job store.Job, t ft.Ticket) error {
+func (e *Engine) linkAdopted(ctx context.Context, tx *store.Tx, job store.Job, item store.Item, t ft.Ticket) error {
 	now := e.opts.Clock.Now()
-	item, err := store.LoadItemTx(ctx, tx, job.PostmortemID, job.ItemID)
-	if err != nil {
-		return err
-	}
 	previous, err := store.AdoptTicket(ctx, tx, job.PostmortemID, job.ItemID, t, now)
 	if err != nil {
 		return err
