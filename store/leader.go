@@ -168,3 +168,26 @@ func discard(conn *sql.Conn, err error) {
 	}
 	_ = conn.Close()
 }
+
+// PeriodicStarted is when the periodic work named work ("reconcile", "stall") last started,
+// by any process; zero when it never ran.
+func (s *Store) PeriodicStarted(ctx context.Context, work string) (time.Time, error) {
+	var at string
+	err := s.readDB.QueryRowContext(ctx, `SELECT started_at FROM periodic_runs WHERE work = ?`, work).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, redactError(err, s.pgDatabase())
+	}
+	return parseTime(at), nil
+}
+
+// RecordPeriodicStart stores that the periodic work named work started at.
+func (s *Store) RecordPeriodicStart(ctx context.Context, work string, at time.Time) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `INSERT INTO periodic_runs (work, started_at) VALUES (?, ?)
+			ON CONFLICT (work) DO UPDATE SET started_at = excluded.started_at`, work, formatTime(at))
+		return err
+	})
+}

@@ -81,3 +81,78 @@ func TestPeriodicWorkHasOneLeader(t *testing.T) {
 		return b.eng.Leading() && reconciles > 0 && scans > 0
 	})
 }
+
+// TestPeriodicWorkKeepsItsCadenceAcrossProcesses: a process that takes the lead (here the next
+// one started on the database, after the first stopped) runs each piece of periodic work when
+// its period has passed since it last started on any process, not at once: stall scans every
+// hour are not run again, reconciliation every 1.5 s runs when it is due.
+func TestPeriodicWorkKeepsItsCadenceAcrossProcesses(t *testing.T) {
+	pgtest.ForEach(t, testPeriodicWorkKeepsItsCadenceAcrossProcesses)
+}
+
+func testPeriodicWorkKeepsItsCadenceAcrossProcesses(t *testing.T, db pgtest.Backend) {
+	database := db.Database(t)
+	cfg := config.Default()
+	cfg.Reconcile.Every = 1500 * time.Millisecond
+	cfg.Stall.ScanEvery = time.Hour
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	run := func() (eng *sync.Engine, st *store.Store, stop func()) {
+		st, err := store.Open(t.Context(), database, logger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		eng = sync.New(sync.Options{Store: st, Config: cfg, Logger: logger, LeaderEvery: 50 * time.Millisecond})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = eng.Run(ctx)
+		}()
+		stopped := false
+		stop = func() {
+			if !stopped {
+				stopped = true
+				cancel()
+				<-done
+				st.Close()
+			}
+		}
+		t.Cleanup(stop)
+		return eng, st, stop
+	}
+	a, aStore, stopA := run()
+	deadline := time.Now().Add(10 * time.Second)
+	for r, s := a.PeriodicRuns(); r == 0 || s == 0; r, s = a.PeriodicRuns() {
+		if time.Now().After(deadline) {
+			t.Fatal("the first process did not reconcile and scan within 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	started, err := aStore.PeriodicStarted(t.Context(), "reconcile")
+	if err != nil || started.IsZero() {
+		t.Fatalf("when reconcile last started: %v, %v", started, err)
+	}
+	stopA()
+
+	b, _, _ := run()
+	due := started.Add(cfg.Reconcile.Every)
+	for time.Until(due) > 200*time.Millisecond {
+		if r, s := b.PeriodicRuns(); r != 0 || s != 0 {
+			t.Fatalf("the next process reconciled %d times and scanned %d times %s before reconciliation was due", r, s, time.Until(due).Round(time.Millisecond))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	deadline = due.Add(5 * time.Second)
+	for r, _ := b.PeriodicRuns(); r == 0; r, _ = b.PeriodicRuns() {
+		if time.Now().After(deadline) {
+			t.Fatal("the next process did not reconcile within 5 s of it being due")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, s := b.PeriodicRuns(); s != 0 {
+		t.Fatalf("the next process scanned for stalls %d times, an hour after the last scan not yet past", s)
+	}
+}

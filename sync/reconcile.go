@@ -45,9 +45,10 @@ func (e *Engine) periodic(ctx context.Context) {
 	}
 }
 
-// lead reconciles every reconcile.every and scans for stalls every stall.scan_every, both once
-// at the start too (a restart, or a leader that died, may have missed webhooks and stalls),
-// until ctx ends.
+// lead reconciles every reconcile.every and scans for stalls every stall.scan_every until ctx
+// ends. Each keeps its cadence across all processes together: it runs once its period has
+// passed since it last started on any of them (the store keeps when), so a process that takes
+// the lead (at start, or when the leader died) runs at once only the work that is due.
 func (e *Engine) lead(ctx context.Context) {
 	every := e.opts.Config.Reconcile.Every
 	if every <= 0 {
@@ -57,35 +58,74 @@ func (e *Engine) lead(ctx context.Context) {
 	if scanEvery <= 0 {
 		scanEvery = defaultStallScanEvery
 	}
-	reconcile := func() {
-		e.reconcileRuns.Add(1)
-		if err := e.Reconcile(ctx); err != nil && ctx.Err() == nil {
-			e.logger.Error("reconcile", slog.String("error", err.Error()))
-		}
-		e.prune(ctx)
+	works := []periodicWork{
+		{name: periodicReconcile, every: every, run: func() {
+			e.reconcileRuns.Add(1)
+			if err := e.Reconcile(ctx); err != nil && ctx.Err() == nil {
+				e.logger.Error("reconcile", slog.String("error", err.Error()))
+			}
+			e.prune(ctx)
+		}},
+		{name: periodicStall, every: scanEvery, run: func() {
+			e.stallRuns.Add(1)
+			if err := e.scanStalls(ctx); err != nil && ctx.Err() == nil {
+				e.logger.Error("stall scan", slog.String("error", err.Error()))
+			}
+		}},
 	}
-	scan := func() {
-		e.stallRuns.Add(1)
-		if err := e.scanStalls(ctx); err != nil && ctx.Err() == nil {
-			e.logger.Error("stall scan", slog.String("error", err.Error()))
+	for i := range works {
+		last, err := e.opts.Store.PeriodicStarted(ctx, works[i].name)
+		if err != nil && ctx.Err() == nil {
+			// Unknown: run it now rather than risk never running it.
+			e.logger.Error("read when the periodic work last ran", slog.String("work", works[i].name), slog.String("error", err.Error()))
+		}
+		works[i].next = last.Add(works[i].every)
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		now := e.opts.Clock.Now()
+		next := works[0].next
+		for _, w := range works[1:] {
+			if w.next.Before(next) {
+				next = w.next
+			}
+		}
+		if wait := next.Sub(now); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+			continue
+		}
+		for i := range works {
+			if works[i].next.After(now) {
+				continue
+			}
+			if err := e.opts.Store.RecordPeriodicStart(ctx, works[i].name, now); err != nil && ctx.Err() == nil {
+				e.logger.Error("record the start of the periodic work", slog.String("work", works[i].name), slog.String("error", err.Error()))
+			}
+			works[i].run()
+			works[i].next = now.Add(works[i].every)
 		}
 	}
-	reconcile()
-	scan()
-	reconcileTick := time.NewTicker(every)
-	defer reconcileTick.Stop()
-	scanTick := time.NewTicker(scanEvery)
-	defer scanTick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-reconcileTick.C:
-			reconcile()
-		case <-scanTick.C:
-			scan()
-		}
-	}
+}
+
+// The periodic work's names, as the store keeps when each last started.
+const (
+	periodicReconcile = "reconcile"
+	periodicStall     = "stall"
+)
+
+// periodicWork is one piece of the periodic work: what it is called, how often it runs, what
+// it does, and when it runs next.
+type periodicWork struct {
+	name  string
+	every time.Duration
+	run   func()
+	next  time.Time
 }
 
 // Reconcile runs one reconciliation cycle: for every repository or project with linked
