@@ -109,9 +109,15 @@ func (s *Server) webIssueLocked(rp *repo, is *issue) webIssue {
 	}
 	p.Actions = webActionsLocked(is)
 	p.Webhook, _ = s.hook.Target()
-	p.Deliveries = s.hook.Deliveries(strings.ToLower(rp.fullName) + "#" + strconv.Itoa(is.number))
+	p.Deliveries = s.hook.Deliveries(deliveryTicket(rp, is))
 	p.DeliveryHeader = "X-GitHub-Delivery"
 	return p
+}
+
+// deliveryTicket is the key of an issue's deliveries in s.hook: "owner/name#n" in lower case,
+// whatever the case of the page's address.
+func deliveryTicket(rp *repo, is *issue) string {
+	return strings.ToLower(rp.fullName) + "#" + strconv.Itoa(is.number)
 }
 
 func webTime(t time.Time) string {

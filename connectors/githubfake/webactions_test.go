@@ -140,3 +140,23 @@ func TestIssuePageRefusesForeignPosts(t *testing.T) {
 		t.Errorf("%d deliveries without a webhook", len(reqs))
 	}
 }
+
+// TestIssuePageDeliveriesAnyCase: a click on the page at one spelling of the repository lists
+// its delivery on the page at another, as both name the same issue.
+func TestIssuePageDeliveriesAnyCase(t *testing.T) {
+	rec := devwebtest.NewRecorder(t)
+	s := New(Options{ServeHTML: true})
+	defer s.Close()
+	s.SetWebhook(rec.URL, "secret")
+	if _, err := s.CreateIssue("Acme/X", NewIssue{Title: "Fix it"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := devwebtest.Click(t, s.HTMLBase()+"/ACME/x/issues/1", url.Values{"action": {devweb.ActionDone}}); code != http.StatusSeeOther {
+		t.Fatalf("click: %d: %s", code, body)
+	}
+	for _, path := range []string{"/acme/x/issues/1", "/Acme/X/issues/1"} {
+		if _, _, html := get(t, s.HTMLBase()+path); !strings.Contains(html, "issues closed") {
+			t.Errorf("%s does not list the delivery:\n%s", path, html)
+		}
+	}
+}
