@@ -109,9 +109,15 @@ func (s *Server) webIssueLocked(rp *repo, is *issue) webIssue {
 	}
 	p.Actions = webActionsLocked(is)
 	p.Webhook, _ = s.hook.Target()
-	p.Deliveries = s.hook.Deliveries(strings.ToLower(rp.fullName) + "#" + strconv.Itoa(is.number))
+	p.Deliveries = s.hook.Deliveries(deliveryTicket(rp, is))
 	p.DeliveryHeader = "X-GitHub-Delivery"
 	return p
+}
+
+// deliveryTicket is the key of an issue's deliveries in s.hook: "owner/name#n" in lower case,
+// whatever the case of the page's address.
+func deliveryTicket(rp *repo, is *issue) string {
+	return strings.ToLower(rp.fullName) + "#" + strconv.Itoa(is.number)
 }
 
 func webTime(t time.Time) string {
@@ -122,13 +128,7 @@ func webTime(t time.Time) string {
 }
 
 func writeWeb(w http.ResponseWriter, status int, page webIssue) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = webTemplate.Execute(w, page)
+	devweb.WritePage(w, status, "text/html; charset=utf-8", webTemplate, page)
 }
 
 var webTemplate = template.Must(template.Must(template.New("issue").Parse(devweb.Templates)).Parse(`<!DOCTYPE html>

@@ -110,11 +110,11 @@ func (s *Server) serveWebAction(w http.ResponseWriter, r *http.Request, repoName
 	payload["issue"] = s.issueJSONLocked(rp, is)
 	payload["repository"] = s.repoJSONLocked(rp)
 	payload["sender"] = s.userJSONLocked(actor)
-	repoID := rp.id
+	repoID, ticket := rp.id, deliveryTicket(rp, is)
 	s.mu.Unlock()
 
 	delivery := newGUID()
-	s.hook.Deliver(w, r, strings.ToLower(repoName)+"#"+strconv.Itoa(number), event+" "+payload["action"].(string), delivery, payload,
+	s.hook.Deliver(w, r, ticket, event+" "+payload["action"].(string), delivery, payload,
 		func(body []byte, secret string) http.Header {
 			h := http.Header{}
 			h.Set("Content-Type", "application/json")

@@ -111,8 +111,9 @@ func TestIssuePageButtons(t *testing.T) {
 }
 
 // TestIssuePageRefusesForeignPosts: a post from another site (as the browser reports it), to a
-// host name that is not loopback (DNS rebinding), or of a button the issue does not offer,
-// changes nothing and delivers nothing.
+// host name that is not loopback (DNS rebinding), of a button the issue does not offer, or of
+// an empty comment changes nothing and delivers nothing; without a webhook a click changes the
+// issue and sends nothing.
 func TestIssuePageRefusesForeignPosts(t *testing.T) {
 	rec := devwebtest.NewRecorder(t)
 	s := New(Options{ServeHTML: true})
@@ -122,38 +123,40 @@ func TestIssuePageRefusesForeignPosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := s.HTMLBase() + "/acme/x/issues/1"
-	tests := []struct {
-		name   string
-		form   url.Values
-		header []string
-		status int
-	}{
-		{"cross-site", url.Values{"action": {devweb.ActionDone}}, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
-		{"other origin", url.Values{"action": {devweb.ActionDone}}, []string{"Sec-Fetch-Site", "", "Origin", "http://evil.example"}, http.StatusForbidden},
-		{"rebound host name", url.Values{"action": {devweb.ActionDone}}, []string{"Host", "evil.example:80"}, http.StatusForbidden},
-		{"not offered", url.Values{"action": {devweb.ActionReopen}}, nil, http.StatusConflict},
-		{"empty comment", url.Values{"action": {devweb.ActionComment}, "body": {"  "}}, nil, http.StatusConflict},
-		{"unknown", url.Values{"action": {"delete"}}, nil, http.StatusConflict},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if code, body := devwebtest.Click(t, page, tc.form, tc.header...); code != tc.status {
-				t.Fatalf("%d, want %d: %s", code, tc.status, body)
-			}
-			if is, _ := s.Issue("acme/x", 1); is.State != "open" || len(is.Comments) != 0 {
-				t.Errorf("the issue changed: %+v", is)
-			}
-			if reqs, _ := rec.Deliveries(); len(reqs) != 0 {
-				t.Errorf("%d deliveries", len(reqs))
-			}
-		})
-	}
-	// Without a webhook a click still changes the issue, and nothing is sent.
+	devwebtest.CheckRefusals(t, page, devweb.ActionReopen, rec, func(t *testing.T) {
+		if is, _ := s.Issue("acme/x", 1); is.State != "open" || len(is.Comments) != 0 {
+			t.Errorf("the issue changed: %+v", is)
+		}
+	})
+
 	s.SetWebhook("", "")
-	if code, _ := devwebtest.Click(t, page, url.Values{"action": {devweb.ActionDone}}); code != http.StatusSeeOther {
-		t.Fatalf("click without a webhook: %d", code)
+	if code, body := devwebtest.Click(t, page, url.Values{"action": {devweb.ActionDone}}); code != http.StatusSeeOther {
+		t.Fatalf("click without a webhook: %d: %s", code, body)
 	}
 	if is, _ := s.Issue("acme/x", 1); is.State != "closed" {
 		t.Errorf("state %s after close without a webhook", is.State)
+	}
+	if reqs, _ := rec.Deliveries(); len(reqs) != 0 {
+		t.Errorf("%d deliveries without a webhook", len(reqs))
+	}
+}
+
+// TestIssuePageDeliveriesAnyCase: a click on the page at one spelling of the repository lists
+// its delivery on the page at another, as both name the same issue.
+func TestIssuePageDeliveriesAnyCase(t *testing.T) {
+	rec := devwebtest.NewRecorder(t)
+	s := New(Options{ServeHTML: true})
+	defer s.Close()
+	s.SetWebhook(rec.URL, "secret")
+	if _, err := s.CreateIssue("Acme/X", NewIssue{Title: "Fix it"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := devwebtest.Click(t, s.HTMLBase()+"/ACME/x/issues/1", url.Values{"action": {devweb.ActionDone}}); code != http.StatusSeeOther {
+		t.Fatalf("click: %d: %s", code, body)
+	}
+	for _, path := range []string{"/acme/x/issues/1", "/Acme/X/issues/1"} {
+		if _, _, html := get(t, s.HTMLBase()+path); !strings.Contains(html, "issues closed") {
+			t.Errorf("%s does not list the delivery:\n%s", path, html)
+		}
 	}
 }

@@ -126,13 +126,7 @@ func (s *Server) webTime(t time.Time) string {
 }
 
 func writeWeb(w http.ResponseWriter, status int, page webIssue) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html;charset=UTF-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = webTemplate.Execute(w, page)
+	devweb.WritePage(w, status, "text/html;charset=UTF-8", webTemplate, page)
 }
 
 var webTemplate = template.Must(template.Must(template.New("issue").Parse(devweb.Templates)).Parse(`<!DOCTYPE html>

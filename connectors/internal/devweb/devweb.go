@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net"
 	"net/http"
@@ -61,6 +62,19 @@ const Templates = `
 </table>
 {{- end}}{{end}}
 `
+
+// WritePage answers a ticket's page: the page executed in t, as contentType (each stand-in
+// writes its vendor's), with the headers that keep it to itself: no sniffing, no scripts, no
+// caching, and forms that post only back to the stand-in.
+func WritePage(w http.ResponseWriter, status int, contentType string, t *template.Template, page any) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = t.Execute(w, page)
+}
 
 // maxForm bounds a form post: a comment and a few fields.
 const maxForm = 64 << 10

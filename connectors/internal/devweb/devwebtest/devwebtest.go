@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/followthrough/followthrough/connectors/internal/devweb"
 )
 
 // Recorder is a webhook receiver on loopback that keeps every delivery and answers 200.
@@ -71,6 +73,52 @@ func Click(t testing.TB, pageURL string, form url.Values, header ...string) (int
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header.Get("Location") + string(body)
+}
+
+// Refusal is a form post that a ticket's page refuses with Status, changing nothing and
+// delivering nothing.
+type Refusal struct {
+	Name   string
+	Form   url.Values
+	Header []string // Click's header pairs
+	Status int
+}
+
+// Refusals are the posts every ticket page refuses: from another site as the browser reports
+// it (Sec-Fetch-Site, or Origin alone), to a host name that is not loopback (DNS rebinding),
+// an action the ticket does not offer now (notOffered), an action no page has, and a comment
+// without words.
+func Refusals(notOffered string) []Refusal {
+	done := url.Values{"action": {devweb.ActionDone}}
+	return []Refusal{
+		{"cross-site", done, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"same-site", done, []string{"Sec-Fetch-Site", "same-site"}, http.StatusForbidden},
+		{"other origin", done, []string{"Sec-Fetch-Site", "", "Origin", "http://evil.example"}, http.StatusForbidden},
+		{"rebound host name", done, []string{"Host", "evil.example"}, http.StatusForbidden},
+		{"rebound host name and port", done, []string{"Host", "evil.example:80"}, http.StatusForbidden},
+		{"not offered", url.Values{"action": {notOffered}}, nil, http.StatusConflict},
+		{"unknown", url.Values{"action": {"delete"}}, nil, http.StatusConflict},
+		{"blank comment", url.Values{"action": {devweb.ActionComment}, "body": {"  "}}, nil, http.StatusConflict},
+		{"comment without a body", url.Values{"action": {devweb.ActionComment}}, nil, http.StatusConflict},
+	}
+}
+
+// CheckRefusals clicks each of Refusals(notOffered) on pageURL, a ticket's page whose clicks
+// deliver to rec, as a subtest: each must be answered with its status, leave rec without a
+// delivery, and pass unchanged, which fails the subtest when the ticket changed.
+func CheckRefusals(t *testing.T, pageURL, notOffered string, rec *Recorder, unchanged func(t *testing.T)) {
+	t.Helper()
+	for _, tc := range Refusals(notOffered) {
+		t.Run(tc.Name, func(t *testing.T) {
+			if code, body := Click(t, pageURL, tc.Form, tc.Header...); code != tc.Status {
+				t.Fatalf("%d, want %d: %s", code, tc.Status, body)
+			}
+			unchanged(t)
+			if reqs, _ := rec.Deliveries(); len(reqs) != 0 {
+				t.Errorf("%d deliveries", len(reqs))
+			}
+		})
+	}
 }
 
 // Keys are the keys of a JSON object and of each object in it, by the key holding it ("" for
