@@ -5,16 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/pressly/goose/v3"
-
-	"github.com/followthrough/followthrough/migrations"
 )
 
 // gooseTable is where goose records the migrations applied; it is the migrations', not the
@@ -116,11 +111,12 @@ func copyDatabase(ctx context.Context, from, to string, logger *slog.Logger) ([]
 			}
 		}
 		for _, table := range order {
-			var want, got int64
-			if err := src.readDB.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&want); err != nil {
+			want, err := countRows(ctx, src.readDB, table)
+			if err != nil {
 				return fmt.Errorf("count %s in the source: %w", table, err)
 			}
-			if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM `+table).Scan(&got); err != nil {
+			got, err := countRows(ctx, tx.reader(), table)
+			if err != nil {
 				return fmt.Errorf("count %s in the target: %w", table, err)
 			}
 			if got != want {
@@ -141,17 +137,11 @@ func copyDatabase(ctx context.Context, from, to string, logger *slog.Logger) ([]
 // this binary knows, and whether the database lacks any of this binary's migrations (one
 // numbered below its version, which migrate applies out of order). It writes nothing.
 func (s *Store) schemaVersion(ctx context.Context) (current, known int64, pending bool, err error) {
-	dialect, fsys := goose.DialectSQLite3, fs.FS(migrations.SQLite)
-	if s.dialect == Postgres {
-		dialect, fsys = goose.DialectPostgres, migrations.Postgres
-	}
-	provider, err := goose.NewProvider(dialect, s.writeDB.DB, fsys, goose.WithAllowOutofOrder(true))
+	provider, err := s.migrationProvider()
 	if err != nil {
 		return 0, 0, false, err
 	}
-	for _, src := range provider.ListSources() {
-		known = max(known, src.Version)
-	}
+	known = newestVersion(provider)
 	tables, err := s.tableNames(ctx)
 	if err != nil {
 		return 0, 0, false, err
@@ -178,11 +168,7 @@ func (s *Store) tableNames(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(rows *sql.Rows) (string, error) {
-		var name string
-		err := rows.Scan(&name)
-		return name, err
-	})
+	return collect(rows, scanString)
 }
 
 // dataTables are followthrough's tables: every table of the schema but goose's.
@@ -229,19 +215,40 @@ func isUndefinedTable(err error) bool {
 	return errors.As(err, &code) && code.SQLState() == "42P01"
 }
 
+// presentTables splits tables into those the store has and those it lacks, each in tables'
+// order.
+func (s *Store) presentTables(ctx context.Context, tables []string) (has, lacks []string, err error) {
+	names, err := s.tableNames(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tables: %w", err)
+	}
+	for _, table := range tables {
+		if slices.Contains(names, table) {
+			has = append(has, table)
+		} else {
+			lacks = append(lacks, table)
+		}
+	}
+	return has, lacks, nil
+}
+
+// countRows counts the rows of table.
+func countRows(ctx context.Context, db querier, table string) (int64, error) {
+	var n int64
+	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n)
+	return n, err
+}
+
 // refuseRows fails when any of tables exists in the store with rows in it.
 func (s *Store) refuseRows(ctx context.Context, tables []string) error {
-	have, err := s.tableNames(ctx)
+	has, _, err := s.presentTables(ctx, tables)
 	if err != nil {
-		return fmt.Errorf("tables: %w", err)
+		return err
 	}
 	var full []string
-	for _, table := range tables {
-		if !slices.Contains(have, table) {
-			continue
-		}
-		var n int64
-		if err := s.readDB.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
+	for _, table := range has {
+		n, err := countRows(ctx, s.readDB, table)
+		if err != nil {
 			return fmt.Errorf("count %s: %w", table, err)
 		}
 		if n > 0 {
@@ -257,15 +264,15 @@ func (s *Store) refuseRows(ctx context.Context, tables []string) error {
 // parentsFirst orders tables so that every table comes after the tables its foreign keys
 // refer to, and checks that the store has every one of them.
 func (s *Store) parentsFirst(ctx context.Context, tables []string) ([]string, error) {
-	have, err := s.tableNames(ctx)
+	_, lacks, err := s.presentTables(ctx, tables)
 	if err != nil {
-		return nil, fmt.Errorf("tables: %w", err)
+		return nil, err
+	}
+	if len(lacks) > 0 {
+		return nil, fmt.Errorf("has no table %s, which the source has", lacks[0])
 	}
 	parents := map[string][]string{}
 	for _, table := range tables {
-		if !slices.Contains(have, table) {
-			return nil, fmt.Errorf("has no table %s, which the source has", table)
-		}
 		query := `SELECT DISTINCT "table" FROM pragma_foreign_key_list(?)`
 		if s.dialect == Postgres {
 			query = `SELECT DISTINCT confrelid::regclass::text FROM pg_constraint
@@ -275,11 +282,7 @@ func (s *Store) parentsFirst(ctx context.Context, tables []string) ([]string, er
 		if err != nil {
 			return nil, fmt.Errorf("foreign keys of %s: %w", table, err)
 		}
-		refs, err := collect(rows, func(rows *sql.Rows) (string, error) {
-			var name string
-			err := rows.Scan(&name)
-			return name, err
-		})
+		refs, err := collect(rows, scanString)
 		if err != nil {
 			return nil, fmt.Errorf("foreign keys of %s: %w", table, err)
 		}
@@ -308,11 +311,8 @@ func (s *Store) parentsFirst(ctx context.Context, tables []string) ([]string, er
 	return order, nil
 }
 
-// copyBatchParams bounds the parameters of one INSERT (SQLite allows 32766, PostgreSQL 65535).
-const copyBatchParams = 2000
-
 // copyTable copies every row of table from src into the target's transaction, in INSERTs of
-// many rows each.
+// maxRowsPerInsert rows each (insertRows), reading the source a batch at a time.
 func copyTable(ctx context.Context, src *Store, tx *Tx, table string) error {
 	rows, err := src.readDB.QueryContext(ctx, `SELECT * FROM `+table)
 	if err != nil {
@@ -327,17 +327,14 @@ func copyTable(ctx context.Context, src *Store, tx *Tx, table string) error {
 	if err != nil {
 		return err
 	}
-	perRow := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
 	head := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES `
-	batch := max(1, copyBatchParams/len(cols))
-	var args []any
+	var batch []any // the values of the rows read and not yet inserted, row after row
 	flush := func() error {
-		if len(args) == 0 {
-			return nil
-		}
-		n := len(args) / len(cols)
-		_, err := tx.exec(ctx, head+strings.TrimSuffix(strings.Repeat(perRow+", ", n), ", "), args...)
-		args = args[:0]
+		n := len(batch) / len(cols)
+		err := insertRows(ctx, tx, head, len(cols), n, func(i int, args []any) []any {
+			return append(args, batch[i*len(cols):(i+1)*len(cols)]...)
+		}, "")
+		batch = batch[:0]
 		return err
 	}
 	vals := make([]any, len(cols))
@@ -350,9 +347,9 @@ func copyTable(ctx context.Context, src *Store, tx *Tx, table string) error {
 			return err
 		}
 		for i, v := range vals {
-			args = append(args, convertValue(v, kinds[i]))
+			batch = append(batch, convertValue(v, kinds[i]))
 		}
-		if len(args) >= batch*len(cols) {
+		if len(batch) >= maxRowsPerInsert*len(cols) {
 			if err := flush(); err != nil {
 				return err
 			}

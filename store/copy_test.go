@@ -14,11 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pressly/goose/v3"
-
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/internal/pgtest"
-	"github.com/followthrough/followthrough/migrations"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -137,12 +134,20 @@ func copyDB(t *testing.T, from, to string) []CopiedTable {
 
 // TestCopyRoundTrip: SQLite to PostgreSQL, to another PostgreSQL schema, to SQLite and to SQLite
 // again keeps every row of every table, bytes and all; the counts it reports are the tables'; a
-// PostgreSQL target's sequences are advanced, so the copy takes new rows.
+// PostgreSQL target's sequences are advanced, so the copy takes new rows. Tables of more rows
+// than one INSERT takes are copied in several.
 func TestCopyRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	first := filepath.Join(dir, "first.db")
 	src := openAt(t, first)
 	fillForCopy(t, src, "PM")
+	many := make([]ft.ActionItem, 2*maxRowsPerInsert+1)
+	for i := range many {
+		many[i] = item(fmt.Sprintf("AI-%d", i+1), "One of many")
+	}
+	if err := intakeNew(context.Background(), src, testDoc("MANY", many...), targets(len(many), repoA), t0); err != nil {
+		t.Fatal(err)
+	}
 	want := dumpTables(t, src)
 	src.Close()
 
@@ -220,32 +225,12 @@ func testCopyRefusesNonEmptyTarget(t *testing.T, b backend) {
 // gaps).
 func previousVersion(t *testing.T, s *Store) int64 {
 	t.Helper()
-	dialect, fsys := goose.DialectSQLite3, migrations.SQLite
-	if s.dialect == Postgres {
-		dialect, fsys = goose.DialectPostgres, migrations.Postgres
-	}
-	p, err := goose.NewProvider(dialect, s.writeDB.DB, fsys)
+	p, err := s.migrationProvider()
 	if err != nil {
 		t.Fatal(err)
 	}
 	sources := p.ListSources()
 	return sources[len(sources)-2].Version
-}
-
-// migrateTo migrates s up to version only.
-func migrateTo(t *testing.T, s *Store, version int64) {
-	t.Helper()
-	dialect, fsys := goose.DialectSQLite3, migrations.SQLite
-	if s.dialect == Postgres {
-		dialect, fsys = goose.DialectPostgres, migrations.Postgres
-	}
-	p, err := goose.NewProvider(dialect, s.writeDB.DB, fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(context.Background(), version); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestCopyRefusesSourceAtAnotherVersion: the source must be at this binary's schema version;

@@ -80,19 +80,9 @@ func MarkInboundProcessed(ctx context.Context, tx *Tx, id int64, now time.Time, 
 // the writer for milliseconds at a time, never for the whole history at once.
 const pruneChunk = 2000
 
-// PruneInbound forgets webhook delivery ids, processed inbound events and finished outbox
-// jobs from before before. A redelivery older than that is applied again, which the
-// older-event rule makes harmless; given-up jobs stay, for retry.
-func (s *Store) PruneInbound(ctx context.Context, before time.Time) error {
-	if _, err := s.PruneDeliveries(ctx, before); err != nil {
-		return err
-	}
-	_, err := s.PruneDoneJobs(ctx, before)
-	return err
-}
-
 // PruneDeliveries forgets webhook delivery ids and processed inbound events received before
-// before; it returns how many rows went.
+// before; it returns how many rows went. A redelivery older than that is applied again, which
+// the older-event rule makes harmless.
 func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
 	cut := formatTime(before)
 	ids, err := s.pruneInChunks(ctx, `DELETE FROM webhook_deliveries WHERE (source, delivery_id) IN (

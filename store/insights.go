@@ -101,7 +101,7 @@ const finishedUnix = `COALESCE(i.finished_unix, i.signed_off_unix)`
 // sign-off: the expression of the index items_days_to_done, which the median reads in order.
 const doneSeconds = `(CASE WHEN i.finished_unix > i.signed_off_unix THEN i.finished_unix - i.signed_off_unix ELSE 0 END)`
 
-// Burndown counts, per week, the items created, finished and reopened and the items unfinished
+// burndown counts, per week, the items created, finished and reopened and the items unfinished
 // at its end, from the first week with an item to now's week; weeks without changes are
 // included.
 //
@@ -109,10 +109,6 @@ const doneSeconds = `(CASE WHEN i.finished_unix > i.signed_off_unix THEN i.finis
 // finished. An item that was finished at sign-off has no crossing into finished: what an item
 // is now, undone by its crossings, is what it was when it was created, so those items count as
 // finished in the week they were created.
-func (s *Store) Burndown(ctx context.Context, f ft.InsightsFilter, now time.Time) ([]ft.WeekCount, error) {
-	return burndown(ctx, s.readDB, f, now)
-}
-
 func burndown(ctx context.Context, db querier, f ft.InsightsFilter, now time.Time) ([]ft.WeekCount, error) {
 	sq := burndownQuery(f)
 	rows, err := db.QueryContext(ctx, sq.sql.String(), sq.args...)
@@ -173,14 +169,10 @@ func burndownQuery(f ft.InsightsFilter) *sqlText {
 	return q
 }
 
-// OnTimeByTeam counts, per team, the items, the finished ones, and those finished in time: done
+// onTimeByTeam counts, per team, the items, the finished ones, and those finished in time: done
 // by the end of the effective due day (UTC), or won't-do before the due day began (deciding not
 // to do something on the day it is due is not doing it on time). An item finished at sign-off
 // finished then. Teams are in name order.
-func (s *Store) OnTimeByTeam(ctx context.Context, f ft.InsightsFilter, policy ft.StallPolicy) ([]ft.TeamOnTime, error) {
-	return onTimeByTeam(ctx, s.readDB, f, policy)
-}
-
 func onTimeByTeam(ctx context.Context, db querier, f ft.InsightsFilter, policy ft.StallPolicy) ([]ft.TeamOnTime, error) {
 	sq := onTimeQuery(f, policy)
 	rows, err := db.QueryContext(ctx, sq.sql.String(), sq.args...)
@@ -211,13 +203,9 @@ func onTimeQuery(f ft.InsightsFilter, policy ft.StallPolicy) *sqlText {
 	return q
 }
 
-// DaysToDone is, per priority (P0 to P3, each listed), the median time in days from sign-off
+// daysToDone is, per priority (P0 to P3, each listed), the median time in days from sign-off
 // (acceptance, when there is none) to done, over done items; an item done at sign-off, or
 // before it, took 0 days. Won't-do items are not done and do not count.
-func (s *Store) DaysToDone(ctx context.Context, f ft.InsightsFilter) ([]ft.PriorityDays, error) {
-	return daysToDone(ctx, s.readDB, f)
-}
-
 func daysToDone(ctx context.Context, db querier, f ft.InsightsFilter) ([]ft.PriorityDays, error) {
 	sq := doneCountQuery(f)
 	rows, err := db.QueryContext(ctx, sq.sql.String(), sq.args...)
@@ -295,12 +283,8 @@ func middleDoneQuery(f ft.InsightsFilter, priority string, skip, n int) *sqlText
 		filter(f, "i").add(` ORDER BY `+doneSeconds+` LIMIT ? OFFSET ?`, n, skip)
 }
 
-// OverdueByAge counts the unfinished items whose effective due day has ended, by whole days
+// overdueByAge counts the unfinished items whose effective due day has ended, by whole days
 // since its end at now: under 7, 7–27, 28–89, 90 or more.
-func (s *Store) OverdueByAge(ctx context.Context, f ft.InsightsFilter, policy ft.StallPolicy, now time.Time) ([]ft.AgeBucket, error) {
-	return overdueByAge(ctx, s.readDB, f, policy, now)
-}
-
 func overdueByAge(ctx context.Context, db querier, f ft.InsightsFilter, policy ft.StallPolicy, now time.Time) ([]ft.AgeBucket, error) {
 	sq := overdueQuery(f, policy, dayNumber(now))
 	rows, err := db.QueryContext(ctx, sq.sql.String(), sq.args...)

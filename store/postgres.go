@@ -19,8 +19,6 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
-
-	"github.com/followthrough/followthrough/migrations"
 )
 
 // PostgreSQL: several processes share one database. What differs from SQLite is here: how the
@@ -144,8 +142,7 @@ func (s *Store) postgresMigrations(ctx context.Context) (*goose.Provider, error)
 	if err != nil {
 		return nil, err
 	}
-	return goose.NewProvider(goose.DialectPostgres, s.writeDB.DB, migrations.Postgres, goose.WithSessionLocker(locker),
-		goose.WithAllowOutofOrder(true))
+	return s.migrationProvider(goose.WithSessionLocker(locker))
 }
 
 // writePostgres runs fn in a SERIALIZABLE transaction: whatever other processes commit at the

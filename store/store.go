@@ -34,6 +34,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -351,7 +352,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	case Postgres:
 		provider, err = s.postgresMigrations(ctx)
 	default:
-		provider, err = goose.NewProvider(goose.DialectSQLite3, s.writeDB.DB, migrations.SQLite, goose.WithAllowOutofOrder(true))
+		provider, err = s.migrationProvider()
 	}
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", s.name, redactError(err, s.pgDatabase()))
@@ -369,17 +370,32 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return s.refuseNewerSchema(ctx, provider)
 }
 
+// migrationProvider is the goose provider of the embedded migrations of the store's dialect,
+// out of order as Migrate says, with opts (Migrate's session lock on PostgreSQL).
+func (s *Store) migrationProvider(opts ...goose.ProviderOption) (*goose.Provider, error) {
+	dialect, fsys := goose.DialectSQLite3, fs.FS(migrations.SQLite)
+	if s.dialect == Postgres {
+		dialect, fsys = goose.DialectPostgres, migrations.Postgres
+	}
+	return goose.NewProvider(dialect, s.writeDB.DB, fsys, append([]goose.ProviderOption{goose.WithAllowOutofOrder(true)}, opts...)...)
+}
+
+// newestVersion is the number of the newest migration this binary has.
+func newestVersion(provider *goose.Provider) int64 {
+	known := int64(0)
+	for _, src := range provider.ListSources() {
+		known = max(known, src.Version)
+	}
+	return known
+}
+
 // refuseNewerSchema fails when the database has a migration this binary does not have.
 func (s *Store) refuseNewerSchema(ctx context.Context, provider *goose.Provider) error {
 	current, err := provider.GetDBVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate %s: schema version: %w", s.name, redactError(err, s.pgDatabase()))
 	}
-	known := int64(0)
-	for _, src := range provider.ListSources() {
-		known = max(known, src.Version)
-	}
-	if current > known {
+	if known := newestVersion(provider); current > known {
 		return fmt.Errorf("database %s has schema version %d, newer than this binary's %d: run a newer followthrough", s.name, current, known)
 	}
 	return nil

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pressly/goose/v3"
-
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/migrations"
@@ -63,18 +61,20 @@ func (b backend) openAtVersion(t testing.TB, version int64) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	dialect, fsys := goose.DialectSQLite3, migrations.SQLite
-	if s.Dialect() == Postgres {
-		dialect, fsys = goose.DialectPostgres, migrations.Postgres
-	}
-	provider, err := goose.NewProvider(dialect, s.writeDB.DB, fsys)
+	migrateTo(t, s, version)
+	return s
+}
+
+// migrateTo migrates s up to version only.
+func migrateTo(t testing.TB, s *Store, version int64) {
+	t.Helper()
+	p, err := s.migrationProvider()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := provider.UpTo(ctx, version); err != nil {
+	if _, err := p.UpTo(context.Background(), version); err != nil {
 		t.Fatal(err)
 	}
-	return s
 }
 
 // openTest is a migrated SQLite store, for the tests of what only SQLite has.
@@ -296,8 +296,8 @@ func testPruneKeepsUnfinishedJobs(t *testing.T, db backend) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PruneInbound(ctx, t0.Add(time.Hour)); err != nil {
-		t.Fatal(err)
+	if n, err := s.PruneDoneJobs(ctx, t0.Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("pruned %d done jobs, %v; want the 1 done", n, err)
 	}
 	var left []string
 	for _, j := range pendingJobs(t, s) {
