@@ -32,9 +32,9 @@ type Submitter struct {
 	Secret string // a Standard Webhooks secret (whsec_...): deliveries are signed instead
 	Client *http.Client
 	// Backoff makes the waits between attempts at one file; nil is exponential from one second,
-	// at most 20 s apart, for RetryFor.
+	// at most 20 s apart. Whatever the waits, no attempt starts RetryFor or more after the first.
 	Backoff func() retry.Backoff
-	Now     func() time.Time // for signature timestamps; nil is time.Now
+	Now     func() time.Time // the clock of signature timestamps and of RetryFor; nil is time.Now
 }
 
 // Outcome is what became of one file at the service.
@@ -48,8 +48,33 @@ type Outcome struct {
 func defaultBackoff() retry.Backoff {
 	b := retry.NewExponential(time.Second)
 	b = retry.WithCappedDuration(20*time.Second, b)
-	b = retry.WithJitterPercent(10, b)
-	return retry.WithMaxDuration(RetryFor, b)
+	return retry.WithJitterPercent(10, b)
+}
+
+// retries makes the waits between the attempts at one file, on the clock now.
+func (s *Submitter) retries(now func() time.Time) retry.Backoff {
+	backoff := s.Backoff
+	if backoff == nil {
+		backoff = defaultBackoff
+	}
+	return withBudget(RetryFor, now, backoff())
+}
+
+// withBudget stops next once budget has passed on now since it was made, and cuts the last wait
+// to fit: retry.WithMaxDuration, on a clock that tests can drive.
+func withBudget(budget time.Duration, now func() time.Time, next retry.Backoff) retry.Backoff {
+	start := now()
+	return retry.BackoffFunc(func() (time.Duration, bool) {
+		left := budget - now().Sub(start)
+		if left <= 0 {
+			return 0, true
+		}
+		wait, stop := next.Next()
+		if stop {
+			return 0, true
+		}
+		return min(wait, left), false
+	})
 }
 
 // Send posts one linted document. Network errors and 5xx answers are tried again with backoff;
@@ -64,20 +89,17 @@ func (s *Submitter) Send(ctx context.Context, r *Report) Outcome {
 		}
 		key = k
 	}
-	client, now, backoff := s.Client, s.Now, s.Backoff
+	client, now := s.Client, s.Now
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
 	if now == nil {
 		now = time.Now
 	}
-	if backoff == nil {
-		backoff = defaultBackoff
-	}
 	endpoint := strings.TrimRight(s.URL, "/") + "/v1/postmortems"
 	webhookID := newWebhookID()
 	var out Outcome
-	err := retry.Do(ctx, backoff(), func(ctx context.Context) error {
+	err := retry.Do(ctx, s.retries(now), func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(r.Body))
 		if err != nil {
 			return err
@@ -153,6 +175,12 @@ func newWebhookID() string {
 // on stdout. Exit 0 when every file was accepted, unchanged, revised or skipped; 1 when any
 // was refused or could not be sent; 2 for usage errors and lint problems.
 func SubmitCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	return submitCommand(ctx, args, stdout, stderr, getenv, Submitter{})
+}
+
+// submitCommand is SubmitCommand sending with the Backoff and Now of with (nil: the defaults),
+// so that tests can shorten the waits and drive the clock.
+func submitCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, with Submitter) int {
 	fs := newFlagSet("submit", stderr)
 	base := fs.String("url", "", "the service's base URL, without /v1 (or FOLLOWTHROUGH_URL)")
 	token := fs.String("token", "", "API bearer token (or FOLLOWTHROUGH_TOKEN)")
@@ -166,6 +194,9 @@ func SubmitCommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if err != nil && !*dryRun {
 		fmt.Fprintln(stderr, "followthrough submit:", err)
 		return ExitProblem
+	}
+	if s != nil {
+		s.Backoff, s.Now = with.Backoff, with.Now
 	}
 	code := ExitOK
 	worse := func(c int) {
