@@ -17,6 +17,7 @@ import (
 	"github.com/followthrough/followthrough/config"
 	"github.com/followthrough/followthrough/connectors/github"
 	"github.com/followthrough/followthrough/connectors/githubfake"
+	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/store"
 	"github.com/followthrough/followthrough/sync"
 )
@@ -154,16 +155,16 @@ func fileSize(b *testing.B, path string) int64 {
 	return total
 }
 
-// BenchmarkFollowedWebhooks sends GitHub deliveries (11 KB) about 50 tickets followthrough
-// follows, 8 at a time: each is recorded and applied in the group commit.
-func BenchmarkFollowedWebhooks(b *testing.B) {
+// followedWebhooks is an engine on database with 50 GitHub tickets it follows, and a GitHub
+// delivery (11 KB, closed) about each of them.
+func followedWebhooks(b *testing.B, database string) (*sync.Engine, [][]byte) {
 	ctx := context.Background()
 	cfg, tr, logger := benchGitHub(b)
-	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "ft.db"), logger)
+	st, err := store.Open(ctx, database, logger)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	b.Cleanup(func() { st.Close() })
 	if err := st.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -191,11 +192,6 @@ func BenchmarkFollowedWebhooks(b *testing.B) {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	// As a running server does once its first job has asked GitHub: deliveries are applied
-	// as they are recorded.
-	if err := eng.LearnSelf(ctx, ft.GitHub); err != nil {
-		b.Fatal(err)
-	}
 	raw, err := os.ReadFile(filepath.Join("testdata", "issues.closed.json"))
 	if err != nil {
 		b.Fatal(err)
@@ -216,6 +212,19 @@ func BenchmarkFollowedWebhooks(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	return eng, payloads
+}
+
+// BenchmarkFollowedWebhooks sends GitHub deliveries (11 KB) about 50 tickets followthrough
+// follows, 8 at a time: each is recorded and applied in the group commit, as a running server
+// does on SQLite once its first job has asked GitHub who it is.
+func BenchmarkFollowedWebhooks(b *testing.B) {
+	ctx := context.Background()
+	eng, payloads := followedWebhooks(b, filepath.Join(b.TempDir(), "ft.db"))
+	if err := eng.LearnSelf(ctx, ft.GitHub); err != nil {
+		b.Fatal(err)
+	}
+	tickets := int64(len(payloads))
 	var n atomic.Int64
 	b.SetParallelism(8)
 	b.ResetTimer()
@@ -229,4 +238,26 @@ func BenchmarkFollowedWebhooks(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkQueuedWebhooksApplied is the worker applying deliveries stored for it, on each
+// database (PostgreSQL queues every delivery; SQLite before the engine knows who it is): b.N
+// deliveries about 50 tickets are recorded, then the worker applies them all, timed.
+func BenchmarkQueuedWebhooksApplied(b *testing.B) {
+	for _, db := range pgtest.Backends {
+		b.Run(db.Name, func(b *testing.B) {
+			ctx := context.Background()
+			eng, payloads := followedWebhooks(b, db.Database(b))
+			b.StopTimer()
+			for i := range b.N {
+				if ignored, err := eng.RecordWebhook(ctx, "github", fmt.Sprintf("queued-%d", i), "issues", payloads[i%len(payloads)]); err != nil || ignored != "" {
+					b.Fatalf("delivery %d: %q, %v", i, ignored, err)
+				}
+			}
+			b.StartTimer()
+			if _, err := eng.RunDue(ctx); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
 }
