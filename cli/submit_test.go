@@ -15,27 +15,11 @@ import (
 
 	"github.com/followthrough/followthrough/config"
 	"github.com/followthrough/followthrough/internal/standardwebhooks"
+	"github.com/followthrough/followthrough/internal/testclock"
 )
 
-// fakeClock is a clock that moves only when the test says.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_800_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// clockStart is where the tests' clocks start.
+var clockStart = time.Unix(1_800_000_000, 0)
 
 // attempt is one request as the flaky service saw it.
 type attempt struct {
@@ -47,7 +31,7 @@ type attempt struct {
 // flakyService answers each POST with fail(n, body) for its n-th request (from 1): 0 drops the
 // connection without an answer, any other number is the status to answer. Every request is
 // checked for a valid signature with testSecret, and takes took on clock.
-func flakyService(t *testing.T, clock *fakeClock, took time.Duration, fail func(n int, body string) int) (*httptest.Server, func() []attempt) {
+func flakyService(t *testing.T, clock *testclock.Clock, took time.Duration, fail func(n int, body string) int) (*httptest.Server, func() []attempt) {
 	t.Helper()
 	key, err := config.Secret(testSecret).WebhookKey()
 	if err != nil {
@@ -113,7 +97,7 @@ func TestSubmitRetriesUntilAccepted(t *testing.T) {
 		{"dropped connection", dropped},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := newFakeClock()
+			clock := testclock.New(clockStart)
 			srv, seen := flakyService(t, clock, time.Second, func(n int, _ string) int {
 				if n <= 3 {
 					return tt.failure
@@ -158,7 +142,7 @@ func TestSubmitGivesUpAfterTwoMinutes(t *testing.T) {
 		{"dropped connection", "EOF", dropped},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := newFakeClock()
+			clock := testclock.New(clockStart)
 			// PM-CLI-1 always fails; PM-CLI-5, sent after it, is accepted: the budget is per file.
 			srv, seen := flakyService(t, clock, took, func(_ int, body string) int {
 				if strings.Contains(body, "PM-CLI-1") {
@@ -210,7 +194,7 @@ func TestSubmitDoesNotRetry4xx(t *testing.T) {
 	r := Linter{}.Lint("good.md", Markdown, []byte(goodMD))
 	for _, status := range []int{400, 401, 403, 404, 409, 413, 415, 422} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
-			clock := newFakeClock()
+			clock := testclock.New(clockStart)
 			srv, seen := flakyService(t, clock, time.Second, func(int, string) int { return status })
 			s := &Submitter{URL: srv.URL, Secret: testSecret, Backoff: constantWaits(time.Millisecond), Now: clock.Now}
 			out := s.Send(context.Background(), r)
@@ -238,7 +222,7 @@ func TestDefaultBackoff(t *testing.T) {
 // clock that moves only by them (answers that take no time), add up to exactly 2 minutes, the
 // last one cut to fit.
 func TestDefaultRetries(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(clockStart)
 	b := (&Submitter{}).retries(clock.Now)
 	var total time.Duration
 	var waits []time.Duration
