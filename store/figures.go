@@ -71,8 +71,8 @@ func (pm postmortemFigures) teamOf(r ItemRow) string {
 func figuresOf(ctx context.Context, tx *Tx, pm PostmortemRow, revision int, now time.Time) (postmortemFigures, error) {
 	f := postmortemFigures{team: pm.Team, severity: pm.Severity}
 	switch {
-	case pm.SignedOffAt != nil:
-		f.signedOffUnix = pm.SignedOffAt.Unix()
+	case pm.signedOff() != nil:
+		f.signedOffUnix = pm.signedOff().Unix()
 	case revision == 1:
 		f.signedOffUnix = now.Unix()
 	default:

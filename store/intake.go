@@ -46,6 +46,14 @@ type PostmortemRow struct {
 	Own         *ft.TicketRef // its own ticket (kind and key), if it names one
 }
 
+// signedOff is the postmortem's sign-off time as stored: none for a zero time (nullTime).
+func (pm PostmortemRow) signedOff() *time.Time {
+	if pm.SignedOffAt == nil || pm.SignedOffAt.IsZero() {
+		return nil
+	}
+	return pm.SignedOffAt
+}
+
 // IntakePlan is everything one intake writes, as the engine decided it. ApplyIntake writes it
 // in the caller's transaction, in this order.
 type IntakePlan struct {
@@ -134,8 +142,8 @@ func writePostmortem(ctx context.Context, tx *Tx, pm PostmortemRow, revision int
 	nowText := formatTime(now)
 	if revision == 1 {
 		sortAt := nowText
-		if pm.SignedOffAt != nil {
-			sortAt = formatTime(*pm.SignedOffAt)
+		if signed := pm.signedOff(); signed != nil {
+			sortAt = formatTime(*signed)
 		}
 		_, err := tx.exec(ctx, `INSERT INTO postmortems (id, title, url, severity, team, signed_off_at,
 			accepted_at, sort_at, own_kind, own_key, revision, updated_at)
@@ -165,8 +173,8 @@ func (p IntakePlan) NewRecord(now time.Time) (rec PostmortemRecord, ok bool) {
 	rec = PostmortemRecord{ID: pm.ID, Title: pm.Title, URL: pm.URL, Severity: pm.Severity, Team: pm.Team,
 		State: ft.StateTracking, Revision: 1, AcceptedAt: accepted, sortAt: formatTime(now),
 		Items: make([]Item, 0, len(p.Items))}
-	if pm.SignedOffAt != nil {
-		signed := parseTime(formatTime(*pm.SignedOffAt))
+	if signedOff := pm.signedOff(); signedOff != nil {
+		signed := parseTime(formatTime(*signedOff))
 		rec.SignedOffAt, rec.sortAt = &signed, formatTime(signed)
 	}
 	if pm.Own != nil {

@@ -58,6 +58,24 @@ func testNewRecordIsWhatIsStored(t *testing.T, db backend) {
 	if !reflect.DeepEqual(built, read) {
 		t.Fatalf("built from the plan:\n%#v\nread back:\n%#v", built, read)
 	}
+	// A zero sign-off time is stored as none.
+	var zero time.Time
+	plan.Postmortem.ID, plan.Postmortem.SignedOffAt, plan.Items = "PM-Z", &zero, nil
+	built, _ = plan.NewRecord(now)
+	err = s.Write(ctx, func(tx *Tx) error {
+		if err := ApplyIntake(ctx, tx, plan, now); err != nil {
+			return err
+		}
+		var err error
+		read, err = LoadPostmortemTx(ctx, tx, "PM-Z")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(built, read) {
+		t.Fatalf("with a zero sign-off time, built from the plan:\n%#v\nread back:\n%#v", built, read)
+	}
 	plan.Revision.Number = 2
 	if _, ok := plan.NewRecord(now); ok {
 		t.Fatal("NewRecord built a record for revision 2, which depends on what was stored")
