@@ -658,3 +658,21 @@ func nullString(s string) any {
 	}
 	return s
 }
+
+// Attempt runs fn inside the caller's transaction so that, when fn fails, what it wrote is
+// undone and the transaction goes on without it: failed is fn's error then. err is a failure
+// to set up or undo the attempt, after which the caller must give up the whole transaction.
+func Attempt(ctx context.Context, tx *Tx, fn func() error) (failed, err error) {
+	if _, err := tx.exec(ctx, "SAVEPOINT attempt"); err != nil {
+		return nil, fmt.Errorf("savepoint: %w", err)
+	}
+	if failed = fn(); failed != nil {
+		if _, err := tx.exec(ctx, "ROLLBACK TO attempt"); err != nil {
+			return failed, fmt.Errorf("undo a failed attempt (%w): %w", failed, err)
+		}
+	}
+	if _, err := tx.exec(ctx, "RELEASE attempt"); err != nil {
+		return failed, fmt.Errorf("release savepoint: %w", err)
+	}
+	return failed, nil
+}

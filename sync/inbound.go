@@ -39,10 +39,11 @@ const (
 // status, the postmortem's evaluation and the work that follows), so it is never a second
 // write: when followthrough already knows its own identity in the tracker (to tell its own
 // changes from people's) and nothing of that ticket's is queued ahead of it. Otherwise (and
-// always on PostgreSQL), or when applying it fails, its body is stored as an inbound event
-// with a job that applies it later. The webhook
-// jobs of one ticket share one ordering key (item "webhook:<source>:<ticket key>"), so a
-// ticket's events are applied in the order they arrived while other tickets' run beside them.
+// always on PostgreSQL), or when applying it fails (what it wrote is undone, in the same
+// transaction), its body is stored as an inbound event with a job that applies it later. The
+// webhook jobs of one ticket share one ordering key (item "webhook:<source>:<ticket key>"),
+// so a ticket's events are applied in the order they arrived while other tickets' run beside
+// them.
 // A delivery for a tracker this engine does not run is stored under "webhook:<source>", for
 // the worker to decide.
 //
@@ -63,61 +64,65 @@ func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event st
 	now := e.opts.Clock.Now()
 	var a applied
 	var appliedNow bool
-	record := func(applyNow bool) error {
-		return e.opts.Store.Write(ctx, func(tx *store.Tx) error {
-			a, appliedNow, ignored = applied{}, false, ""
-			duplicate, err := store.RecordDelivery(ctx, tx, source, deliveryID, now)
+	err = e.opts.Store.Write(ctx, func(tx *store.Tx) error {
+		a, appliedNow, ignored = applied{}, false, ""
+		duplicate, err := store.RecordDelivery(ctx, tx, source, deliveryID, now)
+		if err != nil {
+			return err
+		}
+		if duplicate {
+			ignored = WebhookDuplicate
+			return nil
+		}
+		if ignoredBefore != "" {
+			ignored = ignoredBefore
+			return nil
+		}
+		itemKey := "webhook:" + source
+		if ev.Ref.Kind != "" {
+			t, ok, err := store.FindTicket(ctx, tx, ev.Ref, ev.Ref.FoldsCase())
 			if err != nil {
 				return err
 			}
-			if duplicate {
-				ignored = WebhookDuplicate
+			if !ok || t.Deleted {
+				ignored = WebhookNotFollowed
 				return nil
 			}
-			if ignoredBefore != "" {
-				ignored = ignoredBefore
-				return nil
-			}
-			itemKey := "webhook:" + source
-			if ev.Ref.Kind != "" {
-				t, ok, err := store.FindTicket(ctx, tx, ev.Ref, ev.Ref.FoldsCase())
+			itemKey += ":" + t.Ref.Key
+			if applyNow {
+				queued, err := store.HasUnfinishedJob(ctx, tx, "", itemKey, jobProcessWebhook)
 				if err != nil {
 					return err
 				}
-				if !ok || t.Deleted {
-					ignored = WebhookNotFollowed
-					return nil
-				}
-				itemKey += ":" + t.Ref.Key
-				if applyNow {
-					queued, err := store.HasUnfinishedJob(ctx, tx, "", itemKey, jobProcessWebhook)
+				if !queued {
+					failed, err := store.Attempt(ctx, tx, func() error {
+						var err error
+						a, err = e.applyEvent(ctx, tx, ev, source, self, now)
+						return err
+					})
 					if err != nil {
 						return err
 					}
-					if !queued {
+					if failed == nil {
 						appliedNow = true
-						a, err = e.applyEvent(ctx, tx, ev, source, self, now)
-						return err
+						return nil
 					}
+					// Undone: stored for its job in this same transaction, so that the
+					// ticket's next delivery queues behind it and their order holds.
+					e.logger.Warn("webhook not applied at receipt; queued", slog.String("source", source),
+						slog.String("delivery_id", deliveryID), slog.String("error", failed.Error()))
+					a = applied{}
 				}
 			}
-			id, err := store.InsertInboundEvent(ctx, tx, store.InboundEvent{Source: source, DeliveryID: deliveryID,
-				Event: event, Payload: payload, ReceivedAt: now})
-			if err != nil {
-				return err
-			}
-			body, _ := json.Marshal(webhookJob{EventID: id})
-			return store.Enqueue(ctx, tx, store.Job{Kind: jobProcessWebhook, ItemID: itemKey, Payload: body}, now)
-		})
-	}
-	err = record(applyNow)
-	if err != nil && applyNow && !errors.Is(err, ft.ErrWriteRefused) && ctx.Err() == nil {
-		// Nothing of the failed attempt was written: store the delivery for its job, which
-		// retries it, rather than lose it.
-		e.logger.Warn("webhook not applied at receipt; queued", slog.String("source", source),
-			slog.String("delivery_id", deliveryID), slog.String("error", err.Error()))
-		err = record(false)
-	}
+		}
+		id, err := store.InsertInboundEvent(ctx, tx, store.InboundEvent{Source: source, DeliveryID: deliveryID,
+			Event: event, Payload: payload, ReceivedAt: now})
+		if err != nil {
+			return err
+		}
+		body, _ := json.Marshal(webhookJob{EventID: id})
+		return store.Enqueue(ctx, tx, store.Job{Kind: jobProcessWebhook, ItemID: itemKey, Payload: body}, now)
+	})
 	if err != nil {
 		return "", fmt.Errorf("record %s webhook %s: %w", source, deliveryID, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -137,6 +138,8 @@ type twEnv struct {
 	eng    *sync.Engine
 	recv   *twReceiver
 	jiraTr *jira.Tracker
+	// database is where st keeps its data, for a test to reach it beside the store.
+	database string
 }
 
 const (
@@ -180,7 +183,8 @@ func newTWEnv(t *testing.T, on pgtest.Backend) *twEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, on.Database(t), logger)
+	database := on.Database(t)
+	st, err := store.Open(ctx, database, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +194,8 @@ func newTWEnv(t *testing.T, on pgtest.Backend) *twEnv {
 	}
 	eng := sync.New(sync.Options{Store: st, Config: cfg, Clock: clock, Logger: logger,
 		Trackers: map[ft.TrackerKind]ft.Tracker{ft.GitHub: ghTr, ft.Jira: jiraTr}})
-	return &twEnv{t: t, ctx: ctx, clock: clock, gh: gh, jf: jf, st: st, cfg: cfg, eng: eng, recv: recv, jiraTr: jiraTr}
+	return &twEnv{t: t, ctx: ctx, clock: clock, gh: gh, jf: jf, st: st, cfg: cfg, eng: eng, recv: recv, jiraTr: jiraTr,
+		database: database}
 }
 
 // intake accepts a postmortem whose items go to the given targets, and runs the worker until
@@ -1065,5 +1070,74 @@ func testFollowedDeliveryAppliedAtReceipt(t *testing.T, db pgtest.Backend) {
 	}
 	if !slices.Contains(changed, "AI-2:wont_do") {
 		t.Fatalf("item.status_changed events %v: none for AI-2's change applied at receipt", changed)
+	}
+}
+
+// When applying a delivery at receipt fails, what it wrote is undone and it is queued in the
+// same transaction: the ticket's next delivery queues behind it, and once the fault is gone
+// both are applied in the order they came. The fault is real: a trigger that makes SQLite
+// refuse every status history row. (Only SQLite applies deliveries at receipt.)
+func TestDeliveryFailingAtReceiptIsQueuedInOrder(t *testing.T) {
+	var sqlite pgtest.Backend
+	for _, b := range pgtest.Backends {
+		if b.Name == "sqlite" {
+			sqlite = b
+		}
+	}
+	env := newTWEnv(t, sqlite)
+	pm := env.intake("PM-Q", ft.Target{Kind: ft.GitHub, Repo: twRepo})
+	key := pm.Items[0].Ticket.Key
+	repo, num := splitGitHubKey(t, key)
+	if err := env.eng.LearnSelf(env.ctx, ft.GitHub); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+env.database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`CREATE TRIGGER refuse_history BEFORE INSERT ON status_history
+		BEGIN SELECT RAISE(ABORT, 'injected fault'); END`); err != nil {
+		t.Fatal(err)
+	}
+	record := func(payload []byte) {
+		t.Helper()
+		if ignored, err := env.eng.RecordWebhook(env.ctx, "github", nextDelivery(), "issues", payload); err != nil || ignored != "" {
+			t.Fatalf("record: %q, %v", ignored, err)
+		}
+	}
+	wantStored := func(events, jobs int) {
+		t.Helper()
+		st, err := env.st.InboundStats(env.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Events != events || st.WebhookJobs != jobs {
+			t.Fatalf("stored %d events and %d webhook jobs, want %d and %d", st.Events, st.WebhookJobs, events, jobs)
+		}
+	}
+	env.tick()
+	if err := env.gh.AddLabel(repo, num, "in progress"); err != nil {
+		t.Fatal(err)
+	}
+	record(env.githubPayload("labeled.payload.json", "labeled", key, twPerson))
+	wantStored(1, 1) // applying it failed: queued instead, nothing of it applied
+	wantStatus(t, env.item("PM-Q", "AI-1"), ft.StatusOpen)
+	env.tick()
+	if err := env.gh.CloseIssue(repo, num, "completed", twPerson); err != nil {
+		t.Fatal(err)
+	}
+	record(env.githubPayload("issues.closed.json", "closed", key, twPerson))
+	wantStored(2, 2) // behind the first
+	if _, err := raw.Exec(`DROP TRIGGER refuse_history`); err != nil {
+		t.Fatal(err)
+	}
+	env.run()
+	var got []string
+	for _, h := range env.history("PM-Q", "AI-1") {
+		got = append(got, string(h.From)+"→"+string(h.To))
+	}
+	if want := []string{"open→in_progress", "in_progress→done"}; !slices.Equal(got, want) {
+		t.Fatalf("history %v, want %v", got, want)
 	}
 }
