@@ -169,11 +169,11 @@ func discard(conn *sql.Conn, err error) {
 	_ = conn.Close()
 }
 
-// PeriodicStarted is when the periodic work named work ("reconcile", "stall") last started,
-// by any process; zero when it never ran.
-func (s *Store) PeriodicStarted(ctx context.Context, work string) (time.Time, error) {
+// PeriodicFinished is when the periodic work named work ("reconcile", "stall") last finished,
+// on any process; zero when it never did.
+func (s *Store) PeriodicFinished(ctx context.Context, work string) (time.Time, error) {
 	var at string
-	err := s.readDB.QueryRowContext(ctx, `SELECT started_at FROM periodic_runs WHERE work = ?`, work).Scan(&at)
+	err := s.readDB.QueryRowContext(ctx, `SELECT finished_at FROM periodic_runs WHERE work = ?`, work).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}
@@ -183,11 +183,11 @@ func (s *Store) PeriodicStarted(ctx context.Context, work string) (time.Time, er
 	return parseTime(at), nil
 }
 
-// RecordPeriodicStart stores that the periodic work named work started at.
-func (s *Store) RecordPeriodicStart(ctx context.Context, work string, at time.Time) error {
+// RecordPeriodicFinish stores that the periodic work named work finished at.
+func (s *Store) RecordPeriodicFinish(ctx context.Context, work string, at time.Time) error {
 	return s.Write(ctx, func(tx *Tx) error {
-		_, err := tx.exec(ctx, `INSERT INTO periodic_runs (work, started_at) VALUES (?, ?)
-			ON CONFLICT (work) DO UPDATE SET started_at = excluded.started_at`, work, formatTime(at))
+		_, err := tx.exec(ctx, `INSERT INTO periodic_runs (work, finished_at) VALUES (?, ?)
+			ON CONFLICT (work) DO UPDATE SET finished_at = excluded.finished_at`, work, formatTime(at))
 		return err
 	})
 }

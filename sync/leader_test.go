@@ -84,7 +84,7 @@ func TestPeriodicWorkHasOneLeader(t *testing.T) {
 
 // TestPeriodicWorkKeepsItsCadenceAcrossProcesses: a process that takes the lead (here the next
 // one started on the database, after the first stopped) runs each piece of periodic work when
-// its period has passed since it last started on any process, not at once: stall scans every
+// its period has passed since it last finished on any process, not at once: stall scans every
 // hour are not run again, reconciliation every 1.5 s runs when it is due.
 func TestPeriodicWorkKeepsItsCadenceAcrossProcesses(t *testing.T) {
 	pgtest.ForEach(t, testPeriodicWorkKeepsItsCadenceAcrossProcesses)
@@ -131,14 +131,14 @@ func testPeriodicWorkKeepsItsCadenceAcrossProcesses(t *testing.T, db pgtest.Back
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	started, err := aStore.PeriodicStarted(t.Context(), "reconcile")
-	if err != nil || started.IsZero() {
-		t.Fatalf("when reconcile last started: %v, %v", started, err)
+	finished, err := aStore.PeriodicFinished(t.Context(), "reconcile")
+	if err != nil || finished.IsZero() {
+		t.Fatalf("when reconcile last finished: %v, %v", finished, err)
 	}
 	stopA()
 
 	b, _, _ := run()
-	due := started.Add(cfg.Reconcile.Every)
+	due := finished.Add(cfg.Reconcile.Every)
 	for time.Until(due) > 200*time.Millisecond {
 		if r, s := b.PeriodicRuns(); r != 0 || s != 0 {
 			t.Fatalf("the next process reconciled %d times and scanned %d times %s before reconciliation was due", r, s, time.Until(due).Round(time.Millisecond))
@@ -154,5 +154,46 @@ func testPeriodicWorkKeepsItsCadenceAcrossProcesses(t *testing.T, db pgtest.Back
 	}
 	if _, s := b.PeriodicRuns(); s != 0 {
 		t.Fatalf("the next process scanned for stalls %d times, an hour after the last scan not yet past", s)
+	}
+}
+
+// A finish time ahead of the leader's clock (another process's clock was a day ahead) delays
+// the periodic work by one period at most, not until that time.
+func TestPeriodicWorkAfterAClockAhead(t *testing.T) {
+	pgtest.ForEach(t, testPeriodicWorkAfterAClockAhead)
+}
+
+func testPeriodicWorkAfterAClockAhead(t *testing.T, db pgtest.Backend) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := store.Open(t.Context(), db.Database(t), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, work := range []string{"reconcile", "stall"} {
+		if err := st.RecordPeriodicFinish(t.Context(), work, time.Now().Add(24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := config.Default()
+	cfg.Reconcile.Every = 500 * time.Millisecond
+	cfg.Stall.ScanEvery = 500 * time.Millisecond
+	eng := sync.New(sync.Options{Store: st, Config: cfg, Logger: logger, LeaderEvery: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = eng.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(5 * time.Second)
+	for r, s := eng.PeriodicRuns(); r == 0 || s == 0; r, s = eng.PeriodicRuns() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reconcile (%d) or stall scan (%d) within 5 s of a 0.5 s period, after a finish time a day ahead", r, s)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

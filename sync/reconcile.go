@@ -47,8 +47,10 @@ func (e *Engine) periodic(ctx context.Context) {
 
 // lead reconciles every reconcile.every and scans for stalls every stall.scan_every until ctx
 // ends. Each keeps its cadence across all processes together: it runs once its period has
-// passed since it last started on any of them (the store keeps when), so a process that takes
-// the lead (at start, or when the leader died) runs at once only the work that is due.
+// passed since it last finished on any of them (the store keeps when), so a process that
+// takes the lead (at start, or when the leader died) runs at once only the work that is due,
+// and a run cut short is run again. A finish time ahead of this process's clock (another
+// process's clock was ahead) delays a run by at most one period.
 func (e *Engine) lead(ctx context.Context) {
 	every := e.opts.Config.Reconcile.Every
 	if every <= 0 {
@@ -73,13 +75,17 @@ func (e *Engine) lead(ctx context.Context) {
 			}
 		}},
 	}
+	start := e.opts.Clock.Now()
 	for i := range works {
-		last, err := e.opts.Store.PeriodicStarted(ctx, works[i].name)
+		last, err := e.opts.Store.PeriodicFinished(ctx, works[i].name)
 		if err != nil && ctx.Err() == nil {
 			// Unknown: run it now rather than risk never running it.
 			e.logger.Error("read when the periodic work last ran", slog.String("work", works[i].name), slog.String("error", err.Error()))
 		}
 		works[i].next = last.Add(works[i].every)
+		if latest := start.Add(works[i].every); works[i].next.After(latest) {
+			works[i].next = latest
+		}
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -104,16 +110,20 @@ func (e *Engine) lead(ctx context.Context) {
 			if works[i].next.After(now) {
 				continue
 			}
-			if err := e.opts.Store.RecordPeriodicStart(ctx, works[i].name, now); err != nil && ctx.Err() == nil {
-				e.logger.Error("record the start of the periodic work", slog.String("work", works[i].name), slog.String("error", err.Error()))
-			}
 			works[i].run()
-			works[i].next = now.Add(works[i].every)
+			if ctx.Err() != nil {
+				return // cut short: record nothing, so that the next leader runs it
+			}
+			finished := e.opts.Clock.Now()
+			if err := e.opts.Store.RecordPeriodicFinish(ctx, works[i].name, finished); err != nil && ctx.Err() == nil {
+				e.logger.Error("record the end of the periodic work", slog.String("work", works[i].name), slog.String("error", err.Error()))
+			}
+			works[i].next = finished.Add(works[i].every)
 		}
 	}
 }
 
-// The periodic work's names, as the store keeps when each last started.
+// The periodic work's names, as the store keeps when each last finished.
 const (
 	periodicReconcile = "reconcile"
 	periodicStall     = "stall"

@@ -1,12 +1,12 @@
 -- +goose Up
 -- PostgreSQL's twin of migrations/sqlite/0017_periodic_runs.sql.
--- When each piece of periodic work (reconcile, stall) last started, whichever process ran it.
+-- When each piece of periodic work (reconcile, stall) last finished, whichever process ran it.
 -- A process that takes the lead waits out the rest of the period rather than starting at once,
 -- so the work keeps its cadence across all processes together, however often the lead changes
--- hands (a rolling restart, say).
+-- hands (a rolling restart, say); a run cut short records nothing, so the next leader runs it.
 CREATE TABLE periodic_runs (
-    work       TEXT COLLATE "C" PRIMARY KEY,
-    started_at TEXT COLLATE "C" NOT NULL
+    work        TEXT COLLATE "C" PRIMARY KEY,
+    finished_at TEXT COLLATE "C" NOT NULL
 );
 
 -- +goose Down
