@@ -259,6 +259,37 @@ func (e *twEnv) history(pmID, itemID string) []ft.HistoryEntry {
 	return h
 }
 
+// historySteps is an item's status history as "from→to" steps.
+func (e *twEnv) historySteps(pmID, itemID string) []string {
+	e.t.Helper()
+	var steps []string
+	for _, h := range e.history(pmID, itemID) {
+		steps = append(steps, string(h.From)+"→"+string(h.To))
+	}
+	return steps
+}
+
+// recordGitHub records a GitHub issues delivery that must be stored (applied or queued), without
+// running the worker.
+func (e *twEnv) recordGitHub(payload []byte) {
+	e.t.Helper()
+	if ignored, err := e.eng.RecordWebhook(e.ctx, "github", nextDelivery(), "issues", payload); err != nil || ignored != "" {
+		e.t.Fatalf("record: %q, %v", ignored, err)
+	}
+}
+
+// wantStored checks how many deliveries are stored as inbound events and webhook jobs.
+func (e *twEnv) wantStored(events, jobs int) {
+	e.t.Helper()
+	st, err := e.st.InboundStats(e.ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if st.Events != events || st.WebhookJobs != jobs {
+		e.t.Fatalf("stored %d events and %d webhook jobs, want %d and %d", st.Events, st.WebhookJobs, events, jobs)
+	}
+}
+
 // deliver records a webhook as the web handler does after checking its signature, then runs
 // the worker. It returns whether the delivery was a duplicate.
 func (e *twEnv) deliver(source, deliveryID, event string, payload []byte) bool {
@@ -1004,29 +1035,13 @@ func testFollowedDeliveryAppliedAtReceipt(t *testing.T, db pgtest.Backend) {
 	atReceipt := env.st.Dialect() == store.SQLite
 	pm := env.intake("PM-N", ft.Target{Kind: ft.GitHub, Repo: twRepo}, ft.Target{Kind: ft.GitHub, Repo: twRepo})
 	first, second := pm.Items[0].Ticket.Key, pm.Items[1].Ticket.Key
-	record := func(payload []byte) {
-		t.Helper()
-		if ignored, err := env.eng.RecordWebhook(env.ctx, "github", nextDelivery(), "issues", payload); err != nil || ignored != "" {
-			t.Fatalf("record: %q, %v", ignored, err)
-		}
-	}
-	wantStored := func(events, jobs int) {
-		t.Helper()
-		st, err := env.st.InboundStats(env.ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Events != events || st.WebhookJobs != jobs {
-			t.Fatalf("stored %d events and %d webhook jobs, want %d and %d", st.Events, st.WebhookJobs, events, jobs)
-		}
-	}
 	repo, num := splitGitHubKey(t, first)
 	env.tick()
 	if err := env.gh.AddLabel(repo, num, "in progress"); err != nil {
 		t.Fatal(err)
 	}
-	record(env.githubPayload("labeled.payload.json", "labeled", first, twPerson))
-	wantStored(1, 1) // the engine has not learnt who it is in GitHub yet
+	env.recordGitHub(env.githubPayload("labeled.payload.json", "labeled", first, twPerson))
+	env.wantStored(1, 1) // the engine has not learnt who it is in GitHub yet
 	wantStatus(t, env.item("PM-N", "AI-1"), ft.StatusOpen)
 
 	if err := env.eng.LearnSelf(env.ctx, ft.GitHub); err != nil {
@@ -1036,8 +1051,8 @@ func testFollowedDeliveryAppliedAtReceipt(t *testing.T, db pgtest.Backend) {
 	if err := env.gh.CloseIssue(repo, num, "completed", twPerson); err != nil {
 		t.Fatal(err)
 	}
-	record(env.githubPayload("issues.closed.json", "closed", first, twPerson))
-	wantStored(2, 2) // behind the first ticket's queued delivery
+	env.recordGitHub(env.githubPayload("issues.closed.json", "closed", first, twPerson))
+	env.wantStored(2, 2) // behind the first ticket's queued delivery
 	wantStatus(t, env.item("PM-N", "AI-1"), ft.StatusOpen)
 
 	repo2, num2 := splitGitHubKey(t, second)
@@ -1045,23 +1060,19 @@ func testFollowedDeliveryAppliedAtReceipt(t *testing.T, db pgtest.Backend) {
 	if err := env.gh.CloseIssue(repo2, num2, "not_planned", twPerson); err != nil {
 		t.Fatal(err)
 	}
-	record(env.githubPayload("issues.closed.json", "closed", second, twPerson))
+	env.recordGitHub(env.githubPayload("issues.closed.json", "closed", second, twPerson))
 	if atReceipt {
-		wantStored(2, 2) // applied at once: nothing more stored
+		env.wantStored(2, 2) // applied at once: nothing more stored
 		wantStatus(t, env.item("PM-N", "AI-2"), ft.StatusWontDo)
 	} else {
-		wantStored(3, 3)
+		env.wantStored(3, 3)
 		wantStatus(t, env.item("PM-N", "AI-2"), ft.StatusOpen)
 	}
 
 	env.run()
 	wantStatus(t, env.item("PM-N", "AI-1"), ft.StatusDone)
 	wantStatus(t, env.item("PM-N", "AI-2"), ft.StatusWontDo)
-	var got []string
-	for _, h := range env.history("PM-N", "AI-1") {
-		got = append(got, string(h.From)+"→"+string(h.To))
-	}
-	if want := []string{"open→in_progress", "in_progress→done"}; !slices.Equal(got, want) {
+	if got, want := env.historySteps("PM-N", "AI-1"), []string{"open→in_progress", "in_progress→done"}; !slices.Equal(got, want) {
 		t.Fatalf("AI-1's history %v, want %v", got, want)
 	}
 	var changed []string
@@ -1100,44 +1111,24 @@ func TestDeliveryFailingAtReceiptIsQueuedInOrder(t *testing.T) {
 		BEGIN SELECT RAISE(ABORT, 'injected fault'); END`); err != nil {
 		t.Fatal(err)
 	}
-	record := func(payload []byte) {
-		t.Helper()
-		if ignored, err := env.eng.RecordWebhook(env.ctx, "github", nextDelivery(), "issues", payload); err != nil || ignored != "" {
-			t.Fatalf("record: %q, %v", ignored, err)
-		}
-	}
-	wantStored := func(events, jobs int) {
-		t.Helper()
-		st, err := env.st.InboundStats(env.ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Events != events || st.WebhookJobs != jobs {
-			t.Fatalf("stored %d events and %d webhook jobs, want %d and %d", st.Events, st.WebhookJobs, events, jobs)
-		}
-	}
 	env.tick()
 	if err := env.gh.AddLabel(repo, num, "in progress"); err != nil {
 		t.Fatal(err)
 	}
-	record(env.githubPayload("labeled.payload.json", "labeled", key, twPerson))
-	wantStored(1, 1) // applying it failed: queued instead, nothing of it applied
+	env.recordGitHub(env.githubPayload("labeled.payload.json", "labeled", key, twPerson))
+	env.wantStored(1, 1) // applying it failed: queued instead, nothing of it applied
 	wantStatus(t, env.item("PM-Q", "AI-1"), ft.StatusOpen)
 	env.tick()
 	if err := env.gh.CloseIssue(repo, num, "completed", twPerson); err != nil {
 		t.Fatal(err)
 	}
-	record(env.githubPayload("issues.closed.json", "closed", key, twPerson))
-	wantStored(2, 2) // behind the first
+	env.recordGitHub(env.githubPayload("issues.closed.json", "closed", key, twPerson))
+	env.wantStored(2, 2) // behind the first
 	if _, err := raw.Exec(`DROP TRIGGER refuse_history`); err != nil {
 		t.Fatal(err)
 	}
 	env.run()
-	var got []string
-	for _, h := range env.history("PM-Q", "AI-1") {
-		got = append(got, string(h.From)+"→"+string(h.To))
-	}
-	if want := []string{"open→in_progress", "in_progress→done"}; !slices.Equal(got, want) {
+	if got, want := env.historySteps("PM-Q", "AI-1"), []string{"open→in_progress", "in_progress→done"}; !slices.Equal(got, want) {
 		t.Fatalf("history %v, want %v", got, want)
 	}
 }
