@@ -40,25 +40,9 @@ func TestInsightsQueryPlans(t *testing.T) {
 	tableScan := regexp.MustCompile(`\bSCAN [ih]\b( |$)`)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rows, err := s.readDB.Query("EXPLAIN QUERY PLAN "+tc.query.sql.String(), tc.query.args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var plan []string
-			for rows.Next() {
-				var id, parent, notused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			text := strings.Join(plan, "\n")
+			text := plan(t, s, tc.query.sql.String(), tc.query.args...)
 			t.Logf("plan of %s:\n%s", tc.name, text)
-			for _, step := range plan {
+			for _, step := range strings.Split(text, "\n") {
 				if (tableScan.MatchString(step) && !strings.Contains(step, "INDEX")) || strings.Contains(step, "AUTOMATIC") {
 					t.Errorf("step %q reads a table or builds an index", step)
 				}

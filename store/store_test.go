@@ -310,23 +310,10 @@ func testPruneKeepsUnfinishedJobs(t *testing.T, db backend) {
 
 func TestClaimUsesTheOpenJobsIndex(t *testing.T) {
 	s := openTest(t)
-	rows, err := s.readDB.Query(`EXPLAIN QUERY PLAN SELECT 1 FROM outbox e WHERE e.postmortem_id = 'p'
+	p := plan(t, s, `SELECT 1 FROM outbox e WHERE e.postmortem_id = 'p'
 		AND e.item_id = 'i' AND e.id < 5 AND e.done_at IS NULL AND e.failed_at IS NULL`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	plan := ""
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan += detail + "\n"
-	}
-	if !strings.Contains(plan, "outbox_open_item") {
-		t.Fatalf("plan does not use outbox_open_item:\n%s", plan)
+	if !strings.Contains(p, "outbox_open_item") {
+		t.Fatalf("plan does not use outbox_open_item:\n%s", p)
 	}
 }
 
@@ -432,38 +419,18 @@ func TestBothDatabasesHaveTheSameSchema(t *testing.T) {
 // SQLite's plan (EXPLAIN QUERY PLAN): SQLite only.
 func TestClaimPlan(t *testing.T) {
 	s := openTest(t)
-	plan := explain(t, s, claimJobsSQL, "w", "u", "github", "n", "n", "w", 4)
-	t.Log(plan)
+	p := plan(t, s, claimJobsSQL, "w", "u", "github", "n", "n", "w", 4)
+	t.Log(p)
 	for _, want := range []string{"USING INDEX outbox_claim (tracker=?)", "USING INDEX outbox_open_item"} {
-		if !strings.Contains(plan, want) {
-			t.Errorf("claim plan lacks %q:\n%s", want, plan)
+		if !strings.Contains(p, want) {
+			t.Errorf("claim plan lacks %q:\n%s", want, p)
 		}
 	}
 	for _, bad := range []string{"SCAN o\n", "SCAN outbox\n", "TEMP B-TREE"} {
-		if strings.Contains(plan+"\n", bad) {
-			t.Errorf("claim plan has %q:\n%s", bad, plan)
+		if strings.Contains(p+"\n", bad) {
+			t.Errorf("claim plan has %q:\n%s", bad, p)
 		}
 	}
-}
-
-// explain is the query plan of query with args, one line per step.
-func explain(t *testing.T, s *Store, query string, args ...any) string {
-	t.Helper()
-	rows, err := s.writeDB.Query("EXPLAIN QUERY PLAN "+query, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	plan := ""
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan += detail + "\n"
-	}
-	return plan
 }
 
 // TestWriterPreparesEachStatementOnce checks that the writer's statements are prepared once and
