@@ -50,13 +50,16 @@ const (
 // applyEvent does what follows from the result: the outbound event, and the postmortem
 // evaluated.
 func applyTicketEvent(ctx context.Context, tx *store.Tx, ev ft.TicketEvent, source, self string, now time.Time) (applied, error) {
-	var a applied
 	t, ok, err := store.FindTicket(ctx, tx, ev.Ref, ev.Ref.FoldsCase())
 	if err != nil || !ok {
-		a.Ignored = ignoredNotOurs
-		return a, err
+		return applied{Ignored: ignoredNotOurs}, err
 	}
-	a.PostmortemID, a.ItemID = t.PostmortemID, t.ItemID
+	return applyToTicket(ctx, tx, t, ev, source, self, now)
+}
+
+// applyToTicket is applyTicketEvent for the stored ticket t that ev is about, read already.
+func applyToTicket(ctx context.Context, tx *store.Tx, t store.TicketRecord, ev ft.TicketEvent, source, self string, now time.Time) (applied, error) {
+	a := applied{PostmortemID: t.PostmortemID, ItemID: t.ItemID}
 	if t.Deleted {
 		a.Ignored = ignoredDeleted
 		return a, nil

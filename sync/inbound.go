@@ -97,7 +97,8 @@ func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event st
 				if !queued {
 					failed, err := store.Attempt(ctx, tx, func() error {
 						var err error
-						a, err = e.applyEvent(ctx, tx, ev, source, self, now)
+						a, err = applyToTicket(ctx, tx, t, ev, source, self, now)
+						a, err = e.followApplied(ctx, tx, a, err, source, now)
 						return err
 					})
 					if err != nil {
@@ -228,6 +229,13 @@ func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 // there too: item.status_changed to the notify URLs, and the postmortem's state re-evaluated.
 func (e *Engine) applyEvent(ctx context.Context, tx *store.Tx, ev ft.TicketEvent, source, self string, now time.Time) (applied, error) {
 	a, err := applyTicketEvent(ctx, tx, ev, source, self, now)
+	return e.followApplied(ctx, tx, a, err, source, now)
+}
+
+// followApplied does, in the caller's transaction, what follows from an applied ticket event
+// (a, err from applyTicketEvent or applyToTicket): item.status_changed to the notify URLs, and
+// the postmortem evaluated.
+func (e *Engine) followApplied(ctx context.Context, tx *store.Tx, a applied, err error, source string, now time.Time) (applied, error) {
 	if err != nil || a.Ignored != "" {
 		return a, err
 	}
