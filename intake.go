@@ -37,6 +37,14 @@ const (
 	SourceRevision  = "revision"
 )
 
+// Why a tracker webhook delivery was acknowledged (200, ignored) without being stored.
+const (
+	WebhookDuplicate   = "this delivery was received before"
+	WebhookNotFollowed = "followthrough does not follow this ticket"
+	WebhookNotUsed     = "followthrough does not use this event"
+	WebhookUnreadable  = "the delivery cannot be read"
+)
+
 // ListFilter selects and pages postmortems, for the API's list and the status page. Limit is
 // bounded by the caller; Cursor is a next_cursor from an earlier page.
 type ListFilter struct {

@@ -287,6 +287,9 @@ func (e *Engine) runQueue(ctx context.Context, tracker string) (int, error) {
 		go func() {
 			defer wg.Done()
 			for job := range next {
+				if ctx.Err() != nil {
+					return // stopping: the jobs not started are given back with the leases
+				}
 				e.runJob(ctx, job)
 			}
 		}()
@@ -330,7 +333,7 @@ func (e *Engine) runJob(ctx context.Context, job store.Job) {
 		return
 	}
 	if ctx.Err() != nil {
-		// Shutting down: the lease is released at the next start.
+		// Shutting down: the engine gives its leases back as it stops.
 		return
 	}
 	var later errRetryLater

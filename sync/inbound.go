@@ -17,14 +17,6 @@ type webhookJob struct {
 	EventID int64 `json:"inbound_event_id"`
 }
 
-// Why a webhook delivery was acknowledged without being stored for the worker.
-const (
-	WebhookDuplicate   = "this delivery was received before"
-	WebhookNotFollowed = "followthrough does not follow this ticket"
-	WebhookNotUsed     = "followthrough does not use this event"
-	WebhookUnreadable  = "the delivery cannot be read"
-)
-
 // RecordWebhook persists one verified tracker webhook delivery before it is acknowledged. The
 // tracker's connector reads it first, outside the writer; then, in one transaction of the group
 // commit, its (source, deliveryID) is remembered and, only when it is about a ticket
@@ -71,7 +63,7 @@ func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event st
 			return err
 		}
 		if duplicate {
-			ignored = WebhookDuplicate
+			ignored = ft.WebhookDuplicate
 			return nil
 		}
 		if ignoredBefore != "" {
@@ -85,7 +77,7 @@ func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event st
 				return err
 			}
 			if !ok || t.Deleted {
-				ignored = WebhookNotFollowed
+				ignored = ft.WebhookNotFollowed
 				return nil
 			}
 			itemKey += ":" + t.Ref.Key
@@ -149,9 +141,9 @@ func (e *Engine) readWebhook(source, deliveryID, event string, payload []byte) (
 	case err != nil:
 		e.logger.Warn("webhook unreadable", slog.String("source", source), slog.String("delivery_id", deliveryID),
 			slog.String("event", event), slog.String("error", err.Error()))
-		return ft.TicketEvent{}, WebhookUnreadable
+		return ft.TicketEvent{}, ft.WebhookUnreadable
 	case !relevant:
-		return ft.TicketEvent{}, WebhookNotUsed
+		return ft.TicketEvent{}, ft.WebhookNotUsed
 	}
 	return ev, ""
 }

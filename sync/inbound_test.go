@@ -299,7 +299,7 @@ func (e *twEnv) deliver(source, deliveryID, event string, payload []byte) bool {
 		e.t.Fatal(err)
 	}
 	e.run()
-	return ignored == sync.WebhookDuplicate
+	return ignored == ft.WebhookDuplicate
 }
 
 // tick moves the clock so that the next change at a stand-in has a later updated time.
@@ -910,13 +910,13 @@ func testUnfollowedDeliveriesLeaveOnlyTheirID(t *testing.T, db pgtest.Backend) {
 		t.Fatal(err)
 	}
 	id := nextDelivery()
-	for _, want := range []string{sync.WebhookNotFollowed, sync.WebhookDuplicate} {
+	for _, want := range []string{ft.WebhookNotFollowed, ft.WebhookDuplicate} {
 		ignored, err := env.eng.RecordWebhook(env.ctx, "github", id, "issues", payload)
 		if err != nil || ignored != want {
 			t.Fatalf("record: %q, %v; want %q", ignored, err, want)
 		}
 	}
-	if ignored, err := env.eng.RecordWebhook(env.ctx, "github", nextDelivery(), "pull_request", payload); err != nil || ignored != sync.WebhookNotUsed {
+	if ignored, err := env.eng.RecordWebhook(env.ctx, "github", nextDelivery(), "pull_request", payload); err != nil || ignored != ft.WebhookNotUsed {
 		t.Fatalf("pull request event: %q, %v", ignored, err)
 	}
 	after, err := env.st.InboundStats(env.ctx)

@@ -506,7 +506,7 @@ func testRecordWebhookOnceAndQueued(t *testing.T, db pgtest.Backend) {
 func record(e *intakeEnv, at time.Time, source, deliveryID, event string, payload []byte) (bool, error) {
 	e.clock.Set(at)
 	ignored, err := e.eng.RecordWebhook(e.ctx, source, deliveryID, event, payload)
-	return ignored == WebhookDuplicate, err
+	return ignored == ft.WebhookDuplicate, err
 }
 
 // TestStallCommentUsesThePolicyFallback is the regression test of stall comments that read

@@ -102,7 +102,7 @@ func BenchmarkUnfollowedWebhooks(b *testing.B) {
 				return
 			}
 			ignored, err := eng.RecordWebhook(ctx, "github", fmt.Sprintf("bench-%d", i), "issues", payload)
-			if err != nil || ignored != sync.WebhookNotFollowed {
+			if err != nil || ignored != ft.WebhookNotFollowed {
 				b.Errorf("delivery %d: %q, %v", i, ignored, err)
 				return
 			}

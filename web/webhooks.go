@@ -47,13 +47,6 @@ type webhookAnswer struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// Reasons a delivery is acknowledged but not stored, here; the engine gives its own (the same
-// words for a duplicate).
-const (
-	reasonDuplicate = "this delivery was received before"
-	reasonEvent     = "followthrough does not use this event"
-)
-
 // githubWebhook is POST /webhooks/github. In order: the secret must be configured (outside dev
 // mode), the content type be JSON, the body fit in MaxWebhookBody; the body's
 // X-Hub-Signature-256 is checked before anything reads it; then the delivery is stored with
@@ -88,7 +81,7 @@ func (s *Server) githubWebhook(c echo.Context) error {
 		return badRequest("%s is longer than %d characters", headerGitHubDelivery, maxDeliveryID)
 	}
 	if !githubEvents[event] {
-		return s.webhookIgnored(c, ft.SourceGitHub, event, delivery, reasonEvent)
+		return s.webhookIgnored(c, ft.SourceGitHub, event, delivery, ft.WebhookNotUsed)
 	}
 	if err := requireJSONObject(body); err != nil {
 		return err
@@ -164,7 +157,7 @@ func (s *Server) jiraWebhook(c echo.Context) error {
 	}
 	delivery := r.Header.Get(headerJiraIdentifier)
 	if !jiraEvents[env.WebhookEvent] {
-		return s.webhookIgnored(c, ft.SourceJira, env.WebhookEvent, delivery, reasonEvent)
+		return s.webhookIgnored(c, ft.SourceJira, env.WebhookEvent, delivery, ft.WebhookNotUsed)
 	}
 	if delivery == "" {
 		if delivery, err = env.deliveryID(); err != nil {

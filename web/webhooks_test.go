@@ -256,7 +256,7 @@ func TestGitHubWebhookDuplicate(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("redelivery: %d %s", r.status, r.body)
 	}
-	if a := r.answer(t); a.Status != "ignored" || a.Reason != reasonDuplicate {
+	if a := r.answer(t); a.Status != "ignored" || a.Reason != ft.WebhookDuplicate {
 		t.Errorf("redelivery answer = %+v", a)
 	}
 	if n := e.stored(); n != 1 {
