@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	ft "github.com/followthrough/followthrough"
 )
 
 // gooseTable is where goose records the migrations applied; it is the migrations', not the
@@ -39,7 +41,7 @@ func copyDatabase(ctx context.Context, from, to string, logger *slog.Logger) ([]
 	if from == to {
 		return nil, errors.New("source and target are the same database")
 	}
-	if !IsPostgres(from) {
+	if !ft.IsPostgresURL(from) {
 		// Opening a SQLite file creates it: a source that is not there is a mistake.
 		if _, err := os.Stat(from); err != nil {
 			return nil, fmt.Errorf("source %s: %w", from, errors.Unwrap(err))
@@ -101,8 +103,7 @@ func copyDatabase(ctx context.Context, from, to string, logger *slog.Logger) ([]
 		}
 		// Leases name the processes of the database copied from, which are stopped: the
 		// copy's first serve takes their jobs at once.
-		if _, err := tx.exec(ctx, `UPDATE outbox SET lease_owner = NULL, lease_until = NULL
-			WHERE lease_owner IS NOT NULL AND done_at IS NULL AND failed_at IS NULL`); err != nil {
+		if err := freeLeases(ctx, tx, ""); err != nil {
 			return fmt.Errorf("free leases: %w", err)
 		}
 		if dst.dialect == Postgres {
@@ -184,7 +185,7 @@ func (s *Store) holdStill(ctx context.Context) (release func(), err error) {
 	if s.dialect != Postgres {
 		return func() {}, nil
 	}
-	l := leader{db: s.sharedDB(), logger: s.logger, database: s.pgDatabase()}
+	l := s.leader()
 	conn, err := l.tryLock(ctx, 10*time.Second)
 	if err != nil {
 		return nil, err

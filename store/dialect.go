@@ -30,14 +30,10 @@ const (
 	Postgres Dialect = "postgres"
 )
 
-// IsPostgres reports whether a `database` value names a PostgreSQL database (a postgres:// or
-// postgresql:// URL); anything else is a SQLite file path.
-func IsPostgres(database string) bool { return ft.IsPostgresURL(database) }
-
 // RedactDatabase is a `database` value as it may be printed: a PostgreSQL URL loses its
 // password (in the user part or as a password parameter); a file path is left as it is.
 func RedactDatabase(database string) string {
-	if !IsPostgres(database) {
+	if !ft.IsPostgresURL(database) {
 		return database
 	}
 	u, err := url.Parse(database)
@@ -79,7 +75,7 @@ func (e *redactedError) Unwrap() error { return e.err }
 // redactError takes the database's password and URL out of err's text: the driver's errors
 // may quote the connection string.
 func redactError(err error, database string) error {
-	if err == nil || !IsPostgres(database) {
+	if err == nil || !ft.IsPostgresURL(database) {
 		return err
 	}
 	text := strings.ReplaceAll(err.Error(), database, RedactDatabase(database))

@@ -40,7 +40,12 @@ const leaderPingTimeout = 15 * time.Second
 // [DefaultLeaderEvery]. On SQLite the one process that owns the file leads at once. Lead
 // returns an error only when ctx ends first.
 func (s *Store) Lead(ctx context.Context, every time.Duration) (context.Context, context.CancelFunc, error) {
-	return leader{db: s.sharedDB(), logger: s.logger, database: s.pgDatabase()}.lead(ctx, every)
+	return s.leader().lead(ctx, every)
+}
+
+// leader is the periodic work's lead as this store takes it.
+func (s *Store) leader() leader {
+	return leader{db: s.sharedDB(), logger: s.logger, database: s.pgDatabase()}
 }
 
 // sharedDB is the connection pool of a database that several processes may share (PostgreSQL),

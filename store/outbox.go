@@ -25,12 +25,7 @@ type Job struct {
 	CreatedAt    time.Time
 }
 
-// enqueue adds a job in the caller's transaction; a job whose dedupe key exists is dropped.
-func enqueue(ctx context.Context, tx *Tx, j Job, now time.Time) error {
-	return enqueueAll(ctx, tx, []Job{j}, now)
-}
-
-// enqueueAll adds jobs as enqueue does, in their order, several in one statement.
+// enqueueAll adds jobs as Enqueue does, in their order, several in one statement.
 func enqueueAll(ctx context.Context, tx *Tx, jobs []Job, now time.Time) error {
 	nowText := formatTime(now)
 	return insertRows(ctx, tx, `INSERT INTO outbox (kind, postmortem_id, item_id, tracker, dedupe_key, payload,
@@ -44,9 +39,10 @@ func enqueueAll(ctx context.Context, tx *Tx, jobs []Job, now time.Time) error {
 	}, ` ON CONFLICT (dedupe_key) DO NOTHING`)
 }
 
-// Enqueue adds outbox work in the caller's transaction.
+// Enqueue adds outbox work in the caller's transaction; a job whose dedupe key exists is
+// dropped.
 func Enqueue(ctx context.Context, tx *Tx, j Job, now time.Time) error {
-	return enqueue(ctx, tx, j, now)
+	return enqueueAll(ctx, tx, []Job{j}, now)
 }
 
 // ReleaseLeases frees every lease: called once at start, when no worker of this database is
@@ -57,11 +53,7 @@ func (s *Store) ReleaseLeases(ctx context.Context) error {
 	if s.dialect == Postgres {
 		return nil
 	}
-	return s.Write(ctx, func(tx *Tx) error {
-		_, err := tx.exec(ctx, `UPDATE outbox SET lease_owner = NULL, lease_until = NULL
-			WHERE done_at IS NULL AND failed_at IS NULL AND lease_owner IS NOT NULL`)
-		return err
-	})
+	return s.Write(ctx, func(tx *Tx) error { return freeLeases(ctx, tx, "") })
 }
 
 // UnfinishedJobsOutside lists the unfinished jobs whose lane (tracker) is not among lanes, in

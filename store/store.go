@@ -252,7 +252,7 @@ type writeRequest struct {
 // is a PostgreSQL database (openPostgres), anything else a SQLite file. It does not migrate:
 // call Migrate. Errors name the database without its password.
 func Open(ctx context.Context, database string, logger *slog.Logger) (*Store, error) {
-	if IsPostgres(database) {
+	if ft.IsPostgresURL(database) {
 		return openPostgres(ctx, database, logger)
 	}
 	return openSQLite(ctx, database, logger)

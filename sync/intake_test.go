@@ -55,7 +55,7 @@ func newIntakeEnv(t *testing.T, on pgtest.Backend) *intakeEnv {
 		t.Fatal(err)
 	}
 	driver, dsn := "sqlite", "file:"+path+"?mode=ro"
-	if store.IsPostgres(path) {
+	if ft.IsPostgresURL(path) {
 		driver, dsn = "pgx", path
 	}
 	db, err := sql.Open(driver, dsn)
