@@ -95,10 +95,10 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 	if err != nil {
 		return fmt.Errorf("write postmortem %s: %w", pm.ID, err)
 	}
-	var inserts []ItemRow
+	var inserts []ItemChange
 	for _, c := range p.Items {
 		if c.New {
-			inserts = append(inserts, c.Row)
+			inserts = append(inserts, c)
 		}
 	}
 	if err := insertItems(ctx, tx, inserts, figures, now); err != nil {
@@ -110,7 +110,7 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 				return fmt.Errorf("write item %s/%s: %w", pm.ID, c.Row.ID, err)
 			}
 		}
-		if c.Sync != "" {
+		if c.Sync != "" && !c.New { // a new item's is in its row
 			if err := SetItemSync(ctx, tx, pm.ID, c.Row.ID, c.Sync, now); err != nil {
 				return fmt.Errorf("write sync of %s/%s: %w", pm.ID, c.Row.ID, err)
 			}

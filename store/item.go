@@ -201,20 +201,24 @@ func LoadItemsTx(ctx context.Context, tx *Tx, pmID string) ([]Item, error) {
 	return items, nil
 }
 
-// insertItems adds items in the caller's transaction, up to maxRowsPerInsert in one statement:
-// open, sync pending, accepted now, with the figure numbers (figures.go) they take from their
-// postmortem, pm, so that a first intake reads nothing back.
-func insertItems(ctx context.Context, tx *Tx, rows []ItemRow, pm postmortemFigures, now time.Time) error {
+// insertItems adds new items in the caller's transaction, up to maxRowsPerInsert in one
+// statement: with their status and sync (pending unless the change says), accepted now, with
+// the figure numbers (figures.go) they take from their postmortem, pm, so that a first intake
+// reads nothing back and writes each row once.
+func insertItems(ctx context.Context, tx *Tx, items []ItemChange, pm postmortemFigures, now time.Time) error {
 	nowText := formatTime(now)
 	return insertRows(ctx, tx, `INSERT INTO items (postmortem_id, item_id, position, title, description, owner,
 		priority, due, type, team, labels, target_kind, target_scope, target_issue_type, status, removed,
-		named_ticket, created_at, updated_at, due_day, created_week, born_finished,
-		figure_team, severity, signed_off_unix) VALUES `, 25, len(rows), func(i int, args []any) []any {
-		r := rows[i]
+		named_ticket, sync, created_at, updated_at, due_day, created_week, born_finished,
+		figure_team, severity, signed_off_unix) VALUES `, 26, len(items), func(i int, args []any) []any {
+		r, sync := items[i].Row, items[i].Sync
+		if sync == "" {
+			sync = ft.SyncPending
+		}
 		labels, _ := json.Marshal(r.Labels)
 		return append(args, r.PostmortemID, r.ID, r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due),
 			r.Type, r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
-			string(r.Status), r.Removed, r.NamedTicket, nowText, nowText,
+			string(r.Status), r.Removed, r.NamedTicket, string(sync), nowText, nowText,
 			dueDayOf(r.Due), weekOf(dayNumber(now)), boolInt(r.Status.Finished()),
 			pm.teamOf(r), pm.severity, pm.signedOffUnix)
 	}, "")
