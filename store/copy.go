@@ -209,13 +209,6 @@ func (s *Store) holdStill(ctx context.Context) (release func(), err error) {
 	return release, nil
 }
 
-// isUndefinedTable reports whether err is PostgreSQL's "relation does not exist" (a database
-// not yet migrated has no outbox, so no leases).
-func isUndefinedTable(err error) bool {
-	var code interface{ SQLState() string }
-	return errors.As(err, &code) && code.SQLState() == "42P01"
-}
-
 // presentTables splits tables into those the store has and those it lacks, each in tables'
 // order.
 func (s *Store) presentTables(ctx context.Context, tables []string) (has, lacks []string, err error) {

@@ -290,6 +290,13 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
+// isUndefinedTable reports whether err is PostgreSQL's "relation does not exist" (a database
+// not yet migrated has no outbox, so no leases).
+func isUndefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42P01"
+}
+
 // WriteRetries counts the transactions run again after a conflict with another's (0 on
 // SQLite, whose one writer has none).
 func (s *Store) WriteRetries() int64 {
