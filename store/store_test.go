@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -430,6 +431,86 @@ func TestClaimPlan(t *testing.T) {
 		if strings.Contains(p+"\n", bad) {
 			t.Errorf("claim plan has %q:\n%s", bad, p)
 		}
+	}
+}
+
+// TestClaimPlanPostgres checks PostgreSQL's claim where its planner went wrong: statistics
+// taken when every job was done (as autovacuum leaves them on a busy outbox), then a burst of
+// open work in two lanes. Each open job of the lane must cost one lookup of its item's earlier
+// open jobs in outbox_open_item; the planner used to read every open job for each instead
+// (a claim of 50 among 2,000 queued took half a second). The claim then takes each item's
+// earliest open job, and only those.
+func TestClaimPlanPostgres(t *testing.T) {
+	s := openAt(t, pgtest.URL(t))
+	ctx := context.Background()
+	var done, burst []Job
+	for i := range 2000 {
+		done = append(done, Job{Kind: "create_ticket", PostmortemID: fmt.Sprintf("PM-%d", i), ItemID: "AI-1", Tracker: "github"})
+	}
+	for i := range 300 {
+		burst = append(burst, Job{Kind: "process_webhook", ItemID: fmt.Sprintf("webhook:github:acme/api#%d", i%10)})
+		if i < 100 {
+			burst = append(burst, Job{Kind: "create_ticket", PostmortemID: fmt.Sprintf("PM-new-%d", i), ItemID: "AI-1", Tracker: "github"})
+		}
+	}
+	if err := s.Write(ctx, func(tx *Tx) error {
+		if err := enqueueAll(ctx, tx, done, t0); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `UPDATE outbox SET done_at = ?`, formatTime(t0)); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `ANALYZE outbox`); err != nil {
+			return err
+		}
+		return enqueueAll(ctx, tx, burst, t0)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lookup := regexp.MustCompile(`Index (Only )?Scan using outbox_open_item on outbox e\s+Index Cond: \(\(postmortem_id = o\.postmortem_id\) AND \(item_id = o\.item_id\) AND \(id < o\.id\)\)`)
+	for _, lane := range []string{"", "github"} {
+		var p []string
+		if err := s.Write(ctx, func(tx *Tx) error {
+			rows, err := tx.query(ctx, "EXPLAIN (COSTS OFF) "+claimJobsPostgresSQL, "w", "u", lane, "n", "n", "w", 64)
+			if err != nil {
+				return err
+			}
+			p, err = collect(rows, func(rows *sql.Rows) (string, error) {
+				var line string
+				err := rows.Scan(&line)
+				return line, err
+			})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		plan := strings.Join(p, "\n")
+		// One step a line, without the indent and arrow that nest it.
+		for i := range p {
+			p[i] = strings.TrimLeft(strings.TrimSpace(p[i]), "-> ")
+		}
+		flat := strings.Join(p, "\n")
+		if !lookup.MatchString(flat) || strings.Contains(flat, "Join Filter") {
+			t.Errorf("lane %q: the claim does not look up each job's item in outbox_open_item:\n%s", lane, plan)
+		}
+	}
+	webhooks, err := s.ClaimJobs(ctx, "w", "", t0.Add(time.Minute), time.Minute, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, j := range webhooks {
+		if seen[j.ItemID] {
+			t.Errorf("claimed two jobs of %s", j.ItemID)
+		}
+		seen[j.ItemID] = true
+	}
+	if len(webhooks) != 10 || webhooks[0].ID > webhooks[9].ID || webhooks[9].ItemID != "webhook:github:acme/api#9" {
+		t.Errorf("claimed %d webhook jobs, want the first of each of 10 tickets: %+v", len(webhooks), webhooks)
+	}
+	creates, err := s.ClaimJobs(ctx, "w", "github", t0.Add(time.Minute), time.Minute, 64)
+	if err != nil || len(creates) != 64 || creates[0].PostmortemID != "PM-new-0" {
+		t.Errorf("claimed %d create jobs (%v), want the first 64 of the burst", len(creates), err)
 	}
 }
 
