@@ -325,6 +325,17 @@ type Tracker interface {
 	Mention(owner string) string
 }
 
+// SelfKnower is a Tracker that can tell its Self without calling the tracker. Both connectors
+// implement it: they keep Self once read, and the engine asks them, rather than keeping a copy
+// of its own, whether it is known yet when a webhook delivery arrives, where it must not wait.
+// A Tracker without it (a test's wrapper that embeds Tracker) is never known: its deliveries
+// are all applied by their jobs, which learn Self by calling it.
+type SelfKnower interface {
+	// KnownSelf is Self and true once Self has read it, else "" and false. It makes no call,
+	// and does not wait for a Self call in flight.
+	KnownSelf() (string, bool)
+}
+
 // ErrTicketNotFound is returned (wrapped) when a ticket does not exist or was deleted.
 var ErrTicketNotFound = errors.New("ticket not found")
 

@@ -92,8 +92,6 @@ type Engine struct {
 	leading       atomic.Bool
 	reconcileRuns atomic.Int64
 	stallRuns     atomic.Int64
-
-	selves gosync.Map // ft.TrackerKind → our identity there, once a tracker told it (selfOf)
 }
 
 // New returns an engine; Run starts it.

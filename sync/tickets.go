@@ -246,29 +246,23 @@ func wantsOwnTicket(item store.Item) bool {
 	return !item.Removed && item.Sync != ft.SyncNone && item.NamedTicket == ""
 }
 
-// selfOf is our own identity in a tracker, asked of it once and then remembered.
+// selfOf is our own identity in a tracker: the connector asks the tracker once and keeps it.
 func (e *Engine) selfOf(ctx context.Context, kind ft.TrackerKind) (string, error) {
-	if self, ok := e.knownSelf(kind); ok {
-		return self, nil
-	}
 	tr, err := e.tracker(kind)
 	if err != nil {
 		return "", err
 	}
-	self, err := tr.Self(ctx)
-	if err == nil {
-		e.selves.Store(kind, self)
-	}
-	return self, err
+	return tr.Self(ctx)
 }
 
-// knownSelf is selfOf when the tracker has told it already: it never calls the tracker.
+// knownSelf is selfOf when the connector has read it already (ft.SelfKnower): it never calls
+// the tracker, nor waits for a call in flight.
 func (e *Engine) knownSelf(kind ft.TrackerKind) (string, bool) {
-	self, ok := e.selves.Load(kind)
+	k, ok := e.opts.Trackers[kind].(ft.SelfKnower)
 	if !ok {
 		return "", false
 	}
-	return self.(string), true
+	return k.KnownSelf()
 }
 
 type linkJob struct {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
@@ -46,7 +47,10 @@ const findPages = 5
 // GitHub serves the first 1000 results of a search at most.
 const searchPages = 10
 
-var _ ft.Tracker = (*Tracker)(nil)
+var (
+	_ ft.Tracker    = (*Tracker)(nil)
+	_ ft.SelfKnower = (*Tracker)(nil)
+)
 
 // Options carries what the connector takes from its surroundings rather than from config.
 type Options struct {
@@ -79,8 +83,10 @@ type Tracker struct {
 	now     func() time.Time
 	pace    *pacer
 
+	// selfMu is held while Self is read, so that concurrent first callers share one call;
+	// self is apart from it, so that KnownSelf does not wait behind that call.
 	selfMu sync.Mutex
-	self   string
+	self   atomic.Pointer[string] // nil until read
 
 	etagMu sync.Mutex
 	etags  map[string]listETag // list URL -> its last 200
@@ -193,13 +199,13 @@ func (tt tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *Tracker) Kind() ft.TrackerKind { return ft.GitHub }
 
 // Self implements ft.Tracker: the token's login (GET /user), or "<app-slug>[bot]" for an App
-// (GET /app with the App's JWT). The answer is cached.
+// (GET /app with the App's JWT). The answer is kept: KnownSelf tells it from then on.
 func (t *Tracker) Self(ctx context.Context) (string, error) {
 	ctx = connectors.WithOp(ctx, "self")
 	t.selfMu.Lock()
 	defer t.selfMu.Unlock()
-	if t.self != "" {
-		return t.self, nil
+	if self, ok := t.KnownSelf(); ok {
+		return self, nil
 	}
 	if t.app != nil {
 		app, _, err := t.app.Apps.Get(ctx, "")
@@ -209,8 +215,9 @@ func (t *Tracker) Self(ctx context.Context) (string, error) {
 		if app.GetSlug() == "" {
 			return "", &ft.TrackerError{Tracker: ft.GitHub, Op: "self", Message: "GitHub answered GET /app without a slug"}
 		}
-		t.self = app.GetSlug() + "[bot]"
-		return t.self, nil
+		self := app.GetSlug() + "[bot]"
+		t.self.Store(&self)
+		return self, nil
 	}
 	u, _, err := t.client.Users.Get(ctx, "")
 	if err != nil {
@@ -219,8 +226,17 @@ func (t *Tracker) Self(ctx context.Context) (string, error) {
 	if u.GetLogin() == "" {
 		return "", &ft.TrackerError{Tracker: ft.GitHub, Op: "self", Message: "GitHub answered GET /user without a login"}
 	}
-	t.self = u.GetLogin()
-	return t.self, nil
+	self := u.GetLogin()
+	t.self.Store(&self)
+	return self, nil
+}
+
+// KnownSelf implements ft.SelfKnower: Self once read. It never waits for a Self in flight.
+func (t *Tracker) KnownSelf() (string, bool) {
+	if self := t.self.Load(); self != nil {
+		return *self, true
+	}
+	return "", false
 }
 
 // SettleTime implements ft.Tracker: github.request_timeout. GitHub lists new issues at once

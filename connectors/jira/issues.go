@@ -600,10 +600,11 @@ func (t *Tracker) label(ctx context.Context, key, verb, label string) error {
 
 // Self implements ft.Tracker: the accountId (Cloud) or username (Data Center) of the Jira user
 // followthrough acts as, with the user's time zone. It is read once per process (GET myself)
-// and kept: concurrent first callers share that one call, and a failed read is tried again by
-// the next caller. The credentials are read once at start, so the identity cannot change
-// under a running process: a new API token or PAT of the same user is the same user, and
-// credentials of another user need a restart, which reads it again.
+// and kept (KnownSelf tells it from then on): concurrent first callers share that one call,
+// and a failed read is tried again by the next caller. The credentials are read once at
+// start, so the identity cannot change under a running process: a new API token or PAT of the
+// same user is the same user, and credentials of another user need a restart, which reads it
+// again.
 func (t *Tracker) Self(ctx context.Context) (string, error) {
 	ctx = connectors.WithOp(ctx, "self")
 	id, _, err := t.myself(ctx)
@@ -613,7 +614,7 @@ func (t *Tracker) Self(ctx context.Context) (string, error) {
 func (t *Tracker) myself(ctx context.Context) (string, *time.Location, error) {
 	t.selfMu.Lock()
 	defer t.selfMu.Unlock()
-	if id, loc := t.knownSelf(); id != "" {
+	if id, loc := t.selfAndZone(); id != "" {
 		return id, loc, nil
 	}
 	var me userJSON
@@ -638,15 +639,16 @@ func (t *Tracker) myself(ctx context.Context) (string, *time.Location, error) {
 	return id, loc, nil
 }
 
-// knownSelf is Self and its time zone once read, else "".
-func (t *Tracker) knownSelf() (string, *time.Location) {
+// selfAndZone is Self and its time zone once read, else "". It takes mu, not selfMu, so that
+// it does not wait behind a read in flight.
+func (t *Tracker) selfAndZone() (string, *time.Location) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.self, t.selfTZ
 }
 
-// cachedSelf is Self if it was read already, else "".
-func (t *Tracker) cachedSelf() string {
-	id, _ := t.knownSelf()
-	return id
+// KnownSelf implements ft.SelfKnower: Self once read. It never waits for a Self in flight.
+func (t *Tracker) KnownSelf() (string, bool) {
+	id, _ := t.selfAndZone()
+	return id, id != ""
 }

@@ -26,7 +26,10 @@ import (
 	"github.com/followthrough/followthrough/connectors"
 )
 
-var _ ft.Tracker = (*Tracker)(nil)
+var (
+	_ ft.Tracker    = (*Tracker)(nil)
+	_ ft.SelfKnower = (*Tracker)(nil)
+)
 
 // Options are the connector's collaborators.
 type Options struct {

@@ -3,10 +3,13 @@ package jira
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -333,6 +336,77 @@ func TestSelfOnceUnderConcurrency(t *testing.T) {
 	wg.Wait()
 	if n := e.fake.Calls(http.MethodGet, "/rest/api/2/myself"); n != 2 {
 		t.Errorf("myself calls = %d, want 2 (the failed one, then one for eight callers)", n)
+	}
+}
+
+// TestKnownSelfDoesNotWaitForSelf: while the first Self's GET myself is in flight, KnownSelf
+// answers at once that the identity is not known yet (the engine asks it as a webhook
+// delivery arrives, where it must not wait on Jira); once Self has read it, KnownSelf tells
+// it without a call.
+func TestKnownSelfDoesNotWaitForSelf(t *testing.T) {
+	var calls atomic.Int32
+	arrived, release := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) > 1 || r.Method != http.MethodGet || r.URL.Path != "/rest/api/2/myself" {
+			t.Errorf("unexpected call %s %s", r.Method, r.URL.Path)
+			http.Error(w, "unexpected", http.StatusNotFound)
+			return
+		}
+		close(arrived)
+		select { // the answer is held until the test releases it
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"accountId":"acc-bot","timeZone":"UTC"}`)
+	}))
+	t.Cleanup(srv.Close)
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) }) // before srv.Close
+	tr, err := New(&config.Jira{URL: srv.URL, Deployment: config.JiraCloud, Email: "bot@example.com",
+		APIToken: "cloud-token"}, nil, Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type answer struct {
+		self string
+		err  error
+	}
+	selfDone := make(chan answer, 1)
+	go func() {
+		self, err := tr.Self(context.Background())
+		selfDone <- answer{self, err}
+	}()
+	<-arrived
+	type knownAnswer struct {
+		self string
+		ok   bool
+	}
+	known := make(chan knownAnswer, 1)
+	go func() {
+		self, ok := tr.KnownSelf()
+		known <- knownAnswer{self, ok}
+	}()
+	select {
+	case got := <-known:
+		if got != (knownAnswer{}) {
+			t.Fatalf("KnownSelf while GET myself is in flight = %q, %v; want not known", got.self, got.ok)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("KnownSelf waited for the GET myself in flight")
+	}
+
+	releaseOnce.Do(func() { close(release) })
+	if got := <-selfDone; got.self != "acc-bot" || got.err != nil {
+		t.Fatalf("Self = %q, %v", got.self, got.err)
+	}
+	if self, ok := tr.KnownSelf(); self != "acc-bot" || !ok {
+		t.Errorf("KnownSelf after Self = %q, %v; want acc-bot, true", self, ok)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d calls, want 1 (GET myself)", n)
 	}
 }
 

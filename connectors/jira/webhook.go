@@ -40,7 +40,8 @@ type webhookJSON struct {
 // Center also reports comments as jira:issue_updated). Once Self has been read,
 // followthrough's own changes are not Activity.
 func (t *Tracker) ParseWebhook(event string, payload []byte) (ev ft.TicketEvent, relevant bool, err error) {
-	return parseWebhook(payload, t.base, t.cfg.Statuses, t.cloud, t.cachedSelf())
+	self, _ := t.KnownSelf()
+	return parseWebhook(payload, t.base, t.cfg.Statuses, t.cloud, self)
 }
 
 func parseWebhook(payload []byte, base string, statuses map[string]string, cloud bool, self string) (ft.TicketEvent, bool, error) {
