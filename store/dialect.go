@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
 	"net/url"
 	"strconv"
 	"strings"
@@ -111,30 +113,56 @@ func (r *rebinder) rebind(query string) string {
 }
 
 // postgresRewrites are the phrases of the store's SQLite SQL that PostgreSQL says otherwise:
-// the values of a JSON array passed as one parameter, for `x IN (SELECT value FROM
-// json_each(?))`; SQLite's CROSS JOIN with a condition, which there fixes the join order
-// (PostgreSQL plans its joins itself); and a ticket key compared without case (NOCASE folds
-// ASCII letters, as lower() does on text of collation "C").
+// a list of values passed as one parameter (a textList), for `x IN (SELECT value FROM
+// json_each(?))`, which PostgreSQL reads as an array of text; SQLite's CROSS JOIN with a
+// condition, which there fixes the join order (PostgreSQL plans its joins itself); and a
+// ticket key compared without case (NOCASE folds ASCII letters, as lower() does on text of
+// collation "C").
 var postgresRewrites = strings.NewReplacer(
-	"SELECT value FROM json_each(?)", "SELECT jsonb_array_elements_text(CAST(? AS jsonb))",
+	"NOT IN (SELECT value FROM json_each(?))", "<> ALL (CAST(? AS text[]))",
+	"IN (SELECT value FROM json_each(?))", "= ANY (CAST(? AS text[]))",
 	"CROSS JOIN items i ON", "JOIN items i ON",
 	"key = ? COLLATE NOCASE", "lower(key) = lower(?)",
 )
 
+// textList is a list of values passed as one parameter, for `x IN (SELECT value FROM
+// json_each(?))`. SQLite is given it as a JSON array. PostgreSQL is given an array of text, so
+// that the planner knows how many values there are: read as a set of rows from JSON, it took
+// every list for a hundred values, and read one postmortem's items and tickets by scanning both
+// tables, which under SERIALIZABLE made every concurrent write to them a conflict.
+type textList []string
+
+// Value implements driver.Valuer: the JSON array that SQLite's json_each reads.
+func (l textList) Value() (driver.Value, error) {
+	if l == nil {
+		l = textList{}
+	}
+	out, err := json.Marshal([]string(l))
+	return string(out), err
+}
+
 // args converts the arguments of a statement for the dialect: the store passes Go bools for
-// its 0/1 columns, which SQLite stores as integers and PostgreSQL's driver will not.
+// its 0/1 columns, which SQLite stores as integers and PostgreSQL's driver will not, and text
+// lists, which PostgreSQL takes as arrays.
 func (r *rebinder) args(args []any) []any {
 	if r == nil || r.dialect != Postgres {
 		return args
 	}
 	copied := false
 	for i, a := range args {
-		if b, ok := a.(bool); ok {
-			if !copied { // never write into the caller's slice
-				args, copied = append([]any(nil), args...), true
-			}
-			args[i] = boolInt(b)
+		var converted any
+		switch a := a.(type) {
+		case bool:
+			converted = boolInt(a)
+		case textList:
+			converted = []string(a)
+		default:
+			continue
 		}
+		if !copied { // never write into the caller's slice
+			args, copied = append([]any(nil), args...), true
+		}
+		args[i] = converted
 	}
 	return args
 }

@@ -59,12 +59,8 @@ func (s *Store) ReleaseLeases(ctx context.Context) error {
 // UnfinishedJobsOutside lists the unfinished jobs whose lane (tracker) is not among lanes, in
 // the caller's transaction.
 func UnfinishedJobsOutside(ctx context.Context, tx *Tx, lanes []string) ([]Job, error) {
-	laneList, err := json.Marshal(lanes)
-	if err != nil {
-		return nil, err
-	}
 	rows, err := tx.query(ctx, `SELECT id, kind, postmortem_id, item_id, tracker, attempts FROM outbox
-		WHERE done_at IS NULL AND failed_at IS NULL AND tracker NOT IN (SELECT value FROM json_each(?))`, string(laneList))
+		WHERE done_at IS NULL AND failed_at IS NULL AND tracker NOT IN (SELECT value FROM json_each(?))`, textList(lanes))
 	if err != nil {
 		return nil, err
 	}
@@ -277,14 +273,10 @@ func FailJob(ctx context.Context, tx *Tx, jobID int64, attempts int, now time.Ti
 // HasUnfinishedJob reports whether a job of one of the kinds is waiting for the item (queued,
 // running or to be retried; neither done nor given up).
 func HasUnfinishedJob(ctx context.Context, tx *Tx, pmID, itemID string, kinds ...string) (bool, error) {
-	list, err := json.Marshal(kinds)
-	if err != nil {
-		return false, err
-	}
 	var pending bool
-	err = tx.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE postmortem_id = ? AND item_id = ?
+	err := tx.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE postmortem_id = ? AND item_id = ?
 		AND done_at IS NULL AND failed_at IS NULL AND kind IN (SELECT value FROM json_each(?)))`,
-		pmID, itemID, string(list)).Scan(&pending)
+		pmID, itemID, textList(kinds)).Scan(&pending)
 	return pending, err
 }
 

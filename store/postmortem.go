@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -110,11 +109,7 @@ func fillItems(ctx context.Context, q querier, pms ...*PostmortemRecord) error {
 		ids[i], byID[pm.ID] = pm.ID, pm
 		pm.Items = []Item{}
 	}
-	idList, err := json.Marshal(ids)
-	if err != nil {
-		return err
-	}
-	items, err := loadItems(ctx, q, `i.postmortem_id IN (SELECT value FROM json_each(?))`, string(idList))
+	items, err := loadItems(ctx, q, `i.postmortem_id IN (SELECT value FROM json_each(?))`, textList(ids))
 	if err != nil {
 		return err
 	}
