@@ -114,6 +114,13 @@ func sleepOn(clock *testclock.Clock) (func(context.Context, time.Duration) error
 		}
 }
 
+// bounded is a context that ends a test whose submit would otherwise never give up.
+func bounded(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // submitWith runs the submit command with the Backoff, Now and Sleep of with.
 func submitWith(ctx context.Context, with Submitter, args ...string) (int, string, string) {
 	return run(func(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -263,7 +270,7 @@ func TestDefaultRetries(t *testing.T) {
 	srv, seen := flakyService(t, clock, 0, func(int, string, http.Header) int { return http.StatusServiceUnavailable })
 	sleep, waits := sleepOn(clock)
 	s := &Submitter{URL: srv.URL, Secret: testSecret, Now: clock.Now, Sleep: sleep}
-	out := s.Send(context.Background(), Linter{}.Lint("good.md", Markdown, []byte(goodMD)))
+	out := s.Send(bounded(t), Linter{}.Lint("good.md", Markdown, []byte(goodMD)))
 	got, end := seen(), clock.Now().Sub(clockStart)
 	if out.Result != "failed" || out.Status != 503 || !strings.Contains(out.Error, "would pass the 2m0s limit") {
 		t.Errorf("outcome %+v, want failed as the next wait would pass the limit", out)
@@ -361,7 +368,7 @@ func TestSubmitGivesUpWhenRetryAfterPassesTheLimit(t *testing.T) {
 			})
 			sleep, waits := sleepOn(clock)
 			good := files(t, "good.md", goodMD)[0]
-			code, stdout, stderr := submitWith(context.Background(), Submitter{Backoff: constantWaits(time.Millisecond), Now: clock.Now, Sleep: sleep},
+			code, stdout, stderr := submitWith(bounded(t), Submitter{Backoff: constantWaits(time.Millisecond), Now: clock.Now, Sleep: sleep},
 				"--url", srv.URL, "--secret", testSecret, good)
 			if want := good + ": PM-CLI-1 failed: " + tt.message + "\n"; code != 1 || stdout != want {
 				t.Fatalf("exit %d\nstdout %q\nstderr %q\nwant 1 and %q", code, stdout, stderr, want)
@@ -388,7 +395,7 @@ func TestSubmitCutsASlowAnswerAtTheLimit(t *testing.T) {
 	sleep, _ := sleepOn(clock)
 	good := files(t, "good.md", goodMD)[0]
 	began := time.Now()
-	code, stdout, stderr := submitWith(context.Background(), Submitter{Backoff: constantWaits(time.Millisecond), Now: clock.Now, Sleep: sleep},
+	code, stdout, stderr := submitWith(bounded(t), Submitter{Backoff: constantWaits(time.Millisecond), Now: clock.Now, Sleep: sleep},
 		"--url", srv.URL, "--secret", testSecret, good)
 	took := time.Since(began)
 	want := good + ": PM-CLI-1 failed: gave up after 2 attempts over 2m0s: no answer came before the 2m0s limit; the last: Post "
@@ -412,7 +419,7 @@ func TestSubmitGiveUpNamesNoToken(t *testing.T) {
 	}))
 	defer srv.Close()
 	s := &Submitter{URL: srv.URL, Token: token, Backoff: constantWaits(time.Millisecond)}
-	out := s.Send(context.Background(), Linter{}.Lint("good.md", Markdown, []byte(goodMD)))
+	out := s.Send(bounded(t), Linter{}.Lint("good.md", Markdown, []byte(goodMD)))
 	if out.Result != "failed" || strings.Contains(out.Error, token) || !strings.Contains(out.Error, "request was Bearer [redacted]") {
 		t.Errorf("outcome %+v: want failed, quoting the answer without the token", out)
 	}
