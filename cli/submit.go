@@ -22,7 +22,8 @@ import (
 	"github.com/followthrough/followthrough/internal/standardwebhooks"
 )
 
-// RetryFor is how long submit keeps trying one file through network errors and 5xx answers.
+// RetryFor is how long submit keeps trying one file through network errors, 429 and 5xx
+// answers: no attempt is in flight and no wait runs past it, counted from the first attempt.
 const RetryFor = 2 * time.Minute
 
 // Submitter sends postmortem files to a running service's intake, POST /v1/postmortems.
@@ -32,9 +33,11 @@ type Submitter struct {
 	Secret string // a Standard Webhooks secret (whsec_...): deliveries are signed instead
 	Client *http.Client
 	// Backoff makes the waits between attempts at one file; nil is exponential from one second,
-	// at most 20 s apart. Whatever the waits, no attempt starts RetryFor or more after the first.
+	// at most 20 s apart. An answer's Retry-After makes a wait longer, never shorter.
 	Backoff func() retry.Backoff
-	Now     func() time.Time // the clock of signature timestamps and of RetryFor; nil is time.Now
+	Now     func() time.Time // the clock of signature timestamps, Retry-After and RetryFor; nil is time.Now
+	// Sleep waits d or until ctx is done, whichever comes first; nil waits on a real timer.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Outcome is what became of one file at the service.
@@ -51,35 +54,33 @@ func defaultBackoff() retry.Backoff {
 	return retry.WithJitterPercent(10, b)
 }
 
-// retries makes the waits between the attempts at one file, on the clock now.
-func (s *Submitter) retries(now func() time.Time) retry.Backoff {
-	backoff := s.Backoff
-	if backoff == nil {
-		backoff = defaultBackoff
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
-	return withBudget(RetryFor, now, backoff())
 }
 
-// withBudget stops next once budget has passed on now since it was made, and cuts the last wait
-// to fit: retry.WithMaxDuration, on a clock that tests can drive.
-func withBudget(budget time.Duration, now func() time.Time, next retry.Backoff) retry.Backoff {
-	start := now()
-	return retry.BackoffFunc(func() (time.Duration, bool) {
-		left := budget - now().Sub(start)
-		if left <= 0 {
-			return 0, true
-		}
-		wait, stop := next.Next()
-		if stop {
-			return 0, true
-		}
-		return min(wait, left), false
-	})
+// errOutOfTime cuts an attempt still in flight when RetryFor ends.
+var errOutOfTime = fmt.Errorf("cut at the %v limit", RetryFor)
+
+// tried is how one attempt at a file went.
+type tried struct {
+	out        Outcome       // the answer; Status 0 when none came
+	err        error         // why it is worth another attempt: no answer, 429 or 5xx; nil when final
+	retryAfter time.Duration // how long the answer asks to wait, 0 when it does not
+	cut        bool          // RetryFor ended while it was in flight
 }
 
-// Send posts one linted document. Network errors and 5xx answers are tried again with backoff;
-// a signed delivery keeps its webhook-id on every attempt (with a fresh timestamp), so the
-// service can tell it is the same delivery.
+// Send posts one linted document. Network errors, 429 and 5xx answers are tried again, after
+// the backoff's wait or the answer's Retry-After, whichever is later; a signed delivery keeps
+// its webhook-id on every attempt (with a fresh timestamp), so the service can tell it is the
+// same delivery. Send gives up once RetryFor has passed since the first attempt: a request
+// still in flight then is cut, and a wait that would end past it is not begun.
 func (s *Submitter) Send(ctx context.Context, r *Report) Outcome {
 	var key []byte
 	if s.Secret != "" {
@@ -89,52 +90,151 @@ func (s *Submitter) Send(ctx context.Context, r *Report) Outcome {
 		}
 		key = k
 	}
-	client, now := s.Client, s.Now
+	client, now, wait, backoff := s.Client, s.Now, s.Sleep, s.Backoff
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
 	if now == nil {
 		now = time.Now
 	}
-	endpoint := strings.TrimRight(s.URL, "/") + "/v1/postmortems"
-	webhookID := newWebhookID()
-	var out Outcome
-	err := retry.Do(ctx, s.retries(now), func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(r.Body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", r.Format.ContentType())
-		if key != nil {
-			ts := strconv.FormatInt(now().Unix(), 10)
-			req.Header.Set(standardwebhooks.HeaderID, webhookID)
-			req.Header.Set(standardwebhooks.HeaderTimestamp, ts)
-			req.Header.Set(standardwebhooks.HeaderSignature, standardwebhooks.Sign(key, webhookID, ts, r.Body))
-		} else {
-			req.Header.Set("Authorization", "Bearer "+s.Token)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return retry.RetryableError(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-		if err != nil {
-			return retry.RetryableError(fmt.Errorf("reading the answer: %w", err))
-		}
-		out = answer(resp.StatusCode, body)
-		if resp.StatusCode >= 500 {
-			return retry.RetryableError(fmt.Errorf("the service answered %d: %s", resp.StatusCode, out.Error))
-		}
-		return nil
-	})
-	if err != nil {
-		return Outcome{Result: "failed", Status: out.Status, Error: err.Error()}
+	if wait == nil {
+		wait = sleep
 	}
-	return out
+	if backoff == nil {
+		backoff = defaultBackoff
+	}
+	waits := backoff()
+	post := poster{
+		client:    client,
+		now:       now,
+		endpoint:  strings.TrimRight(s.URL, "/") + "/v1/postmortems",
+		token:     s.Token,
+		key:       key,
+		webhookID: newWebhookID(),
+	}
+	start := now()
+	for n := 1; ; n++ {
+		t := post.post(ctx, r, RetryFor-now().Sub(start))
+		if t.err == nil {
+			return t.out
+		}
+		var why string
+		switch {
+		case ctx.Err() != nil:
+			why = ": interrupted"
+		case t.cut:
+			why = fmt.Sprintf(": no answer came before the %v limit", RetryFor)
+		default:
+			next, stop := waits.Next()
+			next = max(next, t.retryAfter)
+			left := RetryFor - now().Sub(start)
+			switch {
+			case stop:
+			case left <= 0:
+				why = fmt.Sprintf(": the %v limit has passed", RetryFor)
+			case next >= left && next == t.retryAfter:
+				// Sooner than asked would be refused again: the service's time is the earliest.
+				why = fmt.Sprintf(": the service asked to wait %v (Retry-After), more than the %v left of the %v limit",
+					next, left.Round(time.Second), RetryFor)
+			case next >= left:
+				why = fmt.Sprintf(": the next wait, %v, would pass the %v limit", next.Round(time.Millisecond), RetryFor)
+			default:
+				if wait(ctx, next) == nil {
+					continue
+				}
+				why = ": interrupted"
+			}
+		}
+		took := now().Sub(start)
+		if t.cut {
+			took = RetryFor
+		}
+		msg := fmt.Sprintf("gave up after %s over %v%s; the last: %v", countOf(n, "attempt"), took.Round(time.Second), why, t.err)
+		return Outcome{Result: "failed", Status: t.out.Status, Error: s.redact(msg)}
+	}
+}
+
+// redact takes the credential out of a message that may quote the service or a proxy.
+func (s *Submitter) redact(msg string) string {
+	for _, secret := range []string{s.Token, s.Secret} {
+		if secret != "" {
+			msg = strings.ReplaceAll(msg, secret, "[redacted]")
+		}
+	}
+	return msg
+}
+
+// poster makes the requests of one file's attempts.
+type poster struct {
+	client    *http.Client
+	now       func() time.Time
+	endpoint  string
+	token     string
+	key       []byte // signing key; nil: the bearer token instead
+	webhookID string
+}
+
+// post posts the document once, for at most left.
+func (p poster) post(ctx context.Context, r *Report, left time.Duration) tried {
+	if left <= 0 {
+		return tried{err: errOutOfTime, cut: true}
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, left, errOutOfTime)
+	defer cancel()
+	noAnswer := func(err error) tried {
+		if context.Cause(ctx) == errOutOfTime {
+			return tried{err: err, cut: true}
+		}
+		return tried{err: err}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(r.Body))
+	if err != nil {
+		return tried{out: Outcome{Result: "failed", Error: err.Error()}}
+	}
+	req.Header.Set("Content-Type", r.Format.ContentType())
+	if p.key != nil {
+		ts := strconv.FormatInt(p.now().Unix(), 10)
+		req.Header.Set(standardwebhooks.HeaderID, p.webhookID)
+		req.Header.Set(standardwebhooks.HeaderTimestamp, ts)
+		req.Header.Set(standardwebhooks.HeaderSignature, standardwebhooks.Sign(p.key, p.webhookID, ts, r.Body))
+	} else {
+		req.Header.Set("Authorization", "Bearer "+p.token)
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return noAnswer(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return noAnswer(fmt.Errorf("reading the answer: %w", err))
+	}
+	out := answer(resp.StatusCode, body)
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
+		return tried{out: out}
+	}
+	return tried{
+		out:        out,
+		err:        fmt.Errorf("the service answered %d: %s", resp.StatusCode, out.Error),
+		retryAfter: retryAfter(resp.Header.Get("Retry-After"), p.now()),
+	}
+}
+
+// retryAfter is how long a Retry-After header asks to wait from now: a number of seconds or an
+// HTTP date. 0 when there is none, it cannot be read, or the date has passed.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
+		// Beyond any budget; kept from overflowing a Duration.
+		return time.Duration(min(secs, 1<<32)) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		return max(at.Sub(now), 0)
+	}
+	return 0
 }
 
 // answer reads the service's answer to one intake.
@@ -178,8 +278,8 @@ func SubmitCommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 	return submitCommand(ctx, args, stdout, stderr, getenv, Submitter{})
 }
 
-// submitCommand is SubmitCommand sending with the Backoff and Now of with (nil: the defaults),
-// so that tests can shorten the waits and drive the clock.
+// submitCommand is SubmitCommand sending with the Backoff, Now and Sleep of with (nil: the
+// defaults), so that tests can shorten the waits and drive the clock.
 func submitCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, with Submitter) int {
 	fs := newFlagSet("submit", stderr)
 	base := fs.String("url", "", "the service's base URL, without /v1 (or FOLLOWTHROUGH_URL)")
@@ -196,7 +296,7 @@ func submitCommand(ctx context.Context, args []string, stdout, stderr io.Writer,
 		return ExitProblem
 	}
 	if s != nil {
-		s.Backoff, s.Now = with.Backoff, with.Now
+		s.Backoff, s.Now, s.Sleep = with.Backoff, with.Now, with.Sleep
 	}
 	code := ExitOK
 	worse := func(c int) {
