@@ -15,6 +15,8 @@ var (
 )
 
 // ErrWriteRefused is a write the database refused for want of room or a working disk (a full
-// disk, an I/O error): nothing of it was stored, and it may succeed later (503 with
-// Retry-After).
+// disk, an I/O error), or that PostgreSQL could not take, being out of reach or a standby (a
+// failover, a restart). It may succeed later (503 with Retry-After). Nothing of a refused write
+// was stored; one whose connection dropped as it committed may have been, which sending it
+// again cannot make twice (a document's revision and a delivery's id are each stored once).
 var ErrWriteRefused = errors.New("the database refuses writes for now")

@@ -229,6 +229,7 @@ func (s *Store) transactOnce(ctx context.Context, opts *sql.TxOptions, claim boo
 	}
 	s.commits.Add(1)
 	s.transactions.Add(1)
+	s.reached()
 	return nil
 }
 

@@ -3,9 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -37,10 +41,42 @@ func refusedBy(err error) bool {
 	return false
 }
 
+// unreachable reports whether err is PostgreSQL out of reach for writes in a way that passes
+// with a failover or a restart: no connection (refused, or dropped), the server shutting down
+// or still starting, or a standby answering, which takes no writes.
+func unreachable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "57P01", // admin_shutdown
+			"57P02", // crash_shutdown
+			"57P03", // cannot_connect_now: starting up, or shutting down
+			"25006": // read_only_sql_transaction: a standby
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, "08") // connection_exception
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr *net.OpError
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
 // refusal wraps a refused write's error in ft.ErrWriteRefused and notes the episode; other
-// errors pass unchanged.
+// errors pass unchanged. On PostgreSQL a database out of reach (unreachable) is answered
+// alike, 503 with Retry-After, and logged once until a transaction commits again.
 func (s *Store) refusal(err error) error {
-	if err == nil || !refusedBy(err) {
+	if err == nil {
+		return nil
+	}
+	if s.dialect == Postgres && unreachable(err) {
+		if s.unreachable.CompareAndSwap(false, true) {
+			s.logger.Error("the database is out of reach for writes (a failover or a restart, say); writes answer 503 until a transaction commits again",
+				slog.String("error", redactError(err, s.pgDatabase()).Error()))
+		}
+		return fmt.Errorf("%w: %w", ft.ErrWriteRefused, err)
+	}
+	if !refusedBy(err) {
 		return err
 	}
 	if s.refused.CompareAndSwap(false, true) {
@@ -49,6 +85,14 @@ func (s *Store) refusal(err error) error {
 			slog.String("error", err.Error()))
 	}
 	return fmt.Errorf("%w: %w", ft.ErrWriteRefused, err)
+}
+
+// reached ends an episode of the database out of reach, if one was on: a transaction
+// committed.
+func (s *Store) reached() {
+	if s.unreachable.CompareAndSwap(true, false) {
+		s.logger.Info("the database takes writes again")
+	}
 }
 
 // writeSucceeded ends a refusal episode, if one was on.

@@ -86,6 +86,7 @@ type Store struct {
 
 	stmts        *stmtCache  // the writer's prepared statements
 	refused      atomic.Bool // writes are being refused (refused.go)
+	unreachable  atomic.Bool // PostgreSQL is out of reach for writes (refused.go)
 	transactions atomic.Int64
 	commits      atomic.Int64
 	itemReads    atomic.Int64
@@ -420,13 +421,24 @@ func (s *Store) Close() error {
 }
 
 // Ping checks that the database answers, and takes writes: while writes are refused (a full
-// disk) it fails with ft.ErrWriteRefused until one succeeds.
+// disk) it fails with ft.ErrWriteRefused until one succeeds, and so it does while PostgreSQL
+// answers as a standby (in recovery: a failover not finished, or a URL naming a replica).
 func (s *Store) Ping(ctx context.Context) error {
 	if s.WritesRefused() {
 		return fmt.Errorf("ping: %w", ft.ErrWriteRefused)
 	}
+	if s.dialect == Postgres {
+		var standby bool
+		if err := s.readDB.QueryRowContext(ctx, "SELECT pg_is_in_recovery()").Scan(&standby); err != nil {
+			return redactError(err, s.pgDatabase())
+		}
+		if standby {
+			return fmt.Errorf("ping: the database is a standby: %w", ft.ErrWriteRefused)
+		}
+		return nil
+	}
 	var one int
-	return redactError(s.readDB.QueryRowContext(ctx, "SELECT 1").Scan(&one), s.pgDatabase())
+	return s.readDB.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
 // WriteStats says how many logical transactions were committed in how many SQLite commits.
