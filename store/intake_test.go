@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -80,4 +81,70 @@ func testNewRecordIsWhatIsStored(t *testing.T, db backend) {
 	if _, ok := plan.NewRecord(now); ok {
 		t.Fatal("NewRecord built a record for revision 2, which depends on what was stored")
 	}
+}
+
+// TestRevisionFiguresCountFromTheSortKey: a later revision's figure numbers count from the
+// postmortem's sign-off, else from its first acceptance, never from the revision's time: on the
+// items it writes and, brought up to date, on those it no longer lists and on status history.
+func TestRevisionFiguresCountFromTheSortKey(t *testing.T) {
+	forEachBackend(t, testRevisionFiguresCountFromTheSortKey)
+}
+
+func testRevisionFiguresCountFromTheSortKey(t *testing.T, db backend) {
+	ctx := context.Background()
+	s := db.open(t)
+	accepted, signed := at("2026-11-02T11:00:00Z"), at("2026-11-01T09:00:00Z")
+	doc := testDoc("PM-1", item("AI-1", "x"), item("AI-2", "y"))
+	doc.SignedOffAt = nil
+	if err := intakeItems(ctx, s, doc, accepted, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Write(ctx, func(tx *Tx) error {
+		_, err := SetItemStatus(ctx, tx, "PM-1", "AI-1", ft.StatusDone, "github", "", accepted.Add(time.Hour))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revise := func(revision int, signedOff *time.Time, now time.Time, want time.Time) {
+		t.Helper()
+		err := s.Write(ctx, func(tx *Tx) error {
+			items, err := LoadItemsTx(ctx, tx, "PM-1")
+			if err != nil {
+				return err
+			}
+			plan := IntakePlan{Postmortem: PostmortemRow{ID: "PM-1", Title: doc.Title, Team: doc.Team, SignedOffAt: signedOff},
+				Revision: Revision{Number: revision, Hash: fmt.Sprint("revision-", revision), Document: []byte("{}")}}
+			for _, it := range items {
+				c := ItemChange{Row: it.ItemRow, From: it.Status}
+				switch {
+				case it.ID == "AI-1":
+				case revision == 2: // it drops AI-2
+					c.Row.Removed, c.Row.Status = true, ft.StatusWontDo
+				default: // AI-2, dropped: not written again
+					continue
+				}
+				plan.Items = append(plan.Items, c)
+			}
+			return ApplyIntake(ctx, tx, plan, now)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.readDB.Query(`SELECT DISTINCT signed_off_unix FROM items WHERE postmortem_id = 'PM-1'
+			UNION SELECT DISTINCT signed_off_unix FROM status_history WHERE postmortem_id = 'PM-1'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := collect(rows, scanString)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0] != fmt.Sprint(want.Unix()) {
+			t.Fatalf("revision %d: signed_off_unix %v, want %d (%v)", revision, got, want.Unix(), want)
+		}
+	}
+	revise(2, nil, accepted.Add(24*time.Hour), accepted)
+	revise(3, &signed, accepted.Add(48*time.Hour), signed)
+	revise(4, nil, accepted.Add(72*time.Hour), accepted)
 }
