@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/store"
@@ -207,7 +208,7 @@ func planIntake(doc *ft.Document, rev store.Revision, targets []ft.Target, prevR
 	rev.Number = prevRevision + 1
 	plan := store.IntakePlan{
 		Postmortem: store.PostmortemRow{ID: doc.ID, Title: doc.Title, URL: doc.URL, Severity: doc.Severity,
-			Team: doc.Team, SignedOffAt: doc.SignedOffAt},
+			Team: doc.Team, SignedOffAt: signedOffAt(doc)},
 		Revision: rev,
 	}
 	if doc.Tracker != nil {
@@ -275,6 +276,15 @@ func planIntake(doc *ft.Document, rev store.Revision, targets []ft.Target, prevR
 		}
 	}
 	return plan, nil
+}
+
+// signedOffAt is the document's sign-off time as the store keeps it: none for a zero time,
+// which validation lets through (year 1) and the store would keep as none.
+func signedOffAt(doc *ft.Document) *time.Time {
+	if doc.SignedOffAt == nil || doc.SignedOffAt.IsZero() {
+		return nil
+	}
+	return doc.SignedOffAt
 }
 
 // planTicketWork queues what a revision's item (row) needs done to the ticket of the stored

@@ -448,6 +448,25 @@ func TestPlanIntake(t *testing.T) {
 	}
 }
 
+// TestPlanIntakeZeroSignOffIsNone: the postmortem row a plan gives the store has no sign-off
+// for a zero time (year 1, which validation lets through), and any other time as it is.
+func TestPlanIntakeZeroSignOffIsNone(t *testing.T) {
+	signed, zero := t0, time.Time{}
+	for _, tc := range []struct {
+		signedOff, want *time.Time
+	}{{nil, nil}, {&zero, nil}, {&signed, &signed}} {
+		doc := testDoc("PM-1")
+		doc.SignedOffAt = tc.signedOff
+		plan, err := planIntake(doc, mustEncode(t, doc), nil, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := plan.Postmortem.SignedOffAt; got != tc.want {
+			t.Errorf("signed off at %v: the row has %v, want %v", tc.signedOff, got, tc.want)
+		}
+	}
+}
+
 func TestRecordWebhookOnceAndQueued(t *testing.T) { pgtest.ForEach(t, testRecordWebhookOnceAndQueued) }
 
 func testRecordWebhookOnceAndQueued(t *testing.T, db pgtest.Backend) {
