@@ -19,7 +19,7 @@ import (
 //     with finished_at;
 //   - a status change's week and crossing, and a copy of its item's filter numbers and removed
 //     flag: set by setItemStatus, and brought up to date by refreshFigureNumbers after a
-//     revision.
+//     revision that changes what they are worked out from (IntakePlan.SameFigures).
 //
 // A first intake writes them with its rows and reads nothing back: on PostgreSQL, reading a
 // postmortem's items again would make concurrent intakes conflict (predicate locks).

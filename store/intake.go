@@ -63,6 +63,12 @@ type IntakePlan struct {
 	Revision   Revision     // the new revision: inserted, and the postmortem's from now on
 	Items      []ItemChange // the document's items in its order, then the items it dropped
 	Jobs       []Job        // queued in this order
+	// SameFigures says that the revision keeps every input of the figure numbers (figures.go)
+	// as stored: the postmortem's team, severity and sign-off time (in seconds), and each
+	// item's own team and removed flag. The numbers of the rows it does not write (the items
+	// it no longer lists, and status history) are then right already, and ApplyIntake leaves
+	// them alone. False, the safe value, brings them up to date.
+	SameFigures bool
 }
 
 // ItemChange is one item that an intake inserts or updates.
@@ -121,7 +127,7 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 			}
 		}
 	}
-	if p.Revision.Number > 1 {
+	if p.Revision.Number > 1 && !p.SameFigures {
 		if err := refreshFigureNumbers(ctx, tx, pm.ID, figures); err != nil {
 			return fmt.Errorf("write figures of %s: %w", pm.ID, err)
 		}

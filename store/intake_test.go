@@ -148,3 +148,61 @@ func testRevisionFiguresCountFromTheSortKey(t *testing.T, db backend) {
 	revise(3, &signed, accepted.Add(48*time.Hour), signed)
 	revise(4, nil, accepted.Add(72*time.Hour), accepted)
 }
+
+// TestSameFiguresLeavesRowsItDoesNotWrite: a revision whose plan says it changes no input of
+// the figure numbers does not touch the rows it does not write (a number planted out of date
+// stays so), and one that does not say so brings them up to date.
+func TestSameFiguresLeavesRowsItDoesNotWrite(t *testing.T) {
+	forEachBackend(t, testSameFiguresLeavesRowsItDoesNotWrite)
+}
+
+func testSameFiguresLeavesRowsItDoesNotWrite(t *testing.T, db backend) {
+	ctx := context.Background()
+	s := db.open(t)
+	doc := testDoc("PM-1", item("AI-1", "x"))
+	doc.Severity = "SEV2"
+	if err := intakeItems(ctx, s, doc, t0, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Write(ctx, func(tx *Tx) error {
+		_, err := SetItemStatus(ctx, tx, "PM-1", "AI-1", ft.StatusDone, "github", "", t0.Add(time.Hour))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.writeDB.Exec(`UPDATE status_history SET severity = 'planted' WHERE postmortem_id = 'PM-1'`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		same bool
+		want string
+	}{{true, "planted"}, {false, "SEV2"}} {
+		revision := 2
+		if !tc.same {
+			revision = 3
+		}
+		err := s.Write(ctx, func(tx *Tx) error {
+			it, err := LoadItemTx(ctx, tx, "PM-1", "AI-1")
+			if err != nil {
+				return err
+			}
+			return ApplyIntake(ctx, tx, IntakePlan{
+				Postmortem:  PostmortemRow{ID: "PM-1", Title: doc.Title, Team: doc.Team, Severity: doc.Severity, SignedOffAt: doc.SignedOffAt},
+				Revision:    Revision{Number: revision, Hash: fmt.Sprint("revision-", revision), Document: []byte("{}")},
+				Items:       []ItemChange{{Row: it.ItemRow, From: it.Status}},
+				SameFigures: tc.same,
+			}, t0.Add(2*time.Hour))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if err := s.readDB.QueryRow(`SELECT severity FROM status_history WHERE postmortem_id = 'PM-1'`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("SameFigures %v: the status change's severity is %q, want %q", tc.same, got, tc.want)
+		}
+	}
+}
