@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/internal/pgtest"
 )
 
 // A new postmortem's record built from the intake plan must be what reading it back gives,
@@ -205,4 +208,83 @@ func testSameFiguresLeavesRowsItDoesNotWrite(t *testing.T, db backend) {
 			t.Errorf("SameFigures %v: the status change's severity is %q, want %q", tc.same, got, tc.want)
 		}
 	}
+}
+
+// BenchmarkIntakeRevision: 16 writers at once revising stored postmortems (two items, one
+// with a status change, no sign-off) to a new title, on each backend: with the figure numbers
+// of the rows a revision does not write brought up to date (refresh), or left alone as the
+// engine plans a revision that changes none of their inputs (same).
+func BenchmarkIntakeRevision(b *testing.B) {
+	for _, db := range pgtest.Backends {
+		for _, same := range []bool{false, true} {
+			name := db.Name + "/refresh"
+			if same {
+				name = db.Name + "/same"
+			}
+			b.Run(name, func(b *testing.B) { benchmarkIntakeRevision(b, openAt(b, db.Database(b)), same) })
+		}
+	}
+}
+
+func benchmarkIntakeRevision(b *testing.B, s *Store, same bool) {
+	ctx := context.Background()
+	const postmortems = 500
+	type stored struct {
+		sync.Mutex // one revision of it at a time, as the engine's transactions would serialize
+		revision   int
+		changes    []ItemChange
+	}
+	pms := make([]stored, postmortems)
+	err := s.Write(ctx, func(tx *Tx) error {
+		for i := range pms {
+			id := fmt.Sprint("PM-", i)
+			plan := IntakePlan{Postmortem: PostmortemRow{ID: id, Title: "Outage", Team: "payments"},
+				Revision: Revision{Number: 1, Hash: "revision-1", Document: []byte("{}")}}
+			for j, itemID := range []string{"AI-1", "AI-2"} {
+				plan.Items = append(plan.Items, ItemChange{New: true, Row: ItemRow{PostmortemID: id, ID: itemID, Position: j,
+					Title: "x", Owner: "bob@acme.com", Priority: "P1", Labels: []string{}, Target: repoA, Status: ft.StatusOpen}})
+			}
+			if err := ApplyIntake(ctx, tx, plan, t0); err != nil {
+				return err
+			}
+			if _, err := SetItemStatus(ctx, tx, id, "AI-1", ft.StatusInProgress, "github", "", t0); err != nil {
+				return err
+			}
+			items, err := LoadItemsTx(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			pms[i].revision = 1
+			for _, it := range items {
+				pms[i].changes = append(pms[i].changes, ItemChange{Row: it.ItemRow, From: it.Status})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(next.Add(1)) % postmortems
+			pm := &pms[i]
+			pm.Lock()
+			pm.revision++
+			plan := IntakePlan{
+				Postmortem:  PostmortemRow{ID: fmt.Sprint("PM-", i), Title: fmt.Sprint("Outage, revision ", pm.revision), Team: "payments"},
+				Revision:    Revision{Number: pm.revision, Hash: fmt.Sprint("revision-", pm.revision), Document: []byte("{}")},
+				Items:       pm.changes,
+				SameFigures: same,
+			}
+			err := s.Write(ctx, func(tx *Tx) error { return ApplyIntake(ctx, tx, plan, t0.Add(time.Hour)) })
+			pm.Unlock()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
