@@ -19,7 +19,7 @@ import (
 //     with finished_at;
 //   - a status change's week and crossing, and a copy of its item's filter numbers and removed
 //     flag: set by setItemStatus, and brought up to date by refreshFigureNumbers after a
-//     revision.
+//     revision that changes what they are worked out from (IntakePlan.SameFigures).
 //
 // A first intake writes them with its rows and reads nothing back: on PostgreSQL, reading a
 // postmortem's items again would make concurrent intakes conflict (predicate locks).
@@ -65,24 +65,10 @@ func (pm postmortemFigures) teamOf(r ItemRow) string {
 	return pm.team
 }
 
-// figuresOf works out the figure numbers of a postmortem that intake has just written as its
-// revision revision at now: a first revision's from what it wrote (accepted now), a later
-// one's with its first acceptance read back.
-func figuresOf(ctx context.Context, tx *Tx, pm PostmortemRow, revision int, now time.Time) (postmortemFigures, error) {
-	f := postmortemFigures{team: pm.Team, severity: pm.Severity}
-	switch {
-	case pm.signedOff() != nil:
-		f.signedOffUnix = pm.signedOff().Unix()
-	case revision == 1:
-		f.signedOffUnix = now.Unix()
-	default:
-		var sortAt string
-		if err := tx.queryRow(ctx, `SELECT sort_at FROM postmortems WHERE id = ?`, pm.ID).Scan(&sortAt); err != nil {
-			return f, err
-		}
-		f.signedOffUnix = parseTime(sortAt).Unix()
-	}
-	return f, nil
+// figuresOf is the figure numbers of a postmortem that intake has just written with the sort
+// key sortAt (its sign-off, else its first acceptance: writePostmortem).
+func figuresOf(pm PostmortemRow, sortAt time.Time) postmortemFigures {
+	return postmortemFigures{team: pm.Team, severity: pm.Severity, signedOffUnix: sortAt.Unix()}
 }
 
 // refreshFigureNumbers brings the figure numbers of a postmortem's items that a revision did

@@ -46,7 +46,9 @@ type PostmortemRow struct {
 	Own         *ft.TicketRef // its own ticket (kind and key), if it names one
 }
 
-// signedOff is the postmortem's sign-off time as stored: none for a zero time (nullTime).
+// signedOff is the postmortem's sign-off time as stored: none for a zero time (nullTime). The
+// engine sends none for one already (sync's signedOffAt); this keeps the sort key, the figures
+// and NewRecord agreeing with the stored column whoever calls ApplyIntake.
 func (pm PostmortemRow) signedOff() *time.Time {
 	if pm.SignedOffAt == nil || pm.SignedOffAt.IsZero() {
 		return nil
@@ -61,6 +63,12 @@ type IntakePlan struct {
 	Revision   Revision     // the new revision: inserted, and the postmortem's from now on
 	Items      []ItemChange // the document's items in its order, then the items it dropped
 	Jobs       []Job        // queued in this order
+	// SameFigures says that the revision keeps every input of the figure numbers (figures.go)
+	// as stored: the postmortem's team, severity and sign-off time (in seconds), and each
+	// item's own team and removed flag. The numbers of the rows it does not write (the items
+	// it no longer lists, and status history) are then right already, and ApplyIntake leaves
+	// them alone. False, the safe value, brings them up to date.
+	SameFigures bool
 }
 
 // ItemChange is one item that an intake inserts or updates.
@@ -84,17 +92,15 @@ func (c ItemChange) StatusChanged() bool { return !c.New && c.From != c.Row.Stat
 // history of the statuses it moves, and the jobs.
 func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error {
 	pm := p.Postmortem
-	if err := writePostmortem(ctx, tx, pm, p.Revision.Number, now); err != nil {
+	sortAt, err := writePostmortem(ctx, tx, pm, p.Revision.Number, now)
+	if err != nil {
 		return fmt.Errorf("write postmortem %s: %w", pm.ID, err)
 	}
 	if _, err := tx.exec(ctx, `INSERT INTO postmortem_revisions (postmortem_id, revision, doc_hash, document, received_at)
 		VALUES (?, ?, ?, ?, ?)`, pm.ID, p.Revision.Number, p.Revision.Hash, string(p.Revision.Document), formatTime(now)); err != nil {
 		return fmt.Errorf("write revision %d of %s: %w", p.Revision.Number, pm.ID, err)
 	}
-	figures, err := figuresOf(ctx, tx, pm, p.Revision.Number, now)
-	if err != nil {
-		return fmt.Errorf("write postmortem %s: %w", pm.ID, err)
-	}
+	figures := figuresOf(pm, sortAt)
 	var inserts []ItemChange
 	for _, c := range p.Items {
 		if c.New {
@@ -121,7 +127,7 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 			}
 		}
 	}
-	if p.Revision.Number > 1 {
+	if p.Revision.Number > 1 && !p.SameFigures {
 		if err := refreshFigureNumbers(ctx, tx, pm.ID, figures); err != nil {
 			return fmt.Errorf("write figures of %s: %w", pm.ID, err)
 		}
@@ -132,32 +138,35 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 	return nil
 }
 
-// writePostmortem inserts revision 1 of a postmortem, or updates it to a later revision. Its
-// sort key is the sign-off time, else the first acceptance.
-func writePostmortem(ctx context.Context, tx *Tx, pm PostmortemRow, revision int, now time.Time) error {
+// writePostmortem inserts revision 1 of a postmortem, or updates it to a later revision, and
+// returns its sort key as written: the sign-off time, else the first acceptance (which only the
+// stored row has, for a later revision: the update returns it rather than a second statement
+// reading it).
+func writePostmortem(ctx context.Context, tx *Tx, pm PostmortemRow, revision int, now time.Time) (sortAt time.Time, err error) {
 	var ownKind, ownKey any
 	if pm.Own != nil {
 		ownKind, ownKey = string(pm.Own.Kind), pm.Own.Key
 	}
 	nowText := formatTime(now)
 	if revision == 1 {
-		sortAt := nowText
+		sortAt = now
 		if signed := pm.signedOff(); signed != nil {
-			sortAt = formatTime(*signed)
+			sortAt = *signed
 		}
 		_, err := tx.exec(ctx, `INSERT INTO postmortems (id, title, url, severity, team, signed_off_at,
 			accepted_at, sort_at, own_kind, own_key, revision, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
 			pm.ID, pm.Title, pm.URL, pm.Severity, pm.Team, nullTime(pm.SignedOffAt),
-			nowText, sortAt, ownKind, ownKey, nowText)
-		return err
+			nowText, formatTime(sortAt), ownKind, ownKey, nowText)
+		return sortAt, err
 	}
-	_, err := tx.exec(ctx, `UPDATE postmortems SET title = ?, url = ?, severity = ?, team = ?,
+	var sortAtText string
+	err = tx.queryRow(ctx, `UPDATE postmortems SET title = ?, url = ?, severity = ?, team = ?,
 		signed_off_at = ?, sort_at = COALESCE(?, accepted_at), own_kind = ?, own_key = ?,
-		revision = ?, updated_at = ? WHERE id = ?`,
+		revision = ?, updated_at = ? WHERE id = ? RETURNING sort_at`,
 		pm.Title, pm.URL, pm.Severity, pm.Team, nullTime(pm.SignedOffAt),
-		nullTime(pm.SignedOffAt), ownKind, ownKey, revision, nowText, pm.ID)
-	return err
+		nullTime(pm.SignedOffAt), ownKind, ownKey, revision, nowText, pm.ID).Scan(&sortAtText)
+	return parseTime(sortAtText), err
 }
 
 // NewRecord is the postmortem that ApplyIntake writes for revision 1, as LoadPostmortemTx

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/store"
@@ -60,7 +61,7 @@ func (e *Engine) IntakeView(ctx context.Context, doc *ft.Document) (ft.IntakeOut
 		if err != nil {
 			return err
 		}
-		plan, err := planIntake(doc, rev, targets, prev.Number, stored)
+		plan, err := planIntake(doc, &prevDoc, rev, targets, prev.Number, stored)
 		if err != nil {
 			return err
 		}
@@ -181,9 +182,9 @@ func encodeRevision(doc *ft.Document) (store.Revision, error) {
 }
 
 // planIntake decides what a new revision of a postmortem writes, from the document (encoded as
-// rev), where its
-// items go (targets[i] is doc.ActionItems[i]'s), the number of the stored revision (0: none)
-// and the stored items (in the postmortem's order). It reads nothing: every input is given.
+// rev), where its items go (targets[i] is doc.ActionItems[i]'s), the stored revision's
+// document and number (0: none) and the stored items (in the postmortem's order). It reads
+// nothing: every input is given.
 //
 //   - A new item is inserted, open, and its ticket is created; one that names an existing
 //     ticket has that ticket adopted instead; one finished at sign-off keeps that status, with
@@ -200,15 +201,21 @@ func encodeRevision(doc *ft.Document) (store.Revision, error) {
 //   - An item the document dropped stays, removed and won't do, and its ticket is closed as
 //     not planned (unlinked, when people opened it). Dropped items come in the postmortem's
 //     order, so their work and events do too.
-func planIntake(doc *ft.Document, rev store.Revision, targets []ft.Target, prevRevision int, stored []store.Item) (store.IntakePlan, error) {
+//   - The figure numbers of the rows the plan does not write are left alone when the revision
+//     changes nothing they are worked out from (store.IntakePlan.SameFigures).
+func planIntake(doc, prevDoc *ft.Document, rev store.Revision, targets []ft.Target, prevRevision int, stored []store.Item) (store.IntakePlan, error) {
 	if len(targets) != len(doc.ActionItems) {
 		return store.IntakePlan{}, fmt.Errorf("%d targets for %d items", len(targets), len(doc.ActionItems))
 	}
 	rev.Number = prevRevision + 1
 	plan := store.IntakePlan{
 		Postmortem: store.PostmortemRow{ID: doc.ID, Title: doc.Title, URL: doc.URL, Severity: doc.Severity,
-			Team: doc.Team, SignedOffAt: doc.SignedOffAt},
+			Team: doc.Team, SignedOffAt: signedOffAt(doc)},
 		Revision: rev,
+		// The stored row is the previous document's: only intake writes what the figures
+		// are worked out from.
+		SameFigures: prevRevision > 0 && doc.Team == prevDoc.Team && doc.Severity == prevDoc.Severity &&
+			sameSecond(signedOffAt(doc), signedOffAt(prevDoc)),
 	}
 	if doc.Tracker != nil {
 		plan.Postmortem.Own = &ft.TicketRef{Kind: doc.Tracker.Kind, Key: doc.Tracker.TicketKey()}
@@ -243,6 +250,9 @@ func planIntake(doc *ft.Document, rev store.Revision, targets []ft.Target, prevR
 			plan.Items = append(plan.Items, change)
 			continue
 		}
+		if old.Removed || old.Team != row.Team { // its history copies both
+			plan.SameFigures = false
+		}
 		change := store.ItemChange{Row: row, From: old.Status}
 		change.Row.Status = old.Status
 		switch {
@@ -269,12 +279,31 @@ func planIntake(doc *ft.Document, rev store.Revision, targets []ft.Target, prevR
 		}
 		row := old.ItemRow
 		row.Removed, row.Status = true, ft.StatusWontDo
+		plan.SameFigures = false
 		plan.Items = append(plan.Items, store.ItemChange{Row: row, From: old.Status})
 		if old.Sync != ft.SyncNone {
 			queue(jobCloseRemoved, row)
 		}
 	}
 	return plan, nil
+}
+
+// signedOffAt is the document's sign-off time as the store keeps it: none for a zero time,
+// which validation lets through (year 1) and the store would keep as none.
+func signedOffAt(doc *ft.Document) *time.Time {
+	if doc.SignedOffAt == nil || doc.SignedOffAt.IsZero() {
+		return nil
+	}
+	return doc.SignedOffAt
+}
+
+// sameSecond reports whether two sign-off times are the same to the second, as the figures
+// count them, or both none.
+func sameSecond(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Unix() == b.Unix()
 }
 
 // planTicketWork queues what a revision's item (row) needs done to the ticket of the stored

@@ -211,6 +211,82 @@ func testIntakeCreatedUnchangedRevised(t *testing.T, db pgtest.Backend) {
 	}
 }
 
+// TestRevisionsKeepFigureNumbersRight: through revisions that change each input of the figure
+// numbers in turn, and some that change none, every item and status change keeps the numbers
+// its postmortem and item give it (as migration 0015 works them out), whether ApplyIntake
+// brought the rows it does not write up to date or left them alone (SameFigures).
+func TestRevisionsKeepFigureNumbersRight(t *testing.T) {
+	pgtest.ForEach(t, testRevisionsKeepFigureNumbersRight)
+}
+
+func testRevisionsKeepFigureNumbersRight(t *testing.T, db pgtest.Backend) {
+	e := newIntakeEnv(t, db)
+	doc := testDoc("PM-1", item("AI-1", "one"), item("AI-2", "two"), item("AI-3", "three"))
+	doc.Severity = "SEV2"
+	revise := func(step string, edit func(*ft.Document)) {
+		t.Helper()
+		edit(doc)
+		e.clock.Advance(time.Hour) // a revision's time is never a figure
+		if _, err := e.eng.Intake(e.ctx, doc); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		rows, err := e.db.Query(`SELECT 'item ' || i.item_id FROM items i JOIN postmortems p ON p.id = i.postmortem_id
+			WHERE i.figure_team <> CASE WHEN i.team <> '' THEN i.team ELSE p.team END
+				OR i.severity <> p.severity OR i.signed_off_unix <> unixepoch(p.sort_at)
+			UNION ALL
+			SELECT 'history of ' || h.item_id FROM status_history h
+			JOIN items i ON i.postmortem_id = h.postmortem_id AND i.item_id = h.item_id
+			WHERE h.figure_team <> i.figure_team OR h.severity <> i.severity
+				OR h.signed_off_unix <> i.signed_off_unix OR h.removed <> i.removed`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var wrong []string
+		for rows.Next() {
+			var w string
+			if err := rows.Scan(&w); err != nil {
+				t.Fatal(err)
+			}
+			wrong = append(wrong, w)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(wrong) > 0 {
+			t.Fatalf("after %s, figure numbers out of date: %v", step, wrong)
+		}
+	}
+	revise("intake", func(*ft.Document) {})
+	err := e.st.Write(e.ctx, func(tx *store.Tx) error {
+		for _, id := range []string{"AI-1", "AI-2", "AI-3"} {
+			if _, err := store.SetItemStatus(e.ctx, tx, "PM-1", id, ft.StatusInProgress, "github", "", e.clock.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revise("a title", func(d *ft.Document) { d.Title = "renamed" })
+	revise("AI-2 dropped", func(d *ft.Document) { d.ActionItems = slices.Delete(d.ActionItems, 1, 2) })
+	revise("AI-1's team", func(d *ft.Document) { d.ActionItems[0].Team = "infra" })
+	revise("the postmortem's team", func(d *ft.Document) { d.Team = "search" })
+	revise("severity", func(d *ft.Document) { d.Severity = "SEV1" })
+	revise("another sign-off", func(d *ft.Document) { later := t0.Add(-time.Hour); d.SignedOffAt = &later })
+	revise("AI-2 back", func(d *ft.Document) { d.ActionItems = slices.Insert(d.ActionItems, 1, item("AI-2", "two")) })
+	revise("AI-3 dropped", func(d *ft.Document) { d.ActionItems = d.ActionItems[:2] })
+	revise("sign-off dropped", func(d *ft.Document) { d.SignedOffAt = nil })
+	revise("a zero sign-off", func(d *ft.Document) { d.SignedOffAt = &time.Time{} })
+	revise("AI-1 renamed", func(d *ft.Document) { d.ActionItems[0].Title = "one, better" })
+	revise("signed off again", func(d *ft.Document) { signed := t0; d.SignedOffAt = &signed })
+	var changes int
+	if err := e.db.QueryRow(`SELECT COUNT(*) FROM status_history`).Scan(&changes); err != nil || changes != 6 {
+		t.Fatalf("%d status changes (%v), want 6: the test checks their numbers", changes, err)
+	}
+}
+
 func TestRevisionKeepsWhereRoutesSentAnItem(t *testing.T) {
 	pgtest.ForEach(t, testRevisionKeepsWhereRoutesSentAnItem)
 }
@@ -366,7 +442,7 @@ func TestPlanIntakeRemovesItemsInTheirOrder(t *testing.T) {
 			Target: repoA, Status: ft.StatusOpen, Labels: []string{}}})
 		want = append(want, id)
 	}
-	plan, err := planIntake(testDoc("PM-1"), mustEncode(t, testDoc("PM-1")), nil, 1, stored)
+	plan, err := planIntake(testDoc("PM-1"), testDoc("PM-1"), mustEncode(t, testDoc("PM-1")), nil, 1, stored)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,30 +478,33 @@ func TestPlanIntake(t *testing.T) {
 		stored  []store.Item
 		jobs    string
 		status  string // the status changes, item:from->to
+		same    bool   // the plan's SameFigures: no item removed or brought back
 	}{
 		{"new postmortem", []ft.ActionItem{it("AI-1"), it("AI-2")}, []ft.Target{repoA, repoA}, nil,
-			"[create_ticket:AI-1 create_ticket:AI-2]", "[]"},
+			"[create_ticket:AI-1 create_ticket:AI-2]", "[]", true},
 		{"unchanged item", []ft.ActionItem{it("AI-1")}, []ft.Target{repoA},
-			[]store.Item{stored("AI-1", repoA, ft.StatusDone, false)}, "[]", "[]"},
+			[]store.Item{stored("AI-1", repoA, ft.StatusDone, false)}, "[]", "[]", true},
 		{"changed fields", []ft.ActionItem{renamed}, []ft.Target{repoA},
-			[]store.Item{stored("AI-2", repoA, ft.StatusInProgress, false)}, "[update_ticket:AI-2]", "[]"},
+			[]store.Item{stored("AI-2", repoA, ft.StatusInProgress, false)}, "[update_ticket:AI-2]", "[]", true},
 		{"moved", []ft.ActionItem{renamed}, []ft.Target{repoB},
-			[]store.Item{stored("AI-2", repoA, ft.StatusOpen, false)}, "[move_ticket:AI-2]", "[]"},
+			[]store.Item{stored("AI-2", repoA, ft.StatusOpen, false)}, "[move_ticket:AI-2]", "[]", true},
 		{"removed", nil, nil,
 			[]store.Item{stored("AI-1", repoA, ft.StatusInProgress, false), stored("AI-2", repoA, ft.StatusWontDo, true)},
-			"[close_removed:AI-1]", "[AI-1:in_progress->wont_do]"},
+			"[close_removed:AI-1]", "[AI-1:in_progress->wont_do]", false},
+		{"removed before, still dropped", nil, nil,
+			[]store.Item{stored("AI-2", repoA, ft.StatusWontDo, true)}, "[]", "[]", true},
 		{"back, same place", []ft.ActionItem{it("AI-1")}, []ft.Target{repoA},
 			[]store.Item{stored("AI-1", repoA, ft.StatusWontDo, true)},
-			"[create_ticket:AI-1 reopen_ticket:AI-1]", "[AI-1:wont_do->open]"},
+			"[create_ticket:AI-1 reopen_ticket:AI-1]", "[AI-1:wont_do->open]", false},
 		{"back, changed", []ft.ActionItem{renamed}, []ft.Target{repoA},
 			[]store.Item{stored("AI-2", repoA, ft.StatusWontDo, true)},
-			"[create_ticket:AI-2 reopen_ticket:AI-2 update_ticket:AI-2]", "[AI-2:wont_do->open]"},
+			"[create_ticket:AI-2 reopen_ticket:AI-2 update_ticket:AI-2]", "[AI-2:wont_do->open]", false},
 		{"back elsewhere", []ft.ActionItem{it("AI-1")}, []ft.Target{repoB},
-			[]store.Item{stored("AI-1", repoA, ft.StatusWontDo, true)}, "[move_ticket:AI-1]", "[AI-1:wont_do->open]"},
+			[]store.Item{stored("AI-1", repoA, ft.StatusWontDo, true)}, "[move_ticket:AI-1]", "[AI-1:wont_do->open]", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			plan, err := planIntake(testDoc("PM-1", tt.items...), mustEncode(t, testDoc("PM-1", tt.items...)), tt.targets, 1, tt.stored)
+			plan, err := planIntake(testDoc("PM-1", tt.items...), testDoc("PM-1"), mustEncode(t, testDoc("PM-1", tt.items...)), tt.targets, 1, tt.stored)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -443,6 +522,78 @@ func TestPlanIntake(t *testing.T) {
 			}
 			if plan.Revision.Number != 2 || plan.Postmortem.ID != "PM-1" {
 				t.Errorf("plan writes %s revision %d", plan.Postmortem.ID, plan.Revision.Number)
+			}
+			if plan.SameFigures != tt.same {
+				t.Errorf("SameFigures %v, want %v", plan.SameFigures, tt.same)
+			}
+		})
+	}
+}
+
+// TestPlanIntakeZeroSignOffIsNone: the postmortem row a plan gives the store has no sign-off
+// for a zero time (year 1, which validation lets through), and any other time as it is.
+func TestPlanIntakeZeroSignOffIsNone(t *testing.T) {
+	signed, zero := t0, time.Time{}
+	for _, tc := range []struct {
+		signedOff, want *time.Time
+	}{{nil, nil}, {&zero, nil}, {&signed, &signed}} {
+		doc := testDoc("PM-1")
+		doc.SignedOffAt = tc.signedOff
+		plan, err := planIntake(doc, &ft.Document{}, mustEncode(t, doc), nil, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := plan.Postmortem.SignedOffAt; got != tc.want {
+			t.Errorf("signed off at %v: the row has %v, want %v", tc.signedOff, got, tc.want)
+		}
+	}
+}
+
+// TestPlanIntakeSameFigures: a revision leaves the figure numbers of the rows it does not
+// write alone (SameFigures) only when it keeps the postmortem's team, severity and sign-off
+// second (a zero time being none), and its items' teams.
+func TestPlanIntakeSameFigures(t *testing.T) {
+	later, sameSecond, zero := t0.Add(time.Hour), t0.Add(600*time.Millisecond), time.Time{}
+	tests := []struct {
+		name string
+		edit func(prev, doc *ft.Document) // from the stored document, prev, to the revision, doc
+		same bool
+	}{
+		{"unchanged", func(prev, doc *ft.Document) {}, true},
+		{"other fields", func(prev, doc *ft.Document) {
+			doc.Title, doc.ActionItems[0].Title, doc.ActionItems[1].Due = "renamed", "renamed", "2026-12-24"
+		}, true},
+		{"a new item", func(prev, doc *ft.Document) { doc.ActionItems = append(doc.ActionItems, item("AI-3", "new")) }, true},
+		{"team", func(prev, doc *ft.Document) { doc.Team = "search" }, false},
+		{"severity", func(prev, doc *ft.Document) { doc.Severity = "SEV1" }, false},
+		{"signed off later", func(prev, doc *ft.Document) { doc.SignedOffAt = &later }, false},
+		{"signed off in the same second", func(prev, doc *ft.Document) { doc.SignedOffAt = &sameSecond }, true},
+		{"sign-off dropped", func(prev, doc *ft.Document) { doc.SignedOffAt = nil }, false},
+		{"signed off at last", func(prev, doc *ft.Document) { prev.SignedOffAt = nil }, false},
+		{"zero sign-off, none before", func(prev, doc *ft.Document) { prev.SignedOffAt, doc.SignedOffAt = nil, &zero }, true},
+		{"none, zero before", func(prev, doc *ft.Document) { prev.SignedOffAt, doc.SignedOffAt = &zero, nil }, true},
+		{"zero sign-off, signed before", func(prev, doc *ft.Document) { doc.SignedOffAt = &zero }, false},
+		{"an item's team", func(prev, doc *ft.Document) { doc.ActionItems[1].Team = "infra" }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prev, doc := testDoc("PM-1", item("AI-1", "a"), item("AI-2", "b")), testDoc("PM-1", item("AI-1", "a"), item("AI-2", "b"))
+			prev.Severity, doc.Severity = "SEV2", "SEV2"
+			var stored []store.Item
+			for i, it := range prev.ActionItems {
+				stored = append(stored, store.Item{ItemRow: itemRow(prev, it, repoA, i)})
+			}
+			tt.edit(prev, doc)
+			targets := make([]ft.Target, len(doc.ActionItems))
+			for i := range targets {
+				targets[i] = repoA
+			}
+			plan, err := planIntake(doc, prev, mustEncode(t, doc), targets, 1, stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan.SameFigures != tt.same {
+				t.Errorf("SameFigures %v, want %v", plan.SameFigures, tt.same)
 			}
 		})
 	}
