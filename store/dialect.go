@@ -155,6 +155,11 @@ func (r *rebinder) args(args []any) []any {
 		case bool:
 			converted = boolInt(a)
 		case textList:
+			// The driver sends a nil slice as NULL, and `x <> ALL (NULL)` holds for no
+			// row, where a list of no values holds for every row.
+			if a == nil {
+				a = textList{}
+			}
 			converted = []string(a)
 		default:
 			continue

@@ -74,3 +74,38 @@ func TestRefusedWritesOnPostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestAnEmptyListIsEmptyOnBothDatabases: a list passed as one parameter (textList) with no
+// values is the empty list on both databases, whether the caller's slice is nil or empty: no
+// lane is every lane outside it, no kind matches no job. PostgreSQL's driver sends a nil
+// slice as NULL, and `x <> ALL (NULL)` holds for no row.
+func TestAnEmptyListIsEmptyOnBothDatabases(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db backend) {
+		s := db.open(t)
+		ctx := context.Background()
+		if err := s.Write(ctx, func(tx *Tx) error {
+			if err := enqueueAll(ctx, tx, []Job{{Kind: "create_ticket", PostmortemID: "PM-1", ItemID: "AI-1", Tracker: "jira"}}, t0); err != nil {
+				return err
+			}
+			for _, lanes := range [][]string{nil, {}} {
+				jobs, err := UnfinishedJobsOutside(ctx, tx, lanes)
+				if err != nil {
+					return err
+				}
+				if len(jobs) != 1 {
+					t.Errorf("unfinished jobs outside %#v: %d, want the one", lanes, len(jobs))
+				}
+			}
+			pending, err := HasUnfinishedJob(ctx, tx, "PM-1", "AI-1")
+			if err != nil {
+				return err
+			}
+			if pending {
+				t.Error("a job of no kind is waiting")
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

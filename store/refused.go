@@ -43,8 +43,13 @@ func refusedBy(err error) bool {
 
 // unreachable reports whether err is PostgreSQL out of reach for writes in a way that passes
 // with a failover or a restart: no connection (refused, or dropped), the server shutting down
-// or still starting, or a standby answering, which takes no writes.
+// or still starting, or a standby answering, which takes no writes. A caller that went away
+// (its context cancelled, even while a connection was being made) says nothing of the
+// database.
 func unreachable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -53,6 +58,10 @@ func unreachable(err error) bool {
 			"57P03", // cannot_connect_now: starting up, or shutting down
 			"25006": // read_only_sql_transaction: a standby
 			return true
+		case "0A000": // feature_not_supported: a standby begins no serializable transaction
+			return strings.Contains(pgErr.Message, "hot standby")
+		case "08P01": // protocol_violation: a bug, not the connection lost
+			return false
 		}
 		return strings.HasPrefix(pgErr.Code, "08") // connection_exception
 	}

@@ -605,6 +605,47 @@ func testClaimTakesBackOwnLeases(t *testing.T, db backend) {
 	}
 }
 
+// TestAJobWaitsForEarlierWorkInAnotherLane: an item's jobs run in the order queued whichever
+// lanes they are in: a claim of one lane passes over a job while an earlier job of the same
+// item is open in another lane, and takes it once that one is done. Both claims (SQLite's and
+// PostgreSQL's) look for earlier jobs across lanes.
+func TestAJobWaitsForEarlierWorkInAnotherLane(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db backend) {
+		s := db.open(t)
+		ctx := context.Background()
+		if err := s.Write(ctx, func(tx *Tx) error {
+			return enqueueAll(ctx, tx, []Job{
+				{Kind: "notify", PostmortemID: "PM-1", ItemID: "AI-1"},
+				{Kind: "create_ticket", PostmortemID: "PM-1", ItemID: "AI-1", Tracker: "github"},
+				{Kind: "create_ticket", PostmortemID: "PM-1", ItemID: "AI-2", Tracker: "github"},
+			}, t0)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		claim := func(lane string) []Job {
+			t.Helper()
+			jobs, err := s.ClaimJobs(ctx, "w-"+lane, lane, t0, time.Minute, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return jobs
+		}
+		if got := claim("github"); len(got) != 1 || got[0].ItemID != "AI-2" {
+			t.Fatalf("claimed %+v in github's lane, want AI-2's job only: AI-1's waits for its notify", got)
+		}
+		first := claim("")
+		if len(first) != 1 || first[0].Kind != "notify" {
+			t.Fatalf("claimed %+v in the other lane, want the notify", first)
+		}
+		if err := s.Write(ctx, func(tx *Tx) error { return MarkJobDone(ctx, tx, first[0].ID, t0) }); err != nil {
+			t.Fatal(err)
+		}
+		if got := claim("github"); len(got) != 2 || got[0].ItemID != "AI-1" {
+			t.Errorf("claimed %+v in github's lane once the notify was done, want AI-1's job (and AI-2's, its own again)", got)
+		}
+	})
+}
+
 // A write the database refuses for want of room fails with ft.ErrWriteRefused, marks the store
 // as refusing writes until a write stores something, and a commit that stores nothing does not
 // end the episode. SQLite only: it fills the file (LimitPages).

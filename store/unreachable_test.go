@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/internal/pgtest"
@@ -125,8 +128,8 @@ func TestDatabaseOutOfReachAnswersRefused(t *testing.T) {
 		t.Errorf("the end of the episode is not logged:\n%s", logs.String())
 	}
 
-	// A standby refuses every write as read-only; a URL whose sessions are read-only gets the
-	// same answer from PostgreSQL.
+	// A standby refuses a write's serializable BEGIN (TestWhatIsOutOfReach) and any other
+	// write as read-only, the answer a URL whose sessions are read-only gets here.
 	u, err := url.Parse(database)
 	if err != nil {
 		t.Fatal(err)
@@ -143,5 +146,82 @@ func TestDatabaseOutOfReachAnswersRefused(t *testing.T) {
 		return enqueueAll(ctx, tx, []Job{{Kind: "notify", PostmortemID: "PM-2"}}, t0)
 	}); !errors.Is(err, ft.ErrWriteRefused) {
 		t.Errorf("write to a read-only database: %v, want ft.ErrWriteRefused", err)
+	}
+}
+
+// TestWhatIsOutOfReach: the errors that say PostgreSQL cannot take writes for now, and only
+// those. A standby answers a serializable BEGIN with 0A000 (every write of ours begins so;
+// PostgreSQL 15's words); a write it let begin would get 25006. A protocol violation (08P01)
+// is a bug of the driver's or ours, and a caller that went away says nothing of the database.
+func TestWhatIsOutOfReach(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "0A000", Message: "cannot use serializable mode in a hot standby"}, true},
+		{&pgconn.PgError{Code: "25006", Message: "cannot execute UPDATE in a read-only transaction"}, true},
+		{&pgconn.PgError{Code: "57P01"}, true},
+		{&pgconn.PgError{Code: "57P03"}, true},
+		{&pgconn.PgError{Code: "08006"}, true},
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+		{io.ErrUnexpectedEOF, true},
+		{&pgconn.PgError{Code: "0A000", Message: "FOR UPDATE is not allowed with aggregate functions"}, false},
+		{&pgconn.PgError{Code: "08P01", Message: "bind message supplies 2 parameters, but prepared statement \"\" requires 3"}, false},
+		{&pgconn.PgError{Code: "57014"}, false}, // a statement timeout
+		{&pgconn.PgError{Code: "42703"}, false},
+		{context.Canceled, false},
+		{fmt.Errorf("begin transaction: %w", &net.OpError{Op: "read", Err: context.Canceled}), false},
+	} {
+		if got := unreachable(fmt.Errorf("write: %w", tc.err)); got != tc.want {
+			t.Errorf("unreachable(%v) = %v; want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestACancelledWriteIsNotOutOfReach: a write whose caller goes away while its connection is
+// being made fails as cancelled, not as the database out of reach (503 with Retry-After, and
+// an episode logged).
+func TestACancelledWriteIsNotOutOfReach(t *testing.T) {
+	database := pgtest.URL(t)
+	openAt(t, database) // migrated
+	p, viaProxy := newProxy(t, database)
+	var logs bytes.Buffer
+	s, err := Open(context.Background(), viaProxy, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.writeDB.SetMaxIdleConns(0) // the write makes a connection
+	// The server address now takes connections and never answers: the write waits in its
+	// connection's start until the caller cancels.
+	p.cut()
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+			cancel()
+		}
+	}()
+	defer func() {
+		select {
+		case c := <-accepted:
+			c.Close()
+		default:
+		}
+	}()
+	err = s.Write(ctx, func(tx *Tx) error {
+		return enqueueAll(ctx, tx, []Job{{Kind: "notify", PostmortemID: "PM-1"}}, t0)
+	})
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ft.ErrWriteRefused) {
+		t.Errorf("cancelled write: %v, want context.Canceled and not ft.ErrWriteRefused", err)
+	}
+	if strings.Contains(logs.String(), "out of reach") {
+		t.Errorf("a cancelled write was logged as the database out of reach:\n%s", logs.String())
 	}
 }
