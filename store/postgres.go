@@ -317,9 +317,10 @@ func (s *Store) WriteRetries() int64 {
 }
 
 // retryable reports whether PostgreSQL aborted the transaction only for running beside others:
-// a serialization failure, a deadlock, or the server's table of conflicts between serializable
-// transactions being full (53200 "not enough elements in RWConflictPool", seen when many run
-// at once), after which the same write may well succeed.
+// a serialization failure, a deadlock, or the server's tables of serializable transactions'
+// conflicts or predicate locks being full (53200 "not enough elements in RWConflictPool", or
+// "out of shared memory" with a hint to raise max_pred_locks_per_transaction, both seen when
+// many run at once), after which the same write may well succeed.
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
@@ -329,7 +330,7 @@ func retryable(err error) bool {
 	case "40001", "40P01":
 		return true
 	case "53200":
-		return strings.Contains(pgErr.Message, "RWConflictPool")
+		return strings.Contains(pgErr.Message, "RWConflictPool") || strings.Contains(pgErr.Hint, "max_pred_locks")
 	}
 	return false
 }

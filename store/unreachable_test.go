@@ -225,3 +225,24 @@ func TestACancelledWriteIsNotOutOfReach(t *testing.T) {
 		t.Errorf("a cancelled write was logged as the database out of reach:\n%s", logs.String())
 	}
 }
+
+// TestRetryableErrors: the errors after which a transaction is run again, being aborted only
+// for running beside others, and not others of the same codes.
+func TestRetryableErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "40001"}, true},
+		{&pgconn.PgError{Code: "40P01"}, true},
+		{&pgconn.PgError{Code: "53200", Message: "not enough elements in RWConflictPool to record a read/write conflict"}, true},
+		{&pgconn.PgError{Code: "53200", Message: "out of shared memory", Hint: "You might need to increase max_pred_locks_per_transaction."}, true},
+		{&pgconn.PgError{Code: "53200", Message: "out of shared memory", Hint: "You might need to increase max_locks_per_transaction."}, false},
+		{&pgconn.PgError{Code: "23505"}, false}, // retried a few times apart: isUniqueViolation
+		{io.ErrUnexpectedEOF, false},
+	} {
+		if got := retryable(fmt.Errorf("commit: %w", tc.err)); got != tc.want {
+			t.Errorf("retryable(%v) = %v; want %v", tc.err, got, tc.want)
+		}
+	}
+}
