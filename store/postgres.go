@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -70,7 +71,7 @@ type postgresState struct {
 func openPostgres(ctx context.Context, database string, logger *slog.Logger) (*Store, error) {
 	name := RedactDatabase(database)
 	r := &rebinder{dialect: Postgres}
-	pool, err := openDB("pgx", database, r)
+	pool, err := openDB("pgx", withConnectTimeout(database), r)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", name, redactError(err, database))
 	}
@@ -85,7 +86,7 @@ func openPostgres(ctx context.Context, database string, logger *slog.Logger) (*S
 		pool.Close()
 		return nil, fmt.Errorf("open database %s: %w", name, redactError(err, database))
 	}
-	exportDB, err := openDB("pgx", database, r)
+	exportDB, err := openDB("pgx", withConnectTimeout(database), r)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open database %s: %w", name, redactError(err, database))
@@ -109,6 +110,25 @@ func openPostgres(ctx context.Context, database string, logger *slog.Logger) (*S
 		logger: logger,
 	}
 	return s, nil
+}
+
+// defaultConnectTimeout bounds making a connection when the URL sets no connect_timeout: a
+// server whose address drops packets (mid-failover) would otherwise hold a write, and one of
+// the writers' slots, for as long as TCP takes to give up.
+const defaultConnectTimeout = "10"
+
+// withConnectTimeout is the URL with connect_timeout set to defaultConnectTimeout seconds
+// unless it sets one.
+func withConnectTimeout(database string) string {
+	u, err := url.Parse(database)
+	if err != nil || u.Query().Has("connect_timeout") {
+		return database // an unparsable URL is reported by the driver, as it was given
+	}
+	q := u.Query()
+	q.Set("connect_timeout", defaultConnectTimeout)
+	// pgx reads "+" in a URL as itself, not as a space: spaces are written %20.
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+	return u.String()
 }
 
 // lockID is an advisory lock key for what, in one schema: processes sharing a schema share the

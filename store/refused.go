@@ -56,6 +56,7 @@ func unreachable(err error) bool {
 		case "57P01", // admin_shutdown
 			"57P02", // crash_shutdown
 			"57P03", // cannot_connect_now: starting up, or shutting down
+			"53300", // too_many_connections: every connection slot taken for now
 			"25006": // read_only_sql_transaction: a standby
 			return true
 		case "0A000": // feature_not_supported: a standby begins no serializable transaction

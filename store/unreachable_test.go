@@ -162,6 +162,7 @@ func TestWhatIsOutOfReach(t *testing.T) {
 		{&pgconn.PgError{Code: "25006", Message: "cannot execute UPDATE in a read-only transaction"}, true},
 		{&pgconn.PgError{Code: "57P01"}, true},
 		{&pgconn.PgError{Code: "57P03"}, true},
+		{&pgconn.PgError{Code: "53300", Message: "sorry, too many clients already"}, true},
 		{&pgconn.PgError{Code: "08006"}, true},
 		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
 		{io.ErrUnexpectedEOF, true},
@@ -243,6 +244,21 @@ func TestRetryableErrors(t *testing.T) {
 	} {
 		if got := retryable(fmt.Errorf("commit: %w", tc.err)); got != tc.want {
 			t.Errorf("retryable(%v) = %v; want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestConnectTimeoutByDefault: a PostgreSQL URL without connect_timeout gets one, so that a
+// server whose address drops packets does not hold a write for as long as TCP takes to give up;
+// one the URL sets is kept, and the rest of the URL is left as it was.
+func TestConnectTimeoutByDefault(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://ft@db:5432/ft?sslmode=require", "postgres://ft@db:5432/ft?connect_timeout=10&sslmode=require"},
+		{"postgres://ft@db/ft?connect_timeout=3", "postgres://ft@db/ft?connect_timeout=3"},
+		{"postgres://ft@db/ft?options=-csearch_path%3Dx%20-cstatement_timeout%3D5s", "postgres://ft@db/ft?connect_timeout=10&options=-csearch_path%3Dx%20-cstatement_timeout%3D5s"},
+	} {
+		if got := withConnectTimeout(tc.in); got != tc.want {
+			t.Errorf("withConnectTimeout(%q) = %q; want %q", tc.in, got, tc.want)
 		}
 	}
 }
