@@ -3,18 +3,16 @@ package jira
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/config"
+	"github.com/followthrough/followthrough/connectors/internal/selftest"
 	"github.com/followthrough/followthrough/connectors/jirafake"
 	"github.com/followthrough/followthrough/internal/testclock"
 )
@@ -344,70 +342,10 @@ func TestSelfOnceUnderConcurrency(t *testing.T) {
 // delivery arrives, where it must not wait on Jira); once Self has read it, KnownSelf tells
 // it without a call.
 func TestKnownSelfDoesNotWaitForSelf(t *testing.T) {
-	var calls atomic.Int32
-	arrived, release := make(chan struct{}), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) > 1 || r.Method != http.MethodGet || r.URL.Path != "/rest/api/2/myself" {
-			t.Errorf("unexpected call %s %s", r.Method, r.URL.Path)
-			http.Error(w, "unexpected", http.StatusNotFound)
-			return
-		}
-		close(arrived)
-		select { // the answer is held until the test releases it
-		case <-release:
-		case <-r.Context().Done():
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"accountId":"acc-bot","timeZone":"UTC"}`)
-	}))
-	t.Cleanup(srv.Close)
-	var releaseOnce sync.Once
-	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) }) // before srv.Close
-	tr, err := New(&config.Jira{URL: srv.URL, Deployment: config.JiraCloud, Email: "bot@example.com",
-		APIToken: "cloud-token"}, nil, Options{Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	type answer struct {
-		self string
-		err  error
-	}
-	selfDone := make(chan answer, 1)
-	go func() {
-		self, err := tr.Self(context.Background())
-		selfDone <- answer{self, err}
-	}()
-	<-arrived
-	type knownAnswer struct {
-		self string
-		ok   bool
-	}
-	known := make(chan knownAnswer, 1)
-	go func() {
-		self, ok := tr.KnownSelf()
-		known <- knownAnswer{self, ok}
-	}()
-	select {
-	case got := <-known:
-		if got != (knownAnswer{}) {
-			t.Fatalf("KnownSelf while GET myself is in flight = %q, %v; want not known", got.self, got.ok)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("KnownSelf waited for the GET myself in flight")
-	}
-
-	releaseOnce.Do(func() { close(release) })
-	if got := <-selfDone; got.self != "acc-bot" || got.err != nil {
-		t.Fatalf("Self = %q, %v", got.self, got.err)
-	}
-	if self, ok := tr.KnownSelf(); self != "acc-bot" || !ok {
-		t.Errorf("KnownSelf after Self = %q, %v; want acc-bot, true", self, ok)
-	}
-	if n := calls.Load(); n != 1 {
-		t.Errorf("%d calls, want 1 (GET myself)", n)
-	}
+	selftest.CheckKnownSelfDoesNotWait(t, "/rest/api/2/myself", `{"accountId":"acc-bot","timeZone":"UTC"}`, "acc-bot", func(url string) (selftest.Tracker, error) {
+		return New(&config.Jira{URL: url, Deployment: config.JiraCloud, Email: "bot@example.com",
+			APIToken: "cloud-token"}, nil, Options{Timeout: 5 * time.Second})
+	})
 }
 
 func TestGetAfterPeopleActions(t *testing.T) {
