@@ -245,10 +245,9 @@ func (s *Store) transactOnce(ctx context.Context, opts *sql.TxOptions, claim boo
 		// A SERIALIZABLE transaction that reads a table whole (a sequential scan) locks it
 		// whole, and then conflicts with every concurrent write to it, one of the two being
 		// aborted; read through an index, it locks the pages it read. Every read of a write
-		// has an index; the planner still chose to scan a small table (a new database's) or a
-		// join's inner table whole, and most transactions that made tickets aborted each
-		// other (TestWritesLockOnlyTheirRows). PostgreSQL's documentation of SERIALIZABLE
-		// suggests encouraging index scans so.
+		// has an index; the planner still read a thousand tickets whole to join one
+		// postmortem's five items (TestWritesLockOnlyTheirRows). PostgreSQL's documentation
+		// of SERIALIZABLE suggests encouraging index scans so.
 		if _, err := t.exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
 			return fmt.Errorf("prefer index scans: %w", err)
 		}
