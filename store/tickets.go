@@ -106,18 +106,22 @@ func LinkTicket(ctx context.Context, tx *Tx, pmID, itemID string, t ft.Ticket, s
 	if created.IsZero() {
 		created = now
 	}
-	// A ticket found again (moved back) becomes current again; it can never belong to another item.
-	res, err := tx.exec(ctx, `UPDATE tickets SET current = 1, deleted_at = NULL
-		WHERE kind = ? AND key = ? AND postmortem_id = ? AND item_id = ?`, string(t.Ref.Kind), t.Ref.Key, pmID, itemID)
-	if err != nil {
-		return nil, err
+	// A ticket found again (moved back) becomes current again; it can never belong to another
+	// item. One statement: on PostgreSQL, looking for the key first (an UPDATE of no row) made
+	// each ticket being made read the index page where the others' new keys go, and most of
+	// those transactions aborted each other.
+	var linked int
+	err = tx.queryRow(ctx, `INSERT INTO tickets (postmortem_id, item_id, kind, scope, key, url, current, created_at, tracker_updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+		ON CONFLICT (kind, key) DO UPDATE SET current = 1, deleted_at = NULL
+		WHERE tickets.postmortem_id = excluded.postmortem_id AND tickets.item_id = excluded.item_id
+		RETURNING 1`, pmID, itemID, string(t.Ref.Kind), scope, t.Ref.Key, t.Ref.URL,
+		formatTime(created), nullTime(&t.UpdatedAt)).Scan(&linked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("link ticket %s to %s/%s: it is another item's ticket: %w", t.Ref.Key, pmID, itemID, ft.ErrConflict)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := tx.exec(ctx, `INSERT INTO tickets (postmortem_id, item_id, kind, scope, key, url, current, created_at, tracker_updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)`, pmID, itemID, string(t.Ref.Kind), scope, t.Ref.Key, t.Ref.URL,
-			formatTime(created), nullTime(&t.UpdatedAt)); err != nil {
-			return nil, fmt.Errorf("link ticket %s to %s/%s: %w", t.Ref.Key, pmID, itemID, err)
-		}
+	if err != nil {
+		return nil, fmt.Errorf("link ticket %s to %s/%s: %w", t.Ref.Key, pmID, itemID, err)
 	}
 	return previous, setLinked(ctx, tx, pmID, itemID, now)
 }
