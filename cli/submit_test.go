@@ -424,3 +424,30 @@ func TestSubmitGiveUpNamesNoToken(t *testing.T) {
 		t.Errorf("outcome %+v: want failed, quoting the answer without the token", out)
 	}
 }
+
+// TestRetryAfter: what a Retry-After header asks to wait, including values that cannot be
+// read (none), and a number of seconds too large for any integer, which asks for longer than
+// any budget rather than for nothing.
+func TestRetryAfter(t *testing.T) {
+	now := clockStart
+	for _, tt := range []struct {
+		header string
+		want   time.Duration
+	}{
+		{"", 0},
+		{"7", 7 * time.Second},
+		{" 7 ", 7 * time.Second},
+		{"0", 0},
+		{"-5", 0},
+		{"1.5", 0},
+		{"soon", 0},
+		{now.Add(90 * time.Second).UTC().Format(http.TimeFormat), 90 * time.Second},
+		{now.Add(-time.Hour).UTC().Format(http.TimeFormat), 0},
+		{"4294967297", (1 << 32) * time.Second},
+		{"99999999999999999999", (1 << 32) * time.Second},
+	} {
+		if got := retryAfter(tt.header, now); got != tt.want {
+			t.Errorf("retryAfter(%q) = %v, want %v", tt.header, got, tt.want)
+		}
+	}
+}
