@@ -227,8 +227,9 @@ func retryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
-		// Beyond any budget; kept from overflowing a Duration.
+	// Beyond any budget; kept from overflowing a Duration. Digits too many for a uint64
+	// (ErrRange, secs the largest) ask for longer still, not for nothing.
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		return time.Duration(min(secs, 1<<32)) * time.Second
 	}
 	if at, err := http.ParseTime(v); err == nil {
