@@ -451,3 +451,35 @@ func TestRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestSubmitDoesNotRetry4xxCutShort: a 4xx whose body breaks off is still the service's final
+// answer: one attempt, refused with that status, not tried again as if no answer had come.
+func TestSubmitDoesNotRetry4xxCutShort(t *testing.T) {
+	var mu sync.Mutex
+	attempts := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		mu.Lock()
+		attempts++
+		mu.Unlock()
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		// Promises more than it sends, then hangs up.
+		_, _ = buf.WriteString("HTTP/1.1 422 Unprocessable Entity\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"error\":\"bad")
+		_ = buf.Flush()
+	}))
+	defer srv.Close()
+	clock := testclock.New(clockStart)
+	sleep, _ := sleepOn(clock)
+	s := &Submitter{URL: srv.URL, Secret: testSecret, Backoff: constantWaits(time.Second), Now: clock.Now, Sleep: sleep}
+	out := s.Send(bounded(t), Linter{}.Lint("good.md", Markdown, []byte(goodMD)))
+	mu.Lock()
+	defer mu.Unlock()
+	if out.Result != "refused" || out.Status != http.StatusUnprocessableEntity || attempts != 1 {
+		t.Errorf("outcome %+v after %d attempts; want refused (422) after one", out, attempts)
+	}
+}
