@@ -206,11 +206,17 @@ func (p poster) post(ctx context.Context, r *Report, left time.Duration) tried {
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
+	final := resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500
+	if err != nil && !(final && resp.StatusCode >= 400) {
 		return noAnswer(fmt.Errorf("reading the answer: %w", err))
 	}
 	out := answer(resp.StatusCode, body)
-	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
+	if final {
+		// A 4xx is the service's answer even when its body breaks off: sent again, the same
+		// document would be refused again.
+		if err != nil {
+			out.Error += fmt.Sprintf(" (the rest of the answer was lost: %v)", err)
+		}
 		return tried{out: out}
 	}
 	return tried{
