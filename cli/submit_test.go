@@ -483,3 +483,21 @@ func TestSubmitDoesNotRetry4xxCutShort(t *testing.T) {
 		t.Errorf("outcome %+v after %d attempts; want refused (422) after one", out, attempts)
 	}
 }
+
+// TestSubmitRefusalNamesNoToken: a refusal quotes the service's error, but not the bearer token
+// when a proxy echoes it back, as the give-up message does not.
+func TestSubmitRefusalNamesNoToken(t *testing.T) {
+	const token = "ft_tok_5ecret5ecret5ecret"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"error":"no such token: `+r.Header.Get("Authorization")+`"}`)
+	}))
+	defer srv.Close()
+	good := files(t, "good.md", goodMD)[0]
+	code, stdout, stderr := submitWith(bounded(t), Submitter{Backoff: constantWaits(time.Millisecond)},
+		"--url", srv.URL, "--token", token, good)
+	if code != 1 || strings.Contains(stdout+stderr, token) || !strings.Contains(stdout, "no such token: Bearer [redacted]") {
+		t.Errorf("exit %d\nstdout %q\nstderr %q\nwant 1, refused, quoting the answer without the token", code, stdout, stderr)
+	}
+}
