@@ -116,6 +116,11 @@ func (s *Submitter) Send(ctx context.Context, r *Report) Outcome {
 	for n := 1; ; n++ {
 		t := post.post(ctx, r, RetryFor-now().Sub(start))
 		if t.err == nil {
+			// A refusal quotes the service, or a proxy that may echo the credential.
+			t.out.Error = s.redact(t.out.Error)
+			for i := range t.out.Fields {
+				t.out.Fields[i].Message = s.redact(t.out.Fields[i].Message)
+			}
 			return t.out
 		}
 		var why string
