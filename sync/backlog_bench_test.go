@@ -81,6 +81,8 @@ func benchBacklog(b *testing.B, database string, history bool) {
 		st, eng = open()
 	}
 	defer st.Close()
+	// ns/op is the backlog's alone, not the opening of the store or the history's making.
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		intakeBacklog(b, eng, fmt.Sprintf("PM-B%d-", i), backlogPostmortems)
