@@ -116,6 +116,11 @@ func (s *Submitter) Send(ctx context.Context, r *Report) Outcome {
 	for n := 1; ; n++ {
 		t := post.post(ctx, r, RetryFor-now().Sub(start))
 		if t.err == nil {
+			// A refusal quotes the service, or a proxy that may echo the credential.
+			t.out.Error = s.redact(t.out.Error)
+			for i := range t.out.Fields {
+				t.out.Fields[i].Message = s.redact(t.out.Fields[i].Message)
+			}
 			return t.out
 		}
 		var why string
@@ -206,11 +211,17 @@ func (p poster) post(ctx context.Context, r *Report, left time.Duration) tried {
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
+	final := resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500
+	if err != nil && !(final && resp.StatusCode >= 400) {
 		return noAnswer(fmt.Errorf("reading the answer: %w", err))
 	}
 	out := answer(resp.StatusCode, body)
-	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
+	if final {
+		// A 4xx is the service's answer even when its body breaks off: sent again, the same
+		// document would be refused again.
+		if err != nil {
+			out.Error += fmt.Sprintf(" (the rest of the answer was lost: %v)", err)
+		}
 		return tried{out: out}
 	}
 	return tried{
@@ -227,8 +238,9 @@ func retryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
-		// Beyond any budget; kept from overflowing a Duration.
+	// Beyond any budget; kept from overflowing a Duration. Digits too many for a uint64
+	// (ErrRange, secs the largest) ask for longer still, not for nothing.
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		return time.Duration(min(secs, 1<<32)) * time.Second
 	}
 	if at, err := http.ParseTime(v); err == nil {

@@ -424,3 +424,80 @@ func TestSubmitGiveUpNamesNoToken(t *testing.T) {
 		t.Errorf("outcome %+v: want failed, quoting the answer without the token", out)
 	}
 }
+
+// TestRetryAfter: what a Retry-After header asks to wait, including values that cannot be
+// read (none), and a number of seconds too large for any integer, which asks for longer than
+// any budget rather than for nothing.
+func TestRetryAfter(t *testing.T) {
+	now := clockStart
+	for _, tt := range []struct {
+		header string
+		want   time.Duration
+	}{
+		{"", 0},
+		{"7", 7 * time.Second},
+		{" 7 ", 7 * time.Second},
+		{"0", 0},
+		{"-5", 0},
+		{"1.5", 0},
+		{"soon", 0},
+		{now.Add(90 * time.Second).UTC().Format(http.TimeFormat), 90 * time.Second},
+		{now.Add(-time.Hour).UTC().Format(http.TimeFormat), 0},
+		{"4294967297", (1 << 32) * time.Second},
+		{"99999999999999999999", (1 << 32) * time.Second},
+	} {
+		if got := retryAfter(tt.header, now); got != tt.want {
+			t.Errorf("retryAfter(%q) = %v, want %v", tt.header, got, tt.want)
+		}
+	}
+}
+
+// TestSubmitDoesNotRetry4xxCutShort: a 4xx whose body breaks off is still the service's final
+// answer: one attempt, refused with that status, not tried again as if no answer had come.
+func TestSubmitDoesNotRetry4xxCutShort(t *testing.T) {
+	var mu sync.Mutex
+	attempts := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		mu.Lock()
+		attempts++
+		mu.Unlock()
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		// Promises more than it sends, then hangs up.
+		_, _ = buf.WriteString("HTTP/1.1 422 Unprocessable Entity\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"error\":\"bad")
+		_ = buf.Flush()
+	}))
+	defer srv.Close()
+	clock := testclock.New(clockStart)
+	sleep, _ := sleepOn(clock)
+	s := &Submitter{URL: srv.URL, Secret: testSecret, Backoff: constantWaits(time.Second), Now: clock.Now, Sleep: sleep}
+	out := s.Send(bounded(t), Linter{}.Lint("good.md", Markdown, []byte(goodMD)))
+	mu.Lock()
+	defer mu.Unlock()
+	if out.Result != "refused" || out.Status != http.StatusUnprocessableEntity || attempts != 1 {
+		t.Errorf("outcome %+v after %d attempts; want refused (422) after one", out, attempts)
+	}
+}
+
+// TestSubmitRefusalNamesNoToken: a refusal quotes the service's error, but not the bearer token
+// when a proxy echoes it back, as the give-up message does not.
+func TestSubmitRefusalNamesNoToken(t *testing.T) {
+	const token = "ft_tok_5ecret5ecret5ecret"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"error":"no such token: `+r.Header.Get("Authorization")+`"}`)
+	}))
+	defer srv.Close()
+	good := files(t, "good.md", goodMD)[0]
+	code, stdout, stderr := submitWith(bounded(t), Submitter{Backoff: constantWaits(time.Millisecond)},
+		"--url", srv.URL, "--token", token, good)
+	if code != 1 || strings.Contains(stdout+stderr, token) || !strings.Contains(stdout, "no such token: Bearer [redacted]") {
+		t.Errorf("exit %d\nstdout %q\nstderr %q\nwant 1, refused, quoting the answer without the token", code, stdout, stderr)
+	}
+}

@@ -210,10 +210,11 @@ func testSameFiguresLeavesRowsItDoesNotWrite(t *testing.T, db backend) {
 	}
 }
 
-// BenchmarkIntakeRevision: 16 writers at once revising stored postmortems (two items, one
-// with a status change, no sign-off) to a new title, on each backend: with the figure numbers
-// of the rows a revision does not write brought up to date (refresh), or left alone as the
-// engine plans a revision that changes none of their inputs (same).
+// BenchmarkIntakeRevision: 16 writers per CPU (SetParallelism counts per GOMAXPROCS) revising
+// stored postmortems (two items, one with a status change, no sign-off) to a new title, on
+// each backend: with the figure numbers of the rows a revision does not write brought up to
+// date (refresh), or left alone as the engine plans a revision that changes none of their
+// inputs (same).
 func BenchmarkIntakeRevision(b *testing.B) {
 	for _, db := range pgtest.Backends {
 		for _, same := range []bool{false, true} {
