@@ -63,7 +63,13 @@ func CheckKnownSelfDoesNotWait(t *testing.T, path, body, want string, newTracker
 		self, err := tr.Self(context.Background())
 		selfDone <- answer{self, err}
 	}()
-	<-arrived
+	select {
+	case <-arrived:
+	case got := <-selfDone:
+		t.Fatalf("Self = %q, %v without calling GET %s", got.self, got.err, path)
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Self did not call GET %s", path)
+	}
 	type knownAnswer struct {
 		self string
 		ok   bool
