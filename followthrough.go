@@ -170,10 +170,9 @@ type NewTicket struct {
 	Owner    string // the owner's email; the connector maps it through `people`
 	Priority string // P0..P3
 	Due      string // YYYY-MM-DD or empty
-	// Postmortem is linked from the ticket (Jira adds a remote link).
-	PostmortemID    string
-	PostmortemTitle string
-	PostmortemURL   string
+	// PostmortemID is the postmortem the item belongs to (Jira labels the issue with it; the
+	// link back to the postmortem is its own job, and Text names the postmortem).
+	PostmortemID string
 }
 
 // TicketText is what a ticket says about its action item under the item's description, in

@@ -112,7 +112,7 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 	created, err := tr.Create(ctx, ft.NewTicket{
 		Target: target, Marker: marker, Title: item.Title, Body: item.Description, Text: e.ticketText(pm, item),
 		Labels: item.Labels, Owner: item.Owner, Priority: item.Priority, Due: item.Due,
-		PostmortemID: pm.ID, PostmortemTitle: pm.Title, PostmortemURL: e.postmortemLink(pm),
+		PostmortemID: pm.ID,
 	})
 	if err != nil {
 		if rerr := e.afterFailedCreate(ctx, job, target, err); rerr != nil {

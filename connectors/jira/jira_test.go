@@ -80,7 +80,7 @@ func newTicket(pm, item, owner string) ft.NewTicket {
 		Marker: ft.Marker(pm, item), Title: "Add a circuit breaker to the tax client",
 		Body:   "Wrap the tax client.\n\nPostmortem: Checkout outage",
 		Labels: []string{"reliability", "tax client"}, Owner: owner, Priority: "P1", Due: "2026-12-15",
-		PostmortemID: pm, PostmortemTitle: "Checkout outage", PostmortemURL: "https://wiki.acme.com/pm/42",
+		PostmortemID: pm,
 	}
 }
 
