@@ -273,21 +273,10 @@ func decodeCursor(c string) (sortAt, id string, err error) {
 	return sortAt, id, nil
 }
 
-// History returns an item's status changes, oldest first.
-func (s *Store) History(ctx context.Context, pmID, itemID string) ([]ft.HistoryEntry, error) {
-	byItem, err := s.history(ctx, pmID, itemID)
-	return byItem[itemID], err
-}
-
 // PostmortemHistory returns the status changes of every item of a postmortem, by item id,
 // oldest first, in one query.
 func (s *Store) PostmortemHistory(ctx context.Context, pmID string) (map[string][]ft.HistoryEntry, error) {
-	return s.history(ctx, pmID, "")
-}
-
-// history reads status changes of one item, or of every item when itemID is empty.
-func (s *Store) history(ctx context.Context, pmID, itemID string) (map[string][]ft.HistoryEntry, error) {
-	rows, err := s.readDB.QueryContext(ctx, historyQuery, pmID, itemID, itemID)
+	rows, err := s.readDB.QueryContext(ctx, historyQuery, pmID)
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s: %w", pmID, err)
 	}
@@ -305,7 +294,6 @@ func (s *Store) history(ctx context.Context, pmID, itemID string) (map[string][]
 	return out, rows.Err()
 }
 
-// historyQuery reads a postmortem's status changes (of one item, or of all when the item is
-// ""), through status_history_item.
+// historyQuery reads a postmortem's status changes, through status_history_item.
 const historyQuery = `SELECT item_id, from_status, to_status, source, actor, at FROM status_history
-	WHERE postmortem_id = ? AND (? = '' OR item_id = ?) ORDER BY id`
+	WHERE postmortem_id = ? ORDER BY id`

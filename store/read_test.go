@@ -92,7 +92,7 @@ func TestReadQueriesUseIndexes(t *testing.T) {
 		query{name: "a page's items", sql: `SELECT ` + itemColumns + itemsFrom + ` WHERE i.postmortem_id IN (SELECT value FROM json_each(?))` + itemOrder,
 			args: []any{`["PM-01","PM-02"]`}, sorted: true},
 		query{name: "one postmortem", sql: `SELECT ` + postmortemColumns + ` FROM postmortems WHERE id = ?`, args: []any{"PM-01"}},
-		query{name: "its history", sql: historyQuery, args: []any{"PM-01", "", ""}, sorted: true},
+		query{name: "its history", sql: historyQuery, args: []any{"PM-01"}, sorted: true},
 		query{name: "items waiting", sql: queryItemsWaiting, args: []any{formatTime(t0)}, sorted: true},
 	)
 	for _, q := range queries {

@@ -252,11 +252,11 @@ func (e *twEnv) item(pmID, itemID string) ft.ItemView {
 
 func (e *twEnv) history(pmID, itemID string) []ft.HistoryEntry {
 	e.t.Helper()
-	h, err := e.st.History(e.ctx, pmID, itemID)
+	byItem, err := e.st.PostmortemHistory(e.ctx, pmID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return h
+	return byItem[itemID]
 }
 
 // historySteps is an item's status history as "from→to" steps.
