@@ -19,4 +19,5 @@ var (
 // failover, a restart). It may succeed later (503 with Retry-After). Nothing of a refused write
 // was stored; one whose connection dropped as it committed may have been, which sending it
 // again cannot make twice (a document's revision and a delivery's id are each stored once).
+// The web server answers a read that met PostgreSQL out of reach the same way.
 var ErrWriteRefused = errors.New("the database refuses writes for now")

@@ -97,6 +97,20 @@ func (s *Store) refusal(err error) error {
 	return fmt.Errorf("%w: %w", ft.ErrWriteRefused, err)
 }
 
+// OutOfReach reports whether err, from a read, says PostgreSQL is out of reach for now (a
+// failover or a restart: see unreachable), which a later request may not meet; the episode is
+// logged once, as for writes. Always false on SQLite, whose file is this process's own.
+func (s *Store) OutOfReach(err error) bool {
+	if err == nil || s.dialect != Postgres || !unreachable(err) {
+		return false
+	}
+	if s.unreachable.CompareAndSwap(false, true) {
+		s.logger.Error("the database is out of reach (a failover or a restart, say); requests answer 503 until a transaction commits again",
+			slog.String("error", redactError(err, s.pgDatabase()).Error()))
+	}
+	return true
+}
+
 // reached ends an episode of the database out of reach, if one was on: a transaction
 // committed.
 func (s *Store) reached() {

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,69 +17,6 @@ import (
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/internal/pgtest"
 )
-
-// proxy is a TCP relay on loopback to the PostgreSQL server of a URL, which a test cuts (the
-// server going away, as in a failover) and brings back on the same address.
-type proxy struct {
-	t      *testing.T
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns []net.Conn
-}
-
-func newProxy(t *testing.T, database string) (*proxy, string) {
-	u, err := url.Parse(database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{t: t, target: u.Host}
-	p.listen("127.0.0.1:0")
-	t.Cleanup(p.cut)
-	u.Host = p.addr
-	return p, u.String()
-}
-
-func (p *proxy) listen(addr string) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			server, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, server)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(server, c); server.Close() }()
-			go func() { _, _ = io.Copy(c, server); c.Close() }()
-		}
-	}()
-}
-
-// cut closes the listener and every relayed connection: nothing reaches the server.
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.ln.Close()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
 
 // TestDatabaseOutOfReachAnswersRefused: on PostgreSQL, a write while the server cannot be
 // reached (a failover: connections dropped, new ones refused) or while it answers as a
@@ -90,7 +26,7 @@ func TestDatabaseOutOfReachAnswersRefused(t *testing.T) {
 	database := pgtest.URL(t)
 	openAt(t, database) // migrated
 	ctx := context.Background()
-	p, viaProxy := newProxy(t, database)
+	p, viaProxy := pgtest.NewRelay(t, database)
 	var logs bytes.Buffer
 	s, err := Open(ctx, viaProxy, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
@@ -105,7 +41,7 @@ func TestDatabaseOutOfReachAnswersRefused(t *testing.T) {
 	if err := write(); err != nil {
 		t.Fatalf("write before the cut: %v", err)
 	}
-	p.cut()
+	p.Cut()
 	for i := range 3 {
 		if err := write(); !errors.Is(err, ft.ErrWriteRefused) {
 			t.Fatalf("write %d while out of reach: %v, want ft.ErrWriteRefused", i+1, err)
@@ -117,7 +53,7 @@ func TestDatabaseOutOfReachAnswersRefused(t *testing.T) {
 	if n := strings.Count(logs.String(), "out of reach"); n != 1 {
 		t.Errorf("logged the episode %d times, want once:\n%s", n, logs.String())
 	}
-	p.listen(p.addr)
+	p.Listen(p.Addr)
 	if err := write(); err != nil {
 		t.Fatalf("write once the database is back: %v", err)
 	}
@@ -185,7 +121,7 @@ func TestWhatIsOutOfReach(t *testing.T) {
 func TestACancelledWriteIsNotOutOfReach(t *testing.T) {
 	database := pgtest.URL(t)
 	openAt(t, database) // migrated
-	p, viaProxy := newProxy(t, database)
+	p, viaProxy := pgtest.NewRelay(t, database)
 	var logs bytes.Buffer
 	s, err := Open(context.Background(), viaProxy, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
@@ -195,8 +131,8 @@ func TestACancelledWriteIsNotOutOfReach(t *testing.T) {
 	s.writeDB.SetMaxIdleConns(0) // the write makes a connection
 	// The server address now takes connections and never answers: the write waits in its
 	// connection's start until the caller cancels.
-	p.cut()
-	ln, err := net.Listen("tcp", p.addr)
+	p.Cut()
+	ln, err := net.Listen("tcp", p.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}

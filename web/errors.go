@@ -110,7 +110,7 @@ func errorResponse(err error) (int, errorBody) {
 		}
 		return he.Code, errorBody{Error: lowerFirst(msg)}
 	case errors.Is(err, ft.ErrWriteRefused):
-		return http.StatusServiceUnavailable, errorBody{Error: "the database cannot store this now (a full disk, say); try again later"}
+		return http.StatusServiceUnavailable, errorBody{Error: "the database cannot take this now (a full disk or a failover, say); try again later"}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, errorBody{Error: "the request was cancelled or timed out"}
 	}
@@ -120,6 +120,10 @@ func errorResponse(err error) (int, errorBody) {
 // answerError is errorResponse plus what goes with every error answer, JSON or HTML: a 5xx is
 // logged, since the client gets no details, and a 401 names the scheme in WWW-Authenticate.
 func (s *Server) answerError(c echo.Context, err error) (int, errorBody) {
+	if !errors.Is(err, ft.ErrWriteRefused) && s.reader.OutOfReach(err) {
+		// A read that met the database out of reach is answered as a refused write is.
+		err = fmt.Errorf("%w: %w", ft.ErrWriteRefused, err)
+	}
 	status, body := errorResponse(err)
 	refused := errors.Is(err, ft.ErrWriteRefused)
 	if refused {

@@ -25,9 +25,9 @@ func (s *Server) healthz(c echo.Context) error {
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
-	if err := s.reader.Ping(ctx); errors.Is(err, ft.ErrWriteRefused) {
+	if err := s.reader.Ping(ctx); errors.Is(err, ft.ErrWriteRefused) || s.reader.OutOfReach(err) {
 		// The error handler answers 503 with Retry-After and does not log it: the store logs
-		// the episode once, not every probe.
+		// the episode (writes refused, or the database out of reach) once, not every probe.
 		return err
 	} else if err != nil {
 		s.logger.LogAttrs(ctx, slog.LevelWarn, "readiness check failed",

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/followthrough/followthrough/internal/pgtest"
 )
 
 // A full disk: writes answer 503 with Retry-After (not 500), the episode is logged once,
@@ -74,5 +76,49 @@ func TestFullDiskAnswers503UntilAWriteSucceeds(t *testing.T) {
 	}
 	if n := strings.Count(e.logs.String(), "the database accepts writes again"); n != 1 {
 		t.Fatalf("the end of the episode logged %d times", n)
+	}
+}
+
+// A PostgreSQL failover: while the server cannot be reached, reads (the API, the status page)
+// and writes answer 503 with Retry-After, not 500; the episode is logged once, not once per
+// request; /readyz is not ready; and once the server is back everything answers again.
+func TestDatabaseOutOfReachAnswers503(t *testing.T) {
+	database := pgtest.URL(t)
+	relay, viaRelay := pgtest.NewRelay(t, database)
+	dir := t.TempDir()
+	e := buildEnvOn(t, viaRelay, dir, testConfig, nil, t.Cleanup)
+	if r := e.post([]byte(sampleJSON), nil); r.status != http.StatusAccepted {
+		t.Fatalf("before: %d %s", r.status, r.body)
+	}
+	paths := []string{"/v1/postmortems/PM-2026-042", "/v1/postmortems", "/postmortems/PM-2026-042", "/"}
+	relay.Cut()
+	for _, path := range paths {
+		r := e.get(path)
+		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+			t.Errorf("GET %s while out of reach: %d (Retry-After %q) %s", path, r.status, r.header.Get("Retry-After"), r.body)
+		}
+	}
+	doc := []byte(strings.Replace(sampleJSON, `"id": "PM-2026-042"`, `"id": "PM-2026-043"`, 1))
+	if r := e.post(doc, nil); r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Errorf("intake while out of reach: %d (Retry-After %q) %s", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	if r := e.get("/readyz"); r.status != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while out of reach: %d", r.status)
+	}
+	logs := e.logs.String()
+	if n := strings.Count(logs, "out of reach"); n != 1 {
+		t.Errorf("the episode logged %d times, want once:\n%s", n, logs)
+	}
+	if strings.Contains(logs, "request failed") {
+		t.Errorf("requests that met the database out of reach logged one by one:\n%s", logs)
+	}
+	relay.Listen(relay.Addr)
+	if r := e.post(doc, nil); r.status != http.StatusAccepted {
+		t.Fatalf("intake once the database is back: %d %s", r.status, r.body)
+	}
+	for _, path := range paths {
+		if r := e.get(path); r.status != http.StatusOK {
+			t.Errorf("GET %s once the database is back: %d %s", path, r.status, r.body)
+		}
 	}
 }

@@ -59,6 +59,10 @@ type Reader interface {
 	Owners(ctx context.Context, policy ft.StallPolicy, now time.Time) ([]ft.OwnerSummary, error)
 	OwnerItems(ctx context.Context, email string, policy ft.StallPolicy, now time.Time) (string, []ft.OwedItem, error)
 	Insights(ctx context.Context, f ft.InsightsFilter, policy ft.StallPolicy, now time.Time) (ft.Insights, error)
+	// OutOfReach reports whether a read's error says the database is out of reach for now (a
+	// failover): answered 503 with Retry-After, like a refused write, and logged by the
+	// reader once per episode rather than once per request.
+	OutOfReach(err error) bool
 }
 
 // Options are what New needs. Config, Reader and Logger are required.
