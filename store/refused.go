@@ -79,11 +79,7 @@ func (s *Store) refusal(err error) error {
 	if err == nil {
 		return nil
 	}
-	if s.dialect == Postgres && unreachable(err) {
-		if s.unreachable.CompareAndSwap(false, true) {
-			s.logger.Error("the database is out of reach for writes (a failover or a restart, say); writes answer 503 until a transaction commits again",
-				slog.String("error", redactError(err, s.pgDatabase()).Error()))
-		}
+	if s.OutOfReach(err) {
 		return fmt.Errorf("%w: %w", ft.ErrWriteRefused, err)
 	}
 	if !refusedBy(err) {
@@ -97,9 +93,10 @@ func (s *Store) refusal(err error) error {
 	return fmt.Errorf("%w: %w", ft.ErrWriteRefused, err)
 }
 
-// OutOfReach reports whether err, from a read, says PostgreSQL is out of reach for now (a
-// failover or a restart: see unreachable), which a later request may not meet; the episode is
-// logged once, as for writes. Always false on SQLite, whose file is this process's own.
+// OutOfReach reports whether err, from a read or a write, says PostgreSQL is out of reach for
+// now (a failover or a restart: see unreachable), which a later request may not meet; the
+// episode is logged once, until a transaction commits again (reached). Always false on
+// SQLite, whose file is this process's own.
 func (s *Store) OutOfReach(err error) bool {
 	if err == nil || s.dialect != Postgres || !unreachable(err) {
 		return false
