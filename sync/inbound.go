@@ -82,29 +82,9 @@ func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event st
 			}
 			itemKey += ":" + t.Ref.Key
 			if applyNow {
-				queued, err := store.HasUnfinishedJob(ctx, tx, "", itemKey, jobProcessWebhook)
-				if err != nil {
+				var err error
+				if a, appliedNow, err = e.applyAtReceipt(ctx, tx, t, ev, itemKey, source, deliveryID, self, now); err != nil || appliedNow {
 					return err
-				}
-				if !queued {
-					failed, err := store.Attempt(ctx, tx, func() error {
-						var err error
-						a, err = applyToTicket(ctx, tx, t, ev, source, self, now)
-						a, err = e.followApplied(ctx, tx, a, err, source, now)
-						return err
-					})
-					if err != nil {
-						return err
-					}
-					if failed == nil {
-						appliedNow = true
-						return nil
-					}
-					// Undone: stored for its job in this same transaction, so that the
-					// ticket's next delivery queues behind it and their order holds.
-					e.logger.Warn("webhook not applied at receipt; queued", slog.String("source", source),
-						slog.String("delivery_id", deliveryID), slog.String("error", failed.Error()))
-					a = applied{}
 				}
 			}
 		}
@@ -127,6 +107,36 @@ func (e *Engine) RecordWebhook(ctx context.Context, source, deliveryID, event st
 		e.wake()
 	}
 	return ignored, nil
+}
+
+// applyAtReceipt applies, in RecordWebhook's transaction, the delivery ev about the followed
+// ticket t, when nothing of that ticket's is queued ahead of it (itemKey is the ordering key of
+// its webhook jobs). When applying fails, what it wrote is undone and done is false, for the
+// delivery to be stored for its job in the same transaction, so that the ticket's next
+// delivery queues behind it and their order holds. err is a failure of the transaction.
+func (e *Engine) applyAtReceipt(ctx context.Context, tx *store.Tx, t store.TicketRecord, ev ft.TicketEvent,
+	itemKey, source, deliveryID, self string, now time.Time) (a applied, done bool, err error) {
+	queued, err := store.HasUnfinishedJob(ctx, tx, "", itemKey, jobProcessWebhook)
+	if err != nil || queued {
+		return applied{}, false, err
+	}
+	failed, err := store.Attempt(ctx, tx, func() error {
+		var err error
+		if a, err = applyToTicket(ctx, tx, t, ev, source, self, now); err != nil {
+			return err
+		}
+		a, err = e.followApplied(ctx, tx, a, source, now)
+		return err
+	})
+	if err != nil {
+		return applied{}, false, err
+	}
+	if failed != nil {
+		e.logger.Warn("webhook not applied at receipt; queued", slog.String("source", source),
+			slog.String("delivery_id", deliveryID), slog.String("error", failed.Error()))
+		return applied{}, false, nil
+	}
+	return a, true, nil
 }
 
 // readWebhook reads a delivery with its tracker's connector: the ticket event, or why it is
@@ -221,15 +231,18 @@ func (e *Engine) processWebhook(ctx context.Context, job store.Job) error {
 // there too: item.status_changed to the notify URLs, and the postmortem's state re-evaluated.
 func (e *Engine) applyEvent(ctx context.Context, tx *store.Tx, ev ft.TicketEvent, source, self string, now time.Time) (applied, error) {
 	a, err := applyTicketEvent(ctx, tx, ev, source, self, now)
-	return e.followApplied(ctx, tx, a, err, source, now)
+	if err != nil {
+		return a, err
+	}
+	return e.followApplied(ctx, tx, a, source, now)
 }
 
-// followApplied does, in the caller's transaction, what follows from an applied ticket event
-// (a, err from applyTicketEvent or applyToTicket): item.status_changed to the notify URLs, and
-// the postmortem evaluated.
-func (e *Engine) followApplied(ctx context.Context, tx *store.Tx, a applied, err error, source string, now time.Time) (applied, error) {
-	if err != nil || a.Ignored != "" {
-		return a, err
+// followApplied does, in the caller's transaction, what follows from a ticket event applied
+// (a, from applyTicketEvent or applyToTicket): item.status_changed to the notify URLs, and the
+// postmortem evaluated.
+func (e *Engine) followApplied(ctx context.Context, tx *store.Tx, a applied, source string, now time.Time) (applied, error) {
+	if a.Ignored != "" {
+		return a, nil
 	}
 	if a.StatusChanged || a.Activity || a.Deleted {
 		var changes []itemStatusChange
