@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -80,11 +79,7 @@ func TestWritesLockOnlyTheirRows(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				whole, err = collect(rows, func(rows *sql.Rows) (string, error) {
-					var table string
-					err := rows.Scan(&table)
-					return table, err
-				})
+				whole, err = collect(rows, scanString)
 				return err
 			}); err != nil {
 				t.Fatal(err)

@@ -475,11 +475,7 @@ func TestClaimPlanPostgres(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			p, err = collect(rows, func(rows *sql.Rows) (string, error) {
-				var line string
-				err := rows.Scan(&line)
-				return line, err
-			})
+			p, err = collect(rows, scanString)
 			return err
 		}); err != nil {
 			t.Fatal(err)
