@@ -71,7 +71,8 @@ type postgresState struct {
 func openPostgres(ctx context.Context, database string, logger *slog.Logger) (*Store, error) {
 	name := RedactDatabase(database)
 	r := &rebinder{dialect: Postgres}
-	pool, err := openDB("pgx", withConnectTimeout(database), r)
+	dsn := withConnectTimeout(database)
+	pool, err := openDB("pgx", dsn, r)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", name, redactError(err, database))
 	}
@@ -86,7 +87,7 @@ func openPostgres(ctx context.Context, database string, logger *slog.Logger) (*S
 		pool.Close()
 		return nil, fmt.Errorf("open database %s: %w", name, redactError(err, database))
 	}
-	exportDB, err := openDB("pgx", withConnectTimeout(database), r)
+	exportDB, err := openDB("pgx", dsn, r)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open database %s: %w", name, redactError(err, database))
