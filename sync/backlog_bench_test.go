@@ -4,16 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
-	"github.com/followthrough/followthrough/config"
-	"github.com/followthrough/followthrough/connectors/github"
-	"github.com/followthrough/followthrough/connectors/githubfake"
 	"github.com/followthrough/followthrough/internal/pgtest"
 	"github.com/followthrough/followthrough/store"
 	"github.com/followthrough/followthrough/sync"
@@ -47,18 +42,7 @@ const (
 
 func benchBacklog(b *testing.B, database string, history bool) {
 	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	// As ftload runs the stand-in: no rate limits there, and no pacing of creates here.
-	gh := githubfake.New(githubfake.Options{RateLimit: 1 << 30, SearchRateLimit: 1 << 30})
-	b.Cleanup(gh.Close)
-	cfg := config.Default()
-	cfg.GitHub = config.DefaultGitHub()
-	cfg.GitHub.APIURL, cfg.GitHub.Token = gh.URL(), config.Secret(githubfake.DefaultToken)
-	cfg.GitHub.WriteInterval, cfg.GitHub.WritesPerHour = 0, 1_000_000_000
-	tr, err := github.New(cfg.GitHub, nil, github.Options{Logger: logger})
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg, tr, logger := benchGitHub(b)
 	open := func() (*store.Store, *sync.Engine) {
 		st, err := store.Open(ctx, database, logger)
 		if err != nil {
