@@ -232,11 +232,11 @@ func (s *shape) check(raw json.RawMessage, path string, errs *[]FieldError) {
 }
 
 // Normalize prepares a decoded document for Validate and storage: it trims the spaces around
-// every string, converts times to UTC, gives items without a priority the default P2, and
-// rewrites each item's ticket reference that names a ticket of sites as that ticket's key (a
-// reference that names none is left for Validate to report). Two documents that differ only in
-// these ways hash the same afterwards: a ticket named by its URL or by its key is the same
-// document.
+// every string, converts times to UTC (a zero sign-off time, year 1, is none), gives items
+// without a priority the default P2, and rewrites each item's ticket reference that names a
+// ticket of sites as that ticket's key (a reference that names none is left for Validate to
+// report). Two documents that differ only in these ways hash the same afterwards: a ticket
+// named by its URL or by its key is the same document.
 func (d *Document) Normalize(sites TicketSites) {
 	d.ID = strings.TrimSpace(d.ID)
 	d.Title = strings.TrimSpace(d.Title)
@@ -248,6 +248,9 @@ func (d *Document) Normalize(sites TicketSites) {
 		d.SignedOffBy[i] = strings.TrimSpace(d.SignedOffBy[i])
 	}
 	d.SignedOffAt = utc(d.SignedOffAt)
+	if d.SignedOffAt != nil && d.SignedOffAt.IsZero() {
+		d.SignedOffAt = nil // year 1 is no sign-off: the store keeps a zero time as none
+	}
 	if d.Incident != nil {
 		d.Incident.ID = strings.TrimSpace(d.Incident.ID)
 		d.Incident.StartedAt = utc(d.Incident.StartedAt)

@@ -272,6 +272,21 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
+// TestNormalizeZeroSignOff: a sign-off at year 1, which Validate lets through, is none after
+// Normalize, as the store keeps it; so it hashes like a document without one.
+func TestNormalizeZeroSignOff(t *testing.T) {
+	zero, none := decodeValid(t), decodeValid(t)
+	zero.SignedOffAt, none.SignedOffAt = &time.Time{}, nil
+	zero.Normalize(TicketSites{})
+	none.Normalize(TicketSites{})
+	if zero.SignedOffAt != nil {
+		t.Errorf("signed_off_at = %v, want none", zero.SignedOffAt)
+	}
+	if zero.Hash() != none.Hash() {
+		t.Error("a zero sign-off hashes unlike none")
+	}
+}
+
 // FuzzDecodeShapeAgrees checks what DecodeDocument's fast path relies on: a body that
 // encoding/json decodes into a Document has no value the shape check would report.
 func FuzzDecodeShapeAgrees(f *testing.F) {

@@ -46,9 +46,9 @@ type PostmortemRow struct {
 	Own         *ft.TicketRef // its own ticket (kind and key), if it names one
 }
 
-// signedOff is the postmortem's sign-off time as stored: none for a zero time (nullTime). The
-// engine sends none for one already (sync's signedOffAt); this keeps the sort key, the figures
-// and NewRecord agreeing with the stored column whoever calls ApplyIntake.
+// signedOff is the postmortem's sign-off time as stored: none for a zero time (nullTime), as a
+// normalized document has none already (ft.Document.Normalize); this keeps the sort key, the
+// figures and NewRecord agreeing with the stored column whoever calls ApplyIntake.
 func (pm PostmortemRow) signedOff() *time.Time {
 	if pm.SignedOffAt == nil || pm.SignedOffAt.IsZero() {
 		return nil

@@ -210,12 +210,12 @@ func planIntake(doc, prevDoc *ft.Document, rev store.Revision, targets []ft.Targ
 	rev.Number = prevRevision + 1
 	plan := store.IntakePlan{
 		Postmortem: store.PostmortemRow{ID: doc.ID, Title: doc.Title, URL: doc.URL, Severity: doc.Severity,
-			Team: doc.Team, SignedOffAt: signedOffAt(doc)},
+			Team: doc.Team, SignedOffAt: doc.SignedOffAt},
 		Revision: rev,
 		// The stored row is the previous document's: only intake writes what the figures
 		// are worked out from.
 		SameFigures: prevRevision > 0 && doc.Team == prevDoc.Team && doc.Severity == prevDoc.Severity &&
-			sameSecond(signedOffAt(doc), signedOffAt(prevDoc)),
+			sameSecond(doc.SignedOffAt, prevDoc.SignedOffAt),
 	}
 	if doc.Tracker != nil {
 		plan.Postmortem.Own = &ft.TicketRef{Kind: doc.Tracker.Kind, Key: doc.Tracker.TicketKey()}
@@ -286,15 +286,6 @@ func planIntake(doc, prevDoc *ft.Document, rev store.Revision, targets []ft.Targ
 		}
 	}
 	return plan, nil
-}
-
-// signedOffAt is the document's sign-off time as the store keeps it: none for a zero time,
-// which validation lets through (year 1) and the store would keep as none.
-func signedOffAt(doc *ft.Document) *time.Time {
-	if doc.SignedOffAt == nil || doc.SignedOffAt.IsZero() {
-		return nil
-	}
-	return doc.SignedOffAt
 }
 
 // sameSecond reports whether two sign-off times are the same to the second, as the figures

@@ -531,30 +531,11 @@ func TestPlanIntake(t *testing.T) {
 	}
 }
 
-// TestPlanIntakeZeroSignOffIsNone: the postmortem row a plan gives the store has no sign-off
-// for a zero time (year 1, which validation lets through), and any other time as it is.
-func TestPlanIntakeZeroSignOffIsNone(t *testing.T) {
-	signed, zero := t0, time.Time{}
-	for _, tc := range []struct {
-		signedOff, want *time.Time
-	}{{nil, nil}, {&zero, nil}, {&signed, &signed}} {
-		doc := testDoc("PM-1")
-		doc.SignedOffAt = tc.signedOff
-		plan, err := planIntake(doc, &ft.Document{}, mustEncode(t, doc), nil, 0, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := plan.Postmortem.SignedOffAt; got != tc.want {
-			t.Errorf("signed off at %v: the row has %v, want %v", tc.signedOff, got, tc.want)
-		}
-	}
-}
-
 // TestPlanIntakeSameFigures: a revision leaves the figure numbers of the rows it does not
 // write alone (SameFigures) only when it keeps the postmortem's team, severity and sign-off
-// second (a zero time being none), and its items' teams.
+// second, and its items' teams.
 func TestPlanIntakeSameFigures(t *testing.T) {
-	later, sameSecond, zero := t0.Add(time.Hour), t0.Add(600*time.Millisecond), time.Time{}
+	later, sameSecond := t0.Add(time.Hour), t0.Add(600*time.Millisecond)
 	tests := []struct {
 		name string
 		edit func(prev, doc *ft.Document) // from the stored document, prev, to the revision, doc
@@ -571,9 +552,6 @@ func TestPlanIntakeSameFigures(t *testing.T) {
 		{"signed off in the same second", func(prev, doc *ft.Document) { doc.SignedOffAt = &sameSecond }, true},
 		{"sign-off dropped", func(prev, doc *ft.Document) { doc.SignedOffAt = nil }, false},
 		{"signed off at last", func(prev, doc *ft.Document) { prev.SignedOffAt = nil }, false},
-		{"zero sign-off, none before", func(prev, doc *ft.Document) { prev.SignedOffAt, doc.SignedOffAt = nil, &zero }, true},
-		{"none, zero before", func(prev, doc *ft.Document) { prev.SignedOffAt, doc.SignedOffAt = &zero, nil }, true},
-		{"zero sign-off, signed before", func(prev, doc *ft.Document) { doc.SignedOffAt = &zero }, false},
 		{"an item's team", func(prev, doc *ft.Document) { doc.ActionItems[1].Team = "infra" }, false},
 	}
 	for _, tt := range tests {
