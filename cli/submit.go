@@ -19,6 +19,7 @@ import (
 
 	ft "github.com/followthrough/followthrough"
 	"github.com/followthrough/followthrough/config"
+	"github.com/followthrough/followthrough/internal/sleep"
 	"github.com/followthrough/followthrough/internal/standardwebhooks"
 )
 
@@ -54,17 +55,6 @@ func defaultBackoff() retry.Backoff {
 	return retry.WithJitterPercent(10, b)
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // errOutOfTime cuts an attempt still in flight when RetryFor ends.
 var errOutOfTime = fmt.Errorf("cut at the %v limit", RetryFor)
 
@@ -98,7 +88,7 @@ func (s *Submitter) Send(ctx context.Context, r *Report) Outcome {
 		now = time.Now
 	}
 	if wait == nil {
-		wait = sleep
+		wait = sleep.For
 	}
 	if backoff == nil {
 		backoff = defaultBackoff

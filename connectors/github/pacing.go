@@ -8,6 +8,7 @@ import (
 	"time"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/internal/sleep"
 )
 
 // holdAfter is the longest a write waits for its turn inside the call. Work whose turn is
@@ -56,11 +57,11 @@ type heldError struct {
 
 func (e *heldError) Error() string { return e.reason }
 
-func newPacer(interval time.Duration, perHour int, now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
-	if sleep == nil {
-		sleep = sleepCtx
+func newPacer(interval time.Duration, perHour int, now func() time.Time, wait func(context.Context, time.Duration) error) *pacer {
+	if wait == nil {
+		wait = sleep.For
 	}
-	return &pacer{interval: interval, perHour: perHour, now: now, sleep: sleep, held: map[string]time.Time{}}
+	return &pacer{interval: interval, perHour: perHour, now: now, sleep: wait, held: map[string]time.Time{}}
 }
 
 // paced reports whether the pacer limits anything.
@@ -184,16 +185,4 @@ func (p *pacer) reason(now, at time.Time) string {
 	}
 	return fmt.Sprintf("followthrough paces its GitHub writes %s apart (github.write_interval) under GitHub's limits; this one's turn is at %s, after %d queued writes",
 		p.interval, when, queued)
-}
-
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/followthrough/followthrough/internal/sleep"
 )
 
 // BenchOptions size a benchmark; every phase starts its own server from an empty database.
@@ -231,7 +233,7 @@ func drain(ctx context.Context, s *server, o BenchOptions, items int, name strin
 		if err := s.serverAlive(); err != nil {
 			return d, err
 		}
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+		if err := sleep.For(ctx, 20*time.Millisecond); err != nil {
 			return d, err
 		}
 	}
@@ -245,7 +247,7 @@ func drain(ctx context.Context, s *server, o BenchOptions, items int, name strin
 			return d, err
 		}
 		if d.linked = linked == items; !d.linked {
-			if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			if err := sleep.For(ctx, 100*time.Millisecond); err != nil {
 				return d, err
 			}
 		}
@@ -262,7 +264,7 @@ func drain(ctx context.Context, s *server, o BenchOptions, items int, name strin
 		if pending == 0 || time.Now().After(settle) {
 			break
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+		if err := sleep.For(ctx, 100*time.Millisecond); err != nil {
 			return d, err
 		}
 	}
@@ -424,7 +426,7 @@ func benchUnfollowed(ctx context.Context, o BenchOptions, bin Column, col *Bench
 	}
 	grown := sizeAfter - size
 	col.add(label+": database growth", "%.0f bytes a delivery (%.1f MB with -wal)", float64(grown)/float64(max(1, u.Accepted)), float64(grown)/1e6)
-	if err := sleep(ctx, o.QueuedAfter); err != nil {
+	if err := sleep.For(ctx, o.QueuedAfter); err != nil {
 		return err
 	}
 	pending, err := PendingJobs(ctx, s.Target)
@@ -439,17 +441,6 @@ func benchUnfollowed(ctx context.Context, o BenchOptions, bin Column, col *Bench
 	logf("unfollowed: tickets/s %s before, %s after", formatRate(before.perSecond()), formatRate(after.perSecond()))
 	col.addDrain(label+": after", after, o.DrainTimeout)
 	return s.serverAlive()
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // WriteBenchTable prints the machine and one table with a row per figure and a column per
