@@ -227,7 +227,7 @@ func (s *Store) runPostgres(ctx context.Context, opts *sql.TxOptions, claim bool
 func (s *Store) transactOnce(ctx context.Context, opts *sql.TxOptions, claim bool, fn func(*Tx) error) (err error) {
 	t, err := s.writeDB.beginTx(ctx, opts, &s.itemReads)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return fmt.Errorf("%w: %w", errBegin, err)
 	}
 	defer func() {
 		if p := recover(); p != nil {

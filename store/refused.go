@@ -41,6 +41,12 @@ func refusedBy(err error) bool {
 	return false
 }
 
+// errBegin marks a write that PostgreSQL would not begin. A standby refuses our SERIALIZABLE
+// BEGIN with feature_not_supported (0A000), a code that any statement of ours would otherwise
+// get only from a bug; its message is in the server's language (lc_messages), so the marker,
+// not the words, tells the two apart.
+var errBegin = errors.New("begin transaction")
+
 // unreachable reports whether err is PostgreSQL out of reach for writes in a way that passes
 // with a failover or a restart: no connection (refused, or dropped), the server shutting down
 // or still starting, or a standby answering, which takes no writes. A caller that went away
@@ -60,7 +66,7 @@ func unreachable(err error) bool {
 			"25006": // read_only_sql_transaction: a standby
 			return true
 		case "0A000": // feature_not_supported: a standby begins no serializable transaction
-			return strings.Contains(pgErr.Message, "hot standby")
+			return errors.Is(err, errBegin)
 		case "08P01": // protocol_violation: a bug, not the connection lost
 			return false
 		}

@@ -86,15 +86,16 @@ func TestDatabaseOutOfReachAnswersRefused(t *testing.T) {
 }
 
 // TestWhatIsOutOfReach: the errors that say PostgreSQL cannot take writes for now, and only
-// those. A standby answers a serializable BEGIN with 0A000 (every write of ours begins so;
-// PostgreSQL 15's words); a write it let begin would get 25006. A protocol violation (08P01)
+// those. A standby answers a serializable BEGIN with 0A000 (every write of ours begins so), in
+// the server's language; a write it let begin would get 25006. A protocol violation (08P01)
 // is a bug of the driver's or ours, and a caller that went away says nothing of the database.
 func TestWhatIsOutOfReach(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
 		want bool
 	}{
-		{&pgconn.PgError{Code: "0A000", Message: "cannot use serializable mode in a hot standby"}, true},
+		{fmt.Errorf("%w: %w", errBegin, &pgconn.PgError{Code: "0A000", Message: "cannot use serializable mode in a hot standby"}), true},
+		{fmt.Errorf("%w: %w", errBegin, &pgconn.PgError{Code: "0A000", Message: "kann serialisierbaren Modus nicht in einem Hot-Standby verwenden"}), true},
 		{&pgconn.PgError{Code: "25006", Message: "cannot execute UPDATE in a read-only transaction"}, true},
 		{&pgconn.PgError{Code: "57P01"}, true},
 		{&pgconn.PgError{Code: "57P03"}, true},
@@ -103,6 +104,7 @@ func TestWhatIsOutOfReach(t *testing.T) {
 		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
 		{io.ErrUnexpectedEOF, true},
 		{&pgconn.PgError{Code: "0A000", Message: "FOR UPDATE is not allowed with aggregate functions"}, false},
+		{&pgconn.PgError{Code: "0A000", Message: "cannot use serializable mode in a hot standby"}, false}, // not at BEGIN
 		{&pgconn.PgError{Code: "08P01", Message: "bind message supplies 2 parameters, but prepared statement \"\" requires 3"}, false},
 		{&pgconn.PgError{Code: "57014"}, false}, // a statement timeout
 		{&pgconn.PgError{Code: "42703"}, false},
