@@ -47,6 +47,14 @@ func newRegistry(st *store.Store, engine *sync.Engine, trackers []ft.TrackerKind
 			Help:        "Runs of the periodic work this process started as its leader, by work: reconcile or stall (a scan).",
 			ConstLabels: prometheus.Labels{"work": "stall"},
 		}, func() float64 { _, s := engine.PeriodicRuns(); return float64(s) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "followthrough_db_transactions_total",
+			Help: "Write transactions committed since the process started.",
+		}, func() float64 { tx, _ := st.WriteStats(); return float64(tx) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "followthrough_db_commits_total",
+			Help: "Commits that made them durable: on SQLite the transactions waiting together share one commit and its sync; on PostgreSQL each has its own.",
+		}, func() float64 { _, commits := st.WriteStats(); return float64(commits) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&outboxCollector{
@@ -65,6 +73,18 @@ func newRegistry(st *store.Store, engine *sync.Engine, trackers []ft.TrackerKind
 				[]string{"tracker"}, nil),
 		},
 	)
+	if st.Dialect() == store.SQLite {
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "followthrough_db_writer_busy_seconds_total",
+				Help: "Time SQLite's one writer spent running transactions and committing them; growing at nearly a second a second, writes queue for it.",
+			}, func() float64 { busy, _ := st.WriterTime(); return busy.Seconds() }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "followthrough_db_writer_commit_seconds_total",
+				Help: "Of the writer's time, the part spent committing: writing the changed pages to the WAL and syncing it.",
+			}, func() float64 { _, committing := st.WriterTime(); return committing.Seconds() }),
+		)
+	}
 	return reg
 }
 

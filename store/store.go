@@ -90,6 +90,10 @@ type Store struct {
 	transactions atomic.Int64
 	commits      atomic.Int64
 	itemReads    atomic.Int64
+	// SQLite: the writer's time running batches, and the part of it spent committing them
+	// (WriterTime).
+	writerBusy       atomic.Int64
+	writerCommitting atomic.Int64
 }
 
 // maxCachedStmts bounds the writer's prepared statements: every statement text the code writes
@@ -446,6 +450,14 @@ func (s *Store) WriteStats() (transactions, commits int64) {
 	return s.transactions.Load(), s.commits.Load()
 }
 
+// WriterTime says how long SQLite's one writer has spent running batches of transactions,
+// and how much of that committing them (writing their pages to the WAL and syncing it). busy
+// growing as fast as the clock means writes queue for the writer. Zero on PostgreSQL, whose
+// transactions run side by side.
+func (s *Store) WriterTime() (busy, committing time.Duration) {
+	return time.Duration(s.writerBusy.Load()), time.Duration(s.writerCommitting.Load())
+}
+
 // ItemRowsRead counts the item rows that write transactions have read whole (a postmortem's
 // items, for planning and evaluation), so that tests and benchmarks can see that a write reads
 // a postmortem's items a fixed number of times, not once per item.
@@ -496,6 +508,8 @@ func (s *Store) writer() {
 }
 
 func (s *Store) commitBatch(batch []*writeRequest) {
+	start := time.Now()
+	defer func() { s.writerBusy.Add(int64(time.Since(start))) }()
 	ctx := context.Background()
 	results := make([]error, len(batch))
 	t, err := s.writeDB.beginTx(ctx, nil, &s.itemReads)
@@ -538,7 +552,10 @@ func (s *Store) commitBatch(batch []*writeRequest) {
 		}
 	}
 	stored := changesBefore >= 0 && totalChanges(tx) > changesBefore
-	if err := tx.Commit(); err != nil {
+	commitStart := time.Now()
+	err = tx.Commit()
+	s.writerCommitting.Add(int64(time.Since(commitStart)))
+	if err != nil {
 		err = s.refusal(err)
 		for _, req := range batch {
 			req.done <- fmt.Errorf("commit: %w", err)

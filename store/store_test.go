@@ -274,6 +274,29 @@ func benchmarkIntake(b *testing.B, s *Store) {
 	b.ReportMetric(float64(s.WriteRetries())/float64(b.N), "retries/op")
 }
 
+// TestWriterCountsItsTime: SQLite's writer counts its transactions, its commits, and the time
+// it spends on them, and on committing them, for /metrics.
+func TestWriterCountsItsTime(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	start := time.Now()
+	if err := intakeNew(ctx, s, testDoc("PM-1", item("AI-1", "x")), targets(1, repoA), t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, func(tx *Tx) error { time.Sleep(30 * time.Millisecond); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	tx, commits := s.WriteStats()
+	busy, committing := s.WriterTime()
+	if tx != 2 || commits != 2 {
+		t.Errorf("%d transactions in %d commits, want 2 in 2", tx, commits)
+	}
+	if busy < 30*time.Millisecond || busy > took || committing <= 0 || committing >= busy {
+		t.Errorf("writer busy %v, committing %v, in %v: want busy at least the 30ms write and at most the time taken, and a part of it committing", busy, committing, took)
+	}
+}
+
 func TestPruneKeepsUnfinishedJobs(t *testing.T) { forEachBackend(t, testPruneKeepsUnfinishedJobs) }
 
 func testPruneKeepsUnfinishedJobs(t *testing.T, db backend) {

@@ -250,6 +250,13 @@ func TestDevModeLoadsSampleWithTickets(t *testing.T) {
 		return code == http.StatusOK && strings.Contains(string(body), "followthrough_outbox_pending_jobs 0") &&
 			strings.Contains(string(body), "followthrough_outbox_failed_jobs 0")
 	})
+	// So does what the database's writer did for all that.
+	tx, commits := s.metric("followthrough_db_transactions_total"), s.metric("followthrough_db_commits_total")
+	busy, committing := s.metric("followthrough_db_writer_busy_seconds_total"), s.metric("followthrough_db_writer_commit_seconds_total")
+	if tx < 1 || commits < 1 || committing <= 0 || busy < committing {
+		t.Errorf("/metrics: %v transactions in %v commits, writer busy %vs of which committing %vs; want transactions, commits, and time committing within the writer's",
+			tx, commits, busy, committing)
+	}
 }
 
 // TestKillAfterAcknowledgedBurst SIGKILLs the server right after a burst of 202s and checks that
