@@ -162,6 +162,43 @@ func benchBinary(ctx context.Context, o BenchOptions, bin Column, col *BenchColu
 	return nil
 }
 
+// writerSample is what /metrics says SQLite's writer has done, at one moment.
+type writerSample struct {
+	at     time.Time
+	values []float64 // writerMetrics
+	err    error
+}
+
+// writerMetrics are the database's write counters that a server built with them reports; the
+// writer's time is SQLite's only.
+var writerMetrics = []string{"followthrough_db_transactions_total", "followthrough_db_commits_total",
+	"followthrough_db_writer_busy_seconds_total", "followthrough_db_writer_commit_seconds_total"}
+
+func sampleWriter(ctx context.Context, t Target) writerSample {
+	at := time.Now()
+	values, err := Metrics(ctx, t, writerMetrics...)
+	return writerSample{at: at, values: values, err: err}
+}
+
+// note adds to r what SQLite's writer did from before to after: how much of the time it was
+// busy, how much of that committing, and how many transactions shared a commit. A server that
+// does not report it (PostgreSQL, or an older build) gets no note.
+func (before writerSample) note(after writerSample, r *Result) {
+	if before.err != nil || after.err != nil {
+		return
+	}
+	d := make([]float64, len(writerMetrics))
+	for i := range d {
+		d[i] = after.values[i] - before.values[i]
+	}
+	tx, commits, busy, committing := d[0], d[1], d[2], d[3]
+	if commits <= 0 || busy <= 0 {
+		return
+	}
+	r.Note("database writer", "busy %.0f%% of the time, %.0f%% of that committing; %.1f transactions a commit",
+		100*busy/after.at.Sub(before.at).Seconds(), 100*committing/busy, tx/commits)
+}
+
 // runID is a short random id that keeps one run's postmortems and deliveries apart.
 func runID() string { return fmt.Sprintf("%06x", rand.Uint32()&0xffffff) }
 
@@ -181,12 +218,14 @@ func benchIntake(ctx context.Context, o BenchOptions, bin Column, col *BenchColu
 	col.scenario("healthz", h, 0)
 
 	before := s.tickets()
+	writer := sampleWriter(ctx, s.Target)
 	in, _, err := Intake(ctx, s.Target, IntakeOptions{Clients: o.Clients, Duration: o.Intake, Items: o.Items, Run: runID()})
 	if err != nil {
 		return 0, err
 	}
 	created := s.tickets() - before
 	in.Note("tickets/s meanwhile", "%s (%d tickets)", formatRate(float64(created)/in.Elapsed.Seconds()), created)
+	writer.note(sampleWriter(ctx, s.Target), &in)
 	logf("intake %s/s", formatRate(in.AcceptedPerSecond()))
 	col.scenario(fmt.Sprintf("intake (%d items each, %s)", o.Items, o.Intake), in, healthz)
 	return healthz, s.serverAlive()
@@ -322,11 +361,13 @@ func benchBacklog(ctx context.Context, o BenchOptions, bin Column, col *BenchCol
 	if err != nil {
 		return err
 	}
+	writer := sampleWriter(ctx, s.Target)
 	w, err := Webhooks(ctx, s.Target, WebhookOptions{Clients: o.Clients, Duration: o.Webhooks, Tickets: tickets,
 		Run: runID(), AppliedTimeout: o.AppliedTimeout})
 	if err != nil {
 		return err
 	}
+	writer.note(sampleWriter(ctx, s.Target), &w)
 	logf("webhooks %s/s", formatRate(w.AcceptedPerSecond()))
 	col.scenario(fmt.Sprintf("webhooks (%s)", o.Webhooks), w, healthz)
 	for _, n := range w.Notes {

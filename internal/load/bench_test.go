@@ -3,8 +3,10 @@ package load
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -111,12 +113,36 @@ func TestBenchEndToEnd(t *testing.T) {
 			t.Errorf("%s = %q, want three latencies", label, rows[label])
 		}
 	}
+	for _, label := range []string{"intake (3 items each, 500ms): database writer", "webhooks (500ms): database writer"} {
+		if !regexp.MustCompile(`^busy [0-9]+% of the time, [0-9]+% of that committing; [0-9.]+ transactions a commit$`).MatchString(rows[label]) {
+			t.Errorf("%s = %q, want the writer's busy time, its commits' part and transactions a commit", label, rows[label])
+		}
+	}
 	var table bytes.Buffer
 	if err := WriteBenchTable(&table, ThisMachine(), cols); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(table.String(), bin) || strings.Contains(table.String(), "problem:") {
 		t.Errorf("table:\n%s", table.String())
+	}
+}
+
+// TestWriterNote: the writer's figures are worked out from two samples of its counters, and
+// left out when a sample failed (a server that does not report them).
+func TestWriterNote(t *testing.T) {
+	start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	before := writerSample{at: start, values: []float64{100, 10, 1, 0.5}}
+	after := writerSample{at: start.Add(10 * time.Second), values: []float64{1100, 110, 9, 4.5}}
+	var r Result
+	before.note(after, &r)
+	want := []Note{{Label: "database writer", Value: "busy 80% of the time, 50% of that committing; 10.0 transactions a commit"}}
+	if !reflect.DeepEqual(r.Notes, want) {
+		t.Errorf("notes %v, want %v", r.Notes, want)
+	}
+	r = Result{}
+	writerSample{err: errors.New("/metrics has no followthrough_db_writer_busy_seconds_total")}.note(after, &r)
+	if len(r.Notes) != 0 {
+		t.Errorf("notes %v from a failed sample, want none", r.Notes)
 	}
 }
 

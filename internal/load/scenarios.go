@@ -454,19 +454,37 @@ func PendingJobs(ctx context.Context, t Target) (int, error) {
 
 // Metric reads one unlabelled metric from /metrics.
 func Metric(ctx context.Context, t Target, name string) (float64, error) {
+	values, err := Metrics(ctx, t, name)
+	return values[0], err
+}
+
+// Metrics reads unlabelled metrics from one answer of /metrics, in the order of names.
+func Metrics(ctx context.Context, t Target, names ...string) ([]float64, error) {
 	client := t.newClient()
 	defer client.CloseIdleConnections()
+	values := make([]float64, len(names))
 	status, body, err := t.get(ctx, client, "/metrics")
 	if err != nil {
-		return 0, err
+		return values, err
 	}
 	if status != http.StatusOK {
-		return 0, fmt.Errorf("GET /metrics: status %d", status)
+		return values, fmt.Errorf("GET /metrics: status %d", status)
 	}
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+	lines := strings.Split(string(body), "\n")
+	for i, name := range names {
+		found := false
+		for _, line := range lines {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				if values[i], err = strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil {
+					return values, fmt.Errorf("/metrics: %s: %w", name, err)
+				}
+				found = true
+				break
+			}
+		}
+		if !found {
+			return values, fmt.Errorf("/metrics has no %s", name)
 		}
 	}
-	return 0, fmt.Errorf("/metrics has no %s", name)
+	return values, nil
 }
