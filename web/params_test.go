@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 	"testing"
@@ -56,6 +57,35 @@ func TestUnstorableParameters(t *testing.T) {
 					t.Errorf("%s %s: %s does not name %s", c.method, c.path, r.body, c.names)
 				}
 			}
+		}
+		if strings.Contains(e.logs.String(), `"level":"ERROR"`) {
+			t.Errorf("errors logged:\n%s", e.logs.String())
+		}
+	})
+}
+
+// TestUnstorableDeliveryIDs: a verified delivery whose id cannot be stored text (a header that
+// is not UTF-8, or a Jira issue key with a NUL when the id is made of it) is a 400 that names
+// the id, on both databases; a 500 would have the tracker send it again and again.
+func TestUnstorableDeliveryIDs(t *testing.T) {
+	pgtest.ForEach(t, func(t *testing.T, db pgtest.Backend) {
+		e := buildEnvOn(t, db.Database(t), t.TempDir(), webhookConfig, nil, t.Cleanup)
+		issue := []byte(`{"action":"closed","issue":{"number":7,"state":"closed"},"repository":{"full_name":"acme/actions"}}`)
+		r := e.hook("/webhooks/github", bytes.NewReader(issue), githubHeader("issues", "d\xff1", githubHookSecret, issue))
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), headerGitHubDelivery) {
+			t.Errorf("GitHub delivery id not UTF-8: %d %s", r.status, r.body)
+		}
+		updated := []byte(`{"webhookEvent":"jira:issue_updated","timestamp":1550286940507,"issue":{"key":"TES-41\u0000"}}`)
+		r = e.hook("/webhooks/jira", bytes.NewReader(updated), jiraHeader("", jiraHookSecret, updated))
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "delivery id") {
+			t.Errorf("Jira issue key with NUL, no identifier: %d %s", r.status, r.body)
+		}
+		r = e.hook("/webhooks/jira", bytes.NewReader(updated), jiraHeader("wh-\xff", jiraHookSecret, updated))
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "delivery id") {
+			t.Errorf("Jira identifier not UTF-8: %d %s", r.status, r.body)
+		}
+		if n := e.stored(); n != 0 {
+			t.Errorf("%d deliveries stored", n)
 		}
 		if strings.Contains(e.logs.String(), `"level":"ERROR"`) {
 			t.Errorf("errors logged:\n%s", e.logs.String())
