@@ -38,6 +38,9 @@ func insightsFilter(q url.Values) (ft.InsightsFilter, error) {
 	if len(f.Severity) > maxFilterLength {
 		return f, badRequest("severity must be at most %d characters", maxFilterLength)
 	}
+	if err := textFilters("team", f.Team, "severity", f.Severity); err != nil {
+		return f, err
+	}
 	if since := q.Get("since"); since != "" {
 		t, err := time.Parse(time.DateOnly, since)
 		if err != nil {

@@ -31,7 +31,15 @@ func (s *Server) patchItem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	item, err := s.engine.SetItemStatus(c.Request().Context(), c.Param("id"), c.Param("item_id"), status)
+	pmID, err := idParam(c, "id", "postmortem")
+	if err != nil {
+		return err
+	}
+	itemID, err := idParam(c, "item_id", "item")
+	if err != nil {
+		return err
+	}
+	item, err := s.engine.SetItemStatus(c.Request().Context(), pmID, itemID, status)
 	if err != nil {
 		return err
 	}
@@ -44,7 +52,11 @@ func (s *Server) retryPostmortem(c echo.Context) error {
 	if s.engine == nil {
 		return errNoEngine
 	}
-	pm, err := s.engine.Retry(c.Request().Context(), c.Param("id"))
+	id, err := idParam(c, "id", "postmortem")
+	if err != nil {
+		return err
+	}
+	pm, err := s.engine.Retry(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}

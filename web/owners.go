@@ -101,6 +101,9 @@ func (s *Server) ownerPage(c echo.Context) error {
 	if err != nil {
 		return badRequest("email must be a URL-escaped path segment")
 	}
+	if !storableText(email) {
+		return badRequest("email must be UTF-8 text without NUL characters")
+	}
 	now := s.now()
 	email, items, err := s.reader.OwnerItems(c.Request().Context(), email, s.cfg.Stall.Policy(), now)
 	if err != nil {

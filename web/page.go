@@ -431,7 +431,11 @@ func (s *Server) postmortemPage(c echo.Context) error {
 	}
 	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
 	ctx := c.Request().Context()
-	pm, err := s.reader.Postmortem(ctx, c.Param("id"))
+	id, err := idParam(c, "id", "postmortem")
+	if err != nil {
+		return err
+	}
+	pm, err := s.reader.Postmortem(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,12 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -22,7 +25,11 @@ const (
 
 // getPostmortem is GET /v1/postmortems/{id}.
 func (s *Server) getPostmortem(c echo.Context) error {
-	pm, err := s.reader.Postmortem(c.Request().Context(), c.Param("id"))
+	id, err := idParam(c, "id", "postmortem")
+	if err != nil {
+		return err
+	}
+	pm, err := s.reader.Postmortem(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -72,6 +79,9 @@ func listFilter(q url.Values, defaultLimit int) (ft.ListFilter, error) {
 	if len(f.Team) > maxFilterLength || len(f.Severity) > maxFilterLength {
 		return f, badRequest("team and severity must be at most %d characters", maxFilterLength)
 	}
+	if err := textFilters("team", f.Team, "severity", f.Severity); err != nil {
+		return f, err
+	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 {
@@ -83,4 +93,30 @@ func listFilter(q url.Values, defaultLimit int) (ft.ListFilter, error) {
 		return f, ft.ErrBadCursor
 	}
 	return f, nil
+}
+
+// storableText reports whether s could be stored text: valid UTF-8 without NUL, as every stored
+// id, owner, team and severity is (intake refuses anything else, and PostgreSQL's text cannot
+// hold it, so a query given such a value fails instead of matching nothing).
+func storableText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// textFilters is a 400 naming the first filter, given as name and value pairs, whose value is
+// not storable text: no stored value can equal it.
+func textFilters(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !storableText(pairs[i+1]) {
+			return badRequest("%s must be UTF-8 text without NUL characters", pairs[i])
+		}
+	}
+	return nil
+}
+
+// idParam is the path parameter name, the id of a what; one that is not storable text names
+// nothing stored, so it is unknown (404) without asking the reader.
+func idParam(c echo.Context, name, what string) (string, error) {
+	v := c.Param(name)
+	if !storableText(v) {
+		return "", fmt.Errorf("%s %q: %w", what, v, ft.ErrNotFound)
+	}
+	return v, nil
 }

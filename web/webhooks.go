@@ -79,6 +79,8 @@ func (s *Server) githubWebhook(c echo.Context) error {
 		return badRequest("missing %s header", headerGitHubDelivery)
 	case len(delivery) > maxDeliveryID:
 		return badRequest("%s is longer than %d characters", headerGitHubDelivery, maxDeliveryID)
+	case !storableText(delivery):
+		return badRequest("%s must be UTF-8 text without NUL characters", headerGitHubDelivery)
 	}
 	if !githubEvents[event] {
 		return s.webhookIgnored(c, ft.SourceGitHub, event, delivery, ft.WebhookNotUsed)
@@ -166,6 +168,9 @@ func (s *Server) jiraWebhook(c echo.Context) error {
 	}
 	if len(delivery) > maxDeliveryID {
 		return badRequest("the delivery id is longer than %d characters", maxDeliveryID)
+	}
+	if !storableText(delivery) {
+		return badRequest("the delivery id (%s, else the issue key, event and timestamp) must be UTF-8 text without NUL characters", headerJiraIdentifier)
 	}
 	return s.recordWebhook(c, ft.SourceJira, delivery, env.WebhookEvent, body)
 }
