@@ -68,10 +68,24 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		return err
 	}
 	marker := ft.Marker(job.PostmortemID, job.ItemID)
+	// The creates whose outcome is unknown: this job's, and those of the item's jobs that were
+	// given up before they learned it (their tickets are nobody's else to find).
+	var lost []store.Job
 	if job.InFlight() {
-		sent, ok := job.InFlightTarget()
+		lost = append(lost, job)
+	}
+	givenUp, err := e.opts.Store.GivenUpInFlight(ctx, job.PostmortemID, job.ItemID, jobCreateTicket, jobMoveTicket)
+	if err != nil {
+		return err
+	}
+	lost = append(lost, givenUp...)
+	for _, l := range lost {
+		sent, ok := l.InFlightTarget()
 		if !ok {
 			sent = item.Target
+		}
+		if _, configured := e.opts.Trackers[sent.Kind]; !configured && l.ID != job.ID {
+			continue // nowhere to look: a tracker no longer configured (failUnconfiguredWork)
 		}
 		found, ok, err := e.findLostCreate(ctx, sent, marker)
 		if err != nil {
@@ -79,7 +93,7 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		}
 		if ok {
 			e.logger.Info("ticket found by marker after an unknown outcome", slog.String("key", found.Ref.Key), slog.String("marker", marker))
-			return e.adoptLostCreate(ctx, job, sent, found)
+			return e.adoptLostCreate(ctx, job, l.ID, sent, found)
 		}
 		// The lost create may still be landing (the tracker can process a request after we
 		// stopped waiting, or crashed), and a tracker's search may lag behind creates: only an
@@ -89,8 +103,14 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 			return err
 		}
 		if settle := tr.SettleTime(); settle > 0 {
-			if waited := now.Sub(job.InFlightSince()); waited < settle {
+			if waited := now.Sub(l.InFlightSince()); waited < settle {
 				return errRetryLater{after: settle - waited, reason: "waiting for a possibly created ticket to show before creating it again"}
+			}
+		}
+		if l.ID != job.ID {
+			// Settled: no ticket of that given-up create is to be found.
+			if err := e.opts.Store.Write(ctx, func(tx *store.Tx) error { return store.ClearInFlight(ctx, tx, l.ID) }); err != nil {
+				return err
 			}
 		}
 	}
@@ -166,7 +186,9 @@ func (e *Engine) findLostCreate(ctx context.Context, target ft.Target, marker st
 // adoptLostCreate decides, in one transaction with the item as it is now, what a ticket made by
 // a lost create becomes: the item's ticket when the item still goes there, else a ticket left
 // behind, closed as not planned once the item's own work is done.
-func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Target, found ft.Ticket) error {
+// lostID is the job whose create made it: this job, or one of the item's given up before it
+// learned the outcome, whose create is settled with it.
+func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, lostID int64, sent ft.Target, found ft.Ticket) error {
 	now := e.opts.Clock.Now()
 	self, err := e.selfOf(ctx, found.Ref.Kind)
 	if err != nil {
@@ -176,6 +198,11 @@ func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Tar
 		item, err := store.LoadItemTx(ctx, tx, job.PostmortemID, job.ItemID)
 		if err != nil {
 			return err
+		}
+		if lostID != job.ID {
+			if err := store.ClearInFlight(ctx, tx, lostID); err != nil {
+				return err
+			}
 		}
 		hasOwn := item.Ticket != nil && !item.Adopted() && item.Ticket.Target().SameScope(item.Target)
 		if wantsOwnTicket(item) && !hasOwn && sent.SameScope(item.Target) {
