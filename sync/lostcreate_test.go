@@ -415,3 +415,26 @@ func testCreateGivenUpInFlightThenMovedClosesTheStray(t *testing.T, db pgtest.Ba
 		t.Fatalf("%s has %d open issue(s) nobody follows (the lost create's)", repoA, n)
 	}
 }
+
+// The same, but the revision removes the item for good: the ticket the given-up create made is
+// closed as not planned, not left open and unfollowed.
+func TestCreateGivenUpInFlightThenRemovedClosesTheStray(t *testing.T) {
+	pgtest.ForEach(t, testCreateGivenUpInFlightThenRemovedClosesTheStray)
+}
+
+func testCreateGivenUpInFlightThenRemovedClosesTheStray(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
+	e.gh.LoseNextResponse("POST", "/repos/"+twRepo+"/issues")
+	e.revise("PM-G", [2]string{"AI-1"})
+	e.run() // made, answer lost
+	e.gh.FailNextMatching(1, "GET", "/repos/"+twRepo+"/issues", http.StatusForbidden)
+	e.settle()       // given up in flight
+	e.revise("PM-G") // removed
+	e.settle()
+	if n := e.openIssues(twRepo); n != 0 {
+		t.Fatalf("%s has %d open issue(s) nobody follows (the lost create's)", twRepo, n)
+	}
+	if is, _ := e.gh.Issue(twRepo, 1); is.StateReason != "not_planned" {
+		t.Fatalf("lost create's issue %+v; want closed as not planned", is)
+	}
+}
