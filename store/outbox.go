@@ -199,6 +199,30 @@ func editPayload(ctx context.Context, tx *Tx, jobID int64, edit func(map[string]
 	return err
 }
 
+// GivenUpInFlight lists the item's given-up jobs of the kinds (oldest first) whose last create
+// is still in flight (MarkInFlight without ClearInFlight): a job given up before it learned
+// whether its create made a ticket. The item's next create looks for those tickets first.
+func (s *Store) GivenUpInFlight(ctx context.Context, pmID, itemID string, kinds ...string) ([]Job, error) {
+	rows, err := s.readDB.QueryContext(ctx, `SELECT id, kind, postmortem_id, item_id, tracker, payload, attempts,
+		COALESCE(last_error, ''), created_at FROM outbox
+		WHERE postmortem_id = ? AND item_id = ? AND failed_at IS NOT NULL AND kind IN (SELECT value FROM json_each(?))
+		ORDER BY id`, pmID, itemID, textList(kinds))
+	if err != nil {
+		return nil, fmt.Errorf("read given-up jobs of %s/%s: %w", pmID, itemID, err)
+	}
+	jobs, err := collect(rows, scanClaimedJob)
+	if err != nil {
+		return nil, fmt.Errorf("read given-up jobs of %s/%s: %w", pmID, itemID, err)
+	}
+	inFlight := jobs[:0]
+	for _, j := range jobs {
+		if j.InFlight() {
+			inFlight = append(inFlight, j)
+		}
+	}
+	return inFlight, nil
+}
+
 // InFlight reports whether the job sent a call whose outcome is not known yet (MarkInFlight
 // without ClearInFlight).
 func (j Job) InFlight() bool { return !j.InFlightSince().IsZero() }

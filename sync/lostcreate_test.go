@@ -357,3 +357,84 @@ func testCommentThatLandsLateIsWrittenOnce(t *testing.T, db pgtest.Backend) {
 		t.Fatalf("jobs: %d pending, %d failed", pending, failed)
 	}
 }
+
+// A lost create, then its job is given up while the create is still in flight (the lookup
+// for the lost ticket is refused for good). Later work that gives the item a ticket must look
+// for the lost one first: a revision that removes the item and brings it back queues a new
+// create, which must not open a second ticket in the same repository.
+func TestCreateGivenUpInFlightThenRestoredMakesNoSecondTicket(t *testing.T) {
+	pgtest.ForEach(t, testCreateGivenUpInFlightThenRestoredMakesNoSecondTicket)
+}
+
+func testCreateGivenUpInFlightThenRestoredMakesNoSecondTicket(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
+	e.gh.LoseNextResponse("POST", "/repos/"+twRepo+"/issues")
+	e.revise("PM-G", [2]string{"AI-1"})
+	e.run() // made, answer lost
+	e.gh.FailNextMatching(1, "GET", "/repos/"+twRepo+"/issues", http.StatusForbidden)
+	e.settle() // the lookup is refused: the job is given up, its create in flight
+	if it := e.item("PM-G", "AI-1"); it.Sync != ft.SyncFailed {
+		t.Fatalf("item = %+v; want sync failed after the lookup was refused", it)
+	}
+	e.revise("PM-G")                    // removed
+	e.revise("PM-G", [2]string{"AI-1"}) // and back
+	e.settle()
+	it := e.item("PM-G", "AI-1")
+	if n := len(e.gh.Issues(twRepo)); n != 1 {
+		for _, is := range e.gh.Issues(twRepo) {
+			t.Logf("issue #%d %s", is.Number, is.State)
+		}
+		t.Fatalf("%d issues for one item after one lost create; want 1 (item %+v)", n, it)
+	}
+	if it.Ticket == nil || it.Ticket.Key != twRepo+"#1" || it.Sync != ft.SyncLinked {
+		t.Fatalf("item = %+v; want linked to the lost create's %s#1", it, twRepo)
+	}
+}
+
+// The same, but the revision moves the item to another repository: the ticket the lost create
+// made where the item no longer goes is closed, not left open and unfollowed.
+func TestCreateGivenUpInFlightThenMovedClosesTheStray(t *testing.T) {
+	pgtest.ForEach(t, testCreateGivenUpInFlightThenMovedClosesTheStray)
+}
+
+func testCreateGivenUpInFlightThenMovedClosesTheStray(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
+	const repoA, repoB = "acme/a", "acme/b"
+	e.gh.LoseNextResponse("POST", "/repos/"+repoA+"/issues")
+	e.revise("PM-G", [2]string{"AI-1", repoA})
+	e.run() // made in A, answer lost
+	e.gh.FailNextMatching(1, "GET", "/repos/"+repoA+"/issues", http.StatusForbidden)
+	e.settle() // given up in flight
+	e.revise("PM-G", [2]string{"AI-1", repoB})
+	e.settle()
+	it := e.item("PM-G", "AI-1")
+	if it.Ticket == nil || it.Ticket.Key != repoB+"#1" {
+		t.Fatalf("item = %+v; want its ticket in %s", it, repoB)
+	}
+	if n := e.openIssues(repoA); n != 0 {
+		t.Fatalf("%s has %d open issue(s) nobody follows (the lost create's)", repoA, n)
+	}
+}
+
+// The same, but the revision removes the item for good: the ticket the given-up create made is
+// closed as not planned, not left open and unfollowed.
+func TestCreateGivenUpInFlightThenRemovedClosesTheStray(t *testing.T) {
+	pgtest.ForEach(t, testCreateGivenUpInFlightThenRemovedClosesTheStray)
+}
+
+func testCreateGivenUpInFlightThenRemovedClosesTheStray(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
+	e.gh.LoseNextResponse("POST", "/repos/"+twRepo+"/issues")
+	e.revise("PM-G", [2]string{"AI-1"})
+	e.run() // made, answer lost
+	e.gh.FailNextMatching(1, "GET", "/repos/"+twRepo+"/issues", http.StatusForbidden)
+	e.settle()       // given up in flight
+	e.revise("PM-G") // removed
+	e.settle()
+	if n := e.openIssues(twRepo); n != 0 {
+		t.Fatalf("%s has %d open issue(s) nobody follows (the lost create's)", twRepo, n)
+	}
+	if is, _ := e.gh.Issue(twRepo, 1); is.StateReason != "not_planned" {
+		t.Fatalf("lost create's issue %+v; want closed as not planned", is)
+	}
+}

@@ -68,31 +68,8 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 		return err
 	}
 	marker := ft.Marker(job.PostmortemID, job.ItemID)
-	if job.InFlight() {
-		sent, ok := job.InFlightTarget()
-		if !ok {
-			sent = item.Target
-		}
-		found, ok, err := e.findLostCreate(ctx, sent, marker)
-		if err != nil {
-			return err
-		}
-		if ok {
-			e.logger.Info("ticket found by marker after an unknown outcome", slog.String("key", found.Ref.Key), slog.String("marker", marker))
-			return e.adoptLostCreate(ctx, job, sent, found)
-		}
-		// The lost create may still be landing (the tracker can process a request after we
-		// stopped waiting, or crashed), and a tracker's search may lag behind creates: only an
-		// absence that outlasts the tracker's settle time is an absence.
-		tr, err := e.tracker(sent.Kind)
-		if err != nil {
-			return err
-		}
-		if settle := tr.SettleTime(); settle > 0 {
-			if waited := now.Sub(job.InFlightSince()); waited < settle {
-				return errRetryLater{after: settle - waited, reason: "waiting for a possibly created ticket to show before creating it again"}
-			}
-		}
+	if handled, err := e.settleLostCreates(ctx, job, item, now); handled || err != nil {
+		return err
 	}
 	target := item.Target
 	if !wantsOwnTicket(item) || (item.Ticket != nil && !item.Adopted() && item.Ticket.Target().SameScope(target)) {
@@ -132,6 +109,60 @@ func (e *Engine) ensureTicket(ctx context.Context, job store.Job) error {
 	})
 }
 
+// settleLostCreates looks, before the job gives the item a ticket or settles its removal, for
+// the tickets of the item's creates whose outcome is unknown. handled is true when the job's
+// run ends there (a ticket was found and decided on, a create may still land, or an error).
+func (e *Engine) settleLostCreates(ctx context.Context, job store.Job, item store.Item, now time.Time) (handled bool, err error) {
+	marker := ft.Marker(job.PostmortemID, job.ItemID)
+	// The creates whose outcome is unknown: this job's, and those of the item's jobs that were
+	// given up before they learned it (their tickets are nobody's else to find).
+	var lost []store.Job
+	if job.InFlight() && (job.Kind == jobCreateTicket || job.Kind == jobMoveTicket) {
+		lost = append(lost, job)
+	}
+	givenUp, err := e.opts.Store.GivenUpInFlight(ctx, job.PostmortemID, job.ItemID, jobCreateTicket, jobMoveTicket)
+	if err != nil {
+		return true, err
+	}
+	lost = append(lost, givenUp...)
+	for _, l := range lost {
+		sent, ok := l.InFlightTarget()
+		if !ok {
+			sent = item.Target
+		}
+		if _, configured := e.opts.Trackers[sent.Kind]; !configured && l.ID != job.ID {
+			continue // nowhere to look: a tracker no longer configured (failUnconfiguredWork)
+		}
+		found, ok, err := e.findLostCreate(ctx, sent, marker)
+		if err != nil {
+			return true, err
+		}
+		if ok {
+			e.logger.Info("ticket found by marker after an unknown outcome", slog.String("key", found.Ref.Key), slog.String("marker", marker))
+			return true, e.adoptLostCreate(ctx, job, l.ID, sent, found)
+		}
+		// The lost create may still be landing (the tracker can process a request after we
+		// stopped waiting, or crashed), and a tracker's search may lag behind creates: only an
+		// absence that outlasts the tracker's settle time is an absence.
+		tr, err := e.tracker(sent.Kind)
+		if err != nil {
+			return true, err
+		}
+		if settle := tr.SettleTime(); settle > 0 {
+			if waited := now.Sub(l.InFlightSince()); waited < settle {
+				return true, errRetryLater{after: settle - waited, reason: "waiting for a possibly created ticket to show before creating it again"}
+			}
+		}
+		if l.ID != job.ID {
+			// Settled: no ticket of that given-up create is to be found.
+			if err := e.opts.Store.Write(ctx, func(tx *store.Tx) error { return store.ClearInFlight(ctx, tx, l.ID) }); err != nil {
+				return true, err
+			}
+		}
+	}
+	return false, nil
+}
+
 // afterFailedCreate records what a failed create leaves behind. A refusal (any 4xx, a rate
 // limit, our own pacing: ft.OutcomeRefused) made no ticket, so the create is no longer in
 // flight and its retry creates at once, without looking for a lost create or waiting for one
@@ -166,7 +197,9 @@ func (e *Engine) findLostCreate(ctx context.Context, target ft.Target, marker st
 // adoptLostCreate decides, in one transaction with the item as it is now, what a ticket made by
 // a lost create becomes: the item's ticket when the item still goes there, else a ticket left
 // behind, closed as not planned once the item's own work is done.
-func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Target, found ft.Ticket) error {
+// lostID is the job whose create made it: this job, or one of the item's given up before it
+// learned the outcome, whose create is settled with it.
+func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, lostID int64, sent ft.Target, found ft.Ticket) error {
 	now := e.opts.Clock.Now()
 	self, err := e.selfOf(ctx, found.Ref.Kind)
 	if err != nil {
@@ -175,6 +208,9 @@ func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Tar
 	return e.opts.Store.Write(ctx, func(tx *store.Tx) error {
 		item, err := store.LoadItemTx(ctx, tx, job.PostmortemID, job.ItemID)
 		if err != nil {
+			return err
+		}
+		if err := store.ClearInFlight(ctx, tx, lostID); err != nil {
 			return err
 		}
 		hasOwn := item.Ticket != nil && !item.Adopted() && item.Ticket.Target().SameScope(item.Target)
@@ -192,9 +228,6 @@ func (e *Engine) adoptLostCreate(ctx context.Context, job store.Job, sent ft.Tar
 		payload, _ := json.Marshal(movedTicket{Old: found.Ref, Reason: reasonLeftBehind})
 		if err := store.Enqueue(ctx, tx, store.Job{Kind: jobCloseMoved, PostmortemID: job.PostmortemID,
 			ItemID: job.ItemID, Tracker: string(found.Ref.Kind), Payload: payload}, now); err != nil {
-			return err
-		}
-		if err := store.ClearInFlight(ctx, tx, job.ID); err != nil {
 			return err
 		}
 		return store.RescheduleJob(ctx, tx, job.ID, now)
@@ -319,6 +352,17 @@ func (e *Engine) updateTicket(ctx context.Context, job store.Job) error {
 // closeRemoved closes the ticket of an item that a revision removed, as not planned; a ticket
 // followthrough adopted is unlinked instead.
 func (e *Engine) closeRemoved(ctx context.Context, job store.Job) error {
+	item, err := e.opts.Store.LoadItem(ctx, job.PostmortemID, job.ItemID)
+	if err != nil {
+		return err
+	}
+	if item.Removed {
+		// A create given up before it learned whether it made a ticket: that ticket is closed
+		// too, not left open and unfollowed.
+		if handled, err := e.settleLostCreates(ctx, job, item, e.opts.Clock.Now()); handled || err != nil {
+			return err
+		}
+	}
 	item, tr, err := e.itemTicket(ctx, job)
 	if err != nil || tr == nil {
 		return err
