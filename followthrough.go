@@ -52,7 +52,8 @@ const (
 	SyncPending SyncState = "pending"
 	SyncLinked  SyncState = "linked"
 	SyncFailed  SyncState = "failed"
-	// SyncNone is an item finished at sign-off: it has no ticket, and none is followed.
+	// SyncNone is an item with no ticket and none to come: finished at sign-off, or removed
+	// by a revision before its ticket was made.
 	SyncNone SyncState = "none"
 )
 

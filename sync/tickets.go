@@ -363,6 +363,11 @@ func (e *Engine) closeRemoved(ctx context.Context, job store.Job) error {
 			return err
 		}
 	}
+	if item.Removed && item.Ticket == nil {
+		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), func(tx *store.Tx) error {
+			return settleRemovedWithoutTicket(ctx, tx, job, e.opts.Clock.Now())
+		})
+	}
 	item, tr, err := e.itemTicket(ctx, job)
 	if err != nil || tr == nil {
 		return err
@@ -382,6 +387,18 @@ func (e *Engine) closeRemoved(ctx context.Context, job store.Job) error {
 		return err
 	}
 	return e.finishWithTicket(ctx, job, t)
+}
+
+// settleRemovedWithoutTicket shows a removed item that never got a ticket as having none
+// (sync: none) rather than pending one for ever: its create, which ran before this, made none,
+// and none is due now. It reads the item again in the transaction, so that one brought back
+// meanwhile, or linked, is left as it is; one brought back later gets its ticket (planIntake).
+func settleRemovedWithoutTicket(ctx context.Context, tx *store.Tx, job store.Job, now time.Time) error {
+	item, err := store.LoadItemTx(ctx, tx, job.PostmortemID, job.ItemID)
+	if err != nil || !item.Removed || item.Ticket != nil || item.Sync == ft.SyncNone {
+		return err
+	}
+	return store.SetItemSync(ctx, tx, job.PostmortemID, job.ItemID, ft.SyncNone, now)
 }
 
 func removedComment(pmID string) string {

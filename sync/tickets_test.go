@@ -73,6 +73,25 @@ func testRemovedBeforeItsCreateThenRestoredGetsATicket(t *testing.T, db pgtest.B
 	}
 }
 
+// TestRemovedBeforeItsCreateIsNotPending: an item removed before its ticket was made gets none,
+// and shows so (sync: none) rather than a ticket pending for ever.
+func TestRemovedBeforeItsCreateIsNotPending(t *testing.T) {
+	pgtest.ForEach(t, testRemovedBeforeItsCreateIsNotPending)
+}
+
+func testRemovedBeforeItsCreateIsNotPending(t *testing.T, db pgtest.Backend) {
+	e := newTWEnv(t, db)
+	e.revise("PM-R", [2]string{"AI-1"}, [2]string{"AI-2"})
+	e.revise("PM-R", [2]string{"AI-2"}) // AI-1 removed before the worker ran
+	e.settle()
+	if it := e.item("PM-R", "AI-1"); !it.Removed || it.Ticket != nil || it.Sync != ft.SyncNone {
+		t.Fatalf("removed item = removed %v, ticket %+v, sync %q; want removed, no ticket, sync none", it.Removed, it.Ticket, it.Sync)
+	}
+	if n := len(e.gh.Issues(twRepo)); n != 1 {
+		t.Fatalf("%d issues, want AI-2's alone", n)
+	}
+}
+
 func TestLostCreateThenMovedBackLeavesNoOpenStray(t *testing.T) {
 	pgtest.ForEach(t, testLostCreateThenMovedBackLeavesNoOpenStray)
 }
