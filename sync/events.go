@@ -84,6 +84,21 @@ func applyToTicket(ctx context.Context, tx *store.Tx, t store.TicketRecord, ev f
 			return a, fmt.Errorf("apply deletion of %s: %w", ev.Ref.Key, err)
 		}
 		if t.Current {
+			item, err := store.LoadItemTx(ctx, tx, a.PostmortemID, a.ItemID)
+			if err != nil {
+				return a, fmt.Errorf("apply deletion of %s: %w", ev.Ref.Key, err)
+			}
+			if item.Removed {
+				// The ticket of a removed item (closed as not planned) is gone: nothing is left
+				// to follow or to retry, and the item, brought back, gets a new one.
+				if err := store.DropDeletedTicket(ctx, tx, a.PostmortemID, a.ItemID); err != nil {
+					return a, fmt.Errorf("apply deletion of %s: %w", ev.Ref.Key, err)
+				}
+				if err := store.SetItemSync(ctx, tx, a.PostmortemID, a.ItemID, ft.SyncNone, now); err != nil {
+					return a, fmt.Errorf("apply deletion of %s: %w", ev.Ref.Key, err)
+				}
+				return a, nil
+			}
 			adopted, err := store.TicketAdopted(ctx, tx, t.Ref)
 			if err != nil {
 				return a, fmt.Errorf("apply deletion of %s: %w", ev.Ref.Key, err)

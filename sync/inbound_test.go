@@ -780,6 +780,49 @@ func testPeopleChangeWhilePushPendingLosesToThePush(t *testing.T, db pgtest.Back
 	}
 }
 
+// TestDeletedTicketOfRemovedItem: when people delete the ticket of a removed item (closed as
+// not planned), nothing has failed and nothing is to be retried: the item shows no ticket
+// (sync: none), a retry leaves it so, and brought back it gets a new ticket.
+func TestDeletedTicketOfRemovedItem(t *testing.T) {
+	pgtest.ForEach(t, testDeletedTicketOfRemovedItem)
+}
+
+func testDeletedTicketOfRemovedItem(t *testing.T, db pgtest.Backend) {
+	env := newTWEnv(t, db)
+	env.revise("PM-D", [2]string{"AI-1"}, [2]string{"AI-2"})
+	env.settle()
+	key := env.item("PM-D", "AI-1").Ticket.Key
+	env.revise("PM-D", [2]string{"AI-2"}) // AI-1 removed: its ticket is closed as not planned
+	env.settle()
+	repo, num := splitGitHubKey(t, key)
+	if is, _ := env.gh.Issue(repo, num); is.StateReason != "not_planned" {
+		t.Fatalf("removed item's ticket %+v, want closed as not planned", is)
+	}
+	env.tick()
+	payload := env.githubPayload("deleted.payload.json", "deleted", key, twPerson)
+	if err := env.gh.DeleteIssue(repo, num); err != nil {
+		t.Fatal(err)
+	}
+	env.deliver("github", nextDelivery(), "issues", payload)
+	noTicket := func(when string) {
+		t.Helper()
+		if it := env.item("PM-D", "AI-1"); it.Sync != ft.SyncNone || it.Ticket != nil || it.LastError != nil {
+			t.Fatalf("%s: removed item sync %s, ticket %+v, last_error %v; want none, none, none", when, it.Sync, it.Ticket, it.LastError)
+		}
+	}
+	noTicket("after the deletion")
+	if _, err := env.eng.Retry(env.ctx, "PM-D"); err != nil {
+		t.Fatal(err)
+	}
+	env.settle()
+	noTicket("after a retry")
+	env.revise("PM-D", [2]string{"AI-1"}, [2]string{"AI-2"})
+	env.settle()
+	if it := env.item("PM-D", "AI-1"); it.Sync != ft.SyncLinked || it.Ticket == nil || it.Ticket.Key == key || it.Status != ft.StatusOpen {
+		t.Fatalf("brought back: sync %s, ticket %+v, status %s; want a new open ticket (old %s)", it.Sync, it.Ticket, it.Status, key)
+	}
+}
+
 func TestDeletedTicketFailsAndRetryMakesANewOne(t *testing.T) {
 	pgtest.ForEach(t, testDeletedTicketFailsAndRetryMakesANewOne)
 }
