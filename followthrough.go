@@ -53,7 +53,7 @@ const (
 	SyncLinked  SyncState = "linked"
 	SyncFailed  SyncState = "failed"
 	// SyncNone is an item with no ticket and none to come: finished at sign-off, or removed
-	// by a revision before its ticket was made.
+	// by a revision before its ticket was made or with its ticket since deleted.
 	SyncNone SyncState = "none"
 )
 
