@@ -280,3 +280,41 @@ func testPacingSaysWhyItemsWait(t *testing.T, db pgtest.Backend) {
 		})
 	}
 }
+
+// TestPacedCommentIsWrittenAtItsTurn: a comment that GitHub pacing held back was never sent, so
+// it is written at its turn, not treated as one whose answer was lost (which waits the
+// tracker's settle time before it is tried again).
+func TestPacedCommentIsWrittenAtItsTurn(t *testing.T) {
+	pgtest.ForEach(t, testPacedCommentIsWrittenAtItsTurn)
+}
+
+func testPacedCommentIsWrittenAtItsTurn(t *testing.T, db pgtest.Backend) {
+	const interval = 10 * time.Second
+	e := pacedEnv(t, db, interval, 500)
+	if settle := e.cfg.GitHub.RequestTimeout; settle <= interval {
+		t.Fatalf("GitHub's settle time %v is not longer than the write interval %v: the test would not tell", settle, interval)
+	}
+	e.revise("PM-P", [2]string{"AI-1"}, [2]string{"AI-2"})
+	for range 3 { // a turn for each create
+		e.run()
+		e.clock.Advance(interval)
+	}
+	it := e.item("PM-P", "AI-1")
+	if it.Ticket == nil || e.item("PM-P", "AI-2").Ticket == nil {
+		t.Fatalf("AI-1 = %+v; want both items linked first", it)
+	}
+	_, numText, _ := strings.Cut(it.Ticket.Key, "#")
+	var num int
+	fmt.Sscan(numText, &num)
+	e.revise("PM-P", [2]string{"AI-2"}) // AI-1 removed: its ticket is closed, then commented on
+	e.run()                             // the close takes this turn; the comment waits for the next
+	closedAt := e.clock.Now()
+	if is, _ := e.gh.Issue(twRepo, num); is.State != "closed" || len(is.Comments) != 0 {
+		t.Fatalf("removed item's ticket %s with %d comments; want closed, its comment held back", is.State, len(is.Comments))
+	}
+	e.clock.Set(closedAt.Add(interval))
+	e.run()
+	if is, _ := e.gh.Issue(twRepo, num); len(is.Comments) != 1 {
+		t.Fatalf("%d comments at the comment's turn, want the removal comment (a held comment was never sent)", len(is.Comments))
+	}
+}

@@ -109,6 +109,7 @@ func (e *Engine) comment(ctx context.Context, job store.Job) error {
 // postComment writes a job's one comment. The tracker skips a comment whose id it already has;
 // a comment whose outcome is unknown (no answer, or a gateway's 502/504) may still land after
 // that check, so the job waits the tracker's settle time before it asks again, as creates do.
+// One the tracker answered, or that our own pacing never sent, is tried again without waiting.
 func (e *Engine) postComment(ctx context.Context, job store.Job, tr ft.Tracker, key, body string) error {
 	now := e.opts.Clock.Now()
 	if job.InFlight() {
@@ -131,8 +132,9 @@ func (e *Engine) postComment(ctx context.Context, job store.Job, tr ft.Tracker, 
 		return nil
 	}
 	var te *ft.TrackerError
-	if errors.As(err, &te) && te.StatusCode != 0 && te.StatusCode != http.StatusBadGateway && te.StatusCode != http.StatusGatewayTimeout {
-		// The tracker answered: the comment was not written.
+	answered := errors.As(err, &te) && te.StatusCode != 0 && te.StatusCode != http.StatusBadGateway && te.StatusCode != http.StatusGatewayTimeout
+	if answered || ft.Refused(err) {
+		// Not written: the tracker answered so, or the call was never sent (our own pacing).
 		return errors.Join(err, e.opts.Store.Write(ctx, func(tx *store.Tx) error { return store.ClearInFlight(ctx, tx, job.ID) }))
 	}
 	// The wait counts from when we stopped listening.
