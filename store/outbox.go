@@ -79,7 +79,12 @@ func UnfinishedJobsOutside(ctx context.Context, tx *Tx, lanes []string) ([]Job, 
 // A worker takes back its own leased jobs too: it claims a lane only when none of that lane's
 // jobs is running, so a job of its own still leased is one whose outcome could not be written
 // (a full disk), to be run again now rather than when its lease runs out.
-// Arguments: owner, lease until, tracker, now, now, owner, limit.
+// A job waits too while a later job of the same key runs (its lease is live), held by another
+// process or by another lane: that happens when the key's given-up jobs are queued again
+// (RequeueFailedJobs) while its later work, which went ahead of them, runs; taken then, two
+// jobs of one item would run at once (two creates of its ticket, say). A lease of the caller's
+// own in its own lane does not count, as said above.
+// Arguments: owner, lease until, tracker, now, now, owner, now, owner, limit.
 const claimJobsSQL = `UPDATE outbox SET lease_owner = ?, lease_until = ?
 	WHERE id IN (
 		SELECT o.id FROM outbox o
@@ -87,6 +92,9 @@ const claimJobsSQL = `UPDATE outbox SET lease_owner = ?, lease_until = ?
 		  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ? OR o.lease_owner = ?)
 		  AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.postmortem_id = o.postmortem_id
 		      AND e.item_id = o.item_id AND e.id < o.id AND e.done_at IS NULL AND e.failed_at IS NULL)
+		  AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.postmortem_id = o.postmortem_id
+		      AND r.item_id = o.item_id AND r.id > o.id AND r.done_at IS NULL AND r.failed_at IS NULL
+		      AND r.lease_until >= ? AND (r.lease_owner <> ? OR r.tracker <> o.tracker))
 		ORDER BY o.id LIMIT ?)
 	RETURNING id, kind, postmortem_id, item_id, tracker, payload, attempts,
 		COALESCE(last_error, ''), created_at`
@@ -105,7 +113,8 @@ func (s *Store) ClaimJobs(ctx context.Context, owner, tracker string, now time.T
 	err := s.Write(ctx, func(tx *Tx) error {
 		jobs = nil
 		nowText := formatTime(now)
-		rows, err := tx.query(ctx, claimJobsSQL, owner, formatTime(now.Add(lease)), tracker, nowText, nowText, owner, limit)
+		rows, err := tx.query(ctx, claimJobsSQL, owner, formatTime(now.Add(lease)), tracker, nowText, nowText, owner,
+			nowText, owner, limit)
 		if err != nil {
 			return err
 		}

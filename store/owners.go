@@ -60,10 +60,7 @@ func ownersQuery(policy ft.StallPolicy, today int64) *sqlText {
 // date with undated items last; ties by postmortem id, then item id. Someone who owes nothing
 // gets no items.
 func (s *Store) OwnerItems(ctx context.Context, email string, policy ft.StallPolicy, now time.Time) (string, []ft.OwedItem, error) {
-	var folded string
-	if err := s.readDB.QueryRowContext(ctx, `SELECT lower(?)`, email).Scan(&folded); err != nil {
-		return "", nil, fmt.Errorf("items of %s: %w", email, err)
-	}
+	folded := foldASCII(email)
 	today := dayNumber(now)
 	q := ownerItemsQuery(folded, policy, today)
 	rows, err := s.readDB.QueryContext(ctx, q.sql.String(), q.args...)
@@ -93,6 +90,21 @@ func (s *Store) OwnerItems(ctx context.Context, email string, policy ft.StallPol
 		items = []ft.OwedItem{}
 	}
 	return folded, items, nil
+}
+
+// foldASCII lower-cases the ASCII letters of s and leaves every other character as it is, as
+// the owner column is folded by lower() in SQL: SQLite's lower() folds ASCII letters only, and
+// so does PostgreSQL's on text of collation "C", which the column has. Folding the asked-for
+// email in SQL instead (lower(?)) folded it under the database's own collation on PostgreSQL,
+// every letter, so that an owner with a capital letter beyond ASCII was never found.
+func foldASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
 }
 
 // withColumns scans a row of itemColumns followed by more columns, into more.

@@ -140,3 +140,42 @@ func testOwnerItems(t *testing.T, db backend) {
 		t.Errorf("C2: %+v", c2)
 	}
 }
+
+func TestOwnerPageOfAnOwnerTheListNames(t *testing.T) {
+	forEachBackend(t, testOwnerPageOfAnOwnerTheListNames)
+}
+
+// An owner written with a capital letter beyond ASCII (an internationalised address): the
+// owners' list names them as the database folds them, and their page, asked for that email or
+// for the email as written, lists their items. PostgreSQL folded the column under collation
+// "C" (ASCII letters only) and the asked-for email under the database's collation (every
+// letter), so on most servers the page of such an owner was empty.
+func testOwnerPageOfAnOwnerTheListNames(t *testing.T, db backend) {
+	s := db.open(t)
+	ctx := context.Background()
+	doc := &ft.Document{ID: "PM-U", Title: "Outage PM-U", Status: "finalized", ActionItems: []ft.ActionItem{
+		{ID: "U1", Title: "item U1", Owner: "Élodie.Durand@Acme.com", Priority: "P2", Due: "2026-12-15"},
+	}}
+	if err := intakeItems(ctx, s, doc, at("2026-11-02T11:00:00Z"), nil); err != nil {
+		t.Fatal(err)
+	}
+	owners, err := s.Owners(ctx, testPolicy, insightsNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(owners) != 1 || owners[0].Open != 1 {
+		t.Fatalf("owners %+v; want one owner of one item", owners)
+	}
+	for _, email := range []string{owners[0].Email, "Élodie.Durand@Acme.com", "Élodie.durand@acme.COM"} {
+		folded, items, err := s.OwnerItems(ctx, email, testPolicy, insightsNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if folded != owners[0].Email {
+			t.Errorf("OwnerItems(%q) names %q; the owners' list %q", email, folded, owners[0].Email)
+		}
+		if len(items) != 1 || items[0].ID != "U1" {
+			t.Errorf("OwnerItems(%q) = %d items; want U1, which the owners' list counts", email, len(items))
+		}
+	}
+}

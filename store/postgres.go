@@ -265,21 +265,26 @@ func (s *Store) transactOnce(ctx context.Context, opts *sql.TxOptions, claim boo
 	return nil
 }
 
-// claimJobsPostgresSQL is SQLite's claim (claimJobsSQL, the same arguments) with its rows
+// claimJobsPostgresSQL is SQLite's claim (claimJobsSQL) with its rows
 // locked as they are chosen, passing over those that another transaction holds. The look for an
 // earlier open job of the same item is a LATERAL subquery with LIMIT 1 rather than NOT EXISTS:
 // the planner cannot turn it into a join, so it is always one lookup in outbox_open_item per
 // open job of the lane. As NOT EXISTS, whenever the statistics were older than a burst of work
 // (they then say the outbox has no open jobs), the planner read every open job for each one,
-// and a claim of 50 webhook jobs among 2,000 queued took half a second (BENCHMARKS.md).
+// and a claim of 50 webhook jobs among 2,000 queued took half a second (BENCHMARKS.md). The look
+// for a later job of the same item that runs (claimJobsSQL) is one likewise. Arguments: owner,
+// lease until, now, owner, tracker, now, now, owner, limit (the lateral subqueries come first).
 const claimJobsPostgresSQL = `UPDATE outbox SET lease_owner = ?, lease_until = ?
 	WHERE id IN (
 		SELECT o.id FROM outbox o
 		LEFT JOIN LATERAL (SELECT 1 AS waits FROM outbox e WHERE e.postmortem_id = o.postmortem_id
 			AND e.item_id = o.item_id AND e.id < o.id AND e.done_at IS NULL AND e.failed_at IS NULL LIMIT 1) earlier ON true
+		LEFT JOIN LATERAL (SELECT 1 AS runs FROM outbox r WHERE r.postmortem_id = o.postmortem_id
+			AND r.item_id = o.item_id AND r.id > o.id AND r.done_at IS NULL AND r.failed_at IS NULL
+			AND r.lease_until >= ? AND (r.lease_owner <> ? OR r.tracker <> o.tracker) LIMIT 1) running ON true
 		WHERE o.done_at IS NULL AND o.failed_at IS NULL AND o.tracker = ?
 		  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ? OR o.lease_owner = ?)
-		  AND earlier.waits IS NULL
+		  AND earlier.waits IS NULL AND running.runs IS NULL
 		ORDER BY o.id LIMIT ?
 		FOR UPDATE OF o SKIP LOCKED)
 	RETURNING id, kind, postmortem_id, item_id, tracker, payload, attempts,
@@ -296,7 +301,8 @@ func (s *Store) claimJobsPostgres(ctx context.Context, owner, tracker string, no
 	var jobs []Job
 	err := s.runPostgres(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, true, func(tx *Tx) error {
 		nowText := formatTime(now)
-		rows, err := tx.query(ctx, claimJobsPostgresSQL, owner, formatTime(now.Add(lease)), tracker, nowText, nowText, owner, limit)
+		rows, err := tx.query(ctx, claimJobsPostgresSQL, owner, formatTime(now.Add(lease)), nowText, owner,
+			tracker, nowText, nowText, owner, limit)
 		if err != nil {
 			return err
 		}

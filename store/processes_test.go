@@ -202,3 +202,57 @@ func TestProcessesStartingTogetherMigrateOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An item's given-up job queued again (POST .../retry) while a later job of the item, which
+// went ahead of it, runs (at another process, or in another lane of the same one) waits for
+// that one to finish: two jobs of one item never run at once. A lease that ran out (its
+// process died) holds nothing back.
+func TestARequeuedJobWaitsForTheItemsRunningJob(t *testing.T) {
+	forEachBackend(t, testARequeuedJobWaitsForTheItemsRunningJob)
+}
+
+func testARequeuedJobWaitsForTheItemsRunningJob(t *testing.T, db backend) {
+	s := db.open(t)
+	ctx := context.Background()
+	err := s.Write(ctx, func(tx *Tx) error {
+		return enqueueAll(ctx, tx, []Job{
+			{Kind: "create_ticket", PostmortemID: "PM-1", ItemID: "AI-1", Tracker: "jira"},
+			{Kind: "label", PostmortemID: "PM-1", ItemID: "AI-1", Tracker: "github"},
+		}, t0)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := func(owner, lane string, now time.Time) []Job {
+		t.Helper()
+		jobs, err := s.ClaimJobs(ctx, owner, lane, now, time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jobs
+	}
+	jobs := claim("A", "jira", t0)
+	if len(jobs) != 1 || jobs[0].Kind != "create_ticket" {
+		t.Fatalf("first claim %+v; want the create", jobs)
+	}
+	create := jobs[0]
+	if err := s.Write(ctx, func(tx *Tx) error { return FailJob(ctx, tx, create.ID, 5, t0, "gave up") }); err != nil {
+		t.Fatal(err)
+	}
+	if jobs = claim("A", "github", t0); len(jobs) != 1 || jobs[0].Kind != "label" {
+		t.Fatalf("second claim %+v; want the label job, the create given up", jobs)
+	}
+	// The label job runs at A, leased until t0+1m; the create is queued again.
+	if err := s.Write(ctx, func(tx *Tx) error { return RequeueFailedJobs(ctx, tx, "PM-1", "AI-1", t0) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, owner := range []string{"A", "B"} {
+		if jobs := claim(owner, "jira", t0.Add(time.Second)); len(jobs) != 0 {
+			t.Errorf("%s claimed %+v while the item's label job runs at A", owner, jobs)
+		}
+	}
+	// A dies: its lease runs out, and the create is B's to run.
+	if jobs := claim("B", "jira", t0.Add(2*time.Minute)); len(jobs) != 1 || jobs[0].ID != create.ID {
+		t.Fatalf("claim after A's lease ran out: %+v; want the create", jobs)
+	}
+}

@@ -18,12 +18,75 @@ type querier interface {
 }
 
 // Postmortem returns one postmortem with its items, as the API shows it.
+// Its row and its items are read at one moment (readAtOnce): its state and its completion agree.
 func (s *Store) Postmortem(ctx context.Context, id string) (ft.PostmortemView, error) {
-	p, err := loadPostmortem(ctx, s.readDB, id, true)
+	var p PostmortemRecord
+	err := s.readAtOnce(ctx, func(q querier) error {
+		var err error
+		p, err = loadPostmortem(ctx, q, id, true)
+		return err
+	})
 	if err != nil {
 		return ft.PostmortemView{}, err
 	}
 	return p.View(), nil
+}
+
+// readAtOnce runs read's queries in one read transaction of the page readers, so that they all
+// see the database at one moment (readSnapshot): statements run one by one on the pool each
+// see what is committed when they run, and a postmortem's row and its items, read by two, could
+// show it completed with none of its items finished. The readers' prepared statements are used
+// inside the transaction; a text not prepared yet runs as text there and is prepared after,
+// once the transaction's connection is back in the pool, so that a read never holds one
+// connection while it waits for another.
+func (s *Store) readAtOnce(ctx context.Context, read func(querier) error) error {
+	tx, err := s.readSnapshot(ctx)
+	if err != nil {
+		return err
+	}
+	q := &snapshotReader{tx: tx.tx, r: s.r, prepared: s.readDB.prepared}
+	err = read(q)
+	_ = tx.tx.Rollback() // it only read: nothing to keep
+	for _, query := range q.missed {
+		s.readDB.prepared.prepare(ctx, query)
+	}
+	return err
+}
+
+// snapshotReader is a read transaction as the read functions' querier (readAtOnce).
+type snapshotReader struct {
+	tx       *sql.Tx
+	r        *rebinder
+	prepared *stmtCache // the readers' statements (SQLite); nil runs every query as text
+	missed   []string   // texts met that were not prepared yet
+}
+
+func (q *snapshotReader) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	query, args = q.r.rebind(query), q.r.args(args)
+	if st := q.stmt(query); st != nil {
+		return q.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return q.tx.QueryContext(ctx, query, args...)
+}
+
+func (q *snapshotReader) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	query, args = q.r.rebind(query), q.r.args(args)
+	if st := q.stmt(query); st != nil {
+		return q.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return q.tx.QueryRowContext(ctx, query, args...)
+}
+
+// stmt is the prepared statement of query, or nil (and query is remembered to prepare).
+func (q *snapshotReader) stmt(query string) *sql.Stmt {
+	if q.prepared == nil {
+		return nil
+	}
+	st := q.prepared.lookup(query)
+	if st == nil {
+		q.missed = append(q.missed, query)
+	}
+	return st
 }
 
 // ListPostmortems returns a page of postmortems, newest sign-off first, and the cursor of the
@@ -37,11 +100,24 @@ func (s *Store) ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.Post
 	if err != nil {
 		return nil, "", err
 	}
-	rows, err := s.readDB.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list postmortems: %w", err)
-	}
-	records, err := collect(rows, func(rows *sql.Rows) (PostmortemRecord, error) { return scanPostmortem(rows) })
+	// The postmortems and their items at one moment (readAtOnce).
+	var records []PostmortemRecord
+	err = s.readAtOnce(ctx, func(q querier) error {
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		records, err = collect(rows, func(rows *sql.Rows) (PostmortemRecord, error) { return scanPostmortem(rows) })
+		if err != nil {
+			return err
+		}
+		// The one more than limit only says that there is a next page: its items are not read.
+		refs := make([]*PostmortemRecord, min(len(records), limit))
+		for i := range refs {
+			refs[i] = &records[i]
+		}
+		return fillItems(ctx, q, refs...)
+	})
 	if err != nil {
 		return nil, "", fmt.Errorf("list postmortems: %w", err)
 	}
@@ -49,13 +125,6 @@ func (s *Store) ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.Post
 	if len(records) > limit {
 		records = records[:limit]
 		next = encodeCursor(records[limit-1].sortAt, records[limit-1].ID)
-	}
-	refs := make([]*PostmortemRecord, len(records))
-	for i := range records {
-		refs[i] = &records[i]
-	}
-	if err := fillItems(ctx, s.readDB, refs...); err != nil {
-		return nil, "", fmt.Errorf("list postmortems: %w", err)
 	}
 	pms := make([]ft.PostmortemView, len(records))
 	for i, p := range records {

@@ -182,6 +182,21 @@ func (c *stmtCache) prepare(ctx context.Context, query string) *sql.Stmt {
 	return st
 }
 
+// lookup returns query's statement if it is prepared already, else nil; it never prepares, so
+// that a caller holding one of the pool's connections never waits for another (prepare).
+func (c *stmtCache) lookup(query string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.stmts[query]
+	if ok {
+		c.hits.Add(1)
+	}
+	return st
+}
+
 func (c *stmtCache) close() error {
 	if c == nil {
 		return nil
