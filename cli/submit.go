@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,7 +83,11 @@ func (s *Submitter) Send(ctx context.Context, r *Report) Outcome {
 	}
 	client, now, wait, backoff := s.Client, s.Now, s.Sleep, s.Backoff
 	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
+		// A redirect is not followed: Go would follow a 301, 302 or 303 with a GET, whose
+		// answer says nothing about the document.
+		client = &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
 	}
 	if now == nil {
 		now = time.Now
@@ -205,7 +210,7 @@ func (p poster) post(ctx context.Context, r *Report, left time.Duration) tried {
 	if err != nil && !(final && resp.StatusCode >= 400) {
 		return noAnswer(fmt.Errorf("reading the answer: %w", err))
 	}
-	out := answer(resp.StatusCode, body)
+	out := answer(resp.StatusCode, resp.Header.Get("Location"), body)
 	if final {
 		// A 4xx is the service's answer even when its body breaks off: sent again, the same
 		// document would be refused again.
@@ -240,7 +245,7 @@ func retryAfter(v string, now time.Time) time.Duration {
 }
 
 // answer reads the service's answer to one intake.
-func answer(status int, body []byte) Outcome {
+func answer(status int, location string, body []byte) Outcome {
 	if status == http.StatusAccepted {
 		return Outcome{Result: "accepted", Status: status}
 	}
@@ -248,10 +253,16 @@ func answer(status int, body []byte) Outcome {
 		var a struct {
 			Intake string `json:"intake"`
 		}
-		if json.Unmarshal(body, &a) != nil || a.Intake == "" {
-			a.Intake = "ok"
+		if json.Unmarshal(body, &a) == nil && slices.Contains([]string{"accepted", "unchanged", "revised"}, a.Intake) {
+			return Outcome{Result: a.Intake, Status: status}
 		}
-		return Outcome{Result: a.Intake, Status: status}
+		// A proxy's page, or another endpoint: nothing says the document was taken.
+		return Outcome{Result: "refused", Status: status,
+			Error: "the answer is not intake's (no \"intake\": accepted, unchanged or revised): is --url the service's base URL?"}
+	}
+	if status >= 300 && status < 400 {
+		return Outcome{Result: "refused", Status: status,
+			Error: fmt.Sprintf("redirected to %q: give --url the service's own base URL", location)}
 	}
 	var e struct {
 		Error  string          `json:"error"`

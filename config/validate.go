@@ -95,19 +95,27 @@ func (c *Config) validate(lines map[string]int, failed []string, credentials boo
 }
 
 // database checks that database is a SQLite file's path or a PostgreSQL URL that pgx can read.
-// No problem quotes it: a URL may hold a password.
 func (v *validator) database() {
-	db := v.c.Database.Value()
+	if p := DatabaseProblem(v.c.Database.Value()); p != "" {
+		v.add("database", "%s", p)
+	}
+}
+
+// DatabaseProblem says what is wrong with a database (the database key, or a --db, --from or
+// --to flag): "" for a SQLite file's path or a PostgreSQL URL that pgx can read. It never quotes
+// the value: a URL may hold a password.
+func DatabaseProblem(db string) string {
 	switch {
 	case db == "":
-		v.add("database", "required")
+		return "required"
 	case ft.IsPostgresURL(db):
 		if _, err := pgconn.ParseConfig(db); err != nil {
-			v.add("database", "not a PostgreSQL URL that can be read (postgres://user:password@host:5432/database?sslmode=require; percent-encode special characters in the password)")
+			return "not a PostgreSQL URL that can be read (postgres://user:password@host:5432/database?sslmode=require; percent-encode special characters in the password)"
 		}
 	case strings.Contains(db, "://"):
-		v.add("database", "must be a SQLite file's path, or a PostgreSQL URL starting with postgres:// or postgresql://")
+		return "must be a SQLite file's path, or a PostgreSQL URL starting with postgres:// or postgresql://"
 	}
+	return ""
 }
 
 func (v *validator) listen() {

@@ -58,6 +58,11 @@ func blockStart(n ast.Node) int {
 
 // read finds the section and its items and puts them into the document.
 func (b *body) read() {
+	if deep := deepNesting(b.src); deep >= 0 {
+		b.p.problem(b.line(deep), "document", "more than %d block quotes or list items opened on one line: "+
+			"intake does not read Markdown nested that deep", maxNesting)
+		return
+	}
 	defused, tooLong := defuse(b.src)
 	if tooLong >= 0 {
 		b.p.problem(b.line(tooLong), "document", "more than %d bytes in one heading, table cell or first paragraph of a list item: "+

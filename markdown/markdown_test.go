@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	ft "github.com/followthrough/followthrough"
 )
@@ -359,5 +360,31 @@ func TestLongText(t *testing.T) {
 			!strings.Contains(problems[0].Message, "more than 4096 bytes") {
 			t.Errorf("%.40q: problems %+v, want one on line %d", body, problems, line)
 		}
+	}
+}
+
+// A line that opens block quotes or list items thousands deep is a problem on its line, found
+// at once: goldmark's block parser takes time growing with the square of the depth (a line of
+// 1 MiB of ">" took minutes), and intake takes bodies of 1 MiB.
+func TestDeepNestingIsRefusedQuickly(t *testing.T) {
+	const fm = "---\nid: PM-1\ntitle: t\nstatus: finalized\nsigned_off_by: a@b.co\n---\n# Action Items\n\n- Fix it @bob\n\n"
+	for name, line := range map[string]string{
+		"block quotes": strings.Repeat(">", 1<<20-200),
+		"list items":   strings.Repeat("- ", (1<<20-200)/2),
+		"both":         strings.Repeat("> 1. ", (1<<20-200)/5),
+	} {
+		start := time.Now()
+		p := Parse([]byte(fm+line+" x\n"), Options{})
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("%s: took %v", name, took)
+		}
+		if len(p.Problems) != 1 || p.Problems[0].Line != 11 || p.Problems[0].Field != "document" {
+			t.Errorf("%s: problems %v, want one of the document on line 11", name, p.Problems)
+		}
+	}
+	// Nesting as deep as a document may go is read as before.
+	p := Parse([]byte(fm+strings.Repeat("> ", 20)+"x\n"), Options{})
+	if len(p.Problems) != 0 || len(p.Document.ActionItems) != 1 {
+		t.Errorf("shallow nesting: %v, %d items", p.Problems, len(p.Document.ActionItems))
 	}
 }

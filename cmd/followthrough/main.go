@@ -179,6 +179,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, logger 
 			return usageError{fmt.Errorf("--listen: must be host:port such as 127.0.0.1:8080: %w", err)}
 		}
 	}
+	if err := checkDatabaseFlag("--db", *db); err != nil {
+		return err
+	}
 	if *dev {
 		if *configPath != "" {
 			return usageError{errors.New("--dev runs without a configuration file: leave out --config")}
@@ -234,6 +237,9 @@ func migrate(ctx context.Context, args []string, stderr io.Writer, logger *slog.
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := checkDatabaseFlag("--db", *db); err != nil {
+		return err
+	}
 	// --db alone is enough; with a configuration, --db overrides its database.
 	path := *db
 	if *configPath != "" || os.Getenv("FOLLOWTHROUGH_CONFIG") != "" || path == "" {
@@ -266,6 +272,12 @@ func copyDB(ctx context.Context, args []string, stdout, stderr io.Writer, logger
 	if *from == "" || *to == "" {
 		return usageError{errors.New("copy-db: give --from SOURCE and --to TARGET")}
 	}
+	if err := checkDatabaseFlag("--from", *from); err != nil {
+		return err
+	}
+	if err := checkDatabaseFlag("--to", *to); err != nil {
+		return err
+	}
 	copied, err := store.Copy(ctx, *from, *to, logger)
 	if err != nil {
 		return fmt.Errorf("copy-db: %w", err)
@@ -277,6 +289,18 @@ func copyDB(ctx context.Context, args []string, stdout, stderr io.Writer, logger
 	}
 	fmt.Fprintf(stdout, "copied %d rows from %s to %s; the row counts of all %d tables agree\n",
 		total, store.RedactDatabase(*from), store.RedactDatabase(*to), len(copied))
+	return nil
+}
+
+// checkDatabaseFlag checks a database given on the command line as the configuration's
+// database is checked: a wrong one is a usage error, and the message never quotes it.
+func checkDatabaseFlag(flag, db string) error {
+	if db == "" {
+		return nil
+	}
+	if p := config.DatabaseProblem(db); p != "" {
+		return usageError{fmt.Errorf("%s: %s", flag, p)}
+	}
 	return nil
 }
 
