@@ -501,3 +501,38 @@ func TestSubmitRefusalNamesNoToken(t *testing.T) {
 		t.Errorf("exit %d\nstdout %q\nstderr %q\nwant 1, refused, quoting the answer without the token", code, stdout, stderr)
 	}
 }
+
+// A --url that answers intake with a redirect (http to https, a moved host) makes Go's client
+// follow a 301, 302 or 303 with a GET: the list's 200 then came from no intake, and the file
+// was not accepted. submit must not count it as sent.
+func TestSubmitRedirectIsNotAccepted(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Method+" "+r.URL.Path)
+		switch {
+		case r.URL.Path == "/v1/postmortems" && r.Method == http.MethodPost:
+			http.Redirect(w, r, "/new/v1/postmortems", http.StatusMovedPermanently)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"items":[],"next_cursor":""}`)
+		}
+	}))
+	defer srv.Close()
+	good := files(t, "good.md", goodMD)[0]
+	code, stdout, stderr := submitWith(bounded(t), Submitter{Backoff: constantWaits(time.Millisecond)},
+		"--url", srv.URL, "--token", testToken, good)
+	if code != 1 || !strings.HasPrefix(stdout, good+": PM-CLI-1 refused (301)") {
+		t.Errorf("exit %d\nstdout %q\nstderr %q\nrequests %v\nwant exit 1, the redirect refused", code, stdout, stderr, got)
+	}
+	// A 200 that is not an intake's answer (a proxy's page) is not accepted either.
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<html>Sign in</html>")
+	}))
+	defer page.Close()
+	code, stdout, stderr = submitWith(bounded(t), Submitter{Backoff: constantWaits(time.Millisecond)},
+		"--url", page.URL, "--token", testToken, good)
+	if code != 1 || !strings.HasPrefix(stdout, good+": PM-CLI-1 refused (200)") {
+		t.Errorf("exit %d\nstdout %q\nstderr %q\nwant exit 1, refused", code, stdout, stderr)
+	}
+}
