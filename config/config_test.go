@@ -27,6 +27,38 @@ func unsetEnv(t *testing.T, name string) {
 	os.Unsetenv(name)
 }
 
+// TestURLProblemsShowNoCredentials: a URL that is not an http(s) URL is quoted in its problem
+// without the user info and query that may hold a password or a token.
+func TestURLProblemsShowNoCredentials(t *testing.T) {
+	_, err := Parse("ft.yaml", []byte(`
+public_url: "ftp://ft:pw-public@ft.example.com/?key=key-public"
+github:
+  token: ghp_x
+  api_url: "ftp://bot:pw-github@github.example/api/v3/?token=token-github"
+jira:
+  url: "jira:pw-jira@jira.example.com"
+  email: bot@acme.com
+  api_token: x
+`))
+	if err == nil {
+		t.Fatal("want problems")
+	}
+	for _, want := range []string{
+		`public_url: must be an absolute http(s) URL, got "ftp://ft.example.com/"`,
+		`github.api_url: must be an absolute http(s) URL, got "ftp://github.example/api/v3/"`,
+		`jira.url: must be an absolute http(s) URL`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
+	}
+	for _, secret := range []string{"pw-public", "key-public", "pw-github", "token-github", "pw-jira"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("problems show %q:\n%v", secret, err)
+		}
+	}
+}
+
 func TestBadConfigs(t *testing.T) {
 	tests := []struct {
 		file string

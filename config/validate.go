@@ -132,10 +132,26 @@ func (v *validator) listen() {
 // httpURL checks that s is an absolute http or https URL.
 func (v *validator) httpURL(path, s string) bool {
 	if !isHTTPURL(s) {
-		v.add(path, "must be an absolute http(s) URL, got %q", s)
+		if shown := shownURL(s); shown != "" {
+			v.add(path, "must be an absolute http(s) URL, got %q", shown)
+		} else {
+			v.add(path, "must be an absolute http(s) URL")
+		}
 		return false
 	}
 	return true
+}
+
+// shownURL is s as a problem may quote it: without its user info and query, which can carry
+// a credential; "" when s is no URL at all, or an opaque one ("user:password@host" reads as
+// one, of scheme "user").
+func shownURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" {
+		return ""
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment = nil, "", false, ""
+	return u.String()
 }
 
 func isHTTPURL(s string) bool {
