@@ -35,58 +35,20 @@ func (s *Store) Postmortem(ctx context.Context, id string) (ft.PostmortemView, e
 // readAtOnce runs read's queries in one read transaction of the page readers, so that they all
 // see the database at one moment (readSnapshot): statements run one by one on the pool each
 // see what is committed when they run, and a postmortem's row and its items, read by two, could
-// show it completed with none of its items finished. The readers' prepared statements are used
-// inside the transaction; a text not prepared yet runs as text there and is prepared after,
-// once the transaction's connection is back in the pool, so that a read never holds one
+// show it completed with none of its items finished. The transaction runs the readers'
+// prepared statements; a text met first there runs as text and is prepared after, once the
+// transaction's connection is back in the pool (prepareWanted), so that a read never holds one
 // connection while it waits for another.
 func (s *Store) readAtOnce(ctx context.Context, read func(querier) error) error {
 	tx, err := s.readSnapshot(ctx)
 	if err != nil {
 		return err
 	}
-	q := &snapshotReader{tx: tx.tx, r: s.r, prepared: s.readDB.prepared}
-	err = read(q)
+	tx.stmts = s.readDB.prepared
+	err = read(tx.reader())
 	_ = tx.tx.Rollback() // it only read: nothing to keep
-	for _, query := range q.missed {
-		s.readDB.prepared.prepare(ctx, query)
-	}
+	s.readDB.prepared.prepareWanted(ctx)
 	return err
-}
-
-// snapshotReader is a read transaction as the read functions' querier (readAtOnce).
-type snapshotReader struct {
-	tx       *sql.Tx
-	r        *rebinder
-	prepared *stmtCache // the readers' statements (SQLite); nil runs every query as text
-	missed   []string   // texts met that were not prepared yet
-}
-
-func (q *snapshotReader) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	query, args = q.r.rebind(query), q.r.args(args)
-	if st := q.stmt(query); st != nil {
-		return q.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
-	}
-	return q.tx.QueryContext(ctx, query, args...)
-}
-
-func (q *snapshotReader) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	query, args = q.r.rebind(query), q.r.args(args)
-	if st := q.stmt(query); st != nil {
-		return q.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
-	}
-	return q.tx.QueryRowContext(ctx, query, args...)
-}
-
-// stmt is the prepared statement of query, or nil (and query is remembered to prepare).
-func (q *snapshotReader) stmt(query string) *sql.Stmt {
-	if q.prepared == nil {
-		return nil
-	}
-	st := q.prepared.lookup(query)
-	if st == nil {
-		q.missed = append(q.missed, query)
-	}
-	return st
 }
 
 // ListPostmortems returns a page of postmortems, newest sign-off first, and the cursor of the

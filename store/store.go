@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"slices"
@@ -100,11 +101,11 @@ type Store struct {
 // fits many times over, and a text built per call (an IN list, say) cannot grow it without end.
 const maxCachedStmts = 512
 
-// stmtCache holds the write connection's prepared statements by query text, so that SQLite
-// parses a statement once per connection instead of once per use (a quarter of intake's CPU
-// went to parsing). A text first met inside a transaction runs unprepared and is prepared after
-// the commit, when the one write connection is free: preparing inside the transaction would
-// wait for that connection forever.
+// stmtCache holds a pool's prepared statements by query text (the writer's, and SQLite's
+// readers'), so that SQLite parses a statement once per connection instead of once per use (a
+// quarter of intake's CPU went to parsing). A text first met inside a transaction runs
+// unprepared and is prepared after it (get, then prepareWanted), when its connection is free:
+// preparing inside the transaction could wait for that connection forever.
 type stmtCache struct {
 	db     *sql.DB
 	mu     sync.Mutex
@@ -134,17 +135,18 @@ func (c *stmtCache) get(query string) *sql.Stmt {
 	return nil
 }
 
-// prepareWanted prepares the texts met since the last call; the write connection must be free.
+// prepareWanted prepares the texts met by get since the last call, with no connection of the
+// pool held by the caller (the writer's, after its commit; a reader's, after its transaction).
 func (c *stmtCache) prepareWanted(ctx context.Context) {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for query := range c.wanted {
-		delete(c.wanted, query)
-		st, err := c.db.PrepareContext(ctx, query)
-		if err != nil {
-			continue // it runs unprepared, and fails there in words if it is wrong
-		}
-		c.stmts[query] = st
+	wanted := slices.Collect(maps.Keys(c.wanted))
+	clear(c.wanted)
+	c.mu.Unlock()
+	for _, query := range wanted {
+		c.add(ctx, query) // one that does not prepare runs unprepared, and fails there in words if wrong
 	}
 }
 
@@ -157,17 +159,24 @@ func (c *stmtCache) prepare(ctx context.Context, query string) *sql.Stmt {
 	}
 	c.mu.Lock()
 	st, ok := c.stmts[query]
-	full := len(c.stmts) >= maxCachedStmts
 	c.mu.Unlock()
 	if ok {
 		c.hits.Add(1)
 		return st
 	}
+	return c.add(ctx, query)
+}
+
+// add prepares query and keeps it, unless the cache is full; nil when it is not kept. It
+// prepares without the lock held: preparing waits for a free connection, and readers holding
+// one may need the cache meanwhile.
+func (c *stmtCache) add(ctx context.Context, query string) *sql.Stmt {
+	c.mu.Lock()
+	full := len(c.stmts) >= maxCachedStmts
+	c.mu.Unlock()
 	if full {
 		return nil
 	}
-	// Prepared without the lock held: preparing waits for a free connection, and readers
-	// holding one may need the cache meanwhile.
 	st, err := c.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil
@@ -179,21 +188,6 @@ func (c *stmtCache) prepare(ctx context.Context, query string) *sql.Stmt {
 		return had
 	}
 	c.stmts[query] = st
-	return st
-}
-
-// lookup returns query's statement if it is prepared already, else nil; it never prepares, so
-// that a caller holding one of the pool's connections never waits for another (prepare).
-func (c *stmtCache) lookup(query string) *sql.Stmt {
-	if c == nil {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st, ok := c.stmts[query]
-	if ok {
-		c.hits.Add(1)
-	}
 	return st
 }
 
