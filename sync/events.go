@@ -94,7 +94,7 @@ func applyToTicket(ctx context.Context, tx *store.Tx, t store.TicketRecord, ev f
 				if err := store.DropDeletedTicket(ctx, tx, a.PostmortemID, a.ItemID); err != nil {
 					return a, fmt.Errorf("apply deletion of %s: %w", ev.Ref.Key, err)
 				}
-				if err := store.SetItemSync(ctx, tx, a.PostmortemID, a.ItemID, ft.SyncNone, now); err != nil {
+				if err := settleRemovedWithoutTicket(ctx, tx, a.PostmortemID, a.ItemID, now); err != nil {
 					return a, fmt.Errorf("apply deletion of %s: %w", ev.Ref.Key, err)
 				}
 				return a, nil

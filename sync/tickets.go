@@ -365,7 +365,7 @@ func (e *Engine) closeRemoved(ctx context.Context, job store.Job) error {
 	}
 	if item.Removed && item.Ticket == nil {
 		return e.opts.Store.CompleteJob(ctx, job.ID, e.opts.Clock.Now(), func(tx *store.Tx) error {
-			return settleRemovedWithoutTicket(ctx, tx, job, e.opts.Clock.Now())
+			return settleRemovedWithoutTicket(ctx, tx, job.PostmortemID, job.ItemID, e.opts.Clock.Now())
 		})
 	}
 	item, tr, err := e.itemTicket(ctx, job)
@@ -389,16 +389,16 @@ func (e *Engine) closeRemoved(ctx context.Context, job store.Job) error {
 	return e.finishWithTicket(ctx, job, t)
 }
 
-// settleRemovedWithoutTicket shows a removed item that never got a ticket as having none
-// (sync: none) rather than pending one for ever: its create, which ran before this, made none,
-// and none is due now. It reads the item again in the transaction, so that one brought back
-// meanwhile, or linked, is left as it is; one brought back later gets its ticket (planIntake).
-func settleRemovedWithoutTicket(ctx context.Context, tx *store.Tx, job store.Job, now time.Time) error {
-	item, err := store.LoadItemTx(ctx, tx, job.PostmortemID, job.ItemID)
+// settleRemovedWithoutTicket shows a removed item without a ticket (its create made none, or
+// people deleted it) as having none (sync: none) rather than one pending or failed for ever:
+// none is due for it now. It reads the item in the transaction, so that one brought back
+// meanwhile, or linked, is left as it is; one brought back later gets a ticket (planIntake).
+func settleRemovedWithoutTicket(ctx context.Context, tx *store.Tx, pmID, itemID string, now time.Time) error {
+	item, err := store.LoadItemTx(ctx, tx, pmID, itemID)
 	if err != nil || !item.Removed || item.Ticket != nil || item.Sync == ft.SyncNone {
 		return err
 	}
-	return store.SetItemSync(ctx, tx, job.PostmortemID, job.ItemID, ft.SyncNone, now)
+	return store.SetItemSync(ctx, tx, pmID, itemID, ft.SyncNone, now)
 }
 
 func removedComment(pmID string) string {

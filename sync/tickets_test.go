@@ -53,6 +53,8 @@ func (e *twEnv) openIssues(repo string) int {
 	return n
 }
 
+// TestRemovedBeforeItsCreateThenRestoredGetsATicket: an item removed before its ticket was made
+// gets none (sync: none), and brought back it gets its ticket.
 func TestRemovedBeforeItsCreateThenRestoredGetsATicket(t *testing.T) {
 	pgtest.ForEach(t, testRemovedBeforeItsCreateThenRestoredGetsATicket)
 }
@@ -62,6 +64,13 @@ func testRemovedBeforeItsCreateThenRestoredGetsATicket(t *testing.T, db pgtest.B
 	e.revise("PM-R", [2]string{"AI-1"}, [2]string{"AI-2"})
 	e.revise("PM-R", [2]string{"AI-2"}) // AI-1 removed before the worker ran
 	e.run()
+	// It got no ticket, and shows so rather than one pending for ever.
+	if it := e.item("PM-R", "AI-1"); !it.Removed || it.Ticket != nil || it.Sync != ft.SyncNone {
+		t.Fatalf("removed item = removed %v, ticket %+v, sync %q; want removed, no ticket, sync none", it.Removed, it.Ticket, it.Sync)
+	}
+	if n := len(e.gh.Issues(twRepo)); n != 1 {
+		t.Fatalf("%d issues, want AI-2's alone", n)
+	}
 	e.revise("PM-R", [2]string{"AI-1"}, [2]string{"AI-2"})
 	e.settle()
 	it := e.item("PM-R", "AI-1")
@@ -70,25 +79,6 @@ func testRemovedBeforeItsCreateThenRestoredGetsATicket(t *testing.T, db pgtest.B
 	}
 	if n := len(e.gh.Issues(twRepo)); n != 2 {
 		t.Fatalf("%d issues, want 2", n)
-	}
-}
-
-// TestRemovedBeforeItsCreateIsNotPending: an item removed before its ticket was made gets none,
-// and shows so (sync: none) rather than a ticket pending for ever.
-func TestRemovedBeforeItsCreateIsNotPending(t *testing.T) {
-	pgtest.ForEach(t, testRemovedBeforeItsCreateIsNotPending)
-}
-
-func testRemovedBeforeItsCreateIsNotPending(t *testing.T, db pgtest.Backend) {
-	e := newTWEnv(t, db)
-	e.revise("PM-R", [2]string{"AI-1"}, [2]string{"AI-2"})
-	e.revise("PM-R", [2]string{"AI-2"}) // AI-1 removed before the worker ran
-	e.settle()
-	if it := e.item("PM-R", "AI-1"); !it.Removed || it.Ticket != nil || it.Sync != ft.SyncNone {
-		t.Fatalf("removed item = removed %v, ticket %+v, sync %q; want removed, no ticket, sync none", it.Removed, it.Ticket, it.Sync)
-	}
-	if n := len(e.gh.Issues(twRepo)); n != 1 {
-		t.Fatalf("%d issues, want AI-2's alone", n)
 	}
 }
 
