@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -358,6 +359,23 @@ func testCommentThatLandsLateIsWrittenOnce(t *testing.T, db pgtest.Backend) {
 	}
 }
 
+// giveUpInFlight makes the item (alone in postmortem pmID, in its own repository ownRepo, or
+// routed to twRepo when "") a create whose answer is lost, then has the job given up while the
+// create is still in flight: the lookup for the lost ticket is refused for good. The item
+// shows sync: failed.
+func (e *twEnv) giveUpInFlight(pmID, itemID, ownRepo string) {
+	e.t.Helper()
+	repo := cmp.Or(ownRepo, twRepo)
+	e.gh.LoseNextResponse("POST", "/repos/"+repo+"/issues")
+	e.revise(pmID, [2]string{itemID, ownRepo})
+	e.run() // made, answer lost
+	e.gh.FailNextMatching(1, "GET", "/repos/"+repo+"/issues", http.StatusForbidden)
+	e.settle() // the lookup is refused: the job is given up, its create in flight
+	if it := e.item(pmID, itemID); it.Sync != ft.SyncFailed {
+		e.t.Fatalf("item = %+v; want sync failed after the lookup was refused", it)
+	}
+}
+
 // A lost create, then its job is given up while the create is still in flight (the lookup
 // for the lost ticket is refused for good). Later work that gives the item a ticket must look
 // for the lost one first: a revision that removes the item and brings it back queues a new
@@ -368,14 +386,7 @@ func TestCreateGivenUpInFlightThenRestoredMakesNoSecondTicket(t *testing.T) {
 
 func testCreateGivenUpInFlightThenRestoredMakesNoSecondTicket(t *testing.T, db pgtest.Backend) {
 	e := newTWEnv(t, db)
-	e.gh.LoseNextResponse("POST", "/repos/"+twRepo+"/issues")
-	e.revise("PM-G", [2]string{"AI-1"})
-	e.run() // made, answer lost
-	e.gh.FailNextMatching(1, "GET", "/repos/"+twRepo+"/issues", http.StatusForbidden)
-	e.settle() // the lookup is refused: the job is given up, its create in flight
-	if it := e.item("PM-G", "AI-1"); it.Sync != ft.SyncFailed {
-		t.Fatalf("item = %+v; want sync failed after the lookup was refused", it)
-	}
+	e.giveUpInFlight("PM-G", "AI-1", "")
 	e.revise("PM-G")                    // removed
 	e.revise("PM-G", [2]string{"AI-1"}) // and back
 	e.settle()
@@ -400,11 +411,7 @@ func TestCreateGivenUpInFlightThenMovedClosesTheStray(t *testing.T) {
 func testCreateGivenUpInFlightThenMovedClosesTheStray(t *testing.T, db pgtest.Backend) {
 	e := newTWEnv(t, db)
 	const repoA, repoB = "acme/a", "acme/b"
-	e.gh.LoseNextResponse("POST", "/repos/"+repoA+"/issues")
-	e.revise("PM-G", [2]string{"AI-1", repoA})
-	e.run() // made in A, answer lost
-	e.gh.FailNextMatching(1, "GET", "/repos/"+repoA+"/issues", http.StatusForbidden)
-	e.settle() // given up in flight
+	e.giveUpInFlight("PM-G", "AI-1", repoA)
 	e.revise("PM-G", [2]string{"AI-1", repoB})
 	e.settle()
 	it := e.item("PM-G", "AI-1")
@@ -424,11 +431,7 @@ func TestCreateGivenUpInFlightThenRemovedClosesTheStray(t *testing.T) {
 
 func testCreateGivenUpInFlightThenRemovedClosesTheStray(t *testing.T, db pgtest.Backend) {
 	e := newTWEnv(t, db)
-	e.gh.LoseNextResponse("POST", "/repos/"+twRepo+"/issues")
-	e.revise("PM-G", [2]string{"AI-1"})
-	e.run() // made, answer lost
-	e.gh.FailNextMatching(1, "GET", "/repos/"+twRepo+"/issues", http.StatusForbidden)
-	e.settle()       // given up in flight
+	e.giveUpInFlight("PM-G", "AI-1", "")
 	e.revise("PM-G") // removed
 	e.settle()
 	if n := e.openIssues(twRepo); n != 0 {
