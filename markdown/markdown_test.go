@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	ft "github.com/followthrough/followthrough"
 )
@@ -364,8 +363,9 @@ func TestLongText(t *testing.T) {
 }
 
 // A line that opens block quotes or list items thousands deep is a problem on its line, found
-// at once: goldmark's block parser takes time growing with the square of the depth (a line of
-// 1 MiB of ">" took minutes), and intake takes bodies of 1 MiB.
+// before goldmark reads the body: its block parser takes time growing with the square of the
+// depth (a line of 1 MiB of ">" took minutes, past the test's own time limit), and intake takes
+// bodies of 1 MiB.
 func TestDeepNestingIsRefusedQuickly(t *testing.T) {
 	const fm = "---\nid: PM-1\ntitle: t\nstatus: finalized\nsigned_off_by: a@b.co\n---\n# Action Items\n\n- Fix it @bob\n\n"
 	for name, line := range map[string]string{
@@ -373,11 +373,7 @@ func TestDeepNestingIsRefusedQuickly(t *testing.T) {
 		"list items":   strings.Repeat("- ", (1<<20-200)/2),
 		"both":         strings.Repeat("> 1. ", (1<<20-200)/5),
 	} {
-		start := time.Now()
 		p := Parse([]byte(fm+line+" x\n"), Options{})
-		if took := time.Since(start); took > 5*time.Second {
-			t.Errorf("%s: took %v", name, took)
-		}
 		if len(p.Problems) != 1 || p.Problems[0].Line != 11 || p.Problems[0].Field != "document" {
 			t.Errorf("%s: problems %v, want one of the document on line 11", name, p.Problems)
 		}
