@@ -157,8 +157,8 @@ func fileSize(b *testing.B, path string) int64 {
 	return total
 }
 
-// followedWebhooks is an engine on database with 50 GitHub tickets it follows, and a GitHub
-// delivery (11 KB, closed) about each of them.
+// followedWebhooks is an engine on database with 50 GitHub tickets it follows, the items of 10
+// five-item postmortems (as ftload's are), and a GitHub delivery (11 KB, closed) about each.
 func followedWebhooks(b *testing.B, database string) (*sync.Engine, [][]byte) {
 	ctx := context.Background()
 	cfg, tr, logger := benchGitHub(b)
@@ -172,21 +172,24 @@ func followedWebhooks(b *testing.B, database string) (*sync.Engine, [][]byte) {
 	}
 	eng := sync.New(sync.Options{Store: st, Config: cfg, Logger: logger,
 		Trackers: map[ft.TrackerKind]ft.Tracker{ft.GitHub: tr}})
-	const tickets = 50
+	const tickets, perPostmortem = 50, 5
 	now := time.Now()
-	doc := &ft.Document{ID: "PM-B", Title: "Outage", Status: "finalized", SignedOffBy: []string{"carol@acme.com"}, SignedOffAt: &now}
-	targets := make([]ft.Target, tickets)
-	for i := range tickets {
-		doc.ActionItems = append(doc.ActionItems, ft.ActionItem{ID: fmt.Sprintf("AI-%d", i+1), Title: "Action", Owner: "bob@acme.com", Priority: "P2"})
-		targets[i] = ft.Target{Kind: ft.GitHub, Repo: "codinasion/codinasion-bot"}
-	}
-	if _, err := eng.Intake(ctx, sync.WithTargets(doc, targets)); err != nil {
-		b.Fatal(err)
+	pmOf := func(i int) string { return fmt.Sprintf("PM-B%d", i/perPostmortem) }
+	for first := 0; first < tickets; first += perPostmortem {
+		doc := &ft.Document{ID: pmOf(first), Title: "Outage", Status: "finalized", SignedOffBy: []string{"carol@acme.com"}, SignedOffAt: &now}
+		targets := make([]ft.Target, perPostmortem)
+		for i := range perPostmortem {
+			doc.ActionItems = append(doc.ActionItems, ft.ActionItem{ID: fmt.Sprintf("AI-%d", first+i+1), Title: "Action", Owner: "bob@acme.com", Priority: "P2"})
+			targets[i] = ft.Target{Kind: ft.GitHub, Repo: "codinasion/codinasion-bot"}
+		}
+		if _, err := eng.Intake(ctx, sync.WithTargets(doc, targets)); err != nil {
+			b.Fatal(err)
+		}
 	}
 	if err := st.Write(ctx, func(tx *store.Tx) error {
 		for i := range tickets {
 			ref := ft.TicketRef{Kind: ft.GitHub, Key: github.Key("codinasion/codinasion-bot", i+1)}
-			if _, err := store.LinkTicket(ctx, tx, "PM-B", fmt.Sprintf("AI-%d", i+1), ft.Ticket{Ref: ref, Status: ft.StatusOpen}, ref.Scope(), now); err != nil {
+			if _, err := store.LinkTicket(ctx, tx, pmOf(i), fmt.Sprintf("AI-%d", i+1), ft.Ticket{Ref: ref, Status: ft.StatusOpen}, ref.Scope(), now); err != nil {
 				return err
 			}
 		}
@@ -240,6 +243,55 @@ func BenchmarkFollowedWebhooks(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkFollowedWebhooksChangingStatus is BenchmarkFollowedWebhooks with deliveries that
+// each move their ticket, as ftload's do: a ticket's deliveries alternate closed and reopened,
+// so each one is applied in full (the item's status and history, the postmortem's evaluation).
+func BenchmarkFollowedWebhooksChangingStatus(b *testing.B) {
+	ctx := context.Background()
+	eng, closed := followedWebhooks(b, filepath.Join(b.TempDir(), "ft.db"))
+	if err := eng.LearnSelf(ctx, ft.GitHub); err != nil {
+		b.Fatal(err)
+	}
+	reopened := make([][]byte, len(closed))
+	for i, payload := range closed {
+		reopened[i] = reopen(b, payload)
+	}
+	tickets := int64(len(closed))
+	var n atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1) - 1
+			payload := closed[i%tickets]
+			if (i/tickets)%2 == 1 {
+				payload = reopened[i%tickets]
+			}
+			ignored, err := eng.RecordWebhook(ctx, "github", fmt.Sprintf("bench-%d", i), "issues", payload)
+			if err != nil || ignored != "" {
+				b.Errorf("delivery %d: %q, %v", i, ignored, err)
+				return
+			}
+		}
+	})
+}
+
+// reopen is a closed delivery turned into the same issue's reopened one.
+func reopen(b *testing.B, closed []byte) []byte {
+	var v map[string]any
+	if err := json.Unmarshal(closed, &v); err != nil {
+		b.Fatal(err)
+	}
+	issue := v["issue"].(map[string]any)
+	v["action"] = "reopened"
+	issue["state"], issue["state_reason"], issue["closed_at"] = "open", "reopened", nil
+	out, err := json.Marshal(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
 }
 
 // BenchmarkQueuedWebhooksApplied is the worker applying deliveries stored for it, on each
