@@ -116,13 +116,14 @@ func (r *rebinder) rebind(query string) string {
 // a list of values passed as one parameter (a textList), for `x IN (SELECT value FROM
 // json_each(?))`, which PostgreSQL reads as an array of text; SQLite's CROSS JOIN with a
 // condition, which there fixes the join order (PostgreSQL plans its joins itself); and a
-// ticket key compared without case (NOCASE folds ASCII letters, as lower() does on text of
-// collation "C").
+// ticket key compared without case with a key folded in Go (NOCASE folds ASCII letters, as
+// lower() does on text of collation "C"; lower(?) would fold the key under the database's
+// collation, every letter).
 var postgresRewrites = strings.NewReplacer(
 	"NOT IN (SELECT value FROM json_each(?))", "<> ALL (CAST(? AS text[]))",
 	"IN (SELECT value FROM json_each(?))", "= ANY (CAST(? AS text[]))",
 	"CROSS JOIN items i ON", "JOIN items i ON",
-	"key = ? COLLATE NOCASE", "lower(key) = lower(?)",
+	"key = ? COLLATE NOCASE", "lower(key) = ?",
 )
 
 // textList is a list of values passed as one parameter, for `x IN (SELECT value FROM
