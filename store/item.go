@@ -258,10 +258,12 @@ func SetItemStatus(ctx context.Context, tx *Tx, pmID, itemID string, to ft.Statu
 }
 
 // setItemStatus changes an item's status and records it in the history; no change, no record.
+// The actor is a tracker's text, made storable.
 func setItemStatus(ctx context.Context, tx *Tx, pmID, itemID string, from, to ft.Status, source, actor string, now time.Time) error {
 	if from == to {
 		return nil
 	}
+	actor = storableText(actor)
 	nowText := formatTime(now)
 	// A change from unfinished into finished also sets when the item finished (the latest such
 	// change; migrations 0009 and 0015), which /insights reads. SET reads the row as it was.
