@@ -40,6 +40,10 @@ type StallInput struct {
 	// AcceptedAt is when followthrough accepted the item: inactivity counts from it while the
 	// item has no ticket.
 	AcceptedAt time.Time
+	// RestoredAt is when a revision last brought the item back after one removed it; zero:
+	// never. Inactivity counts from no earlier: what happened before (or was quiet since) the
+	// removal is not what the item asks of people now.
+	RestoredAt time.Time
 	// TicketCreated is the tracker's creation time of the item's ticket, or when followthrough
 	// adopted it for a ticket that people opened; zero: no ticket yet.
 	TicketCreated time.Time
@@ -80,16 +84,18 @@ func Overdue(in StallInput, p StallPolicy, now time.Time) bool {
 	return !end.IsZero() && !now.Before(end)
 }
 
-// InactiveSince is when the item's current quiet period began: people's last activity, or the
-// ticket's creation before any (whichever is later), or the item's acceptance while it has no
-// ticket.
+// InactiveSince is when the item's current quiet period began: the latest of people's last
+// activity, the ticket's creation (the item's acceptance while it has no ticket) and the
+// item's return when a revision brought it back.
 func InactiveSince(in StallInput) time.Time {
 	since := in.TicketCreated
 	if since.IsZero() {
 		since = in.AcceptedAt
 	}
-	if in.LastActivity.After(since) {
-		since = in.LastActivity
+	for _, t := range []time.Time{in.RestoredAt, in.LastActivity} {
+		if t.After(since) {
+			since = t
+		}
 	}
 	return since
 }

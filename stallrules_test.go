@@ -90,6 +90,29 @@ func TestStallOf(t *testing.T) {
 				in.AcceptedAt = signed.Add(-time.Hour)
 				return in
 			}(), ticket.Add(pr.inactive - 2*time.Hour), ft.StallInactive, false},
+			tc{pr.priority + " brought back: from its return", func() ft.StallInput {
+				in := quiet(pr.priority)
+				in.LastActivity = ticket.Add(time.Hour)
+				in.RestoredAt = ticket.Add(2 * pr.inactive)
+				return in
+			}(), ticket.Add(3*pr.inactive - 1), ft.StallNone, false},
+			tc{pr.priority + " brought back, quiet since", func() ft.StallInput {
+				in := quiet(pr.priority)
+				in.RestoredAt = ticket.Add(2 * pr.inactive)
+				return in
+			}(), ticket.Add(3 * pr.inactive), ft.StallInactive, false},
+			tc{pr.priority + " brought back without a ticket: from its return", func() ft.StallInput {
+				in := quiet(pr.priority)
+				in.TicketCreated = time.Time{}
+				in.RestoredAt = ticket.Add(2 * pr.inactive)
+				return in
+			}(), ticket.Add(3*pr.inactive - 1), ft.StallNone, false},
+			tc{pr.priority + " activity after the return counts", func() ft.StallInput {
+				in := quiet(pr.priority)
+				in.RestoredAt = ticket.Add(2 * pr.inactive)
+				in.LastActivity = ticket.Add(2*pr.inactive + time.Hour)
+				return in
+			}(), ticket.Add(3 * pr.inactive), ft.StallNone, false},
 		)
 	}
 	for _, c := range cases {

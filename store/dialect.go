@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	ft "github.com/followthrough/followthrough"
 )
@@ -116,13 +117,14 @@ func (r *rebinder) rebind(query string) string {
 // a list of values passed as one parameter (a textList), for `x IN (SELECT value FROM
 // json_each(?))`, which PostgreSQL reads as an array of text; SQLite's CROSS JOIN with a
 // condition, which there fixes the join order (PostgreSQL plans its joins itself); and a
-// ticket key compared without case (NOCASE folds ASCII letters, as lower() does on text of
-// collation "C").
+// ticket key compared without case with a key folded in Go (NOCASE folds ASCII letters, as
+// lower() does on text of collation "C"; lower(?) would fold the key under the database's
+// collation, every letter).
 var postgresRewrites = strings.NewReplacer(
 	"NOT IN (SELECT value FROM json_each(?))", "<> ALL (CAST(? AS text[]))",
 	"IN (SELECT value FROM json_each(?))", "= ANY (CAST(? AS text[]))",
 	"CROSS JOIN items i ON", "JOIN items i ON",
-	"key = ? COLLATE NOCASE", "lower(key) = lower(?)",
+	"key = ? COLLATE NOCASE", "lower(key) = ?",
 )
 
 // textList is a list of values passed as one parameter, for `x IN (SELECT value FROM
@@ -177,6 +179,18 @@ func boolInt(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+// storableText is s as text that both databases keep alike. PostgreSQL refuses text that holds
+// a NUL or is not UTF-8 (22021), and a tracker's JSON may carry one ("\u0000" in a login), so
+// NULs are dropped and invalid bytes become U+FFFD, on SQLite too. Text from outside that the
+// store keeps passes through it where it is written, so that a write never fails for it (and
+// is not retried for ever).
+func storableText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 // numberPlaceholders replaces each `?` outside quotes and comments with $1, $2, ...

@@ -109,3 +109,21 @@ func TestAnEmptyListIsEmptyOnBothDatabases(t *testing.T) {
 		}
 	})
 }
+
+// TestStorableText: text that PostgreSQL cannot store loses its NULs and has its invalid bytes
+// replaced; any other text is kept as it is.
+func TestStorableText(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"octo-person", "octo-person"},
+		{"Élodie", "Élodie"},
+		{"octo\x00person", "octoperson"},
+		{"\x00", ""},
+		{"bad\xffbyte", "bad\uFFFDbyte"},
+		{"both\x00\xc3", "both\uFFFD"},
+	}
+	for _, tc := range tests {
+		if got := storableText(tc.in); got != tc.want {
+			t.Errorf("storableText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -50,6 +50,9 @@ type Item struct {
 	// a ticket followthrough created.
 	TicketAdopted time.Time
 	Waiting       *ft.Waiting // why its create is held back, and until when (see SetItemWaiting)
+	// RestoredAt is when a revision last brought the item back after one removed it; zero:
+	// never. Inactivity counts from no earlier.
+	RestoredAt time.Time
 }
 
 // TicketSince is when the item's ticket became its ticket: its creation, or its adoption for
@@ -80,7 +83,7 @@ const (
 	COALESCE(i.due, ''), i.type, i.team, i.labels, i.target_kind, i.target_scope, i.target_issue_type,
 	i.status, i.removed, i.sync, COALESCE(i.last_error, ''), i.last_activity_at, i.created_at,
 	COALESCE(i.stalled_reason, ''), i.stall_episode, i.stalled_at, i.stalled_label, i.named_ticket,
-	COALESCE(i.waiting_reason, ''), i.waiting_until,
+	COALESCE(i.waiting_reason, ''), i.waiting_until, i.restored_at,
 	t.kind, t.key, t.url, t.created_at, t.tracker_updated_at, t.adopted_at`
 	itemsFrom = ` FROM items i
 	LEFT JOIN tickets t ON t.postmortem_id = i.postmortem_id AND t.item_id = i.item_id AND t.current = 1`
@@ -92,12 +95,12 @@ const (
 func scanItem(row interface{ Scan(...any) error }) (Item, error) {
 	var it Item
 	var labels, kind, scope, issueType, created, reason, waitingReason string
-	var activity, stalledAt, waitingUntil, tKind, tKey, tURL, tCreated, tUpdated, tAdopted sql.NullString
+	var activity, stalledAt, waitingUntil, restoredAt, tKind, tKey, tURL, tCreated, tUpdated, tAdopted sql.NullString
 	err := row.Scan(&it.PostmortemID, &it.ID, &it.Position, &it.Title, &it.Description, &it.Owner, &it.Priority,
 		&it.Due, &it.Type, &it.Team, &labels, &kind, &scope, &issueType,
 		&it.Status, &it.Removed, &it.Sync, &it.LastError, &activity, &created,
 		&reason, &it.Stall.Episode, &stalledAt, &it.Stall.Label, &it.NamedTicket,
-		&waitingReason, &waitingUntil,
+		&waitingReason, &waitingUntil, &restoredAt,
 		&tKind, &tKey, &tURL, &tCreated, &tUpdated, &tAdopted)
 	if err != nil {
 		return it, err
@@ -109,6 +112,7 @@ func scanItem(row interface{ Scan(...any) error }) (Item, error) {
 	it.CreatedAt = parseTime(created)
 	it.Stall.Reason = ft.StallReason(reason)
 	it.Stall.Since = nullableTime(stalledAt)
+	it.RestoredAt = nullableTime(restoredAt)
 	if waitingUntil.Valid {
 		it.Waiting = &ft.Waiting{Reason: waitingReason, Until: parseTime(waitingUntil.String)}
 	}
@@ -240,6 +244,13 @@ func updateItem(ctx context.Context, tx *Tx, r ItemRow, pm postmortemFigures, no
 	return err
 }
 
+// setItemRestored records that a revision brought the removed item back now.
+func setItemRestored(ctx context.Context, tx *Tx, pmID, itemID string, now time.Time) error {
+	_, err := tx.exec(ctx, `UPDATE items SET restored_at = ? WHERE postmortem_id = ? AND item_id = ?`,
+		formatTime(now), pmID, itemID)
+	return err
+}
+
 // SetItemStatus changes an item's status in the caller's transaction and records the change in
 // its history (source: github, jira, api, reconcile or revision; actor may be empty). It
 // returns the status before; the same status again changes and records nothing.
@@ -258,10 +269,12 @@ func SetItemStatus(ctx context.Context, tx *Tx, pmID, itemID string, to ft.Statu
 }
 
 // setItemStatus changes an item's status and records it in the history; no change, no record.
+// The actor is a tracker's text, made storable.
 func setItemStatus(ctx context.Context, tx *Tx, pmID, itemID string, from, to ft.Status, source, actor string, now time.Time) error {
 	if from == to {
 		return nil
 	}
+	actor = storableText(actor)
 	nowText := formatTime(now)
 	// A change from unfinished into finished also sets when the item finished (the latest such
 	// change; migrations 0009 and 0015), which /insights reads. SET reads the row as it was.

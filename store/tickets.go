@@ -25,16 +25,22 @@ type TicketRecord struct {
 // foldCase a key that differs only in case matches too (for trackers whose names are
 // case-insensitive). ok is false when followthrough has no such ticket.
 func FindTicket(ctx context.Context, tx *Tx, ref ft.TicketRef, foldCase bool) (t TicketRecord, ok bool, err error) {
+	if storableText(ref.Key) != ref.Key {
+		// No stored key holds what no database can store: asking PostgreSQL would fail.
+		return t, false, nil
+	}
 	var updated, deleted sql.NullString
 	var kind string
-	row := func(cond string) error {
+	row := func(cond, key string) error {
 		return tx.queryRow(ctx, `SELECT id, postmortem_id, item_id, kind, key, url, current, tracker_updated_at, deleted_at
-			FROM tickets WHERE kind = ? AND `+cond, string(ref.Kind), ref.Key).Scan(&t.ID, &t.PostmortemID, &t.ItemID,
+			FROM tickets WHERE kind = ? AND `+cond, string(ref.Kind), key).Scan(&t.ID, &t.PostmortemID, &t.ItemID,
 			&kind, &t.Ref.Key, &t.Ref.URL, &t.Current, &updated, &deleted)
 	}
-	err = row(`key = ?`)
+	err = row(`key = ?`, ref.Key)
 	if errors.Is(err, sql.ErrNoRows) && foldCase {
-		err = row(`key = ? COLLATE NOCASE`)
+		// Folded here as the column is folded (ASCII letters only), not by lower(?), which
+		// PostgreSQL runs under the database's collation (every letter).
+		err = row(`key = ? COLLATE NOCASE`, foldASCII(ref.Key))
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, false, nil

@@ -66,3 +66,55 @@ func TestLinkTicket(t *testing.T) {
 		}
 	})
 }
+
+// TestFindTicketFoldsASCIIOnly: a key looked up without case matches a stored key that
+// differs only in the case of ASCII letters, and nothing else, on both databases: SQLite's
+// NOCASE folds ASCII letters only, and so must PostgreSQL, where lower(?) once folded the
+// asked-for key under the database's collation (every letter) while the key column, of
+// collation "C", folds ASCII only.
+func TestFindTicketFoldsASCIIOnly(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db backend) {
+		s := db.open(t)
+		ctx := context.Background()
+		if err := intakeNew(ctx, s, testDoc("PM-1", item("AI-1", "a"), item("AI-2", "b")), targets(2, repoA), t0); err != nil {
+			t.Fatal(err)
+		}
+		stored := map[string]string{"AI-1": "Écho/Repo#1", "AI-2": "élan/repo#2"}
+		if err := s.Write(ctx, func(tx *Tx) error {
+			for itemID, key := range stored {
+				ref := ft.TicketRef{Kind: ft.GitHub, Key: key}
+				if _, err := LinkTicket(ctx, tx, "PM-1", itemID, ft.Ticket{Ref: ref, Status: ft.StatusOpen}, ref.Scope(), t0); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			key  string
+			want string // the key found, "" for none
+		}{
+			{"Écho/Repo#1", "Écho/Repo#1"},
+			{"ÉCHO/repo#1", "Écho/Repo#1"}, // ASCII letters differ: the same ticket
+			{"écho/repo#1", ""},            // É is not é to a key that folds ASCII only
+			{"élan/repo#2", "élan/repo#2"},
+			{"ÉLAN/REPO#2", ""},
+			{"éLAN/REPO#2", "élan/repo#2"},
+		}
+		for _, tc := range tests {
+			var got TicketRecord
+			var found bool
+			if err := s.Write(ctx, func(tx *Tx) error {
+				var err error
+				got, found, err = FindTicket(ctx, tx, ft.TicketRef{Kind: ft.GitHub, Key: tc.key}, true)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if found != (tc.want != "") || found && got.Ref.Key != tc.want {
+				t.Errorf("FindTicket(%q) = %q, found %v; want %q", tc.key, got.Ref.Key, found, tc.want)
+			}
+		}
+	})
+}

@@ -197,7 +197,8 @@ func encodeRevision(doc *ft.Document) (store.Revision, error) {
 //   - An item finished at sign-off keeps no ticket while its mark stays (the mark counts only
 //     when the item first appears); unchecked, it is open and gets a ticket.
 //   - An item that was removed and comes back is open again: its ticket is reopened (made, if
-//     it never was) and updated, or moved, or the ticket it names is adopted again.
+//     it never was) and updated, or moved, or the ticket it names is adopted again. Its
+//     inactivity counts from its return.
 //   - An item the document dropped stays, removed and won't do, and its ticket is closed as
 //     not planned (unlinked, when people opened it). Dropped items come in the postmortem's
 //     order, so their work and events do too.
@@ -253,7 +254,7 @@ func planIntake(doc, prevDoc *ft.Document, rev store.Revision, targets []ft.Targ
 		if old.Removed || old.Team != row.Team { // its history copies both
 			plan.SameFigures = false
 		}
-		change := store.ItemChange{Row: row, From: old.Status}
+		change := store.ItemChange{Row: row, From: old.Status, Restored: old.Removed}
 		change.Row.Status = old.Status
 		switch {
 		case old.Sync == ft.SyncNone && item.Status.Finished():

@@ -710,3 +710,99 @@ func testStallEmptyPostmortemCompletesAtOnce(t *testing.T, db pgtest.Backend) {
 		t.Fatalf("events %v", got)
 	}
 }
+
+// TestStallRestoredItemCountsFromItsReturn: an item that a revision removed and a later one
+// brings back is followed again from its return: its ticket, quiet for longer than
+// inactive_after, is reopened, and the item does not stall at once (which would reopen the
+// postmortem for work nobody could have done yet); it stalls once inactive_after has passed
+// since it came back, with a comment that counts from then. The same for an item removed
+// before its ticket was made, which gets one when it comes back.
+func TestStallRestoredItemCountsFromItsReturn(t *testing.T) {
+	pgtest.ForEach(t, testStallRestoredItemCountsFromItsReturn)
+}
+
+func testStallRestoredItemCountsFromItsReturn(t *testing.T, db pgtest.Backend) {
+	signed := date(1, 5, 10)
+	h := newStallHarness(t, db, signed, false)
+	ctx := h.ctx
+	repo := ft.Target{Kind: ft.GitHub, Repo: "acme/ops"}
+	// P0: inactive after 7 days; due dates far off, so that only inactivity counts.
+	ai1 := ft.ActionItem{ID: "AI-1", Title: "TTL", Owner: "bob@acme.com", Priority: "P0", Due: "2026-12-01"}
+	ai2 := ft.ActionItem{ID: "AI-2", Title: "Runbook", Owner: "alice@acme.com", Priority: "P3", Due: "2026-12-01"}
+	ai3 := ft.ActionItem{ID: "AI-3", Title: "Alert", Owner: "alice@acme.com", Priority: "P0", Due: "2026-12-01"}
+	doc := &ft.Document{ID: "PM-5", Title: "DNS", Status: "finalized", SignedOffBy: []string{"carol@acme.com"}, SignedOffAt: &signed}
+	intakeOnly := func(at time.Time, items ...ft.ActionItem) {
+		t.Helper()
+		h.clock.Set(at)
+		revised := *doc
+		revised.ActionItems = items
+		targets := make([]ft.Target, len(items))
+		for i := range targets {
+			targets[i] = repo
+		}
+		if _, err := h.engine.Intake(ctx, WithTargets(&revised, targets)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	intake := func(at time.Time, items ...ft.ActionItem) {
+		t.Helper()
+		intakeOnly(at, items...)
+		h.run()
+	}
+	// AI-3 is removed before its ticket is made.
+	intakeOnly(signed, ai1, ai2, ai3)
+	intake(signed.Add(time.Minute), ai1, ai2)
+	pm := h.pm("PM-5")
+	r, n := ghNumber(t, itemOf(pm, "AI-1").Ticket)
+	if it := itemOf(pm, "AI-3"); it.Ticket != nil || it.Sync != ft.SyncNone {
+		t.Fatalf("AI-3 removed before its create: ticket %v, sync %s; want none", it.Ticket, it.Sync)
+	}
+
+	// AI-1 is removed the next day: its ticket is closed as not planned. Weeks pass.
+	intake(date(1, 6, 9), ai2)
+	if is, _ := h.gh.Issue(r, n); is.State != "closed" {
+		t.Fatalf("the removed item's ticket is %s; want closed", is.State)
+	}
+	h.at(date(2, 1, 9))
+
+	// Both come back on Feb 2, AI-1's ticket quiet since Jan 5: reopened, and not stalled.
+	back := date(2, 2, 9)
+	intake(back, ai1, ai2, ai3)
+	pm = h.pm("PM-5")
+	for _, id := range []string{"AI-1", "AI-3"} {
+		if it := itemOf(pm, id); it.Removed || it.Status != ft.StatusOpen || it.Stalled || it.Ticket == nil {
+			t.Fatalf("brought back: %s %+v; want open with a ticket, not stalled", id, it)
+		}
+	}
+	if pm.State != ft.StateTracking {
+		t.Fatalf("brought back: state %s; want tracking", pm.State)
+	}
+	if is, _ := h.gh.Issue(r, n); is.State != "open" || hasLabel(is.Labels, StalledLabel) || len(h.ghBotComments(r, n)) != 1 {
+		t.Fatalf("brought back: ticket %s, labels %v, comments %q; want reopened, no stall", is.State, is.Labels, h.ghBotComments(r, n))
+	}
+	h.at(back.Add(7*day - time.Minute))
+	if pm := h.pm("PM-5"); itemOf(pm, "AI-1").Stalled || itemOf(pm, "AI-3").Stalled || pm.State != ft.StateTracking {
+		t.Fatalf("a minute before inactive_after since their return: state %s", pm.State)
+	}
+
+	// Seven days after their return, still quiet: they stall, counted from their return.
+	h.at(back.Add(7 * day))
+	pm = h.pm("PM-5")
+	if pm.State != ft.StateReopened || pm.ReopenedCount != 1 {
+		t.Fatalf("inactive_after since their return: state %s, reopened_count %d; want reopened, 1", pm.State, pm.ReopenedCount)
+	}
+	r3, n3 := ghNumber(t, itemOf(pm, "AI-3").Ticket)
+	for _, c := range []struct {
+		id       string
+		comments []string
+	}{{"AI-1", h.ghBotComments(r, n)[1:]}, {"AI-3", h.ghBotComments(r3, n3)}} {
+		if it := itemOf(pm, c.id); !it.Stalled || *it.StalledReason != ft.StallInactive {
+			t.Errorf("%s %+v; want stalled inactive", c.id, it)
+		}
+		if len(c.comments) != 1 {
+			t.Errorf("%s stall comments %q; want one", c.id, c.comments)
+			continue
+		}
+		mustContain(t, c.id+"'s stall comment", c.comments[0], "no activity on it since 2026-02-02")
+	}
+}

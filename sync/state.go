@@ -125,7 +125,7 @@ func stallInput(f store.PostmortemRecord, it store.Item) ft.StallInput {
 	}
 	return ft.StallInput{
 		Priority: it.Priority, Status: status, Due: it.Due, SignedOffAt: f.DueFrom(),
-		AcceptedAt: it.CreatedAt, TicketCreated: it.TicketSince(), LastActivity: it.LastActivity,
+		AcceptedAt: it.CreatedAt, RestoredAt: it.RestoredAt, TicketCreated: it.TicketSince(), LastActivity: it.LastActivity,
 	}
 }
 
