@@ -20,17 +20,8 @@ var (
 
 // ownerRoutes registers the owners pages, public or not as the status page is.
 func (s *Server) ownerRoutes() {
-	s.echo.GET("/owners", s.ownersPage, s.pageHeaders, s.htmlErrors, s.pageAuth)
-	s.echo.GET("/owners/:email", s.ownerPage, s.pageHeaders, s.htmlErrors, s.pageAuth)
-}
-
-// htmlOrJSON is the page format of a request for a page that has no CSV.
-func htmlOrJSON(r *http.Request) (string, error) {
-	format, err := pageFormat(r)
-	if err == nil && format == formatCSV {
-		err = badRequest("format must be html or json")
-	}
-	return format, err
+	s.pageRoute("/owners", s.ownersPage, pageFormats)
+	s.pageRoute("/owners/:email", s.ownerPage, pageFormats)
 }
 
 // ownersResponse is the JSON of GET /owners.
@@ -45,12 +36,7 @@ type ownersPageData struct {
 }
 
 // ownersPage is GET /owners: every owner with unfinished items, those with overdue items first.
-func (s *Server) ownersPage(c echo.Context) error {
-	format, err := htmlOrJSON(c.Request())
-	if err != nil {
-		return err
-	}
-	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
+func (s *Server) ownersPage(c echo.Context, format string) error {
 	now := s.now()
 	ctx := c.Request().Context()
 	owners, err := s.reader.Owners(ctx, s.cfg.Stall.Policy(), now)
@@ -91,12 +77,7 @@ type owedItem struct {
 
 // ownerPage is GET /owners/{email}: what that person owes, overdue first. Someone who owes
 // nothing gets an empty list, not a 404: the page answers the question.
-func (s *Server) ownerPage(c echo.Context) error {
-	format, err := htmlOrJSON(c.Request())
-	if err != nil {
-		return err
-	}
-	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
+func (s *Server) ownerPage(c echo.Context, format string) error {
 	email, err := pathParam(c, "email")
 	if err != nil {
 		return badRequest("email must be a URL-escaped path segment")
