@@ -26,7 +26,7 @@ var insightsTemplate = template.Must(template.New("layout.html").Funcs(pageFuncs
 
 // insightRoutes registers /insights, public or not as the status page is.
 func (s *Server) insightRoutes() {
-	s.echo.GET("/insights", s.insightsPage, s.pageHeaders, s.htmlErrors, s.pageAuth)
+	s.pageRoute("/insights", s.insightsPage, pageFormats)
 }
 
 // insightsFilter reads the filters team, severity and since=YYYY-MM-DD.
@@ -96,17 +96,12 @@ type insightsPageData struct {
 }
 
 // insightsPage is GET /insights?team=&severity=&since=.
-func (s *Server) insightsPage(c echo.Context) error {
-	format, err := htmlOrJSON(c.Request())
-	if err != nil {
-		return err
-	}
+func (s *Server) insightsPage(c echo.Context, format string) error {
 	q := c.QueryParams()
 	f, err := insightsFilter(q)
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
 	now := s.now()
 	ctx := c.Request().Context()
 	in, err := s.reader.Insights(ctx, f, s.cfg.Stall.Policy(), now)

@@ -10,8 +10,9 @@ import (
 	ft "github.com/followthrough/followthrough"
 )
 
-// Who owes what: GET /owners lists everyone with unfinished items, GET /owners/{email} what one
-// person owes across postmortems. HTML, or JSON with ?format=json (or Accept), like /.
+// Who owes what: GET /owners lists everyone with unfinished items, GET /owners/{email} (or
+// /owners?email=) what one person owes across postmortems. HTML, or JSON with ?format=json (or
+// Accept), like /.
 
 var (
 	ownersTemplate = pageTemplate("templates/owners.html")
@@ -20,17 +21,8 @@ var (
 
 // ownerRoutes registers the owners pages, public or not as the status page is.
 func (s *Server) ownerRoutes() {
-	s.echo.GET("/owners", s.ownersPage, s.pageHeaders, s.htmlErrors, s.pageAuth)
-	s.echo.GET("/owners/:email", s.ownerPage, s.pageHeaders, s.htmlErrors, s.pageAuth)
-}
-
-// htmlOrJSON is the page format of a request for a page that has no CSV.
-func htmlOrJSON(r *http.Request) (string, error) {
-	format, err := pageFormat(r)
-	if err == nil && format == formatCSV {
-		err = badRequest("format must be html or json")
-	}
-	return format, err
+	s.pageRoute("/owners", s.ownersPage, pageFormats)
+	s.pageRoute("/owners/:email", s.ownerPage, pageFormats)
 }
 
 // ownersResponse is the JSON of GET /owners.
@@ -44,13 +36,12 @@ type ownersPageData struct {
 	Now    time.Time
 }
 
-// ownersPage is GET /owners: every owner with unfinished items, those with overdue items first.
-func (s *Server) ownersPage(c echo.Context) error {
-	format, err := htmlOrJSON(c.Request())
-	if err != nil {
-		return err
+// ownersPage is GET /owners: every owner with unfinished items, those with overdue items first;
+// with ?email=, that owner's page (see ownerHref).
+func (s *Server) ownersPage(c echo.Context, format string) error {
+	if email := c.QueryParam("email"); email != "" {
+		return s.ownerAnswer(c, format, email)
 	}
-	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
 	now := s.now()
 	ctx := c.Request().Context()
 	owners, err := s.reader.Owners(ctx, s.cfg.Stall.Policy(), now)
@@ -63,9 +54,16 @@ func (s *Server) ownersPage(c echo.Context) error {
 	return s.renderHTML(c, http.StatusOK, ownersTemplate, ownersPageData{Owners: owners, Now: now})
 }
 
-// ownerHref is the path of an owner's page. Owners are what postmortem authors wrote: usually
-// an email, but any text, so it is escaped as one path segment.
-func ownerHref(owner string) string { return "/owners/" + url.PathEscape(owner) }
+// ownerHref is the URL of an owner's page. Owners are what postmortem authors wrote: usually
+// an email, but any text, so it is escaped as one path segment. An owner that is a whole dot
+// segment, "." or "..", cannot be one: browsers resolve /owners/.. to / (and %2E%2E too, as
+// the URL standard says), so its link names it in the query instead.
+func ownerHref(owner string) string {
+	if owner == "." || owner == ".." {
+		return "/owners?" + url.Values{"email": {owner}}.Encode()
+	}
+	return "/owners/" + url.PathEscape(owner)
+}
 
 // ownerResponse is the JSON of GET /owners/{email}.
 type ownerResponse struct {
@@ -91,16 +89,16 @@ type owedItem struct {
 
 // ownerPage is GET /owners/{email}: what that person owes, overdue first. Someone who owes
 // nothing gets an empty list, not a 404: the page answers the question.
-func (s *Server) ownerPage(c echo.Context) error {
-	format, err := htmlOrJSON(c.Request())
-	if err != nil {
-		return err
-	}
-	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
+func (s *Server) ownerPage(c echo.Context, format string) error {
 	email, err := pathParam(c, "email")
 	if err != nil {
 		return badRequest("email must be a URL-escaped path segment")
 	}
+	return s.ownerAnswer(c, format, email)
+}
+
+// ownerAnswer is the page of what email owes, in format.
+func (s *Server) ownerAnswer(c echo.Context, format, email string) error {
 	if !storableText(email) {
 		return badRequest("email must be UTF-8 text without NUL characters")
 	}

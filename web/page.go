@@ -5,10 +5,10 @@ import (
 	"embed"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -66,10 +66,23 @@ func pageTemplate(page string) *template.Template {
 // pageRoutes registers the status page. With status_page.public false the pages need the API's
 // bearer token; the stylesheet is always open (it says nothing about any postmortem).
 func (s *Server) pageRoutes() {
-	e := s.echo
-	e.GET("/", s.statusPage, s.pageHeaders, s.htmlErrors, s.pageAuth)
-	e.GET("/postmortems/:id", s.postmortemPage, s.pageHeaders, s.htmlErrors, s.pageAuth)
-	e.GET("/static/page.css", s.stylesheet, s.pageHeaders)
+	s.pageRoute("/", s.statusPage, listFormats)
+	s.pageRoute("/postmortems/:id", s.postmortemPage, pageFormats)
+	s.echo.GET("/static/page.css", s.stylesheet, s.pageHeaders)
+}
+
+// pageRoute registers GET path as a page offered in formats (negotiate.go): its headers, its
+// errors as HTML when the page would have been, its access rule, and h given the format the
+// request asks for.
+func (s *Server) pageRoute(path string, h func(c echo.Context, format string) error, formats []string) {
+	page := func(c echo.Context) error {
+		format, err := pageFormat(c.Request(), formats)
+		if err != nil {
+			return err
+		}
+		return h(c, format)
+	}
+	s.echo.GET(path, page, s.pageHeaders, s.htmlErrors(formats), s.pageAuth)
 }
 
 // pageAuth is requireBearer when the status page is not public.
@@ -96,25 +109,42 @@ func (s *Server) pageHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// htmlErrors answers a failed page request with an HTML error page. The status still comes from
-// errorResponse (through answerError), the one mapping of errors to statuses; requests for an export keep the JSON
-// error answer of the API.
-func (s *Server) htmlErrors(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		err := next(c)
-		if err == nil || c.Response().Committed {
-			return err
+// htmlErrors answers a failed request for a page offered in formats with an HTML error page.
+// The status still comes from errorResponse (through answerError), the one mapping of errors to
+// statuses; requests for an export, and those whose Accept allows no format (406), keep the JSON
+// error answer of the API. Every answer, error or not, depends on Accept.
+func (s *Server) htmlErrors(formats []string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
+			err := next(c)
+			if err == nil || c.Response().Committed || !wantsHTMLError(c.Request(), formats) {
+				return err
+			}
+			return s.htmlError(c, err)
 		}
-		if f, ferr := pageFormat(c.Request()); ferr == nil && f != formatHTML {
-			return err
-		}
-		status, body := s.answerError(c, err)
-		data := errorPage{Status: status, StatusText: http.StatusText(status), Message: body.Error}
-		if status == http.StatusNotFound && c.Path() == "/postmortems/:id" {
-			data.Message = "There is no postmortem " + strconv.Quote(c.Param("id")) + "."
-		}
-		return s.renderHTML(c, status, errorTemplate, data)
 	}
+}
+
+// wantsHTMLError reports whether an error answer to r is an HTML page: r asks for HTML, or for
+// a format that does not exist (?format=xml, a 400 shown as a page).
+func wantsHTMLError(r *http.Request, formats []string) bool {
+	f, err := pageFormat(r, formats)
+	var re *requestError
+	if errors.As(err, &re) {
+		return re.kind != kindNotAcceptable
+	}
+	return f == formatHTML
+}
+
+// htmlError renders err as the HTML error page.
+func (s *Server) htmlError(c echo.Context, err error) error {
+	status, body := s.answerError(c, err)
+	data := errorPage{Status: status, StatusText: http.StatusText(status), Message: body.Error}
+	if status == http.StatusNotFound && c.Path() == "/postmortems/:id" {
+		data.Message = "There is no postmortem " + strconv.Quote(c.Param("id")) + "."
+	}
+	return s.renderHTML(c, status, errorTemplate, data)
 }
 
 // errorPage is the data of templates/error.html.
@@ -148,52 +178,6 @@ func executeTemplate(t *template.Template, data any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Formats of GET /.
-const (
-	formatHTML = "html"
-	formatJSON = "json"
-	formatCSV  = "csv"
-)
-
-// pageFormat is ?format= when given, else the best of HTML, JSON and CSV that Accept asks for
-// (HTML when nothing matches, as for a browser's or curl's */*).
-func pageFormat(r *http.Request) (string, error) {
-	if f := r.URL.Query().Get("format"); f != "" {
-		switch f {
-		case formatHTML, formatJSON, formatCSV:
-			return f, nil
-		}
-		return "", badRequest("format must be html, json or csv")
-	}
-	best, bestQ := formatHTML, 0.0
-	for _, part := range strings.Split(r.Header.Get(echo.HeaderAccept), ",") {
-		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
-		q := 1.0
-		if v, ok := params["q"]; ok {
-			if q, err = strconv.ParseFloat(v, 64); err != nil {
-				continue
-			}
-		}
-		f := ""
-		switch mt {
-		case "text/html", "application/xhtml+xml":
-			f = formatHTML
-		case "application/json":
-			f = formatJSON
-		case "text/csv":
-			f = formatCSV
-		}
-		// The first of equal preferences wins.
-		if f != "" && q > bestQ {
-			best, bestQ = f, q
-		}
-	}
-	return best, nil
-}
-
 // pageRow is one postmortem of the list with the counts the page shows; the JSON export is its
 // encoding: the API's postmortem plus "stalled" and "overdue".
 type pageRow struct {
@@ -219,17 +203,12 @@ type listPage struct {
 // severity. ?format=json|csv (or Accept) exports every matching postmortem, streamed; the HTML
 // shows pageSize per page (limit= up to maxListLimit), with links to the next page and back to
 // the first that keep the filters.
-func (s *Server) statusPage(c echo.Context) error {
-	format, err := pageFormat(c.Request())
-	if err != nil {
-		return err
-	}
+func (s *Server) statusPage(c echo.Context, format string) error {
 	q := c.QueryParams()
 	f, err := listFilter(q, pageSize)
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
 	switch format {
 	case formatJSON:
 		return s.exportJSON(c, f)
@@ -424,12 +403,7 @@ type postmortemPage struct {
 }
 
 // postmortemPage is GET /postmortems/{id}: the postmortem, each item and its status history.
-func (s *Server) postmortemPage(c echo.Context) error {
-	format, err := htmlOrJSON(c.Request())
-	if err != nil {
-		return err
-	}
-	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAccept)
+func (s *Server) postmortemPage(c echo.Context, format string) error {
 	ctx := c.Request().Context()
 	id, err := idParam(c, "id", "postmortem")
 	if err != nil {
