@@ -24,9 +24,8 @@ type errorBody struct {
 type requestKind int
 
 const (
-	kindBadRequest    requestKind = iota + 1 // malformed request or parameter
-	kindUnauthorized                         // missing or bad credentials
-	kindNotAcceptable                        // Accept allows none of a page's formats
+	kindBadRequest   requestKind = iota + 1 // malformed request or parameter
+	kindUnauthorized                        // missing or bad credentials
 	kindTooLarge
 	kindUnsupportedType
 	kindUnprocessable // valid JSON, not acceptable
@@ -48,10 +47,6 @@ func badRequest(format string, args ...any) error {
 
 func unauthorized(msg string) error { return &requestError{kind: kindUnauthorized, msg: msg} }
 
-func notAcceptable(format string, args ...any) error {
-	return &requestError{kind: kindNotAcceptable, msg: fmt.Sprintf(format, args...)}
-}
-
 func tooLarge(limit int64) error {
 	return &requestError{kind: kindTooLarge, msg: fmt.Sprintf("the body is larger than %d bytes", limit)}
 }
@@ -71,8 +66,6 @@ func statusOf(k requestKind) int {
 		return http.StatusBadRequest
 	case kindUnauthorized:
 		return http.StatusUnauthorized
-	case kindNotAcceptable:
-		return http.StatusNotAcceptable
 	case kindTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case kindUnsupportedType:

@@ -56,8 +56,10 @@ func (m mediaRange) matches(mediaType string) bool {
 }
 
 // pageFormat is the format, one of offers, that r asks for: ?format= when given (400 when the
-// page has no such format), else the best of offers by Accept, else offers[0] when Accept says
-// nothing usable. It is 406 when Accept allows none of offers.
+// page has no such format), else the best of offers by Accept, else offers[0]. When Accept
+// allows none of offers, the page is answered as if it were not negotiated (RFC 9110 allows
+// that in place of a 406), as it always was: a monitor sending Accept: text/plain still gets
+// the page.
 func pageFormat(r *http.Request, offers []string) (string, error) {
 	if f := r.URL.Query().Get("format"); f != "" {
 		for _, o := range offers {
@@ -82,12 +84,7 @@ func pageFormat(r *http.Request, offers []string) (string, error) {
 		}
 	}
 	if best == "" {
-		types := make([]string, len(offers))
-		for i, o := range offers {
-			types[i] = mediaTypes[o]
-		}
-		return "", notAcceptable("Accept allows none of this page's types: %s (or ask with ?format=%s)",
-			strings.Join(types, ", "), strings.Join(offers, "|"))
+		return offers[0], nil
 	}
 	return best, nil
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,7 +8,8 @@ import (
 )
 
 // acceptCases are Accept headers with the format they get on GET / (HTML, JSON or CSV) and on
-// every other page (HTML or JSON); "406" is Not Acceptable.
+// every other page (HTML or JSON). When Accept allows none of a page's formats, the page is
+// answered in its default, HTML, as if it were not negotiated.
 var acceptCases = []struct {
 	accept     string
 	list, page string
@@ -18,24 +18,24 @@ var acceptCases = []struct {
 	{"*/*", "html", "html"},
 	{"text/html", "html", "html"},
 	{"application/json", "json", "json"},
-	{"text/csv", "csv", "406"},
+	{"text/csv", "csv", "html"},
 	// The defect: a CSV-first client that also takes HTML got 400 on pages without CSV.
 	{"text/csv, text/html;q=0.5", "csv", "html"},
 	{"text/csv, application/json;q=0.5", "csv", "json"},
 	{"text/csv;q=0.9, application/json", "json", "json"},
-	{"text/csv;q=0.001", "csv", "406"},
+	{"text/csv;q=0.001", "csv", "html"},
 	// q=0 is "not acceptable", and the most specific range decides.
-	{"text/html;q=0", "406", "406"},
-	{"text/html;q=0, application/json;q=0, text/csv;q=0", "406", "406"},
+	{"text/html;q=0", "html", "html"},
+	{"text/html;q=0, application/json;q=0, text/csv;q=0", "html", "html"},
 	{"text/html;q=0, */*", "json", "json"},
 	{"text/csv;q=0, text/*", "html", "html"},
 	{"*/*;q=0.1, text/csv", "csv", "html"},
 	{"text/*;q=0.5, application/json", "json", "json"},
-	{"*/*;q=0", "406", "406"},
+	{"*/*;q=0", "html", "html"},
 	// Wildcards.
 	{"text/*", "html", "html"},
 	{"application/*", "json", "json"},
-	{"application/xml", "406", "406"},
+	{"application/xml", "html", "html"},
 	{"image/png, */*;q=0.8", "html", "html"},
 	{"*; q=.2", "html", "html"}, // a bare *, as old Java clients send
 	// Equal q: a type named beats one reached by a wildcard, then the first named wins.
@@ -49,7 +49,7 @@ var acceptCases = []struct {
 	// Parameters: UTF-8 is the only charset; others neither narrow nor widen.
 	{"application/json; charset=utf-8", "json", "json"},
 	{`application/json;charset="UTF-8";q=0.9, text/html;q=0.8`, "json", "json"},
-	{"text/html; charset=iso-8859-1", "406", "406"},
+	{"text/html; charset=iso-8859-1", "html", "html"},
 	{"text/html;charset=iso-8859-1, application/json;q=0.1", "json", "json"},
 	{"text/html;level=1", "html", "html"},
 	{"text/csv;header=present, text/html;q=0.3", "csv", "html"},
@@ -76,10 +76,7 @@ func TestPageFormat(t *testing.T) {
 				r.Header.Set("Accept", tc.accept)
 			}
 			got, err := pageFormat(r, kind.offers)
-			var re *requestError
-			if errors.As(err, &re) && re.kind == kindNotAcceptable {
-				got = "406"
-			} else if err != nil {
+			if err != nil {
 				t.Fatalf("Accept %q, offers %v: %v", tc.accept, kind.offers, err)
 			}
 			if got != kind.want {
@@ -98,7 +95,7 @@ func TestPageFormat(t *testing.T) {
 }
 
 // TestPagesNegotiate: every page answers each Accept of acceptCases with the format it names,
-// as its Content-Type, or 406 with the API's JSON error; ?format= wins over Accept.
+// as its Content-Type; ?format= wins over Accept.
 func TestPagesNegotiate(t *testing.T) {
 	e := newEnv(t, testConfig)
 	seedOwners(t, e)
@@ -122,16 +119,6 @@ func TestPagesNegotiate(t *testing.T) {
 				r := e.page(page.path, "Accept", tc.accept)
 				if vary := r.header.Values("Vary"); !strings.Contains(strings.Join(vary, ","), "Accept") {
 					t.Errorf("Accept %q: Vary %q", tc.accept, vary)
-				}
-				if want == "406" {
-					if r.status != http.StatusNotAcceptable {
-						t.Errorf("Accept %q: %d %s, want 406", tc.accept, r.status, r.header.Get("Content-Type"))
-						continue
-					}
-					if msg := r.errorBody(t).Error; !strings.Contains(msg, "text/html, application/json") {
-						t.Errorf("Accept %q: the 406 does not say what the page offers: %q", tc.accept, msg)
-					}
-					continue
 				}
 				if ct := r.header.Get("Content-Type"); r.status != http.StatusOK || !strings.HasPrefix(ct, contentTypes[want]) {
 					t.Errorf("Accept %q: %d %s, want 200 %s", tc.accept, r.status, ct, contentTypes[want])

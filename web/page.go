@@ -5,7 +5,6 @@ import (
 	"embed"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -111,8 +110,7 @@ func (s *Server) pageHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 // htmlErrors answers a failed request for a page offered in formats with an HTML error page.
 // The status still comes from errorResponse (through answerError), the one mapping of errors to
-// statuses; requests for an export, and those whose Accept allows no format (406), keep the JSON
-// error answer of the API. Every answer, error or not, depends on Accept.
+// statuses; requests for an export keep the JSON error answer of the API. Every answer, error or not, depends on Accept.
 func (s *Server) htmlErrors(formats []string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -130,11 +128,7 @@ func (s *Server) htmlErrors(formats []string) echo.MiddlewareFunc {
 // a format that does not exist (?format=xml, a 400 shown as a page).
 func wantsHTMLError(r *http.Request, formats []string) bool {
 	f, err := pageFormat(r, formats)
-	var re *requestError
-	if errors.As(err, &re) {
-		return re.kind != kindNotAcceptable
-	}
-	return f == formatHTML
+	return err != nil || f == formatHTML
 }
 
 // htmlError renders err as the HTML error page.
