@@ -65,7 +65,8 @@ func (s *Store) readAtOnce(ctx context.Context, read func(querier) error) error 
 // One added since is placed by its first sort key, so it is seen at most once. The filters
 // (state, team, severity) match each postmortem as it is when a page is read: a filtered walk
 // sees each postmortem at most once, and exactly once each that matches all along. A cursor of
-// the earlier form, without a beginning, is read as if the walk began with its page.
+// the earlier form, without a beginning, is read as if the walk began with its page; so is one
+// of a walk during which more than maxWalkMoves sign-offs moved.
 func (s *Store) ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.PostmortemView, string, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -92,7 +93,10 @@ func (s *Store) ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.Post
 			if after.began > lastMove {
 				return ft.ErrBadCursor // no walk began at a move not yet made
 			}
-			began = after.began
+			// Move numbers have no gaps: lastMove - began moves were made since.
+			if lastMove-after.began <= maxWalkMoves {
+				began = after.began
+			}
 		}
 		// Moved since the walk began: read apart below, and placed as of then.
 		unmovedUpTo := int64(-1)
@@ -144,6 +148,13 @@ func (s *Store) ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.Post
 	}
 	return pms, next, nil
 }
+
+// maxWalkMoves bounds the moves made since a walk began that its pages place as of then: each
+// page reads every postmortem moved since (movedSince), and a cursor kept for months (a
+// bookmark) or written by hand must not make a page read all of them. A walk during which
+// more sign-offs moved (they move when a postmortem is re-signed: a few a day) reads on from
+// its position as if it began with the page, as a cursor of the earlier form does.
+var maxWalkMoves int64 = 1000 // a variable for tests
 
 // lastMoveQuery is the number of the last move of any postmortem's sort key (0 before the
 // first), read from the end of postmortems_moved.

@@ -230,8 +230,8 @@ func testListWalkAfterMigration(t *testing.T, db backend) {
 		}
 	}
 	// PM-2 is revised twice before the migration: its key is PM-2's of revision 3.
-	for n, h := range map[int]int{2: -5, 3: 2} {
-		if err := reviseSignOff(ctx, s, "PM-2", n, t0.Add(time.Duration(h)*time.Hour), t0); err != nil {
+	for n, h := range []int{-5, 2} {
+		if err := reviseSignOff(ctx, s, "PM-2", n+2, t0.Add(time.Duration(h)*time.Hour), t0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -283,4 +283,53 @@ func testListWalkAfterMigration(t *testing.T, db backend) {
 	if !slices.Equal(walked, []string{"PM-1", "PM-0"}) {
 		t.Errorf("the rest of the walk saw %v, want [PM-1 PM-0]", walked)
 	}
+}
+
+// A page of a walk during which more than maxWalkMoves sign-offs moved reads on from its
+// position with the sign-offs of now, and its next cursor begins the walk again there.
+func TestListWalkOfTooManyMovesReadsOnAsOfNow(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	defer func(was int64) { maxWalkMoves = was }(maxWalkMoves)
+	maxWalkMoves = 2
+	for i := range 4 {
+		doc := testDoc(fmt.Sprintf("PM-%d", i))
+		signed := t0.Add(time.Duration(i) * time.Hour)
+		doc.SignedOffAt = &signed
+		if err := intakeNew(ctx, s, doc, nil, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, next, err := s.ListPostmortems(ctx, ft.ListFilter{Limit: 1}) // PM-3
+	if err != nil {
+		t.Fatal(err)
+	}
+	// PM-0 moves ahead of the cursor, three times: after the third, the walk reads on as of now.
+	for move, want := range []string{"[PM-2 PM-1 PM-0]", "[PM-2 PM-1 PM-0]", "[PM-2 PM-1]"} {
+		if err := reviseSignOff(ctx, s, "PM-0", move+2, t0.Add(time.Duration(10+move)*time.Hour), t0); err != nil {
+			t.Fatal(err)
+		}
+		pms, again, err := s.ListPostmortems(ctx, ft.ListFilter{Limit: 5, Cursor: next})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(ids(pms)); got != want {
+			t.Errorf("after %d moves: %v, want %v", move+1, got, want)
+		}
+		if again != "" {
+			t.Errorf("after %d moves: a next page", move+1)
+		}
+	}
+	pms, next, err := s.ListPostmortems(ctx, ft.ListFilter{Limit: 1, Cursor: next})
+	if c, _ := decodeCursor(next); err != nil || len(pms) != 1 || c.began != 3 {
+		t.Errorf("its next cursor %+v (%v): want the walk begun again at move 3", c, err)
+	}
+}
+
+func ids(pms []ft.PostmortemView) []string {
+	var out []string
+	for _, pm := range pms {
+		out = append(out, pm.ID)
+	}
+	return out
 }
