@@ -438,7 +438,31 @@ func decodeCursor(text string) (listCursor, error) {
 // PostmortemHistory returns the status changes of every item of a postmortem, by item id,
 // oldest first, in one query.
 func (s *Store) PostmortemHistory(ctx context.Context, pmID string) (map[string][]ft.HistoryEntry, error) {
-	rows, err := s.readDB.QueryContext(ctx, historyQuery, pmID)
+	return readHistory(ctx, s.readDB, pmID)
+}
+
+// PostmortemWithHistory returns a postmortem, as Postmortem does, and its items' status changes,
+// as PostmortemHistory does, read at one moment (readAtOnce): each item's status is where its
+// last change took it, as the postmortem page shows them side by side.
+func (s *Store) PostmortemWithHistory(ctx context.Context, id string) (ft.PostmortemView, map[string][]ft.HistoryEntry, error) {
+	var p PostmortemRecord
+	var history map[string][]ft.HistoryEntry
+	err := s.readAtOnce(ctx, func(q querier) error {
+		var err error
+		if p, err = loadPostmortem(ctx, q, id, true); err != nil {
+			return err
+		}
+		history, err = readHistory(ctx, q, id)
+		return err
+	})
+	if err != nil {
+		return ft.PostmortemView{}, nil, err
+	}
+	return p.View(), history, nil
+}
+
+func readHistory(ctx context.Context, q querier, pmID string) (map[string][]ft.HistoryEntry, error) {
+	rows, err := q.QueryContext(ctx, historyQuery, pmID)
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s: %w", pmID, err)
 	}
