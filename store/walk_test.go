@@ -5,11 +5,13 @@ import (
 	"encoding/base64"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
+	"github.com/followthrough/followthrough/internal/pgtest"
 )
 
 // reviseSignOff stores revision n of postmortem id, the same but signed off at signedOff.
@@ -332,4 +334,59 @@ func ids(pms []ft.PostmortemView) []string {
 		out = append(out, pm.ID)
 	}
 	return out
+}
+
+// TestWalkPlansPostgres: on PostgreSQL too, with its statistics taken, a walk's queries are
+// index ranges: the moved postmortems from postmortems_moved, each one's revision by its key,
+// the last move from the end of postmortems_moved, and the unmoved ones from the list's index.
+func TestWalkPlansPostgres(t *testing.T) {
+	s := openAt(t, pgtest.URL(t))
+	ctx := context.Background()
+	for i := range 500 {
+		doc := testDoc(fmt.Sprintf("PM-%04d", i))
+		signed := t0.Add(time.Duration(i) * time.Minute)
+		doc.SignedOffAt = &signed
+		if err := intakeNew(ctx, s, doc, nil, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		if err := reviseSignOff(ctx, s, fmt.Sprintf("PM-%04d", i*7), 2, t0.Add(-time.Hour), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.writeDB.ExecContext(ctx, "ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	after := &listCursor{sortAt: formatTime(t0.Add(250 * time.Minute)), id: "PM-0250", began: 2}
+	unmoved, unmovedArgs := listQuery(ft.ListFilter{}, after, 2, 51)
+	for _, q := range []struct {
+		name, sql string
+		args      []any
+		uses      []string
+	}{
+		{"moved", movedQuery, []any{2, 2}, []string{"Index Scan using postmortems_moved on postmortems p",
+			"Index Scan Backward using postmortem_revisions_pkey on postmortem_revisions r"}},
+		{"last move", "SELECT " + lastMoveQuery, nil, []string{"Index Only Scan Backward using postmortems_moved"}},
+		{"unmoved", unmoved, unmovedArgs, []string{"Index Scan using postmortems_list"}},
+	} {
+		var steps []string
+		err := s.Write(ctx, func(tx *Tx) error {
+			rows, err := tx.query(ctx, "EXPLAIN (COSTS OFF) "+q.sql, q.args...)
+			if err != nil {
+				return err
+			}
+			steps, err = collect(rows, scanString)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := strings.Join(steps, "\n")
+		for _, want := range q.uses {
+			if !strings.Contains(plan, want) || strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Sort") {
+				t.Errorf("%s: the plan lacks %q, or scans or sorts:\n%s", q.name, want, plan)
+			}
+		}
+	}
 }
