@@ -95,12 +95,15 @@ func (c ItemChange) StatusChanged() bool { return !c.New && c.From != c.Row.Stat
 // history of the statuses it moves, and the jobs.
 func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error {
 	pm := p.Postmortem
-	sortAt, err := writePostmortem(ctx, tx, pm, p.Revision.Number, now)
+	sortAt, sortSeq, err := writePostmortem(ctx, tx, pm, p.Revision.Number, now)
 	if err != nil {
 		return fmt.Errorf("write postmortem %s: %w", pm.ID, err)
 	}
-	if _, err := tx.exec(ctx, `INSERT INTO postmortem_revisions (postmortem_id, revision, doc_hash, document, received_at)
-		VALUES (?, ?, ?, ?, ?)`, pm.ID, p.Revision.Number, p.Revision.Hash, string(p.Revision.Document), formatTime(now)); err != nil {
+	// The revision keeps its sort key, by which a list walk begun before a later move places
+	// the postmortem (ListPostmortems).
+	if _, err := tx.exec(ctx, `INSERT INTO postmortem_revisions (postmortem_id, revision, doc_hash, document, received_at,
+		sort_at, sort_seq) VALUES (?, ?, ?, ?, ?, ?, ?)`, pm.ID, p.Revision.Number, p.Revision.Hash, string(p.Revision.Document),
+		formatTime(now), formatTime(sortAt), sortSeq); err != nil {
 		return fmt.Errorf("write revision %d of %s: %w", p.Revision.Number, pm.ID, err)
 	}
 	figures := figuresOf(pm, sortAt)
@@ -149,8 +152,12 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 // writePostmortem inserts revision 1 of a postmortem, or updates it to a later revision, and
 // returns its sort key as written: the sign-off time, else the first acceptance (which only the
 // stored row has, for a later revision: the update returns it rather than a second statement
-// reading it).
-func writePostmortem(ctx context.Context, tx *Tx, pm PostmortemRow, revision int, now time.Time) (sortAt time.Time, err error) {
+// reading it); and the number of the key's last move (sort_seq, migration 0019): 0 for a new
+// postmortem, kept by a revision that keeps the key, the next of all postmortems' moves for one
+// that moves it. Moves are numbered in the order they commit: a move reads the last number
+// through postmortems_moved (on PostgreSQL two at once conflict, and one is run again), so a
+// walk that saw move n as committed sees every move up to n.
+func writePostmortem(ctx context.Context, tx *Tx, pm PostmortemRow, revision int, now time.Time) (sortAt time.Time, sortSeq int64, err error) {
 	var ownKind, ownKey any
 	if pm.Own != nil {
 		ownKind, ownKey = string(pm.Own.Kind), pm.Own.Key
@@ -166,15 +173,18 @@ func writePostmortem(ctx context.Context, tx *Tx, pm PostmortemRow, revision int
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
 			pm.ID, pm.Title, pm.URL, pm.Severity, pm.Team, nullTime(pm.SignedOffAt),
 			nowText, formatTime(sortAt), ownKind, ownKey, nowText)
-		return sortAt, err
+		return sortAt, 0, err
 	}
 	var sortAtText string
+	// SET reads the row as it was: sort_seq compares the old key with the new.
 	err = tx.queryRow(ctx, `UPDATE postmortems SET title = ?, url = ?, severity = ?, team = ?,
-		signed_off_at = ?, sort_at = COALESCE(?, accepted_at), own_kind = ?, own_key = ?,
-		revision = ?, updated_at = ? WHERE id = ? RETURNING sort_at`,
-		pm.Title, pm.URL, pm.Severity, pm.Team, nullTime(pm.SignedOffAt),
-		nullTime(pm.SignedOffAt), ownKind, ownKey, revision, nowText, pm.ID).Scan(&sortAtText)
-	return parseTime(sortAtText), err
+		signed_off_at = ?, sort_seq = CASE WHEN sort_at = COALESCE(?, accepted_at) THEN sort_seq
+			ELSE `+lastMoveQuery+` + 1 END,
+		sort_at = COALESCE(?, accepted_at), own_kind = ?, own_key = ?,
+		revision = ?, updated_at = ? WHERE id = ? RETURNING sort_at, sort_seq`,
+		pm.Title, pm.URL, pm.Severity, pm.Team, nullTime(pm.SignedOffAt), nullTime(pm.SignedOffAt),
+		nullTime(pm.SignedOffAt), ownKind, ownKey, revision, nowText, pm.ID).Scan(&sortAtText, &sortSeq)
+	return parseTime(sortAtText), sortSeq, err
 }
 
 // NewRecord is the postmortem that ApplyIntake writes for revision 1, as LoadPostmortemTx

@@ -1,10 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,18 +57,53 @@ func (s *Store) readAtOnce(ctx context.Context, read func(querier) error) error 
 
 // ListPostmortems returns a page of postmortems, newest sign-off first, and the cursor of the
 // next page ("" on the last page).
+//
+// The pages of one walk (a first page, then each page's next cursor) see every postmortem that
+// existed when it began exactly once, whatever revisions move sign-offs meanwhile: the cursor
+// holds, with its position, the walk's beginning (the last move of a sort key then, sort_seq),
+// and a postmortem moved since is placed by its sort key as of then, which its revisions keep.
+// One added since is placed by its first sort key, so it is seen at most once. The filters
+// (state, team, severity) match each postmortem as it is when a page is read: a filtered walk
+// sees each postmortem at most once, and exactly once each that matches all along. A cursor of
+// the earlier form, without a beginning, is read as if the walk began with its page; so is one
+// of a walk during which more than maxWalkMoves sign-offs moved.
 func (s *Store) ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.PostmortemView, string, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 50
 	}
-	query, args, err := listQuery(f, limit+1)
-	if err != nil {
-		return nil, "", err
+	var after *listCursor
+	if f.Cursor != "" {
+		c, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		after = &c
 	}
-	// The postmortems and their items at one moment (readAtOnce).
+	// The walk's beginning, the postmortems and their items at one moment (readAtOnce).
 	var records []PostmortemRecord
-	err = s.readAtOnce(ctx, func(q querier) error {
+	var began int64
+	err := s.readAtOnce(ctx, func(q querier) error {
+		var lastMove int64
+		if err := q.QueryRowContext(ctx, `SELECT `+lastMoveQuery).Scan(&lastMove); err != nil {
+			return err
+		}
+		began = lastMove
+		if after != nil && after.began >= 0 {
+			if after.began > lastMove {
+				return ft.ErrBadCursor // no walk began at a move not yet made
+			}
+			// Move numbers have no gaps: lastMove - began moves were made since.
+			if lastMove-after.began <= maxWalkMoves {
+				began = after.began
+			}
+		}
+		// Moved since the walk began: read apart below, and placed as of then.
+		unmovedUpTo := int64(-1)
+		if began < lastMove {
+			unmovedUpTo = began
+		}
+		query, args := listQuery(f, after, unmovedUpTo, limit+1)
 		rows, err := q.QueryContext(ctx, query, args...)
 		if err != nil {
 			return err
@@ -73,6 +112,17 @@ func (s *Store) ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.Post
 		if err != nil {
 			return err
 		}
+		if unmovedUpTo >= 0 {
+			moved, err := movedSince(ctx, q, began, f, after)
+			if err != nil {
+				return err
+			}
+			records = append(records, moved...)
+			slices.SortFunc(records, func(a, b PostmortemRecord) int {
+				return cmp.Or(strings.Compare(b.sortAt, a.sortAt), strings.Compare(b.ID, a.ID))
+			})
+			records = records[:min(len(records), limit+1)]
+		}
 		// The one more than limit only says that there is a next page: its items are not read.
 		refs := make([]*PostmortemRecord, min(len(records), limit))
 		for i := range refs {
@@ -80,13 +130,17 @@ func (s *Store) ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.Post
 		}
 		return fillItems(ctx, q, refs...)
 	})
+	if errors.Is(err, ft.ErrBadCursor) {
+		return nil, "", ft.ErrBadCursor
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("list postmortems: %w", err)
 	}
 	next := ""
 	if len(records) > limit {
 		records = records[:limit]
-		next = encodeCursor(records[limit-1].sortAt, records[limit-1].ID)
+		last := records[limit-1]
+		next = encodeCursor(listCursor{sortAt: last.sortAt, id: last.ID, began: began})
 	}
 	pms := make([]ft.PostmortemView, len(records))
 	for i, p := range records {
@@ -95,19 +149,70 @@ func (s *Store) ListPostmortems(ctx context.Context, f ft.ListFilter) ([]ft.Post
 	return pms, next, nil
 }
 
-// listQuery selects up to limit postmortems as f asks (all of them when limit is 0), in the
-// list's order.
-func listQuery(f ft.ListFilter, limit int) (string, []any, error) {
-	where, args, err := listWhere(f, "")
+// maxWalkMoves bounds the moves made since a walk began that its pages place as of then: each
+// page reads every postmortem moved since (movedSince), and a cursor kept for months (a
+// bookmark) or written by hand must not make a page read all of them. A walk during which
+// more sign-offs moved (they move when a postmortem is re-signed: a few a day) reads on from
+// its position as if it began with the page, as a cursor of the earlier form does.
+var maxWalkMoves int64 = 1000 // a variable for tests
+
+// lastMoveQuery is the number of the last move of any postmortem's sort key (0 before the
+// first), read from the end of postmortems_moved.
+const lastMoveQuery = `COALESCE((SELECT sort_seq FROM postmortems WHERE sort_seq > 0 ORDER BY sort_seq DESC LIMIT 1), 0)`
+
+// movedQuery reads the postmortems whose sort key moved after a walk began (move ?), through
+// postmortems_moved, each with its sort key as of then: that of its last revision made by then
+// (a revision keeps its key and the number of its last move). Every revision made before
+// migration 0019 had moved nothing, and the last of them has its key, so there is one; the
+// current key stands in if not.
+const movedQuery = `SELECT ` + postmortemColumns + `, COALESCE((SELECT r.sort_at FROM postmortem_revisions r
+	WHERE r.postmortem_id = p.id AND r.sort_seq <= ? ORDER BY r.revision DESC LIMIT 1), p.sort_at)
+	FROM postmortems p WHERE p.sort_seq > ? AND p.sort_seq > 0`
+
+// movedSince returns the postmortems moved since move began that f selects after the cursor,
+// each placed (sortAt) as of move began. They are few: those whose sign-off changed during a
+// walk. The filters and the cursor apply here, in Go, so that the query always reads the moved
+// postmortems through their index; text compares byte by byte in both databases, as here.
+func movedSince(ctx context.Context, q querier, began int64, f ft.ListFilter, after *listCursor) ([]PostmortemRecord, error) {
+	rows, err := q.QueryContext(ctx, movedQuery, began, began)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
+	moved, err := collect(rows, func(rows *sql.Rows) (PostmortemRecord, error) {
+		var placed string
+		p, err := scanPostmortem(withExtra{rows, &placed})
+		p.sortAt = placed
+		return p, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(moved, func(p PostmortemRecord) bool {
+		return (f.State != "" && string(p.State) != f.State) || (f.Team != "" && p.Team != f.Team) ||
+			(f.Severity != "" && p.Severity != f.Severity) ||
+			(after != nil && cmp.Or(strings.Compare(p.sortAt, after.sortAt), strings.Compare(p.ID, after.id)) >= 0)
+	}), nil
+}
+
+// withExtra scans a row of postmortemColumns followed by the columns of extra.
+type withExtra struct {
+	rows  *sql.Rows
+	extra any
+}
+
+func (w withExtra) Scan(dest ...any) error { return w.rows.Scan(append(dest, w.extra)...) }
+
+// listQuery selects up to limit postmortems as f asks (all of them when limit is 0), after the
+// cursor's position (from the top when nil), in the list's order; with unmovedUpTo >= 0, only
+// those whose sort key has not moved since that move.
+func listQuery(f ft.ListFilter, after *listCursor, unmovedUpTo int64, limit int) (string, []any) {
+	where, args := listWhere(f, "", after, unmovedUpTo)
 	query := `SELECT ` + postmortemColumns + ` FROM postmortems WHERE ` + where + listOrder
 	if limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, limit)
 	}
-	return query, args, nil
+	return query, args
 }
 
 // listOrder is the list's order, newest sign-off first; postmortems_list, or the index of the
@@ -115,8 +220,9 @@ func listQuery(f ft.ListFilter, limit int) (string, []any, error) {
 const listOrder = ` ORDER BY sort_at DESC, id DESC`
 
 // listWhere is the condition on postmortems (named table, or unnamed when "") that selects
-// what f asks for: its filters, and what comes after its cursor.
-func listWhere(f ft.ListFilter, table string) (string, []any, error) {
+// what f asks for: its filters, what comes after the cursor's position (after, if any), and
+// with unmovedUpTo >= 0 what has not moved since that move.
+func listWhere(f ft.ListFilter, table string, after *listCursor, unmovedUpTo int64) (string, []any) {
 	col := func(name string) string {
 		if table == "" {
 			return name
@@ -134,16 +240,15 @@ func listWhere(f ft.ListFilter, table string) (string, []any, error) {
 	if f.Severity != "" {
 		where, args = append(where, col("severity")+" = ?"), append(args, f.Severity)
 	}
-	if f.Cursor != "" {
-		sortAt, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return "", nil, err
-		}
+	if unmovedUpTo >= 0 {
+		where, args = append(where, col("sort_seq")+" <= ?"), append(args, unmovedUpTo)
+	}
+	if after != nil {
 		// A row value: the index reads on from the cursor instead of from the top.
 		where = append(where, "("+col("sort_at")+", "+col("id")+") < (?, ?)")
-		args = append(args, sortAt, id)
+		args = append(args, after.sortAt, after.id)
 	}
-	return strings.Join(where, " AND "), args, nil
+	return strings.Join(where, " AND "), args
 }
 
 // EachPostmortem calls fn with every postmortem that f selects, from f.Cursor on (f.Limit does
@@ -153,11 +258,17 @@ func listWhere(f ft.ListFilter, table string) (string, []any, error) {
 // for exports, so that an export never holds the writer nor the connections pages read with,
 // however slowly its client reads. A bad cursor is ft.ErrBadCursor before fn is called.
 func (s *Store) EachPostmortem(ctx context.Context, f ft.ListFilter, fn func(ft.PostmortemView) error) error {
-	query, args, err := listQuery(f, 0)
-	if err != nil {
-		return err
+	// An export is one snapshot: a cursor is only where it starts, at the sort keys of now.
+	var after *listCursor
+	if f.Cursor != "" {
+		c, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return err
+		}
+		after = &c
 	}
-	itemsQuery, itemArgs, _ := exportItemsQuery(f)
+	query, args := listQuery(f, after, -1, 0)
+	itemsQuery, itemArgs := exportItemsQuery(f, after)
 	pmsTx, itemsTx, end, err := s.exportSnapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("export postmortems: %w", redactError(err, s.pgDatabase()))
@@ -272,42 +383,86 @@ func (s *Store) exportSnapshot(ctx context.Context) (pms, items *Tx, end func(),
 
 // exportItemsQuery selects the items of the postmortems that f selects, in the list's order
 // and then each postmortem's own.
-func exportItemsQuery(f ft.ListFilter) (string, []any, error) {
-	where, args, err := listWhere(f, "p")
-	if err != nil {
-		return "", nil, err
-	}
+func exportItemsQuery(f ft.ListFilter, after *listCursor) (string, []any) {
+	where, args := listWhere(f, "p", after, -1)
 	// CROSS JOIN keeps postmortems the outer loop, read in the list's order through its index:
 	// rows then come out as they are read, each postmortem's items sorted on their own,
 	// rather than every item sorted at once before the first row.
 	return `SELECT ` + itemColumns + ` FROM postmortems p CROSS JOIN items i ON i.postmortem_id = p.id
 	LEFT JOIN tickets t ON t.postmortem_id = i.postmortem_id AND t.item_id = i.item_id AND t.current = 1
-	WHERE ` + where + ` ORDER BY p.sort_at DESC, p.id DESC, i.removed, i.position, i.item_id`, args, nil
+	WHERE ` + where + ` ORDER BY p.sort_at DESC, p.id DESC, i.removed, i.position, i.item_id`, args
 }
 
-func encodeCursor(sortAt, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(sortAt + "|" + id))
+// listCursor is where a walk through the list's pages got to: after postmortem id, placed at
+// sortAt, in a walk that began when the last move of a sort key was number began (-1 in a
+// cursor of the earlier form, which has none).
+type listCursor struct {
+	sortAt, id string
+	began      int64
 }
 
-func decodeCursor(c string) (sortAt, id string, err error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
+func encodeCursor(c listCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.sortAt + "|" + c.id + "|" + strconv.FormatInt(c.began, 10)))
+}
+
+// decodeCursor reads a cursor of encodeCursor, or of its earlier form "sortAt|id"; anything
+// else is ft.ErrBadCursor.
+func decodeCursor(text string) (listCursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(text)
 	if err != nil {
-		return "", "", ft.ErrBadCursor
+		return listCursor{}, ft.ErrBadCursor
 	}
-	sortAt, id, ok := strings.Cut(string(b), "|")
-	if !ok || id == "" {
-		return "", "", ft.ErrBadCursor
+	parts := strings.Split(string(b), "|")
+	c := listCursor{began: -1}
+	switch len(parts) {
+	case 3:
+		c.began, err = strconv.ParseInt(parts[2], 10, 64)
+		if err != nil || c.began < 0 {
+			return listCursor{}, ft.ErrBadCursor
+		}
+		fallthrough
+	case 2:
+		c.sortAt, c.id = parts[0], parts[1]
+	default:
+		return listCursor{}, ft.ErrBadCursor
 	}
-	if _, err := time.Parse(timeFormat, sortAt); err != nil {
-		return "", "", ft.ErrBadCursor
+	if c.id == "" {
+		return listCursor{}, ft.ErrBadCursor
 	}
-	return sortAt, id, nil
+	if _, err := time.Parse(timeFormat, c.sortAt); err != nil {
+		return listCursor{}, ft.ErrBadCursor
+	}
+	return c, nil
 }
 
 // PostmortemHistory returns the status changes of every item of a postmortem, by item id,
 // oldest first, in one query.
 func (s *Store) PostmortemHistory(ctx context.Context, pmID string) (map[string][]ft.HistoryEntry, error) {
-	rows, err := s.readDB.QueryContext(ctx, historyQuery, pmID)
+	return readHistory(ctx, s.readDB, pmID)
+}
+
+// PostmortemWithHistory returns a postmortem, as Postmortem does, and its items' status changes,
+// as PostmortemHistory does, read at one moment (readAtOnce): each item's status is where its
+// last change took it, as the postmortem page shows them side by side.
+func (s *Store) PostmortemWithHistory(ctx context.Context, id string) (ft.PostmortemView, map[string][]ft.HistoryEntry, error) {
+	var p PostmortemRecord
+	var history map[string][]ft.HistoryEntry
+	err := s.readAtOnce(ctx, func(q querier) error {
+		var err error
+		if p, err = loadPostmortem(ctx, q, id, true); err != nil {
+			return err
+		}
+		history, err = readHistory(ctx, q, id)
+		return err
+	})
+	if err != nil {
+		return ft.PostmortemView{}, nil, err
+	}
+	return p.View(), history, nil
+}
+
+func readHistory(ctx context.Context, q querier, pmID string) (map[string][]ft.HistoryEntry, error) {
+	rows, err := q.QueryContext(ctx, historyQuery, pmID)
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s: %w", pmID, err)
 	}

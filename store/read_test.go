@@ -77,18 +77,30 @@ func TestReadQueriesUseIndexes(t *testing.T) {
 	}
 	var queries []query
 	for name, f := range filters {
-		q, args, err := listQuery(f, 51)
-		if err != nil {
-			t.Fatal(err)
+		var after *listCursor
+		if f.Cursor != "" {
+			c, err := decodeCursor(f.Cursor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			after = &c
+			// A walk that sort keys moved during reads the unmoved ones by the same index.
+			q, args := listQuery(f, after, 3, 51)
+			queries = append(queries, query{name: "list, moves since the walk began, " + name, sql: q, args: args, filtered: true})
 		}
+		q, args := listQuery(f, after, -1, 51)
 		filtered := f != ft.ListFilter{}
 		queries = append(queries, query{name: "list, " + name, sql: q, args: args, filtered: filtered})
-		q, args, _ = listQuery(f, 0)
+		q, args = listQuery(f, after, -1, 0)
 		queries = append(queries, query{name: "export, " + name, sql: q, args: args, filtered: filtered})
-		q, args, _ = exportItemsQuery(f)
+		q, args = exportItemsQuery(f, after)
 		queries = append(queries, query{name: "export items, " + name, sql: q, args: args, filtered: filtered})
 	}
 	queries = append(queries,
+		// The moved postmortems (and the last move) are read from postmortems_moved, each one's
+		// revision as of the walk's beginning by its key.
+		query{name: "moved since the walk began", sql: movedQuery, args: []any{3, 3}, filtered: true},
+		query{name: "the last move", sql: `SELECT ` + lastMoveQuery, filtered: true},
 		query{name: "a page's items", sql: `SELECT ` + itemColumns + itemsFrom + ` WHERE i.postmortem_id IN (SELECT value FROM json_each(?))` + itemOrder,
 			args: []any{`["PM-01","PM-02"]`}, sorted: true},
 		query{name: "one postmortem", sql: `SELECT ` + postmortemColumns + ` FROM postmortems WHERE id = ?`, args: []any{"PM-01"}},
@@ -115,6 +127,16 @@ func TestReadQueriesUseIndexes(t *testing.T) {
 		}
 		if strings.Contains(q.name, "cursor") && !strings.Contains(p, "(sort_at,id)<(?,?)") {
 			t.Errorf("%s: does not read on from the cursor:\n%s", q.name, p)
+		}
+		if strings.HasPrefix(q.name, "list, moves") && !strings.Contains(q.sql, "sort_seq <= ?") {
+			t.Errorf("%s: does not leave out the moved postmortems:\n%s", q.name, q.sql)
+		}
+		if (q.name == "moved since the walk began" || q.name == "the last move") &&
+			(!strings.Contains(p, "INDEX postmortems_moved (sort_seq>?)") || strings.Contains(p, "TEMP B-TREE")) {
+			t.Errorf("%s: not a range of postmortems_moved:\n%s", q.name, p)
+		}
+		if q.name == "moved since the walk began" && !strings.Contains(p, "SEARCH r USING INDEX sqlite_autoindex_postmortem_revisions_1 (postmortem_id=?)") {
+			t.Errorf("%s: does not find each one's revision by its key:\n%s", q.name, p)
 		}
 	}
 }

@@ -5,7 +5,7 @@
 // not know which. It only stores: what to write and why is the engine's (package sync), which
 // runs its transactions through Write with the small statements here (ApplyIntake writes the
 // plan of an intake). The API and the status page read through Postmortem, ListPostmortems and
-// PostmortemHistory.
+// PostmortemWithHistory.
 //
 // One set of SQL serves both databases (dialect.go says how): database/sql with pgx's stdlib
 // driver rather than a pgx pool, so that statements, transactions (*sql.Tx) and scans are one

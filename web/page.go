@@ -403,11 +403,7 @@ func (s *Server) postmortemPage(c echo.Context, format string) error {
 	if err != nil {
 		return err
 	}
-	pm, err := s.reader.Postmortem(ctx, id)
-	if err != nil {
-		return err
-	}
-	history, err := s.reader.PostmortemHistory(ctx, pm.ID)
+	pm, history, err := s.reader.PostmortemWithHistory(ctx, id)
 	if err != nil {
 		return err
 	}

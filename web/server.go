@@ -50,8 +50,9 @@ type Reader interface {
 	// list's order, one at a time as it reads them (the exports); a bad cursor is
 	// ft.ErrBadCursor before fn is called.
 	EachPostmortem(ctx context.Context, f ft.ListFilter, fn func(ft.PostmortemView) error) error
-	// PostmortemHistory is every item's status changes, by item id, oldest first.
-	PostmortemHistory(ctx context.Context, id string) (map[string][]ft.HistoryEntry, error)
+	// PostmortemWithHistory is Postmortem and every item's status changes, by item id, oldest
+	// first, read at one moment (the postmortem page).
+	PostmortemWithHistory(ctx context.Context, id string) (ft.PostmortemView, map[string][]ft.HistoryEntry, error)
 	// Ping checks that the database answers, for /readyz.
 	Ping(ctx context.Context) error
 	// Owners, OwnerItems and Insights are the figures of /owners and /insights at now, with
