@@ -152,7 +152,7 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 // writePostmortem inserts revision 1 of a postmortem, or updates it to a later revision, and
 // returns its sort key as written: the sign-off time, else the first acceptance (which only the
 // stored row has, for a later revision: the update returns it rather than a second statement
-// reading it); and the number of the key's last move (sort_seq, migration 0019): 0 for a new
+// reading it); and the number of the key's last move (sort_seq, migration 0020): 0 for a new
 // postmortem, kept by a revision that keeps the key, the next of all postmortems' moves for one
 // that moves it. Moves are numbered in the order they commit: a move reads the last number
 // through postmortems_moved (on PostgreSQL two at once conflict, and one is run again), so a

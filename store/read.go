@@ -163,7 +163,7 @@ const lastMoveQuery = `COALESCE((SELECT sort_seq FROM postmortems WHERE sort_seq
 // movedQuery reads the postmortems whose sort key moved after a walk began (move ?), through
 // postmortems_moved, each with its sort key as of then: that of its last revision made by then
 // (a revision keeps its key and the number of its last move). Every revision made before
-// migration 0019 had moved nothing, and the last of them has its key, so there is one; the
+// migration 0020 had moved nothing, and the last of them has its key, so there is one; the
 // current key stands in if not.
 const movedQuery = `SELECT ` + postmortemColumns + `, COALESCE((SELECT r.sort_at FROM postmortem_revisions r
 	WHERE r.postmortem_id = p.id AND r.sort_seq <= ? ORDER BY r.revision DESC LIMIT 1), p.sort_at)

@@ -217,7 +217,7 @@ func testConcurrentMovesAreNumberedOnce(t *testing.T, db backend) {
 
 func TestListWalkAfterMigration(t *testing.T) { forEachBackend(t, testListWalkAfterMigration) }
 
-// Migration 0019 gives a database that predates it what a walk needs: the current revisions'
+// Migration 0020 gives a database that predates it what a walk needs: the current revisions'
 // sort keys. A walk begun after it places a postmortem moved during the walk by the key it had
 // before the migration.
 func testListWalkAfterMigration(t *testing.T, db backend) {
@@ -242,7 +242,7 @@ func testListWalkAfterMigration(t *testing.T, db backend) {
 		`ALTER TABLE postmortems DROP COLUMN sort_seq`,
 		`ALTER TABLE postmortem_revisions DROP COLUMN sort_at`,
 		`ALTER TABLE postmortem_revisions DROP COLUMN sort_seq`,
-		`DELETE FROM goose_db_version WHERE version_id = 19`,
+		`DELETE FROM goose_db_version WHERE version_id = 20`,
 	} {
 		if _, err := s.writeDB.ExecContext(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)

@@ -1,5 +1,5 @@
 -- +goose Up
--- PostgreSQL's twin of migrations/sqlite/0019_list_walks.sql: a walk through the list's pages
+-- PostgreSQL's twin of migrations/sqlite/0020_list_walks.sql: a walk through the list's pages
 -- places each postmortem by its sort key as of the walk's first page. sort_seq numbers the
 -- moves of sort keys (0: never moved since the first revision), one sequence for all
 -- postmortems; a revision keeps its sort key and that number as of itself.
