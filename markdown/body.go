@@ -63,14 +63,20 @@ func (b *body) read() {
 			"intake does not read Markdown nested that deep", maxNesting)
 		return
 	}
-	defused, tooLong := defuse(b.src)
-	if tooLong >= 0 {
-		b.p.problem(b.line(tooLong), "document", "more than %d bytes in one heading, table cell or first paragraph of a list item: "+
+	defused := defuse(b.src)
+	if defused.tooManyReferences >= 0 {
+		b.p.problem(b.line(defused.tooManyReferences), "document", "more link reference definitions (\"[label]: url\") than intake reads, "+
+			"by this paragraph: it reads one block of 2,000 at most, fewer when more lines follow them; "+
+			"a postmortem needs a few dozen, and a log whose lines start with \"[\" belongs in a code block")
+		return
+	}
+	if defused.tooLong >= 0 {
+		b.p.problem(b.line(defused.tooLong), "document", "more than %d bytes in one heading, table cell or first paragraph of a list item: "+
 			"intake does not read Markdown text that long; shorten it, or move the details into a paragraph of their own", maxItemText)
 		return
 	}
 	// The tree's offsets are the same in both; text is read from the source as written.
-	doc := gfm.Parser().Parse(text.NewReader(defused))
+	doc := gfm.Parser().Parse(text.NewReader(defused.src))
 	heading, blocks, end := b.section(doc)
 	if heading == nil {
 		b.p.problem(1, "action_items", "no action-item section: no heading starts with %s", quoteList(sectionHeadings))

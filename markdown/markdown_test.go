@@ -384,3 +384,48 @@ func TestDeepNestingIsRefusedQuickly(t *testing.T) {
 		t.Errorf("shallow nesting: %v, %d items", p.Problems, len(p.Document.ActionItems))
 	}
 }
+
+// hostileFrontMatter and its section end on line 10: a hostile body starts on line 11.
+const hostileFrontMatter = "---\nid: PM-1\ntitle: t\nstatus: finalized\nsigned_off_by: a@b.co\n---\n# Action Items\n\n- Fix it @bob\n\n"
+
+// definitions is n link reference definitions, one a line.
+func definitions(n int) string {
+	var sb strings.Builder
+	for i := range n {
+		fmt.Fprintf(&sb, "[l%d]: /u%d\n", i, i)
+	}
+	return sb.String()
+}
+
+// goldmark reads the link reference definitions that start a paragraph in time growing with
+// their number times the paragraph's lines (1 MiB of them took 7 s, and intake takes bodies of
+// 1 MiB), so a document with more than intake reads is a problem on the paragraph where they go
+// over, found before the rest is read.
+func TestManyLinkReferenceDefinitionsAreRefused(t *testing.T) {
+	for name, tt := range map[string]struct {
+		body string
+		line int
+	}{
+		"one block of 1 MiB":          {definitions(80_000), 11},
+		"a few, then many lines":      {definitions(100) + strings.Repeat("a\n", 500_000), 11},
+		"blocks of 2,000: the second": {definitions(2000) + "\n" + definitions(2000), 11 + 2001},
+		"in a list item":              {"- " + strings.ReplaceAll(definitions(10_000), "\n", "\n  "), 11},
+	} {
+		p := Parse([]byte(hostileFrontMatter+tt.body), Options{})
+		if len(p.Problems) != 1 || p.Problems[0].Line != tt.line || p.Problems[0].Field != "document" ||
+			!strings.Contains(p.Problems[0].Message, "link reference definitions") {
+			t.Errorf("%s: problems %v, want one of the document on line %d", name, p.Problems, tt.line)
+		}
+	}
+}
+
+// A postmortem's references, and lines that start with "[" but define nothing (a timeline,
+// a log), are read as before.
+func TestLinkReferencesAsPostmortemsHaveThem(t *testing.T) {
+	src := hostileFrontMatter + "- Grow the pool [#12][i12] @bob\n\n" + strings.Repeat("[09:12] paged\n", 5000) + "\n" +
+		definitions(500) + "[i12]: https://github.com/acme/api/issues/12\n"
+	p := parseOK(t, []byte(src), testOptions)
+	if items := p.Document.ActionItems; len(items) != 2 || items[1].Title != "Grow the pool" || items[1].Ticket != "acme/api#12" {
+		t.Errorf("items %+v", items)
+	}
+}
