@@ -58,7 +58,12 @@ func blockStart(n ast.Node) int {
 
 // read finds the section and its items and puts them into the document.
 func (b *body) read() {
-	if deep := deepNesting(b.src); deep >= 0 {
+	switch deep, wide := deepNesting(b.src); {
+	case deep >= 0 && wide:
+		b.p.problem(b.line(deep), "document", "more than %d columns of white space, block quotes and list markers at the start of a line: "+
+			"intake does not read Markdown nested or indented that deep", maxIndent)
+		return
+	case deep >= 0:
 		b.p.problem(b.line(deep), "document", "more than %d block quotes or list items opened on one line: "+
 			"intake does not read Markdown nested that deep", maxNesting)
 		return

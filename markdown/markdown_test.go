@@ -429,3 +429,33 @@ func TestLinkReferencesAsPostmortemsHaveThem(t *testing.T) {
 		t.Errorf("items %+v", items)
 	}
 }
+
+// Lists nest across lines too, each indented under the last, and goldmark gives every line
+// time growing with the lists open times its indentation (1 MiB of them took 3.4 s), so a line
+// indented further than any postmortem is a problem on its line.
+func TestDeepIndentationIsRefused(t *testing.T) {
+	var lists strings.Builder
+	for i := 0; lists.Len() < 1<<20; i++ {
+		lists.WriteString(strings.Repeat("  ", i) + "- x\n")
+	}
+	for name, tt := range map[string]struct {
+		body string
+		line int
+	}{
+		// "- x" at 200 columns is at 202 once its marker is counted: the 101st line.
+		"lists under lists": {lists.String(), 111},
+		"tabs":              {"- x\n" + strings.Repeat("\t", 50) + "x\n" + strings.Repeat("\t", 51) + "x\n", 13},
+		"in block quotes":   {strings.Repeat("> ", 40) + strings.Repeat(" ", 121) + "x\n", 11},
+	} {
+		p := Parse([]byte(hostileFrontMatter+tt.body), Options{})
+		if len(p.Problems) != 1 || p.Problems[0].Line != tt.line || p.Problems[0].Field != "document" ||
+			!strings.Contains(p.Problems[0].Message, "columns") {
+			t.Errorf("%s: problems %v, want one of the document on line %d", name, p.Problems, tt.line)
+		}
+	}
+	// Indented code and lines of white space only are read as before.
+	src := hostileFrontMatter + "```\n" + strings.Repeat(" ", 150) + "}\n```\n" + strings.Repeat(" ", 1000) + "\n- Then this @bob\n"
+	if p := parseOK(t, []byte(src), testOptions); len(p.Document.ActionItems) != 2 {
+		t.Errorf("items %+v", p.Document.ActionItems)
+	}
+}
