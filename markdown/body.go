@@ -28,6 +28,8 @@ type body struct {
 	base   int    // offset of src in the document
 	owners owners
 	sites  ft.TicketSites
+	// notTickets are the link destinations found to name no ticket.
+	notTickets map[string]bool
 
 	items   []ft.ActionItem
 	lines   []int

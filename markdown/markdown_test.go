@@ -459,3 +459,17 @@ func TestDeepIndentationIsRefused(t *testing.T) {
 		t.Errorf("items %+v", p.Document.ActionItems)
 	}
 }
+
+// A link longer than any ticket's URL names no ticket: a reference link repeats its
+// definition's destination at every use, and reading a long one again at each (1 MiB of uses)
+// took minutes.
+func TestLongLinksNameNoTicket(t *testing.T) {
+	issue := "https://github.com/acme/api/issues/12"
+	long := issue + "?q=" + strings.Repeat("a", ft.MaxTextLength)
+	src := hostileFrontMatter + "- Grow the pool [#12][long] [#12][long] @bob\n- Shrink it [#12][short] @bob\n\n" +
+		"[long]: " + long + "\n[short]: " + issue + "?q=a\n"
+	items := parseOK(t, []byte(src), testOptions).Document.ActionItems
+	if len(items) != 3 || items[1].Ticket != "" || items[1].Title != "Grow the pool #12 #12" || items[2].Ticket != "acme/api#12" {
+		t.Errorf("items %+v", items)
+	}
+}
