@@ -473,3 +473,31 @@ func TestLongLinksNameNoTicket(t *testing.T) {
 		t.Errorf("items %+v", items)
 	}
 }
+
+// TestSameAsJSON: a postmortem sent as Markdown and as JSON is the same document (the same
+// hash, so that sending the other form is no revision), whatever the case of its owners' emails.
+func TestSameAsJSON(t *testing.T) {
+	md := "---\nid: PM-1\ntitle: T\nstatus: finalized\nsigned_off_by: Carol@Acme.com\nowner: Dana@Acme.com\n---\n" +
+		"## Action Items\n\n| ID | Title | Owner |\n|---|---|---|\n| AI-1 | Fix it | Bob@Acme.com |\n| AI-2 | Then this | |\n| AI-3 | And this | Platform Team |\n"
+	js := `{"id": "PM-1", "title": "T", "status": "finalized", "signed_off_by": ["Carol@Acme.com"], "action_items": [
+		{"id": "AI-1", "title": "Fix it", "owner": "BOB@acme.com"},
+		{"id": "AI-2", "title": "Then this", "owner": "Dana@Acme.com"},
+		{"id": "AI-3", "title": "And this", "owner": "Platform Team"}]}`
+	p := Parse([]byte(md), testOptions)
+	if problems := p.Check(); len(problems) != 0 {
+		t.Fatalf("problems %+v", problems)
+	}
+	d, err := ft.DecodeDocument([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Normalize(testOptions.Sites)
+	if errs := d.Validate(); len(errs) != 0 {
+		t.Fatalf("JSON problems %+v", errs)
+	}
+	if p.Document.Hash() != d.Hash() {
+		a, _, _ := p.Document.Canonical()
+		b, _, _ := d.Canonical()
+		t.Errorf("the forms differ:\nMarkdown %s\nJSON     %s", a, b)
+	}
+}

@@ -124,7 +124,6 @@ var (
 	ownerRE    = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}|(?:^|[^A-Za-z0-9_.@/-])(@[A-Za-z0-9][A-Za-z0-9-]{0,38})\b`)
 	priorityRE = regexp.MustCompile(`\bP[0-3]\b`)
 	dueRE      = regexp.MustCompile(`(?i)\bdue(?::\s*|\s+)(\d{4}-\d{2}-\d{2})\b`)
-	emailRE    = regexp.MustCompile(`^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$`)
 )
 
 // tokens are what a list item's text says besides its title.
@@ -252,7 +251,7 @@ func joinParagraphs(parts ...string) string {
 
 // IsEmail reports whether an owner is an email address, as the owner rule reads one: anything
 // else (an @login or a name that people does not know) leaves the ticket without an assignee.
-func IsEmail(owner string) bool { return emailRE.MatchString(owner) }
+func IsEmail(owner string) bool { return ft.IsEmail(owner) }
 
 // owners maps how documents name people to the owner an item gets.
 type owners struct {
@@ -268,7 +267,7 @@ func (o owners) resolve(raw string) string {
 	switch {
 	case raw == "":
 		return ""
-	case emailRE.MatchString(raw):
+	case ft.IsEmail(raw):
 		return strings.ToLower(raw)
 	case strings.HasPrefix(raw, "@"):
 		if p, ok := o.find(raw[1:], func(p config.Person) string { return p.GitHub }); ok {
