@@ -233,10 +233,12 @@ func (s *shape) check(raw json.RawMessage, path string, errs *[]FieldError) {
 
 // Normalize prepares a decoded document for Validate and storage: it trims the spaces around
 // every string, converts times to UTC (a zero sign-off time, year 1, is none), gives items
-// without a priority the default P2, and rewrites each item's ticket reference that names a
-// ticket of sites as that ticket's key (a reference that names none is left for Validate to
-// report). Two documents that differ only in these ways hash the same afterwards: a ticket
-// named by its URL or by its key is the same document.
+// without a priority the default P2, lower-cases an owner that is an email (IsEmail), and
+// rewrites each item's ticket reference that names a ticket of sites as that ticket's key (a
+// reference that names none is left for Validate to report). Two documents that differ only
+// in these ways hash the same afterwards: a ticket named by its URL or by its key is the same
+// document, and so is an owner's email in any case (as Markdown reads it and the owner pages
+// compare it), so that a postmortem sent as Markdown and as JSON is one document.
 func (d *Document) Normalize(sites TicketSites) {
 	d.ID = strings.TrimSpace(d.ID)
 	d.Title = strings.TrimSpace(d.Title)
@@ -270,6 +272,9 @@ func (d *Document) Normalize(sites TicketSites) {
 		it.Title = strings.TrimSpace(it.Title)
 		it.Description = strings.TrimSpace(it.Description)
 		it.Owner = strings.TrimSpace(it.Owner)
+		if IsEmail(it.Owner) {
+			it.Owner = strings.ToLower(it.Owner) // ASCII only: IsEmail takes no other letter
+		}
 		it.Priority = strings.TrimSpace(it.Priority)
 		if it.Priority == "" {
 			it.Priority = DefaultPriority
@@ -301,6 +306,14 @@ func (d *Document) Normalize(sites TicketSites) {
 		}
 	}
 }
+
+// emailRE is an email address as the owner rule reads one: ASCII only.
+var emailRE = regexp.MustCompile(`^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$`)
+
+// IsEmail reports whether an owner is an email address, as the contract's owner rule reads
+// one: anything else (an @login, a name, an address with letters beyond ASCII) is kept as
+// written, and its ticket gets no assignee.
+func IsEmail(owner string) bool { return emailRE.MatchString(owner) }
 
 func utc(t *time.Time) *time.Time {
 	if t == nil {

@@ -272,6 +272,35 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
+// TestNormalizeOwnerEmail: an owner's email names the same person whatever the case of its
+// ASCII letters (the owner pages compare them so), and Markdown intake lower-cases it; JSON
+// intake does too, so that the two forms of one postmortem hash the same. Owners that are not
+// emails are kept as written.
+func TestNormalizeOwnerEmail(t *testing.T) {
+	for owner, want := range map[string]string{
+		" Bob@Acme.COM ":         "bob@acme.com",
+		"bob@acme.com":           "bob@acme.com",
+		"Bob.O'Neil@Acme.com":    "Bob.O'Neil@Acme.com", // not an email as the owner rule reads one
+		"Élodie.Durand@Acme.com": "Élodie.Durand@Acme.com",
+		"@Bob-GH":                "@Bob-GH",
+		"Platform Team":          "Platform Team",
+	} {
+		d := decodeValid(t)
+		d.ActionItems[0].Owner = owner
+		d.Normalize(TicketSites{})
+		if got := d.ActionItems[0].Owner; got != want {
+			t.Errorf("owner %q normalized to %q, want %q", owner, got, want)
+		}
+	}
+	upper, lower := decodeValid(t), decodeValid(t)
+	upper.ActionItems[0].Owner, lower.ActionItems[0].Owner = "Bob@Acme.com", "bob@acme.com"
+	upper.Normalize(TicketSites{})
+	lower.Normalize(TicketSites{})
+	if upper.Hash() != lower.Hash() {
+		t.Error("owner emails that differ in case hash differently")
+	}
+}
+
 // TestNormalizeZeroSignOff: a sign-off at year 1, which Validate lets through, is none after
 // Normalize, as the store keeps it; so it hashes like a document without one.
 func TestNormalizeZeroSignOff(t *testing.T) {

@@ -28,6 +28,8 @@ type body struct {
 	base   int    // offset of src in the document
 	owners owners
 	sites  ft.TicketSites
+	// notTickets are the link destinations found to name no ticket.
+	notTickets map[string]bool
 
 	items   []ft.ActionItem
 	lines   []int
@@ -58,19 +60,30 @@ func blockStart(n ast.Node) int {
 
 // read finds the section and its items and puts them into the document.
 func (b *body) read() {
-	if deep := deepNesting(b.src); deep >= 0 {
+	switch deep, wide := deepNesting(b.src); {
+	case deep >= 0 && wide:
+		b.p.problem(b.line(deep), "document", "more than %d columns of white space, block quotes and list markers at the start of a line: "+
+			"intake does not read Markdown nested or indented that deep", maxIndent)
+		return
+	case deep >= 0:
 		b.p.problem(b.line(deep), "document", "more than %d block quotes or list items opened on one line: "+
 			"intake does not read Markdown nested that deep", maxNesting)
 		return
 	}
-	defused, tooLong := defuse(b.src)
-	if tooLong >= 0 {
-		b.p.problem(b.line(tooLong), "document", "more than %d bytes in one heading, table cell or first paragraph of a list item: "+
+	defused := defuse(b.src)
+	if defused.tooManyReferences >= 0 {
+		b.p.problem(b.line(defused.tooManyReferences), "document", "more link reference definitions (\"[label]: url\") than intake reads, "+
+			"by this paragraph: it reads one block of 2,000 at most, fewer when more lines follow them; "+
+			"a postmortem needs a few dozen, and a log whose lines start with \"[\" belongs in a code block")
+		return
+	}
+	if defused.tooLong >= 0 {
+		b.p.problem(b.line(defused.tooLong), "document", "more than %d bytes in one heading, table cell or first paragraph of a list item: "+
 			"intake does not read Markdown text that long; shorten it, or move the details into a paragraph of their own", maxItemText)
 		return
 	}
 	// The tree's offsets are the same in both; text is read from the source as written.
-	doc := gfm.Parser().Parse(text.NewReader(defused))
+	doc := gfm.Parser().Parse(text.NewReader(defused.src))
 	heading, blocks, end := b.section(doc)
 	if heading == nil {
 		b.p.problem(1, "action_items", "no action-item section: no heading starts with %s", quoteList(sectionHeadings))

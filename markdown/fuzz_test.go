@@ -83,8 +83,18 @@ func BenchmarkParseLarge(b *testing.B) {
 
 // BenchmarkParseHostile parses 1 MiB documents made of inputs on which goldmark's inline
 // parsing is slow, each just under the size that is read inline: list items, table cells and
-// prose paragraphs.
+// prose paragraphs; then documents whose block structure or links cost goldmark or the
+// reading of items more than their size (see hostileBlocks).
 func BenchmarkParseHostile(b *testing.B) {
+	for name, body := range hostileBlocks() {
+		src := []byte(teamFrontMatter + body)
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(src)))
+			for b.Loop() {
+				Parse(src, testOptions)
+			}
+		})
+	}
 	for _, unit := range []string{"[a](", "*a_b*c_d**e_f*g**h*i_j**", "![a]("} {
 		item := "- " + strings.Repeat(unit, (maxItemText-8)/len(unit)) + "\n"
 		cell := "| " + strings.Repeat(unit, (maxItemText-8)/len(unit)) + " |\n"
@@ -103,5 +113,34 @@ func BenchmarkParseHostile(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// hostileBlocks are bodies of 1 MiB whose cost grew faster than their size before it was
+// bounded: link reference definitions (one block, refused; or many blocks of 20, read),
+// lists nested by indentation (ever deeper, refused; or as deep as is read) and a long link
+// destination that items use 1,300 times each.
+func hostileBlocks() map[string]string {
+	const size = 1 << 20
+	var nested, bounded, blocks strings.Builder
+	for i := 0; nested.Len() < size; i++ {
+		nested.WriteString(strings.Repeat("  ", i) + "- x\n")
+	}
+	for i := 0; i < maxIndent/2-1; i++ {
+		bounded.WriteString(strings.Repeat("  ", i) + "- x\n")
+	}
+	for bounded.Len() < size {
+		bounded.WriteString(strings.Repeat(" ", maxIndent-2) + "x\n")
+	}
+	for blocks.Len() < size {
+		blocks.WriteString(definitions(20) + "\n")
+	}
+	refs := "- " + strings.Repeat("[x]", 1300) + "\n"
+	return map[string]string{
+		"references/one-block":   "## Action Items\n\n- x\n\n" + definitions(size/13),
+		"references/blocks":      "## Action Items\n\n- x\n\n" + blocks.String(),
+		"indented/ever-deeper":   "## Action Items\n\n" + nested.String(),
+		"indented/deepest-read":  "## Action Items\n\n" + bounded.String(),
+		"ticket-link/used-often": "## Action Items\n\n" + strings.Repeat(refs, size/2/len(refs)) + "\n[x]: https://github.com/" + strings.Repeat("a", size/2) + "\n",
 	}
 }

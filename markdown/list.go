@@ -29,7 +29,7 @@ func (b *body) listItem(li ast.Node, end int) {
 		line = b.line(end) // an empty item at the end of the document
 	}
 	var it ft.ActionItem
-	x := inline{src: b.src, sites: &b.sites}
+	x := inline{src: b.src, sites: &b.sites, notTickets: b.notTickets}
 	nested := li.FirstChild()
 	if p := nested; p != nil && (p.Kind() == ast.KindParagraph || p.Kind() == ast.KindTextBlock) {
 		x.children(p)

@@ -110,11 +110,12 @@ func Parse(src []byte, opts Options) *Parsed {
 		owner = p.readFrontMatter(fm)
 	}
 	b := &body{
-		p:      p,
-		src:    src[fm.bodyStart:],
-		base:   fm.bodyStart,
-		owners: owners{people: opts.People},
-		sites:  opts.Sites,
+		p:          p,
+		src:        src[fm.bodyStart:],
+		base:       fm.bodyStart,
+		owners:     owners{people: opts.People},
+		sites:      opts.Sites,
+		notTickets: map[string]bool{},
 	}
 	b.owners.fallback = b.owners.resolve(owner)
 	b.read()

@@ -384,3 +384,120 @@ func TestDeepNestingIsRefusedQuickly(t *testing.T) {
 		t.Errorf("shallow nesting: %v, %d items", p.Problems, len(p.Document.ActionItems))
 	}
 }
+
+// hostileFrontMatter and its section end on line 10: a hostile body starts on line 11.
+const hostileFrontMatter = "---\nid: PM-1\ntitle: t\nstatus: finalized\nsigned_off_by: a@b.co\n---\n# Action Items\n\n- Fix it @bob\n\n"
+
+// definitions is n link reference definitions, one a line.
+func definitions(n int) string {
+	var sb strings.Builder
+	for i := range n {
+		fmt.Fprintf(&sb, "[l%d]: /u%d\n", i, i)
+	}
+	return sb.String()
+}
+
+// goldmark reads the link reference definitions that start a paragraph in time growing with
+// their number times the paragraph's lines (1 MiB of them took 7 s, and intake takes bodies of
+// 1 MiB), so a document with more than intake reads is a problem on the paragraph where they go
+// over, found before the rest is read.
+func TestManyLinkReferenceDefinitionsAreRefused(t *testing.T) {
+	for name, tt := range map[string]struct {
+		body string
+		line int
+	}{
+		"one block of 1 MiB":          {definitions(80_000), 11},
+		"a few, then many lines":      {definitions(100) + strings.Repeat("a\n", 500_000), 11},
+		"blocks of 2,000: the second": {definitions(2000) + "\n" + definitions(2000), 11 + 2001},
+		"in a list item":              {"- " + strings.ReplaceAll(definitions(10_000), "\n", "\n  "), 11},
+	} {
+		p := Parse([]byte(hostileFrontMatter+tt.body), Options{})
+		if len(p.Problems) != 1 || p.Problems[0].Line != tt.line || p.Problems[0].Field != "document" ||
+			!strings.Contains(p.Problems[0].Message, "link reference definitions") {
+			t.Errorf("%s: problems %v, want one of the document on line %d", name, p.Problems, tt.line)
+		}
+	}
+}
+
+// A postmortem's references, and lines that start with "[" but define nothing (a timeline,
+// a log), are read as before.
+func TestLinkReferencesAsPostmortemsHaveThem(t *testing.T) {
+	src := hostileFrontMatter + "- Grow the pool [#12][i12] @bob\n\n" + strings.Repeat("[09:12] paged\n", 5000) + "\n" +
+		definitions(500) + "[i12]: https://github.com/acme/api/issues/12\n"
+	p := parseOK(t, []byte(src), testOptions)
+	if items := p.Document.ActionItems; len(items) != 2 || items[1].Title != "Grow the pool" || items[1].Ticket != "acme/api#12" {
+		t.Errorf("items %+v", items)
+	}
+}
+
+// Lists nest across lines too, each indented under the last, and goldmark gives every line
+// time growing with the lists open times its indentation (1 MiB of them took 3.4 s), so a line
+// indented further than any postmortem is a problem on its line.
+func TestDeepIndentationIsRefused(t *testing.T) {
+	var lists strings.Builder
+	for i := 0; lists.Len() < 1<<20; i++ {
+		lists.WriteString(strings.Repeat("  ", i) + "- x\n")
+	}
+	for name, tt := range map[string]struct {
+		body string
+		line int
+	}{
+		// "- x" at 200 columns is at 202 once its marker is counted: the 101st line.
+		"lists under lists": {lists.String(), 111},
+		"tabs":              {"- x\n" + strings.Repeat("\t", 50) + "x\n" + strings.Repeat("\t", 51) + "x\n", 13},
+		"in block quotes":   {strings.Repeat("> ", 40) + strings.Repeat(" ", 121) + "x\n", 11},
+	} {
+		p := Parse([]byte(hostileFrontMatter+tt.body), Options{})
+		if len(p.Problems) != 1 || p.Problems[0].Line != tt.line || p.Problems[0].Field != "document" ||
+			!strings.Contains(p.Problems[0].Message, "columns") {
+			t.Errorf("%s: problems %v, want one of the document on line %d", name, p.Problems, tt.line)
+		}
+	}
+	// Indented code and lines of white space only are read as before.
+	src := hostileFrontMatter + "```\n" + strings.Repeat(" ", 150) + "}\n```\n" + strings.Repeat(" ", 1000) + "\n- Then this @bob\n"
+	if p := parseOK(t, []byte(src), testOptions); len(p.Document.ActionItems) != 2 {
+		t.Errorf("items %+v", p.Document.ActionItems)
+	}
+}
+
+// A link longer than any ticket's URL names no ticket: a reference link repeats its
+// definition's destination at every use, and reading a long one again at each (1 MiB of uses)
+// took minutes.
+func TestLongLinksNameNoTicket(t *testing.T) {
+	issue := "https://github.com/acme/api/issues/12"
+	long := issue + "?q=" + strings.Repeat("a", ft.MaxTextLength)
+	src := hostileFrontMatter + "- Grow the pool [#12][long] [#12][long] @bob\n- Shrink it [#12][short] @bob\n\n" +
+		"[long]: " + long + "\n[short]: " + issue + "?q=a\n"
+	items := parseOK(t, []byte(src), testOptions).Document.ActionItems
+	if len(items) != 3 || items[1].Ticket != "" || items[1].Title != "Grow the pool #12 #12" || items[2].Ticket != "acme/api#12" {
+		t.Errorf("items %+v", items)
+	}
+}
+
+// TestSameAsJSON: a postmortem sent as Markdown and as JSON is the same document (the same
+// hash, so that sending the other form is no revision), whatever the case of its owners' emails.
+func TestSameAsJSON(t *testing.T) {
+	md := "---\nid: PM-1\ntitle: T\nstatus: finalized\nsigned_off_by: Carol@Acme.com\nowner: Dana@Acme.com\n---\n" +
+		"## Action Items\n\n| ID | Title | Owner |\n|---|---|---|\n| AI-1 | Fix it | Bob@Acme.com |\n| AI-2 | Then this | |\n| AI-3 | And this | Platform Team |\n"
+	js := `{"id": "PM-1", "title": "T", "status": "finalized", "signed_off_by": ["Carol@Acme.com"], "action_items": [
+		{"id": "AI-1", "title": "Fix it", "owner": "BOB@acme.com"},
+		{"id": "AI-2", "title": "Then this", "owner": "Dana@Acme.com"},
+		{"id": "AI-3", "title": "And this", "owner": "Platform Team"}]}`
+	p := Parse([]byte(md), testOptions)
+	if problems := p.Check(); len(problems) != 0 {
+		t.Fatalf("problems %+v", problems)
+	}
+	d, err := ft.DecodeDocument([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Normalize(testOptions.Sites)
+	if errs := d.Validate(); len(errs) != 0 {
+		t.Fatalf("JSON problems %+v", errs)
+	}
+	if p.Document.Hash() != d.Hash() {
+		a, _, _ := p.Document.Canonical()
+		b, _, _ := d.Canonical()
+		t.Errorf("the forms differ:\nMarkdown %s\nJSON     %s", a, b)
+	}
+}

@@ -184,7 +184,7 @@ func (b *body) row(cells []ast.Node, cols []column, names []string, line int, ha
 // ticketCell takes the ticket a cell names: a link to a ticket, or the whole text as a
 // reference. Other text in the cell is returned, for the description, with a warning.
 func (b *body) ticketCell(it *ft.ActionItem, cell ast.Node, header string, line int) (other string) {
-	x := inline{src: b.src, sites: &b.sites}
+	x := inline{src: b.src, sites: &b.sites, notTickets: b.notTickets}
 	x.children(cell)
 	text := x.text()
 	if x.ticket == nil && text != "" {
