@@ -273,7 +273,8 @@ func (s *Store) transactOnce(ctx context.Context, opts *sql.TxOptions, claim boo
 // (they then say the outbox has no open jobs), the planner read every open job for each one,
 // and a claim of 50 webhook jobs among 2,000 queued took half a second (BENCHMARKS.md). The look
 // for a later job of the same item that runs (claimJobsSQL) is one likewise. Arguments: owner,
-// lease until, now, owner, tracker, now, now, owner, limit (the lateral subqueries come first).
+// lease until, now, owner, held, tracker, now, now, owner, held, limit (the lateral subqueries
+// come first).
 const claimJobsPostgresSQL = `UPDATE outbox SET lease_owner = ?, lease_until = ?
 	WHERE id IN (
 		SELECT o.id FROM outbox o
@@ -281,28 +282,30 @@ const claimJobsPostgresSQL = `UPDATE outbox SET lease_owner = ?, lease_until = ?
 			AND e.item_id = o.item_id AND e.id < o.id AND e.done_at IS NULL AND e.failed_at IS NULL LIMIT 1) earlier ON true
 		LEFT JOIN LATERAL (SELECT 1 AS runs FROM outbox r WHERE r.postmortem_id = o.postmortem_id
 			AND r.item_id = o.item_id AND r.id > o.id AND r.done_at IS NULL AND r.failed_at IS NULL
-			AND r.lease_until >= ? AND (r.lease_owner <> ? OR r.tracker <> o.tracker) LIMIT 1) running ON true
+			AND r.lease_until >= ? AND (r.lease_owner <> ? OR r.tracker <> o.tracker
+				OR CAST(r.id AS TEXT) IN (SELECT value FROM json_each(?))) LIMIT 1) running ON true
 		WHERE o.done_at IS NULL AND o.failed_at IS NULL AND o.tracker = ?
-		  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ? OR o.lease_owner = ?)
+		  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?
+		      OR (o.lease_owner = ? AND CAST(o.id AS TEXT) NOT IN (SELECT value FROM json_each(?))))
 		  AND earlier.waits IS NULL AND running.runs IS NULL
 		ORDER BY o.id LIMIT ?
 		FOR UPDATE OF o SKIP LOCKED)
 	RETURNING id, kind, postmortem_id, item_id, tracker, payload, attempts,
 		COALESCE(last_error, ''), created_at`
 
-// claimJobsPostgres is ClaimJobs for processes sharing a database. The claims of all of them
+// claimJobsPostgres is ClaimMoreJobs for processes sharing a database. The claims of all of them
 // take turns, under a transaction-level advisory lock, and each runs at READ COMMITTED, so
 // that it sees every claim committed before it: a job is leased to one process, and an item's
 // next job cannot be claimed while an earlier one is unfinished (leased or not), so no two
 // processes work one item at once and its jobs run in order. FOR UPDATE SKIP LOCKED passes
 // over jobs that another transaction is finishing right now rather than waiting for it. A
 // lease that ran out (its process died) makes the job claimable again.
-func (s *Store) claimJobsPostgres(ctx context.Context, owner, tracker string, now time.Time, lease time.Duration, limit int) ([]Job, error) {
+func (s *Store) claimJobsPostgres(ctx context.Context, owner, tracker string, now time.Time, lease time.Duration, limit int, held textList) ([]Job, error) {
 	var jobs []Job
 	err := s.runPostgres(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, true, func(tx *Tx) error {
 		nowText := formatTime(now)
-		rows, err := tx.query(ctx, claimJobsPostgresSQL, owner, formatTime(now.Add(lease)), nowText, owner,
-			tracker, nowText, nowText, owner, limit)
+		rows, err := tx.query(ctx, claimJobsPostgresSQL, owner, formatTime(now.Add(lease)), nowText, owner, held,
+			tracker, nowText, nowText, owner, held, limit)
 		if err != nil {
 			return err
 		}
