@@ -282,14 +282,29 @@ func (e *Engine) runQueue(ctx context.Context, tracker string) (int, error) {
 	held := map[int64]bool{} // claimed and not finished: running, or waiting for a slot
 	var waiting []store.Job
 	running, ran := 0, 0
-	finished := make(chan int64)
+	finished := make(chan int64, most)
 	claim := true // a claim may find work: none has come back empty since a job finished
 	var claimErr error
+	finish := func(id int64) {
+		delete(held, id)
+		running--
+		ran++
+		claim = true // the item's next job may be due now
+	}
 	// A job may wait long for its tracker's turn: its lease is renewed while it runs, so that
 	// no other worker takes it, and lapses within a lease when this process dies.
 	renew := time.NewTicker(e.opts.Lease / 3)
 	defer renew.Stop()
 	for {
+		// The jobs that finished while the lane claimed are all refilled by one claim.
+		for more := true; more; {
+			select {
+			case id := <-finished:
+				finish(id)
+			default:
+				more = false
+			}
+		}
 		if ctx.Err() != nil {
 			// Stopping: the jobs not started are given back with the leases.
 			for _, job := range waiting {
@@ -323,10 +338,7 @@ func (e *Engine) runQueue(ctx context.Context, tracker string) (int, error) {
 		}
 		select {
 		case id := <-finished:
-			delete(held, id)
-			running--
-			ran++
-			claim = true // the item's next job may be due now
+			finish(id)
 		case <-wake:
 			claim = true
 		case <-renew.C:
