@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,8 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 )
@@ -72,10 +74,7 @@ func openPostgres(ctx context.Context, database string, logger *slog.Logger) (*S
 	name := RedactDatabase(database)
 	r := &rebinder{dialect: Postgres}
 	dsn := withConnectTimeout(database)
-	pool, err := openDB("pgx", dsn, r)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", name, redactError(err, database))
-	}
+	pool := openPostgresPool(dsn, r)
 	pool.SetMaxOpenConns(maxPostgresConns)
 	pool.SetMaxIdleConns(maxPostgresConns)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
@@ -112,6 +111,63 @@ func openPostgres(ctx context.Context, database string, logger *slog.Logger) (*S
 	}
 	return s, nil
 }
+
+// openPostgresPool opens a pool of pgx connections on dsn (parsed when a connection is made,
+// as sql.Open does) whose SERIALIZABLE transactions prefer index scans (indexFirstConn).
+func openPostgresPool(dsn string, r *rebinder) *db {
+	connector, _ := stdlib.GetDefaultDriver().(*stdlib.Driver).OpenConnector(dsn) // it cannot fail
+	return &db{DB: sql.OpenDB(indexFirstConnector{connector}), r: r}
+}
+
+// indexFirstConnector makes indexFirstConns.
+type indexFirstConnector struct{ driver.Connector }
+
+func (c indexFirstConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &indexFirstConn{conn.(*stdlib.Conn)}, nil
+}
+
+// indexFirstConn is a pgx connection whose SERIALIZABLE transactions begin with
+// enable_seqscan off. A SERIALIZABLE transaction that reads a table whole (a sequential scan)
+// locks it whole, and then conflicts with every concurrent write to it, one of the two being
+// aborted; read through an index, it locks the pages it read. Every read of a write has an
+// index; the planner still read a thousand tickets whole to join one postmortem's five items
+// (TestWritesLockOnlyTheirRows). PostgreSQL's documentation of SERIALIZABLE suggests
+// encouraging index scans so. The setting is sent in the BEGIN's own message (beginSerializable),
+// not as a statement of its own that costs every write a round trip (TestWriteRoundTrips); it
+// lasts as long as the transaction, so the connection's other work (reads, claims, migrations)
+// plans as usual.
+type indexFirstConn struct{ *stdlib.Conn }
+
+// beginSerializable begins a write; pgx sends a BEGIN without arguments as one simple query,
+// which may hold several statements.
+const beginSerializable = "BEGIN ISOLATION LEVEL SERIALIZABLE; SET LOCAL enable_seqscan = off"
+
+func (c *indexFirstConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if sql.IsolationLevel(opts.Isolation) != sql.LevelSerializable || opts.ReadOnly {
+		return c.Conn.BeginTx(ctx, opts)
+	}
+	if c.Conn.Conn().IsClosed() {
+		return nil, driver.ErrBadConn
+	}
+	tx, err := c.Conn.Conn().BeginTx(ctx, pgx.TxOptions{BeginQuery: beginSerializable})
+	if err != nil {
+		return nil, err
+	}
+	return pgxTx{ctx: ctx, tx: tx}, nil
+}
+
+// pgxTx is a pgx transaction as database/sql's driver sees it (as the stdlib driver's own).
+type pgxTx struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
+
+func (t pgxTx) Commit() error   { return t.tx.Commit(t.ctx) }
+func (t pgxTx) Rollback() error { return t.tx.Rollback(t.ctx) }
 
 // defaultConnectTimeout bounds making a connection when the URL sets no connect_timeout: a
 // server whose address drops packets (mid-failover) would otherwise hold a write, and one of
@@ -240,17 +296,6 @@ func (s *Store) transactOnce(ctx context.Context, opts *sql.TxOptions, claim boo
 	if claim {
 		if _, err := t.exec(ctx, "SELECT pg_advisory_xact_lock(?)", s.pg.claimLock); err != nil {
 			return fmt.Errorf("take the claim lock: %w", err)
-		}
-	}
-	if opts.Isolation == sql.LevelSerializable {
-		// A SERIALIZABLE transaction that reads a table whole (a sequential scan) locks it
-		// whole, and then conflicts with every concurrent write to it, one of the two being
-		// aborted; read through an index, it locks the pages it read. Every read of a write
-		// has an index; the planner still read a thousand tickets whole to join one
-		// postmortem's five items (TestWritesLockOnlyTheirRows). PostgreSQL's documentation
-		// of SERIALIZABLE suggests encouraging index scans so.
-		if _, err := t.exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
-			return fmt.Errorf("prefer index scans: %w", err)
 		}
 	}
 	if err := fn(t); err != nil {
