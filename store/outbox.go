@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	ft "github.com/followthrough/followthrough"
@@ -71,50 +72,64 @@ func UnfinishedJobsOutside(ctx context.Context, tx *Tx, lanes []string) ([]Job, 
 	})
 }
 
-// claimJobsSQL leases a lane's due jobs in one statement, so a claim is one write whichever
+// claimJobsSQL leases a lane's due jobs in one statement, so that a claim is one write whichever
 // database runs it. The lane's open jobs are read in queue order from outbox_claim; a job
 // waits while an earlier unfinished job with the same ordering key (postmortem and item)
 // exists, found in outbox_open_item. Neither index holds done or given-up jobs, so a claim
 // costs the same after a year of history as on the first day (TestClaimPlan checks the plan).
-// A worker takes back its own leased jobs too: it claims a lane only when none of that lane's
-// jobs is running, so a job of its own still leased is one whose outcome could not be written
-// (a full disk), to be run again now rather than when its lease runs out.
+// A worker takes back its own leased jobs too, but for those it holds (a list of ids: the
+// lane's jobs it is running or about to run): a job of its own still leased and not held is
+// one whose outcome could not be written (a full disk), to be run again now rather than when
+// its lease runs out.
 // A job waits too while a later job of the same key runs (its lease is live), held by another
-// process or by another lane: that happens when the key's given-up jobs are queued again
-// (RequeueFailedJobs) while its later work, which went ahead of them, runs; taken then, two
-// jobs of one item would run at once (two creates of its ticket, say). A lease of the caller's
-// own in its own lane does not count, as said above.
-// Arguments: owner, lease until, tracker, now, now, owner, now, owner, limit.
+// process, by another lane, or by the caller: that happens when the key's given-up jobs are
+// queued again (RequeueFailedJobs) while its later work, which went ahead of them, runs; taken
+// then, two jobs of one item would run at once (two creates of its ticket, say). A lease of
+// the caller's own in its own lane that it does not hold does not count, as said above.
+// Arguments: owner, lease until, tracker, now, now, owner, held, now, owner, held, limit.
 const claimJobsSQL = `UPDATE outbox SET lease_owner = ?, lease_until = ?
 	WHERE id IN (
 		SELECT o.id FROM outbox o
 		WHERE o.done_at IS NULL AND o.failed_at IS NULL AND o.tracker = ?
-		  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ? OR o.lease_owner = ?)
+		  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?
+		      OR (o.lease_owner = ? AND CAST(o.id AS TEXT) NOT IN (SELECT value FROM json_each(?))))
 		  AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.postmortem_id = o.postmortem_id
 		      AND e.item_id = o.item_id AND e.id < o.id AND e.done_at IS NULL AND e.failed_at IS NULL)
 		  AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.postmortem_id = o.postmortem_id
 		      AND r.item_id = o.item_id AND r.id > o.id AND r.done_at IS NULL AND r.failed_at IS NULL
-		      AND r.lease_until >= ? AND (r.lease_owner <> ? OR r.tracker <> o.tracker))
+		      AND r.lease_until >= ? AND (r.lease_owner <> ? OR r.tracker <> o.tracker
+		          OR CAST(r.id AS TEXT) IN (SELECT value FROM json_each(?))))
 		ORDER BY o.id LIMIT ?)
 	RETURNING id, kind, postmortem_id, item_id, tracker, payload, attempts,
 		COALESCE(last_error, ''), created_at`
 
-// ClaimJobs leases up to limit due jobs of one tracker ("" for non-tracker work); the caller
-// must not be running any job of that tracker (see claimJobsSQL). A job waits
+// ClaimJobs leases up to limit due jobs of one tracker ("" for non-tracker work) for a worker
+// that holds none of that tracker's jobs (ClaimMoreJobs for one that does). A job waits
 // while an earlier unfinished job of the same item (or, for postmortem-wide jobs, the same
 // postmortem; for a webhook, the same ticket) exists, so an item's work runs in the order it
 // was queued. The lease is written in the group commit, beside whatever else is being
 // written at that moment.
 func (s *Store) ClaimJobs(ctx context.Context, owner, tracker string, now time.Time, lease time.Duration, limit int) ([]Job, error) {
+	return s.ClaimMoreJobs(ctx, owner, tracker, now, lease, limit, nil)
+}
+
+// ClaimMoreJobs is ClaimJobs for a worker that holds the jobs held of the tracker's lane
+// (running, or claimed and about to run): it claims none of them again, and no job of an item
+// while a later job of that item is among them (see claimJobsSQL).
+func (s *Store) ClaimMoreJobs(ctx context.Context, owner, tracker string, now time.Time, lease time.Duration, limit int, held []int64) ([]Job, error) {
+	heldIDs := make(textList, len(held))
+	for i, id := range held {
+		heldIDs[i] = strconv.FormatInt(id, 10)
+	}
 	if s.dialect == Postgres {
-		return s.claimJobsPostgres(ctx, owner, tracker, now, lease, limit)
+		return s.claimJobsPostgres(ctx, owner, tracker, now, lease, limit, heldIDs)
 	}
 	var jobs []Job
 	err := s.Write(ctx, func(tx *Tx) error {
 		jobs = nil
 		nowText := formatTime(now)
 		rows, err := tx.query(ctx, claimJobsSQL, owner, formatTime(now.Add(lease)), tracker, nowText, nowText, owner,
-			nowText, owner, limit)
+			heldIDs, nowText, owner, heldIDs, limit)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,8 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 )
@@ -72,10 +74,7 @@ func openPostgres(ctx context.Context, database string, logger *slog.Logger) (*S
 	name := RedactDatabase(database)
 	r := &rebinder{dialect: Postgres}
 	dsn := withConnectTimeout(database)
-	pool, err := openDB("pgx", dsn, r)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", name, redactError(err, database))
-	}
+	pool := openPostgresPool(dsn, r)
 	pool.SetMaxOpenConns(maxPostgresConns)
 	pool.SetMaxIdleConns(maxPostgresConns)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
@@ -112,6 +111,63 @@ func openPostgres(ctx context.Context, database string, logger *slog.Logger) (*S
 	}
 	return s, nil
 }
+
+// openPostgresPool opens a pool of pgx connections on dsn (parsed when a connection is made,
+// as sql.Open does) whose SERIALIZABLE transactions prefer index scans (indexFirstConn).
+func openPostgresPool(dsn string, r *rebinder) *db {
+	connector, _ := stdlib.GetDefaultDriver().(*stdlib.Driver).OpenConnector(dsn) // it cannot fail
+	return &db{DB: sql.OpenDB(indexFirstConnector{connector}), r: r}
+}
+
+// indexFirstConnector makes indexFirstConns.
+type indexFirstConnector struct{ driver.Connector }
+
+func (c indexFirstConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &indexFirstConn{conn.(*stdlib.Conn)}, nil
+}
+
+// indexFirstConn is a pgx connection whose SERIALIZABLE transactions begin with
+// enable_seqscan off. A SERIALIZABLE transaction that reads a table whole (a sequential scan)
+// locks it whole, and then conflicts with every concurrent write to it, one of the two being
+// aborted; read through an index, it locks the pages it read. Every read of a write has an
+// index; the planner still read a thousand tickets whole to join one postmortem's five items
+// (TestWritesLockOnlyTheirRows). PostgreSQL's documentation of SERIALIZABLE suggests
+// encouraging index scans so. The setting is sent in the BEGIN's own message (beginSerializable),
+// not as a statement of its own that costs every write a round trip (TestWriteRoundTrips); it
+// lasts as long as the transaction, so the connection's other work (reads, claims, migrations)
+// plans as usual.
+type indexFirstConn struct{ *stdlib.Conn }
+
+// beginSerializable begins a write; pgx sends a BEGIN without arguments as one simple query,
+// which may hold several statements.
+const beginSerializable = "BEGIN ISOLATION LEVEL SERIALIZABLE; SET LOCAL enable_seqscan = off"
+
+func (c *indexFirstConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if sql.IsolationLevel(opts.Isolation) != sql.LevelSerializable || opts.ReadOnly {
+		return c.Conn.BeginTx(ctx, opts)
+	}
+	if c.Conn.Conn().IsClosed() {
+		return nil, driver.ErrBadConn
+	}
+	tx, err := c.Conn.Conn().BeginTx(ctx, pgx.TxOptions{BeginQuery: beginSerializable})
+	if err != nil {
+		return nil, err
+	}
+	return pgxTx{ctx: ctx, tx: tx}, nil
+}
+
+// pgxTx is a pgx transaction as database/sql's driver sees it (as the stdlib driver's own).
+type pgxTx struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
+
+func (t pgxTx) Commit() error   { return t.tx.Commit(t.ctx) }
+func (t pgxTx) Rollback() error { return t.tx.Rollback(t.ctx) }
 
 // defaultConnectTimeout bounds making a connection when the URL sets no connect_timeout: a
 // server whose address drops packets (mid-failover) would otherwise hold a write, and one of
@@ -242,17 +298,6 @@ func (s *Store) transactOnce(ctx context.Context, opts *sql.TxOptions, claim boo
 			return fmt.Errorf("take the claim lock: %w", err)
 		}
 	}
-	if opts.Isolation == sql.LevelSerializable {
-		// A SERIALIZABLE transaction that reads a table whole (a sequential scan) locks it
-		// whole, and then conflicts with every concurrent write to it, one of the two being
-		// aborted; read through an index, it locks the pages it read. Every read of a write
-		// has an index; the planner still read a thousand tickets whole to join one
-		// postmortem's five items (TestWritesLockOnlyTheirRows). PostgreSQL's documentation
-		// of SERIALIZABLE suggests encouraging index scans so.
-		if _, err := t.exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
-			return fmt.Errorf("prefer index scans: %w", err)
-		}
-	}
 	if err := fn(t); err != nil {
 		return err
 	}
@@ -273,7 +318,8 @@ func (s *Store) transactOnce(ctx context.Context, opts *sql.TxOptions, claim boo
 // (they then say the outbox has no open jobs), the planner read every open job for each one,
 // and a claim of 50 webhook jobs among 2,000 queued took half a second (BENCHMARKS.md). The look
 // for a later job of the same item that runs (claimJobsSQL) is one likewise. Arguments: owner,
-// lease until, now, owner, tracker, now, now, owner, limit (the lateral subqueries come first).
+// lease until, now, owner, held, tracker, now, now, owner, held, limit (the lateral subqueries
+// come first).
 const claimJobsPostgresSQL = `UPDATE outbox SET lease_owner = ?, lease_until = ?
 	WHERE id IN (
 		SELECT o.id FROM outbox o
@@ -281,28 +327,30 @@ const claimJobsPostgresSQL = `UPDATE outbox SET lease_owner = ?, lease_until = ?
 			AND e.item_id = o.item_id AND e.id < o.id AND e.done_at IS NULL AND e.failed_at IS NULL LIMIT 1) earlier ON true
 		LEFT JOIN LATERAL (SELECT 1 AS runs FROM outbox r WHERE r.postmortem_id = o.postmortem_id
 			AND r.item_id = o.item_id AND r.id > o.id AND r.done_at IS NULL AND r.failed_at IS NULL
-			AND r.lease_until >= ? AND (r.lease_owner <> ? OR r.tracker <> o.tracker) LIMIT 1) running ON true
+			AND r.lease_until >= ? AND (r.lease_owner <> ? OR r.tracker <> o.tracker
+				OR CAST(r.id AS TEXT) IN (SELECT value FROM json_each(?))) LIMIT 1) running ON true
 		WHERE o.done_at IS NULL AND o.failed_at IS NULL AND o.tracker = ?
-		  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ? OR o.lease_owner = ?)
+		  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?
+		      OR (o.lease_owner = ? AND CAST(o.id AS TEXT) NOT IN (SELECT value FROM json_each(?))))
 		  AND earlier.waits IS NULL AND running.runs IS NULL
 		ORDER BY o.id LIMIT ?
 		FOR UPDATE OF o SKIP LOCKED)
 	RETURNING id, kind, postmortem_id, item_id, tracker, payload, attempts,
 		COALESCE(last_error, ''), created_at`
 
-// claimJobsPostgres is ClaimJobs for processes sharing a database. The claims of all of them
+// claimJobsPostgres is ClaimMoreJobs for processes sharing a database. The claims of all of them
 // take turns, under a transaction-level advisory lock, and each runs at READ COMMITTED, so
 // that it sees every claim committed before it: a job is leased to one process, and an item's
 // next job cannot be claimed while an earlier one is unfinished (leased or not), so no two
 // processes work one item at once and its jobs run in order. FOR UPDATE SKIP LOCKED passes
 // over jobs that another transaction is finishing right now rather than waiting for it. A
 // lease that ran out (its process died) makes the job claimable again.
-func (s *Store) claimJobsPostgres(ctx context.Context, owner, tracker string, now time.Time, lease time.Duration, limit int) ([]Job, error) {
+func (s *Store) claimJobsPostgres(ctx context.Context, owner, tracker string, now time.Time, lease time.Duration, limit int, held textList) ([]Job, error) {
 	var jobs []Job
 	err := s.runPostgres(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, true, func(tx *Tx) error {
 		nowText := formatTime(now)
-		rows, err := tx.query(ctx, claimJobsPostgresSQL, owner, formatTime(now.Add(lease)), nowText, owner,
-			tracker, nowText, nowText, owner, limit)
+		rows, err := tx.query(ctx, claimJobsPostgresSQL, owner, formatTime(now.Add(lease)), nowText, owner, held,
+			tracker, nowText, nowText, owner, held, limit)
 		if err != nil {
 			return err
 		}

@@ -443,7 +443,7 @@ func TestBothDatabasesHaveTheSameSchema(t *testing.T) {
 // SQLite's plan (EXPLAIN QUERY PLAN): SQLite only.
 func TestClaimPlan(t *testing.T) {
 	s := openTest(t)
-	p := plan(t, s, claimJobsSQL, "w", "u", "github", "n", "n", "w", "n", "w", 4)
+	p := plan(t, s, claimJobsSQL, "w", "u", "github", "n", "n", "w", textList{"1"}, "n", "w", textList{"1"}, 4)
 	t.Log(p)
 	for _, want := range []string{"USING INDEX outbox_claim (tracker=?)", "USING INDEX outbox_open_item"} {
 		if !strings.Contains(p, want) {
@@ -494,7 +494,7 @@ func TestClaimPlanPostgres(t *testing.T) {
 	for _, lane := range []string{"", "github"} {
 		var p []string
 		if err := s.Write(ctx, func(tx *Tx) error {
-			rows, err := tx.query(ctx, "EXPLAIN (COSTS OFF) "+claimJobsPostgresSQL, "w", "u", "n", "w", lane, "n", "n", "w", 64)
+			rows, err := tx.query(ctx, "EXPLAIN (COSTS OFF) "+claimJobsPostgresSQL, "w", "u", "n", "w", textList{"1"}, lane, "n", "n", "w", textList{"1"}, 64)
 			if err != nil {
 				return err
 			}

@@ -14,7 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	gosync "sync"
 	"sync/atomic"
@@ -252,17 +254,23 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 	}
 }
 
-// claimsPerWorker is how many jobs one claim leases per concurrent call: a lane leases several
-// rounds of work in one write (one commit shared with whatever else is written then), and the
-// lease (Options.Lease) is renewed while they run.
-const claimsPerWorker = 4
+// claimRounds is how many rounds of work (Concurrency jobs each) a lane leases in one claim
+// on SQLite, where one process owns the database: several rounds share one write (one commit
+// shared with whatever else is written then), and the lease (Options.Lease) is renewed while
+// they run. On PostgreSQL a lane leases only what it can run now, and claims again as each
+// job finishes: a job leased ahead would wait for this process's tracker calls when another
+// process sharing the database could run it, and, if this process died, for its lease to run
+// out.
+const claimRounds = 4
 
 // localConcurrency is how many jobs of the non-tracker lane run at once, at least.
 const localConcurrency = 16
 
-// runQueue claims one batch of due jobs of a lane and runs them, at most Concurrency at a time.
-// A batch never holds two jobs of one ordering key (the claim takes a key's earliest open job
-// only), so its jobs can run in any order.
+// runQueue runs a lane's due jobs, at most Concurrency at a time, until a claim finds none
+// and those it claimed are finished, and returns how many it ran. It claims again when it
+// holds few enough jobs (laneClaims); the jobs it holds are never claimed again meanwhile,
+// and no two jobs of one ordering key are held at once (the claim takes a key's earliest
+// open job only), so they can run in any order.
 func (e *Engine) runQueue(ctx context.Context, tracker string) (int, error) {
 	concurrency := e.opts.Concurrency
 	if tracker == "" {
@@ -270,44 +278,84 @@ func (e *Engine) runQueue(ctx context.Context, tracker string) (int, error) {
 		// receivers, not on a tracker's limits: more of its jobs share each commit.
 		concurrency = max(concurrency, localConcurrency)
 	}
-	jobs, err := e.opts.Store.ClaimJobs(ctx, e.owner, tracker, e.opts.Clock.Now(), e.opts.Lease, concurrency*claimsPerWorker)
-	if err != nil || len(jobs) == 0 {
-		return 0, err
+	most, refillAt := e.laneClaims(concurrency)
+	held := map[int64]bool{} // claimed and not finished: running, or waiting for a slot
+	var waiting []store.Job
+	running, ran := 0, 0
+	finished := make(chan int64, most)
+	claim := true // a claim may find work: none has come back empty since a job finished
+	var claimErr error
+	finish := func(id int64) {
+		delete(held, id)
+		running--
+		ran++
+		claim = true // the item's next job may be due now
 	}
-	next := make(chan store.Job, len(jobs))
-	for _, job := range jobs {
-		next <- job
-	}
-	close(next)
-	var wg gosync.WaitGroup
-	for range min(concurrency, len(jobs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for job := range next {
-				if ctx.Err() != nil {
-					return // stopping: the jobs not started are given back with the leases
-				}
-				e.runJob(ctx, job)
-			}
-		}()
-	}
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
 	// A job may wait long for its tracker's turn: its lease is renewed while it runs, so that
 	// no other worker takes it, and lapses within a lease when this process dies.
 	renew := time.NewTicker(e.opts.Lease / 3)
 	defer renew.Stop()
 	for {
+		// The jobs that finished while the lane claimed are all refilled by one claim.
+		for more := true; more; {
+			select {
+			case id := <-finished:
+				finish(id)
+			default:
+				more = false
+			}
+		}
+		if ctx.Err() != nil {
+			// Stopping: the jobs not started are given back with the leases.
+			for _, job := range waiting {
+				delete(held, job.ID)
+			}
+			waiting = nil
+		} else if claim && claimErr == nil && len(held) <= refillAt {
+			jobs, err := e.opts.Store.ClaimMoreJobs(ctx, e.owner, tracker, e.opts.Clock.Now(), e.opts.Lease,
+				most-len(held), slices.Collect(maps.Keys(held)))
+			claimErr = err
+			claim = len(jobs) > 0
+			for _, job := range jobs {
+				held[job.ID] = true
+			}
+			waiting = append(waiting, jobs...)
+		}
+		for ; running < concurrency && len(waiting) > 0; running++ {
+			job := waiting[0]
+			waiting = waiting[1:]
+			go func() {
+				e.runJob(ctx, job)
+				finished <- job.ID
+			}()
+		}
+		if len(held) == 0 {
+			return ran, claimErr
+		}
+		wake := e.wakes[tracker]
+		if len(held) > refillAt {
+			wake = nil // no room to claim: new work waits for a job to finish
+		}
 		select {
-		case <-finished:
-			return len(jobs), nil
+		case id := <-finished:
+			finish(id)
+		case <-wake:
+			claim = true
 		case <-renew.C:
 			if err := e.opts.Store.RenewLeases(ctx, e.owner, tracker, e.opts.Clock.Now().Add(e.opts.Lease)); err != nil && ctx.Err() == nil {
 				e.logger.Error("outbox lease renewal", slog.String("error", err.Error()))
 			}
 		}
 	}
+}
+
+// laneClaims is how many jobs a lane that runs concurrency at once holds at most, and how few
+// it must hold to claim more (claimRounds).
+func (e *Engine) laneClaims(concurrency int) (most, refillAt int) {
+	if e.opts.Store.Dialect() == store.Postgres {
+		return concurrency, concurrency - 1
+	}
+	return concurrency * claimRounds, 0
 }
 
 // errRetryLater asks for the job to be tried again after a while, without counting a failure.
