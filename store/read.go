@@ -24,16 +24,27 @@ type querier interface {
 // Postmortem returns one postmortem with its items, as the API shows it.
 // Its row and its items are read at one moment (readAtOnce): its state and its completion agree.
 func (s *Store) Postmortem(ctx context.Context, id string) (ft.PostmortemView, error) {
+	pm, _, err := s.postmortemAtOnce(ctx, id, false)
+	return pm, err
+}
+
+// postmortemAtOnce reads a postmortem and its items and, withHistory, its items' status
+// changes (by item id, oldest first), all at one moment (readAtOnce).
+func (s *Store) postmortemAtOnce(ctx context.Context, id string, withHistory bool) (ft.PostmortemView, map[string][]ft.HistoryEntry, error) {
 	var p PostmortemRecord
+	var history map[string][]ft.HistoryEntry
 	err := s.readAtOnce(ctx, func(q querier) error {
 		var err error
-		p, err = loadPostmortem(ctx, q, id, true)
+		if p, err = loadPostmortem(ctx, q, id, true); err != nil || !withHistory {
+			return err
+		}
+		history, err = readHistory(ctx, q, id)
 		return err
 	})
 	if err != nil {
-		return ft.PostmortemView{}, err
+		return ft.PostmortemView{}, nil, err
 	}
-	return p.View(), nil
+	return p.View(), history, nil
 }
 
 // readAtOnce runs read's queries in one read transaction of the page readers, so that they all
@@ -435,30 +446,11 @@ func decodeCursor(text string) (listCursor, error) {
 	return c, nil
 }
 
-// PostmortemHistory returns the status changes of every item of a postmortem, by item id,
-// oldest first, in one query.
-func (s *Store) PostmortemHistory(ctx context.Context, pmID string) (map[string][]ft.HistoryEntry, error) {
-	return readHistory(ctx, s.readDB, pmID)
-}
-
 // PostmortemWithHistory returns a postmortem, as Postmortem does, and its items' status changes,
-// as PostmortemHistory does, read at one moment (readAtOnce): each item's status is where its
-// last change took it, as the postmortem page shows them side by side.
+// by item id, oldest first, read at one moment: each item's status is where its last change
+// took it, as the postmortem page shows them side by side.
 func (s *Store) PostmortemWithHistory(ctx context.Context, id string) (ft.PostmortemView, map[string][]ft.HistoryEntry, error) {
-	var p PostmortemRecord
-	var history map[string][]ft.HistoryEntry
-	err := s.readAtOnce(ctx, func(q querier) error {
-		var err error
-		if p, err = loadPostmortem(ctx, q, id, true); err != nil {
-			return err
-		}
-		history, err = readHistory(ctx, q, id)
-		return err
-	})
-	if err != nil {
-		return ft.PostmortemView{}, nil, err
-	}
-	return p.View(), history, nil
+	return s.postmortemAtOnce(ctx, id, true)
 }
 
 func readHistory(ctx context.Context, q querier, pmID string) (map[string][]ft.HistoryEntry, error) {

@@ -109,7 +109,7 @@ func testApplyTicketEventRules(t *testing.T, db pgtest.Backend) {
 	if got.Sync != ft.SyncFailed || got.LastError == nil || !strings.Contains(*got.LastError, "acme/a#1 was deleted") {
 		t.Fatalf("after deletion: sync %s error %v", got.Sync, got.LastError)
 	}
-	byItem, _ := s.PostmortemHistory(ctx, "PM-1")
+	_, byItem, _ := s.PostmortemWithHistory(ctx, "PM-1")
 	h := byItem["AI-1"]
 	if len(h) != 2 || h[0].Source != "github" || h[0].Actor != "bob" || h[1].To != ft.StatusWontDo {
 		t.Fatalf("history %+v", h)

@@ -252,7 +252,7 @@ func (e *twEnv) item(pmID, itemID string) ft.ItemView {
 
 func (e *twEnv) history(pmID, itemID string) []ft.HistoryEntry {
 	e.t.Helper()
-	byItem, err := e.st.PostmortemHistory(e.ctx, pmID)
+	_, byItem, err := e.st.PostmortemWithHistory(e.ctx, pmID)
 	if err != nil {
 		e.t.Fatal(err)
 	}

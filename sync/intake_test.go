@@ -205,7 +205,7 @@ func testIntakeCreatedUnchangedRevised(t *testing.T, db pgtest.Backend) {
 	if got := e.jobs(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("jobs = %v; want %v", got, want)
 	}
-	byItem, err := s.PostmortemHistory(ctx, "PM-1")
+	_, byItem, err := s.PostmortemWithHistory(ctx, "PM-1")
 	hist := byItem["AI-2"]
 	if err != nil || len(hist) != 2 || hist[0].To != ft.StatusWontDo || hist[1].To != ft.StatusOpen {
 		t.Fatalf("history of AI-2 = %+v, %v", hist, err)
