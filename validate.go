@@ -315,6 +315,11 @@ var emailRE = regexp.MustCompile(`^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-
 // written, and its ticket gets no assignee.
 func IsEmail(owner string) bool { return emailRE.MatchString(owner) }
 
+// StorableText reports whether s is text that both databases can store: valid UTF-8 without
+// a NUL, which PostgreSQL's text cannot hold. Every stored id, owner, team and severity is
+// (intake refuses anything else), so a value that is not matches nothing stored.
+func StorableText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
+
 func utc(t *time.Time) *time.Time {
 	if t == nil {
 		return nil

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
 	ft "github.com/followthrough/followthrough"
 )
@@ -181,13 +180,13 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-// storableText is s as text that both databases keep alike. PostgreSQL refuses text that holds
-// a NUL or is not UTF-8 (22021), and a tracker's JSON may carry one ("\u0000" in a login), so
-// NULs are dropped and invalid bytes become U+FFFD, on SQLite too. Text from outside that the
-// store keeps passes through it where it is written, so that a write never fails for it (and
-// is not retried for ever).
-func storableText(s string) string {
-	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+// toStorableText is s as text that both databases keep alike (ft.StorableText). PostgreSQL
+// refuses text that holds a NUL or is not UTF-8 (22021), and a tracker's JSON may carry one
+// ("\u0000" in a login), so NULs are dropped and invalid bytes become U+FFFD, on SQLite too.
+// Text from outside that the store keeps passes through it where it is written, so that a
+// write never fails for it (and is not retried for ever).
+func toStorableText(s string) string {
+	if ft.StorableText(s) {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")

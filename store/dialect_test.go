@@ -122,8 +122,8 @@ func TestStorableText(t *testing.T) {
 		{"both\x00\xc3", "both\uFFFD"},
 	}
 	for _, tc := range tests {
-		if got := storableText(tc.in); got != tc.want {
-			t.Errorf("storableText(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := toStorableText(tc.in); got != tc.want {
+			t.Errorf("toStorableText(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -274,7 +274,7 @@ func setItemStatus(ctx context.Context, tx *Tx, pmID, itemID string, from, to ft
 	if from == to {
 		return nil
 	}
-	actor = storableText(actor)
+	actor = toStorableText(actor)
 	nowText := formatTime(now)
 	// A change from unfinished into finished also sets when the item finished (the latest such
 	// change; migrations 0009 and 0015), which /insights reads. SET reads the row as it was.

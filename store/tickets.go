@@ -25,7 +25,7 @@ type TicketRecord struct {
 // foldCase a key that differs only in case matches too (for trackers whose names are
 // case-insensitive). ok is false when followthrough has no such ticket.
 func FindTicket(ctx context.Context, tx *Tx, ref ft.TicketRef, foldCase bool) (t TicketRecord, ok bool, err error) {
-	if storableText(ref.Key) != ref.Key {
+	if !ft.StorableText(ref.Key) {
 		// No stored key holds what no database can store: asking PostgreSQL would fail.
 		return t, false, nil
 	}

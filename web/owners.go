@@ -99,7 +99,7 @@ func (s *Server) ownerPage(c echo.Context, format string) error {
 
 // ownerAnswer is the page of what email owes, in format.
 func (s *Server) ownerAnswer(c echo.Context, format, email string) error {
-	if !storableText(email) {
+	if !ft.StorableText(email) {
 		return badRequest("email must be UTF-8 text without NUL characters")
 	}
 	now := s.now()

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -95,16 +93,11 @@ func listFilter(q url.Values, defaultLimit int) (ft.ListFilter, error) {
 	return f, nil
 }
 
-// storableText reports whether s could be stored text: valid UTF-8 without NUL, as every stored
-// id, owner, team and severity is (intake refuses anything else, and PostgreSQL's text cannot
-// hold it, so a query given such a value fails instead of matching nothing).
-func storableText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
-
 // textFilters is a 400 naming the first filter, given as name and value pairs, whose value is
 // not storable text: no stored value can equal it.
 func textFilters(pairs ...string) error {
 	for i := 0; i+1 < len(pairs); i += 2 {
-		if !storableText(pairs[i+1]) {
+		if !ft.StorableText(pairs[i+1]) {
 			return badRequest("%s must be UTF-8 text without NUL characters", pairs[i])
 		}
 	}
@@ -115,7 +108,7 @@ func textFilters(pairs ...string) error {
 // nothing stored, so it is unknown (404) without asking the reader.
 func idParam(c echo.Context, name, what string) (string, error) {
 	v := c.Param(name)
-	if !storableText(v) {
+	if !ft.StorableText(v) {
 		return "", fmt.Errorf("%s %q: %w", what, v, ft.ErrNotFound)
 	}
 	return v, nil

@@ -79,7 +79,7 @@ func (s *Server) githubWebhook(c echo.Context) error {
 		return badRequest("missing %s header", headerGitHubDelivery)
 	case len(delivery) > maxDeliveryID:
 		return badRequest("%s is longer than %d characters", headerGitHubDelivery, maxDeliveryID)
-	case !storableText(delivery):
+	case !ft.StorableText(delivery):
 		return badRequest("%s must be UTF-8 text without NUL characters", headerGitHubDelivery)
 	}
 	if !githubEvents[event] {
@@ -169,7 +169,7 @@ func (s *Server) jiraWebhook(c echo.Context) error {
 	if len(delivery) > maxDeliveryID {
 		return badRequest("the delivery id is longer than %d characters", maxDeliveryID)
 	}
-	if !storableText(delivery) {
+	if !ft.StorableText(delivery) {
 		return badRequest("the delivery id (%s, else the issue key, event and timestamp) must be UTF-8 text without NUL characters", headerJiraIdentifier)
 	}
 	return s.recordWebhook(c, ft.SourceJira, delivery, env.WebhookEvent, body)
