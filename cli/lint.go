@@ -132,7 +132,7 @@ func (l Linter) Lint(name string, format Format, body []byte) *Report {
 	}
 	for i, it := range r.Document.ActionItems {
 		field := fmt.Sprintf("action_items[%d]", i)
-		if it.Owner != "" && !markdown.IsEmail(it.Owner) {
+		if it.Owner != "" && !ft.IsEmail(it.Owner) {
 			r.warn(r.Line(field), fmt.Sprintf("owner %q is not an email and not in people: the ticket gets no assignee", it.Owner))
 		}
 	}

@@ -125,11 +125,7 @@ func (boundedLinkReferences) Transform(node *ast.Paragraph, reader text.Reader, 
 		parser.LinkReferenceParagraphTransformer.Transform(node, reader, pc)
 		return
 	}
-	budget, ok := pc.Get(linkReferenceBudgetKey).(*linkReferenceBudget)
-	if !ok {
-		budget = &linkReferenceBudget{refused: -1}
-		pc.Set(linkReferenceBudgetKey, budget)
-	}
+	budget := pc.Get(linkReferenceBudgetKey).(*linkReferenceBudget) // set by defuse, blockParser's one caller
 	// Every definition starts a line of its own with "[": their number times the lines is
 	// what goldmark may scan.
 	starts := 0

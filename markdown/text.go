@@ -249,10 +249,6 @@ func joinParagraphs(parts ...string) string {
 	return strings.Join(out, "\n\n")
 }
 
-// IsEmail reports whether an owner is an email address, as the owner rule reads one: anything
-// else (an @login or a name that people does not know) leaves the ticket without an assignee.
-func IsEmail(owner string) bool { return ft.IsEmail(owner) }
-
 // owners maps how documents name people to the owner an item gets.
 type owners struct {
 	people   []config.Person
