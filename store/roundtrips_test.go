@@ -1,86 +1,17 @@
 package store
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
-	"io"
-	"net"
-	"net/url"
-	"sync/atomic"
 	"testing"
 
 	"github.com/followthrough/followthrough/internal/pgtest"
 )
 
-// roundTripRelay relays connections to a PostgreSQL server on loopback and counts the
-// server's ReadyForQuery messages: the protocol ends each round trip with one.
-type roundTripRelay struct {
-	target string
-	ready  atomic.Int64
-}
-
-// newRoundTripRelay starts a relay to database's server and returns it with database's URL
-// through it (without TLS, so that the relay can read the messages).
-func newRoundTripRelay(t *testing.T, database string) (*roundTripRelay, string) {
-	t.Helper()
-	u, err := url.Parse(database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &roundTripRelay{target: u.Host}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			client, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			server, err := net.Dial("tcp", r.target)
-			if err != nil {
-				client.Close()
-				continue
-			}
-			go func() { _, _ = io.Copy(server, client); server.Close() }()
-			go func() { r.countReady(client, server); client.Close() }()
-		}
-	}()
-	u.Host = ln.Addr().String()
-	q := u.Query()
-	q.Set("sslmode", "disable")
-	u.RawQuery = q.Encode()
-	return r, u.String()
-}
-
-// countReady copies the server's messages to the client, counting ReadyForQuery ('Z').
-func (r *roundTripRelay) countReady(client io.Writer, server io.Reader) {
-	in := bufio.NewReader(server)
-	header := make([]byte, 5) // type, then the length of the rest and itself
-	for {
-		if _, err := io.ReadFull(in, header); err != nil {
-			return
-		}
-		if header[0] == 'Z' {
-			r.ready.Add(1)
-		}
-		if _, err := client.Write(header); err != nil {
-			return
-		}
-		if _, err := io.CopyN(client, in, int64(binary.BigEndian.Uint32(header[1:]))-4); err != nil {
-			return
-		}
-	}
-}
-
 // TestWriteRoundTrips: on PostgreSQL a write of one statement costs three round trips, its
 // BEGIN (which also makes it prefer index scans: indexFirstConn), the statement and the
 // COMMIT. Setting the planner apart cost a fourth.
 func TestWriteRoundTrips(t *testing.T) {
-	relay, database := newRoundTripRelay(t, pgtest.URL(t))
+	relay, database := pgtest.NewRoundTripRelay(t, pgtest.URL(t))
 	s := openAt(t, database)
 	ctx := context.Background()
 	if err := s.Write(ctx, func(tx *Tx) error {
@@ -92,11 +23,11 @@ func TestWriteRoundTrips(t *testing.T) {
 	// connection idle for a second is pinged before it is used again.
 	fewest := int64(-1)
 	for range 5 {
-		before := relay.ready.Load()
+		before := relay.RoundTrips()
 		if err := s.Write(ctx, func(tx *Tx) error { return RescheduleJob(ctx, tx, 1, t0) }); err != nil {
 			t.Fatal(err)
 		}
-		if n := relay.ready.Load() - before; fewest < 0 || n < fewest {
+		if n := relay.RoundTrips() - before; fewest < 0 || n < fewest {
 			fewest = n
 		}
 	}

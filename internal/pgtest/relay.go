@@ -1,10 +1,13 @@
 package pgtest
 
 import (
+	"bufio"
+	"encoding/binary"
 	"io"
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -19,22 +22,47 @@ type Relay struct {
 	mu    sync.Mutex
 	ln    net.Listener
 	conns []net.Conn
+
+	countTrips bool         // count the server's ReadyForQuery messages (NewRoundTripRelay)
+	trips      atomic.Int64 // how many
 }
 
 // NewRelay starts a relay to database's server and returns it with database's URL through it.
 // The relay is cut when the test ends.
 func NewRelay(t testing.TB, database string) (*Relay, string) {
+	return newRelay(t, database, false)
+}
+
+// NewRoundTripRelay is NewRelay counting round trips (RoundTrips); its URL turns TLS off, so
+// that the relay can read the server's messages.
+func NewRoundTripRelay(t testing.TB, database string) (*Relay, string) {
+	r, through := newRelay(t, database, true)
+	u, err := url.Parse(through)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("sslmode", "disable")
+	u.RawQuery = q.Encode()
+	return r, u.String()
+}
+
+func newRelay(t testing.TB, database string, countTrips bool) (*Relay, string) {
 	t.Helper()
 	u, err := url.Parse(database)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Relay{t: t, target: u.Host}
+	r := &Relay{t: t, target: u.Host, countTrips: countTrips}
 	r.Listen("127.0.0.1:0")
 	t.Cleanup(r.Cut)
 	u.Host = r.Addr
 	return r, u.String()
 }
+
+// RoundTrips is how many round trips a relay of NewRoundTripRelay has seen end: the protocol
+// ends each with a ReadyForQuery message from the server.
+func (r *Relay) RoundTrips() int64 { return r.trips.Load() }
 
 // Listen relays connections made to addr (the relay's own again, after Cut).
 func (r *Relay) Listen(addr string) {
@@ -60,7 +88,7 @@ func (r *Relay) Listen(addr string) {
 			r.conns = append(r.conns, c, server)
 			r.mu.Unlock()
 			go func() { _, _ = io.Copy(server, c); server.Close() }()
-			go func() { _, _ = io.Copy(c, server); c.Close() }()
+			go func() { r.fromServer(c, server); c.Close() }()
 		}
 	}()
 }
@@ -74,4 +102,29 @@ func (r *Relay) Cut() {
 		c.Close()
 	}
 	r.conns = nil
+}
+
+// fromServer copies the server's messages to the client, counting ReadyForQuery ('Z') when
+// the relay counts round trips.
+func (r *Relay) fromServer(client io.Writer, server io.Reader) {
+	if !r.countTrips {
+		_, _ = io.Copy(client, server)
+		return
+	}
+	in := bufio.NewReader(server)
+	header := make([]byte, 5) // type, then the length of the rest and itself
+	for {
+		if _, err := io.ReadFull(in, header); err != nil {
+			return
+		}
+		if header[0] == 'Z' {
+			r.trips.Add(1)
+		}
+		if _, err := client.Write(header); err != nil {
+			return
+		}
+		if _, err := io.CopyN(client, in, int64(binary.BigEndian.Uint32(header[1:]))-4); err != nil {
+			return
+		}
+	}
 }
