@@ -34,6 +34,21 @@ func plan(t *testing.T, s *Store, query string, args ...any) string {
 	return strings.Join(lines, "\n")
 }
 
+// planPostgres is PostgreSQL's EXPLAIN (COSTS OFF) of query, one step a line, planned as the
+// reads and the claims run it: on the pool, outside a write (whose enable_seqscan is off).
+func planPostgres(t *testing.T, s *Store, query string, args ...any) []string {
+	t.Helper()
+	rows, err := s.readDB.QueryContext(context.Background(), "EXPLAIN (COSTS OFF) "+query, args...)
+	if err != nil {
+		t.Fatalf("explain %s: %v", query, err)
+	}
+	steps, err := collect(rows, scanString)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return steps
+}
+
 // fullScan finds a step that reads a whole table rather than through an index.
 var fullScan = regexp.MustCompile(`(?m)^SCAN (\w+)$`)
 

@@ -492,17 +492,7 @@ func TestClaimPlanPostgres(t *testing.T) {
 	}
 	lookup := regexp.MustCompile(`Index (Only )?Scan using outbox_open_item on outbox e\s+Index Cond: \(\(postmortem_id = o\.postmortem_id\) AND \(item_id = o\.item_id\) AND \(id < o\.id\)\)`)
 	for _, lane := range []string{"", "github"} {
-		var p []string
-		if err := s.Write(ctx, func(tx *Tx) error {
-			rows, err := tx.query(ctx, "EXPLAIN (COSTS OFF) "+claimJobsPostgresSQL, "w", "u", "n", "w", textList{"1"}, lane, "n", "n", "w", textList{"1"}, 64)
-			if err != nil {
-				return err
-			}
-			p, err = collect(rows, scanString)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		p := planPostgres(t, s, claimJobsPostgresSQL, "w", "u", "n", "w", textList{"1"}, lane, "n", "n", "w", textList{"1"}, 64)
 		plan := strings.Join(p, "\n")
 		// One step a line, without the indent and arrow that nest it.
 		for i := range p {

@@ -370,19 +370,7 @@ func TestWalkPlansPostgres(t *testing.T) {
 		{"last move", "SELECT " + lastMoveQuery, nil, []string{"Index Only Scan Backward using postmortems_moved"}},
 		{"unmoved", unmoved, unmovedArgs, []string{"Index Scan using postmortems_list"}},
 	} {
-		var steps []string
-		err := s.Write(ctx, func(tx *Tx) error {
-			rows, err := tx.query(ctx, "EXPLAIN (COSTS OFF) "+q.sql, q.args...)
-			if err != nil {
-				return err
-			}
-			steps, err = collect(rows, scanString)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan := strings.Join(steps, "\n")
+		plan := strings.Join(planPostgres(t, s, q.sql, q.args...), "\n")
 		for _, want := range q.uses {
 			if !strings.Contains(plan, want) || strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Sort") {
 				t.Errorf("%s: the plan lacks %q, or scans or sorts:\n%s", q.name, want, plan)
