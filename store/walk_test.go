@@ -23,6 +23,20 @@ func reviseSignOff(ctx context.Context, s *Store, id string, n int, signedOff ti
 	return s.Write(ctx, func(tx *Tx) error { return ApplyIntake(ctx, tx, plan, now) })
 }
 
+// intakeSigned stores postmortems PM-0 to PM-<n-1>, without items, PM-i signed off i steps
+// after t0.
+func intakeSigned(t *testing.T, s *Store, n int, step time.Duration) {
+	t.Helper()
+	for i := range n {
+		doc := testDoc(fmt.Sprintf("PM-%d", i))
+		signed := t0.Add(time.Duration(i) * step)
+		doc.SignedOffAt = &signed
+		if err := intakeNew(context.Background(), s, doc, nil, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestListWalkSeesEachPostmortemOnce(t *testing.T) {
 	forEachBackend(t, testListWalkSeesEachPostmortemOnce)
 }
@@ -134,14 +148,7 @@ func TestListCursorForms(t *testing.T) { forEachBackend(t, testListCursorForms) 
 func testListCursorForms(t *testing.T, db backend) {
 	s := db.open(t)
 	ctx := context.Background()
-	for i := range 4 {
-		doc := testDoc(fmt.Sprintf("PM-%d", i))
-		signed := t0.Add(time.Duration(i) * time.Hour)
-		doc.SignedOffAt = &signed
-		if err := intakeNew(ctx, s, doc, nil, t0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	intakeSigned(t, s, 4, time.Hour)
 	if err := reviseSignOff(ctx, s, "PM-0", 2, t0.Add(-time.Hour), t0); err != nil { // move 1
 		t.Fatal(err)
 	}
@@ -223,14 +230,7 @@ func TestListWalkAfterMigration(t *testing.T) { forEachBackend(t, testListWalkAf
 func testListWalkAfterMigration(t *testing.T, db backend) {
 	s := db.open(t)
 	ctx := context.Background()
-	for i := range 3 {
-		doc := testDoc(fmt.Sprintf("PM-%d", i))
-		signed := t0.Add(time.Duration(i) * time.Hour)
-		doc.SignedOffAt = &signed
-		if err := intakeNew(ctx, s, doc, nil, t0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	intakeSigned(t, s, 3, time.Hour)
 	// PM-2 is revised twice before the migration: its key is PM-2's of revision 3.
 	for n, h := range []int{-5, 2} {
 		if err := reviseSignOff(ctx, s, "PM-2", n+2, t0.Add(time.Duration(h)*time.Hour), t0); err != nil {
@@ -294,14 +294,7 @@ func TestListWalkOfTooManyMovesReadsOnAsOfNow(t *testing.T) {
 	ctx := context.Background()
 	defer func(was int64) { maxWalkMoves = was }(maxWalkMoves)
 	maxWalkMoves = 2
-	for i := range 4 {
-		doc := testDoc(fmt.Sprintf("PM-%d", i))
-		signed := t0.Add(time.Duration(i) * time.Hour)
-		doc.SignedOffAt = &signed
-		if err := intakeNew(ctx, s, doc, nil, t0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	intakeSigned(t, s, 4, time.Hour)
 	_, next, err := s.ListPostmortems(ctx, ft.ListFilter{Limit: 1}) // PM-3
 	if err != nil {
 		t.Fatal(err)
@@ -342,23 +335,16 @@ func ids(pms []ft.PostmortemView) []string {
 func TestWalkPlansPostgres(t *testing.T) {
 	s := openAt(t, pgtest.URL(t))
 	ctx := context.Background()
-	for i := range 500 {
-		doc := testDoc(fmt.Sprintf("PM-%04d", i))
-		signed := t0.Add(time.Duration(i) * time.Minute)
-		doc.SignedOffAt = &signed
-		if err := intakeNew(ctx, s, doc, nil, t0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	intakeSigned(t, s, 500, time.Minute)
 	for i := range 5 {
-		if err := reviseSignOff(ctx, s, fmt.Sprintf("PM-%04d", i*7), 2, t0.Add(-time.Hour), t0); err != nil {
+		if err := reviseSignOff(ctx, s, fmt.Sprintf("PM-%d", i*7), 2, t0.Add(-time.Hour), t0); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := s.writeDB.ExecContext(ctx, "ANALYZE"); err != nil {
 		t.Fatal(err)
 	}
-	after := &listCursor{sortAt: formatTime(t0.Add(250 * time.Minute)), id: "PM-0250", began: 2}
+	after := &listCursor{sortAt: formatTime(t0.Add(250 * time.Minute)), id: "PM-250", began: 2}
 	unmoved, unmovedArgs := listQuery(ft.ListFilter{}, after, 2, 51)
 	for _, q := range []struct {
 		name, sql string
