@@ -154,6 +154,32 @@ func rowIDs(body []byte) []string {
 	return out
 }
 
+var nextLink = regexp.MustCompile(`<a href="([^"]+)" rel="next">`)
+
+// walkPages follows the status page's next links from path, reading at most pages pages, and
+// returns the ids of their rows in order. between, if given, is called with each next link's
+// path (and how many pages were read) before it is followed.
+func (e *env) walkPages(path string, pages int, between func(read int, next string)) []string {
+	e.t.Helper()
+	var seen []string
+	for read := 1; read <= pages; read++ {
+		r := e.page(path)
+		if r.status != http.StatusOK {
+			e.t.Fatalf("%s: %d %s", path, r.status, r.body)
+		}
+		seen = append(seen, rowIDs(r.body)...)
+		m := nextLink.FindSubmatch(r.body)
+		if m == nil {
+			break
+		}
+		path = html.UnescapeString(string(m[1]))
+		if between != nil {
+			between(read, path)
+		}
+	}
+	return seen
+}
+
 func checkPageHeaders(t *testing.T, r response) {
 	t.Helper()
 	want := map[string]string{
@@ -549,24 +575,11 @@ func TestPostmortemPage(t *testing.T) {
 func TestStatusPagePaging(t *testing.T) {
 	e := newEnv(t, testConfig)
 	seedPages(t, e)
-	next := regexp.MustCompile(`<a href="([^"]+)" rel="next">`)
-	var seen []string
-	path := "/?limit=1&team=search"
-	for range 5 {
-		r := e.page(path)
-		if r.status != http.StatusOK {
-			t.Fatalf("%s: %d %s", path, r.status, r.body)
+	seen := e.walkPages("/?limit=1&team=search", 5, func(_ int, next string) {
+		if !strings.Contains(next, "team=search") || !strings.Contains(next, "cursor=") {
+			e.t.Fatalf("next link %q loses the filter or has no cursor", next)
 		}
-		seen = append(seen, rowIDs(r.body)...)
-		m := next.FindSubmatch(r.body)
-		if m == nil {
-			break
-		}
-		path = html.UnescapeString(string(m[1]))
-		if !strings.Contains(path, "team=search") || !strings.Contains(path, "cursor=") {
-			t.Fatalf("next link %q loses the filter or has no cursor", path)
-		}
-	}
+	})
 	if !slices.Equal(seen, []string{"PM-D", "PM-B"}) {
 		t.Fatalf("pages gave %v", seen)
 	}

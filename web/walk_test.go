@@ -2,10 +2,8 @@ package web
 
 import (
 	"fmt"
-	"html"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -67,25 +65,6 @@ func TestCursorWalksSeeEachPostmortemOnce(t *testing.T) {
 			}
 			return seen
 		}
-		next := regexp.MustCompile(`<a href="([^"]+)" rel="next">`)
-		pageWalk := func() []string {
-			var seen []string
-			path := "/?limit=2"
-			for round := 1; round < 10; round++ {
-				r := e.page(path)
-				if r.status != http.StatusOK {
-					t.Fatalf("%s: %d %s", path, r.status, r.body)
-				}
-				seen = append(seen, rowIDs(r.body)...)
-				m := next.FindSubmatch(r.body)
-				if m == nil {
-					break
-				}
-				moves(round)
-				path = html.UnescapeString(string(m[1]))
-			}
-			return seen
-		}
 		if seen := apiWalk(); !slices.Equal(seen, want) {
 			t.Errorf("the API's pages gave %v, want %v", seen, want)
 		}
@@ -98,7 +77,7 @@ func TestCursorWalksSeeEachPostmortemOnce(t *testing.T) {
 			signOff(fmt.Sprintf("PM-%d", i), i)
 		}
 		want = []string{"PM-5", "PM-4", "PM-3", "PM-2", "PM-1", "PM-0"}
-		if seen := pageWalk(); !slices.Equal(seen, want) {
+		if seen := e.walkPages("/?limit=2", 10, func(read int, _ string) { moves(read) }); !slices.Equal(seen, want) {
 			t.Errorf("the status page's next links gave %v, want %v", seen, want)
 		}
 	})
