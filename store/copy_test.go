@@ -57,7 +57,7 @@ func fillForCopy(t *testing.T, s *Store, prefix string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := s.ClaimJobs(ctx, "test", "github", t0.Add(time.Hour), time.Minute, 1)
+	jobs, err := s.ClaimJobs(ctx, "test", "github", t0.Add(time.Hour), time.Minute, 1, nil)
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("claim: %v %v", jobs, err)
 	}
@@ -302,7 +302,7 @@ func TestCopyRefusesRunningPostgres(t *testing.T) {
 	from := pgtest.URL(t)
 	src := openAt(t, from)
 	fillForCopy(t, src, "PM")
-	if _, err := src.ClaimJobs(ctx, "a-process", "github", time.Now(), time.Minute, 1); err != nil {
+	if _, err := src.ClaimJobs(ctx, "a-process", "github", time.Now(), time.Minute, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	to := filepath.Join(t.TempDir(), "to.db")

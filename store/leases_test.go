@@ -21,15 +21,15 @@ func testReleaseLeasesOf(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	now := t0.Add(time.Minute)
-	stopping, _ := s.ClaimJobs(ctx, "stopping", "github", now, time.Hour, 1)
-	staying, _ := s.ClaimJobs(ctx, "staying", "github", now, time.Hour, 1)
+	stopping, _ := s.ClaimJobs(ctx, "stopping", "github", now, time.Hour, 1, nil)
+	staying, _ := s.ClaimJobs(ctx, "staying", "github", now, time.Hour, 1, nil)
 	if len(stopping) != 1 || len(staying) != 1 {
 		t.Fatalf("claimed %v and %v", stopping, staying)
 	}
 	if err := s.ReleaseLeasesOf(ctx, "stopping"); err != nil {
 		t.Fatal(err)
 	}
-	next, err := s.ClaimJobs(ctx, "next", "github", now, time.Hour, 2)
+	next, err := s.ClaimJobs(ctx, "next", "github", now, time.Hour, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,13 +38,13 @@ func testReleaseLeasesOf(t *testing.T, b backend) {
 	}
 }
 
-// TestClaimMoreJobs: a worker claiming while it runs some of its lane's jobs claims none of
+// TestClaimJobsOfAWorkerHolding: a worker claiming while it runs some of its lane's jobs claims none of
 // those again, but does take back a job of its own whose lease outlived it (its outcome was
 // not written); and a given-up job queued again waits while a later job of its item is among
 // those the worker runs, in the same lane as in another.
-func TestClaimMoreJobs(t *testing.T) { forEachBackend(t, testClaimMoreJobs) }
+func TestClaimJobsOfAWorkerHolding(t *testing.T) { forEachBackend(t, testClaimJobsOfAWorkerHolding) }
 
-func testClaimMoreJobs(t *testing.T, b backend) {
+func testClaimJobsOfAWorkerHolding(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := b.open(t)
 	err := s.Write(ctx, func(tx *Tx) error {
@@ -60,7 +60,7 @@ func testClaimMoreJobs(t *testing.T, b backend) {
 	now := t0.Add(time.Second)
 	claim := func(held ...int64) []int64 {
 		t.Helper()
-		jobs, err := s.ClaimMoreJobs(ctx, "w", "github", now, time.Hour, 10, held)
+		jobs, err := s.ClaimJobs(ctx, "w", "github", now, time.Hour, 10, held)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -104,19 +104,13 @@ const claimJobsSQL = `UPDATE outbox SET lease_owner = ?, lease_until = ?
 		COALESCE(last_error, ''), created_at`
 
 // ClaimJobs leases up to limit due jobs of one tracker ("" for non-tracker work) for a worker
-// that holds none of that tracker's jobs (ClaimMoreJobs for one that does). A job waits
-// while an earlier unfinished job of the same item (or, for postmortem-wide jobs, the same
-// postmortem; for a webhook, the same ticket) exists, so an item's work runs in the order it
-// was queued. The lease is written in the group commit, beside whatever else is being
-// written at that moment.
-func (s *Store) ClaimJobs(ctx context.Context, owner, tracker string, now time.Time, lease time.Duration, limit int) ([]Job, error) {
-	return s.ClaimMoreJobs(ctx, owner, tracker, now, lease, limit, nil)
-}
-
-// ClaimMoreJobs is ClaimJobs for a worker that holds the jobs held of the tracker's lane
-// (running, or claimed and about to run): it claims none of them again, and no job of an item
-// while a later job of that item is among them (see claimJobsSQL).
-func (s *Store) ClaimMoreJobs(ctx context.Context, owner, tracker string, now time.Time, lease time.Duration, limit int, held []int64) ([]Job, error) {
+// that holds the jobs held of that lane (running, or claimed and about to run; none for a
+// worker that holds none): it claims none of them again, and no job of an item while a later
+// job of that item is among them (see claimJobsSQL). A job waits while an earlier unfinished
+// job of the same item (or, for postmortem-wide jobs, the same postmortem; for a webhook, the
+// same ticket) exists, so an item's work runs in the order it was queued. The lease is
+// written in the group commit, beside whatever else is being written at that moment.
+func (s *Store) ClaimJobs(ctx context.Context, owner, tracker string, now time.Time, lease time.Duration, limit int, held []int64) ([]Job, error) {
 	heldIDs := make(textList, len(held))
 	for i, id := range held {
 		heldIDs[i] = strconv.FormatInt(id, 10)

@@ -34,7 +34,7 @@ func BenchmarkClaimWithDoneHistory(b *testing.B) {
 			for i := range b.N {
 				// Each claim comes after the previous one's lease ran out, so it finds the same jobs.
 				now := t0.Add(time.Duration(i+1) * 2 * time.Minute)
-				jobs, err := s.ClaimJobs(ctx, "bench", "github", now, time.Minute, 16)
+				jobs, err := s.ClaimJobs(ctx, "bench", "github", now, time.Minute, 16, nil)
 				if err != nil || len(jobs) != 16 {
 					b.Fatalf("claimed %d, %v", len(jobs), err)
 				}

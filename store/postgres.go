@@ -338,7 +338,7 @@ const claimJobsPostgresSQL = `UPDATE outbox SET lease_owner = ?, lease_until = ?
 	RETURNING id, kind, postmortem_id, item_id, tracker, payload, attempts,
 		COALESCE(last_error, ''), created_at`
 
-// claimJobsPostgres is ClaimMoreJobs for processes sharing a database. The claims of all of them
+// claimJobsPostgres is ClaimJobs for processes sharing a database. The claims of all of them
 // take turns, under a transaction-level advisory lock, and each runs at READ COMMITTED, so
 // that it sees every claim committed before it: a job is leased to one process, and an item's
 // next job cannot be claimed while an earlier one is unfinished (leased or not), so no two

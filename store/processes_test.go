@@ -63,7 +63,7 @@ func TestClaimsOfTwoProcessesNeverShareAJobNorAnItem(t *testing.T) {
 				defer wg.Done()
 				idle := 0
 				for idle < 20 {
-					jobs, err := s.ClaimJobs(ctx, worker, "github", t0, time.Hour, 2)
+					jobs, err := s.ClaimJobs(ctx, worker, "github", t0, time.Hour, 2, nil)
 					if err != nil {
 						mu.Lock()
 						problem("%s: claim: %v", worker, err)
@@ -141,16 +141,16 @@ func TestLeaseOfADeadProcessPassesToAnother(t *testing.T) {
 	queueItemJobs(t, dead, 2, 1)
 	ctx := context.Background()
 	const lease = 30 * time.Second
-	claimed, err := dead.ClaimJobs(ctx, "dead", "github", t0, lease, 10)
+	claimed, err := dead.ClaimJobs(ctx, "dead", "github", t0, lease, 10, nil)
 	if err != nil || len(claimed) != 2 {
 		t.Fatalf("claimed %d jobs, %v; want 2", len(claimed), err)
 	}
 	dead.Close()
 
-	if jobs, err := alive.ClaimJobs(ctx, "alive", "github", t0.Add(lease-time.Second), lease, 10); err != nil || len(jobs) != 0 {
+	if jobs, err := alive.ClaimJobs(ctx, "alive", "github", t0.Add(lease-time.Second), lease, 10, nil); err != nil || len(jobs) != 0 {
 		t.Fatalf("before the lease ran out: claimed %d jobs, %v; want none", len(jobs), err)
 	}
-	jobs, err := alive.ClaimJobs(ctx, "alive", "github", t0.Add(lease+time.Millisecond), lease, 10)
+	jobs, err := alive.ClaimJobs(ctx, "alive", "github", t0.Add(lease+time.Millisecond), lease, 10, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestLeaseOfADeadProcessPassesToAnother(t *testing.T) {
 	if err := alive.RenewLeases(ctx, "alive", "github", later.Add(2*lease)); err != nil {
 		t.Fatal(err)
 	}
-	if jobs, err := alive.ClaimJobs(ctx, "third", "github", later.Add(lease+time.Second), lease, 10); err != nil || len(jobs) != 0 {
+	if jobs, err := alive.ClaimJobs(ctx, "third", "github", later.Add(lease+time.Second), lease, 10, nil); err != nil || len(jobs) != 0 {
 		t.Fatalf("after a renewal: claimed %d jobs, %v; want none", len(jobs), err)
 	}
 }
@@ -225,7 +225,7 @@ func testARequeuedJobWaitsForTheItemsRunningJob(t *testing.T, db backend) {
 	}
 	claim := func(owner, lane string, now time.Time) []Job {
 		t.Helper()
-		jobs, err := s.ClaimJobs(ctx, owner, lane, now, time.Minute, 10)
+		jobs, err := s.ClaimJobs(ctx, owner, lane, now, time.Minute, 10, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

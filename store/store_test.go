@@ -305,7 +305,7 @@ func testPruneKeepsUnfinishedJobs(t *testing.T, db backend) {
 	if err := intakeNew(ctx, s, testDoc("PM-1", item("AI-1", "x"), item("AI-2", "y")), targets(2, repoA), t0); err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := s.ClaimJobs(ctx, "w", "github", t0, time.Minute, 10)
+	jobs, err := s.ClaimJobs(ctx, "w", "github", t0, time.Minute, 10, nil)
 	if err != nil || len(jobs) != 2 {
 		t.Fatalf("claimed %d, %v", len(jobs), err)
 	}
@@ -503,7 +503,7 @@ func TestClaimPlanPostgres(t *testing.T) {
 			t.Errorf("lane %q: the claim does not look up each job's item in outbox_open_item:\n%s", lane, plan)
 		}
 	}
-	webhooks, err := s.ClaimJobs(ctx, "w", "", t0.Add(time.Minute), time.Minute, 64)
+	webhooks, err := s.ClaimJobs(ctx, "w", "", t0.Add(time.Minute), time.Minute, 64, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,7 +517,7 @@ func TestClaimPlanPostgres(t *testing.T) {
 	if len(webhooks) != 10 || webhooks[0].ID > webhooks[9].ID || webhooks[9].ItemID != "webhook:github:acme/api#9" {
 		t.Errorf("claimed %d webhook jobs, want the first of each of 10 tickets: %+v", len(webhooks), webhooks)
 	}
-	creates, err := s.ClaimJobs(ctx, "w", "github", t0.Add(time.Minute), time.Minute, 64)
+	creates, err := s.ClaimJobs(ctx, "w", "github", t0.Add(time.Minute), time.Minute, 64, nil)
 	if err != nil || len(creates) != 64 || creates[0].PostmortemID != "PM-new-0" {
 		t.Errorf("claimed %d create jobs (%v), want the first 64 of the burst", len(creates), err)
 	}
@@ -601,14 +601,14 @@ func testClaimTakesBackOwnLeases(t *testing.T, db backend) {
 	if err := intakeNew(ctx, s, testDoc("PM-1", item("AI-1", "x"), item("AI-2", "y")), targets(2, repoA), t0); err != nil {
 		t.Fatal(err)
 	}
-	first, err := s.ClaimJobs(ctx, "w1", "github", t0, time.Minute, 10)
+	first, err := s.ClaimJobs(ctx, "w1", "github", t0, time.Minute, 10, nil)
 	if err != nil || len(first) != 2 {
 		t.Fatalf("first claim: %d, %v", len(first), err)
 	}
-	if other, err := s.ClaimJobs(ctx, "w2", "github", t0.Add(time.Second), time.Minute, 10); err != nil || len(other) != 0 {
+	if other, err := s.ClaimJobs(ctx, "w2", "github", t0.Add(time.Second), time.Minute, 10, nil); err != nil || len(other) != 0 {
 		t.Fatalf("another worker claimed %d leased jobs (%v)", len(other), err)
 	}
-	again, err := s.ClaimJobs(ctx, "w1", "github", t0.Add(time.Second), time.Minute, 10)
+	again, err := s.ClaimJobs(ctx, "w1", "github", t0.Add(time.Second), time.Minute, 10, nil)
 	if err != nil || len(again) != 2 || again[0].ID != first[0].ID || again[1].ID != first[1].ID {
 		t.Fatalf("the same worker took back %d of its 2 jobs (%v)", len(again), err)
 	}
@@ -633,7 +633,7 @@ func TestAJobWaitsForEarlierWorkInAnotherLane(t *testing.T) {
 		}
 		claim := func(lane string) []Job {
 			t.Helper()
-			jobs, err := s.ClaimJobs(ctx, "w-"+lane, lane, t0, time.Minute, 10)
+			jobs, err := s.ClaimJobs(ctx, "w-"+lane, lane, t0, time.Minute, 10, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -677,7 +677,7 @@ func TestRefusedWritesEpisode(t *testing.T) {
 	if err := s.LimitPages(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ClaimJobs(ctx, "w", "nothing-here", t0, time.Minute, 1); err != nil || !s.WritesRefused() {
+	if _, err := s.ClaimJobs(ctx, "w", "nothing-here", t0, time.Minute, 1, nil); err != nil || !s.WritesRefused() {
 		t.Fatalf("an empty claim ended the episode (%v)", err)
 	}
 	if err := intakeNew(ctx, s, testDoc("PM-after", item("AI-1", "x")), targets(1, repoA), t0); err != nil {

@@ -312,7 +312,7 @@ func (e *Engine) runQueue(ctx context.Context, tracker string) (int, error) {
 			}
 			waiting = nil
 		} else if claim && claimErr == nil && len(held) <= refillAt {
-			jobs, err := e.opts.Store.ClaimMoreJobs(ctx, e.owner, tracker, e.opts.Clock.Now(), e.opts.Lease,
+			jobs, err := e.opts.Store.ClaimJobs(ctx, e.owner, tracker, e.opts.Clock.Now(), e.opts.Lease,
 				most-len(held), slices.Collect(maps.Keys(held)))
 			claimErr = err
 			claim = len(jobs) > 0

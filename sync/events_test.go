@@ -29,7 +29,7 @@ func (e *intakeEnv) linkedItem(pmID string) ft.TicketRef {
 		e.t.Fatal(err)
 	}
 	// The create job is done: only what the tests queue is pending.
-	jobs, err := e.st.ClaimJobs(ctx, "w", "github", t0, time.Minute, 10)
+	jobs, err := e.st.ClaimJobs(ctx, "w", "github", t0, time.Minute, 10, nil)
 	if err != nil || len(jobs) != 1 {
 		e.t.Fatalf("claim the create: %v %v", jobs, err)
 	}
@@ -158,7 +158,7 @@ func testRetryFailedRevivesJobsAndReplacesDeletedTickets(t *testing.T, db pgtest
 	}); err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := s.ClaimJobs(ctx, "w", "github", t0, time.Minute, 10)
+	jobs, err := s.ClaimJobs(ctx, "w", "github", t0, time.Minute, 10, nil)
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("claim: %v %v", jobs, err)
 	}
@@ -176,7 +176,7 @@ func testRetryFailedRevivesJobsAndReplacesDeletedTickets(t *testing.T, db pgtest
 	if it.Ticket != nil || it.Sync != ft.SyncPending {
 		t.Fatalf("after retry: ticket %v sync %s", it.Ticket, it.Sync)
 	}
-	jobs, err = s.ClaimJobs(ctx, "w", "github", t0.Add(time.Hour), time.Minute, 10)
+	jobs, err = s.ClaimJobs(ctx, "w", "github", t0.Add(time.Hour), time.Minute, 10, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func testRetryFailedRevivesJobsAndReplacesDeletedTickets(t *testing.T, db pgtest
 	if err := s.CompleteJob(ctx, jobs[0].ID, t0.Add(time.Hour), nil); err != nil {
 		t.Fatal(err)
 	}
-	jobs, _ = s.ClaimJobs(ctx, "w", "github", t0.Add(time.Hour), time.Minute, 10)
+	jobs, _ = s.ClaimJobs(ctx, "w", "github", t0.Add(time.Hour), time.Minute, 10, nil)
 	if len(jobs) != 1 || jobs[0].Kind != jobCreateTicket {
 		t.Fatalf("jobs %+v", jobs)
 	}

@@ -596,7 +596,7 @@ func testRecordWebhookOnceAndQueued(t *testing.T, db pgtest.Backend) {
 	if dup, err := record(e, t0, "jira", "d-1", "jira:issue_updated", []byte(`{}`)); err != nil || dup {
 		t.Fatalf("jira: dup %v, %v", dup, err)
 	}
-	jobs, err := s.ClaimJobs(ctx, "w", "", t0, time.Minute, 10)
+	jobs, err := s.ClaimJobs(ctx, "w", "", t0, time.Minute, 10, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -714,7 +714,7 @@ func testPruneRetentions(t *testing.T, db pgtest.Backend) {
 		if dup, err := record(e, at, "github", fmt.Sprintf("d-%d", i), "issues", []byte(`{}`)); err != nil || dup {
 			t.Fatalf("record: %v, %v", dup, err)
 		}
-		jobs, err := e.st.ClaimJobs(e.ctx, "w", "", at, time.Minute, 10)
+		jobs, err := e.st.ClaimJobs(e.ctx, "w", "", at, time.Minute, 10, nil)
 		if err != nil || len(jobs) != 1 {
 			t.Fatalf("claim: %d, %v", len(jobs), err)
 		}

@@ -107,7 +107,7 @@ func TestLaneLeasesOnlyWhatItRuns(t *testing.T) {
 		inside++
 	}
 	open, _ := count()
-	taken, err := other.ClaimJobs(e.ctx, "other", "github", e.clock.Now(), time.Minute, 100)
+	taken, err := other.ClaimJobs(e.ctx, "other", "github", e.clock.Now(), time.Minute, 100, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,7 +133,7 @@ func medianClaim(b *testing.B, st *store.Store) time.Duration {
 	var took []time.Duration
 	for range 50 {
 		start := time.Now()
-		if _, err := st.ClaimJobs(context.Background(), "bench", "", time.Now(), time.Minute, 16); err != nil {
+		if _, err := st.ClaimJobs(context.Background(), "bench", "", time.Now(), time.Minute, 16, nil); err != nil {
 			b.Fatal(err)
 		}
 		took = append(took, time.Since(start))
