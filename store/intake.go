@@ -82,9 +82,6 @@ type ItemChange struct {
 	// sign-off, pending for one that needs a ticket again. Empty leaves it as it is (pending
 	// for a new item).
 	Sync ft.SyncState
-	// Restored says the stored item was removed and the change brings it back: it is restored
-	// now, which its inactivity counts from.
-	Restored bool
 }
 
 // StatusChanged reports whether the change moves the item's status.
@@ -120,11 +117,6 @@ func ApplyIntake(ctx context.Context, tx *Tx, p IntakePlan, now time.Time) error
 		if !c.New {
 			if err := updateItem(ctx, tx, c.Row, figures, now); err != nil {
 				return fmt.Errorf("write item %s/%s: %w", pm.ID, c.Row.ID, err)
-			}
-		}
-		if c.Restored && !c.New {
-			if err := setItemRestored(ctx, tx, pm.ID, c.Row.ID, now); err != nil {
-				return fmt.Errorf("write return of %s/%s: %w", pm.ID, c.Row.ID, err)
 			}
 		}
 		if c.Sync != "" && !c.New { // a new item's is in its row

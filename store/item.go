@@ -229,25 +229,22 @@ func insertItems(ctx context.Context, tx *Tx, items []ItemChange, pm postmortemF
 }
 
 // updateItem writes an item's row, all but its status (see SetItemStatus), in the caller's
-// transaction, with the figure numbers it takes from its postmortem, pm.
+// transaction, with the figure numbers it takes from its postmortem, pm. An item the row brings
+// back (stored removed, not removed now) is restored now: its inactivity counts from no
+// earlier. SET reads the row as it was.
 func updateItem(ctx context.Context, tx *Tx, r ItemRow, pm postmortemFigures, now time.Time) error {
 	labels, _ := json.Marshal(r.Labels)
+	nowText := formatTime(now)
 	_, err := tx.exec(ctx, `UPDATE items SET position = ?, title = ?, description = ?, owner = ?,
 		priority = ?, due = ?, type = ?, team = ?, labels = ?, target_kind = ?, target_scope = ?,
 		target_issue_type = ?, removed = ?, named_ticket = ?, updated_at = ?, due_day = ?,
-		figure_team = ?, severity = ?, signed_off_unix = ?
+		figure_team = ?, severity = ?, signed_off_unix = ?,
+		restored_at = CASE WHEN removed = 1 AND ? = 0 THEN ? ELSE restored_at END
 		WHERE postmortem_id = ? AND item_id = ?`,
 		r.Position, r.Title, r.Description, r.Owner, r.Priority, nullString(r.Due), r.Type,
 		r.Team, string(labels), string(r.Target.Kind), r.Target.Scope(), r.Target.IssueType,
-		r.Removed, r.NamedTicket, formatTime(now), dueDayOf(r.Due),
-		pm.teamOf(r), pm.severity, pm.signedOffUnix, r.PostmortemID, r.ID)
-	return err
-}
-
-// setItemRestored records that a revision brought the removed item back now.
-func setItemRestored(ctx context.Context, tx *Tx, pmID, itemID string, now time.Time) error {
-	_, err := tx.exec(ctx, `UPDATE items SET restored_at = ? WHERE postmortem_id = ? AND item_id = ?`,
-		formatTime(now), pmID, itemID)
+		r.Removed, r.NamedTicket, nowText, dueDayOf(r.Due),
+		pm.teamOf(r), pm.severity, pm.signedOffUnix, r.Removed, nowText, r.PostmortemID, r.ID)
 	return err
 }
 

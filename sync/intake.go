@@ -254,7 +254,7 @@ func planIntake(doc, prevDoc *ft.Document, rev store.Revision, targets []ft.Targ
 		if old.Removed || old.Team != row.Team { // its history copies both
 			plan.SameFigures = false
 		}
-		change := store.ItemChange{Row: row, From: old.Status, Restored: old.Removed}
+		change := store.ItemChange{Row: row, From: old.Status}
 		change.Row.Status = old.Status
 		switch {
 		case old.Sync == ft.SyncNone && item.Status.Finished():
