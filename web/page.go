@@ -109,8 +109,9 @@ func (s *Server) pageHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // htmlErrors answers a failed request for a page offered in formats with an HTML error page.
-// The status still comes from errorResponse (through answerError), the one mapping of errors to
-// statuses; requests for an export keep the JSON error answer of the API. Every answer, error or not, depends on Accept.
+// The status still comes from errorResponse (through answerError), the one mapping of errors
+// to statuses; requests for an export keep the JSON error answer of the API. Every answer,
+// error or not, depends on Accept.
 func (s *Server) htmlErrors(formats []string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
